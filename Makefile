@@ -1,0 +1,53 @@
+# Punchcard: the two commands a developer needs.
+#   make run    installs what is missing, builds, starts Redis (./var, AOF) and punchd on :8080
+#   make test   installs what is missing, builds, runs the whole suite through ctest
+# Sanitizers: make test SANITIZE=1 (AddressSanitizer + UBSan, in build-asan/).
+
+SHELL := /bin/bash
+BUILD ?= build
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD := build-asan
+CMAKE_FLAGS += -DPUNCH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+endif
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DPUNCH_WERROR=ON
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+LISTEN ?= 127.0.0.1:8080
+REDIS_PORT ?= 6379
+
+.PHONY: deps build test run stop clean format bench
+
+deps:
+	@sh tools/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Redis keeps its data under ./var with AOF on; punchd runs in the foreground (Ctrl-C stops it).
+run: build
+	@mkdir -p var
+	@if ! redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1; then \
+		redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir $(CURDIR)/var \
+			--appendonly yes --appendfsync everysec --save '' \
+			--daemonize yes --pidfile $(CURDIR)/var/redis.pid --logfile $(CURDIR)/var/redis.log; \
+		for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	fi
+	$(BUILD)/punchd --listen $(LISTEN) --redis 127.0.0.1:$(REDIS_PORT) --scripts scripts
+
+stop:
+	@-[ -f var/redis.pid ] && kill $$(cat var/redis.pid) && echo "redis stopped"
+
+bench: build
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

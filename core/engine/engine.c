@@ -1,0 +1,541 @@
+/*
+ * The event transaction and the member read paths.
+ *
+ *   submit -> LOAD (dedupe + state, one round trip)
+ *          -> decide (Lua, in memory)
+ *          -> COMMIT (version check + all writes + stored response, atomic)
+ *          -> on a version conflict, decide again on the state COMMIT returned
+ */
+#include "punchcard/engine.h"
+#include "punchcard/keys.h"
+#include "store/store-scripts.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+    store *store;
+    mech_holder *holder;
+    char ns[64];
+    int dedupe_ttl_s;
+    int max_attempts;
+    int64_t (*clock)(void *);
+    void *clock_arg;
+};
+
+enum call_kind { CALL_EVENT, CALL_MEMBER, CALL_LEDGER };
+
+struct engine_call {
+    engine *e;
+    enum call_kind kind;
+    engine_done_fn *done;
+    void *arg;
+    int cancelled;
+    int starting; /* inside the submitting function */
+    int finished;
+    /* events */
+    pc_event ev;
+    member_state *m;
+    mechset *set; /* the set this event started on; kept across retries */
+    int attempts;
+    json_t *response;
+    char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
+    /* reads */
+    int limit;
+};
+
+static int64_t real_clock(void *arg)
+{
+    (void)arg;
+    return pc_now_ms();
+}
+
+engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
+{
+    engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->store = s;
+    e->holder = h;
+    snprintf(e->ns, sizeof e->ns, "%s", cfg && cfg->ns ? cfg->ns : "pc");
+    e->dedupe_ttl_s = cfg && cfg->dedupe_ttl_s > 0 ? cfg->dedupe_ttl_s : 30 * 86400;
+    e->max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 8;
+    e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
+    e->clock_arg = cfg ? cfg->clock_arg : NULL;
+    store_add_script(s, &store_script_load);
+    store_add_script(s, &store_script_commit);
+    return e;
+}
+
+void engine_free(engine *e)
+{
+    free(e);
+}
+
+json_t *engine_error_json(const pc_error *err)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", err->code ? err->code : "internal",
+                     "message", err->message);
+}
+
+static void call_free(engine_call *c)
+{
+    pc_event_clear(&c->ev);
+    member_free(c->m);
+    mechset_unref(c->set);
+    json_decref(c->response);
+    free(c);
+}
+
+/* Reports the result (unless cancelled) and ends the call. Steals body. */
+static void finish(engine_call *c, int status, json_t *body)
+{
+    if (c->cancelled)
+        json_decref(body);
+    else
+        c->done(c->arg, status, body);
+    c->finished = 1;
+    if (!c->starting)
+        call_free(c);
+}
+
+static void finish_err(engine_call *c, int status, const char *code, const char *msg)
+{
+    pc_error err;
+    pc_fail(&err, status, code, "%s", msg);
+    finish(c, status, engine_error_json(&err));
+}
+
+/* Returns c, or NULL when it already finished during the submitting call. */
+static engine_call *started(engine_call *c)
+{
+    c->starting = 0;
+    if (c->finished) {
+        call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static engine_call *call_new(engine *e, enum call_kind kind, engine_done_fn *done, void *arg)
+{
+    engine_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        pc_error err;
+        pc_fail(&err, 500, "internal", "out of memory");
+        done(arg, 500, engine_error_json(&err));
+        return NULL;
+    }
+    c->e = e;
+    c->kind = kind;
+    c->done = done;
+    c->arg = arg;
+    c->starting = 1;
+    return c;
+}
+
+void engine_cancel(engine_call *c)
+{
+    if (c)
+        c->cancelled = 1;
+}
+
+/* A redis error or a reply of an unexpected shape. */
+static int reply_failed(engine_call *c, redisReply *r, const char *err)
+{
+    if (!r) {
+        finish_err(c, 503, "unavailable", err ? err : "redis unavailable");
+        return 1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        pc_log(PC_LOG_ERROR, "redis: %s", r->str);
+        /* NOSCRIPT after a SCRIPT FLUSH: the scripts are being loaded again. */
+        finish_err(c, 503, "unavailable", "redis refused the command; retry");
+        return 1;
+    }
+    return 0;
+}
+
+static void reply_duplicate(engine_call *c, redisReply *stored)
+{
+    json_t *body = json_loadb(stored->str, stored->len, 0, NULL);
+    if (!body) {
+        finish_err(c, 500, "internal", "stored response is not JSON");
+        return;
+    }
+    json_object_set_new(body, "duplicate", json_true());
+    finish(c, 200, body);
+}
+
+static int load_state(engine_call *c, redisReply *pairs)
+{
+    const char **v;
+    size_t *l;
+    int rc;
+
+    member_free(c->m);
+    c->m = member_new(c->ev.member);
+    if (!c->m)
+        return -1;
+    if (pairs->elements == 0)
+        return 0;
+    v = malloc(pairs->elements * sizeof *v);
+    l = malloc(pairs->elements * sizeof *l);
+    if (!v || !l) {
+        free(v);
+        free(l);
+        return -1;
+    }
+    for (size_t i = 0; i < pairs->elements; i++) {
+        v[i] = pairs->element[i]->str ? pairs->element[i]->str : "";
+        l[i] = pairs->element[i]->len;
+    }
+    rc = member_load_pairs(c->m, pairs->elements, v, l);
+    free(v);
+    free(l);
+    return rc;
+}
+
+/* A growable argv whose strings are copies it owns. */
+typedef struct argv_buf {
+    char **v;
+    size_t *len;
+    int n, cap;
+    int oom;
+} argv_buf;
+
+static void argv_push(argv_buf *a, const char *s, size_t len)
+{
+    if (a->oom)
+        return;
+    if (a->n == a->cap) {
+        int cap = a->cap ? a->cap * 2 : 32;
+        char **nv = realloc(a->v, (size_t)cap * sizeof *nv);
+        size_t *nl = nv ? realloc(a->len, (size_t)cap * sizeof *nl) : NULL;
+        if (nv)
+            a->v = nv;
+        if (!nv || !nl) {
+            a->oom = 1;
+            return;
+        }
+        a->len = nl;
+        a->cap = cap;
+    }
+    if (!(a->v[a->n] = malloc(len + 1))) {
+        a->oom = 1;
+        return;
+    }
+    memcpy(a->v[a->n], s, len);
+    a->v[a->n][len] = '\0';
+    a->len[a->n++] = len;
+}
+
+static void argv_str(argv_buf *a, const char *s)
+{
+    argv_push(a, s, strlen(s));
+}
+
+static void argv_int(argv_buf *a, int64_t v)
+{
+    char buf[32];
+    argv_str(a, (snprintf(buf, sizeof buf, "%" PRId64, v), buf));
+}
+
+static void argv_free(argv_buf *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    free(a->len);
+}
+
+static void on_commit(redisReply *r, const char *err, void *arg);
+
+/* Decides the event on c->m and sends the commit. */
+static void decide_and_commit(engine_call *c)
+{
+    engine *e = c->e;
+    pc_error err;
+    argv_buf a = {0};
+    char at[32], *resp;
+    member_state *m = c->m;
+
+    if (!c->set && !(c->set = mech_holder_acquire(e->holder))) {
+        finish_err(c, 503, "mechanics_unavailable",
+                   "no mechanics are loaded (see GET /v1/mechanics for the error)");
+        return;
+    }
+    if (mechset_run(c->set, &c->ev, m, &err)) {
+        pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err.message);
+        finish(c, err.status, engine_error_json(&err));
+        return;
+    }
+    pc_time_format(c->ev.at_ms, at, sizeof at);
+    json_decref(c->response);
+    c->response = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:s}", "id", c->ev.id, "type",
+                            c->ev.type, "member", c->ev.member, "at", at, "duplicate", 0,
+                            "outcomes", m->outcomes, "mechanics_version",
+                            mechset_version(c->set));
+    resp = c->response ? json_dumps(c->response, JSON_COMPACT) : NULL;
+    if (!resp) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    argv_str(&a, c->k_state);
+    argv_str(&a, c->k_ledger);
+    argv_str(&a, c->k_event);
+    argv_int(&a, m->version);
+    argv_str(&a, resp);
+    argv_int(&a, e->dedupe_ttl_s);
+    free(resp);
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (!m->fields[i].dirty)
+            continue;
+        argv_str(&a, m->fields[i].value ? "S" : "D");
+        argv_str(&a, m->fields[i].name);
+        if (m->fields[i].value)
+            argv_str(&a, m->fields[i].value);
+    }
+    for (size_t i = 0; i < m->nentries; i++) {
+        const member_entry *en = &m->entries[i];
+        argv_str(&a, "L");
+        argv_int(&a, 8);
+        argv_str(&a, "event");
+        argv_str(&a, c->ev.id);
+        argv_str(&a, "type");
+        argv_str(&a, c->ev.type);
+        argv_str(&a, "mechanic");
+        argv_str(&a, en->mechanic);
+        argv_str(&a, "currency");
+        argv_str(&a, en->currency);
+        argv_str(&a, "delta");
+        argv_int(&a, en->delta);
+        argv_str(&a, "balance");
+        argv_int(&a, en->balance);
+        argv_str(&a, "at");
+        argv_str(&a, at);
+        argv_str(&a, "mv");
+        argv_str(&a, mechset_version(c->set));
+    }
+    if (a.oom) {
+        argv_free(&a);
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, (const char **)a.v,
+               a.len);
+    argv_free(&a);
+}
+
+static void on_commit(redisReply *r, const char *err, void *arg)
+{
+    engine_call *c = arg;
+    if (reply_failed(c, r, err))
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        finish_err(c, 500, "internal", "unexpected reply to commit");
+        return;
+    }
+    switch (r->element[0]->integer) {
+    case 0:
+        finish(c, 200, json_incref(c->response));
+        return;
+    case 1:
+        reply_duplicate(c, r->element[1]);
+        return;
+    default:
+        /* Another writer moved the member on: decide again on what it left. */
+        if (++c->attempts >= c->e->max_attempts) {
+            finish_err(c, 409, "conflict",
+                       "the member changed under this event too often; retry the event");
+            return;
+        }
+        if (load_state(c, r->element[1])) {
+            finish_err(c, 500, "internal", "member state is unreadable");
+            return;
+        }
+        decide_and_commit(c);
+    }
+}
+
+static void on_load(redisReply *r, const char *err, void *arg)
+{
+    engine_call *c = arg;
+    if (reply_failed(c, r, err))
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        finish_err(c, 500, "internal", "unexpected reply to load");
+        return;
+    }
+    if (r->element[0]->integer == 1) {
+        reply_duplicate(c, r->element[1]);
+        return;
+    }
+    if (load_state(c, r->element[1])) {
+        finish_err(c, 500, "internal", "member state is unreadable");
+        return;
+    }
+    decide_and_commit(c);
+}
+
+engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *arg)
+{
+    engine_call *c = call_new(e, CALL_EVENT, done, arg);
+    char suffix[PC_ID_MAX + 8];
+    const char *argv[2];
+
+    if (!c) {
+        pc_event_clear(ev);
+        return NULL;
+    }
+    c->ev = *ev;
+    memset(ev, 0, sizeof *ev);
+    if (!c->ev.at_given)
+        c->ev.at_ms = e->clock(e->clock_arg);
+    snprintf(suffix, sizeof suffix, "ev:%s", c->ev.id);
+    if (pc_member_key(c->k_state, PC_KEY_MAX, e->ns, c->ev.member, "state") < 0 ||
+        pc_member_key(c->k_ledger, PC_KEY_MAX, e->ns, c->ev.member, "ledger") < 0 ||
+        pc_member_key(c->k_event, PC_KEY_MAX, e->ns, c->ev.member, suffix) < 0) {
+        finish_err(c, 400, "bad_request", "member or id too long");
+        return started(c);
+    }
+    argv[0] = c->k_state;
+    argv[1] = c->k_event;
+    store_eval(e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
+    return started(c);
+}
+
+static void on_member(redisReply *r, const char *err, void *arg)
+{
+    engine_call *c = arg;
+    if (reply_failed(c, r, err))
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        finish_err(c, 404, "not_found", "no such member");
+        return;
+    }
+    if (load_state(c, r)) {
+        finish_err(c, 500, "internal", "member state is unreadable");
+        return;
+    }
+    finish(c, 200, member_to_json(c->m));
+}
+
+engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *done, void *arg)
+{
+    engine_call *c = call_new(e, CALL_MEMBER, done, arg);
+    const char *argv[2] = {"HGETALL", c ? c->k_state : NULL};
+    if (!c)
+        return NULL;
+    snprintf(c->ev.member, sizeof c->ev.member, "%s", member);
+    if (!pc_valid_id(member) ||
+        pc_member_key(c->k_state, PC_KEY_MAX, e->ns, member, "state") < 0) {
+        finish_err(c, 400, "bad_request", "bad member id");
+        return started(c);
+    }
+    store_command(e->store, on_member, c, 2, argv, NULL);
+    return started(c);
+}
+
+static const char *entry_field(redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str;
+    return NULL;
+}
+
+static json_t *entry_json(redisReply *entry)
+{
+    redisReply *f = entry->element[1];
+    const char *s;
+    json_t *j = json_pack("{s:s}", "id", entry->element[0]->str);
+    static const char *const strings[][2] = {{"event", "event"},
+                                             {"type", "type"},
+                                             {"mechanic", "mechanic"},
+                                             {"currency", "currency"},
+                                             {"at", "at"},
+                                             {"mv", "mechanics_version"}};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+        s = entry_field(f, strings[i][0]);
+        json_object_set_new(j, strings[i][1], s ? json_string(s) : json_null());
+    }
+    s = entry_field(f, "delta");
+    json_object_set_new(j, "delta", json_integer(s ? strtoll(s, NULL, 10) : 0));
+    s = entry_field(f, "balance");
+    json_object_set_new(j, "balance", json_integer(s ? strtoll(s, NULL, 10) : 0));
+    return j;
+}
+
+static void on_ledger(redisReply *r, const char *err, void *arg)
+{
+    engine_call *c = arg;
+    json_t *entries;
+    json_t *next = json_null();
+    if (reply_failed(c, r, err))
+        return;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        finish_err(c, 500, "internal", "unexpected reply to XREVRANGE");
+        return;
+    }
+    entries = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *en = r->element[i];
+        if (en->type != REDIS_REPLY_ARRAY || en->elements != 2)
+            continue;
+        if ((int)i == c->limit) {
+            next = json_string(en->element[0]->str);
+            break;
+        }
+        json_array_append_new(entries, entry_json(en));
+    }
+    finish(c, 200, json_pack("{s:s, s:o, s:o}", "member", c->ev.member, "entries", entries,
+                             "next", next));
+}
+
+static int valid_stream_id(const char *s)
+{
+    const char *dash = strchr(s, '-');
+    size_t n = strlen(s);
+    if (!dash || dash == s || n > 41 || !dash[1])
+        return 0;
+    for (const char *p = s; *p; p++)
+        if ((*p < '0' || *p > '9') && p != dash)
+            return 0;
+    return 1;
+}
+
+engine_call *engine_get_ledger(engine *e, const char *member, int limit, const char *cursor,
+                               engine_done_fn *done, void *arg)
+{
+    engine_call *c = call_new(e, CALL_LEDGER, done, arg);
+    char count[16];
+    const char *argv[6];
+    if (!c)
+        return NULL;
+    snprintf(c->ev.member, sizeof c->ev.member, "%s", member);
+    if (!pc_valid_id(member) ||
+        pc_member_key(c->k_ledger, PC_KEY_MAX, e->ns, member, "ledger") < 0) {
+        finish_err(c, 400, "bad_request", "bad member id");
+        return started(c);
+    }
+    if (limit < 1 || limit > 1000) {
+        finish_err(c, 400, "bad_request", "limit must be 1-1000");
+        return started(c);
+    }
+    if (cursor && !valid_stream_id(cursor)) {
+        finish_err(c, 400, "bad_request", "bad cursor");
+        return started(c);
+    }
+    c->limit = limit;
+    snprintf(count, sizeof count, "%d", limit + 1);
+    argv[0] = "XREVRANGE";
+    argv[1] = c->k_ledger;
+    argv[2] = cursor ? cursor : "+";
+    argv[3] = "-";
+    argv[4] = "COUNT";
+    argv[5] = count;
+    store_command(e->store, on_ledger, c, 6, argv, NULL);
+    return started(c);
+}

@@ -1,0 +1,112 @@
+/*
+ * Validation of incoming events: every field is checked before anything is
+ * read from or written to Redis, so bad input changes nothing.
+ */
+#include "punchcard/event.h"
+
+#include <string.h>
+
+static int charset_ok(const char *s, size_t max, const char *extra, int upper)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (upper && c >= 'A' && c <= 'Z'))
+            continue;
+        if (!strchr(extra, c))
+            return 0;
+    }
+    return n >= 1 && n <= max;
+}
+
+int pc_valid_id(const char *s)
+{
+    return charset_ok(s, PC_ID_MAX, "._:@+-", 1);
+}
+
+int pc_valid_name(const char *s)
+{
+    return charset_ok(s, PC_TYPE_MAX, "_.-", 0);
+}
+
+static int get_string(json_t *obj, const char *key, char *out, size_t max, int (*valid)(const char *),
+                      const char *rule, pc_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return pc_fail(err, 400, "bad_request", "missing field \"%s\"", key);
+    if (!json_is_string(v))
+        return pc_fail(err, 400, "bad_request", "field \"%s\" must be a string", key);
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v) || !valid(s))
+        return pc_fail(err, 400, "bad_request", "field \"%s\" must be %s", key, rule);
+    memcpy(out, s, strlen(s) + 1);
+    (void)max;
+    return 0;
+}
+
+int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err)
+{
+    const char *key;
+    json_t *v;
+
+    memset(ev, 0, sizeof *ev);
+    if (!json_is_object(obj))
+        return pc_fail(err, 400, "bad_request", "the event must be a JSON object");
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, "id") && strcmp(key, "type") && strcmp(key, "member") &&
+            strcmp(key, "at") && strcmp(key, "data"))
+            return pc_fail(err, 400, "bad_request", "unknown field \"%.64s\"", key);
+    }
+    if (get_string(obj, "id", ev->id, sizeof ev->id, pc_valid_id,
+                   "1-128 characters of A-Z a-z 0-9 . _ : @ + -", err) ||
+        get_string(obj, "type", ev->type, sizeof ev->type, pc_valid_name,
+                   "1-64 characters of a-z 0-9 . _ -", err) ||
+        get_string(obj, "member", ev->member, sizeof ev->member, pc_valid_id,
+                   "1-128 characters of A-Z a-z 0-9 . _ : @ + -", err))
+        return -1;
+    v = json_object_get(obj, "at");
+    if (v && !json_is_null(v)) {
+        if (json_is_integer(v)) {
+            ev->at_ms = json_integer_value(v);
+        } else if (!json_is_string(v) || pc_time_parse(json_string_value(v), &ev->at_ms)) {
+            return pc_fail(err, 400, "bad_request",
+                           "field \"at\" must be an RFC 3339 time or integer milliseconds");
+        }
+        /* Years 1970-9999: keeps every later date computation in range. */
+        if (ev->at_ms < 0 || ev->at_ms > 253402300799999LL)
+            return pc_fail(err, 400, "bad_request", "field \"at\" is out of range");
+        ev->at_given = 1;
+    }
+    v = json_object_get(obj, "data");
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v))
+            return pc_fail(err, 400, "bad_request", "field \"data\" must be an object");
+        ev->data = json_incref(v);
+    } else {
+        ev->data = json_object();
+    }
+    return 0;
+}
+
+int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    int rc;
+
+    memset(ev, 0, sizeof *ev);
+    if (!obj)
+        return pc_fail(err, 400, "bad_json", "invalid JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+    rc = pc_event_from_json(obj, ev, err);
+    json_decref(obj);
+    return rc;
+}
+
+void pc_event_clear(pc_event *ev)
+{
+    json_decref(ev->data);
+    ev->data = NULL;
+}

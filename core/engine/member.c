@@ -1,0 +1,323 @@
+/*
+ * The in-memory copy of one member that mechanics change during an event.
+ * Fields stay strings (as Redis keeps them); a member has tens of fields, so a
+ * linear scan beats a hash table here.
+ */
+#include "punchcard/member.h"
+#include "punchcard/common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+member_state *member_new(const char *id)
+{
+    member_state *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->id = strdup(id);
+    m->outcomes = json_array();
+    if (!m->id || !m->outcomes) {
+        member_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void free_entries(member_state *m)
+{
+    for (size_t i = 0; i < m->nentries; i++) {
+        free(m->entries[i].mechanic);
+        free(m->entries[i].currency);
+    }
+    m->nentries = 0;
+}
+
+void member_free(member_state *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nfields; i++) {
+        free(m->fields[i].name);
+        free(m->fields[i].value);
+    }
+    free(m->fields);
+    free_entries(m);
+    free(m->entries);
+    json_decref(m->outcomes);
+    free(m->counted);
+    free(m->id);
+    free(m);
+}
+
+static member_field *find(const member_state *m, const char *name)
+{
+    for (size_t i = 0; i < m->nfields; i++)
+        if (strcmp(m->fields[i].name, name) == 0)
+            return &m->fields[i];
+    return NULL;
+}
+
+static member_field *find_or_add(member_state *m, const char *name)
+{
+    member_field *f = find(m, name);
+    if (f)
+        return f;
+    if (m->nfields == m->capfields) {
+        size_t cap = m->capfields ? m->capfields * 2 : 16;
+        member_field *nf = realloc(m->fields, cap * sizeof *nf);
+        if (!nf)
+            return NULL;
+        m->fields = nf;
+        m->capfields = cap;
+    }
+    f = &m->fields[m->nfields];
+    f->name = strdup(name);
+    if (!f->name)
+        return NULL;
+    f->value = NULL;
+    f->dirty = 0;
+    m->nfields++;
+    return f;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const size_t *lens)
+{
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        member_field *f = find_or_add(m, pairs[i]);
+        if (!f)
+            return -1;
+        free(f->value);
+        f->value = strndup(pairs[i + 1], lens ? lens[i + 1] : strlen(pairs[i + 1]));
+        if (!f->value)
+            return -1;
+        if (strcmp(f->name, "v") == 0 && parse_int(f->value, &m->version))
+            return -1;
+    }
+    return 0;
+}
+
+void member_reset_changes(member_state *m)
+{
+    /* Fields changed by the event are dropped; callers reload after a reset. */
+    size_t j = 0;
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dirty) {
+            free(m->fields[i].name);
+            free(m->fields[i].value);
+            continue;
+        }
+        m->fields[j++] = m->fields[i];
+    }
+    m->nfields = j;
+    free_entries(m);
+    json_array_clear(m->outcomes);
+    free(m->counted);
+    m->counted = NULL;
+}
+
+const char *member_get(const member_state *m, const char *name)
+{
+    member_field *f = find(m, name);
+    return f ? f->value : NULL;
+}
+
+int64_t member_get_int(const member_state *m, const char *name)
+{
+    int64_t v = 0;
+    const char *s = member_get(m, name);
+    if (s && parse_int(s, &v))
+        return 0;
+    return v;
+}
+
+int member_set(member_state *m, const char *name, const char *value)
+{
+    member_field *f = find_or_add(m, name);
+    char *copy = NULL;
+    if (!f)
+        return -1;
+    if (value && !(copy = strdup(value)))
+        return -1;
+    free(f->value);
+    f->value = copy;
+    f->dirty = 1;
+    return 0;
+}
+
+int member_set_int(member_state *m, const char *name, int64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, value);
+    return member_set(m, name, buf);
+}
+
+int member_add_balance(member_state *m, const char *mechanic, const char *currency,
+                       int64_t delta, int64_t *balance_out, const char **err)
+{
+    char field[160];
+    int64_t bal, nb;
+    member_entry *e = NULL;
+
+    snprintf(field, sizeof field, "b:%s", currency);
+    bal = member_get_int(m, field);
+    if (__builtin_add_overflow(bal, delta, &nb)) {
+        *err = "balance overflow";
+        return -1;
+    }
+    if (nb < 0) {
+        *err = "insufficient balance";
+        return -1;
+    }
+    for (size_t i = 0; i < m->nentries; i++)
+        if (strcmp(m->entries[i].mechanic, mechanic) == 0 &&
+            strcmp(m->entries[i].currency, currency) == 0)
+            e = &m->entries[i];
+    if (!e) {
+        json_t *o;
+        if (m->nentries == m->capentries) {
+            size_t cap = m->capentries ? m->capentries * 2 : 4;
+            member_entry *ne = realloc(m->entries, cap * sizeof *ne);
+            if (!ne)
+                goto oom;
+            m->entries = ne;
+            m->capentries = cap;
+        }
+        o = member_add_outcome(m, mechanic,
+                               json_pack("{s:s, s:s}", "kind", "stars", "currency", currency));
+        if (!o)
+            goto oom;
+        e = &m->entries[m->nentries++];
+        e->mechanic = strdup(mechanic);
+        e->currency = strdup(currency);
+        e->delta = 0;
+        e->outcome = o;
+        if (!e->mechanic || !e->currency)
+            goto oom;
+    }
+    if (member_set_int(m, field, nb))
+        goto oom;
+    e->delta += delta;
+    e->balance = nb;
+    json_object_set_new(e->outcome, "delta", json_integer(e->delta));
+    json_object_set_new(e->outcome, "balance", json_integer(nb));
+    *balance_out = nb;
+    return 0;
+oom:
+    *err = "out of memory";
+    return -1;
+}
+
+json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome)
+{
+    /* "mechanic" first, as readers expect it; jansson keeps insertion order. */
+    json_t *o = outcome ? json_pack("{s:s}", "mechanic", mechanic) : NULL;
+    if (!o) {
+        json_decref(outcome);
+        return NULL;
+    }
+    json_object_update(o, outcome);
+    json_decref(outcome);
+    if (json_array_append_new(m->outcomes, o))
+        return NULL;
+    return o;
+}
+
+int member_count_once(member_state *m, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = m->counted;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        if ((size_t)(nl - p) == n && memcmp(p, name, n) == 0)
+            return 0;
+        p = nl + 1;
+    }
+    size_t old = m->counted ? strlen(m->counted) : 0;
+    char *c = realloc(m->counted, old + n + 2);
+    if (!c)
+        return -1;
+    memcpy(c + old, name, n);
+    c[old + n] = '\n';
+    c[old + n + 1] = '\0';
+    m->counted = c;
+    return 1;
+}
+
+void member_finish(member_state *m)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < m->nentries; i++) {
+        member_entry *e = &m->entries[i];
+        if (e->delta != 0) {
+            m->entries[j++] = *e;
+            continue;
+        }
+        for (size_t k = 0; k < json_array_size(m->outcomes); k++)
+            if (json_array_get(m->outcomes, k) == e->outcome) {
+                json_array_remove(m->outcomes, k);
+                break;
+            }
+        free(e->mechanic);
+        free(e->currency);
+    }
+    m->nentries = j;
+}
+
+json_t *member_to_json(const member_state *m)
+{
+    json_t *balances = json_object(), *badges = json_object(), *counters = json_object();
+    json_t *prizes = json_object(), *streaks = json_object(), *attrs = json_object();
+    const char *tier = member_get(m, "t");
+    int64_t v;
+
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        const char *n = f->name;
+        if (!f->value || strlen(n) < 3 || n[1] != ':')
+            continue;
+        switch (n[0]) {
+        case 'b':
+            json_object_set_new(balances, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
+            break;
+        case 'c':
+            json_object_set_new(counters, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
+            break;
+        case 'p':
+            json_object_set_new(prizes, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
+            break;
+        case 'g': {
+            char ts[32];
+            if (parse_int(f->value, &v))
+                v = 0;
+            pc_time_format(v, ts, sizeof ts);
+            json_object_set_new(badges, n + 2, json_pack("{s:s}", "awarded_at", ts));
+            break;
+        }
+        case 'a':
+            json_object_set_new(attrs, n + 2, json_string(f->value));
+            break;
+        default:
+            break;
+        }
+    }
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member", m->id,
+                     "balances", balances, "badges", badges, "streaks", streaks, "counters",
+                     counters, "prizes", prizes, "tier", tier ? json_string(tier) : json_null(),
+                     "attributes", attrs, "version", (json_int_t)m->version);
+}

@@ -1,0 +1,570 @@
+/*
+ * The `punch` Lua API that mechanics call: mechanic declarations, the member
+ * object (balances, counters, badges, tier, attributes) and outcome builders.
+ * Every call that changes a member changes the in-memory member_state of the
+ * event being decided; nothing here talks to Redis.
+ */
+#include "lua-internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The current event's set, or a Lua error when called outside an event. */
+static mechset *running_set(lua_State *L)
+{
+    mechset *set = mech_of(L);
+    if (!set->running || !set->m || !set->cur)
+        luaL_error(L, "this call is only allowed while a mechanic runs");
+    return set;
+}
+
+static const char *check_name(lua_State *L, int arg, const char *what)
+{
+    const char *s = luaL_checkstring(L, arg);
+    if (!pc_valid_name(s))
+        luaL_error(L, "bad %s name '%s' (use 1-64 of a-z 0-9 _ . -)", what, s);
+    return s;
+}
+
+static int64_t check_amount(lua_State *L, int arg)
+{
+    int isint = 0;
+    lua_Integer v = lua_tointegerx(L, arg, &isint);
+    if (!isint)
+        luaL_error(L, "amount must be a whole number, got %s", luaL_tolstring(L, arg, NULL));
+    if (v < 0)
+        luaL_error(L, "amount must not be negative, got %" PRId64, (int64_t)v);
+    return v;
+}
+
+static void oom(lua_State *L)
+{
+    luaL_error(L, "out of memory");
+}
+
+/* Pushes a new counter value and reports it as a "counter" outcome, one per mechanic. */
+static void report_counter(lua_State *L, mechset *set, const char *name, int64_t value)
+{
+    json_t *outs = set->m->outcomes;
+    for (size_t i = 0; i < json_array_size(outs); i++) {
+        json_t *o = json_array_get(outs, i);
+        if (strcmp(json_string_value(json_object_get(o, "kind")), "counter") == 0 &&
+            strcmp(json_string_value(json_object_get(o, "mechanic")), set->cur->name) == 0 &&
+            strcmp(json_string_value(json_object_get(o, "counter")), name) == 0) {
+            json_object_set_new(o, "value", json_integer(value));
+            return;
+        }
+    }
+    if (!member_add_outcome(set->m, set->cur->name,
+                            json_pack("{s:s, s:s, s:I}", "kind", "counter", "counter", name,
+                                      "value", (json_int_t)value)))
+        oom(L);
+}
+
+static void field_name(char *out, size_t n, char prefix, const char *name)
+{
+    snprintf(out, n, "%c:%s", prefix, name);
+}
+
+/* m:earn(currency, amount) -> balance */
+static int m_earn(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *cur = check_name(L, 2, "currency");
+    int64_t amount = check_amount(L, 3), bal;
+    const char *err;
+    if (member_add_balance(set->m, set->cur->name, cur, amount, &bal, &err))
+        return luaL_error(L, "earn %s: %s", cur, err);
+    lua_pushinteger(L, bal);
+    return 1;
+}
+
+/* m:spend(currency, amount) -> balance; fails the event when the balance is short. */
+static int m_spend(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *cur = check_name(L, 2, "currency");
+    int64_t amount = check_amount(L, 3), bal;
+    const char *err;
+    if (member_add_balance(set->m, set->cur->name, cur, -amount, &bal, &err))
+        return luaL_error(L, "spend %" PRId64 " %s: %s", amount, cur, err);
+    lua_pushinteger(L, bal);
+    return 1;
+}
+
+/* m:balance(currency) -> integer */
+static int m_balance(lua_State *L)
+{
+    mechset *set = running_set(L);
+    char f[80];
+    field_name(f, sizeof f, 'b', check_name(L, 2, "currency"));
+    lua_pushinteger(L, member_get_int(set->m, f));
+    return 1;
+}
+
+static int64_t add_counter(lua_State *L, mechset *set, const char *name, int64_t by)
+{
+    char f[80];
+    int64_t v;
+    field_name(f, sizeof f, 'c', name);
+    if (__builtin_add_overflow(member_get_int(set->m, f), by, &v))
+        luaL_error(L, "counter %s overflows", name);
+    if (member_set_int(set->m, f, v))
+        oom(L);
+    report_counter(L, set, name, v);
+    return v;
+}
+
+/* m:count(counter) -> value; counts this event once, however many mechanics ask. */
+static int m_count(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *name = check_name(L, 2, "counter");
+    char f[80];
+    int r = member_count_once(set->m, name);
+    if (r < 0)
+        oom(L);
+    if (r == 1) {
+        lua_pushinteger(L, add_counter(L, set, name, 1));
+    } else {
+        field_name(f, sizeof f, 'c', name);
+        lua_pushinteger(L, member_get_int(set->m, f));
+    }
+    return 1;
+}
+
+/* m:incr(counter, by) -> value */
+static int m_incr(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *name = check_name(L, 2, "counter");
+    int isint = 0;
+    lua_Integer by = lua_isnoneornil(L, 3) ? 1 : lua_tointegerx(L, 3, &isint);
+    if (!lua_isnoneornil(L, 3) && !isint)
+        return luaL_error(L, "incr %s: the step must be a whole number", name);
+    lua_pushinteger(L, add_counter(L, set, name, by));
+    return 1;
+}
+
+/* m:counter(counter) -> value */
+static int m_counter(lua_State *L)
+{
+    mechset *set = running_set(L);
+    char f[80];
+    field_name(f, sizeof f, 'c', check_name(L, 2, "counter"));
+    lua_pushinteger(L, member_get_int(set->m, f));
+    return 1;
+}
+
+/* m:badge(name) -> true when awarded now, false when the member already had it. */
+static int m_badge(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *name = check_name(L, 2, "badge");
+    char f[80];
+    field_name(f, sizeof f, 'g', name);
+    if (member_get(set->m, f)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (member_set_int(set->m, f, set->ev->at_ms) ||
+        !member_add_outcome(set->m, set->cur->name,
+                            json_pack("{s:s, s:s}", "kind", "badge", "badge", name)))
+        oom(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:has_badge(name) -> boolean */
+static int m_has_badge(lua_State *L)
+{
+    mechset *set = running_set(L);
+    char f[80];
+    field_name(f, sizeof f, 'g', check_name(L, 2, "badge"));
+    lua_pushboolean(L, member_get(set->m, f) != NULL);
+    return 1;
+}
+
+/* m:tier() -> name or nil */
+static int m_tier(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *t = member_get(set->m, "t");
+    if (t)
+        lua_pushstring(L, t);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* m:set_tier(name) -> true when the tier changed */
+static int m_set_tier(lua_State *L)
+{
+    mechset *set = running_set(L);
+    const char *name = check_name(L, 2, "tier");
+    const char *old = member_get(set->m, "t");
+    json_t *o;
+    if (old && strcmp(old, name) == 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    o = json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", name, "from",
+                  old ? json_string(old) : json_null());
+    if (!member_add_outcome(set->m, set->cur->name, o) || member_set(set->m, "t", name))
+        oom(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:attr(name) -> string or nil (member attributes) */
+static int m_attr(lua_State *L)
+{
+    mechset *set = running_set(L);
+    char f[80];
+    field_name(f, sizeof f, 'a', check_name(L, 2, "attribute"));
+    const char *v = member_get(set->m, f);
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static const luaL_Reg member_methods[] = {
+    {"earn", m_earn},       {"spend", m_spend},         {"balance", m_balance},
+    {"count", m_count},     {"incr", m_incr},           {"counter", m_counter},
+    {"badge", m_badge},     {"has_badge", m_has_badge}, {"tier", m_tier},
+    {"set_tier", m_set_tier}, {"attr", m_attr},         {NULL, NULL}};
+
+/* __index of the member: m.id, or a method. */
+static int member_index(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (k && strcmp(k, "id") == 0) {
+        mechset *set = running_set(L);
+        lua_pushstring(L, set->m->id);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static int member_tostring(lua_State *L)
+{
+    mechset *set = mech_of(L);
+    lua_pushfstring(L, "member(%s)", set->running && set->m ? set->m->id : "-");
+    return 1;
+}
+
+/* Builds an outcome table {kind = kind, [field] = arg1, ...extra fields}. */
+static int make_outcome(lua_State *L, const char *kind, const char *field)
+{
+    luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_createtable(L, 0, 4);
+    if (!lua_isnoneornil(L, 2)) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    }
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, field);
+    return 1;
+}
+
+/* prize(name [, fields]) -> outcome */
+static int api_prize(lua_State *L)
+{
+    check_name(L, 1, "prize");
+    return make_outcome(L, "prize", "prize");
+}
+
+/* message(text [, fields]) -> outcome */
+static int api_message(lua_State *L)
+{
+    return make_outcome(L, "message", "text");
+}
+
+static void add_mechanic(lua_State *L, mechset *set, const char *name)
+{
+    mechanic_def *d;
+    for (size_t i = 0; i < set->nmechs; i++)
+        if (strcmp(set->mechs[i].name, name) == 0)
+            luaL_error(L, "mechanic '%s' is declared twice (first in %s)", name,
+                       set->mechs[i].file);
+    if (set->nmechs == set->capmechs) {
+        size_t cap = set->capmechs ? set->capmechs * 2 : 8;
+        mechanic_def *nd = realloc(set->mechs, cap * sizeof *nd);
+        if (!nd)
+            oom(L);
+        set->mechs = nd;
+        set->capmechs = cap;
+    }
+    d = &set->mechs[set->nmechs];
+    memset(d, 0, sizeof *d);
+    d->run_ref = LUA_NOREF;
+    d->name = strdup(name);
+    d->file = strdup(set->loading_file);
+    if (!d->name || !d->file) {
+        free(d->name);
+        free(d->file);
+        oom(L);
+    }
+    set->nmechs++;
+}
+
+static void add_on(lua_State *L, mechanic_def *d, const char *type)
+{
+    if (!pc_valid_name(type))
+        luaL_error(L, "mechanic '%s': bad event type '%s' in on", d->name, type);
+    char **no = realloc(d->on, (size_t)(d->non + 1) * sizeof *no);
+    if (!no)
+        oom(L);
+    d->on = no;
+    if (!(d->on[d->non] = strdup(type)))
+        oom(L);
+    d->non++;
+}
+
+/* The function mechanic "name" returns: takes the spec table and registers it. */
+static int declare_spec(lua_State *L)
+{
+    mechset *set = mech_of(L);
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    mechanic_def *d;
+
+    if (!set->loading_file)
+        return luaL_error(L, "mechanic '%s' declared outside a script's top level", name);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (strcmp(k, "on") && strcmp(k, "run") && strcmp(k, "description"))
+            return luaL_error(L, "mechanic '%s': unknown field '%s' (use on, run, description)",
+                              name, k);
+        lua_pop(L, 1);
+    }
+    add_mechanic(L, set, name);
+    d = &set->mechs[set->nmechs - 1];
+    lua_getfield(L, 1, "on");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        add_on(L, d, lua_tostring(L, -1));
+    } else if (lua_istable(L, -1)) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_geti(L, -1, i) != LUA_TSTRING)
+                return luaL_error(L, "mechanic '%s': on must list event types", name);
+            add_on(L, d, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    if (d->non == 0)
+        return luaL_error(L, "mechanic '%s': on must name an event type or a list of them",
+                          name);
+    lua_getfield(L, 1, "run");
+    if (!lua_isfunction(L, -1))
+        return luaL_error(L, "mechanic '%s': run must be a function(ev, m)", name);
+    d->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* mechanic "name" { on = ..., run = function(ev, m) ... end } */
+static int api_mechanic(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    if (!pc_valid_name(name))
+        return luaL_error(L, "bad mechanic name '%s' (use 1-64 of a-z 0-9 _ . -)", name);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, declare_spec, 1);
+    return 1;
+}
+
+void api_register(lua_State *L)
+{
+    lua_pushcfunction(L, api_mechanic);
+    lua_setfield(L, -2, "mechanic");
+    lua_pushcfunction(L, api_prize);
+    lua_setfield(L, -2, "prize");
+    lua_pushcfunction(L, api_message);
+    lua_setfield(L, -2, "message");
+}
+
+/* Creates the member userdata once per set; each event rebinds what it points at. */
+int api_new_member_ref(lua_State *L)
+{
+    lua_newuserdatauv(L, 0, 0);
+    lua_createtable(L, 0, 4);
+    luaL_newlib(L, member_methods);
+    lua_pushcclosure(L, member_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, member_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_json(lua_State *L, json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+
+    luaL_checkstack(L, 4, "event data nested too deep");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        lua_createtable(L, 0, (int)json_object_size(v));
+        json_object_foreach(v, k, x)
+        {
+            push_json(L, x);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    case JSON_ARRAY:
+        lua_createtable(L, (int)json_array_size(v), 0);
+        json_array_foreach(v, i, x)
+        {
+            push_json(L, x);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    default:
+        lua_pushnil(L);
+        break;
+    }
+}
+
+void api_push_event(lua_State *L, const pc_event *ev)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, ev->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, ev->type);
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, ev->member);
+    lua_setfield(L, -2, "member");
+    lua_pushinteger(L, ev->at_ms / 1000);
+    lua_setfield(L, -2, "at");
+    lua_pushinteger(L, ev->at_ms);
+    lua_setfield(L, -2, "at_ms");
+    push_json(L, ev->data);
+    lua_setfield(L, -2, "data");
+}
+
+/* One outcome table returned by run -> JSON, recorded on the member. Raises on bad input. */
+static void collect_one(lua_State *L, int idx, mechset *set)
+{
+    const char *who = set->cur->name;
+    json_t *o;
+    const char *kind;
+
+    lua_pushliteral(L, "kind");
+    lua_rawget(L, idx);
+    kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (!kind || (strcmp(kind, "prize") && strcmp(kind, "message")))
+        luaL_error(L, "%s: run returned a table that is not an outcome (use prize() or message())",
+                   who);
+    lua_pop(L, 1);
+    lua_pushstring(L, strcmp(kind, "prize") == 0 ? "prize" : "text");
+    lua_rawget(L, idx);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: a %s outcome needs its %s", who, kind,
+                   strcmp(kind, "prize") == 0 ? "prize name" : "text");
+    /* kind and its name first, then the rest in table order. */
+    o = json_pack("{s:s, s:s}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
+                  lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (!o)
+        oom(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        json_t *v = NULL;
+        switch (lua_type(L, -1)) {
+        case LUA_TSTRING:
+            v = json_stringn(lua_tostring(L, -1), lua_rawlen(L, -1));
+            break;
+        case LUA_TBOOLEAN:
+            v = json_boolean(lua_toboolean(L, -1));
+            break;
+        case LUA_TNUMBER:
+            v = lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
+                                     : json_real(lua_tonumber(L, -1));
+            break;
+        default:
+            break;
+        }
+        lua_pop(L, 1);
+        if (!k || !v || strcmp(k, "mechanic") == 0) {
+            json_decref(v);
+            json_decref(o);
+            luaL_error(L, "%s: outcome fields must be named, and be UTF-8 strings, numbers or "
+                          "booleans",
+                       who);
+        }
+        json_object_set_new(o, k, v);
+    }
+    if (strcmp(kind, "prize") == 0) {
+        char f[80];
+        snprintf(f, sizeof f, "p:%s", json_string_value(json_object_get(o, "prize")));
+        if (member_set_int(set->m, f, member_get_int(set->m, f) + 1)) {
+            json_decref(o);
+            oom(L);
+        }
+    }
+    if (!member_add_outcome(set->m, who, o))
+        oom(L);
+}
+
+void api_collect_outcomes(lua_State *L, int base, mechset *set)
+{
+    int top = lua_gettop(L);
+    for (int i = base; i <= top; i++) {
+        if (lua_isnil(L, i))
+            continue;
+        if (!lua_istable(L, i))
+            luaL_error(L, "%s: run must return outcomes (prize(), message()) or nothing",
+                       set->cur->name);
+        lua_pushliteral(L, "kind");
+        int is_outcome = lua_rawget(L, i) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (is_outcome) {
+            collect_one(L, i, set);
+            continue;
+        }
+        /* A list of outcomes. */
+        lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+        for (lua_Integer j = 1; j <= n; j++) {
+            if (lua_rawgeti(L, i, j) != LUA_TTABLE)
+                luaL_error(L, "%s: run returned a list with something not an outcome",
+                           set->cur->name);
+            collect_one(L, lua_gettop(L), set);
+            lua_pop(L, 1);
+        }
+    }
+}

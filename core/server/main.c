@@ -1,0 +1,374 @@
+/*
+ * punchd: flags, workers (one libevent loop each, SO_REUSEPORT), signals and
+ * graceful drain. Each worker owns its Redis connection, its mechanics (own
+ * Lua state, own watcher) and its HTTP server; they share nothing mutable.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+
+typedef struct options {
+    const char *listen;
+    const char *unix_path;
+    const char *redis;
+    const char *scripts;
+    const char *ns;
+    const char *port_file;
+    char *api_key;
+    int workers;
+    size_t max_body;
+    int dedupe_days;
+    int redis_timeout_ms;
+    mech_limits lim;
+} options;
+
+typedef struct worker {
+    int index;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    store *store;
+    mech_holder *holder;
+    engine *engine;
+    server *server;
+    struct event *drain_ev;
+    int64_t drain_deadline;
+} worker;
+
+static worker workers[MAX_WORKERS];
+static int nworkers;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: punchd [options]            (each option also reads PUNCHD_<NAME>)\n"
+            "  --listen HOST:PORT     HTTP on TCP (default 127.0.0.1:8080; port 0 = any)\n"
+            "  --unix PATH            HTTP on a Unix socket as well\n"
+            "  --redis ADDR           Redis HOST:PORT or socket path (default 127.0.0.1:6379)\n"
+            "  --scripts DIR          mechanics folder, hot-reloaded (default ./scripts)\n"
+            "  --namespace NS         key prefix (default pc)\n"
+            "  --workers N            event loops (default 1)\n"
+            "  --api-key-file PATH    require 'Authorization: Bearer <key>' on /v1/\n"
+            "                         (or PUNCHD_API_KEY in the environment)\n"
+            "  --max-body BYTES       largest request body (default 65536)\n"
+            "  --dedupe-days N        how long event ids are remembered (default 30)\n"
+            "  --redis-timeout-ms N   connect and command timeout (default 2000)\n"
+            "  --lua-instructions N   per-event instruction budget (default 1000000)\n"
+            "  --lua-memory-mb N      per-state memory cap (default 64)\n"
+            "  --lua-deadline-ms N    per-event wall-clock limit (default 100)\n"
+            "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
+            "  --log-level LEVEL      debug, info, warn, error (default info)\n");
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+static long num_arg(const char *flag, const char *v, long min, long max)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < min || n > max) {
+        fprintf(stderr, "punchd: %s must be a number from %ld to %ld\n", flag, min, max);
+        exit(2);
+    }
+    return n;
+}
+
+static char *read_key_file(const char *path)
+{
+    size_t len;
+    char *k = pc_read_file(path, &len);
+    if (!k) {
+        fprintf(stderr, "punchd: cannot read the API key file %s\n", path);
+        exit(2);
+    }
+    while (len && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' '))
+        k[--len] = '\0';
+    if (len < 16) {
+        fprintf(stderr, "punchd: the API key must be at least 16 characters\n");
+        exit(2);
+    }
+    return k;
+}
+
+static void parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longs[] = {
+        {"listen", required_argument, 0, 'l'},
+        {"unix", required_argument, 0, 'u'},
+        {"redis", required_argument, 0, 'r'},
+        {"scripts", required_argument, 0, 's'},
+        {"namespace", required_argument, 0, 'n'},
+        {"workers", required_argument, 0, 'w'},
+        {"api-key-file", required_argument, 0, 'k'},
+        {"max-body", required_argument, 0, 'b'},
+        {"dedupe-days", required_argument, 0, 'd'},
+        {"redis-timeout-ms", required_argument, 0, 't'},
+        {"lua-instructions", required_argument, 0, 'I'},
+        {"lua-memory-mb", required_argument, 0, 'M'},
+        {"lua-deadline-ms", required_argument, 0, 'D'},
+        {"port-file", required_argument, 0, 'p'},
+        {"log-level", required_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *key_file = env_or("PUNCHD_API_KEY_FILE", NULL);
+    const char *level = env_or("PUNCHD_LOG_LEVEL", "info");
+    int c;
+
+    o->listen = env_or("PUNCHD_LISTEN", "127.0.0.1:8080");
+    o->unix_path = env_or("PUNCHD_UNIX", NULL);
+    o->redis = env_or("PUNCHD_REDIS", "127.0.0.1:6379");
+    o->scripts = env_or("PUNCHD_SCRIPTS", "./scripts");
+    o->ns = env_or("PUNCHD_NAMESPACE", "pc");
+    o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
+    o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
+    o->max_body = 65536;
+    o->dedupe_days = 30;
+    o->redis_timeout_ms = 2000;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'l': o->listen = optarg; break;
+        case 'u': o->unix_path = optarg; break;
+        case 'r': o->redis = optarg; break;
+        case 's': o->scripts = optarg; break;
+        case 'n': o->ns = optarg; break;
+        case 'w': o->workers = (int)num_arg("--workers", optarg, 1, MAX_WORKERS); break;
+        case 'k': key_file = optarg; break;
+        case 'b': o->max_body = (size_t)num_arg("--max-body", optarg, 256, 16 << 20); break;
+        case 'd': o->dedupe_days = (int)num_arg("--dedupe-days", optarg, 1, 3650); break;
+        case 't': o->redis_timeout_ms = (int)num_arg("--redis-timeout-ms", optarg, 10, 600000); break;
+        case 'I': o->lim.instructions = (uint64_t)num_arg("--lua-instructions", optarg, 1000, 1L << 40); break;
+        case 'M': o->lim.memory = (size_t)num_arg("--lua-memory-mb", optarg, 1, 4096) << 20; break;
+        case 'D': o->lim.deadline_ms = (int)num_arg("--lua-deadline-ms", optarg, 1, 60000); break;
+        case 'p': o->port_file = optarg; break;
+        case 'v': level = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        exit(2);
+    }
+    if (!pc_valid_name(o->ns) || strlen(o->ns) > 32) {
+        fprintf(stderr, "punchd: --namespace must be 1-32 of a-z 0-9 _ . -\n");
+        exit(2);
+    }
+    if (key_file)
+        o->api_key = read_key_file(key_file);
+    else if (getenv("PUNCHD_API_KEY") && *getenv("PUNCHD_API_KEY"))
+        o->api_key = strdup(getenv("PUNCHD_API_KEY"));
+    if (!strcmp(level, "debug"))
+        pc_log_set_level(PC_LOG_DEBUG);
+    else if (!strcmp(level, "warn"))
+        pc_log_set_level(PC_LOG_WARN);
+    else if (!strcmp(level, "error"))
+        pc_log_set_level(PC_LOG_ERROR);
+}
+
+static struct evconnlistener *bind_tcp(struct event_base *base, const char *listen, int port_override,
+                                       int *port_out)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof ss;
+    char addr[300];
+    struct evconnlistener *l;
+
+    if (port_override > 0) {
+        const char *colon = strrchr(listen, ':');
+        snprintf(addr, sizeof addr, "%.*s:%d", colon ? (int)(colon - listen) : (int)strlen(listen),
+                 listen, port_override);
+    } else {
+        snprintf(addr, sizeof addr, "%s", listen);
+    }
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen)) {
+        pc_log(PC_LOG_ERROR, "bad --listen address %s", listen);
+        return NULL;
+    }
+    l = evconnlistener_new_bind(base, NULL, NULL,
+                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&ss, sslen);
+    if (!l) {
+        pc_log(PC_LOG_ERROR, "cannot listen on %s: %s", addr, strerror(errno));
+        return NULL;
+    }
+    if (port_out) {
+        struct sockaddr_storage got;
+        socklen_t gl = sizeof got;
+        getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &gl);
+        *port_out = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                    : ((struct sockaddr_in *)&got)->sin_port);
+    }
+    return l;
+}
+
+static int bind_unix(struct evhttp *http, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        pc_log(PC_LOG_ERROR, "--unix path too long");
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 1024)) {
+        pc_log(PC_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    chmod(path, 0660);
+    if (!evhttp_accept_socket_with_handle(http, fd)) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    struct timeval tv = {0, 20 * 1000};
+    uint64_t left = server_drain(w->server);
+    if (left == 0 || pc_mono_ms() > w->drain_deadline) {
+        if (left)
+            pc_log(PC_LOG_WARN, "worker %d: %lu requests still in flight at exit", w->index,
+                   (unsigned long)left);
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    evtimer_add(w->drain_ev, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    pc_log(PC_LOG_INFO, "signal %d: draining", (int)sig);
+    for (int i = 0; i < nworkers; i++) {
+        workers[i].drain_deadline = pc_mono_ms() + 5000;
+        event_active(workers[i].drain_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static int worker_init(worker *w, const options *o, int *port)
+{
+    store_config sc = {o->redis, o->redis_timeout_ms};
+    engine_config ec = {o->ns, o->dedupe_days * 86400, 0, NULL, NULL};
+    server_config svc = {o->max_body, o->api_key};
+    struct evconnlistener *l;
+
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    if (!w->http)
+        return -1;
+    if (!(w->store = store_new(w->base, &sc))) {
+        pc_log(PC_LOG_ERROR, "bad --redis address %s", o->redis);
+        return -1;
+    }
+    w->holder = mech_holder_new(w->base, o->scripts, &o->lim);
+    w->engine = engine_new(w->store, w->holder, &ec);
+    w->server = server_new(w->base, w->http, w->engine, w->holder, w->store, &svc);
+    w->drain_ev = evtimer_new(w->base, on_drain_tick, w);
+    if (!w->holder || !w->engine || !w->server || !w->drain_ev)
+        return -1;
+    if (o->listen && *o->listen) {
+        if (!(l = bind_tcp(w->base, o->listen, *port, w->index == 0 ? port : NULL)))
+            return -1;
+        if (!evhttp_bind_listener(w->http, l))
+            return -1;
+    }
+    if (w->index == 0 && o->unix_path && bind_unix(w->http, o->unix_path))
+        return -1;
+    return 0;
+}
+
+static void worker_free(worker *w)
+{
+    if (w->http)
+        evhttp_free(w->http);
+    server_free(w->server);
+    engine_free(w->engine);
+    store_free(w->store);
+    mech_holder_free(w->holder);
+    if (w->drain_ev)
+        event_free(w->drain_ev);
+    if (w->base)
+        event_base_free(w->base);
+}
+
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {0};
+    int port = 0, rc = 1;
+    struct event *sigint = NULL, *sigterm = NULL;
+
+    parse_options(argc, argv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    nworkers = o.workers;
+    for (int i = 0; i < nworkers; i++) {
+        workers[i].index = i;
+        if (worker_init(&workers[i], &o, &port))
+            goto out;
+    }
+    if (o.port_file) {
+        FILE *f = fopen(o.port_file, "w");
+        if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f)) {
+            pc_log(PC_LOG_ERROR, "cannot write %s", o.port_file);
+            goto out;
+        }
+    }
+    sigint = evsignal_new(workers[0].base, SIGINT, on_signal, NULL);
+    sigterm = evsignal_new(workers[0].base, SIGTERM, on_signal, NULL);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    pc_log(PC_LOG_INFO, "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s",
+           "0.1.0", o.listen, port, o.unix_path ? " and " : "", o.unix_path ? o.unix_path : "",
+           o.redis, o.scripts, nworkers, nworkers == 1 ? "" : "s");
+    for (int i = 1; i < nworkers; i++)
+        pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]);
+    event_base_dispatch(workers[0].base);
+    for (int i = 1; i < nworkers; i++)
+        pthread_join(workers[i].thread, NULL);
+    rc = 0;
+    pc_log(PC_LOG_INFO, "punchd: stopped");
+out:
+    if (sigint)
+        event_free(sigint);
+    if (sigterm)
+        event_free(sigterm);
+    for (int i = 0; i < nworkers; i++)
+        worker_free(&workers[i]);
+    if (o.unix_path)
+        unlink(o.unix_path);
+    free(o.api_key);
+    return rc;
+}

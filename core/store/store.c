@@ -1,0 +1,312 @@
+/*
+ * One hiredis async connection on a libevent loop, with the parts hiredis 0.14
+ * leaves to its user: connect and per-command timeouts (evtimers), reconnect
+ * with exponential backoff, and loading our server-side scripts on connect.
+ */
+#include "punchcard/store.h"
+#include "punchcard/common.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SCRIPTS 16
+
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
+
+struct store {
+    struct event_base *base;
+    char *host; /* NULL for a Unix socket */
+    char *path;
+    int port;
+    int timeout_ms;
+    redisAsyncContext *ac;
+    enum conn_state state;
+    struct event *retry_timer;   /* reconnect after backoff */
+    struct event *connect_timer; /* connect timeout */
+    int backoff_ms;
+    int freeing;
+    store_script *scripts[MAX_SCRIPTS];
+    int nscripts;
+    store_stats stats;
+};
+
+/* One command in flight. Freed by the hiredis callback, which always comes. */
+typedef struct pending {
+    store *s;
+    store_reply_fn *fn;
+    void *arg;
+    struct event *timer;
+    int done; /* fn already called (by the timer) */
+} pending;
+
+static void connect_now(store *s);
+
+static void schedule_reconnect(store *s)
+{
+    struct timeval tv = {s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000};
+    s->state = CONN_DOWN;
+    s->ac = NULL;
+    if (s->freeing)
+        return;
+    evtimer_add(s->retry_timer, &tv);
+    s->backoff_ms = s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    store *s = arg;
+    s->stats.reconnects++;
+    connect_now(s);
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    store_script *script = priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        pc_log(PC_LOG_ERROR, "redis: SCRIPT LOAD %s: %s", script->name, reply->str);
+}
+
+static void load_scripts(store *s)
+{
+    for (int i = 0; i < s->nscripts; i++)
+        redisAsyncCommand(s->ac, on_script_loaded, s->scripts[i], "SCRIPT LOAD %s",
+                          s->scripts[i]->body);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    store *s = ac->data;
+    evtimer_del(s->connect_timer);
+    if (status != REDIS_OK) {
+        pc_log(PC_LOG_WARN, "redis: connect failed: %s", ac->errstr);
+        schedule_reconnect(s); /* hiredis frees ac after this callback */
+        return;
+    }
+    pc_log(PC_LOG_INFO, "redis: connected");
+    s->state = CONN_READY;
+    s->backoff_ms = 100;
+    load_scripts(s);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    store *s = ac->data;
+    if (!s->freeing)
+        pc_log(PC_LOG_WARN, "redis: connection lost%s%s", status == REDIS_OK ? "" : ": ",
+               status == REDIS_OK ? "" : ac->errstr);
+    schedule_reconnect(s);
+}
+
+static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    store *s = arg;
+    redisAsyncContext *ac = s->ac;
+    pc_log(PC_LOG_WARN, "redis: connect timed out");
+    /* Freeing a context that never connected calls no disconnect callback. */
+    schedule_reconnect(s);
+    if (ac)
+        redisAsyncFree(ac);
+}
+
+static void connect_now(store *s)
+{
+    redisAsyncContext *ac;
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+
+    ac = s->path ? redisAsyncConnectUnix(s->path) : redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        pc_log(PC_LOG_WARN, "redis: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(s);
+        return;
+    }
+    ac->data = s;
+    s->ac = ac;
+    s->state = CONN_CONNECTING;
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    evtimer_add(s->connect_timer, &tv);
+}
+
+store *store_new(struct event_base *base, const store_config *cfg)
+{
+    store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base = base;
+    s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+    s->backoff_ms = 100;
+    if (strchr(cfg->addr, '/')) {
+        s->path = strdup(cfg->addr);
+    } else {
+        const char *colon = strrchr(cfg->addr, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : 6379;
+        if (colon && (*end != '\0' || port <= 0 || port > 65535))
+            goto err;
+        s->host = colon ? strndup(cfg->addr, (size_t)(colon - cfg->addr)) : strdup(cfg->addr);
+        s->port = (int)port;
+    }
+    s->retry_timer = evtimer_new(base, on_retry, s);
+    s->connect_timer = evtimer_new(base, on_connect_timeout, s);
+    connect_now(s);
+    return s;
+err:
+    free(s);
+    return NULL;
+}
+
+void store_free(store *s)
+{
+    if (!s)
+        return;
+    s->freeing = 1;
+    if (s->ac)
+        redisAsyncFree(s->ac);
+    event_free(s->retry_timer);
+    event_free(s->connect_timer);
+    free(s->host);
+    free(s->path);
+    free(s);
+}
+
+int store_ready(const store *s)
+{
+    return s->state == CONN_READY;
+}
+
+int store_add_script(store *s, store_script *script)
+{
+    if (s->nscripts == MAX_SCRIPTS)
+        return -1;
+    pc_sha1_hex(script->body, strlen(script->body), script->sha);
+    s->scripts[s->nscripts++] = script;
+    if (s->state == CONN_READY)
+        redisAsyncCommand(s->ac, on_script_loaded, script, "SCRIPT LOAD %s", script->body);
+    return 0;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    pending *p = priv;
+    redisReply *reply = r;
+    store *s = p->s;
+
+    if (!p->done) {
+        p->done = 1;
+        evtimer_del(p->timer);
+        if (!reply) {
+            s->stats.errors++;
+            p->fn(NULL, "redis connection lost", p->arg);
+        } else {
+            if (reply->type == REDIS_REPLY_ERROR) {
+                s->stats.errors++;
+                if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && s->ac)
+                    load_scripts(s);
+            }
+            p->fn(reply, NULL, p->arg);
+        }
+    }
+    event_free(p->timer);
+    free(p);
+}
+
+static void on_command_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    pending *p = arg;
+    store *s = p->s;
+    store_reply_fn *fn = p->fn;
+    void *fnarg = p->arg;
+
+    p->done = 1;
+    s->stats.timeouts++;
+    pc_log(PC_LOG_WARN, "redis: command timed out after %d ms; reconnecting", s->timeout_ms);
+    /*
+     * A Redis that does not answer one command will not answer the next ones:
+     * drop the connection so every waiter fails now, and reconnect. This frees
+     * p (its hiredis callback runs with NULL), so fn and arg were copied first.
+     */
+    if (s->ac)
+        redisAsyncFree(s->ac);
+    fn(NULL, "redis timeout", fnarg);
+}
+
+int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
+                  const size_t *argvlen)
+{
+    pending *p;
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+
+    s->stats.commands++;
+    if (s->state != CONN_READY)
+        goto unavailable;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        goto unavailable;
+    p->s = s;
+    p->fn = fn;
+    p->arg = arg;
+    p->timer = evtimer_new(s->base, on_command_timeout, p);
+    if (redisAsyncCommandArgv(s->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
+        event_free(p->timer);
+        free(p);
+        goto unavailable;
+    }
+    evtimer_add(p->timer, &tv);
+    return 0;
+unavailable:
+    s->stats.errors++;
+    fn(NULL, "redis unavailable", arg);
+    return -1;
+}
+
+int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys,
+               int argc, const char **argv, const size_t *argvlen)
+{
+    enum { STACK_ARGS = 64 };
+    const char *sargv[STACK_ARGS + 3];
+    size_t slen[STACK_ARGS + 3];
+    const char **av = sargv;
+    size_t *al = slen;
+    char nk[16];
+    int rc;
+
+    if (argc > STACK_ARGS) {
+        av = malloc(sizeof *av * (size_t)(argc + 3));
+        al = malloc(sizeof *al * (size_t)(argc + 3));
+        if (!av || !al) {
+            free(av);
+            free(al);
+            fn(NULL, "out of memory", arg);
+            return -1;
+        }
+    }
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = script->sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[i + 3] = argv[i];
+        al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    rc = store_command(s, fn, arg, argc + 3, av, al);
+    if (av != sargv) {
+        free(av);
+        free(al);
+    }
+    return rc;
+}
+
+void store_get_stats(const store *s, store_stats *out)
+{
+    *out = s->stats;
+}

@@ -1,0 +1,55 @@
+/*
+ * Small helpers every part of Punchcard uses: logging, wall-clock time in
+ * milliseconds, RFC 3339 parsing/formatting and SHA digests as hex.
+ */
+#ifndef PUNCHCARD_COMMON_H
+#define PUNCHCARD_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * An error as a value: the HTTP status and code it maps to at the server, and a
+ * message for the caller. Filled by the layer that failed, rendered once by the server.
+ */
+typedef struct pc_error {
+    int status;       /* 400, 404, 409, 413, 422, 503 ... */
+    const char *code; /* static: "bad_request", "mechanic_error", "unavailable" ... */
+    char message[512];
+} pc_error;
+
+/* Fills err (may be NULL) and returns -1, so callers can `return pc_fail(...)`. */
+int pc_fail(pc_error *err, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+enum pc_log_level { PC_LOG_DEBUG, PC_LOG_INFO, PC_LOG_WARN, PC_LOG_ERROR };
+
+/* Sets the lowest level that pc_log() prints (default PC_LOG_INFO). */
+void pc_log_set_level(enum pc_log_level level);
+
+/* Prints one line to stderr with a timestamp and level. Never pass secrets. */
+void pc_log(enum pc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds since the Unix epoch, from the real-time clock. */
+int64_t pc_now_ms(void);
+
+/* Milliseconds from a monotonic clock, for deadlines. */
+int64_t pc_mono_ms(void);
+
+/*
+ * Parses an RFC 3339 timestamp ("2026-11-25T08:30:00Z", "…T08:30:00.250+01:00")
+ * into milliseconds since the epoch. Returns 0 on success, -1 on malformed input.
+ */
+int pc_time_parse(const char *s, int64_t *ms_out);
+
+/* Formats ms since the epoch as "2026-11-25T08:30:00.250Z" into out (>= 32 bytes). */
+void pc_time_format(int64_t ms, char *out, size_t outlen);
+
+/* Writes the lowercase hex SHA-256 (65 bytes with NUL) / SHA-1 (41 bytes) of data. */
+void pc_sha256_hex(const void *data, size_t len, char out[65]);
+void pc_sha1_hex(const void *data, size_t len, char out[41]);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer; caller frees. NULL on error. */
+char *pc_read_file(const char *path, size_t *len_out);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * One event's life (DESIGN.md, "The event transaction"): dedupe and load in
+ * one round trip, decide in Lua, commit atomically with a version check,
+ * respond. Also the read paths for members and their ledgers.
+ *
+ * All calls are asynchronous on the store's loop. The done callback is called
+ * exactly once, unless the call was cancelled; it may be called before the
+ * submitting function returns (e.g. Redis unavailable), in which case that
+ * function returns NULL.
+ */
+#ifndef PUNCHCARD_ENGINE_H
+#define PUNCHCARD_ENGINE_H
+
+#include "punchcard/event.h"
+#include "punchcard/mechanics.h"
+#include "punchcard/store.h"
+
+#include <jansson.h>
+
+typedef struct engine engine;
+typedef struct engine_call engine_call;
+
+typedef struct engine_config {
+    const char *ns;         /* key namespace; NULL = "pc" */
+    int dedupe_ttl_s;       /* how long an event id is remembered; 0 = 30 days */
+    int max_attempts;       /* decide+commit attempts on version conflicts; 0 = 8 */
+    int64_t (*clock)(void *arg); /* ms since the epoch for events without "at"; NULL = real */
+    void *clock_arg;
+} engine_config;
+
+/*
+ * status: an HTTP status. body: a new reference the callee owns: the response,
+ * or {"error": {"code", "message"}}.
+ */
+typedef void engine_done_fn(void *arg, int status, json_t *body);
+
+/* The engine borrows s and h; they must outlive it. Registers the scripts on s. */
+engine *engine_new(store *s, mech_holder *h, const engine_config *cfg);
+void engine_free(engine *e);
+
+/* Applies an event exactly once. Takes ownership of ev's contents. */
+engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *arg);
+
+/* GET /v1/members/{id}: member_to_json(), or 404. */
+engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *done, void *arg);
+
+/* GET /v1/members/{id}/ledger: newest first, limit 1-1000, cursor from a previous "next". */
+engine_call *engine_get_ledger(engine *e, const char *member, int limit, const char *cursor,
+                               engine_done_fn *done, void *arg);
+
+/* The caller went away: done will not be called; the work itself completes. */
+void engine_cancel(engine_call *c);
+
+/* {"error": {"code", "message"}} for err; new reference. */
+json_t *engine_error_json(const pc_error *err);
+
+#endif

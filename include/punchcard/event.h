@@ -1,0 +1,43 @@
+/*
+ * An incoming event, validated: the fields of POST /v1/events.
+ *   {"id": "o-1", "type": "order", "member": "ann", "at": "2026-11-25T08:30:00Z",
+ *    "data": {...}}
+ * id and member: 1-128 of [A-Za-z0-9._:@+-]; type: 1-64 of [a-z0-9_.-];
+ * at: RFC 3339 or integer ms since the epoch (optional); data: an object (optional).
+ */
+#ifndef PUNCHCARD_EVENT_H
+#define PUNCHCARD_EVENT_H
+
+#include "punchcard/common.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define PC_ID_MAX   128
+#define PC_TYPE_MAX 64
+
+typedef struct pc_event {
+    char id[PC_ID_MAX + 1];
+    char type[PC_TYPE_MAX + 1];
+    char member[PC_ID_MAX + 1];
+    int64_t at_ms; /* from "at", or the engine's clock when at_given is 0 */
+    int at_given;
+    json_t *data;  /* owned reference to an object; never NULL after a successful parse */
+} pc_event;
+
+/* Parses and validates a JSON body. 0, or -1 with err (status 400). */
+int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err);
+
+/* Validates an already parsed object (borrowed). 0, or -1 with err. */
+int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err);
+
+/* Releases what a parsed event owns. */
+void pc_event_clear(pc_event *ev);
+
+/* 1 when s is a valid member or event id (see above). */
+int pc_valid_id(const char *s);
+
+/* 1 when s is a valid event type, currency, counter, badge or prize name. */
+int pc_valid_name(const char *s);
+
+#endif

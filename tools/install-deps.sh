@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian 12 packages Punchcard needs, and only those that are missing.
+# One script for every consumer: `make run`, `make test`, CI and docker/Dockerfile.
+#   tools/install-deps.sh          build + test + run dependencies
+#   tools/install-deps.sh --runtime only what a built punchd needs to run
+set -eu
+
+build="cmake make gcc pkg-config libc6-dev
+liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev
+libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl"
+runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4
+libssl3 libedit2 ca-certificates"
+
+case "${1:-}" in
+--runtime) want=$runtime ;;
+*) want=$build ;;
+esac
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	sudo=sudo
+else
+	sudo=
+fi
+echo "install-deps: installing$missing"
+$sudo apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
