@@ -7,15 +7,18 @@
  *          -> on a version conflict, decide again on the state COMMIT returned
  */
 #include "punchcard/engine.h"
+#include "mcache.h"
 #include "punchcard/keys.h"
 #include "store/store-scripts.h"
 
+#include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct engine {
     store *store;
+    mcache *cache;
     mech_holder *holder;
     char ns[64];
     int dedupe_ttl_s;
@@ -40,6 +43,10 @@ struct engine_call {
     mechset *set; /* the set this event started on; kept across retries */
     int attempts;
     json_t *response;
+    mslot *slot;             /* this member's slot while the event holds it */
+    engine_call *qnext;      /* next call waiting on the same member */
+    int from_cache;          /* decided on the cached state, without a load */
+    int64_t committed;       /* the version this event's commit wrote, or 0 */
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
     /* reads */
     int limit;
@@ -63,6 +70,11 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     e->max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 8;
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
+    e->cache = mcache_new(cfg ? cfg->cache_members : 0);
+    if (!e->cache) {
+        free(e);
+        return NULL;
+    }
     store_add_script(s, &store_script_load);
     store_add_script(s, &store_script_commit);
     return e;
@@ -70,6 +82,9 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
 
 void engine_free(engine *e)
 {
+    if (!e)
+        return;
+    mcache_free(e->cache);
     free(e);
 }
 
@@ -88,9 +103,55 @@ static void call_free(engine_call *c)
     free(c);
 }
 
+static void begin_event(engine_call *c);
+
+static void on_next_in_line(evutil_socket_t fd, short what, void *arg)
+{
+    begin_event(arg);
+}
+
+/*
+ * The event of c is over: keep what its commit left as the member's cached
+ * state (or forget the state when the outcome is unknown), and hand the slot
+ * to the next event of the member, on a fresh loop turn (no deep recursion).
+ */
+static void release_slot(engine_call *c, int status)
+{
+    engine *e = c->e;
+    mslot *slot = c->slot;
+    engine_call *next;
+
+    c->slot = NULL;
+    if (c->committed && c->m && member_settle(c->m, c->committed) == 0) {
+        member_free(slot->state);
+        slot->state = c->m;
+        c->m = NULL;
+    } else if (status >= 500 || status == 409) {
+        /* Redis down or timed out: the commit may or may not have landed. */
+        member_free(slot->state);
+        slot->state = NULL;
+    }
+    next = slot->wait_head;
+    if (next) {
+        struct timeval now = {0, 0};
+        slot->wait_head = next->qnext;
+        if (!slot->wait_head)
+            slot->wait_tail = NULL;
+        next->qnext = NULL;
+        if (event_base_once(store_base(e->store), -1, EV_TIMEOUT, on_next_in_line, next, &now) == 0)
+            return;
+        begin_event(next);
+        return;
+    }
+    slot->busy = 0;
+    mcache_release(e->cache, slot);
+}
+
 /* Reports the result (unless cancelled) and ends the call. Steals body. */
 static void finish(engine_call *c, int status, json_t *body)
 {
+    if (c->slot)
+        release_slot(c, status);
     if (c->cancelled)
         json_decref(body);
     else
@@ -253,6 +314,8 @@ static void argv_free(argv_buf *a)
 static void on_commit(redisReply *r, const char *err, void *arg);
 
 /* Decides the event on c->m and sends the commit. */
+static void send_load(engine_call *c);
+
 static void decide_and_commit(engine_call *c)
 {
     engine *e = c->e;
@@ -267,6 +330,12 @@ static void decide_and_commit(engine_call *c)
         return;
     }
     if (mechset_run(c->set, &c->ev, m, &err)) {
+        if (c->from_cache) {
+            /* Maybe a retry of an applied event: let the load's dedupe answer first. */
+            c->from_cache = 0;
+            send_load(c);
+            return;
+        }
         pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err.message);
         finish(c, err.status, engine_error_json(&err));
         return;
@@ -339,6 +408,7 @@ static void on_commit(redisReply *r, const char *err, void *arg)
     }
     switch (r->element[0]->integer) {
     case 0:
+        c->committed = r->element[1]->integer;
         finish(c, 200, json_incref(c->response));
         return;
     case 1:
@@ -379,11 +449,29 @@ static void on_load(redisReply *r, const char *err, void *arg)
     decide_and_commit(c);
 }
 
+static void send_load(engine_call *c)
+{
+    const char *argv[2] = {c->k_state, c->k_event};
+    member_free(c->m);
+    c->m = NULL;
+    store_eval(c->e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
+}
+
+/* The event holds its member's slot: decide on the cached state, or load it. */
+static void begin_event(engine_call *c)
+{
+    if (c->slot->state && (c->m = member_clone(c->slot->state))) {
+        c->from_cache = 1;
+        decide_and_commit(c);
+        return;
+    }
+    send_load(c);
+}
+
 engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *arg)
 {
     engine_call *c = call_new(e, CALL_EVENT, done, arg);
     char suffix[PC_ID_MAX + 8];
-    const char *argv[2];
 
     if (!c) {
         pc_event_clear(ev);
@@ -400,9 +488,21 @@ engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *
         finish_err(c, 400, "bad_request", "member or id too long");
         return started(c);
     }
-    argv[0] = c->k_state;
-    argv[1] = c->k_event;
-    store_eval(e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
+    if (!(c->slot = mcache_acquire(e->cache, c->ev.member))) {
+        finish_err(c, 500, "internal", "out of memory");
+        return started(c);
+    }
+    if (c->slot->busy) {
+        /* Another event of this member is in flight here: wait for it. */
+        if (c->slot->wait_tail)
+            ((engine_call *)c->slot->wait_tail)->qnext = c;
+        else
+            c->slot->wait_head = c;
+        c->slot->wait_tail = c;
+        return started(c);
+    }
+    c->slot->busy = 1;
+    begin_event(c);
     return started(c);
 }
 

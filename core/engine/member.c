@@ -112,23 +112,56 @@ int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const
     return 0;
 }
 
-void member_reset_changes(member_state *m)
+int member_settle(member_state *m, int64_t new_version)
 {
-    /* Fields changed by the event are dropped; callers reload after a reset. */
     size_t j = 0;
+    json_t *fresh = json_array();
+    if (!fresh)
+        return -1;
     for (size_t i = 0; i < m->nfields; i++) {
-        if (m->fields[i].dirty) {
+        if (!m->fields[i].value) {
             free(m->fields[i].name);
-            free(m->fields[i].value);
             continue;
         }
+        m->fields[i].dirty = 0;
         m->fields[j++] = m->fields[i];
     }
     m->nfields = j;
     free_entries(m);
-    json_array_clear(m->outcomes);
+    /* A new array: the response that was built from the old one may still be in use. */
+    json_decref(m->outcomes);
+    m->outcomes = fresh;
     free(m->counted);
     m->counted = NULL;
+    m->version = new_version;
+    return 0;
+}
+
+member_state *member_clone(const member_state *m)
+{
+    member_state *c = member_new(m->id);
+    if (!c)
+        return NULL;
+    c->fields = calloc(m->nfields ? m->nfields : 1, sizeof *c->fields);
+    if (!c->fields)
+        goto err;
+    c->capfields = m->nfields ? m->nfields : 1;
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (!m->fields[i].value)
+            continue;
+        member_field *f = &c->fields[c->nfields];
+        f->name = strdup(m->fields[i].name);
+        f->value = strdup(m->fields[i].value);
+        f->dirty = 0;
+        c->nfields++;
+        if (!f->name || !f->value)
+            goto err;
+    }
+    c->version = m->version;
+    return c;
+err:
+    member_free(c);
+    return NULL;
 }
 
 const char *member_get(const member_state *m, const char *name)

@@ -5,6 +5,7 @@
  * event being decided; nothing here talks to Redis.
  */
 #include "lua-internal.h"
+#include "punchcard/luajson.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -414,51 +415,6 @@ int api_new_member_ref(lua_State *L)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static void push_json(lua_State *L, json_t *v)
-{
-    const char *k;
-    json_t *x;
-    size_t i;
-
-    luaL_checkstack(L, 4, "event data nested too deep");
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        lua_createtable(L, 0, (int)json_object_size(v));
-        json_object_foreach(v, k, x)
-        {
-            push_json(L, x);
-            lua_setfield(L, -2, k);
-        }
-        break;
-    case JSON_ARRAY:
-        lua_createtable(L, (int)json_array_size(v), 0);
-        json_array_foreach(v, i, x)
-        {
-            push_json(L, x);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        break;
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        lua_pushboolean(L, 1);
-        break;
-    case JSON_FALSE:
-        lua_pushboolean(L, 0);
-        break;
-    default:
-        lua_pushnil(L);
-        break;
-    }
-}
-
 void api_push_event(lua_State *L, const pc_event *ev)
 {
     lua_createtable(L, 0, 6);
@@ -472,7 +428,7 @@ void api_push_event(lua_State *L, const pc_event *ev)
     lua_setfield(L, -2, "at");
     lua_pushinteger(L, ev->at_ms);
     lua_setfield(L, -2, "at_ms");
-    push_json(L, ev->data);
+    luajson_push(L, ev->data);
     lua_setfield(L, -2, "data");
 }
 

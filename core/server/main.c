@@ -200,9 +200,20 @@ static struct evconnlistener *bind_tcp(struct event_base *base, const char *list
     } else {
         snprintf(addr, sizeof addr, "%s", listen);
     }
+    /* libevent refuses port 0; parse with port 1 and clear it, so the kernel picks one. */
+    size_t alen = strlen(addr);
+    int any_port = alen > 2 && strcmp(addr + alen - 2, ":0") == 0;
+    if (any_port)
+        addr[alen - 1] = '1';
     if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen)) {
         pc_log(PC_LOG_ERROR, "bad --listen address %s", listen);
         return NULL;
+    }
+    if (any_port) {
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+        else
+            ((struct sockaddr_in *)&ss)->sin_port = 0;
     }
     l = evconnlistener_new_bind(base, NULL, NULL,
                                 LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
@@ -273,9 +284,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int worker_init(worker *w, const options *o, int *port)
 {
-    store_config sc = {o->redis, o->redis_timeout_ms};
-    engine_config ec = {o->ns, o->dedupe_days * 86400, 0, NULL, NULL};
-    server_config svc = {o->max_body, o->api_key};
+    store_config sc = {.addr = o->redis, .timeout_ms = o->redis_timeout_ms};
+    engine_config ec = {.ns = o->ns, .dedupe_ttl_s = o->dedupe_days * 86400};
+    server_config svc = {.max_body = o->max_body, .api_key = o->api_key};
     struct evconnlistener *l;
 
     w->base = event_base_new();

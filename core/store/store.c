@@ -310,3 +310,8 @@ void store_get_stats(const store *s, store_stats *out)
 {
     *out = s->stats;
 }
+
+struct event_base *store_base(const store *s)
+{
+    return s->base;
+}

@@ -26,6 +26,7 @@ typedef struct engine_config {
     int max_attempts;       /* decide+commit attempts on version conflicts; 0 = 8 */
     int64_t (*clock)(void *arg); /* ms since the epoch for events without "at"; NULL = real */
     void *clock_arg;
+    size_t cache_members;   /* idle members whose state is kept; 0 = 100000 */
 } engine_config;
 
 /*

@@ -52,8 +52,14 @@ void member_free(member_state *m);
 /* Loads fields from a flat [name, value, name, value...] array (HGETALL). -1 on bad data. */
 int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const size_t *lens);
 
-/* Drops this event's changes and outcomes, keeping the loaded fields. */
-void member_reset_changes(member_state *m);
+/*
+ * After a commit: the changes become the state at new_version (fields clean,
+ * deleted ones gone, entries and outcomes dropped). 0, or -1 on out of memory.
+ */
+int member_settle(member_state *m, int64_t new_version);
+
+/* A clean copy of m's fields and version (no changes, no outcomes), or NULL. */
+member_state *member_clone(const member_state *m);
 
 /* The value of a field, or NULL. */
 const char *member_get(const member_state *m, const char *name);

@@ -62,6 +62,9 @@ int store_add_script(store *s, store_script *script);
 int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys,
                int argc, const char **argv, const size_t *argvlen);
 
+/* The loop the store runs on. */
+struct event_base *store_base(const store *s);
+
 /* Counts for /metrics and tests. */
 typedef struct store_stats {
     uint64_t commands, errors, timeouts, reconnects;

@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# Punchcard load benchmark: punchd against an evhttp hello-world and redis-benchmark,
+# all on this machine, in the same run, on 127.0.0.1 only. See bench/README.md.
+#
+#   bash bench/run.sh                  (or: make bench)
+#
+# Environment (all optional):
+#   DURATION=10s     measured wrk run, per target
+#   WARMUP=3s        wrk warm-up before each measured run (not counted in the table)
+#   CONNS=50         wrk connections
+#   THREADS=1        wrk threads
+#   WORKERS=1        punchd --workers; a list ("1 2") measures punchd once per value
+#   MEMBERS=10000    distinct members the orders are spread over
+#   REDIS_VIA=unix   how punchd and redis-benchmark reach Redis: unix (socket) or tcp
+#   REDIS_AOF=0      0: no persistence at all; 1: appendonly yes, appendfsync everysec
+#   BENCH_N=100000   redis-benchmark requests per test
+#   PROFILE=0        1: perf record punchd during its (first) measured run, print the top
+#   STRICT=0         1: exit non-zero when the project's goal is missed (ratio, p99)
+#   MAX_SECONDS=150  watchdog: the whole script is killed (and cleaned up) after this
+#   PUNCHD=build/punchd
+#
+# Exit status: 0 when the correctness check passes (and, with STRICT=1, the goal is met).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-3s}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-1}
+WORKERS=${WORKERS:-1}
+MEMBERS=${MEMBERS:-10000}
+REDIS_VIA=${REDIS_VIA:-unix}
+REDIS_AOF=${REDIS_AOF:-0}
+BENCH_N=${BENCH_N:-100000}
+PROFILE=${PROFILE:-0}
+STRICT=${STRICT:-0}
+MAX_SECONDS=${MAX_SECONDS:-150}
+PUNCHD=${PUNCHD:-$ROOT/build/punchd}
+GOAL_RATIO=0.6
+GOAL_P99_MS=5
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+	printf '[bench] error: %s\n' "$*" >&2
+	exit 2
+}
+
+# Seconds in a wrk duration such as 10s, 2m, 500ms is not supported by wrk: s/m/h only.
+secs_of() {
+	case "$1" in
+	*h) echo $((${1%h} * 3600)) ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*s) echo "${1%s}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# ---- tools ---------------------------------------------------------------------------
+need_pkgs=""
+for t in wrk:wrk redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools \
+	cc:gcc pkg-config:pkg-config curl:curl; do
+	command -v "${t%%:*}" >/dev/null 2>&1 || need_pkgs="$need_pkgs ${t#*:}"
+done
+pkg-config --exists libevent 2>/dev/null || need_pkgs="$need_pkgs libevent-dev"
+if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+	need_pkgs="$need_pkgs linux-perf"
+fi
+if [ -n "$need_pkgs" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		log "installing$need_pkgs"
+		apt-get update -q >/dev/null
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			$need_pkgs >/dev/null
+	else
+		die "missing:$need_pkgs (apt-get install them)"
+	fi
+fi
+[ -x "$PUNCHD" ] || die "$PUNCHD not found: run 'make build' first (or 'make bench')"
+case "$REDIS_VIA" in unix | tcp) ;; *) die "REDIS_VIA must be unix or tcp" ;; esac
+
+# ---- processes and cleanup ---------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/punch-bench.XXXXXX")
+PIDS=()
+WATCHDOG=""
+cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Kill the whole run (through the EXIT trap) if it overstays its budget.
+(
+	sleep "$MAX_SECONDS"
+	printf '[bench] error: watchdog: over %ss, stopping\n' "$MAX_SECONDS" >&2
+	kill -TERM $$
+) &
+WATCHDOG=$!
+
+# Stops one process we started and forgets it.
+stop_pid() {
+	local p=$1 q keep=()
+	kill -TERM "$p" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	PIDS=("${keep[@]}")
+}
+
+# A TCP port on 127.0.0.1 nobody listens on (punchd rejects port 0 in --listen).
+free_port() {
+	local p used
+	used=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		grep -qx "$p" <<<"$used" || {
+			echo "$p"
+			return
+		}
+	done
+	die "no free port found"
+}
+
+# Waits until a command succeeds, at most $1 tenths of a second.
+wait_for() {
+	local tenths=$1
+	shift
+	for _ in $(seq "$tenths"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- Redis -------------------------------------------------------------------------
+RPORT=$(free_port)
+RSOCK=$TMP/redis.sock
+if [ "$REDIS_AOF" = 1 ]; then
+	persist=(--save '' --appendonly yes --appendfsync everysec)
+	persist_desc="appendonly yes, appendfsync everysec, no RDB"
+else
+	persist=(--save '' --appendonly no)
+	persist_desc="no persistence (no RDB, no AOF)"
+fi
+redis-server --bind 127.0.0.1 --port "$RPORT" --unixsocket "$RSOCK" --unixsocketperm 700 \
+	--dir "$TMP" --logfile "$TMP/redis.log" --daemonize no "${persist[@]}" &
+PIDS+=($!)
+if [ "$REDIS_VIA" = unix ]; then
+	RCLI=(redis-cli -s "$RSOCK")
+	RADDR=$RSOCK
+	RBENCH_ADDR=(-s "$RSOCK")
+	redis_desc="Unix socket"
+else
+	RCLI=(redis-cli -h 127.0.0.1 -p "$RPORT")
+	RADDR=127.0.0.1:$RPORT
+	RBENCH_ADDR=(-h 127.0.0.1 -p "$RPORT")
+	redis_desc="TCP 127.0.0.1:$RPORT"
+fi
+wait_for 100 timeout 2 "${RCLI[@]}" ping || die "redis-server did not start (see $TMP/redis.log)"
+log "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on $redis_desc, $persist_desc"
+
+# ---- hello-world -------------------------------------------------------------------
+# shellcheck disable=SC2046
+cc -O2 -o "$TMP/hello" "$BENCH/hello.c" $(pkg-config --cflags --libs libevent) ||
+	die "cannot compile bench/hello.c"
+HPORT=$(free_port)
+"$TMP/hello" 127.0.0.1 "$HPORT" 2>"$TMP/hello.log" &
+HELLO_PID=$!
+PIDS+=("$HELLO_PID")
+wait_for 50 curl -sf --max-time 1 "http://127.0.0.1:$HPORT/" || die "hello did not start"
+
+# Runs wrk with orders.lua; prints its RESULT line's key=value fields on stdout.
+# $1 label, $2 url, $3 duration
+run_wrk() {
+	local label=$1 url=$2 dur=$3 out=$TMP/wrk-$1.txt
+	local limit=$(($(secs_of "$dur") + 30))
+	LABEL=$label NONCE=$NONCE-$label MEMBERS=$MEMBERS timeout "$limit" \
+		wrk -t"$THREADS" -c"$CONNS" -d"$dur" --timeout 5s --latency -s "$BENCH/orders.lua" "$url" \
+		>"$out" 2>&1 || die "wrk $label failed: $(tail -3 "$out")"
+	grep -m1 "^$label: " "$out" | sed 's/^/[bench]   /' >&2
+	grep -m1 '^RESULT ' "$out" | sed 's/^RESULT //' ||
+		die "wrk $label printed no RESULT: $(tail -3 "$out")"
+}
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+log "run nonce $NONCE; wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP) over $MEMBERS members"
+
+log "hello-world: warm-up"
+run_wrk hello-warm "http://127.0.0.1:$HPORT/v1/events" "$WARMUP" >/dev/null
+log "hello-world: measuring"
+HELLO=$(run_wrk hello "http://127.0.0.1:$HPORT/v1/events" "$DURATION")
+stop_pid "$HELLO_PID"
+
+# ---- punchd ------------------------------------------------------------------------
+declare -A P_RES P_OK P_SENT P_NS
+PROFILE_TXT=""
+first=1
+for w in $WORKERS; do
+	ns=bench$NONCE-w$w
+	PPORT=$(free_port)
+	"$PUNCHD" --listen "127.0.0.1:$PPORT" --redis "$RADDR" --scripts "$ROOT/scripts" \
+		--namespace "$ns" --workers "$w" --log-level warn 2>"$TMP/punchd-w$w.log" &
+	PUNCHD_PID=$!
+	PIDS+=("$PUNCHD_PID")
+	wait_for 100 curl -sf --max-time 1 "http://127.0.0.1:$PPORT/healthz" ||
+		die "punchd did not become ready: $(tail -5 "$TMP/punchd-w$w.log")"
+	url="http://127.0.0.1:$PPORT/v1/events"
+	log "punchd --workers $w: warm-up (namespace $ns)"
+	warm=$(run_wrk "punchd-w$w-warm" "$url" "$WARMUP")
+	log "punchd --workers $w: measuring"
+	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
+		perf record -F 999 -g -p "$PUNCHD_PID" -o "$TMP/perf.data" \
+			-- sleep "$(secs_of "$DURATION")" >/dev/null 2>&1 &
+		PERF_PID=$!
+		PIDS+=("$PERF_PID")
+	fi
+	res=$(run_wrk "punchd-w$w" "$url" "$DURATION")
+	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
+		wait "$PERF_PID" 2>/dev/null || true
+		PROFILE_TXT=$TMP/perf-report.txt
+		perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,symbol \
+			--percent-limit 1 2>/dev/null | grep -v '^$' | grep '%' | head -40 >"$PROFILE_TXT" || true
+	fi
+	first=0
+	P_RES[$w]=$res
+	P_OK[$w]=$(($(field ok "$warm") + $(field ok "$res")))
+	P_SENT[$w]=$(($(field sent "$warm") + $(field sent "$res")))
+	P_NS[$w]=$ns
+	stop_pid "$PUNCHD_PID"
+done
+
+# ---- redis-benchmark ---------------------------------------------------------------
+log "redis-benchmark -q -n $BENCH_N -P 1 -c $CONNS -t set,get"
+timeout 120 redis-benchmark "${RBENCH_ADDR[@]}" -q -n "$BENCH_N" -P 1 -c "$CONNS" -t set,get \
+	>"$TMP/rb.txt" 2>&1 || die "redis-benchmark failed: $(tail -3 "$TMP/rb.txt")"
+rb_of() { tr '\r' '\n' <"$TMP/rb.txt" | sed -n "s/^$1: \\([0-9.]*\\) requests per second.*/\\1/p" | tail -1; }
+RB_SET=$(rb_of SET)
+RB_GET=$(rb_of GET)
+
+# ---- correctness ----------------------------------------------------------------------
+# For sampled members: every balance b:<cur> in the state hash equals the sum of the
+# ledger's deltas in <cur> (XRANGE through redis-cli). For the whole run: the events
+# applied (sum of the members' order counters) lie between the 2xx answers and the
+# requests sent, there is one ledger entry per event, and the stars are 86 per event
+# (500 fuel -> 50, 125 shop -> 36).
+check_member() {
+	local ns=$1 m=$2 state ledger cur bal sum ok=0
+	state=$("${RCLI[@]}" --raw hgetall "$ns:{$m}:state" 2>/dev/null)
+	ledger=$("${RCLI[@]}" --raw xrange "$ns:{$m}:ledger" - + 2>/dev/null)
+	# state: field, value lines; keep b:<cur> value pairs
+	while read -r cur bal; do
+		sum=$(awk -v want="$cur" 'prev == "currency" { c = $0 } prev == "delta" && c == want { s += $0 }
+			{ prev = $0 } END { print s + 0 }' <<<"$ledger")
+		if [ "$sum" != "$bal" ]; then
+			printf '  %s %s: balance %s, ledger sum %s  MISMATCH\n' "$m" "$cur" "$bal" "$sum"
+			ok=1
+		else
+			printf '  %s %s: balance %s = ledger sum %s (%s entries)\n' "$m" "$cur" "$bal" "$sum" \
+				"$(grep -cx delta <<<"$ledger")"
+		fi
+	done < <(paste - - <<<"$state" | awk -F'\t' '$1 ~ /^b:/ { sub(/^b:/, "", $1); print $1, $2 }')
+	return $ok
+}
+# One server-side pass over all members: events, stars, ledger entries.
+TOTALS_LUA='local n, ev, st, le = tonumber(ARGV[2]), 0, 0, 0
+for i = 0, n - 1 do
+  local k = ARGV[1] .. ":{bm" .. i .. "}:"
+  ev = ev + tonumber(redis.call("HGET", k .. "state", "c:orders") or "0")
+  st = st + tonumber(redis.call("HGET", k .. "state", "b:stars") or "0")
+  le = le + redis.call("XLEN", k .. "ledger")
+end
+return {ev, st, le}'
+
+CHECK=PASS
+CHECK_LINES=$TMP/check.txt
+: >"$CHECK_LINES"
+for w in $WORKERS; do
+	ns=${P_NS[$w]}
+	{
+		echo "punchd --workers $w (namespace $ns):"
+		for m in bm0 bm1 "bm$((MEMBERS / 2))" "bm$((MEMBERS - 1))" "bm$((RANDOM % MEMBERS))"; do
+			check_member "$ns" "$m" || echo FAIL >"$TMP/check-failed"
+		done
+	} >>"$CHECK_LINES"
+	mapfile -t tot < <(timeout 30 "${RCLI[@]}" --raw eval "$TOTALS_LUA" 0 "$ns" "$MEMBERS")
+	ok=${P_OK[$w]}
+	sent=${P_SENT[$w]}
+	ev=${tot[0]:-x} st=${tot[1]:-x} le=${tot[2]:-x}
+	# wrk stops with up to CONNS requests in flight, which punchd may still apply: the
+	# events applied must lie between the 2xx answers and the requests sent.
+	line="  all $MEMBERS members: $ev events applied, $le ledger entries, $st stars; $ok 2xx of $sent sent"
+	if [ "$ev" != x ] && [ "$ev" -ge "$ok" ] && [ "$ev" -le "$sent" ] && [ "$le" = "$ev" ] &&
+		[ "$st" = "$((86 * ev))" ]; then
+		echo "$line: consistent" >>"$CHECK_LINES"
+	else
+		echo "$line: MISMATCH" >>"$CHECK_LINES"
+		echo FAIL >"$TMP/check-failed"
+	fi
+done
+[ -e "$TMP/check-failed" ] && CHECK=FAIL
+
+# ---- report ------------------------------------------------------------------------
+h_rps=$(field rps "$HELLO")
+echo
+echo "Punchcard bench $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)"
+echo "$(nproc) cores, $(uname -r); wrk -t$THREADS -c$CONNS -d$DURATION, orders.lua over $MEMBERS members;"
+echo "Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') via $REDIS_VIA, $persist_desc"
+echo
+printf '| %-22s | %10s | %8s | %8s | %8s | %7s | %14s |\n' target "events/s" "p50 ms" "p99 ms" "max ms" non-2xx "ratio to hello"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..12})" \
+	"$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" \
+	"$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..16})"
+row() {
+	printf '| %-22s | %10.0f | %8.2f | %8.2f | %8.2f | %7s | %14s |\n' "$1" "$(field rps "$2")" \
+		"$(field p50_ms "$2")" "$(field p99_ms "$2")" "$(field max_ms "$2")" "$(field non2xx "$2")" "$3"
+}
+row "hello-world (evhttp)" "$HELLO" "1.00"
+GOAL=met
+for w in $WORKERS; do
+	r=${P_RES[$w]}
+	ratio=$(awk -v a="$(field rps "$r")" -v b="$h_rps" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+	row "punchd --workers $w" "$r" "$ratio"
+	awk -v r="$ratio" -v g=$GOAL_RATIO -v p="$(field p99_ms "$r")" -v gp=$GOAL_P99_MS \
+		'BEGIN { exit !(r >= g && p <= gp) }' || GOAL=missed
+done
+printf '| %-22s | %10.0f | %8s | %8s | %8s | %7s | %14s |\n' "redis-benchmark SET" "$RB_SET" "" "" "" "" ""
+printf '| %-22s | %10.0f | %8s | %8s | %8s | %7s | %14s |\n' "redis-benchmark GET" "$RB_GET" "" "" "" "" ""
+echo
+echo "Goal: punchd >= ${GOAL_RATIO}x hello-world events/s and p99 <= ${GOAL_P99_MS} ms at $CONNS connections: $GOAL"
+echo
+echo "Correctness (balance = sum of ledger deltas; 2xx <= events applied <= sent): $CHECK"
+cat "$CHECK_LINES"
+if [ -n "$PROFILE_TXT" ] && [ -s "$PROFILE_TXT" ]; then
+	echo
+	echo "perf: where punchd --workers $(set -- $WORKERS; echo "$1") spent its CPU (self time, >= 1%):"
+	cat "$PROFILE_TXT"
+fi
+[ "$CHECK" = PASS ] || exit 1
+if [ "$STRICT" = 1 ] && [ "$GOAL" != met ]; then exit 1; fi
+exit 0

@@ -1,0 +1,53 @@
+/*
+ * Shared by punch's subcommands: a session is the very engine punchd runs
+ * (store, mechanics, engine) on a private loop, driven with blocking calls,
+ * on a virtual clock, against --redis or a throwaway redis-server.
+ */
+#ifndef PUNCHCARD_CLI_H
+#define PUNCHCARD_CLI_H
+
+#include "punchcard/engine.h"
+#include "punchcard/tmpredis.h"
+
+#include <event2/event.h>
+
+typedef struct session {
+    struct event_base *base;
+    store *store;
+    tmpredis redis; /* used when no --redis was given */
+    int own_redis;
+    mech_holder *holder; /* NULL until session_load() */
+    engine *engine;
+    char ns[64];
+    int64_t now_ms; /* the virtual clock */
+    mech_limits lim;
+} session;
+
+/* Connects to redis_addr, or starts a throwaway server when it is NULL. 0 or -1. */
+int session_open(session *s, const char *redis_addr);
+void session_close(session *s);
+
+/*
+ * Loads a scripts folder (watching it when watch is set) and builds the engine
+ * on namespace ns. May be called again to switch folder or namespace.
+ */
+int session_load(session *s, const char *dir, const char *ns, int watch);
+
+/* Applies an event (JSON object, borrowed) and waits. *body: new reference. */
+int session_send(session *s, json_t *event, json_t **body);
+
+/* GET /v1/members/{id}, waiting. */
+int session_member(session *s, const char *member, json_t **body);
+
+/* GET /v1/members/{id}/ledger, waiting. */
+int session_ledger(session *s, const char *member, int limit, json_t **body);
+
+/* Deletes every key of the session's namespace (SCAN + UNLINK), waiting. */
+int session_wipe(session *s);
+
+/* Parses "1d", "3h", "2w", "30m", "45s" into ms; -1 when malformed. */
+int64_t cli_parse_duration(const char *s);
+
+int cmd_test(int argc, char **argv);
+
+#endif

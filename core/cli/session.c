@@ -1,0 +1,229 @@
+/*
+ * The engine on a private loop with blocking calls (cli.h).
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct waiter {
+    int done;
+    int status;
+    json_t *body;
+} waiter;
+
+static void on_done(void *arg, int status, json_t *body)
+{
+    waiter *w = arg;
+    w->done = 1;
+    w->status = status;
+    w->body = body;
+}
+
+static int wait_for(session *s, waiter *w)
+{
+    while (!w->done)
+        if (event_base_loop(s->base, EVLOOP_ONCE) < 0)
+            return -1;
+    return 0;
+}
+
+static int64_t session_clock(void *arg)
+{
+    return ((session *)arg)->now_ms;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    *(int *)arg = 1;
+}
+
+int session_open(session *s, const char *redis_addr)
+{
+    store_config sc = {0};
+    struct event *tick;
+    int fired;
+
+    memset(s, 0, sizeof *s);
+    s->now_ms = pc_now_ms();
+    s->base = event_base_new();
+    if (!s->base)
+        return -1;
+    if (!redis_addr) {
+        if (tmpredis_start(&s->redis, 0))
+            return -1;
+        s->own_redis = 1;
+        redis_addr = s->redis.socket;
+    }
+    sc.addr = redis_addr;
+    if (!(s->store = store_new(s->base, &sc)))
+        return -1;
+    /* Wait (at most 5 s) for the connection. */
+    tick = evtimer_new(s->base, on_tick, &fired);
+    for (int i = 0; i < 250 && !store_ready(s->store); i++) {
+        struct timeval tv = {0, 20000};
+        fired = 0;
+        evtimer_add(tick, &tv);
+        while (!fired)
+            event_base_loop(s->base, EVLOOP_ONCE);
+    }
+    event_free(tick);
+    if (!store_ready(s->store)) {
+        pc_log(PC_LOG_ERROR, "cannot connect to redis at %s", redis_addr);
+        return -1;
+    }
+    return 0;
+}
+
+void session_close(session *s)
+{
+    engine_free(s->engine);
+    s->engine = NULL;
+    mech_holder_free(s->holder);
+    s->holder = NULL;
+    store_free(s->store);
+    s->store = NULL;
+    if (s->base)
+        event_base_free(s->base);
+    s->base = NULL;
+    if (s->own_redis)
+        tmpredis_destroy(&s->redis);
+}
+
+int session_load(session *s, const char *dir, const char *ns, int watch)
+{
+    engine_config ec = {0};
+    engine_free(s->engine);
+    s->engine = NULL;
+    if (dir) {
+        mech_holder_free(s->holder);
+        s->holder = mech_holder_new(watch ? s->base : NULL, dir, &s->lim);
+        if (!s->holder)
+            return -1;
+    }
+    snprintf(s->ns, sizeof s->ns, "%s", ns);
+    ec.ns = s->ns;
+    ec.clock = session_clock;
+    ec.clock_arg = s;
+    s->engine = engine_new(s->store, s->holder, &ec);
+    return s->engine ? 0 : -1;
+}
+
+int session_send(session *s, json_t *event, json_t **body)
+{
+    waiter w = {0};
+    pc_event ev;
+    pc_error err;
+
+    if (pc_event_from_json(event, &ev, &err)) {
+        *body = engine_error_json(&err);
+        return err.status;
+    }
+    engine_submit(s->engine, &ev, on_done, &w);
+    wait_for(s, &w);
+    *body = w.body;
+    return w.status;
+}
+
+int session_member(session *s, const char *member, json_t **body)
+{
+    waiter w = {0};
+    engine_get_member(s->engine, member, on_done, &w);
+    wait_for(s, &w);
+    *body = w.body;
+    return w.status;
+}
+
+int session_ledger(session *s, const char *member, int limit, json_t **body)
+{
+    waiter w = {0};
+    engine_get_ledger(s->engine, member, limit, NULL, on_done, &w);
+    wait_for(s, &w);
+    *body = w.body;
+    return w.status;
+}
+
+typedef struct scan_state {
+    session *s;
+    int done, failed;
+    char cursor[32];
+    int pending;
+} scan_state;
+
+static void on_unlink(redisReply *r, const char *err, void *arg)
+{
+    scan_state *st = arg;
+    st->pending--;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        st->failed = 1;
+}
+
+static void on_scan(redisReply *r, const char *err, void *arg)
+{
+    scan_state *st = arg;
+    st->pending--;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        st->failed = 1;
+        st->done = 1;
+        return;
+    }
+    snprintf(st->cursor, sizeof st->cursor, "%s", r->element[0]->str);
+    redisReply *keys = r->element[1];
+    if (keys->elements) {
+        const char **argv = malloc((keys->elements + 1) * sizeof *argv);
+        size_t *lens = malloc((keys->elements + 1) * sizeof *lens);
+        argv[0] = "UNLINK";
+        lens[0] = 6;
+        for (size_t i = 0; i < keys->elements; i++) {
+            argv[i + 1] = keys->element[i]->str;
+            lens[i + 1] = keys->element[i]->len;
+        }
+        st->pending++;
+        store_command(st->s->store, on_unlink, st, (int)keys->elements + 1, argv, lens);
+        free(argv);
+        free(lens);
+    }
+    if (strcmp(st->cursor, "0") == 0)
+        st->done = 1;
+}
+
+int session_wipe(session *s)
+{
+    scan_state st = {.s = s};
+    char match[80];
+    snprintf(match, sizeof match, "%s:*", s->ns);
+    strcpy(st.cursor, "0");
+    do {
+        const char *argv[6] = {"SCAN", st.cursor, "MATCH", match, "COUNT", "1000"};
+        st.pending++;
+        store_command(s->store, on_scan, &st, 6, argv, NULL);
+        while (st.pending)
+            event_base_loop(s->base, EVLOOP_ONCE);
+    } while (!st.done);
+    return st.failed ? -1 : 0;
+}
+
+int64_t cli_parse_duration(const char *s)
+{
+    char *end;
+    int64_t total = 0;
+    if (!s || !*s)
+        return -1;
+    while (*s) {
+        long long n = strtoll(s, &end, 10);
+        int64_t unit;
+        if (end == s || n < 0)
+            return -1;
+        switch (*end) {
+        case 'w': unit = 7 * 86400000LL; break;
+        case 'd': unit = 86400000LL; break;
+        case 'h': unit = 3600000LL; break;
+        case 'm': unit = 60000LL; break;
+        case 's': unit = 1000LL; break;
+        default: return -1;
+        }
+        total += n * unit;
+        s = end + 1;
+    }
+    return total;
+}

@@ -1,0 +1,388 @@
+/*
+ * punch test: runs *_test.lua specs against the mechanics beside them, on the
+ * very engine punchd runs, one fresh namespace per case, on a virtual clock.
+ * Prints one line per case and a closing "N passed, N failed".
+ */
+#include "cli.h"
+#include "punchcard/luajson.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <lauxlib.h>
+#include <libgen.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Cases start here unless they move the clock: a Thursday, noon UTC. */
+#define SPEC_EPOCH_MS 1767268800000LL /* 2026-01-01T12:00:00Z */
+
+/* The assertion API, in Lua over the C primitives _send, _member, _ledger, _clock. */
+static const char prelude[] =
+    "local T = {}\n"
+    "T.__index = T\n"
+    "local seq = 0\n"
+    "local function fmt(v)\n"
+    "  if type(v) == 'string' then return string.format('%q', v) end\n"
+    "  if type(v) ~= 'table' then return tostring(v) end\n"
+    "  local parts = {}\n"
+    "  for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. '=' .. fmt(x) end\n"
+    "  table.sort(parts)\n"
+    "  return '{' .. table.concat(parts, ', ') .. '}'\n"
+    "end\n"
+    "local function same(a, b)\n"
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end\n"
+    "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "local function prefix(msg) return msg and (msg .. ': ') or '' end\n"
+    "function T:send_raw(ev)\n"
+    "  ev = ev or {}\n"
+    "  if ev.id == nil then seq = seq + 1; ev.id = 'spec-' .. seq end\n"
+    "  if ev.member == nil then ev.member = self.default_member end\n"
+    "  return _send(ev)\n"
+    "end\n"
+    "function T:send(ev)\n"
+    "  local status, body = self:send_raw(ev)\n"
+    "  if status ~= 200 then\n"
+    "    local e = body and body.error or {}\n"
+    "    error(string.format('send: %d %s: %s', status, tostring(e.code), tostring(e.message)), 2)\n"
+    "  end\n"
+    "  return body\n"
+    "end\n"
+    "function T:member(id) return _member(id or self.default_member) end\n"
+    "function T:ledger(id, limit) return _ledger(id or self.default_member, limit or 1000) end\n"
+    "function T:balance(id, currency)\n"
+    "  local m = _member(id)\n"
+    "  return m and m.balances[currency] or 0\n"
+    "end\n"
+    "function T:clock(iso) return _clock(iso) end\n"
+    "function T:advance(d) return _advance(d) end\n"
+    "function T:ok(v, msg) if not v then error(prefix(msg) .. 'expected a true value, got ' .. fmt(v), 2) end return v end\n"
+    "function T:eq(got, want, msg)\n"
+    "  if not same(got, want) then error(prefix(msg) .. 'expected ' .. fmt(want) .. ', got ' .. fmt(got), 2) end\n"
+    "end\n"
+    "local function matches(o, want)\n"
+    "  for k, v in pairs(want) do if not same(o[k], v) then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "function T:outcome(resp, want)\n"
+    "  for _, o in ipairs(resp.outcomes or {}) do if matches(o, want) then return o end end\n"
+    "  return nil\n"
+    "end\n"
+    "function T:has(resp, want, msg)\n"
+    "  local o = self:outcome(resp, want)\n"
+    "  if not o then error(prefix(msg) .. 'no outcome like ' .. fmt(want) .. ' in ' .. fmt(resp.outcomes), 2) end\n"
+    "  return o\n"
+    "end\n"
+    "function T:hasnt(resp, want, msg)\n"
+    "  local o = self:outcome(resp, want)\n"
+    "  if o then error(prefix(msg) .. 'unexpected outcome ' .. fmt(o), 2) end\n"
+    "end\n"
+    "function T:fails(ev, code, msg)\n"
+    "  local status, body = self:send_raw(ev)\n"
+    "  if status == 200 then error(prefix(msg) .. 'expected the event to fail, it succeeded', 2) end\n"
+    "  if code and body.error.code ~= code then\n"
+    "    error(prefix(msg) .. 'expected error ' .. code .. ', got ' .. tostring(body.error.code), 2)\n"
+    "  end\n"
+    "  return body.error\n"
+    "end\n"
+    "local cases = {}\n"
+    "function test(name, fn)\n"
+    "  assert(type(name) == 'string' and type(fn) == 'function', 'test(name, function(t) ... end)')\n"
+    "  cases[#cases + 1] = {name = name, fn = fn}\n"
+    "end\n"
+    "function _cases() return cases end\n"
+    "function _new_t() return setmetatable({default_member = 'ann'}, T) end\n";
+
+typedef struct spec_ctx {
+    session *s;
+    int passed, failed;
+    char loaded_dir[4096];
+    int dir_ok;
+    char dir_err[512];
+    int case_no;
+} spec_ctx;
+
+static spec_ctx *ctx_of(lua_State *L)
+{
+    return *(spec_ctx **)lua_getextraspace(L);
+}
+
+static int l_send(lua_State *L)
+{
+    spec_ctx *c = ctx_of(L);
+    char err[200];
+    json_t *ev = luajson_to_json(L, 1, err, sizeof err), *body = NULL;
+    int status;
+    if (!ev)
+        return luaL_error(L, "send: the event cannot be JSON: %s", err);
+    status = session_send(c->s, ev, &body);
+    json_decref(ev);
+    lua_pushinteger(L, status);
+    luajson_push(L, body);
+    json_decref(body);
+    return 2;
+}
+
+static int l_member(lua_State *L)
+{
+    spec_ctx *c = ctx_of(L);
+    json_t *body = NULL;
+    int status = session_member(c->s, luaL_checkstring(L, 1), &body);
+    if (status == 200)
+        luajson_push(L, body);
+    else if (status == 404)
+        lua_pushnil(L);
+    else {
+        json_decref(body);
+        return luaL_error(L, "member: status %d", status);
+    }
+    json_decref(body);
+    return 1;
+}
+
+static int l_ledger(lua_State *L)
+{
+    spec_ctx *c = ctx_of(L);
+    json_t *body = NULL;
+    int status = session_ledger(c->s, luaL_checkstring(L, 1), (int)luaL_checkinteger(L, 2), &body);
+    if (status != 200) {
+        json_decref(body);
+        return luaL_error(L, "ledger: status %d", status);
+    }
+    luajson_push(L, json_object_get(body, "entries"));
+    json_decref(body);
+    return 1;
+}
+
+static void push_now(lua_State *L, spec_ctx *c)
+{
+    char ts[32];
+    pc_time_format(c->s->now_ms, ts, sizeof ts);
+    lua_pushstring(L, ts);
+}
+
+static int l_clock(lua_State *L)
+{
+    spec_ctx *c = ctx_of(L);
+    if (!lua_isnoneornil(L, 1)) {
+        int64_t ms;
+        if (pc_time_parse(luaL_checkstring(L, 1), &ms))
+            return luaL_error(L, "clock: '%s' is not an RFC 3339 time", lua_tostring(L, 1));
+        c->s->now_ms = ms;
+    }
+    push_now(L, c);
+    return 1;
+}
+
+static int l_advance(lua_State *L)
+{
+    spec_ctx *c = ctx_of(L);
+    int64_t d = cli_parse_duration(luaL_checkstring(L, 1));
+    if (d < 0)
+        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 30m", lua_tostring(L, 1));
+    c->s->now_ms += d;
+    push_now(L, c);
+    return 1;
+}
+
+/* The message alone: assertions already point at the spec's file:line. */
+static int traceback(lua_State *L)
+{
+    if (!lua_tostring(L, 1))
+        lua_pushliteral(L, "(error object is not a string)");
+    return 1;
+}
+
+/* Loads the mechanics of dir for the cases of one spec file (once per folder). */
+static void load_dir(spec_ctx *c, const char *dir)
+{
+    mechset *set;
+    json_t *d;
+    if (strcmp(c->loaded_dir, dir) == 0)
+        return;
+    snprintf(c->loaded_dir, sizeof c->loaded_dir, "%s", dir);
+    session_load(c->s, dir, "spec", 0);
+    set = mech_holder_acquire(c->s->holder);
+    c->dir_ok = set != NULL;
+    mechset_unref(set);
+    if (!c->dir_ok) {
+        d = mech_holder_describe(c->s->holder);
+        snprintf(c->dir_err, sizeof c->dir_err, "%s",
+                 json_string_value(json_object_get(json_object_get(d, "error"), "message")));
+        json_decref(d);
+    }
+}
+
+static void run_spec_file(spec_ctx *c, const char *path)
+{
+    char dirbuf[4096], nsbuf[64];
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    lua_State *L;
+    int ncases;
+
+    snprintf(dirbuf, sizeof dirbuf, "%s", path);
+    load_dir(c, dirname(dirbuf));
+    L = luaL_newstate();
+    *(spec_ctx **)lua_getextraspace(L) = c;
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_settop(L, 0);
+    lua_register(L, "_send", l_send);
+    lua_register(L, "_member", l_member);
+    lua_register(L, "_ledger", l_ledger);
+    lua_register(L, "_clock", l_clock);
+    lua_register(L, "_advance", l_advance);
+    if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=prelude") || lua_pcall(L, 0, 0, 0)) {
+        fprintf(stderr, "punch test: prelude: %s\n", lua_tostring(L, -1));
+        exit(70);
+    }
+    if (luaL_loadfilex(L, path, "t") || lua_pcall(L, 0, 0, 0)) {
+        printf("FAIL %s: cannot load: %s\n", name, lua_tostring(L, -1));
+        c->failed++;
+        lua_close(L);
+        return;
+    }
+    lua_getglobal(L, "_cases");
+    lua_call(L, 0, 1);
+    ncases = (int)luaL_len(L, -1);
+    if (ncases == 0) {
+        printf("FAIL %s: declares no test(...) cases\n", name);
+        c->failed++;
+    }
+    for (int i = 1; i <= ncases; i++) {
+        const char *cname;
+        lua_geti(L, 1, i);
+        lua_getfield(L, -1, "name");
+        cname = lua_tostring(L, -1);
+        if (!c->dir_ok) {
+            printf("FAIL %s: %s\n     mechanics do not load: %s\n", name, cname, c->dir_err);
+            c->failed++;
+            lua_settop(L, 1);
+            continue;
+        }
+        /* A fresh namespace and clock per case: cases never see each other's members. */
+        snprintf(nsbuf, sizeof nsbuf, "spec%d-%d", (int)getpid(), ++c->case_no);
+        session_load(c->s, NULL, nsbuf, 0);
+        c->s->now_ms = SPEC_EPOCH_MS;
+        lua_pushcfunction(L, traceback);
+        lua_getfield(L, -3, "fn");
+        lua_getglobal(L, "_new_t");
+        lua_call(L, 0, 1);
+        if (lua_pcall(L, 1, 0, -3) == LUA_OK) {
+            printf("ok   %s: %s\n", name, cname);
+            c->passed++;
+        } else {
+            printf("FAIL %s: %s\n     %s\n", name, cname, lua_tostring(L, -1));
+            c->failed++;
+        }
+        if (!c->s->own_redis)
+            session_wipe(c->s);
+        lua_settop(L, 1);
+    }
+    lua_close(L);
+}
+
+static int is_spec(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 9 && strcmp(name + n - 9, "_test.lua") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects spec files under path (a file or a folder, recursively) into *list. */
+static void collect(const char *path, char ***list, size_t *n)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *de;
+    if (stat(path, &st))
+        return;
+    if (S_ISREG(st.st_mode)) {
+        *list = realloc(*list, (*n + 1) * sizeof **list);
+        (*list)[(*n)++] = strdup(path);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+        return;
+    while ((de = readdir(d))) {
+        char sub[4096];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+        if (stat(sub, &st))
+            continue;
+        if (S_ISDIR(st.st_mode) || is_spec(de->d_name))
+            collect(sub, list, n);
+    }
+    closedir(d);
+}
+
+int cmd_test(int argc, char **argv)
+{
+    static const struct option longs[] = {{"redis", required_argument, 0, 'r'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    const char *redis = NULL;
+    char **files = NULL;
+    size_t nfiles = 0;
+    session s;
+    spec_ctx c = {0};
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'r':
+            redis = optarg;
+            break;
+        case 'h':
+            printf("usage: punch test [--redis ADDR] [FILE_OR_DIR...]   (default: scripts examples)\n");
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (optind == argc) {
+        collect("scripts", &files, &nfiles);
+        collect("examples", &files, &nfiles);
+    }
+    for (int i = optind; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st)) {
+            fprintf(stderr, "punch test: %s: no such file or folder\n", argv[i]);
+            return 2;
+        }
+        collect(argv[i], &files, &nfiles);
+    }
+    qsort(files, nfiles, sizeof *files, cmp_str);
+    if (nfiles == 0) {
+        fprintf(stderr, "punch test: no *_test.lua specs found\n");
+        return 2;
+    }
+    pc_log_set_level(PC_LOG_ERROR);
+    if (session_open(&s, redis)) {
+        fprintf(stderr, "punch test: no redis (install redis-server, or give --redis)\n");
+        return 2;
+    }
+    c.s = &s;
+    for (size_t i = 0; i < nfiles; i++) {
+        run_spec_file(&c, files[i]);
+        free(files[i]);
+    }
+    free(files);
+    session_close(&s);
+    printf("%d passed, %d failed\n", c.passed, c.failed);
+    return c.failed ? 1 : 0;
+}

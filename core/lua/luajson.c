@@ -1,0 +1,140 @@
+/*
+ * Conversions between jansson values and Lua values (luajson.h).
+ */
+#include "punchcard/luajson.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void luajson_push(lua_State *L, json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+
+    luaL_checkstack(L, 4, "JSON nested too deep");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        lua_createtable(L, 0, (int)json_object_size(v));
+        json_object_foreach(v, k, x)
+        {
+            luajson_push(L, x);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    case JSON_ARRAY:
+        lua_createtable(L, (int)json_array_size(v), 0);
+        json_array_foreach(v, i, x)
+        {
+            luajson_push(L, x);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    default:
+        lua_pushnil(L);
+        break;
+    }
+}
+
+static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errlen)
+{
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return json_null();
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return json_integer(lua_tointeger(L, idx));
+        if (!isfinite(lua_tonumber(L, idx))) {
+            snprintf(err, errlen, "numbers must be finite");
+            return NULL;
+        }
+        return json_real(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        json_t *j = json_stringn(s, len);
+        if (!j)
+            snprintf(err, errlen, "strings must be UTF-8");
+        return j;
+    }
+    case LUA_TTABLE: {
+        size_t n = lua_rawlen(L, idx), count = 0;
+        json_t *out;
+        if (depth > 32) {
+            snprintf(err, errlen, "tables nested deeper than 32");
+            return NULL;
+        }
+        if (!lua_checkstack(L, 4)) {
+            snprintf(err, errlen, "out of stack");
+            return NULL;
+        }
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            lua_pop(L, 1);
+        }
+        if (n > 0 && count == n) {
+            out = json_array();
+            for (size_t i = 1; i <= n; i++) {
+                lua_rawgeti(L, idx, (lua_Integer)i);
+                json_t *v = convert(L, -1, depth + 1, err, errlen);
+                lua_pop(L, 1);
+                if (!v) {
+                    json_decref(out);
+                    return NULL;
+                }
+                json_array_append_new(out, v);
+            }
+            return out;
+        }
+        out = json_object();
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            json_t *v;
+            if (lua_type(L, -2) != LUA_TSTRING) {
+                lua_pop(L, 2);
+                json_decref(out);
+                snprintf(err, errlen, "object keys must be strings");
+                return NULL;
+            }
+            v = convert(L, -1, depth + 1, err, errlen);
+            if (!v) {
+                lua_pop(L, 2);
+                json_decref(out);
+                return NULL;
+            }
+            json_object_set_new(out, lua_tostring(L, -2), v);
+            lua_pop(L, 1);
+        }
+        return out;
+    }
+    default:
+        snprintf(err, errlen, "a %s cannot be JSON", luaL_typename(L, idx));
+        return NULL;
+    }
+}
+
+json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen)
+{
+    return convert(L, idx, 0, err, errlen);
+}

@@ -1,0 +1,20 @@
+/*
+ * JSON <-> Lua values, done in C at the boundary (no JSON library inside Lua).
+ */
+#ifndef PUNCHCARD_LUAJSON_H
+#define PUNCHCARD_LUAJSON_H
+
+#include <jansson.h>
+#include <lua.h>
+
+/* Pushes v as a Lua value: objects and arrays become tables, null becomes nil. */
+void luajson_push(lua_State *L, json_t *v);
+
+/*
+ * Converts the value at idx to JSON (new reference), or returns NULL and
+ * writes why into err. Never raises. A table with only keys
+ * 1..n becomes an array, other tables objects; depth is capped at 32.
+ */
+json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * Integration test harness (harness.h).
+ */
+#include "harness.h"
+#include "punchcard/common.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int h_wait_until(int (*fn)(void *), void *arg, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (fn(arg))
+            return 1;
+        nap_ms(20);
+    }
+    return 0;
+}
+
+void h_write_file(const char *dir, const char *name, const char *text)
+{
+    char tmp[600], path[600];
+    FILE *f;
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(tmp, "w");
+    if (!f) {
+        perror(tmp);
+        abort();
+    }
+    fputs(text, f);
+    fclose(f);
+    rename(tmp, path);
+}
+
+char *h_scripts_copy(void)
+{
+    static char dir[256];
+    char src[600];
+    DIR *d;
+    struct dirent *de;
+    snprintf(dir, sizeof dir, "/tmp/punch-scripts-XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(src, sizeof src, "%s/scripts", SOURCE_DIR);
+    d = opendir(src);
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        char path[900];
+        char *text;
+        if (n < 5 || strcmp(de->d_name + n - 4, ".lua") || strstr(de->d_name, "_test.lua"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", src, de->d_name);
+        text = pc_read_file(path, NULL);
+        h_write_file(dir, de->d_name, text);
+        free(text);
+    }
+    if (d)
+        closedir(d);
+    return strdup(dir);
+}
+
+void h_rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char p[600];
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static int read_port(punchd_proc *p)
+{
+    char path[300];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/port", p->dir);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%d", &p->port) != 1)
+        p->port = 0;
+    fclose(f);
+    return p->port > 0;
+}
+
+static int health_answers(void *arg)
+{
+    punchd_proc *p = arg;
+    http_resp r;
+    if (!p->port && !read_port(p))
+        return 0;
+    if (h_http(p->port, "GET", "/healthz", NULL, &r))
+        return 0;
+    h_resp_free(&r);
+    return 1;
+}
+
+int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts,
+                   const char *const *extra, const char *env)
+{
+    char portfile[300];
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/punchd-test-XXXXXX");
+    if (!mkdtemp(p->dir))
+        return -1;
+    snprintf(portfile, sizeof portfile, "%s/port", p->dir);
+    snprintf(p->log, sizeof p->log, "%s/punchd.log", p->dir);
+    p->pid = fork();
+    if (p->pid == 0) {
+        const char *argv[40] = {PUNCHD_PATH, "--listen", "127.0.0.1:0", "--port-file", portfile,
+                                "--redis", redis, "--scripts", scripts,
+                                "--redis-timeout-ms", "1000"};
+        int n = 11;
+        for (int i = 0; extra && extra[i] && n < 38; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        if (!freopen(p->log, "w", stderr))
+            _exit(126);
+        if (env)
+            putenv((char *)env);
+        execv(PUNCHD_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    if (p->pid < 0)
+        return -1;
+    if (!h_wait_until(health_answers, p, 10000)) {
+        fprintf(stderr, "punchd did not come up; log %s\n", p->log);
+        return -1;
+    }
+    return 0;
+}
+
+int h_punchd_alive(punchd_proc *p)
+{
+    int st;
+    return p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+int h_punchd_stop(punchd_proc *p)
+{
+    int st = 0;
+    char path[300];
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            p->pid = 0;
+            goto out;
+        }
+        nap_ms(10);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &st, 0);
+    p->pid = 0;
+    st = -1;
+out:
+    unlink(p->log);
+    snprintf(path, sizeof path, "%s/port", p->dir);
+    unlink(path);
+    rmdir(p->dir);
+    return st;
+}
+
+typedef struct buf {
+    char *data;
+    size_t len;
+} buf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    buf *b = arg;
+    size_t n = size * nmemb;
+    b->data = realloc(b->data, b->len + n + 1);
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static CURL *easy_for(int port, const char *method, const char *path, const char *body,
+                      struct curl_slist *hdrs, buf *b)
+{
+    char url[600];
+    CURL *c = curl_easy_init();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    return c;
+}
+
+static void fill(http_resp *out, CURL *c, buf *b)
+{
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = b->data ? b->data : strdup("");
+    out->json = json_loads(out->body, 0, NULL);
+}
+
+int h_http_hdr(int port, const char *method, const char *path, const char *body,
+               const char *header, http_resp *out)
+{
+    buf b = {0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *c;
+    CURLcode rc;
+    if (header)
+        hdrs = curl_slist_append(hdrs, header);
+    c = easy_for(port, method, path, body, hdrs, &b);
+    memset(out, 0, sizeof *out);
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        fill(out, c, &b);
+    else
+        free(b.data);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int h_http(int port, const char *method, const char *path, const char *body, http_resp *out)
+{
+    return h_http_hdr(port, method, path, body, NULL, out);
+}
+
+void h_resp_free(http_resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+long h_event(int port, const char *json, http_resp *out)
+{
+    if (h_http(port, "POST", "/v1/events", json, out))
+        return -1;
+    return out->status;
+}
+
+int h_http_parallel(int port, const char *path, const char *const *bodies, int n, http_resp *outs)
+{
+    CURLM *m = curl_multi_init();
+    CURL **easies = calloc((size_t)n, sizeof *easies);
+    buf *bufs = calloc((size_t)n, sizeof *bufs);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    int running = 0, rc = 0;
+
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    for (int i = 0; i < n; i++) {
+        easies[i] = easy_for(port, "POST", path, bodies[i], hdrs, &bufs[i]);
+        curl_easy_setopt(easies[i], CURLOPT_FORBID_REUSE, 1L);
+        curl_multi_add_handle(m, easies[i]);
+    }
+    do {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    } while (running);
+    for (int i = 0; i < n; i++) {
+        memset(&outs[i], 0, sizeof outs[i]);
+        fill(&outs[i], easies[i], &bufs[i]);
+        if (outs[i].status == 0)
+            rc = -1;
+        curl_multi_remove_handle(m, easies[i]);
+        curl_easy_cleanup(easies[i]);
+    }
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hdrs);
+    free(easies);
+    free(bufs);
+    return rc;
+}
+
+long long h_ledger_sum(int port, const char *member, const char *currency, int *count)
+{
+    long long sum = 0;
+    char path[600], cursor[64] = "";
+    int n = 0;
+    for (;;) {
+        http_resp r;
+        json_t *e, *next;
+        size_t i;
+        snprintf(path, sizeof path, "/v1/members/%s/ledger?limit=7%s%s", member,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        if (h_http(port, "GET", path, NULL, &r) || r.status != 200 || !r.json) {
+            h_resp_free(&r);
+            return -1;
+        }
+        json_array_foreach(json_object_get(r.json, "entries"), i, e)
+        {
+            if (strcmp(json_string_value(json_object_get(e, "currency")), currency) == 0) {
+                sum += json_integer_value(json_object_get(e, "delta"));
+                n++;
+            }
+        }
+        next = json_object_get(r.json, "next");
+        if (!json_is_string(next)) {
+            h_resp_free(&r);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
+        h_resp_free(&r);
+    }
+    if (count)
+        *count = n;
+    return sum;
+}
+
+long long h_balance(int port, const char *member, const char *currency)
+{
+    http_resp r;
+    char path[300];
+    long long v = 0;
+    snprintf(path, sizeof path, "/v1/members/%s", member);
+    if (h_http(port, "GET", path, NULL, &r) == 0 && r.status == 200 && r.json)
+        v = json_integer_value(json_object_get(json_object_get(r.json, "balances"), currency));
+    h_resp_free(&r);
+    return v;
+}

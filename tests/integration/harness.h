@@ -1,0 +1,74 @@
+/*
+ * Integration test harness: a real redis-server (throwaway, Unix socket, AOF)
+ * and a real punchd process on a free loopback port, spoken to over HTTP with
+ * libcurl. Everything started here is stopped and removed by the tests.
+ */
+#ifndef PUNCHCARD_TEST_HARNESS_H
+#define PUNCHCARD_TEST_HARNESS_H
+
+#include "punchcard/tmpredis.h"
+
+#include <jansson.h>
+#include <sys/types.h>
+
+typedef struct punchd_proc {
+    pid_t pid;
+    int port;
+    char dir[256];     /* temp folder: port file, log */
+    char log[320];
+} punchd_proc;
+
+typedef struct http_resp {
+    long status;
+    char *body;   /* NUL-terminated */
+    json_t *json; /* parsed body, or NULL */
+} http_resp;
+
+/* Makes a temp folder holding copies of the repo's scripts (mechanics, not specs). Returns its path. */
+char *h_scripts_copy(void);
+
+/* Writes text to dir/name atomically (write to a temp name, rename). */
+void h_write_file(const char *dir, const char *name, const char *text);
+
+/* Removes a folder made by h_scripts_copy (files only, then the folder). */
+void h_rm_dir(const char *dir);
+
+/*
+ * Starts punchd on 127.0.0.1:0 with the given redis socket and scripts, plus
+ * extra args (NULL-terminated, may be NULL) and env (NAME=VALUE, may be NULL).
+ * Waits until /healthz answers (any status). 0 or -1.
+ */
+int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts,
+                   const char *const *extra, const char *env);
+
+/* SIGTERM and wait; returns the exit status (or -1). */
+int h_punchd_stop(punchd_proc *p);
+
+/* 1 while the process runs. */
+int h_punchd_alive(punchd_proc *p);
+
+/* One HTTP request; body may be NULL. Fills out; returns 0 or -1 (no answer). */
+int h_http(int port, const char *method, const char *path, const char *body, http_resp *out);
+
+/* Same, with one extra request header ("Name: value"). */
+int h_http_hdr(int port, const char *method, const char *path, const char *body,
+               const char *header, http_resp *out);
+
+void h_resp_free(http_resp *r);
+
+/* POSTs an event built with json_pack-like args; returns the status, fills out. */
+long h_event(int port, const char *json, http_resp *out);
+
+/* Sends n requests concurrently (curl multi); statuses and bodies land in outs[0..n). */
+int h_http_parallel(int port, const char *path, const char *const *bodies, int n, http_resp *outs);
+
+/* Polls fn(arg) every 20 ms until it returns nonzero or timeout_ms passes. */
+int h_wait_until(int (*fn)(void *), void *arg, int timeout_ms);
+
+/* Sum of "delta" over every ledger entry of member (pages through the ledger). */
+long long h_ledger_sum(int port, const char *member, const char *currency, int *count);
+
+/* balances[currency] of member, 0 when absent or on 404. */
+long long h_balance(int port, const char *member, const char *currency);
+
+#endif
