@@ -159,7 +159,8 @@ else
 fi
 redis-server --bind 127.0.0.1 --port "$RPORT" --unixsocket "$RSOCK" --unixsocketperm 700 \
 	--dir "$TMP" --logfile "$TMP/redis.log" --daemonize no "${persist[@]}" &
-PIDS+=($!)
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
 if [ "$REDIS_VIA" = unix ]; then
 	RCLI=(redis-cli -s "$RSOCK")
 	RADDR=$RSOCK
@@ -184,17 +185,42 @@ HELLO_PID=$!
 PIDS+=("$HELLO_PID")
 wait_for 50 curl -sf --max-time 1 "http://127.0.0.1:$HPORT/" || die "hello did not start"
 
-# Runs wrk with orders.lua; prints its RESULT line's key=value fields on stdout.
-# $1 label, $2 url, $3 duration
+# CPU time (user + system, clock ticks, all threads) a process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# The machine's busy and total clock ticks, over all cores.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
+
+# Runs wrk with orders.lua against the server $4; prints its RESULT line's key=value
+# fields on stdout, plus the CPU that the server, Redis and wrk spent per request
+# (microseconds) and the cores that other processes of the machine kept busy meanwhile.
+# $1 label, $2 url, $3 duration, $4 server pid
 run_wrk() {
-	local label=$1 url=$2 dur=$3 out=$TMP/wrk-$1.txt
+	local label=$1 url=$2 dur=$3 spid=$4 out=$TMP/wrk-$1.txt res
 	local limit=$(($(secs_of "$dur") + 30))
+	local s0 r0 w0 m0 s1 r1 w1 m1 n me=$BASHPID
+	# wrk's CPU: what this shell's waited-for children used (cutime + cstime).
+	s0=$(cpu_ticks "$spid") r0=$(cpu_ticks "$REDIS_PID") w0=$(awk '{ print $16 + $17 }' "/proc/$me/stat")
+	m0=$(machine_ticks)
 	LABEL=$label NONCE=$NONCE-$label MEMBERS=$MEMBERS timeout "$limit" \
 		wrk -t"$THREADS" -c"$CONNS" -d"$dur" --timeout 5s --latency -s "$BENCH/orders.lua" "$url" \
 		>"$out" 2>&1 || die "wrk $label failed: $(tail -3 "$out")"
+	m1=$(machine_ticks)
+	s1=$(cpu_ticks "$spid") r1=$(cpu_ticks "$REDIS_PID") w1=$(awk '{ print $16 + $17 }' "/proc/$me/stat")
 	grep -m1 "^$label: " "$out" | sed 's/^/[bench]   /' >&2
-	grep -m1 '^RESULT ' "$out" | sed 's/^RESULT //' ||
+	res=$(grep -m1 '^RESULT ' "$out" | sed 's/^RESULT //') ||
 		die "wrk $label printed no RESULT: $(tail -3 "$out")"
+	n=$(field requests "$res")
+	awk -v res="$res" -v n="$n" -v hz="$HZ" -v ncpu="$NCPU" -v s=$((s1 - s0)) -v r=$((r1 - r0)) \
+		-v w=$((w1 - w0)) -v m0="$m0" -v m1="$m1" 'BEGIN {
+		split(m0, a, " "); split(m1, b, " ")
+		busy = b[1] - a[1]; total = b[2] - a[2]
+		other = total > 0 ? (busy - s - r - w) / (total / ncpu) : 0
+		if (other < 0) other = 0
+		if (n < 1) n = 1
+		printf "%s srv_us=%.1f redis_us=%.1f wrk_us=%.1f other_cores=%.2f\n", res,
+			s * 1e6 / hz / n, r * 1e6 / hz / n, w * 1e6 / hz / n, other }'
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
@@ -202,10 +228,25 @@ NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 log "run nonce $NONCE; wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP) over $MEMBERS members"
 
 log "hello-world: warm-up"
-run_wrk hello-warm "http://127.0.0.1:$HPORT/v1/events" "$WARMUP" >/dev/null
+run_wrk hello-warm "http://127.0.0.1:$HPORT/v1/events" "$WARMUP" "$HELLO_PID" >/dev/null
 log "hello-world: measuring"
-HELLO=$(run_wrk hello "http://127.0.0.1:$HPORT/v1/events" "$DURATION")
+HELLO=$(run_wrk hello "http://127.0.0.1:$HPORT/v1/events" "$DURATION" "$HELLO_PID")
 stop_pid "$HELLO_PID"
+
+# Summarises $TMP/perf.data: CPU by library, the top functions (self), and the share
+# (inclusive) of punchd's main stages.
+profile_report() {
+	local rep=(perf report -i "$TMP/perf.data" --stdio -g none)
+	[ -s "$TMP/perf.data" ] || return 1
+	echo "perf (punchd --workers $1, ~3 s of the measured run, dwarf stacks): CPU of punchd by library"
+	"${rep[@]}" --no-children --sort dso | grep '%' | grep -v '^#' | head -10 | sed 's/ *$//'
+	echo "top functions (self time):"
+	"${rep[@]}" --no-children --sort dso,symbol | grep '%' | grep -v '^#' | head -15 | sed 's/ *$//'
+	echo "stages (inclusive time; they overlap):"
+	"${rep[@]}" --children --sort symbol | grep '%' | grep -v '^#' |
+		grep -wE 'route|pc_event_parse|json_loadb|decide_and_commit|mechset_run|json_dumps|json_pack|store_eval|store_command|send_json|evhttp_send_reply|__GI___writev|redisProcessCallbacks|on_reply|call_free|__GI_epoll_ctl|epoll_wait|evhttp_read_cb|bufferevent_run_readcb_|luajson_push' |
+		awk '{ printf "  %-8s %s\n", $1, $4 }'
+}
 
 # ---- punchd ------------------------------------------------------------------------
 declare -A P_RES P_OK P_SENT P_NS
@@ -222,20 +263,23 @@ for w in $WORKERS; do
 		die "punchd did not become ready: $(tail -5 "$TMP/punchd-w$w.log")"
 	url="http://127.0.0.1:$PPORT/v1/events"
 	log "punchd --workers $w: warm-up (namespace $ns)"
-	warm=$(run_wrk "punchd-w$w-warm" "$url" "$WARMUP")
+	warm=$(run_wrk "punchd-w$w-warm" "$url" "$WARMUP" "$PUNCHD_PID")
 	log "punchd --workers $w: measuring"
 	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
-		perf record -F 999 -g -p "$PUNCHD_PID" -o "$TMP/perf.data" \
-			-- sleep "$(secs_of "$DURATION")" >/dev/null 2>&1 &
+		# Starts a second into the run, for at most 3 s (dwarf stacks are large).
+		psecs=$(($(secs_of "$DURATION") - 2))
+		[ "$psecs" -gt 3 ] && psecs=3
+		[ "$psecs" -lt 1 ] && psecs=1
+		(sleep 1 && exec timeout 30 perf record -F 499 --call-graph dwarf,8192 -p "$PUNCHD_PID" \
+			-o "$TMP/perf.data" -- sleep "$psecs") >"$TMP/perf-record.log" 2>&1 &
 		PERF_PID=$!
 		PIDS+=("$PERF_PID")
 	fi
-	res=$(run_wrk "punchd-w$w" "$url" "$DURATION")
+	res=$(run_wrk "punchd-w$w" "$url" "$DURATION" "$PUNCHD_PID")
 	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
 		wait "$PERF_PID" 2>/dev/null || true
 		PROFILE_TXT=$TMP/perf-report.txt
-		perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,symbol \
-			--percent-limit 1 2>/dev/null | grep -v '^$' | grep '%' | head -40 >"$PROFILE_TXT" || true
+		profile_report "$w" >"$PROFILE_TXT" 2>/dev/null || true
 	fi
 	first=0
 	P_RES[$w]=$res
@@ -319,18 +363,18 @@ done
 h_rps=$(field rps "$HELLO")
 echo
 echo "Punchcard bench $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)"
-echo "$(nproc) cores, $(uname -r); wrk -t$THREADS -c$CONNS -d$DURATION, orders.lua over $MEMBERS members;"
+echo "$NCPU cores, Linux $(uname -r); wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), bench/orders.lua over $MEMBERS members"
 echo "Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') via $REDIS_VIA, $persist_desc"
 echo
-printf '| %-22s | %10s | %8s | %8s | %8s | %7s | %14s |\n' target "events/s" "p50 ms" "p99 ms" "max ms" non-2xx "ratio to hello"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..12})" \
-	"$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" \
-	"$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..16})"
+echo "| target | events/s | p50 ms | p99 ms | max ms | non-2xx | x hello | server CPU us/ev | Redis CPU us/ev | wrk CPU us/ev | others' load (cores) |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 row() {
-	printf '| %-22s | %10.0f | %8.2f | %8.2f | %8.2f | %7s | %14s |\n' "$1" "$(field rps "$2")" \
-		"$(field p50_ms "$2")" "$(field p99_ms "$2")" "$(field max_ms "$2")" "$(field non2xx "$2")" "$3"
+	printf '| %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %.0f | %.0f | %.0f | %.2f |\n' "$1" \
+		"$(field rps "$2")" "$(field p50_ms "$2")" "$(field p99_ms "$2")" "$(field max_ms "$2")" \
+		"$(field non2xx "$2")" "$3" "$(field srv_us "$2")" "$(field redis_us "$2")" \
+		"$(field wrk_us "$2")" "$(field other_cores "$2")"
 }
-row "hello-world (evhttp)" "$HELLO" "1.00"
+row "hello-world (evhttp, 1 loop)" "$HELLO" "1.00"
 GOAL=met
 for w in $WORKERS; do
 	r=${P_RES[$w]}
@@ -339,8 +383,8 @@ for w in $WORKERS; do
 	awk -v r="$ratio" -v g=$GOAL_RATIO -v p="$(field p99_ms "$r")" -v gp=$GOAL_P99_MS \
 		'BEGIN { exit !(r >= g && p <= gp) }' || GOAL=missed
 done
-printf '| %-22s | %10.0f | %8s | %8s | %8s | %7s | %14s |\n' "redis-benchmark SET" "$RB_SET" "" "" "" "" ""
-printf '| %-22s | %10.0f | %8s | %8s | %8s | %7s | %14s |\n' "redis-benchmark GET" "$RB_GET" "" "" "" "" ""
+printf '| redis-benchmark SET (-c %s -P 1) | %.0f | | | | | | | | | |\n' "$CONNS" "$RB_SET"
+printf '| redis-benchmark GET (-c %s -P 1) | %.0f | | | | | | | | | |\n' "$CONNS" "$RB_GET"
 echo
 echo "Goal: punchd >= ${GOAL_RATIO}x hello-world events/s and p99 <= ${GOAL_P99_MS} ms at $CONNS connections: $GOAL"
 echo
@@ -348,7 +392,6 @@ echo "Correctness (balance = sum of ledger deltas; 2xx <= events applied <= sent
 cat "$CHECK_LINES"
 if [ -n "$PROFILE_TXT" ] && [ -s "$PROFILE_TXT" ]; then
 	echo
-	echo "perf: where punchd --workers $(set -- $WORKERS; echo "$1") spent its CPU (self time, >= 1%):"
 	cat "$PROFILE_TXT"
 fi
 [ "$CHECK" = PASS ] || exit 1

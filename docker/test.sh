@@ -7,9 +7,8 @@
 #  2. builds both targets of docker/Dockerfile (runtime and redis);
 #  3. runs redis + punchd with --network=host on spare ports, waits for /healthz,
 #     posts one event and checks the stars it earned, then reads the member back;
-#  4. runs the two services the way docker/compose.yaml defines them (images' own
-#     commands, /data volume, PUNCHD_REDIS=redis:6379, port 8080 published) on a
-#     private podman network, and checks both are healthy and serve an event.
+#  4. brings up docker/compose.yaml with podman-compose (bridge network, published port)
+#     and checks both services run, pass their healthchecks and serve an event.
 # Removes only the containers, volume and network it created. Exits non-zero on failure.
 #
 # Environment: REDIS_PORT (16379), HTTP_PORT (18080), COMPOSE_PORT (18081): host ports used;
@@ -41,7 +40,7 @@ pm() { podman "$@" 2>>"$tmp/podman.log"; }
 # ---- tools -------------------------------------------------------------------------------
 need=""
 for t in podman:podman buildah:buildah debootstrap:debootstrap newuidmap:uidmap \
-	slirp4netns:slirp4netns runc:runc curl:curl jq:jq; do
+	slirp4netns:slirp4netns runc:runc podman-compose:podman-compose curl:curl jq:jq; do
 	command -v "${t%%:*}" >/dev/null 2>&1 || need="$need ${t#*:}"
 done
 if [ -n "$need" ]; then
@@ -89,6 +88,9 @@ if ! podman image exists "$BASE"; then
 	say "building $BASE with debootstrap from $mirror"
 	debootstrap --variant=minbase bookworm "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
 		{ tail -20 "$tmp/debootstrap.log" >&2; fail "debootstrap failed"; }
+	# like debian:bookworm-slim: no package lists or downloaded .debs in the image
+	rm -rf "$tmp"/rootfs/var/lib/apt/lists/* "$tmp"/rootfs/var/cache/apt/archives/*.deb \
+		"$tmp"/rootfs/var/cache/apt/*.bin
 	tar -C "$tmp/rootfs" -c . | podman import - "$BASE" >/dev/null 2>&1 || fail "podman import failed"
 	rm -rf "$tmp/rootfs"
 fi
@@ -142,7 +144,7 @@ check_event() { # base-url event-id member
 		fail "POST /v1/events: expected \"duplicate\":false, got: $resp"
 	jq -e 'any(.outcomes[]?; .kind == "stars" and .delta == 86)' <<<"$resp" >/dev/null ||
 		fail "POST /v1/events: expected a stars outcome with delta 86, got: $resp"
-	say "event $2: $(jq -c '[.outcomes[] | {mechanic, kind, delta}]' <<<"$resp")"
+	say "event $2: outcomes $(jq -c '[.outcomes[] | {mechanic, kind} + if has("delta") then {delta} else {} end]' <<<"$resp")"
 	member=$(curl -fsS --max-time 5 "$url/v1/members/$3") || fail "GET $url/v1/members/$3 failed"
 	jq -e '.balances.stars == 86' <<<"$member" >/dev/null ||
 		fail "GET /v1/members/$3: expected balances.stars == 86, got: $member"
@@ -188,38 +190,41 @@ jq -e '.duplicate == true' <<<"$dup" >/dev/null || fail "retried event not flagg
 pm rm -f -t 3 -v "$tag-punchd" "$tag-redis" >/dev/null
 
 # ---- 2. the compose file's services ------------------------------------------------------
-# podman 4.3 has no `podman compose`, and podman-compose 1.0.3 is unreliable; run the two
-# services as docker/compose.yaml defines them: a private network where redis answers to
-# the name "redis", the images' own commands, a named /data volume, punchd's port published.
+# docker/compose.yaml itself, through podman-compose (podman 4.3 has no `podman compose`).
+# podman-compose 1.0.3 exits 0 even when a container fails, and ignores depends_on's
+# condition, so every claim is checked here: both containers running and healthy by the
+# compose file's own healthchecks, punchd serving an event through the published port,
+# Redis writing its AOF into the named /data volume. Project name = $tag, so only our own
+# containers, volume and network are touched; images are the ones built above (tag test).
 port_free "$COMPOSE_PORT" || fail "port $COMPOSE_PORT is in use (set COMPOSE_PORT=...)"
-grep -q 'PUNCHD_REDIS: redis:6379' docker/compose.yaml || fail "compose.yaml: PUNCHD_REDIS is not redis:6379"
-grep -q 'target: redis' docker/compose.yaml || fail "compose.yaml: redis is not built from target redis"
-grep -q '"8080:8080"' docker/compose.yaml || fail "compose.yaml: punchd does not publish 8080"
-say "run the compose services on network $tag (punchd published on 127.0.0.1:$COMPOSE_PORT)"
-networks+=("$tag")
-pm network create "$tag" >/dev/null || fail "could not create podman network $tag"
-volumes+=("$tag-data")
-pm volume create "$tag-data" >/dev/null
-containers+=("$tag-c-redis")
-pm run -d --name "$tag-c-redis" --network "$tag" --network-alias redis \
-	-v "$tag-data:/data" "$REDIS_IMAGE" >/dev/null || fail "compose redis: could not start"
-for i in $(seq 60); do
-	pm healthcheck run "$tag-c-redis" >/dev/null 2>&1 && break
-	running "$tag-c-redis" || logs_and_fail "$tag-c-redis" "compose redis exited"
-	[ "$i" = 60 ] && logs_and_fail "$tag-c-redis" "compose redis not healthy within 30 s"
-	sleep 0.5
+project=$tag
+containers+=("${project}_redis_1" "${project}_punchd_1")
+volumes+=("${project}_redis-data")
+networks+=("${project}_default")
+compose() {
+	BASE="$BASE" PUNCHCARD_TAG=test PUNCHD_PORT="$COMPOSE_PORT" \
+		podman-compose -p "$project" -f docker/compose.yaml "$@" >>"$tmp/compose.log" 2>&1
+}
+say "podman-compose up (project $project, punchd published on :$COMPOSE_PORT)"
+compose up -d || { tail -30 "$tmp/compose.log" >&2; fail "podman-compose up failed"; }
+for s in redis punchd; do
+	pm container exists "${project}_${s}_1" ||
+		{ tail -30 "$tmp/compose.log" >&2; fail "podman-compose did not create service $s"; }
 done
-containers+=("$tag-c-punchd")
-pm run -d --name "$tag-c-punchd" --network "$tag" -p "127.0.0.1:$COMPOSE_PORT:8080" \
-	-e PUNCHD_LISTEN=0.0.0.0:8080 -e PUNCHD_REDIS=redis:6379 -e PUNCHD_NAMESPACE=pc \
-	"$IMAGE" >/dev/null || fail "compose punchd: could not start"
-wait_healthz "$tag-c-punchd" "http://127.0.0.1:$COMPOSE_PORT"
-pm exec "$tag-c-punchd" curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:8080/healthz ||
-	fail "compose punchd: its healthcheck command fails"
-pm healthcheck run "$tag-c-punchd" >/dev/null 2>&1 || fail "compose punchd: HEALTHCHECK fails"
+wait_healthz "${project}_punchd_1" "http://127.0.0.1:$COMPOSE_PORT"
+for s in redis punchd; do
+	pm healthcheck run "${project}_${s}_1" >/dev/null 2>&1 ||
+		fail "compose service $s: its healthcheck fails"
+done
+pm inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "${project}_punchd_1" |
+	grep -qx PUNCHD_REDIS=redis:6379 || fail "compose punchd: PUNCHD_REDIS is not redis:6379"
 check_event "http://127.0.0.1:$COMPOSE_PORT" docker-compose-1 bob
-# AOF really lands in the /data volume.
-pm exec "$tag-c-redis" sh -c 'ls /data/appendonlydir/*.aof' >/dev/null 2>&1 ||
-	fail "compose redis: no AOF files under /data"
-running "$tag-c-redis" && running "$tag-c-punchd" || fail "a compose service stopped"
-say "compose services: redis and punchd healthy, event served, AOF in /data"
+pm exec "${project}_redis_1" sh -c 'test -s /data/appendonlydir/*.incr.aof' ||
+	fail "compose redis: no AOF written under /data"
+[ "$(pm exec "${project}_redis_1" redis-cli config get appendfsync | tail -1)" = everysec ] ||
+	fail "compose redis: appendfsync is not everysec"
+for s in redis punchd; do
+	running "${project}_${s}_1" || logs_and_fail "${project}_${s}_1" "compose service $s stopped"
+done
+say "compose: redis and punchd running and healthy, event served on :$COMPOSE_PORT, AOF in /data"
+compose down -v || true

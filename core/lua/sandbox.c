@@ -48,8 +48,11 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
      * Once killed, every later hook raises again, so a script that catches the
      * error with pcall gets at most MECH_HOOK_EVERY more instructions.
      */
-    if (set->killed != KILL_NONE)
+    if (set->killed != KILL_NONE) {
+        /* From now on, check at every instruction. */
+        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "%s", sandbox_kill_reason(set));
+    }
 }
 
 const char *sandbox_kill_reason(const mechset *set)
@@ -113,6 +116,38 @@ static void make_readonly(lua_State *L, const char *name)
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_replace(L, real);
+}
+
+/*
+ * pcall and xpcall that cannot swallow a kill: when the budget, deadline or
+ * memory cap stopped the script inside the protected call, the error is
+ * raised again outside it, up to the engine's own protected call.
+ */
+static int sandbox_pcall(lua_State *L)
+{
+    int status;
+    luaL_checkany(L, 1);
+    status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    if (mech_of(L)->killed != KILL_NONE)
+        return luaL_error(L, "%s", sandbox_kill_reason(mech_of(L)));
+    lua_pushboolean(L, status == LUA_OK);
+    lua_insert(L, 1);
+    return lua_gettop(L);
+}
+
+static int sandbox_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L), status;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 1); /* f, msgh, args..., f */
+    lua_copy(L, 2, 1);   /* msgh, msgh, args..., f */
+    lua_replace(L, 2);   /* msgh, f, args... */
+    status = lua_pcall(L, n - 2, LUA_MULTRET, 1);
+    if (mech_of(L)->killed != KILL_NONE)
+        return luaL_error(L, "%s", sandbox_kill_reason(mech_of(L)));
+    lua_pushboolean(L, status == LUA_OK);
+    lua_replace(L, 1);
+    return lua_gettop(L);
 }
 
 static int sandbox_print(lua_State *L)
@@ -195,6 +230,10 @@ lua_State *sandbox_new_state(mechset *set)
     }
     lua_pushcfunction(L, sandbox_print);
     lua_setfield(L, -2, "print");
+    lua_pushcfunction(L, sandbox_pcall);
+    lua_setfield(L, -2, "pcall");
+    lua_pushcfunction(L, sandbox_xpcall);
+    lua_setfield(L, -2, "xpcall");
     api_register(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &api_key);
     return L;
