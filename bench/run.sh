@@ -16,6 +16,8 @@
 #   BENCH_N=100000   redis-benchmark requests per test
 #   PROFILE=0        1: perf record punchd during its (first) measured run, print the top
 #   STRICT=0         1: exit non-zero when the project's goal is missed (ratio, p99)
+#   WAIT_QUIET=20    wait up to this many seconds for other processes to leave the CPU
+#                    (< 0.25 core busy) before measuring; the table shows their load anyway
 #   MAX_SECONDS=150  watchdog: the whole script is killed (and cleaned up) after this
 #   PUNCHD=build/punchd
 #
@@ -36,6 +38,7 @@ BENCH_N=${BENCH_N:-100000}
 PROFILE=${PROFILE:-0}
 STRICT=${STRICT:-0}
 MAX_SECONDS=${MAX_SECONDS:-150}
+WAIT_QUIET=${WAIT_QUIET:-20}
 PUNCHD=${PUNCHD:-$ROOT/build/punchd}
 GOAL_RATIO=0.6
 GOAL_P99_MS=5
@@ -223,6 +226,27 @@ run_wrk() {
 			s * 1e6 / hz / n, r * 1e6 / hz / n, w * 1e6 / hz / n, other }'
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+# Cores kept busy by the machine over one second (before our load starts: others').
+busy_cores() {
+	local a b
+	a=$(machine_ticks)
+	sleep 1
+	b=$(machine_ticks)
+	awk -v a="$a" -v b="$b" -v n="$NCPU" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		t = y[2] - x[2]; printf "%.2f", t > 0 ? (y[1] - x[1]) * n / t : 0 }'
+}
+waited=0
+while :; do
+	busy=$(busy_cores)
+	awk -v b="$busy" 'BEGIN { exit !(b < 0.25) }' && break
+	if [ "$waited" -ge "$WAIT_QUIET" ]; then
+		log "warning: other processes keep $busy cores busy; figures will be low and noisy"
+		break
+	fi
+	[ "$waited" = 0 ] && log "other processes keep $busy cores busy: waiting up to ${WAIT_QUIET}s for quiet"
+	waited=$((waited + 1))
+done
 
 NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 log "run nonce $NONCE; wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP) over $MEMBERS members"

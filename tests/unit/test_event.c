@@ -1,0 +1,273 @@
+/*
+ * Unit tests for core/engine/event.c: pc_event_parse turns a POST /v1/events
+ * body into a pc_event or a 400 that names what is wrong, and pc_valid_id /
+ * pc_valid_name are the character rules every id and name goes through.
+ * Each test walks a table of cases and reports every case that went wrong.
+ */
+#include "punchcard/event.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* 2026-11-25T08:30:00Z in ms since the epoch. */
+#define T_MORNING 1795595400000LL
+
+static void test_valid_event_fields(void **state)
+{
+    const char *body = "{\"id\": \"o-1\", \"type\": \"order\", \"member\": \"ann\","
+                       " \"at\": \"2026-11-25T09:30:00.250+01:00\","
+                       " \"data\": {\"amount\": 1250, \"items\": [{\"category\": \"fuel\"}]}}";
+    pc_event ev;
+    pc_error err = {0};
+    (void)state;
+
+    assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
+    assert_string_equal(ev.id, "o-1");
+    assert_string_equal(ev.type, "order");
+    assert_string_equal(ev.member, "ann");
+    assert_int_equal(ev.at_given, 1);
+    assert_int_equal(ev.at_ms, T_MORNING + 250);
+    assert_true(json_is_object(ev.data));
+    assert_int_equal(json_integer_value(json_object_get(ev.data, "amount")), 1250);
+    assert_true(json_is_array(json_object_get(ev.data, "items")));
+    pc_event_clear(&ev);
+    assert_null(ev.data);
+
+    /* Without at and data: at is not given, data is an empty object (never NULL). */
+    body = "{\"id\": \"o-2\", \"type\": \"visit\", \"member\": \"bob\"}";
+    assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
+    assert_int_equal(ev.at_given, 0);
+    assert_int_equal(ev.at_ms, 0);
+    assert_true(json_is_object(ev.data));
+    assert_int_equal(json_object_size(ev.data), 0);
+    pc_event_clear(&ev);
+
+    /* Only len bytes are read: the body need not be NUL-terminated there. */
+    body = "{\"id\": \"o-3\", \"type\": \"visit\", \"member\": \"bob\"}GARBAGE";
+    assert_int_equal(pc_event_parse(body, strlen(body) - strlen("GARBAGE"), &ev, &err), 0);
+    assert_string_equal(ev.id, "o-3");
+    pc_event_clear(&ev);
+}
+
+struct parse_case {
+    const char *name;
+    const char *body; /* {ID}, {TYPE} ... are not templated: each case is literal */
+    int ok;
+    const char *code;   /* when !ok */
+    const char *substr; /* when !ok: must appear in the message */
+    int64_t at_ms;      /* when ok and at_given */
+    int at_given;
+};
+
+#define ID129                                                                                      \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID128                                                                                      \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define TYPE64 "tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt"
+#define TYPE65 "ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt"
+
+#define EV(id, type, member, rest)                                                                 \
+    "{\"id\": " id ", \"type\": " type ", \"member\": " member rest "}"
+
+#define OK(name, body)          {name, body, 1, NULL, NULL, 0, 0}
+#define OK_AT(name, body, at)   {name, body, 1, NULL, NULL, at, 1}
+#define BAD(name, body, code, s) {name, body, 0, code, s, 0, 0}
+
+/* An event with the three required fields and rest appended inside the object. */
+#define ANN(rest) EV("\"o-1\"", "\"order\"", "\"ann\"", rest)
+
+static const struct parse_case parse_cases[] = {
+    OK("minimal", ANN("")),
+    OK("id of every allowed character", EV("\"Az09._:@+-\"", "\"order\"", "\"ann\"", "")),
+    OK("128-char id", EV("\"" ID128 "\"", "\"order\"", "\"ann\"", "")),
+    OK("64-char type", EV("\"o-1\"", "\"" TYPE64 "\"", "\"ann\"", "")),
+    OK_AT("at as RFC 3339", ANN(", \"at\": \"2026-11-25T08:30:00Z\""), T_MORNING),
+    OK_AT("at as integer ms", ANN(", \"at\": 1795595400000"), T_MORNING),
+    OK_AT("at 0", ANN(", \"at\": 0"), 0),
+    OK_AT("at the last ms of 9999", ANN(", \"at\": 253402300799999"), 253402300799999LL),
+    OK("at null means not given", ANN(", \"at\": null")),
+    OK("data null means empty", ANN(", \"data\": null")),
+    OK("data an object", ANN(", \"data\": {\"a\": [1, {\"b\": null}]}")),
+
+    BAD("missing id", "{\"type\": \"order\", \"member\": \"ann\"}", "bad_request", "\"id\""),
+    BAD("missing type", "{\"id\": \"o-1\", \"member\": \"ann\"}", "bad_request", "\"type\""),
+    BAD("missing member", "{\"id\": \"o-1\", \"type\": \"order\"}", "bad_request", "\"member\""),
+    BAD("id is a number", EV("12", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("type is null", EV("\"o-1\"", "null", "\"ann\"", ""), "bad_request", "\"type\""),
+    BAD("member is an object", EV("\"o-1\"", "\"order\"", "{}", ""), "bad_request", "\"member\""),
+    BAD("member is an array", EV("\"o-1\"", "\"order\"", "[\"ann\"]", ""), "bad_request",
+        "\"member\""),
+    BAD("empty id", EV("\"\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("id with a space", EV("\"o 1\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("id with {", EV("\"o{1\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("id with }", EV("\"o}1\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("id with /", EV("\"o/1\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("id with non-ASCII", EV("\"caf\\u00e9\"", "\"order\"", "\"ann\"", ""), "bad_request",
+        "\"id\""),
+    BAD("129-char id", EV("\"" ID129 "\"", "\"order\"", "\"ann\"", ""), "bad_request", "\"id\""),
+    BAD("member with {", EV("\"o-1\"", "\"order\"", "\"{ann}\"", ""), "bad_request", "\"member\""),
+    BAD("129-char member", EV("\"o-1\"", "\"order\"", "\"" ID129 "\"", ""), "bad_request",
+        "\"member\""),
+    BAD("uppercase type", EV("\"o-1\"", "\"Order\"", "\"ann\"", ""), "bad_request", "\"type\""),
+    BAD("type with :", EV("\"o-1\"", "\"order:x\"", "\"ann\"", ""), "bad_request", "\"type\""),
+    BAD("65-char type", EV("\"o-1\"", "\"" TYPE65 "\"", "\"ann\"", ""), "bad_request", "\"type\""),
+    BAD("unknown field", ANN(", \"amount\": 5"), "bad_request", "\"amount\""),
+    BAD("at not a time", ANN(", \"at\": \"yesterday\""), "bad_request", "\"at\""),
+    BAD("at without zone", ANN(", \"at\": \"2026-11-25T08:30:00\""), "bad_request", "\"at\""),
+    BAD("at a real number", ANN(", \"at\": 1.5"), "bad_request", "\"at\""),
+    BAD("at a boolean", ANN(", \"at\": true"), "bad_request", "\"at\""),
+    BAD("at negative", ANN(", \"at\": -1"), "bad_request", "\"at\""),
+    BAD("at before 1970", ANN(", \"at\": \"1969-12-31T23:59:59Z\""), "bad_request", "\"at\""),
+    BAD("at after 9999", ANN(", \"at\": 253402300800000"), "bad_request", "\"at\""),
+    BAD("data an array", ANN(", \"data\": []"), "bad_request", "\"data\""),
+    BAD("data a string", ANN(", \"data\": \"x\""), "bad_request", "\"data\""),
+    BAD("body an array", "[1, 2]", "bad_request", "object"),
+    BAD("body a bare string", "\"order\"", "bad_json", "JSON"),
+    BAD("bad JSON", "{\"id\": ", "bad_json", "JSON"),
+    BAD("empty body", "", "bad_json", "JSON"),
+    BAD("trailing garbage", ANN("") " x", "bad_json", "JSON"),
+    BAD("duplicate key", "{\"id\": \"o-1\", \"id\": \"o-2\", \"type\": \"order\", \"member\": \"ann\"}",
+        "bad_json", "duplicate"),
+};
+
+static void test_parse_table(void **state)
+{
+    int failures = 0;
+    (void)state;
+    for (size_t i = 0; i < N(parse_cases); i++) {
+        const struct parse_case *c = &parse_cases[i];
+        pc_event ev;
+        pc_error err = {0};
+        int rc = pc_event_parse(c->body, strlen(c->body), &ev, &err);
+        if (c->ok) {
+            if (rc != 0) {
+                print_error("case \"%s\": rejected with %d %s \"%s\"\n", c->name, err.status,
+                            err.code, err.message);
+                failures++;
+            } else if (!json_is_object(ev.data) || ev.at_given != c->at_given ||
+                       (c->at_given && ev.at_ms != c->at_ms)) {
+                print_error("case \"%s\": data=%p at_given=%d at_ms=%lld, want object, %d, %lld\n",
+                            c->name, (void *)ev.data, ev.at_given, (long long)ev.at_ms,
+                            c->at_given, (long long)c->at_ms);
+                failures++;
+            }
+            if (rc == 0)
+                pc_event_clear(&ev);
+            continue;
+        }
+        if (rc != -1 || err.status != 400 || !err.code || strcmp(err.code, c->code) != 0 ||
+            !strstr(err.message, c->substr)) {
+            print_error("case \"%s\": rc=%d status=%d code=%s message=\"%s\"; want -1, 400, %s "
+                        "and a message with %s\n",
+                        c->name, rc, err.status, err.code ? err.code : "(null)", err.message,
+                        c->code, c->substr);
+            failures++;
+        }
+        if (rc == 0)
+            pc_event_clear(&ev);
+        else if (ev.data) {
+            print_error("case \"%s\": a rejected event still holds data\n", c->name);
+            failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
+struct valid_case {
+    const char *s;
+    int id_ok;
+    int name_ok;
+};
+
+static const struct valid_case valid_cases[] = {
+    {"ann", 1, 1},
+    {"order", 1, 1},
+    {"a.b_c-d", 1, 1},
+    {"Ann", 1, 0},
+    {"ann@example.com", 1, 0},
+    {"user:42", 1, 0},
+    {"a+b", 1, 0},
+    {"0", 1, 1},
+    {"", 0, 0},
+    {"a b", 0, 0},
+    {" ann", 0, 0},
+    {"ann\n", 0, 0},
+    {"a/b", 0, 0},
+    {"{ann}", 0, 0},
+    {"a}", 0, 0},
+    {"a*", 0, 0},
+    {"a\"b", 0, 0},
+    {"caf\xc3\xa9", 0, 0},
+    {"\xff", 0, 0},
+    {TYPE64, 1, 1},
+    {TYPE65, 1, 0},
+    {ID128, 1, 0},
+    {ID129, 0, 0},
+};
+
+static void test_valid_id_and_name(void **state)
+{
+    int failures = 0;
+    (void)state;
+    for (size_t i = 0; i < N(valid_cases); i++) {
+        const struct valid_case *c = &valid_cases[i];
+        int id = pc_valid_id(c->s), name = pc_valid_name(c->s);
+        if (id != c->id_ok || name != c->name_ok) {
+            print_error("case \"%.40s\" (%zu chars): pc_valid_id=%d pc_valid_name=%d, want %d %d\n",
+                        c->s, strlen(c->s), id, name, c->id_ok, c->name_ok);
+            failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* pc_event_from_json borrows its object: the event keeps its own reference to data. */
+static void test_from_json_borrows(void **state)
+{
+    json_error_t jerr;
+    json_t *obj = json_loads("{\"id\": \"o-1\", \"type\": \"order\", \"member\": \"ann\", "
+                             "\"data\": {\"amount\": 3}}",
+                             0, &jerr);
+    pc_event ev;
+    pc_error err = {0};
+    (void)state;
+
+    assert_non_null(obj);
+    assert_int_equal(pc_event_from_json(obj, &ev, &err), 0);
+    json_decref(obj);
+    assert_int_equal(json_integer_value(json_object_get(ev.data, "amount")), 3);
+    pc_event_clear(&ev);
+
+    assert_int_equal(pc_event_from_json(NULL, &ev, &err), -1);
+    assert_int_equal(err.status, 400);
+
+    /* JSON text cannot carry a NUL here (jansson refuses \u0000), but an object built in C
+     * can: an id with an embedded NUL must not pass as its prefix. */
+    obj = json_pack("{s:s%, s:s, s:s}", "id", "o\0x", (size_t)3, "type", "order", "member", "ann");
+    assert_non_null(obj);
+    assert_int_equal(pc_event_from_json(obj, &ev, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_non_null(strstr(err.message, "\"id\""));
+    json_decref(obj);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_event_fields),
+        cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_valid_id_and_name),
+        cmocka_unit_test(test_from_json_borrows),
+    };
+    return cmocka_run_group_tests_name("event", tests, NULL, NULL);
+}
