@@ -26,16 +26,17 @@ tag="pc-test-$$"
 
 say() { printf 'docker/test.sh: %s\n' "$*"; }
 fail() {
-	if [ -s "${tmp:-/nonexistent}/podman.log" ]; then
+	local noise='systemd connection|connect to syslog'
+	if grep -Evq "$noise" "${tmp:-/nonexistent}/podman.log" 2>/dev/null; then
 		say "last podman messages:" >&2
-		tail -5 "$tmp/podman.log" >&2
+		grep -Ev "$noise" "$tmp/podman.log" | tail -5 >&2
 	fi
 	printf 'docker/test.sh: FAIL: %s\n' "$*" >&2
 	exit 1
 }
 # podman without systemd logs an error for every container with a HEALTHCHECK (it cannot
 # add the timer); keep that noise in a log shown only on failure.
-pm() { podman "$@" 2>>"$tmp/podman.log"; }
+pm() { podman "$@" </dev/null 2>>"$tmp/podman.log"; }
 
 # ---- tools -------------------------------------------------------------------------------
 need=""
@@ -80,6 +81,11 @@ CONF
 	export CONTAINERS_CONF="$tmp/containers.conf"
 fi
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in REDIS_PORT HTTP_PORT COMPOSE_PORT; do
+	port_free "${!p}" || fail "port ${!p} is in use (set $p=...)"
+done
+
 # ---- base image --------------------------------------------------------------------------
 if ! podman image exists "$BASE"; then
 	[ "$BASE" = localhost/debian:bookworm ] || fail "base image $BASE not found"
@@ -111,7 +117,6 @@ missing_libs=$(pm run --rm --entrypoint sh "$IMAGE" -c \
 [ "$(pm run --rm --entrypoint id "$IMAGE" -u)" != 0 ] || fail "runtime image runs as root"
 
 # ---- helpers -----------------------------------------------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 running() { [ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
 

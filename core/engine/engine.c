@@ -47,6 +47,7 @@ struct engine_call {
     engine_call *qnext;      /* next call waiting on the same member */
     int from_cache;          /* decided on the cached state, without a load */
     int64_t committed;       /* the version this event's commit wrote, or 0 */
+    int flags;               /* enum engine_flags */
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
     /* reads */
     int limit;
@@ -329,6 +330,8 @@ static void decide_and_commit(engine_call *c)
                    "no mechanics are loaded (see GET /v1/mechanics for the error)");
         return;
     }
+    json_decref(m->trace);
+    m->trace = (c->flags & ENGINE_EXPLAIN) ? json_array() : NULL;
     if (mechset_run(c->set, &c->ev, m, &err)) {
         if (c->from_cache) {
             /* Maybe a retry of an applied event: let the load's dedupe answer first. */
@@ -346,6 +349,13 @@ static void decide_and_commit(engine_call *c)
                             c->ev.type, "member", c->ev.member, "at", at, "duplicate", 0,
                             "outcomes", m->outcomes, "mechanics_version",
                             mechset_version(c->set));
+    if (c->response && m->trace)
+        json_object_set(c->response, "explain", m->trace);
+    if (c->response && (c->flags & ENGINE_DRY_RUN)) {
+        json_object_set_new(c->response, "dry_run", json_true());
+        finish(c, 200, json_incref(c->response));
+        return;
+    }
     resp = c->response ? json_dumps(c->response, JSON_COMPACT) : NULL;
     if (!resp) {
         finish_err(c, 500, "internal", "out of memory");
@@ -460,7 +470,8 @@ static void send_load(engine_call *c)
 /* The event holds its member's slot: decide on the cached state, or load it. */
 static void begin_event(engine_call *c)
 {
-    if (c->slot->state && (c->m = member_clone(c->slot->state))) {
+    /* A dry run always loads, so that a known id answers with its stored response. */
+    if (!(c->flags & ENGINE_DRY_RUN) && c->slot->state && (c->m = member_clone(c->slot->state))) {
         c->from_cache = 1;
         decide_and_commit(c);
         return;
@@ -470,6 +481,12 @@ static void begin_event(engine_call *c)
 
 engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *arg)
 {
+    return engine_submit_flags(e, ev, 0, done, arg);
+}
+
+engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
+                                 void *arg)
+{
     engine_call *c = call_new(e, CALL_EVENT, done, arg);
     char suffix[PC_ID_MAX + 8];
 
@@ -477,6 +494,7 @@ engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *
         pc_event_clear(ev);
         return NULL;
     }
+    c->flags = flags;
     c->ev = *ev;
     memset(ev, 0, sizeof *ev);
     if (!c->ev.at_given)

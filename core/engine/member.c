@@ -46,6 +46,7 @@ void member_free(member_state *m)
     free_entries(m);
     free(m->entries);
     json_decref(m->outcomes);
+    json_decref(m->trace);
     free(m->counted);
     free(m->id);
     free(m);

@@ -252,12 +252,19 @@ static int run_all(lua_State *L)
     mechset *set = mech_of(L);
     api_push_event(L, set->ev);
     int ev_idx = lua_gettop(L);
+    json_t *trace = set->m->trace;
     for (size_t i = 0; i < set->nmechs; i++) {
         const mechanic_def *d = &set->mechs[i];
-        if (!subscribed(d, set->ev->type))
+        if (!subscribed(d, set->ev->type)) {
+            if (trace)
+                json_array_append_new(
+                    trace, json_pack("{s:s, s:s, s:b, s:s}", "mechanic", d->name, "file",
+                                     d->file, "ran", 0, "reason", "not subscribed to this event type"));
             continue;
+        }
         set->cur = d;
         int base = lua_gettop(L) + 1;
+        size_t before = json_array_size(set->m->outcomes);
         lua_rawgeti(L, LUA_REGISTRYINDEX, d->run_ref);
         lua_pushvalue(L, ev_idx);
         lua_rawgeti(L, LUA_REGISTRYINDEX, set->member_ref);
@@ -267,6 +274,11 @@ static int run_all(lua_State *L)
             return luaL_error(L, "%s", sandbox_kill_reason(set));
         api_collect_outcomes(L, base, set);
         lua_settop(L, ev_idx);
+        if (trace)
+            json_array_append_new(
+                trace, json_pack("{s:s, s:s, s:b, s:I}", "mechanic", d->name, "file", d->file,
+                                 "ran", 1, "outcomes",
+                                 (json_int_t)(json_array_size(set->m->outcomes) - before)));
     }
     return 0;
 }

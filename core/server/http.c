@@ -123,8 +123,21 @@ static pending_req *pending_new(server *s, struct evhttp_request *req, int is_ev
     return p;
 }
 
-static void handle_event(server *s, struct evhttp_request *req)
+/* 1 for "1", "true", "yes"; 0 for absent, "0", "false", "no"; -1 otherwise. */
+static int flag_param(const struct evkeyvalq *q, const char *name)
 {
+    const char *v = evhttp_find_header(q, name);
+    if (!v || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
+        return 0;
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
+        return 1;
+    return -1;
+}
+
+static void handle_event(server *s, struct evhttp_request *req, const char *query)
+{
+    struct evkeyvalq q = {0};
+    int flags = 0, dry, explain;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     pc_event ev;
@@ -141,6 +154,18 @@ static void handle_event(server *s, struct evhttp_request *req)
         send_error(s, req, 400, "bad_json", "the body is empty; send the event as JSON");
         return;
     }
+    if (query && evhttp_parse_query_str(query, &q)) {
+        send_error(s, req, 400, "bad_request", "malformed query string");
+        return;
+    }
+    dry = flag_param(&q, "dry_run");
+    explain = flag_param(&q, "explain");
+    evhttp_clear_headers(&q);
+    if (dry < 0 || explain < 0) {
+        send_error(s, req, 400, "bad_request", "dry_run and explain take 1 or 0");
+        return;
+    }
+    flags = (dry ? ENGINE_DRY_RUN : 0) | (explain ? ENGINE_EXPLAIN : 0);
     if (pc_event_parse((const char *)evbuffer_pullup(in, -1), len, &ev, &err)) {
         send_error(s, req, err.status, err.code, err.message);
         return;
@@ -150,7 +175,7 @@ static void handle_event(server *s, struct evhttp_request *req)
         send_error(s, req, 500, "internal", "out of memory");
         return;
     }
-    engine_submit(s->engine, &ev, on_engine_done, p);
+    engine_submit_flags(s->engine, &ev, flags, on_engine_done, p);
 }
 
 static void handle_member(server *s, struct evhttp_request *req, const char *member,
@@ -302,7 +327,7 @@ static void route(struct evhttp_request *req, void *arg)
             send_error(s, req, 405, "method_not_allowed", "use POST");
             return;
         }
-        handle_event(s, req);
+        handle_event(s, req, query);
         return;
     }
     if (strcmp(path, "/v1/mechanics") == 0) {

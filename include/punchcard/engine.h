@@ -42,6 +42,15 @@ void engine_free(engine *e);
 /* Applies an event exactly once. Takes ownership of ev's contents. */
 engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *arg);
 
+enum engine_flags {
+    ENGINE_DRY_RUN = 1, /* decide and answer, commit nothing ("dry_run": true) */
+    ENGINE_EXPLAIN = 2, /* add "explain": [{"mechanic", "ran", "reason" | "outcomes", ...}] */
+};
+
+/* engine_submit() with flags (enum engine_flags). */
+engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
+                                 void *arg);
+
 /* GET /v1/members/{id}: member_to_json(), or 404. */
 engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *done, void *arg);
 

@@ -43,6 +43,7 @@ typedef struct member_state {
     size_t nentries, capentries;
     json_t *outcomes; /* owned array of outcome objects, in the order they happened */
     char *counted;    /* owned, "\n"-joined counters already counted by this event */
+    json_t *trace;    /* owned; when not NULL, mechset_run() appends why each mechanic ran or not */
 } member_state;
 
 /* Creates an empty state for member id (version 0). NULL on out of memory. */
