@@ -85,6 +85,8 @@ case "$REDIS_VIA" in unix | tcp) ;; *) die "REDIS_VIA must be unix or tcp" ;; es
 
 # ---- processes and cleanup ---------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/punch-bench.XXXXXX")
+PUNCHD=$(realpath "$PUNCHD")
+cd "$TMP" # nothing the run writes can land in the work tree
 PIDS=()
 WATCHDOG=""
 cleanup() {
@@ -219,7 +221,7 @@ run_wrk() {
 		-v w=$((w1 - w0)) -v m0="$m0" -v m1="$m1" 'BEGIN {
 		split(m0, a, " "); split(m1, b, " ")
 		busy = b[1] - a[1]; total = b[2] - a[2]
-		other = total > 0 ? (busy - s - r - w) / (total / ncpu) : 0
+		other = (total > 0 ? (busy - s - r - w) / (total / ncpu) : 0)
 		if (other < 0) other = 0
 		if (n < 1) n = 1
 		printf "%s srv_us=%.1f redis_us=%.1f wrk_us=%.1f other_cores=%.2f\n", res,
@@ -234,7 +236,7 @@ busy_cores() {
 	sleep 1
 	b=$(machine_ticks)
 	awk -v a="$a" -v b="$b" -v n="$NCPU" 'BEGIN { split(a, x, " "); split(b, y, " ")
-		t = y[2] - x[2]; printf "%.2f", t > 0 ? (y[1] - x[1]) * n / t : 0 }'
+		t = y[2] - x[2]; printf "%.2f", (t > 0 ? (y[1] - x[1]) * n / t : 0) }'
 }
 waited=0
 while :; do
@@ -266,10 +268,13 @@ profile_report() {
 	"${rep[@]}" --no-children --sort dso | grep '%' | grep -v '^#' | head -10 | sed 's/ *$//'
 	echo "top functions (self time):"
 	"${rep[@]}" --no-children --sort dso,symbol | grep '%' | grep -v '^#' | head -15 | sed 's/ *$//'
-	echo "stages (inclusive time; they overlap):"
+	echo "punchd's own functions, inclusive time (they nest):"
+	"${rep[@]}" --children --sort dso,symbol | grep '%' | grep -v '^#' | awk '$3 == "punchd"' |
+		awk '!seen[$5]++ { printf "  %-8s %s\n", $1, $5 }' | head -22
+	echo "library entry points, inclusive time:"
 	"${rep[@]}" --children --sort symbol | grep '%' | grep -v '^#' |
-		grep -wE 'route|pc_event_parse|json_loadb|decide_and_commit|mechset_run|json_dumps|json_pack|store_eval|store_command|send_json|evhttp_send_reply|__GI___writev|redisProcessCallbacks|on_reply|call_free|__GI_epoll_ctl|epoll_wait|evhttp_read_cb|bufferevent_run_readcb_|luajson_push' |
-		awk '{ printf "  %-8s %s\n", $1, $4 }'
+		grep -wE 'json_loadb|json_dumps|json_pack|json_decref|lua_pcallk|redisAsyncCommandArgv|redisFormatSdsCommandArgv|redisGetReply|evhttp_send_reply|evhttp_parse_headers_|__GI___writev|__GI___libc_read|__GI_epoll_ctl|epoll_wait|malloc|__GI___libc_malloc|__GI___libc_free|__vsnprintf_internal' |
+		awk '!seen[$4]++ { printf "  %-8s %s\n", $1, $4 }'
 }
 
 # ---- punchd ------------------------------------------------------------------------
@@ -402,7 +407,7 @@ row "hello-world (evhttp, 1 loop)" "$HELLO" "1.00"
 GOAL=met
 for w in $WORKERS; do
 	r=${P_RES[$w]}
-	ratio=$(awk -v a="$(field rps "$r")" -v b="$h_rps" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+	ratio=$(awk -v a="$(field rps "$r")" -v b="$h_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	row "punchd --workers $w" "$r" "$ratio"
 	awk -v r="$ratio" -v g=$GOAL_RATIO -v p="$(field p99_ms "$r")" -v gp=$GOAL_P99_MS \
 		'BEGIN { exit !(r >= g && p <= gp) }' || GOAL=missed

@@ -36,6 +36,9 @@ int session_load(session *s, const char *dir, const char *ns, int watch);
 /* Applies an event (JSON object, borrowed) and waits. *body: new reference. */
 int session_send(session *s, json_t *event, json_t **body);
 
+/* session_send() with engine flags (ENGINE_DRY_RUN, ENGINE_EXPLAIN). */
+int session_send_flags(session *s, json_t *event, int flags, json_t **body);
+
 /* GET /v1/members/{id}, waiting. */
 int session_member(session *s, const char *member, json_t **body);
 
@@ -48,6 +51,12 @@ int session_wipe(session *s);
 /* Parses "1d", "3h", "2w", "30m", "45s" into ms; -1 when malformed. */
 int64_t cli_parse_duration(const char *s);
 
-int cmd_test(int argc, char **argv);
+/* The subcommands: each returns the process exit status. */
+int cmd_test(int argc, char **argv);     /* spec.c */
+int cmd_repl(int argc, char **argv);     /* repl.c */
+int cmd_simulate(int argc, char **argv); /* simulate.c */
+int cmd_send(int argc, char **argv);     /* client.c */
+int cmd_member(int argc, char **argv);   /* client.c */
+int cmd_mechanics(int argc, char **argv); /* client.c */
 
 #endif

@@ -10,7 +10,13 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: punch COMMAND [options]\n"
-               "  test [--redis ADDR] [FILE_OR_DIR...]   run *_test.lua specs\n"
+               "  repl [--scripts DIR] [--redis ADDR]         a Lua prompt on the engine\n"
+               "  test [--redis ADDR] [FILE_OR_DIR...]        run *_test.lua specs\n"
+               "  simulate --scripts DIR [--against DIR2] EVENTS.jsonl\n"
+               "                                              replay events, report, compare\n"
+               "  send [--url URL] JSON|@FILE|-               POST /v1/events to a punchd\n"
+               "  member [--url URL] ID [--ledger]            GET a member (or its ledger)\n"
+               "  mechanics [--url URL]                       GET /v1/mechanics\n"
                "Run 'punch COMMAND --help' for a command's options.\n");
 }
 
@@ -20,8 +26,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "test"))
-        return cmd_test(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {{"repl", cmd_repl},         {"test", cmd_test},     {"simulate", cmd_simulate},
+                    {"send", cmd_send},         {"member", cmd_member}, {"mechanics", cmd_mechanics}};
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

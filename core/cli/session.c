@@ -111,6 +111,11 @@ int session_load(session *s, const char *dir, const char *ns, int watch)
 
 int session_send(session *s, json_t *event, json_t **body)
 {
+    return session_send_flags(s, event, 0, body);
+}
+
+int session_send_flags(session *s, json_t *event, int flags, json_t **body)
+{
     waiter w = {0};
     pc_event ev;
     pc_error err;
@@ -119,7 +124,7 @@ int session_send(session *s, json_t *event, json_t **body)
         *body = engine_error_json(&err);
         return err.status;
     }
-    engine_submit(s->engine, &ev, on_done, &w);
+    engine_submit_flags(s->engine, &ev, flags, on_done, &w);
     wait_for(s, &w);
     *body = w.body;
     return w.status;

@@ -7,6 +7,7 @@
  *          -> on a version conflict, decide again on the state COMMIT returned
  */
 #include "punchcard/engine.h"
+#include "globals.h"
 #include "mcache.h"
 #include "punchcard/keys.h"
 #include "store/store-scripts.h"
@@ -19,6 +20,7 @@
 struct engine {
     store *store;
     mcache *cache;
+    globals *globals;
     mech_holder *holder;
     char ns[64];
     int dedupe_ttl_s;
@@ -48,6 +50,8 @@ struct engine_call {
     int from_cache;          /* decided on the cached state, without a load */
     int64_t committed;       /* the version this event's commit wrote, or 0 */
     int flags;               /* enum engine_flags */
+    mech_run *run;           /* the mechanics deciding this event, while they run */
+    globals_event *global;   /* global reservations this event holds */
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
     /* reads */
     int limit;
@@ -72,7 +76,10 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
     e->cache = mcache_new(cfg ? cfg->cache_members : 0);
-    if (!e->cache) {
+    e->globals = globals_new(s, e->ns);
+    if (!e->cache || !e->globals) {
+        mcache_free(e->cache);
+        globals_free(e->globals);
         free(e);
         return NULL;
     }
@@ -86,6 +93,7 @@ void engine_free(engine *e)
     if (!e)
         return;
     mcache_free(e->cache);
+    globals_free(e->globals);
     free(e);
 }
 
@@ -97,6 +105,8 @@ json_t *engine_error_json(const pc_error *err)
 
 static void call_free(engine_call *c)
 {
+    mech_run_free(c->run);
+    globals_event_free(c->global);
     pc_event_clear(&c->ev);
     member_free(c->m);
     mechset_unref(c->set);
@@ -151,6 +161,19 @@ static void release_slot(engine_call *c, int status)
 /* Reports the result (unless cancelled) and ends the call. Steals body. */
 static void finish(engine_call *c, int status, json_t *body)
 {
+    /*
+     * Keep what the commit used; give back what a dry run or a refused event
+     * reserved; leave the rest (Redis failed mid-way, or another copy of the
+     * event was applied with these very claims) to the claims' expiry.
+     */
+    if (c->global) {
+        enum globals_end how = GLOBALS_LEAVE;
+        if (c->committed)
+            how = GLOBALS_CONFIRM;
+        else if ((c->flags & ENGINE_DRY_RUN) || (status >= 400 && status < 500))
+            how = GLOBALS_RELEASE;
+        globals_event_end(c->global, how);
+    }
     if (c->slot)
         release_slot(c, status);
     if (c->cancelled)
@@ -317,22 +340,43 @@ static void on_commit(redisReply *r, const char *err, void *arg);
 /* Decides the event on c->m and sends the commit. */
 static void send_load(engine_call *c);
 
-static void decide_and_commit(engine_call *c)
-{
-    engine *e = c->e;
-    pc_error err;
-    argv_buf a = {0};
-    char at[32], *resp;
-    member_state *m = c->m;
+static void commit(engine_call *c);
+static void step_decide(engine_call *c);
 
-    if (!c->set && !(c->set = mech_holder_acquire(e->holder))) {
-        finish_err(c, 503, "mechanics_unavailable",
-                   "no mechanics are loaded (see GET /v1/mechanics for the error)");
+static void on_global_done(void *arg, json_t *result, const char *err)
+{
+    engine_call *c = arg;
+    mech_run_reply(c->run, result, err);
+    step_decide(c);
+}
+
+/* Runs the mechanics until they finish, fail, or wait on a global operation. */
+static void step_decide(engine_call *c)
+{
+    pc_error err;
+    switch (mech_run_step(c->run, &err)) {
+    case MECH_WAIT:
+        if (c->from_cache) {
+            /*
+             * Reserve nothing before the load's dedupe has seen this id: a
+             * retry of an applied event must not reserve again.
+             */
+            mech_run_free(c->run);
+            c->run = NULL;
+            c->from_cache = 0;
+            send_load(c);
+            return;
+        }
+        globals_call(c->e->globals, c->global, mech_run_request(c->run), on_global_done, c);
         return;
-    }
-    json_decref(m->trace);
-    m->trace = (c->flags & ENGINE_EXPLAIN) ? json_array() : NULL;
-    if (mechset_run(c->set, &c->ev, m, &err)) {
+    case MECH_DONE:
+        mech_run_free(c->run);
+        c->run = NULL;
+        commit(c);
+        return;
+    default:
+        mech_run_free(c->run);
+        c->run = NULL;
         if (c->from_cache) {
             /* Maybe a retry of an applied event: let the load's dedupe answer first. */
             c->from_cache = 0;
@@ -341,8 +385,40 @@ static void decide_and_commit(engine_call *c)
         }
         pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err.message);
         finish(c, err.status, engine_error_json(&err));
+    }
+}
+
+/* Decides the event on c->m (then commits it). */
+static void decide_and_commit(engine_call *c)
+{
+    if (!c->set && !(c->set = mech_holder_acquire(c->e->holder))) {
+        finish_err(c, 503, "mechanics_unavailable",
+                   "no mechanics are loaded (see GET /v1/mechanics for the error)");
         return;
     }
+    json_decref(c->m->trace);
+    c->m->trace = (c->flags & ENGINE_EXPLAIN) ? json_array() : NULL;
+    if (!c->global &&
+        !(c->global = globals_event_new(c->e->globals, &c->ev, c->flags & ENGINE_DRY_RUN))) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    globals_attempt(c->global);
+    if (!(c->run = mech_run_start(c->set, &c->ev, c->m))) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    step_decide(c);
+}
+
+/* Builds the response and sends the atomic commit of c->m. */
+static void commit(engine_call *c)
+{
+    engine *e = c->e;
+    argv_buf a = {0};
+    char at[32], *resp;
+    member_state *m = c->m;
+
     pc_time_format(c->ev.at_ms, at, sizeof at);
     json_decref(c->response);
     c->response = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:s}", "id", c->ev.id, "type",

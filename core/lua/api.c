@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The current event's set, or a Lua error when called outside an event. */
-static mechset *running_set(lua_State *L)
+/* The current event's run, or a Lua error when called outside an event. */
+static mech_run *running_set(lua_State *L)
 {
-    mechset *set = mech_of(L);
-    if (!set->running || !set->m || !set->cur)
+    mech_run *run = run_of(L);
+    if (!run || !run->running || !run->m || !run->cur)
         luaL_error(L, "this call is only allowed while a mechanic runs");
-    return set;
+    return run;
 }
 
 static const char *check_name(lua_State *L, int arg, const char *what)
@@ -35,7 +35,7 @@ static int64_t check_amount(lua_State *L, int arg)
     if (!isint)
         luaL_error(L, "amount must be a whole number, got %s", luaL_tolstring(L, arg, NULL));
     if (v < 0)
-        luaL_error(L, "amount must not be negative, got %" PRId64, (int64_t)v);
+        luaL_error(L, "amount must not be negative, got %I", (lua_Integer)v);
     return v;
 }
 
@@ -45,7 +45,7 @@ static void oom(lua_State *L)
 }
 
 /* Pushes a new counter value and reports it as a "counter" outcome, one per mechanic. */
-static void report_counter(lua_State *L, mechset *set, const char *name, int64_t value)
+static void report_counter(lua_State *L, mech_run *set, const char *name, int64_t value)
 {
     json_t *outs = set->m->outcomes;
     for (size_t i = 0; i < json_array_size(outs); i++) {
@@ -71,7 +71,7 @@ static void field_name(char *out, size_t n, char prefix, const char *name)
 /* m:earn(currency, amount) -> balance */
 static int m_earn(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *cur = check_name(L, 2, "currency");
     int64_t amount = check_amount(L, 3), bal;
     const char *err;
@@ -84,12 +84,12 @@ static int m_earn(lua_State *L)
 /* m:spend(currency, amount) -> balance; fails the event when the balance is short. */
 static int m_spend(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *cur = check_name(L, 2, "currency");
     int64_t amount = check_amount(L, 3), bal;
     const char *err;
     if (member_add_balance(set->m, set->cur->name, cur, -amount, &bal, &err))
-        return luaL_error(L, "spend %" PRId64 " %s: %s", amount, cur, err);
+        return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
     lua_pushinteger(L, bal);
     return 1;
 }
@@ -97,14 +97,14 @@ static int m_spend(lua_State *L)
 /* m:balance(currency) -> integer */
 static int m_balance(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     char f[80];
     field_name(f, sizeof f, 'b', check_name(L, 2, "currency"));
     lua_pushinteger(L, member_get_int(set->m, f));
     return 1;
 }
 
-static int64_t add_counter(lua_State *L, mechset *set, const char *name, int64_t by)
+static int64_t add_counter(lua_State *L, mech_run *set, const char *name, int64_t by)
 {
     char f[80];
     int64_t v;
@@ -120,7 +120,7 @@ static int64_t add_counter(lua_State *L, mechset *set, const char *name, int64_t
 /* m:count(counter) -> value; counts this event once, however many mechanics ask. */
 static int m_count(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *name = check_name(L, 2, "counter");
     char f[80];
     int r = member_count_once(set->m, name);
@@ -138,7 +138,7 @@ static int m_count(lua_State *L)
 /* m:incr(counter, by) -> value */
 static int m_incr(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *name = check_name(L, 2, "counter");
     int isint = 0;
     lua_Integer by = lua_isnoneornil(L, 3) ? 1 : lua_tointegerx(L, 3, &isint);
@@ -151,7 +151,7 @@ static int m_incr(lua_State *L)
 /* m:counter(counter) -> value */
 static int m_counter(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     char f[80];
     field_name(f, sizeof f, 'c', check_name(L, 2, "counter"));
     lua_pushinteger(L, member_get_int(set->m, f));
@@ -161,7 +161,7 @@ static int m_counter(lua_State *L)
 /* m:badge(name) -> true when awarded now, false when the member already had it. */
 static int m_badge(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *name = check_name(L, 2, "badge");
     char f[80];
     field_name(f, sizeof f, 'g', name);
@@ -180,7 +180,7 @@ static int m_badge(lua_State *L)
 /* m:has_badge(name) -> boolean */
 static int m_has_badge(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     char f[80];
     field_name(f, sizeof f, 'g', check_name(L, 2, "badge"));
     lua_pushboolean(L, member_get(set->m, f) != NULL);
@@ -190,7 +190,7 @@ static int m_has_badge(lua_State *L)
 /* m:tier() -> name or nil */
 static int m_tier(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *t = member_get(set->m, "t");
     if (t)
         lua_pushstring(L, t);
@@ -202,7 +202,7 @@ static int m_tier(lua_State *L)
 /* m:set_tier(name) -> true when the tier changed */
 static int m_set_tier(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     const char *name = check_name(L, 2, "tier");
     const char *old = member_get(set->m, "t");
     json_t *o;
@@ -221,7 +221,7 @@ static int m_set_tier(lua_State *L)
 /* m:attr(name) -> string or nil (member attributes) */
 static int m_attr(lua_State *L)
 {
-    mechset *set = running_set(L);
+    mech_run *set = running_set(L);
     char f[80];
     field_name(f, sizeof f, 'a', check_name(L, 2, "attribute"));
     const char *v = member_get(set->m, f);
@@ -243,7 +243,7 @@ static int member_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "id") == 0) {
-        mechset *set = running_set(L);
+        mech_run *set = running_set(L);
         lua_pushstring(L, set->m->id);
         return 1;
     }
@@ -254,8 +254,8 @@ static int member_index(lua_State *L)
 
 static int member_tostring(lua_State *L)
 {
-    mechset *set = mech_of(L);
-    lua_pushfstring(L, "member(%s)", set->running && set->m ? set->m->id : "-");
+    mech_run *run = run_of(L);
+    lua_pushfstring(L, "member(%s)", run && run->running && run->m ? run->m->id : "-");
     return 1;
 }
 
@@ -338,7 +338,7 @@ static void add_on(lua_State *L, mechanic_def *d, const char *type)
 /* The function mechanic "name" returns: takes the spec table and registers it. */
 static int declare_spec(lua_State *L)
 {
-    mechset *set = mech_of(L);
+    mechset *set = run_of(L)->set;
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     mechanic_def *d;
 
@@ -353,28 +353,43 @@ static int declare_spec(lua_State *L)
                               name, k);
         lua_pop(L, 1);
     }
-    add_mechanic(L, set, name);
-    d = &set->mechs[set->nmechs - 1];
+    /* Check everything before registering: a caught error must leave no half mechanic. */
+    lua_getfield(L, 1, "run");
+    if (!lua_isfunction(L, -1))
+        return luaL_error(L, "mechanic '%s': run must be a function(ev, m)", name);
     lua_getfield(L, 1, "on");
     if (lua_type(L, -1) == LUA_TSTRING) {
-        add_on(L, d, lua_tostring(L, -1));
-    } else if (lua_istable(L, -1)) {
+        if (!pc_valid_name(lua_tostring(L, -1)))
+            return luaL_error(L, "mechanic '%s': bad event type '%s' in on", name,
+                              lua_tostring(L, -1));
+    } else if (lua_istable(L, -1) && luaL_len(L, -1) > 0) {
         lua_Integer n = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_geti(L, -1, i) != LUA_TSTRING)
                 return luaL_error(L, "mechanic '%s': on must list event types", name);
+            if (!pc_valid_name(lua_tostring(L, -1)))
+                return luaL_error(L, "mechanic '%s': bad event type '%s' in on", name,
+                                  lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    } else {
+        return luaL_error(L, "mechanic '%s': on must name an event type or a list of them",
+                          name);
+    }
+    add_mechanic(L, set, name);
+    d = &set->mechs[set->nmechs - 1];
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        add_on(L, d, lua_tostring(L, -1));
+    } else {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_geti(L, -1, i);
             add_on(L, d, lua_tostring(L, -1));
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
-    if (d->non == 0)
-        return luaL_error(L, "mechanic '%s': on must name an event type or a list of them",
-                          name);
-    lua_getfield(L, 1, "run");
-    if (!lua_isfunction(L, -1))
-        return luaL_error(L, "mechanic '%s': run must be a function(ev, m)", name);
-    d->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    d->run_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* the run function at the top */
     return 0;
 }
 
@@ -389,8 +404,12 @@ static int api_mechanic(lua_State *L)
     return 1;
 }
 
+static int api_global_count(lua_State *L);
+
 void api_register(lua_State *L)
 {
+    lua_pushcfunction(L, api_global_count);
+    lua_setfield(L, -2, "global_count");
     lua_pushcfunction(L, api_mechanic);
     lua_setfield(L, -2, "mechanic");
     lua_pushcfunction(L, api_prize);
@@ -433,7 +452,7 @@ void api_push_event(lua_State *L, const pc_event *ev)
 }
 
 /* One outcome table returned by run -> JSON, recorded on the member. Raises on bad input. */
-static void collect_one(lua_State *L, int idx, mechset *set)
+static void collect_one(lua_State *L, int idx, mech_run *set)
 {
     const char *who = set->cur->name;
     json_t *o;
@@ -443,14 +462,15 @@ static void collect_one(lua_State *L, int idx, mechset *set)
     lua_rawget(L, idx);
     kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     if (!kind || (strcmp(kind, "prize") && strcmp(kind, "message")))
-        luaL_error(L, "%s: run returned a table that is not an outcome (use prize() or message())",
-                   who);
+        luaL_error(L, "run returned a table that is not an outcome (use prize() or message())");
     lua_pop(L, 1);
     lua_pushstring(L, strcmp(kind, "prize") == 0 ? "prize" : "text");
     lua_rawget(L, idx);
     if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "%s: a %s outcome needs its %s", who, kind,
+        luaL_error(L, "a %s outcome needs its %s", kind,
                    strcmp(kind, "prize") == 0 ? "prize name" : "text");
+    if (strcmp(kind, "prize") == 0 && !pc_valid_name(lua_tostring(L, -1)))
+        luaL_error(L, "bad prize name '%s' (use 1-64 of a-z 0-9 _ . -)", lua_tostring(L, -1));
     /* kind and its name first, then the rest in table order. */
     o = json_pack("{s:s, s:s}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
                   lua_tostring(L, -1));
@@ -479,9 +499,7 @@ static void collect_one(lua_State *L, int idx, mechset *set)
         if (!k || !v || strcmp(k, "mechanic") == 0) {
             json_decref(v);
             json_decref(o);
-            luaL_error(L, "%s: outcome fields must be named, and be UTF-8 strings, numbers or "
-                          "booleans",
-                       who);
+            luaL_error(L, "outcome fields must be named, and be UTF-8 strings, numbers or booleans");
         }
         json_object_set_new(o, k, v);
     }
@@ -497,15 +515,14 @@ static void collect_one(lua_State *L, int idx, mechset *set)
         oom(L);
 }
 
-void api_collect_outcomes(lua_State *L, int base, mechset *set)
+void api_collect_outcomes(lua_State *L, int base, mech_run *set)
 {
     int top = lua_gettop(L);
     for (int i = base; i <= top; i++) {
         if (lua_isnil(L, i))
             continue;
         if (!lua_istable(L, i))
-            luaL_error(L, "%s: run must return outcomes (prize(), message()) or nothing",
-                       set->cur->name);
+            luaL_error(L, "run must return outcomes (prize(), message()) or nothing");
         lua_pushliteral(L, "kind");
         int is_outcome = lua_rawget(L, i) != LUA_TNIL;
         lua_pop(L, 1);
@@ -515,12 +532,50 @@ void api_collect_outcomes(lua_State *L, int base, mechset *set)
         }
         /* A list of outcomes. */
         lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+        lua_pushnil(L);
+        if (n == 0 && lua_next(L, i)) /* not a list: a table with other keys */
+            luaL_error(L, "run returned a table that is not an outcome (use prize() or message())");
         for (lua_Integer j = 1; j <= n; j++) {
             if (lua_rawgeti(L, i, j) != LUA_TTABLE)
-                luaL_error(L, "%s: run returned a list with something not an outcome",
-                           set->cur->name);
+                luaL_error(L, "run returned a list with something not an outcome");
             collect_one(L, lua_gettop(L), set);
             lua_pop(L, 1);
         }
     }
+}
+
+/* The continuation of a global call: the engine's answer, as a Lua value. */
+static int global_done(lua_State *L, int status, lua_KContext k)
+{
+    mech_run *run = run_of(L);
+    json_t *reply = run->reply;
+    run->reply = NULL;
+    json_decref(run->req.args);
+    run->req.args = NULL;
+    if (run->reply_err[0]) {
+        json_decref(reply);
+        return luaL_error(L, "%s: %s", run->req.op, run->reply_err);
+    }
+    luajson_push(L, reply);
+    json_decref(reply);
+    return 1;
+}
+
+int api_global_call(lua_State *L, const char *op, json_t *args)
+{
+    mech_run *run = running_set(L);
+    if (!args)
+        return luaL_error(L, "out of memory");
+    snprintf(run->req.op, sizeof run->req.op, "%s", op);
+    json_decref(run->req.args);
+    run->req.args = args;
+    run->waiting = 1;
+    return lua_yieldk(L, 0, 0, global_done);
+}
+
+/* global_count(name) -> the global counter after counting this event (once per event). */
+static int api_global_count(lua_State *L)
+{
+    const char *name = check_name(L, 1, "counter");
+    return api_global_call(L, "counter", json_pack("{s:s}", "name", name));
 }

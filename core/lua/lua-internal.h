@@ -34,25 +34,38 @@ struct mechset {
     size_t nfiles;
     mechanic_def *mechs;
     size_t nmechs, capmechs;
+    int member_ref;     /* registry reference to the member userdata */
+    mech_run *active;   /* the run executing right now (memory kills land on it) */
+    const char *loading_file; /* set while a file's top level runs */
+};
 
-    /* Set while compiling: which file's top level is running. */
-    const char *loading_file;
-
-    /* Set while deciding one event. */
+/*
+ * One event being decided, or one file loading. Kept in the extra space of
+ * the Lua thread that runs it: a coroutine per event, so an event can yield
+ * to wait for Redis while others run on the same set.
+ */
+struct mech_run {
+    mechset *set;
+    lua_State *co; /* the event's coroutine; set->L while loading */
+    int co_ref;    /* registry reference keeping co alive */
     int running;
     const pc_event *ev;
     member_state *m;
     const mechanic_def *cur;
+    size_t next;   /* index of the next mechanic to consider */
     uint64_t instr;
     int64_t deadline_ms;
     enum mech_kill killed;
-    int member_ref; /* registry reference to the member userdata */
+    int waiting;   /* yielded on req */
+    mech_request req;
+    json_t *reply; /* the answer to req, owned until the continuation reads it */
+    char reply_err[256];
 };
 
-/* The set a Lua state belongs to (kept in the state's extra space). */
-static inline mechset *mech_of(lua_State *L)
+/* The run a Lua thread belongs to (kept in the thread's extra space). */
+static inline mech_run *run_of(lua_State *L)
 {
-    return *(mechset **)lua_getextraspace(L);
+    return *(mech_run **)lua_getextraspace(L);
 }
 
 /* sandbox.c: a new state whose allocator counts against set->lim.memory. */
@@ -61,11 +74,11 @@ lua_State *sandbox_new_state(mechset *set);
 /* Pushes a fresh _ENV for one file: reads fall through to the frozen API. */
 void sandbox_push_env(lua_State *L);
 
-/* Arms the instruction budget and deadline for one run (or load); disarms with 0. */
-void sandbox_arm(mechset *set, int on);
+/* Arms the instruction budget and deadline of run on its thread; disarms with 0. */
+void sandbox_arm(mech_run *run, int on);
 
-/* Text for why set->killed stopped the script. */
-const char *sandbox_kill_reason(const mechset *set);
+/* Text for why run->killed stopped the script. */
+const char *sandbox_kill_reason(const mech_run *run);
 
 /* api.c: registers mechanic(), prize(), message() and the member type into the API table at -1. */
 void api_register(lua_State *L);
@@ -74,7 +87,14 @@ void api_register(lua_State *L);
 void api_push_event(lua_State *L, const pc_event *ev);
 
 /* api.c: turns the values a run returned (stack from base to top) into outcomes; raises. */
-void api_collect_outcomes(lua_State *L, int base, mechset *set);
+void api_collect_outcomes(lua_State *L, int base, mech_run *run);
+
+/*
+ * Asks the engine for a global operation (op, args stolen) and yields; the
+ * mechanic resumes with the result as a Lua value. Only from a C function
+ * called by a mechanic: returns what lua_yieldk returns.
+ */
+int api_global_call(lua_State *L, const char *op, json_t *args);
 
 /* api.c: creates the member userdata; returns its registry reference. */
 int api_new_member_ref(lua_State *L);

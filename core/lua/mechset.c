@@ -47,27 +47,39 @@ const char *mechset_version(const mechset *set)
 static int load_one(mechset *set, const mech_source *src, pc_error *err)
 {
     lua_State *L = set->L;
+    mech_run load = {.set = set, .co = L, .co_ref = LUA_NOREF};
     char chunk[300];
     int rc;
 
     snprintf(chunk, sizeof chunk, "@%s", src->name);
     set->loading_file = src->name;
+    *(mech_run **)lua_getextraspace(L) = &load;
     rc = luaL_loadbufferx(L, src->text, src->len, chunk, "t");
     if (rc == LUA_OK) {
         sandbox_push_env(L);
         lua_setupvalue(L, -2, 1);
-        sandbox_arm(set, 1);
+        sandbox_arm(&load, 1);
         rc = lua_pcall(L, 0, 0, 0);
-        if (rc == LUA_OK && set->killed != KILL_NONE) {
-            lua_pushfstring(L, "%s: %s", src->name, sandbox_kill_reason(set));
+        if (load.killed != KILL_NONE) {
+            if (rc != LUA_OK)
+                lua_pop(L, 1);
+            lua_pushfstring(L, "%s: %s", src->name, sandbox_kill_reason(&load));
             rc = LUA_ERRRUN;
         }
-        sandbox_arm(set, 0);
+        sandbox_arm(&load, 0);
     }
+    *(mech_run **)lua_getextraspace(L) = NULL;
     set->loading_file = NULL;
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        pc_fail(err, 422, "script_error", "%s", msg ? msg : "error object is not a string");
+        size_t n = strlen(src->name);
+        if (!msg)
+            msg = "error object is not a string";
+        /* Every load error names its file, even "not enough memory". */
+        if (strncmp(msg, src->name, n) == 0 && msg[n] == ':')
+            pc_fail(err, 422, "script_error", "%s", msg);
+        else
+            pc_fail(err, 422, "script_error", "%s: %s", src->name, msg);
         lua_pop(L, 1);
         return -1;
     }
@@ -99,9 +111,12 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
     }
     set->member_ref = api_new_member_ref(set->L);
 
-    /* The version digests names and texts, so any change of the set changes it. */
+    /*
+     * The version digests names and texts, each prefixed by its length, so any
+     * change of the set changes it and no two sets run together alike.
+     */
     for (size_t i = 0; i < n; i++)
-        total += strlen(sources[i].name) + 1 + sources[i].len + 1;
+        total += 2 * 20 + strlen(sources[i].name) + sources[i].len;
     all = malloc(total + 1);
     if (!all) {
         pc_fail(err, 500, "internal", "out of memory");
@@ -109,12 +124,13 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
     }
     total = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t nl = strlen(sources[i].name) + 1;
+        size_t nl = strlen(sources[i].name);
+        total += (size_t)sprintf(all + total, "%zu:", nl);
         memcpy(all + total, sources[i].name, nl);
         total += nl;
+        total += (size_t)sprintf(all + total, "%zu:", sources[i].len);
         memcpy(all + total, sources[i].text, sources[i].len);
         total += sources[i].len;
-        all[total++] = '\0';
     }
     pc_sha256_hex(all, total, hex);
     free(all);
@@ -242,79 +258,156 @@ int mechset_handles(const mechset *set, const char *type)
     return 0;
 }
 
-/*
- * Everything of one event runs inside this protected function, so that no
- * Lua error (including one raised while building the event table or reading
- * a returned outcome) can escape to the panic handler.
- */
-static int run_all(lua_State *L)
+/* After a mechanic's run returned: its outcomes, its trace line. */
+static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
 {
-    mechset *set = mech_of(L);
-    api_push_event(L, set->ev);
-    int ev_idx = lua_gettop(L);
-    json_t *trace = set->m->trace;
-    for (size_t i = 0; i < set->nmechs; i++) {
-        const mechanic_def *d = &set->mechs[i];
-        if (!subscribed(d, set->ev->type)) {
-            if (trace)
-                json_array_append_new(
-                    trace, json_pack("{s:s, s:s, s:b, s:s}", "mechanic", d->name, "file",
-                                     d->file, "ran", 0, "reason", "not subscribed to this event type"));
+    /* A script that caught the budget error with pcall is still stopped. */
+    if (run->killed != KILL_NONE)
+        luaL_error(L, "%s", sandbox_kill_reason(run));
+    api_collect_outcomes(L, base, run);
+    lua_settop(L, 1);
+    if (run->m->trace)
+        json_array_append_new(
+            run->m->trace,
+            json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file", run->cur->file,
+                      "ran", 1, "outcomes",
+                      (json_int_t)(json_array_size(run->m->outcomes) - before)));
+}
+
+/*
+ * The body of an event's coroutine: the mechanics subscribed to the event,
+ * in order. Written with continuations (lua_callk), so that a mechanic may
+ * yield to wait for a global operation and be resumed later.
+ *   stack: [1] the event table, then during a call: [2] the outcome count before it
+ */
+static int run_loop(lua_State *L, int status, lua_KContext k)
+{
+    mech_run *run = run_of(L);
+    mechset *set = run->set;
+
+    if (k) /* resumed (or returned) from a mechanic's run */
+        after_mechanic(L, run, 3, (size_t)lua_tointeger(L, 2));
+    while (run->next < set->nmechs) {
+        const mechanic_def *d = &set->mechs[run->next++];
+        if (!subscribed(d, run->ev->type)) {
+            if (run->m->trace)
+                json_array_append_new(run->m->trace,
+                                      json_pack("{s:s, s:s, s:b, s:s}", "mechanic", d->name, "file",
+                                                d->file, "ran", 0, "reason",
+                                                "not subscribed to this event type"));
             continue;
         }
-        set->cur = d;
-        int base = lua_gettop(L) + 1;
-        size_t before = json_array_size(set->m->outcomes);
+        run->cur = d;
+        lua_pushinteger(L, (lua_Integer)json_array_size(run->m->outcomes));
         lua_rawgeti(L, LUA_REGISTRYINDEX, d->run_ref);
-        lua_pushvalue(L, ev_idx);
+        lua_pushvalue(L, 1);
         lua_rawgeti(L, LUA_REGISTRYINDEX, set->member_ref);
-        lua_call(L, 2, LUA_MULTRET);
-        /* A script that caught the budget error with pcall is still stopped. */
-        if (set->killed != KILL_NONE)
-            return luaL_error(L, "%s", sandbox_kill_reason(set));
-        api_collect_outcomes(L, base, set);
-        lua_settop(L, ev_idx);
-        if (trace)
-            json_array_append_new(
-                trace, json_pack("{s:s, s:s, s:b, s:I}", "mechanic", d->name, "file", d->file,
-                                 "ran", 1, "outcomes",
-                                 (json_int_t)(json_array_size(set->m->outcomes) - before)));
+        lua_callk(L, 2, LUA_MULTRET, 1, run_loop);
+        after_mechanic(L, run, 3, (size_t)lua_tointeger(L, 2));
     }
     return 0;
 }
 
-int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err)
+static int run_main(lua_State *L)
 {
-    lua_State *L = set->L;
-    int top = lua_gettop(L), rc;
+    mech_run *run = run_of(L);
+    lua_settop(L, 0);
+    api_push_event(L, run->ev);
+    return run_loop(L, LUA_OK, 0);
+}
 
-    set->ev = ev;
-    set->m = m;
-    set->cur = NULL;
-    sandbox_arm(set, 1);
-    lua_pushcfunction(L, run_all);
-    rc = lua_pcall(L, 0, 0, 0);
-    sandbox_arm(set, 0);
-    if (rc != LUA_OK || set->killed != KILL_NONE) {
-        const char *msg = rc != LUA_OK ? lua_tostring(L, -1) : NULL;
-        const char *who = set->cur ? set->cur->name : "event";
-        if (set->killed != KILL_NONE)
-            pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, sandbox_kill_reason(set),
-                    set->cur ? set->cur->file : "-");
-        else
+mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
+{
+    mech_run *run = calloc(1, sizeof *run);
+    if (!run)
+        return NULL;
+    run->set = mechset_ref(set);
+    run->ev = ev;
+    run->m = m;
+    run->co_ref = LUA_NOREF;
+    run->co = lua_newthread(set->L);
+    if (!run->co) {
+        mech_run_free(run);
+        return NULL;
+    }
+    run->co_ref = luaL_ref(set->L, LUA_REGISTRYINDEX);
+    *(mech_run **)lua_getextraspace(run->co) = run;
+    lua_pushcfunction(run->co, run_main);
+    return run;
+}
+
+void mech_run_free(mech_run *run)
+{
+    if (!run)
+        return;
+    if (run->co_ref != LUA_NOREF)
+        luaL_unref(run->set->L, LUA_REGISTRYINDEX, run->co_ref);
+    json_decref(run->req.args);
+    json_decref(run->reply);
+    mechset_unref(run->set);
+    free(run);
+}
+
+int mech_run_step(mech_run *run, pc_error *err)
+{
+    lua_State *co = run->co;
+    int nres = 0, rc;
+
+    sandbox_arm(run, 1);
+    rc = lua_resume(co, run->set->L, 0, &nres);
+    sandbox_arm(run, 0);
+    if (rc == LUA_YIELD && run->waiting && run->killed == KILL_NONE) {
+        lua_pop(co, nres);
+        return MECH_WAIT;
+    }
+    if (rc == LUA_OK && run->killed == KILL_NONE) {
+        member_finish(run->m);
+        return MECH_DONE;
+    }
+    {
+        const char *who = run->cur ? run->cur->name : "event";
+        if (run->killed != KILL_NONE)
+            pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, sandbox_kill_reason(run),
+                    run->cur ? run->cur->file : "-");
+        else if (rc == LUA_YIELD)
+            pc_fail(err, 422, "mechanic_error", "%s: yielded outside a global operation", who);
+        else {
+            const char *msg = lua_tostring(co, -1);
             pc_fail(err, 422, "mechanic_error", "%s: %s", who,
                     msg ? msg : "error object is not a string");
-    } else {
-        member_finish(m);
+        }
     }
-    lua_settop(L, top);
-    set->ev = NULL;
-    set->m = NULL;
-    set->cur = NULL;
-    return rc == LUA_OK && set->killed == KILL_NONE ? 0 : -1;
+    /* A dead coroutine is not resumed again; the next event gets a fresh one. */
+    return MECH_ERROR;
 }
 
-uint64_t mechset_last_instructions(const mechset *set)
+const mech_request *mech_run_request(const mech_run *run)
 {
-    return set->instr;
+    return run->waiting ? &run->req : NULL;
 }
+
+void mech_run_reply(mech_run *run, json_t *result, const char *error)
+{
+    json_decref(run->reply);
+    run->reply = result ? json_incref(result) : json_null();
+    snprintf(run->reply_err, sizeof run->reply_err, "%s", error ? error : "");
+    run->waiting = 0;
+}
+
+int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err)
+{
+    mech_run *run = mech_run_start(set, ev, m);
+    int rc;
+    if (!run)
+        return pc_fail(err, 500, "internal", "out of memory");
+    rc = mech_run_step(run, err);
+    if (rc == MECH_WAIT) {
+        pc_fail(err, 422, "mechanic_error",
+                "%s: global operation %s needs the engine (use mech_run_step)",
+                run->cur ? run->cur->name : "event", run->req.op);
+        rc = MECH_ERROR;
+    }
+    mech_run_free(run);
+    return rc == MECH_DONE ? 0 : -1;
+}
+

@@ -23,8 +23,8 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old && set->mem_used + (nsize - old) > set->lim.memory) {
-        if (set->running)
-            set->killed = KILL_MEMORY;
+        if (set->active && set->active->running)
+            set->active->killed = KILL_MEMORY;
         return NULL;
     }
     void *np = realloc(ptr, nsize);
@@ -35,29 +35,28 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
-    mechset *set = mech_of(L);
+    mech_run *run = run_of(L);
     (void)ar;
-    set->instr += MECH_HOOK_EVERY;
-    if (set->killed == KILL_NONE) {
-        if (set->instr > set->lim.instructions)
-            set->killed = KILL_BUDGET;
-        else if (pc_mono_ms() > set->deadline_ms)
-            set->killed = KILL_DEADLINE;
+    run->instr += MECH_HOOK_EVERY;
+    if (run->killed == KILL_NONE) {
+        if (run->instr > run->set->lim.instructions)
+            run->killed = KILL_BUDGET;
+        else if (pc_mono_ms() > run->deadline_ms)
+            run->killed = KILL_DEADLINE;
     }
     /*
-     * Once killed, every later hook raises again, so a script that catches the
-     * error with pcall gets at most MECH_HOOK_EVERY more instructions.
+     * Once killed, every later hook raises again (and from now on at every
+     * instruction), so nothing a script does can keep it going.
      */
-    if (set->killed != KILL_NONE) {
-        /* From now on, check at every instruction. */
+    if (run->killed != KILL_NONE) {
         lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "%s", sandbox_kill_reason(set));
+        luaL_error(L, "%s", sandbox_kill_reason(run));
     }
 }
 
-const char *sandbox_kill_reason(const mechset *set)
+const char *sandbox_kill_reason(const mech_run *run)
 {
-    switch (set->killed) {
+    switch (run->killed) {
     case KILL_BUDGET:
         return "instruction budget exceeded";
     case KILL_DEADLINE:
@@ -69,17 +68,22 @@ const char *sandbox_kill_reason(const mechset *set)
     }
 }
 
-void sandbox_arm(mechset *set, int on)
+/*
+ * Arms a run on its thread. The instruction budget spans the whole event;
+ * the deadline restarts at every resume, so time spent waiting for Redis
+ * does not count against the script.
+ */
+void sandbox_arm(mech_run *run, int on)
 {
     if (on) {
-        set->instr = 0;
-        set->killed = KILL_NONE;
-        set->deadline_ms = pc_mono_ms() + set->lim.deadline_ms;
-        set->running = 1;
-        lua_sethook(set->L, sandbox_hook, LUA_MASKCOUNT, MECH_HOOK_EVERY);
+        run->deadline_ms = pc_mono_ms() + run->set->lim.deadline_ms;
+        run->running = 1;
+        run->set->active = run;
+        lua_sethook(run->co, sandbox_hook, LUA_MASKCOUNT, MECH_HOOK_EVERY);
     } else {
-        lua_sethook(set->L, NULL, 0, 0);
-        set->running = 0;
+        lua_sethook(run->co, NULL, 0, 0);
+        run->running = 0;
+        run->set->active = NULL;
     }
 }
 
@@ -89,10 +93,20 @@ static int readonly_newindex(lua_State *L)
                       lua_tostring(L, lua_upvalueindex(1)));
 }
 
+/* The iterator of a read-only proxy: next over the real table, which it never hands out. */
+static int readonly_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static int readonly_pairs(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1)); /* next */
-    lua_pushvalue(L, lua_upvalueindex(2)); /* the real table */
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the iterator */
+    lua_pushvalue(L, 1);                   /* the proxy, not the real table */
     lua_pushnil(L);
     return 3;
 }
@@ -108,9 +122,9 @@ static void make_readonly(lua_State *L, const char *name)
     lua_pushstring(L, name);
     lua_pushcclosure(L, readonly_newindex, 1);
     lua_setfield(L, -2, "__newindex");
-    lua_getglobal(L, "next");
     lua_pushvalue(L, real);
-    lua_pushcclosure(L, readonly_pairs, 2);
+    lua_pushcclosure(L, readonly_next, 1);
+    lua_pushcclosure(L, readonly_pairs, 1);
     lua_setfield(L, -2, "__pairs");
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
@@ -121,38 +135,150 @@ static void make_readonly(lua_State *L, const char *name)
 /*
  * pcall and xpcall that cannot swallow a kill: when the budget, deadline or
  * memory cap stopped the script inside the protected call, the error is
- * raised again outside it, up to the engine's own protected call.
+ * raised again outside it, up to the engine. They keep a continuation, so a
+ * mechanic may wait on a global operation inside pcall.
  */
+static int finish_pcall(lua_State *L, int status, lua_KContext extra)
+{
+    mech_run *run = run_of(L);
+    if (run->killed != KILL_NONE)
+        return luaL_error(L, "%s", sandbox_kill_reason(run));
+    lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
+    lua_replace(L, (int)extra); /* the slot below the results */
+    return lua_gettop(L) - (int)extra + 1;
+}
+
 static int sandbox_pcall(lua_State *L)
 {
-    int status;
     luaL_checkany(L, 1);
-    status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-    if (mech_of(L)->killed != KILL_NONE)
-        return luaL_error(L, "%s", sandbox_kill_reason(mech_of(L)));
-    lua_pushboolean(L, status == LUA_OK);
+    lua_pushnil(L); /* the slot for the status */
     lua_insert(L, 1);
-    return lua_gettop(L);
+    return finish_pcall(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 1, finish_pcall),
+                        1);
+}
+
+/* The message handler of xpcall: the script's own, unless the script was stopped. */
+static int xpcall_handler(lua_State *L)
+{
+    mech_run *run = run_of(L);
+    if (run && run->killed != KILL_NONE) {
+        lua_pushstring(L, sandbox_kill_reason(run));
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
 }
 
 static int sandbox_xpcall(lua_State *L)
 {
-    int n = lua_gettop(L), status;
+    int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_pushvalue(L, 1); /* f, msgh, args..., f */
-    lua_copy(L, 2, 1);   /* msgh, msgh, args..., f */
-    lua_replace(L, 2);   /* msgh, f, args... */
-    status = lua_pcall(L, n - 2, LUA_MULTRET, 1);
-    if (mech_of(L)->killed != KILL_NONE)
-        return luaL_error(L, "%s", sandbox_kill_reason(mech_of(L)));
-    lua_pushboolean(L, status == LUA_OK);
-    lua_replace(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1); /* f, msgh, args..., true */
+    lua_pushvalue(L, 1);   /* f, msgh, args..., true, f */
+    lua_rotate(L, 3, 2);   /* f, msgh, true, f, args... */
+    return finish_pcall(L, lua_pcallk(L, n - 2, LUA_MULTRET, 2, 3, finish_pcall), 3);
+}
+
+/*
+ * setmetatable without finalizers: a __gc runs whenever the collector likes,
+ * outside any event's budget, so a looping one would hang the daemon. Lua
+ * marks an object for finalization only when its metatable has __gc at the
+ * time it is set, so refusing it here is enough.
+ */
+static int sandbox_setmetatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "finalizers (__gc) are not allowed in mechanics");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    if (lua_pcall(L, lua_gettop(L) - 1, 1, 0) != LUA_OK)
+        return luaL_error(L, "%s", lua_tostring(L, -1)); /* with the caller's file:line */
+    return 1;
+}
+
+/*
+ * Pattern functions with a cost cap. Lua's matcher backtracks inside one C
+ * call, where no hook can stop it, so string.find("aaaa...", ".-.-.-.-b") would
+ * hang the daemon. A pattern with q repetition items (* + - ?) can try on the
+ * order of n^q positions on a subject of n bytes: refuse when that passes 1e8.
+ */
+#define PATTERN_MAX_COST 1e8
+
+static int pattern_quantifiers(const char *p, size_t len)
+{
+    int q = 0, in_set = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c == '%') {
+            i++;
+            continue;
+        }
+        if (in_set) {
+            if (c == ']')
+                in_set = 0;
+            continue;
+        }
+        if (c == '[') {
+            in_set = 1;
+            if (i + 1 < len && p[i + 1] == '^')
+                i++;
+            if (i + 1 < len && p[i + 1] == ']')
+                i++;
+        } else if (c == '*' || c == '+' || c == '-' || c == '?') {
+            q++;
+        }
+    }
+    return q;
+}
+
+static int guarded_pattern(lua_State *L)
+{
+    size_t n, plen;
+    const char *p;
+    luaL_checklstring(L, 1, &n);
+    p = luaL_checklstring(L, 2, &plen);
+    /* string.find(s, p, init, true) is a plain search: no pattern. */
+    if (!(lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4))) {
+        double cost = 1;
+        int q = pattern_quantifiers(p, plen);
+        for (int i = 0; i < q && cost <= PATTERN_MAX_COST; i++)
+            cost *= (double)(n + 1);
+        if (q > 1 && cost > PATTERN_MAX_COST)
+            return luaL_error(L, "pattern too complex for a subject of %d bytes (%d repetitions)",
+                              (int)n, q);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
+}
+
+static void guard_patterns(lua_State *L)
+{
+    static const char *const fns[] = {"find", "match", "gmatch", "gsub", NULL};
+    lua_getglobal(L, LUA_STRLIBNAME);
+    for (int i = 0; fns[i]; i++) {
+        lua_getfield(L, -1, fns[i]);
+        lua_pushboolean(L, i == 0); /* find has a plain mode */
+        lua_pushcclosure(L, guarded_pattern, 2);
+        lua_setfield(L, -2, fns[i]);
+    }
+    lua_pop(L, 1);
 }
 
 static int sandbox_print(lua_State *L)
 {
-    mechset *set = mech_of(L);
+    mech_run *run = run_of(L);
     luaL_Buffer b;
     int n = lua_gettop(L);
     luaL_buffinit(L, &b);
@@ -163,7 +289,8 @@ static int sandbox_print(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    pc_log(PC_LOG_DEBUG, "lua %s: %s", set->cur ? set->cur->name : "load", lua_tostring(L, -1));
+    pc_log(PC_LOG_DEBUG, "lua %s: %s", run && run->cur ? run->cur->name : "load",
+           lua_tostring(L, -1));
     return 0;
 }
 
@@ -190,7 +317,7 @@ lua_State *sandbox_new_state(mechset *set)
     lua_State *L = lua_newstate(sandbox_alloc, set);
     if (!L)
         return NULL;
-    *(mechset **)lua_getextraspace(L) = set;
+    *(mech_run **)lua_getextraspace(L) = NULL;
 
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     lua_pop(L, 1);
@@ -203,6 +330,7 @@ lua_State *sandbox_new_state(mechset *set)
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    guard_patterns(L);
     /* Randomness comes from keyed hashes of the event, never from a seed. */
     lua_getglobal(L, LUA_MATHLIBNAME);
     lua_pushnil(L);
@@ -232,6 +360,9 @@ lua_State *sandbox_new_state(mechset *set)
     lua_setfield(L, -2, "print");
     lua_pushcfunction(L, sandbox_pcall);
     lua_setfield(L, -2, "pcall");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sandbox_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_pushcfunction(L, sandbox_xpcall);
     lua_setfield(L, -2, "xpcall");
     api_register(L);

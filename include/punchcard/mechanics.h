@@ -16,7 +16,20 @@
 #include <stdint.h>
 
 typedef struct mechset mechset;
+typedef struct mech_run mech_run;
 
+/*
+ * A global operation a mechanic asked for (a prize pool, a global counter, a
+ * budget): shared by all members, so the engine does it at once in Redis and
+ * the mechanic waits for the result. op names the operation; args is owned
+ * by the run.
+ */
+typedef struct mech_request {
+    char op[32];
+    json_t *args;
+} mech_request;
+
+enum mech_step { MECH_DONE = 0, MECH_WAIT = 1, MECH_ERROR = -1 };
 typedef struct mech_limits {
     uint64_t instructions; /* per event, all mechanics together; 0 = 1,000,000 */
     size_t memory;         /* bytes per Lua state; 0 = 64 MiB */
@@ -64,8 +77,19 @@ int mechset_handles(const mechset *set, const char *type);
  */
 int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err);
 
-/* Last run's instruction count (for tests and explain). */
-uint64_t mechset_last_instructions(const mechset *set);
+/*
+ * The asynchronous form of mechset_run(), for mechanics that wait on global
+ * operations. mech_run_start() prepares a run (a reference on set, ev and m
+ * borrowed until mech_run_free()); mech_run_step() runs until the mechanics
+ * finish (MECH_DONE), fail (MECH_ERROR, err filled) or wait (MECH_WAIT: read
+ * mech_run_request(), then answer with mech_run_reply() and step again).
+ */
+mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m);
+int mech_run_step(mech_run *run, pc_error *err);
+const mech_request *mech_run_request(const mech_run *run);
+/* result: borrowed (may be NULL for nil); error: when not NULL, the mechanic's call fails. */
+void mech_run_reply(mech_run *run, json_t *result, const char *error);
+void mech_run_free(mech_run *run);
 
 /*
  * The live set of a scripts folder, hot-reloaded: inotify on the folder, a short

@@ -127,8 +127,8 @@ static void test_time_format_round_trip(void **state)
         memset(out, 'x', sizeof out);
         pc_time_format(c->ms, out, sizeof out);
         if (strcmp(out, c->out) != 0) {
-            print_error("case \"%s\": pc_time_format(%lld) wrote \"%.31s\", want \"%s\"\n",
-                        c->name, (long long)c->ms, out, c->out);
+            print_error("case \"%s\": pc_time_format(%lld) wrote \"%.31s\", want \"%s\"\n", c->name,
+                        (long long)c->ms, out, c->out);
             failures++;
             continue;
         }

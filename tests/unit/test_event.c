@@ -79,9 +79,18 @@ struct parse_case {
 #define EV(id, type, member, rest)                                                                 \
     "{\"id\": " id ", \"type\": " type ", \"member\": " member rest "}"
 
-#define OK(name, body)          {name, body, 1, NULL, NULL, 0, 0}
-#define OK_AT(name, body, at)   {name, body, 1, NULL, NULL, at, 1}
-#define BAD(name, body, code, s) {name, body, 0, code, s, 0, 0}
+#define OK(name, body)                                                                             \
+    {                                                                                              \
+        name, body, 1, NULL, NULL, 0, 0                                                            \
+    }
+#define OK_AT(name, body, at)                                                                      \
+    {                                                                                              \
+        name, body, 1, NULL, NULL, at, 1                                                           \
+    }
+#define BAD(name, body, code, s)                                                                   \
+    {                                                                                              \
+        name, body, 0, code, s, 0, 0                                                               \
+    }
 
 /* An event with the three required fields and rest appended inside the object. */
 #define ANN(rest) EV("\"o-1\"", "\"order\"", "\"ann\"", rest)
@@ -136,8 +145,9 @@ static const struct parse_case parse_cases[] = {
     BAD("bad JSON", "{\"id\": ", "bad_json", "JSON"),
     BAD("empty body", "", "bad_json", "JSON"),
     BAD("trailing garbage", ANN("") " x", "bad_json", "JSON"),
-    BAD("duplicate key", "{\"id\": \"o-1\", \"id\": \"o-2\", \"type\": \"order\", \"member\": \"ann\"}",
-        "bad_json", "duplicate"),
+    BAD("duplicate key",
+        "{\"id\": \"o-1\", \"id\": \"o-2\", \"type\": \"order\", \"member\": \"ann\"}", "bad_json",
+        "duplicate"),
 };
 
 static void test_parse_table(void **state)
@@ -157,8 +167,8 @@ static void test_parse_table(void **state)
             } else if (!json_is_object(ev.data) || ev.at_given != c->at_given ||
                        (c->at_given && ev.at_ms != c->at_ms)) {
                 print_error("case \"%s\": data=%p at_given=%d at_ms=%lld, want object, %d, %lld\n",
-                            c->name, (void *)ev.data, ev.at_given, (long long)ev.at_ms,
-                            c->at_given, (long long)c->at_ms);
+                            c->name, (void *)ev.data, ev.at_given, (long long)ev.at_ms, c->at_given,
+                            (long long)c->at_ms);
                 failures++;
             }
             if (rc == 0)

@@ -81,8 +81,7 @@ static void test_round_trip(void **state)
         out = luajson_to_json(L, -1, err, sizeof err);
         if (!out || !json_equal(in, out)) {
             char *got = dump(out);
-            print_error("case %s: came back as %s (%s)\n", round_trips[i], got ? got : "NULL",
-                        err);
+            print_error("case %s: came back as %s (%s)\n", round_trips[i], got ? got : "NULL", err);
             free(got);
             failures++;
         }
@@ -167,8 +166,7 @@ static void test_refuses(void **state)
             failures++;
         }
         if (lua_gettop(L) != top + 1) {
-            print_error("case \"%s\": the stack changed by %d\n", c->name,
-                        lua_gettop(L) - top - 1);
+            print_error("case \"%s\": the stack changed by %d\n", c->name, lua_gettop(L) - top - 1);
             failures++;
         }
         json_decref(out);

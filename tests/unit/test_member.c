@@ -183,8 +183,8 @@ static void test_count_once(void **state)
         const char *name;
         int want;
     } steps[] = {
-        {"orders", 1}, {"orders", 0}, {"visits", 1}, {"order", 1}, {"rders", 1},
-        {"orders", 0}, {"visits", 0}, {"orders.x", 1}, {"s", 1},   {"order", 0},
+        {"orders", 1}, {"orders", 0}, {"visits", 1},   {"order", 1}, {"rders", 1},
+        {"orders", 0}, {"visits", 0}, {"orders.x", 1}, {"s", 1},     {"order", 0},
     };
     member_state *m = member_new("ann");
     int failures = 0;
@@ -219,8 +219,8 @@ static void test_finish_drops_zero_entries(void **state)
     /* Mechanics run one after another, so one mechanic's changes are contiguous. */
     assert_int_equal(member_add_balance(m, "swap", "stars", 5, &bal, &err), 0);
     assert_int_equal(member_add_balance(m, "swap", "stars", -5, &bal, &err), 0);
-    assert_non_null(member_add_outcome(m, "dessert", json_pack("{s:s, s:s}", "kind", "prize",
-                                                               "prize", "dessert")));
+    assert_non_null(member_add_outcome(
+        m, "dessert", json_pack("{s:s, s:s}", "kind", "prize", "prize", "dessert")));
     assert_int_equal(member_add_balance(m, "fuel", "stars", 3, &bal, &err), 0);
     assert_int_equal(member_add_balance(m, "fuel", "points", 0, &bal, &err), 0);
     assert_int_equal(m->nentries, 3);
@@ -317,8 +317,9 @@ struct json_case {
 };
 
 static const char *const full[] = {
-    "v",        "4",       "b:stars",   "12", "b:points", "0", "c:orders", "3", "g:first",
-    "1764059400000", "p:dessert", "2",  "a:city",   "Oslo", "x:other",  "1",
+    "v",       "4",       "b:stars",       "12",        "b:points", "0",      "c:orders",
+    "3",       "g:first", "1764059400000", "p:dessert", "2",        "a:city", "Oslo",
+    "x:other", "1",
 };
 static const char *const with_tier[] = {"v", "1", "t", "gold"};
 
@@ -369,8 +370,8 @@ static void test_to_json_after_changes(void **state)
     assert_int_equal(member_set(m, "t", "silver"), 0);
     assert_int_equal(member_set_int(m, "c:orders", 4), 0);
     j = member_to_json(m);
-    assert_true(json_is("balances", json_object_get(j, "balances"),
-                        "{\"stars\": 20, \"points\": 0}"));
+    assert_true(
+        json_is("balances", json_object_get(j, "balances"), "{\"stars\": 20, \"points\": 0}"));
     assert_true(json_is("prizes", json_object_get(j, "prizes"), "{}"));
     assert_true(json_is("tier", json_object_get(j, "tier"), "\"silver\""));
     assert_true(json_is("counters", json_object_get(j, "counters"), "{\"orders\": 4}"));

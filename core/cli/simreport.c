@@ -1,0 +1,396 @@
+/*
+ * The figures of a simulation (simreport.h): summed from the outcomes in the
+ * engine's responses, then printed as a table, alone or beside another run.
+ */
+#include "simreport.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A member seen in an applied event, and the tier its last tier outcome set. */
+typedef struct member_slot {
+    char *id;
+    int tier; /* index into tiers, or -1 */
+} member_slot;
+
+struct sim_report {
+    long long ok, failed, duplicates, messages;
+    json_t *errors;     /* code -> n */
+    json_t *currencies; /* name -> {"issued", "redeemed", "expired"} */
+    json_t *prizes, *badges, *other;
+    json_t *counters; /* name -> {"counted", "highest"} */
+    member_slot *members;
+    size_t nmembers, cap; /* open addressing, cap a power of two */
+    char **tiers;
+    int ntiers;
+};
+
+sim_report *simrep_new(void)
+{
+    sim_report *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->errors = json_object();
+    r->currencies = json_object();
+    r->prizes = json_object();
+    r->badges = json_object();
+    r->other = json_object();
+    r->counters = json_object();
+    r->cap = 1024;
+    r->members = calloc(r->cap, sizeof *r->members);
+    if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
+        !r->members) {
+        simrep_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void simrep_free(sim_report *r)
+{
+    if (!r)
+        return;
+    json_decref(r->errors);
+    json_decref(r->currencies);
+    json_decref(r->prizes);
+    json_decref(r->badges);
+    json_decref(r->other);
+    json_decref(r->counters);
+    for (size_t i = 0; r->members && i < r->cap; i++)
+        free(r->members[i].id);
+    free(r->members);
+    for (int i = 0; i < r->ntiers; i++)
+        free(r->tiers[i]);
+    free(r->tiers);
+    free(r);
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static member_slot *find_slot(member_slot *tab, size_t cap, const char *id)
+{
+    size_t i = hash_str(id) & (cap - 1);
+    while (tab[i].id && strcmp(tab[i].id, id))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* The member's slot, added when new; NULL when out of memory. */
+static member_slot *member_get(sim_report *r, const char *id)
+{
+    member_slot *m;
+    if ((r->nmembers + 1) * 2 > r->cap) {
+        size_t cap = r->cap * 2;
+        member_slot *tab = calloc(cap, sizeof *tab);
+        if (!tab)
+            return NULL;
+        for (size_t i = 0; i < r->cap; i++)
+            if (r->members[i].id)
+                *find_slot(tab, cap, r->members[i].id) = r->members[i];
+        free(r->members);
+        r->members = tab;
+        r->cap = cap;
+    }
+    m = find_slot(r->members, r->cap, id);
+    if (!m->id) {
+        if (!(m->id = strdup(id)))
+            return NULL;
+        m->tier = -1;
+        r->nmembers++;
+    }
+    return m;
+}
+
+static int tier_index(sim_report *r, const char *tier)
+{
+    char **t;
+    for (int i = 0; i < r->ntiers; i++)
+        if (!strcmp(r->tiers[i], tier))
+            return i;
+    if (!(t = realloc(r->tiers, (size_t)(r->ntiers + 1) * sizeof *t)))
+        return -1;
+    r->tiers = t;
+    if (!(t[r->ntiers] = strdup(tier)))
+        return -1;
+    return r->ntiers++;
+}
+
+/* obj[key] += by, creating it at 0. */
+static void bump(json_t *obj, const char *key, long long by)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v)
+        json_integer_set(v, json_integer_value(v) + by);
+    else
+        json_object_set_new(obj, key, json_integer(by));
+}
+
+/* obj[key] as an object, created with the given integer fields at 0. */
+static json_t *sub_object(json_t *obj, const char *key, const char *const *fields)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        v = json_object();
+        for (; *fields; fields++)
+            json_object_set_new(v, *fields, json_integer(0));
+        json_object_set_new(obj, key, v);
+    }
+    return v;
+}
+
+static const char *const currency_fields[] = {"issued", "redeemed", "expired", NULL};
+static const char *const counter_fields[] = {"counted", "highest", NULL};
+
+static void add_outcome(sim_report *r, member_slot *m, json_t *o)
+{
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    json_t *cur = json_object_get(o, "currency"), *delta = json_object_get(o, "delta");
+    const char *name;
+
+    if (!kind)
+        return;
+    if (json_is_string(cur) && json_is_integer(delta)) {
+        json_t *c = sub_object(r->currencies, json_string_value(cur), currency_fields);
+        long long d = json_integer_value(delta);
+        if (d > 0)
+            bump(c, "issued", d);
+        else if (d < 0)
+            bump(c, strstr(kind, "expir") ? "expired" : "redeemed", -d);
+        return;
+    }
+    if (!strcmp(kind, "prize") && (name = json_string_value(json_object_get(o, "prize")))) {
+        bump(r->prizes, name, 1);
+    } else if (!strcmp(kind, "badge") && (name = json_string_value(json_object_get(o, "badge")))) {
+        bump(r->badges, name, 1);
+    } else if (!strcmp(kind, "counter") &&
+               (name = json_string_value(json_object_get(o, "counter")))) {
+        json_t *c = sub_object(r->counters, name, counter_fields);
+        json_t *hi = json_object_get(c, "highest");
+        long long v = json_integer_value(json_object_get(o, "value"));
+        bump(c, "counted", 1);
+        if (v > json_integer_value(hi))
+            json_integer_set(hi, v);
+    } else if (!strcmp(kind, "tier") && (name = json_string_value(json_object_get(o, "tier")))) {
+        if (m)
+            m->tier = tier_index(r, name);
+    } else if (!strcmp(kind, "message")) {
+        r->messages++;
+    } else {
+        bump(r->other, kind, 1);
+    }
+}
+
+void simrep_add(sim_report *r, int status, json_t *body)
+{
+    json_t *o;
+    size_t i;
+    member_slot *m;
+    const char *name;
+
+    if (status != 200) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+        r->failed++;
+        bump(r->errors, code ? code : "unknown", 1);
+        return;
+    }
+    /* A duplicate carries the first answer's outcomes: they were counted then. */
+    if (json_is_true(json_object_get(body, "duplicate"))) {
+        r->duplicates++;
+        return;
+    }
+    r->ok++;
+    name = json_string_value(json_object_get(body, "member"));
+    m = member_get(r, name ? name : "");
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o);
+}
+
+void simrep_add_bad_input(sim_report *r)
+{
+    r->failed++;
+    bump(r->errors, "bad_input", 1);
+}
+
+json_t *simrep_json(const sim_report *r)
+{
+    json_t *tiers = json_object();
+    long long none = 0;
+    for (size_t i = 0; i < r->cap; i++) {
+        if (!r->members[i].id)
+            continue;
+        if (r->members[i].tier < 0)
+            none++;
+        else
+            bump(tiers, r->tiers[r->members[i].tier], 1);
+    }
+    if (none)
+        json_object_set_new(tiers, "(none)", json_integer(none));
+    return json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:o, s:I, s:O}", "events",
+                     "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed, "duplicates",
+                     (json_int_t)r->duplicates, "errors", r->errors, "members",
+                     (json_int_t)r->nmembers, "currencies", r->currencies, "prizes", r->prizes,
+                     "badges", r->badges, "counters", r->counters, "tiers", tiers, "messages",
+                     (json_int_t)r->messages, "other_outcomes", r->other);
+}
+
+/*
+ * The table's rows, in a fixed order: section by section, names sorted, each
+ * figure of a and b (0 when one of them lacks it).
+ */
+enum section_shape { SCALAR, FLAT, NESTED };
+
+static const struct section {
+    const char *key, *title;
+    enum section_shape shape;
+    const char *const *fields; /* NESTED (or fixed FLAT order): the figures of each name */
+} sections[] = {
+    {"events", "events", FLAT, (const char *const[]){"ok", "failed", "duplicates", NULL}},
+    {"errors", "failed by error", FLAT, NULL},
+    {"members", "members", SCALAR, NULL},
+    {"currencies", "currencies", NESTED, currency_fields},
+    {"prizes", "prizes won", FLAT, NULL},
+    {"badges", "badges awarded", FLAT, NULL},
+    {"counters", "counters", NESTED, counter_fields},
+    {"tiers", "members per tier", FLAT, NULL},
+    {"messages", "messages", SCALAR, NULL},
+    {"other_outcomes", "other outcomes", FLAT, NULL},
+};
+
+typedef void row_fn(void *arg, const struct section *sec, const char *name, const char *field,
+                    long long a, long long b);
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The keys of a and b (objects or NULL), sorted, without repeats; caller frees the array. */
+static const char **union_keys(json_t *a, json_t *b, size_t *n)
+{
+    size_t cap = json_object_size(a) + json_object_size(b), k = 0;
+    const char **keys = malloc((cap + 1) * sizeof *keys), *key;
+    json_t *v;
+    *n = 0;
+    if (!keys)
+        return NULL;
+    json_object_foreach(a, key, v) keys[k++] = key;
+    json_object_foreach(b, key, v) keys[k++] = key;
+    qsort(keys, k, sizeof *keys, cmp_str);
+    for (size_t i = 0; i < k; i++)
+        if (*n == 0 || strcmp(keys[*n - 1], keys[i]))
+            keys[(*n)++] = keys[i];
+    return keys;
+}
+
+static long long figure(json_t *j)
+{
+    return json_is_integer(j) ? (long long)json_integer_value(j) : 0;
+}
+
+static void walk(json_t *a, json_t *b, row_fn *fn, void *arg)
+{
+    for (size_t s = 0; s < sizeof sections / sizeof *sections; s++) {
+        const struct section *sec = &sections[s];
+        json_t *sa = json_object_get(a, sec->key), *sb = json_object_get(b, sec->key);
+        size_t n;
+        const char **keys;
+
+        if (sec->shape == SCALAR) {
+            fn(arg, sec, NULL, NULL, figure(sa), figure(sb));
+            continue;
+        }
+        if (sec->shape == FLAT && sec->fields) {
+            for (const char *const *f = sec->fields; *f; f++)
+                fn(arg, sec, *f, NULL, figure(json_object_get(sa, *f)),
+                   figure(json_object_get(sb, *f)));
+            continue;
+        }
+        if (!(keys = union_keys(sa, sb, &n)))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            json_t *va = json_object_get(sa, keys[i]), *vb = json_object_get(sb, keys[i]);
+            if (sec->shape == FLAT) {
+                fn(arg, sec, keys[i], NULL, figure(va), figure(vb));
+                continue;
+            }
+            for (const char *const *f = sec->fields; *f; f++)
+                fn(arg, sec, keys[i], *f, figure(json_object_get(va, *f)),
+                   figure(json_object_get(vb, *f)));
+        }
+        free(keys);
+    }
+}
+
+static void diff_row(void *arg, const struct section *sec, const char *name, const char *field,
+                     long long a, long long b)
+{
+    json_t *out = arg, *s;
+    if (!name) {
+        json_object_set_new(out, sec->key, json_integer(b - a));
+        return;
+    }
+    if (!(s = json_object_get(out, sec->key)))
+        json_object_set_new(out, sec->key, s = json_object());
+    if (field) {
+        json_t *o = json_object_get(s, name);
+        if (!o)
+            json_object_set_new(s, name, o = json_object());
+        json_object_set_new(o, field, json_integer(b - a));
+    } else {
+        json_object_set_new(s, name, json_integer(b - a));
+    }
+}
+
+json_t *simrep_diff(json_t *a, json_t *b)
+{
+    json_t *out = json_object();
+    walk(a, b, diff_row, out);
+    return out;
+}
+
+typedef struct print_ctx {
+    FILE *f;
+    int two;
+    const struct section *last;
+} print_ctx;
+
+static void print_row(void *arg, const struct section *sec, const char *name, const char *field,
+                      long long a, long long b)
+{
+    print_ctx *p = arg;
+    char label[200];
+
+    /* Nothing expired says nothing: most programs have no expiry. */
+    if (field && !strcmp(field, "expired") && a == 0 && b == 0)
+        return;
+    if (name && p->last != sec)
+        fprintf(p->f, "%s\n", sec->title);
+    p->last = sec;
+    if (!name)
+        snprintf(label, sizeof label, "%s", sec->title);
+    else if (field)
+        snprintf(label, sizeof label, "  %s %s", name, field);
+    else
+        snprintf(label, sizeof label, "  %s", name);
+    if (!p->two)
+        fprintf(p->f, "%-34s %14lld\n", label, a);
+    else if (a == b)
+        fprintf(p->f, "%-34s %14lld %14lld %14s\n", label, a, b, "=");
+    else
+        fprintf(p->f, "%-34s %14lld %14lld %+14lld\n", label, a, b, b - a);
+}
+
+void simrep_print(FILE *f, json_t *a, const char *label_a, json_t *b, const char *label_b)
+{
+    print_ctx p = {.f = f, .two = b != NULL};
+    if (b)
+        fprintf(f, "%-34s %14s %14s %14s\n", "", label_a, label_b, "change");
+    walk(a, b, print_row, &p);
+}

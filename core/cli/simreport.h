@@ -1,0 +1,42 @@
+/*
+ * What `punch simulate` reports: figures summed from the engine's own
+ * responses (outcomes of every applied event), never from a second reading of
+ * the rules. Private to core/cli.
+ */
+#ifndef PUNCHCARD_CLI_SIMREPORT_H
+#define PUNCHCARD_CLI_SIMREPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+typedef struct sim_report sim_report;
+
+/* NULL when out of memory. */
+sim_report *simrep_new(void);
+void simrep_free(sim_report *r);
+
+/* Counts one answered event: status and body (borrowed) as the engine gave them. */
+void simrep_add(sim_report *r, int status, json_t *body);
+
+/* Counts one input line that is not an event (bad JSON, bad fields). */
+void simrep_add_bad_input(sim_report *r);
+
+/*
+ * The figures as JSON (new reference):
+ *   {"events": {"ok", "failed", "duplicates"}, "errors": {code: n}, "members": n,
+ *    "currencies": {name: {"issued", "redeemed", "expired"}}, "prizes": {name: n},
+ *    "badges": {name: n}, "counters": {name: {"counted", "highest"}},
+ *    "tiers": {tier or "(none)": members}, "messages": n, "other_outcomes": {kind: n}}
+ */
+json_t *simrep_json(const sim_report *r);
+
+/* b - a for every figure of either (a missing figure counts 0); new reference. */
+json_t *simrep_diff(json_t *a, json_t *b);
+
+/*
+ * Prints figures as a table: one value column for a alone, or, when b is
+ * given, columns a, b and the change b - a. Labels head the columns.
+ */
+void simrep_print(FILE *f, json_t *a, const char *label_a, json_t *b, const char *label_b);
+
+#endif
