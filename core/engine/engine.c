@@ -398,6 +398,8 @@ static void decide_and_commit(engine_call *c)
     }
     json_decref(c->m->trace);
     c->m->trace = (c->flags & ENGINE_EXPLAIN) ? json_array() : NULL;
+    json_decref(c->m->effects);
+    c->m->effects = NULL;
     if (!c->global &&
         !(c->global = globals_event_new(c->e->globals, &c->ev, c->flags & ENGINE_DRY_RUN))) {
         finish_err(c, 500, "internal", "out of memory");
@@ -495,6 +497,11 @@ static void on_commit(redisReply *r, const char *err, void *arg)
     switch (r->element[0]->integer) {
     case 0:
         c->committed = r->element[1]->integer;
+        if (c->m->effects) {
+            size_t i;
+            json_t *fx;
+            json_array_foreach(c->m->effects, i, fx) globals_effect(c->e->globals, &c->ev, fx);
+        }
         finish(c, 200, json_incref(c->response));
         return;
     case 1:

@@ -200,6 +200,12 @@ static void release(globals_event *ge, claim *c)
     }
 }
 
+void globals_effect(globals *g, const pc_event *ev, json_t *effect)
+{
+    const char *op = json_string_value(json_object_get(effect, "op"));
+    pc_log(PC_LOG_WARN, "event %s: unknown effect %s", ev->id, op ? op : "(none)");
+}
+
 void globals_event_end(globals_event *ge, enum globals_end how)
 {
     ge->ended = 1;

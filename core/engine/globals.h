@@ -46,6 +46,14 @@ int globals_event_used(const globals_event *ge);
 void globals_call(globals *g, globals_event *ge, const mech_request *req, globals_done_fn *done,
                   void *arg);
 
+/*
+ * Applies one effect of a committed event (an object {"op": ..., ...}, borrowed):
+ * a write to a shared resource that needs no answer (a leaderboard score, the
+ * program's figures, the expiry schedule). Fire and forget: the member's ledger
+ * stays the truth if it is lost.
+ */
+void globals_effect(globals *g, const pc_event *ev, json_t *effect);
+
 /* The event is over: confirm, release or leave its claims (fire and forget). */
 void globals_event_end(globals_event *ge, enum globals_end how);
 

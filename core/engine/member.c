@@ -47,6 +47,7 @@ void member_free(member_state *m)
     free(m->entries);
     json_decref(m->outcomes);
     json_decref(m->trace);
+    json_decref(m->effects);
     free(m->counted);
     free(m->id);
     free(m);
@@ -134,8 +135,21 @@ int member_settle(member_state *m, int64_t new_version)
     m->outcomes = fresh;
     free(m->counted);
     m->counted = NULL;
+    json_decref(m->effects);
+    m->effects = NULL;
     m->version = new_version;
     return 0;
+}
+
+int member_add_effect(member_state *m, json_t *effect)
+{
+    if (!effect)
+        return -1;
+    if (!m->effects && !(m->effects = json_array())) {
+        json_decref(effect);
+        return -1;
+    }
+    return json_array_append_new(m->effects, effect);
 }
 
 member_state *member_clone(const member_state *m)

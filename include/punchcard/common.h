@@ -52,4 +52,16 @@ void pc_sha1_hex(const void *data, size_t len, char out[41]);
 /* Reads a whole file into a NUL-terminated malloc'd buffer; caller frees. NULL on error. */
 char *pc_read_file(const char *path, size_t *len_out);
 
+/*
+ * Time zones (IANA names like "Europe/Paris", from the system's tzdata; "UTC"
+ * by default). pc_tz_valid: 1 when name is a known zone. pc_local_time: the
+ * civil time of ms in zone tz (tm_year etc. as localtime_r fills them, and
+ * the UTC offset in seconds). pc_local_midnight: ms of the start of the local
+ * day (at hour_start o'clock) that contains ms. Thread-safe.
+ */
+#include <time.h>
+int pc_tz_valid(const char *tz);
+int pc_local_time(int64_t ms, const char *tz, struct tm *out);
+int64_t pc_local_day_start(int64_t ms, const char *tz, int hour_start);
+
 #endif

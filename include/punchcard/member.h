@@ -44,7 +44,11 @@ typedef struct member_state {
     json_t *outcomes; /* owned array of outcome objects, in the order they happened */
     char *counted;    /* owned, "\n"-joined counters already counted by this event */
     json_t *trace;    /* owned; when not NULL, mechset_run() appends why each mechanic ran or not */
+    json_t *effects;  /* owned array: global writes to do after the commit ({"op", ...}) */
 } member_state;
+
+/* Queues a global effect (stolen) to apply after this event's commit. NULL-safe; -1 on OOM. */
+int member_add_effect(member_state *m, json_t *effect);
 
 /* Creates an empty state for member id (version 0). NULL on out of memory. */
 member_state *member_new(const char *id);
