@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* The current event's run, or a Lua error when called outside an event. */
-static mech_run *running_set(lua_State *L)
+mech_run *api_running(lua_State *L)
 {
     mech_run *run = run_of(L);
     if (!run || !run->running || !run->m || !run->cur)
@@ -20,7 +20,7 @@ static mech_run *running_set(lua_State *L)
     return run;
 }
 
-static const char *check_name(lua_State *L, int arg, const char *what)
+const char *api_check_name(lua_State *L, int arg, const char *what)
 {
     const char *s = luaL_checkstring(L, arg);
     if (!pc_valid_name(s))
@@ -28,7 +28,7 @@ static const char *check_name(lua_State *L, int arg, const char *what)
     return s;
 }
 
-static int64_t check_amount(lua_State *L, int arg)
+int64_t api_check_amount(lua_State *L, int arg)
 {
     int isint = 0;
     lua_Integer v = lua_tointegerx(L, arg, &isint);
@@ -71,9 +71,9 @@ static void field_name(char *out, size_t n, char prefix, const char *name)
 /* m:earn(currency, amount) -> balance */
 static int m_earn(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *cur = check_name(L, 2, "currency");
-    int64_t amount = check_amount(L, 3), bal;
+    mech_run *set = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    int64_t amount = api_check_amount(L, 3), bal;
     const char *err;
     if (member_add_balance(set->m, set->cur->name, cur, amount, &bal, &err))
         return luaL_error(L, "earn %s: %s", cur, err);
@@ -84,9 +84,9 @@ static int m_earn(lua_State *L)
 /* m:spend(currency, amount) -> balance; fails the event when the balance is short. */
 static int m_spend(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *cur = check_name(L, 2, "currency");
-    int64_t amount = check_amount(L, 3), bal;
+    mech_run *set = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    int64_t amount = api_check_amount(L, 3), bal;
     const char *err;
     if (member_add_balance(set->m, set->cur->name, cur, -amount, &bal, &err))
         return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
@@ -97,9 +97,9 @@ static int m_spend(lua_State *L)
 /* m:balance(currency) -> integer */
 static int m_balance(lua_State *L)
 {
-    mech_run *set = running_set(L);
+    mech_run *set = api_running(L);
     char f[80];
-    field_name(f, sizeof f, 'b', check_name(L, 2, "currency"));
+    field_name(f, sizeof f, 'b', api_check_name(L, 2, "currency"));
     lua_pushinteger(L, member_get_int(set->m, f));
     return 1;
 }
@@ -120,8 +120,8 @@ static int64_t add_counter(lua_State *L, mech_run *set, const char *name, int64_
 /* m:count(counter) -> value; counts this event once, however many mechanics ask. */
 static int m_count(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *name = check_name(L, 2, "counter");
+    mech_run *set = api_running(L);
+    const char *name = api_check_name(L, 2, "counter");
     char f[80];
     int r = member_count_once(set->m, name);
     if (r < 0)
@@ -138,8 +138,8 @@ static int m_count(lua_State *L)
 /* m:incr(counter, by) -> value */
 static int m_incr(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *name = check_name(L, 2, "counter");
+    mech_run *set = api_running(L);
+    const char *name = api_check_name(L, 2, "counter");
     int isint = 0;
     lua_Integer by = lua_isnoneornil(L, 3) ? 1 : lua_tointegerx(L, 3, &isint);
     if (!lua_isnoneornil(L, 3) && !isint)
@@ -151,9 +151,9 @@ static int m_incr(lua_State *L)
 /* m:counter(counter) -> value */
 static int m_counter(lua_State *L)
 {
-    mech_run *set = running_set(L);
+    mech_run *set = api_running(L);
     char f[80];
-    field_name(f, sizeof f, 'c', check_name(L, 2, "counter"));
+    field_name(f, sizeof f, 'c', api_check_name(L, 2, "counter"));
     lua_pushinteger(L, member_get_int(set->m, f));
     return 1;
 }
@@ -161,8 +161,8 @@ static int m_counter(lua_State *L)
 /* m:badge(name) -> true when awarded now, false when the member already had it. */
 static int m_badge(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *name = check_name(L, 2, "badge");
+    mech_run *set = api_running(L);
+    const char *name = api_check_name(L, 2, "badge");
     char f[80];
     field_name(f, sizeof f, 'g', name);
     if (member_get(set->m, f)) {
@@ -180,9 +180,9 @@ static int m_badge(lua_State *L)
 /* m:has_badge(name) -> boolean */
 static int m_has_badge(lua_State *L)
 {
-    mech_run *set = running_set(L);
+    mech_run *set = api_running(L);
     char f[80];
-    field_name(f, sizeof f, 'g', check_name(L, 2, "badge"));
+    field_name(f, sizeof f, 'g', api_check_name(L, 2, "badge"));
     lua_pushboolean(L, member_get(set->m, f) != NULL);
     return 1;
 }
@@ -190,7 +190,7 @@ static int m_has_badge(lua_State *L)
 /* m:tier() -> name or nil */
 static int m_tier(lua_State *L)
 {
-    mech_run *set = running_set(L);
+    mech_run *set = api_running(L);
     const char *t = member_get(set->m, "t");
     if (t)
         lua_pushstring(L, t);
@@ -202,8 +202,8 @@ static int m_tier(lua_State *L)
 /* m:set_tier(name) -> true when the tier changed */
 static int m_set_tier(lua_State *L)
 {
-    mech_run *set = running_set(L);
-    const char *name = check_name(L, 2, "tier");
+    mech_run *set = api_running(L);
+    const char *name = api_check_name(L, 2, "tier");
     const char *old = member_get(set->m, "t");
     json_t *o;
     if (old && strcmp(old, name) == 0) {
@@ -221,9 +221,9 @@ static int m_set_tier(lua_State *L)
 /* m:attr(name) -> string or nil (member attributes) */
 static int m_attr(lua_State *L)
 {
-    mech_run *set = running_set(L);
+    mech_run *set = api_running(L);
     char f[80];
-    field_name(f, sizeof f, 'a', check_name(L, 2, "attribute"));
+    field_name(f, sizeof f, 'a', api_check_name(L, 2, "attribute"));
     const char *v = member_get(set->m, f);
     if (v)
         lua_pushstring(L, v);
@@ -243,7 +243,7 @@ static int member_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "id") == 0) {
-        mech_run *set = running_set(L);
+        mech_run *set = api_running(L);
         lua_pushstring(L, set->m->id);
         return 1;
     }
@@ -284,7 +284,7 @@ static int make_outcome(lua_State *L, const char *kind, const char *field)
 /* prize(name [, fields]) -> outcome */
 static int api_prize(lua_State *L)
 {
-    check_name(L, 1, "prize");
+    api_check_name(L, 1, "prize");
     return make_outcome(L, "prize", "prize");
 }
 
@@ -410,6 +410,8 @@ void api_register(lua_State *L)
 {
     lua_pushcfunction(L, api_global_count);
     lua_setfield(L, -2, "global_count");
+    api_money_globals(L);
+    api_game_globals(L);
     lua_pushcfunction(L, api_mechanic);
     lua_setfield(L, -2, "mechanic");
     lua_pushcfunction(L, api_prize);
@@ -424,6 +426,8 @@ int api_new_member_ref(lua_State *L)
     lua_newuserdatauv(L, 0, 0);
     lua_createtable(L, 0, 4);
     luaL_newlib(L, member_methods);
+    api_money_methods(L);
+    api_game_methods(L);
     lua_pushcclosure(L, member_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, member_tostring);
@@ -563,7 +567,7 @@ static int global_done(lua_State *L, int status, lua_KContext k)
 
 int api_global_call(lua_State *L, const char *op, json_t *args)
 {
-    mech_run *run = running_set(L);
+    mech_run *run = api_running(L);
     if (!args)
         return luaL_error(L, "out of memory");
     snprintf(run->req.op, sizeof run->req.op, "%s", op);
@@ -576,6 +580,6 @@ int api_global_call(lua_State *L, const char *op, json_t *args)
 /* global_count(name) -> the global counter after counting this event (once per event). */
 static int api_global_count(lua_State *L)
 {
-    const char *name = check_name(L, 1, "counter");
+    const char *name = api_check_name(L, 1, "counter");
     return api_global_call(L, "counter", json_pack("{s:s}", "name", name));
 }

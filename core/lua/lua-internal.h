@@ -96,6 +96,27 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *run);
  */
 int api_global_call(lua_State *L, const char *op, json_t *args);
 
+/*
+ * The API is split by subject: api.c (declarations, member basics, outcomes),
+ * api_money.c (currencies: lots, expiry, pending, tiers, attributes) and
+ * api_game.c (streaks, badges with levels, draws, campaigns, leaderboards,
+ * referrals). Each adds its member methods to the table at -1, and its global
+ * functions to the API table at -1.
+ */
+void api_money_methods(lua_State *L);
+void api_money_globals(lua_State *L);
+void api_game_methods(lua_State *L);
+void api_game_globals(lua_State *L);
+
+/* api.c: the running event's context, or a Lua error outside an event. */
+mech_run *api_running(lua_State *L);
+
+/* api.c: a checked name argument (1-64 of a-z 0-9 _ . -); raises otherwise. */
+const char *api_check_name(lua_State *L, int arg, const char *what);
+
+/* api.c: a checked whole, non-negative amount argument; raises otherwise. */
+int64_t api_check_amount(lua_State *L, int arg);
+
 /* api.c: creates the member userdata; returns its registry reference. */
 int api_new_member_ref(lua_State *L);
 
