@@ -218,23 +218,39 @@ int member_set_int(member_state *m, const char *name, int64_t value)
 int member_add_balance(member_state *m, const char *mechanic, const char *currency,
                        int64_t delta, int64_t *balance_out, const char **err)
 {
-    char field[160];
-    int64_t bal, nb;
+    member_move mv = {.mechanic = mechanic, .currency = currency, .delta = delta};
+    return member_move_balance(m, &mv, balance_out, err);
+}
+
+static int same_kind(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int member_move_balance(member_state *m, const member_move *mv, int64_t *balance_out,
+                        const char **err)
+{
+    char field[160], pfield[160];
+    int64_t bal, nb, pend, np;
     member_entry *e = NULL;
 
-    snprintf(field, sizeof field, "b:%s", currency);
+    snprintf(field, sizeof field, "b:%s", mv->currency);
+    snprintf(pfield, sizeof pfield, "pb:%s", mv->currency);
     bal = member_get_int(m, field);
-    if (__builtin_add_overflow(bal, delta, &nb)) {
+    pend = member_get_int(m, pfield);
+    if (__builtin_add_overflow(bal, mv->delta, &nb) ||
+        __builtin_add_overflow(pend, mv->pending, &np)) {
         *err = "balance overflow";
         return -1;
     }
-    if (nb < 0) {
+    if ((nb < 0 && mv->delta < 0 && !mv->allow_negative) || np < 0) {
         *err = "insufficient balance";
         return -1;
     }
     for (size_t i = 0; i < m->nentries; i++)
-        if (strcmp(m->entries[i].mechanic, mechanic) == 0 &&
-            strcmp(m->entries[i].currency, currency) == 0)
+        if (strcmp(m->entries[i].mechanic, mv->mechanic) == 0 &&
+            strcmp(m->entries[i].currency, mv->currency) == 0 &&
+            same_kind(m->entries[i].kind, mv->kind))
             e = &m->entries[i];
     if (!e) {
         json_t *o;
@@ -246,24 +262,31 @@ int member_add_balance(member_state *m, const char *mechanic, const char *curren
             m->entries = ne;
             m->capentries = cap;
         }
-        o = member_add_outcome(m, mechanic,
-                               json_pack("{s:s, s:s}", "kind", "stars", "currency", currency));
+        o = member_add_outcome(m, mv->mechanic,
+                               json_pack("{s:s, s:s}", "kind", mv->kind ? mv->kind : "stars",
+                                         "currency", mv->currency));
         if (!o)
             goto oom;
         e = &m->entries[m->nentries++];
-        e->mechanic = strdup(mechanic);
-        e->currency = strdup(currency);
-        e->delta = 0;
+        memset(e, 0, sizeof *e);
+        e->mechanic = strdup(mv->mechanic);
+        e->currency = strdup(mv->currency);
+        e->kind = mv->kind;
         e->outcome = o;
         if (!e->mechanic || !e->currency)
             goto oom;
     }
-    if (member_set_int(m, field, nb))
+    if ((mv->delta && member_set_int(m, field, nb)) || (mv->pending && member_set_int(m, pfield, np)))
         goto oom;
-    e->delta += delta;
+    e->delta += mv->delta;
+    e->pending += mv->pending;
     e->balance = nb;
     json_object_set_new(e->outcome, "delta", json_integer(e->delta));
     json_object_set_new(e->outcome, "balance", json_integer(nb));
+    if (e->pending) {
+        json_object_set_new(e->outcome, "pending", json_integer(e->pending));
+        json_object_set_new(e->outcome, "pending_balance", json_integer(np));
+    }
     *balance_out = nb;
     return 0;
 oom:
@@ -312,7 +335,7 @@ void member_finish(member_state *m)
     size_t j = 0;
     for (size_t i = 0; i < m->nentries; i++) {
         member_entry *e = &m->entries[i];
-        if (e->delta != 0) {
+        if (e->delta != 0 || e->pending != 0) {
             m->entries[j++] = *e;
             continue;
         }

@@ -60,6 +60,8 @@ static int load_one(mechset *set, const mech_source *src, pc_error *err)
         lua_setupvalue(L, -2, 1);
         sandbox_arm(&load, 1);
         rc = lua_pcall(L, 0, 0, 0);
+        if (rc == LUA_ERRMEM)
+            load.killed = KILL_MEMORY;
         if (load.killed != KILL_NONE) {
             if (rc != LUA_OK)
                 lua_pop(L, 1);
@@ -356,6 +358,8 @@ int mech_run_step(mech_run *run, pc_error *err)
     sandbox_arm(run, 1);
     rc = lua_resume(co, run->set->L, 0, &nres);
     sandbox_arm(run, 0);
+    if (rc == LUA_ERRMEM)
+        run->killed = KILL_MEMORY;
     if (rc == LUA_YIELD && run->waiting && run->killed == KILL_NONE) {
         lua_pop(co, nres);
         return MECH_WAIT;

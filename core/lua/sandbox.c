@@ -22,11 +22,12 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         set->mem_used -= old;
         return NULL;
     }
-    if (nsize > old && set->mem_used + (nsize - old) > set->lim.memory) {
-        if (set->active && set->active->running)
-            set->active->killed = KILL_MEMORY;
+    /*
+     * Refuse past the cap. Lua then collects and tries once more, so the kill
+     * is decided where the memory error surfaces (LUA_ERRMEM), not here.
+     */
+    if (nsize > old && set->mem_used + (nsize - old) > set->lim.memory)
         return NULL;
-    }
     void *np = realloc(ptr, nsize);
     if (np)
         set->mem_used = set->mem_used - old + nsize;
@@ -141,6 +142,8 @@ static void make_readonly(lua_State *L, const char *name)
 static int finish_pcall(lua_State *L, int status, lua_KContext extra)
 {
     mech_run *run = run_of(L);
+    if (status == LUA_ERRMEM)
+        run->killed = KILL_MEMORY;
     if (run->killed != KILL_NONE)
         return luaL_error(L, "%s", sandbox_kill_reason(run));
     lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);

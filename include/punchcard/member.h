@@ -10,7 +10,16 @@
  *   g:<badge>     badge: when it was awarded (ms since the epoch)
  *   p:<prize>     how many times this prize was won
  *   t             tier name
- *   a:<name>      member attribute (set by later APIs)
+ *   a:<name>      member attribute (PUT /v1/members/{id})
+ *   pb:<currency> pending balance: earned, spendable after its return window
+ *   l:<cur>:<n>   a lot of currency cur: "amount|remaining|spent|expires|avail|created|event"
+ *                 (times in ms, 0 = never / at once); spending and expiry take the
+ *                 soonest-expiring lots first
+ *   ln:<cur>      the next lot number of cur
+ *   w:<name>:<YYYYMM>  a monthly bucket of a rolling window (m:track)
+ *   tf            the tier floor a person set (PUT /v1/members/{id})
+ *   o:<key>       once-markers (m:once, m:once_per_year)
+ *   due           when the next lot expires or is released, or a mechanic asked to wake (ms)
  */
 #ifndef PUNCHCARD_MEMBER_H
 #define PUNCHCARD_MEMBER_H
@@ -25,13 +34,15 @@ typedef struct member_field {
     int dirty;   /* changed by this event */
 } member_field;
 
-/* One ledger line this event will append: one per (mechanic, currency). */
+/* One ledger line this event will append: one per (mechanic, currency, kind). */
 typedef struct member_entry {
-    char *mechanic; /* owned */
-    char *currency; /* owned */
-    int64_t delta;
-    int64_t balance;   /* after this entry */
-    json_t *outcome;   /* the "stars" outcome that reports it (borrowed from outcomes) */
+    char *mechanic;   /* owned */
+    char *currency;   /* owned */
+    const char *kind; /* static: NULL for earn/spend by mechanics, else "expire", "release", ... */
+    int64_t delta;    /* change of the available balance */
+    int64_t balance;  /* available balance after this entry */
+    int64_t pending;  /* change of the pending balance (earned, not yet spendable) */
+    json_t *outcome;  /* the outcome that reports it (borrowed from outcomes) */
 } member_entry;
 
 typedef struct member_state {
@@ -83,6 +94,21 @@ int member_set_int(member_state *m, const char *name, int64_t value);
  */
 int member_add_balance(member_state *m, const char *mechanic, const char *currency,
                        int64_t delta, int64_t *balance_out, const char **err);
+
+/* A balance movement of any kind (see member_move_balance). */
+typedef struct member_move {
+    const char *mechanic;
+    const char *currency;
+    const char *kind;   /* NULL: a mechanic's earn or spend (outcome "stars"); else the
+                           outcome and ledger kind: "expire", "release", "redeem", "reverse" */
+    int64_t delta;      /* change of the available balance */
+    int64_t pending;    /* change of the pending balance */
+    int allow_negative; /* a reversal may leave a debt that later earnings repay */
+} member_move;
+
+/* The general form of member_add_balance. 0, or -1 with *err set. */
+int member_move_balance(member_state *m, const member_move *mv, int64_t *balance_out,
+                        const char **err);
 
 /*
  * Appends an outcome (stolen reference) as {"mechanic": mechanic, ...outcome}.

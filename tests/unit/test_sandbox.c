@@ -601,6 +601,43 @@ static void test_limits(void **state)
     assert_int_equal(failures, 0);
 }
 
+/*
+ * The memory cap limits what a script holds, not what it has thrown away: a
+ * run whose live data stays well under the cap must not be killed because
+ * garbage had not been collected yet when an allocation first came up short
+ * (Lua collects and retries before it gives up).
+ */
+static void test_memory_cap_counts_live_data(void **state)
+{
+    static const mech_source src =
+        SRC("a.lua", "mechanic 'churn' { on = 'order', run = function(ev, m)\n"
+                     "  local keep = {}\n"
+                     "  for i = 1, 40 do keep[i] = string.rep('k', 100000) .. i end\n"
+                     "  for i = 1, 300 do local s = string.rep('x', 100000) .. i end\n"
+                     "  return message('kept ' .. #keep)\n"
+                     "end }\n");
+    static const mech_limits mem8 = {0, 8u << 20, 60000};
+    pc_error err = {0};
+    mechset *set = mechset_compile(&src, 1, &mem8, &err);
+    int failures = 0;
+    (void)state;
+
+    if (!set)
+        fail_msg("compile: %s", err.message);
+    for (int i = 0; i < 3; i++) {
+        member_state *m = ann_with(NULL);
+        char id[8];
+        snprintf(id, sizeof id, "e%d", i + 1);
+        if (run_event(set, id, "order", NULL, m, &err)) {
+            print_error("event %s (4 MB live, 30 MB of garbage, 8 MiB cap): %s\n", id, err.message);
+            failures++;
+        }
+        member_free(m);
+    }
+    mechset_unref(set);
+    assert_int_equal(failures, 0);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Messages point at file:line                                                */
 
@@ -1202,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_libraries_survive_tampering),
         cmocka_unit_test(test_pairs_does_not_leak_real_library),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_memory_cap_counts_live_data),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_declarations),

@@ -1,0 +1,382 @@
+/*
+ * Lots, expiry, pending earn and reversal (include/punchcard/money.h).
+ */
+#include "punchcard/money.h"
+#include "punchcard/common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOT_KEEP_MS (400LL * 86400000) /* a used-up lot is kept this long, for reversals */
+
+static int parse_lot(const char *name, const char *value, money_lot *lot)
+{
+    const char *colon;
+    memset(lot, 0, sizeof *lot);
+    if (strncmp(name, "l:", 2) != 0 || !value)
+        return -1;
+    colon = strrchr(name + 2, ':');
+    if (!colon || (size_t)(colon - name - 2) >= sizeof lot->currency)
+        return -1;
+    memcpy(lot->currency, name + 2, (size_t)(colon - name - 2));
+    lot->n = strtoll(colon + 1, NULL, 10);
+    if (sscanf(value, "%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%128s",
+               &lot->amount, &lot->remaining, &lot->spent, &lot->expires_ms, &lot->avail_ms,
+               &lot->created_ms, lot->event) < 6)
+        return -1;
+    return 0;
+}
+
+static int store_lot(member_state *m, const money_lot *lot)
+{
+    char name[100], value[300];
+    snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
+    snprintf(value, sizeof value, "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
+             lot->amount, lot->remaining, lot->spent, lot->expires_ms, lot->avail_ms,
+             lot->created_ms, lot->event);
+    return member_set(m, name, value);
+}
+
+static int drop_lot(member_state *m, const money_lot *lot)
+{
+    char name[100];
+    snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
+    return member_set(m, name, NULL);
+}
+
+/* The lots of currency (all when NULL), sorted soonest-expiring first. Caller frees. */
+static money_lot *load_lots(const member_state *m, const char *currency, size_t *n_out)
+{
+    money_lot *lots = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < m->nfields; i++) {
+        money_lot lot;
+        if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
+            continue;
+        if (currency && strcmp(lot.currency, currency))
+            continue;
+        money_lot *nl = realloc(lots, (n + 1) * sizeof *nl);
+        if (!nl) {
+            free(lots);
+            *n_out = 0;
+            return NULL;
+        }
+        lots = nl;
+        lots[n++] = lot;
+    }
+    *n_out = n;
+    return lots;
+}
+
+static int by_expiry(const void *a, const void *b)
+{
+    const money_lot *x = a, *y = b;
+    int64_t ex = x->expires_ms ? x->expires_ms : INT64_MAX;
+    int64_t ey = y->expires_ms ? y->expires_ms : INT64_MAX;
+    if (ex != ey)
+        return ex < ey ? -1 : 1;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg),
+                    void *arg)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        money_lot lot;
+        if (m->fields[i].value && parse_lot(m->fields[i].name, m->fields[i].value, &lot) == 0)
+            fn(&lot, arg);
+    }
+}
+
+static int64_t balance(const member_state *m, const char *currency)
+{
+    char f[80];
+    snprintf(f, sizeof f, "b:%s", currency);
+    return member_get_int(m, f);
+}
+
+int money_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
+               int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
+               int64_t *balance_out, const char **err)
+{
+    money_lot lot = {0};
+    char nf[80];
+    member_move mv = {.mechanic = mechanic, .currency = currency};
+    int pending = avail_ms > now_ms;
+
+    if (amount == 0) {
+        *balance_out = balance(m, currency);
+        return 0;
+    }
+    snprintf(lot.currency, sizeof lot.currency, "%s", currency);
+    snprintf(lot.event, sizeof lot.event, "%s", event_id);
+    snprintf(nf, sizeof nf, "ln:%s", currency);
+    lot.n = member_get_int(m, nf) + 1;
+    lot.amount = lot.remaining = amount;
+    lot.expires_ms = expires_ms;
+    lot.avail_ms = pending ? avail_ms : 0;
+    lot.created_ms = now_ms;
+    if (pending) {
+        mv.pending = amount;
+    } else {
+        int64_t bal = balance(m, currency);
+        mv.delta = amount;
+        if (bal < 0) { /* repay a debt first */
+            int64_t repay = -bal < amount ? -bal : amount;
+            lot.remaining -= repay;
+            lot.spent += repay;
+        }
+    }
+    if (member_move_balance(m, &mv, balance_out, err))
+        return -1;
+    if (member_set_int(m, nf, lot.n) || store_lot(m, &lot)) {
+        *err = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes amount out of the available lots of currency, soonest-expiring first. */
+static int take_from_lots(member_state *m, const char *currency, int64_t amount,
+                          const char *skip_event)
+{
+    size_t n;
+    money_lot *lots = load_lots(m, currency, &n);
+    if (!lots && n)
+        return -1;
+    qsort(lots, n, sizeof *lots, by_expiry);
+    for (size_t i = 0; i < n && amount > 0; i++) {
+        money_lot *lot = &lots[i];
+        if (lot->avail_ms || lot->remaining <= 0 || (skip_event && !strcmp(lot->event, skip_event)))
+            continue;
+        int64_t take = lot->remaining < amount ? lot->remaining : amount;
+        lot->remaining -= take;
+        lot->spent += take;
+        amount -= take;
+        if (store_lot(m, lot)) {
+            free(lots);
+            return -1;
+        }
+    }
+    free(lots);
+    return 0;
+}
+
+int money_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
+                int64_t amount, int64_t *balance_out, const char **err)
+{
+    member_move mv = {.mechanic = mechanic, .currency = currency, .kind = kind, .delta = -amount};
+    if (amount == 0) {
+        *balance_out = balance(m, currency);
+        return 0;
+    }
+    if (member_move_balance(m, &mv, balance_out, err))
+        return -1;
+    if (take_from_lots(m, currency, amount, NULL)) {
+        *err = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+int money_tick(member_state *m, int64_t now_ms, const char **err)
+{
+    size_t n;
+    money_lot *lots = load_lots(m, NULL, &n);
+    int64_t bal;
+    int rc = 0;
+
+    qsort(lots, n, sizeof *lots, by_expiry);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        money_lot *lot = &lots[i];
+        int changed = 0;
+        if (lot->avail_ms && lot->avail_ms <= now_ms &&
+            !(lot->expires_ms && lot->expires_ms <= lot->avail_ms)) {
+            member_move mv = {.mechanic = "release", .currency = lot->currency,
+                              .kind = "release", .delta = lot->remaining,
+                              .pending = -lot->remaining};
+            int64_t before = balance(m, lot->currency);
+            if (before < 0) {
+                int64_t repay = -before < lot->remaining ? -before : lot->remaining;
+                lot->remaining -= repay;
+                lot->spent += repay;
+            }
+            rc = member_move_balance(m, &mv, &bal, err);
+            lot->avail_ms = 0;
+            changed = 1;
+        }
+        if (rc == 0 && lot->expires_ms && lot->expires_ms <= now_ms && lot->remaining > 0) {
+            member_move mv = {.mechanic = "expiry", .currency = lot->currency, .kind = "expire"};
+            if (lot->avail_ms)
+                mv.pending = -lot->remaining; /* expired before it was ever released */
+            else
+                mv.delta = -lot->remaining;
+            mv.allow_negative = 1;
+            rc = member_move_balance(m, &mv, &bal, err);
+            lot->remaining = 0;
+            lot->avail_ms = 0;
+            changed = 1;
+        }
+        if (rc)
+            break;
+        if (lot->remaining == 0 && lot->avail_ms == 0 && lot->created_ms + LOT_KEEP_MS <= now_ms &&
+            (!lot->expires_ms || lot->expires_ms <= now_ms)) {
+            if (drop_lot(m, lot))
+                rc = -1;
+        } else if (changed && store_lot(m, lot)) {
+            rc = -1;
+        }
+    }
+    if (rc && !*err)
+        *err = "out of memory";
+    free(lots);
+    return rc;
+}
+
+int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
+                  int64_t *reversed_out, const char **err)
+{
+    size_t n;
+    money_lot *lots = load_lots(m, currency, &n);
+    int64_t left = amount > 0 ? amount : INT64_MAX, total = 0, bal;
+    int rc = 0;
+
+    *reversed_out = 0;
+    for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
+        money_lot *lot = &lots[i];
+        if (strcmp(lot->event, event))
+            continue;
+        member_move mv = {.mechanic = "reverse", .currency = lot->currency, .kind = "reverse",
+                          .allow_negative = 1};
+        /* 1. what is left of the lot itself */
+        int64_t from_lot = lot->remaining < left ? lot->remaining : left;
+        if (lot->avail_ms)
+            mv.pending = -from_lot;
+        else
+            mv.delta = -from_lot;
+        lot->remaining -= from_lot;
+        lot->amount -= from_lot;
+        left -= from_lot;
+        /* 2. what of it was spent: from the rest of the balance, or as a debt */
+        int64_t from_spent = lot->spent < left ? lot->spent : left;
+        if (from_spent > 0) {
+            int64_t avail = balance(m, lot->currency);
+            int64_t covered = avail > 0 ? (avail < from_spent ? avail : from_spent) : 0;
+            if (covered && take_from_lots(m, lot->currency, covered, event))
+                rc = -1;
+            mv.delta -= from_spent;
+            lot->spent -= from_spent;
+            lot->amount -= from_spent;
+            left -= from_spent;
+        }
+        /* 3. what of it expired has left the balance already: nothing to take. */
+        total += from_lot + from_spent;
+        if (rc == 0 && (mv.delta || mv.pending))
+            rc = member_move_balance(m, &mv, &bal, err);
+        if (rc == 0 && store_lot(m, lot))
+            rc = -1;
+    }
+    if (rc && !*err)
+        *err = "out of memory";
+    free(lots);
+    *reversed_out = total;
+    return rc;
+}
+
+int64_t money_next_due(const member_state *m)
+{
+    int64_t due = member_get_int(m, "wk");
+    for (size_t i = 0; i < m->nfields; i++) {
+        money_lot lot;
+        int64_t t = 0;
+        if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
+            continue;
+        if (lot.avail_ms)
+            t = lot.avail_ms;
+        if (lot.expires_ms && lot.remaining > 0 && (!t || lot.expires_ms < t))
+            t = lot.expires_ms;
+        if (t && (!due || t < due))
+            due = t;
+    }
+    return due;
+}
+
+typedef struct summary_acc {
+    json_t *out;
+} summary_acc;
+
+static void summarize(const money_lot *lot, void *arg)
+{
+    json_t *out = arg, *cur = json_object_get(out, lot->currency), *next;
+    char ts[32];
+    if (!cur) {
+        cur = json_pack("{s:n}", "next_expiry");
+        json_object_set_new(out, lot->currency, cur);
+    }
+    if (!lot->expires_ms || lot->remaining <= 0)
+        return;
+    pc_time_format(lot->expires_ms, ts, sizeof ts);
+    next = json_object_get(cur, "next_expiry");
+    if (json_is_object(next)) {
+        const char *at = json_string_value(json_object_get(next, "at"));
+        int c = strcmp(ts, at);
+        if (c > 0)
+            return;
+        if (c == 0) {
+            json_object_set_new(next, "amount",
+                                json_integer(json_integer_value(json_object_get(next, "amount")) +
+                                             lot->remaining));
+            return;
+        }
+    }
+    json_object_set_new(cur, "next_expiry",
+                        json_pack("{s:I, s:s}", "amount", (json_int_t)lot->remaining, "at", ts));
+}
+
+json_t *money_summary(const member_state *m)
+{
+    json_t *out = json_object();
+    money_each_lot(m, summarize, out);
+    return out;
+}
+
+int64_t money_add_months(int64_t ms, int months)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    int y, mo, dim;
+    gmtime_r(&t, &tm);
+    mo = tm.tm_mon + months;
+    y = tm.tm_year + 1900 + (mo >= 0 ? mo / 12 : -((11 - mo) / 12));
+    mo = ((mo % 12) + 12) % 12;
+    dim = mdays[mo] + (mo == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo;
+    if (tm.tm_mday > dim) /* Jan 31 + 1 month = Feb 28 (or 29) */
+        tm.tm_mday = dim;
+    return (int64_t)timegm(&tm) * 1000 + ms % 1000;
+}
+
+int64_t money_period_end(int64_t ms, const char *period)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    if (!strcmp(period, "month")) {
+        tm.tm_mon += 1;
+    } else if (!strcmp(period, "quarter")) {
+        tm.tm_mon = (tm.tm_mon / 3 + 1) * 3;
+    } else if (!strcmp(period, "year")) {
+        tm.tm_mon = 0;
+        tm.tm_year += 1;
+    } else {
+        return -1;
+    }
+    return (int64_t)timegm(&tm) * 1000;
+}

@@ -1,0 +1,74 @@
+/*
+ * Currencies that keep their promises: every earn is a lot with an expiry and
+ * an availability time; spending, expiry and reversal move lots, and every
+ * movement is a ledger entry (member_move_balance). Pure functions on an
+ * in-memory member_state: the event transaction commits what they change.
+ *
+ * Rules (docs/mechanics.md, "Currencies"):
+ *  - spending and expiry take the soonest-expiring lots first (lots that never
+ *    expire last; ties by age);
+ *  - a lot earned "pending" is counted in the pending balance until its
+ *    availability time, then released into the balance;
+ *  - a debt (negative balance, left by a reversal of spent stars) is repaid
+ *    first by the next earnings;
+ *  - reversing an event takes back, per currency: first what is left of that
+ *    event's own lots; then what of them was already spent, from the rest of
+ *    the balance (soonest-expiring first), leaving a debt if the balance is
+ *    short; what of them already expired is not taken twice.
+ */
+#ifndef PUNCHCARD_MONEY_H
+#define PUNCHCARD_MONEY_H
+
+#include "punchcard/member.h"
+
+#include <stdint.h>
+
+typedef struct money_lot {
+    char currency[65];
+    int64_t n;          /* lot number */
+    int64_t amount;     /* earned */
+    int64_t remaining;  /* still in the balance (or pending) */
+    int64_t spent;      /* taken by spending or redemption */
+    int64_t expires_ms; /* 0 = never */
+    int64_t avail_ms;   /* 0 = available; else pending until then */
+    int64_t created_ms;
+    char event[129];    /* the event that earned it */
+} money_lot;
+
+/* An earn: amount of currency into a new lot. now_ms is the event's time. */
+int money_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
+               int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
+               int64_t *balance_out, const char **err);
+
+/* A spend (kind NULL for mechanics, "redeem" for redemptions), soonest-expiring lots first. */
+int money_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
+                int64_t amount, int64_t *balance_out, const char **err);
+
+/* Releases pending lots and expires lots whose time has come by now_ms. 0 or -1. */
+int money_tick(member_state *m, int64_t now_ms, const char **err);
+
+/*
+ * Takes back what event earned in currency (NULL: every currency), at most
+ * amount (<= 0: all that is left to reverse). *reversed_out: how much was
+ * taken back in all. 0, or -1 with *err.
+ */
+int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
+                  int64_t *reversed_out, const char **err);
+
+/* The next time something is due (expiry, release, or field "wk"), 0 when nothing. */
+int64_t money_next_due(const member_state *m);
+
+/* Visits every lot of the member (any currency). */
+void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg),
+                    void *arg);
+
+/* {"currency": {"pending": n, "next_expiry": {"amount", "at"} | null}} for GET member. */
+json_t *money_summary(const member_state *m);
+
+/* Adds months (calendar, UTC) to a time; negative months go back. */
+int64_t money_add_months(int64_t ms, int months);
+
+/* The end (exclusive, ms) of the UTC calendar period ("month", "quarter", "year") holding ms; -1 on a bad name. */
+int64_t money_period_end(int64_t ms, const char *period);
+
+#endif
