@@ -6,7 +6,7 @@
 #
 #   bash bench/callgrind.sh            (after make build)
 #
-# Environment: DURATION=5s (measured, per target), CONNS=8, TOP=25 (functions listed),
+# Environment: DURATION=5s (measured, per target), CONNS=8, TOP=40 (functions listed),
 # KEEP_TMP=1, PUNCHD=build/punchd, MAX_SECONDS=150.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-8}
-TOP=${TOP:-25}
+TOP=${TOP:-40}
 MAX_SECONDS=${MAX_SECONDS:-150}
 PUNCHD=$(realpath "${PUNCHD:-$ROOT/build/punchd}")
 
@@ -48,11 +48,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A copy, so a rebuild of build/ during the run cannot pull the binary away.
+cp "$PUNCHD" "$TMP/punchd" || die "cannot copy $PUNCHD"
+PUNCHD=$TMP/punchd
 (
-	sleep "$MAX_SECONDS"
-	printf '[callgrind] error: watchdog: over %ss, stopping\n' "$MAX_SECONDS" >&2
+	# Its sleep dies with it, so nothing is left holding the output open.
+	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+	sleep "$MAX_SECONDS" &
+	sp=$!
+	wait "$sp"
+	printf '[%s] error: watchdog: over %ss, stopping\n' "callgrind" "$MAX_SECONDS" >&2
 	kill -TERM $$
-) &
+) </dev/null >/dev/null &
 WATCHDOG=$!
 
 free_port() {
@@ -79,31 +86,39 @@ wait_for() {
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# Starts "$@" (a server under callgrind, collection off) and waits for $1 = URL to answer.
-# Then warms it up, switches collection on, runs the measured load, and stops the server.
-# Prints the requests answered during the measured window.
+# Starts "$@" (a server under callgrind, instrumentation off) and waits for $3 = URL to
+# answer. Then warms it up, switches instrumentation on, runs the measured load, and stops
+# the server. Leaves in $TMP/$name.n the requests answered during the measured window.
 measure() {
 	local name=$1 url=$2 ready=$3 pid out n
 	shift 3
-	valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$TMP/cg.$name" \
+	valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.$name" \
 		"$@" >"$TMP/$name.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_for 300 curl -sf --max-time 2 "$ready" || die "$name did not start: $(tail -3 "$TMP/$name.log")"
 	LABEL=$name-warm NONCE=$NONCE-$name-warm timeout 60 \
 		wrk -t1 -c"$CONNS" -d2s --timeout 10s -s "$BENCH/orders.lua" "$url" >/dev/null 2>&1 || true
-	timeout 20 callgrind_control -i on "$pid" >/dev/null || die "callgrind_control failed"
+	timeout 20 callgrind_control -i on "$pid" >/dev/null 2>&1 || die "callgrind_control failed"
 	out=$(LABEL=$name NONCE=$NONCE-$name timeout 60 \
 		wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$BENCH/orders.lua" "$url" 2>&1 |
 		grep '^RESULT ') || die "wrk against $name failed"
-	timeout 20 callgrind_control -i off "$pid" >/dev/null || true
-	kill -TERM "$pid"
-	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	wait "$pid" 2>/dev/null || true
+	timeout 20 callgrind_control -i off "$pid" >/dev/null 2>&1 || true
+	stop_pid "$pid"
 	# Requests answered in the window; up to CONNS more may have been in flight.
 	n=$(field ok "$out")
 	log "$name: $n requests under callgrind ($(field rps "$out") req/s)"
-	echo "$n"
+	echo "$n" >"$TMP/$name.n"
+}
+# Stops one process we started (callgrind writes its file on the way out) and forgets it.
+stop_pid() {
+	local p=$1 q keep=()
+	kill -TERM "$p" 2>/dev/null || true
+	for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	PIDS=("${keep[@]}")
 }
 total_ir() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'; }
 
@@ -111,8 +126,9 @@ total_ir() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(
 cc -O2 -g -o "$TMP/hello" "$BENCH/hello.c" $(pkg-config --cflags --libs libevent) ||
 	die "cannot compile bench/hello.c"
 HPORT=$(free_port)
-HN=$(measure hello "http://127.0.0.1:$HPORT/v1/events" "http://127.0.0.1:$HPORT/" \
-	"$TMP/hello" 127.0.0.1 "$HPORT")
+measure hello "http://127.0.0.1:$HPORT/v1/events" "http://127.0.0.1:$HPORT/" \
+	"$TMP/hello" 127.0.0.1 "$HPORT"
+HN=$(cat "$TMP/hello.n")
 
 # punchd, with a Redis of its own (no persistence)
 redis-server --bind 127.0.0.1 --port 0 --unixsocket "$TMP/redis.sock" --unixsocketperm 700 \
@@ -120,9 +136,10 @@ redis-server --bind 127.0.0.1 --port 0 --unixsocket "$TMP/redis.sock" --unixsock
 PIDS+=($!)
 wait_for 100 redis-cli -s "$TMP/redis.sock" ping || die "redis-server did not start"
 PPORT=$(free_port)
-PN=$(measure punchd "http://127.0.0.1:$PPORT/v1/events" "http://127.0.0.1:$PPORT/healthz" \
+measure punchd "http://127.0.0.1:$PPORT/v1/events" "http://127.0.0.1:$PPORT/healthz" \
 	"$PUNCHD" --listen "127.0.0.1:$PPORT" --redis "$TMP/redis.sock" --scripts "$ROOT/scripts" \
-	--namespace "cg$NONCE" --log-level warn)
+	--namespace "cg$NONCE" --log-level warn
+PN=$(cat "$TMP/punchd.n")
 
 HIR=$(total_ir "$TMP/cg.hello")
 PIR=$(total_ir "$TMP/cg.punchd")
@@ -137,7 +154,7 @@ echo
 echo "punchd, inclusive, Ir per event (functions with >= 2% of the total):"
 callgrind_annotate --inclusive=yes "$TMP/cg.punchd" 2>/dev/null |
 	awk -v n="$PN" '/^[ 0-9,]+ \([ 0-9.]+%\) / {
-		ir = $1; gsub(",", "", ir); pct = $2; gsub(/[()%]/, "", pct)
+		ir = $1; gsub(",", "", ir); pct = $0; sub(/^[ 0-9,]+\( */, "", pct); sub(/%.*/, "", pct)
 		if (pct + 0 < 2) next
 		fn = $0; sub(/^[ 0-9,]+ \([ 0-9.]+%\) +/, "", fn)
 		sub(/ \[.*\]$/, "", fn); sub(/^.*:/, "", fn)
@@ -147,7 +164,7 @@ echo
 echo "punchd, self, Ir per event (top):"
 callgrind_annotate "$TMP/cg.punchd" 2>/dev/null |
 	awk -v n="$PN" '/^[ 0-9,]+ \([ 0-9.]+%\) / && !/PROGRAM TOTALS/ {
-		ir = $1; gsub(",", "", ir); pct = $2; gsub(/[()%]/, "", pct)
+		ir = $1; gsub(",", "", ir); pct = $0; sub(/^[ 0-9,]+\( */, "", pct); sub(/%.*/, "", pct)
 		fn = $0; sub(/^[ 0-9,]+ \([ 0-9.]+%\) +/, "", fn)
 		lib = fn; sub(/^.*\[/, "", lib); sub(/\]$/, "", lib); sub(/^.*\//, "", lib)
 		sub(/ \[.*\]$/, "", fn); sub(/^.*:/, "", fn)

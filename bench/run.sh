@@ -81,11 +81,11 @@ if [ -n "$need_pkgs" ]; then
 	fi
 fi
 [ -x "$PUNCHD" ] || die "$PUNCHD not found: run 'make build' first (or 'make bench')"
+PUNCHD=$(realpath "$PUNCHD")
 case "$REDIS_VIA" in unix | tcp) ;; *) die "REDIS_VIA must be unix or tcp" ;; esac
 
 # ---- processes and cleanup ---------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/punch-bench.XXXXXX")
-PUNCHD=$(realpath "$PUNCHD")
 cd "$TMP" # nothing the run writes can land in the work tree
 PIDS=()
 WATCHDOG=""
@@ -107,13 +107,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A copy, so a rebuild of build/ during the run cannot pull the binary away.
+cp "$PUNCHD" "$TMP/punchd" || die "cannot copy $PUNCHD"
+PUNCHD=$TMP/punchd
 
 # Kill the whole run (through the EXIT trap) if it overstays its budget.
 (
-	sleep "$MAX_SECONDS"
-	printf '[bench] error: watchdog: over %ss, stopping\n' "$MAX_SECONDS" >&2
+	# Its sleep dies with it, so nothing is left holding the output open.
+	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+	sleep "$MAX_SECONDS" &
+	sp=$!
+	wait "$sp"
+	printf '[%s] error: watchdog: over %ss, stopping\n' "bench" "$MAX_SECONDS" >&2
 	kill -TERM $$
-) &
+) </dev/null >/dev/null &
 WATCHDOG=$!
 
 # Stops one process we started and forgets it.

@@ -7,6 +7,7 @@
  *          -> on a version conflict, decide again on the state COMMIT returned
  */
 #include "punchcard/engine.h"
+#include "builtin.h"
 #include "globals.h"
 #include "mcache.h"
 #include "punchcard/keys.h"
@@ -85,6 +86,7 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     }
     store_add_script(s, &store_script_load);
     store_add_script(s, &store_script_commit);
+    globals_set_engine(e->globals, e); /* game effects send events; claims get swept */
     return e;
 }
 
@@ -350,6 +352,21 @@ static void on_global_done(void *arg, json_t *result, const char *err)
     step_decide(c);
 }
 
+/* The decision failed: answer with err, unless the load's dedupe should speak first. */
+static void fail_decide(engine_call *c, const pc_error *err)
+{
+    mech_run_free(c->run);
+    c->run = NULL;
+    if (c->from_cache) {
+        /* Maybe a retry of an applied event: let the load's dedupe answer first. */
+        c->from_cache = 0;
+        send_load(c);
+        return;
+    }
+    pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err->message);
+    finish(c, err->status, engine_error_json(err));
+}
+
 /* Runs the mechanics until they finish, fail, or wait on a global operation. */
 static void step_decide(engine_call *c)
 {
@@ -372,19 +389,14 @@ static void step_decide(engine_call *c)
     case MECH_DONE:
         mech_run_free(c->run);
         c->run = NULL;
+        if (builtin_after(&c->ev, c->m, &err)) {
+            fail_decide(c, &err);
+            return;
+        }
         commit(c);
         return;
     default:
-        mech_run_free(c->run);
-        c->run = NULL;
-        if (c->from_cache) {
-            /* Maybe a retry of an applied event: let the load's dedupe answer first. */
-            c->from_cache = 0;
-            send_load(c);
-            return;
-        }
-        pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err.message);
-        finish(c, err.status, engine_error_json(&err));
+        fail_decide(c, &err);
     }
 }
 
@@ -406,6 +418,13 @@ static void decide_and_commit(engine_call *c)
         return;
     }
     globals_attempt(c->global);
+    {
+        pc_error err;
+        if (builtin_before(&c->ev, c->m, c->set, &err)) {
+            fail_decide(c, &err);
+            return;
+        }
+    }
     if (!(c->run = mech_run_start(c->set, &c->ev, c->m))) {
         finish_err(c, 500, "internal", "out of memory");
         return;
@@ -456,8 +475,25 @@ static void commit(engine_call *c)
     }
     for (size_t i = 0; i < m->nentries; i++) {
         const member_entry *en = &m->entries[i];
+        const char *reason = json_string_value(json_object_get(c->ev.data, "reason"));
+        int nfields = 9 + (en->pending != 0) + (c->ev.partner[0] != 0) +
+                      (reason && en->kind && !strcmp(en->kind, "redeem"));
         argv_str(&a, "L");
-        argv_int(&a, 8);
+        argv_int(&a, nfields);
+        argv_str(&a, "kind");
+        argv_str(&a, en->kind ? en->kind : en->delta + en->pending >= 0 ? "earn" : "spend");
+        if (en->pending) {
+            argv_str(&a, "pending");
+            argv_int(&a, en->pending);
+        }
+        if (c->ev.partner[0]) {
+            argv_str(&a, "partner");
+            argv_str(&a, c->ev.partner);
+        }
+        if (reason && en->kind && !strcmp(en->kind, "redeem")) {
+            argv_str(&a, "reason");
+            argv_str(&a, reason);
+        }
         argv_str(&a, "event");
         argv_str(&a, c->ev.id);
         argv_str(&a, "type");
@@ -654,6 +690,9 @@ static json_t *entry_json(redisReply *entry)
     json_t *j = json_pack("{s:s}", "id", entry->element[0]->str);
     static const char *const strings[][2] = {{"event", "event"},
                                              {"type", "type"},
+                                             {"kind", "kind"},
+                                             {"partner", "partner"},
+                                             {"reason", "reason"},
                                              {"mechanic", "mechanic"},
                                              {"currency", "currency"},
                                              {"at", "at"},
@@ -666,6 +705,8 @@ static json_t *entry_json(redisReply *entry)
     json_object_set_new(j, "delta", json_integer(s ? strtoll(s, NULL, 10) : 0));
     s = entry_field(f, "balance");
     json_object_set_new(j, "balance", json_integer(s ? strtoll(s, NULL, 10) : 0));
+    s = entry_field(f, "pending");
+    json_object_set_new(j, "pending", json_integer(s ? strtoll(s, NULL, 10) : 0));
     return j;
 }
 

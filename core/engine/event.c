@@ -56,7 +56,7 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err)
     json_object_foreach(obj, key, v)
     {
         if (strcmp(key, "id") && strcmp(key, "type") && strcmp(key, "member") &&
-            strcmp(key, "at") && strcmp(key, "data"))
+            strcmp(key, "at") && strcmp(key, "data") && strcmp(key, "partner"))
             return pc_fail(err, 400, "bad_request", "unknown field \"%.64s\"", key);
     }
     if (get_string(obj, "id", ev->id, sizeof ev->id, pc_valid_id,
@@ -79,6 +79,11 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err)
             return pc_fail(err, 400, "bad_request", "field \"at\" is out of range");
         ev->at_given = 1;
     }
+    v = json_object_get(obj, "partner");
+    if (v && !json_is_null(v) &&
+        get_string(obj, "partner", ev->partner, sizeof ev->partner, pc_valid_name,
+                   "1-64 characters of a-z 0-9 . _ -", err))
+        return -1;
     v = json_object_get(obj, "data");
     if (v && !json_is_null(v)) {
         if (!json_is_object(v))

@@ -4,32 +4,14 @@
  * id), and how to confirm and release. Claim keys share their resource's hash
  * tag, so each operation touches one Redis Cluster slot.
  */
-#include "globals.h"
+#include "effects.h"
+#include "globals-internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A claim this event made: enough to confirm or release it later. */
-typedef struct claim {
-    char op[32];
-    char resource[96];
-    char id[PC_ID_MAX + 160];
-    int attempt; /* the last decide attempt that asked for it */
-} claim;
-
-struct globals_event {
-    globals *g;
-    char event_id[PC_ID_MAX + 8];
-    claim *claims;
-    int nclaims, cap;
-    int attempt;
-    int ended;
-};
-
-struct globals {
-    store *store;
-    char ns[64];
-};
+#include <inttypes.h>
+#include <stdio.h>
 
 /*
  * counter: a global counter, incremented once per claim.
@@ -56,21 +38,52 @@ static store_script counter_release = {
     "return 1\n",
     ""};
 
+/* How long a claim may stay unconfirmed before the sweeper looks at it. */
+static int64_t env_ms(const char *name, int64_t def)
+{
+    const char *v = getenv(name);
+    long long n = v && *v ? strtoll(v, NULL, 10) : 0;
+    return n > 0 ? n : def;
+}
+
 globals *globals_new(store *s, const char *ns)
 {
     globals *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->store = s;
+    g->refs = 1;
     snprintf(g->ns, sizeof g->ns, "%s", ns);
+    g->claim_age_ms = env_ms("PUNCHD_CLAIM_TIMEOUT_MS", 120000);
     store_add_script(s, &counter_reserve);
     store_add_script(s, &counter_release);
+    game_ops_init(s);
     return g;
+}
+
+void globals_hold(globals *g)
+{
+    g->refs++;
+}
+
+int globals_drop(globals *g)
+{
+    if (--g->refs == 0) {
+        free(g);
+        return 1;
+    }
+    return g->dead;
 }
 
 void globals_free(globals *g)
 {
-    free(g);
+    if (!g)
+        return;
+    if (g->sweep_timer)
+        event_free(g->sweep_timer);
+    g->sweep_timer = NULL;
+    g->dead = 1;
+    globals_drop(g);
 }
 
 globals_event *globals_event_new(globals *g, const pc_event *ev, int dry)
@@ -79,7 +92,9 @@ globals_event *globals_event_new(globals *g, const pc_event *ev, int dry)
     if (!ge)
         return NULL;
     ge->g = g;
-    snprintf(ge->event_id, sizeof ge->event_id, "%s%s", dry ? "dry/" : "", ev->id);
+    ge->dry = dry;
+    snprintf(ge->member, sizeof ge->member, "%s", ev->member);
+    snprintf(ge->event_id, sizeof ge->event_id, "%s", ev->id);
     return ge;
 }
 
@@ -127,7 +142,7 @@ static void on_reserved(redisReply *r, const char *err, void *arg)
     json_decref(v);
 }
 
-static claim *remember(globals_event *ge, const char *op, const char *resource)
+claim *globals_remember(globals_event *ge, const char *op, const char *resource)
 {
     claim *c;
     for (int i = 0; i < ge->nclaims; i++)
@@ -144,11 +159,45 @@ static claim *remember(globals_event *ge, const char *op, const char *resource)
         ge->cap = cap;
     }
     c = &ge->claims[ge->nclaims++];
+    memset(c, 0, sizeof *c);
     snprintf(c->op, sizeof c->op, "%s", op);
     snprintf(c->resource, sizeof c->resource, "%s", resource);
-    snprintf(c->id, sizeof c->id, "%s/%s/%s", ge->event_id, op, resource);
+    snprintf(c->id, sizeof c->id, "%s%s/%s/%s/%s", ge->dry ? "dry/" : "", ge->member,
+             ge->event_id, op, resource);
     c->attempt = ge->attempt;
     return c;
+}
+
+static void ignore_reply(redisReply *r, const char *err, void *arg)
+{
+    (void)r;
+    (void)err;
+    (void)arg;
+}
+
+static void index_entry(const char *op, const char *resource, const char *id, char *out,
+                        size_t n)
+{
+    snprintf(out, n, "%s|%s|%s", op, resource, id);
+}
+
+void globals_index_add(globals *g, claim *c)
+{
+    char key[128], entry[CLAIM_ID_MAX + 160], score[32];
+    snprintf(key, sizeof key, "%s:claims", g->ns);
+    index_entry(c->op, c->resource, c->id, entry, sizeof entry);
+    snprintf(score, sizeof score, "%" PRId64, pc_now_ms());
+    const char *argv[4] = {"ZADD", key, score, entry};
+    store_command(g->store, ignore_reply, NULL, 4, argv, NULL);
+    c->indexed = 1;
+}
+
+static void index_del(globals *g, const char *entry)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s:claims", g->ns);
+    const char *argv[3] = {"ZREM", key, entry};
+    store_command(g->store, ignore_reply, NULL, 3, argv, NULL);
 }
 
 static void counter_keys(globals *g, const claim *c, char *key, char *ckey, size_t n)
@@ -169,7 +218,7 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
             done(arg, NULL, "bad counter name");
             return;
         }
-        if (!(c = remember(ge, "counter", name)) || !(p = malloc(sizeof *p))) {
+        if (!(c = globals_remember(ge, "counter", name)) || !(p = malloc(sizeof *p))) {
             done(arg, NULL, "out of memory");
             return;
         }
@@ -180,28 +229,57 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
         store_eval(g->store, &counter_reserve, on_reserved, p, 2, 4, argv, NULL);
         return;
     }
+    if (game_op_call(g, ge, req, done, arg))
+        return;
     done(arg, NULL, "unknown global operation");
 }
 
-static void ignore_reply(redisReply *r, const char *err, void *arg)
+/* After a release (from the event's end or the sweeper): drop the index entry unless touched. */
+typedef struct release_ctx {
+    globals *g;
+    char entry[CLAIM_ID_MAX + 160];
+} release_ctx;
+
+static void on_released(redisReply *r, const char *err, void *arg)
 {
-    (void)r;
-    (void)err;
-    (void)arg;
+    release_ctx *rc = arg;
+    if (!globals_drop(rc->g) && r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+        index_del(rc->g, rc->entry);
+    free(rc);
 }
 
-static void release(globals_event *ge, claim *c)
+static void release_claim(globals *g, const char *op, const char *resource, const char *id,
+                          int64_t min_age_ms)
 {
-    if (!strcmp(c->op, "counter")) {
+    if (!strcmp(op, "counter")) {
         char key[512], ckey[512];
-        counter_keys(ge->g, c, key, ckey, sizeof key);
+        claim c = {0};
+        snprintf(c.resource, sizeof c.resource, "%s", resource);
+        snprintf(c.id, sizeof c.id, "%s", id);
+        counter_keys(g, &c, key, ckey, sizeof key);
         const char *argv[3] = {key, ckey, "1"};
-        store_eval(ge->g->store, &counter_release, ignore_reply, NULL, 2, 3, argv, NULL);
+        store_eval(g->store, &counter_release, ignore_reply, NULL, 2, 3, argv, NULL);
+        return;
+    }
+    release_ctx *rc = calloc(1, sizeof *rc);
+    if (!rc)
+        return;
+    rc->g = g;
+    globals_hold(g);
+    index_entry(op, resource, id, rc->entry, sizeof rc->entry);
+    if (!game_op_release(g, op, resource, id, min_age_ms, on_released, rc)) {
+        globals_drop(g);
+        free(rc);
     }
 }
 
 void globals_effect(globals *g, const pc_event *ev, json_t *effect)
 {
+    /* The engine's own effects first (schedule, stats: effects.c). */
+    if (effects_apply(g->store, g->ns, ev, effect))
+        return;
+    if (game_effect(g, ev, effect))
+        return;
     const char *op = json_string_value(json_object_get(effect, "op"));
     pc_log(PC_LOG_WARN, "event %s: unknown effect %s", ev->id, op ? op : "(none)");
 }
@@ -212,7 +290,114 @@ void globals_event_end(globals_event *ge, enum globals_end how)
     for (int i = 0; i < ge->nclaims; i++) {
         claim *c = &ge->claims[i];
         /* A claim the final attempt no longer wanted is released whatever happened. */
-        if (how == GLOBALS_RELEASE || (how == GLOBALS_CONFIRM && c->attempt != ge->attempt))
-            release(ge, c);
+        if (how == GLOBALS_RELEASE || (how == GLOBALS_CONFIRM && c->attempt != ge->attempt)) {
+            release_claim(ge->g, c->op, c->resource, c->id, 0);
+        } else if (how == GLOBALS_CONFIRM && c->indexed) {
+            char entry[CLAIM_ID_MAX + 160];
+            index_entry(c->op, c->resource, c->id, entry, sizeof entry);
+            index_del(ge->g, entry);
+        }
+        /* GLOBALS_LEAVE: the sweeper decides once the claim is old enough. */
     }
+}
+
+/*
+ * The sweeper: every claim_age_ms / 4 (at most 30 s), the oldest entries of
+ * NS:claims older than claim_age_ms: kept when their event has a stored
+ * response (it committed), released otherwise.
+ */
+typedef struct sweep_item {
+    globals *g;
+    char op[32], resource[PC_ID_MAX + 32], id[CLAIM_ID_MAX];
+    char entry[CLAIM_ID_MAX + 160];
+} sweep_item;
+
+static void on_event_exists(redisReply *r, const char *err, void *arg)
+{
+    sweep_item *it = arg;
+    if (globals_drop(it->g)) {
+        free(it);
+        return;
+    }
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        if (r->integer == 1)
+            index_del(it->g, it->entry); /* it committed: the claim stands */
+        else
+            release_claim(it->g, it->op, it->resource, it->id, it->g->claim_age_ms);
+    }
+    free(it);
+}
+
+static void sweep_one(globals *g, const char *entry)
+{
+    sweep_item *it = calloc(1, sizeof *it);
+    const char *a = strchr(entry, '|'), *b = a ? strchr(a + 1, '|') : NULL;
+    char member[PC_ID_MAX + 1], evid[PC_ID_MAX + 1], key[PC_ID_MAX + 200];
+    const char *id, *slash, *slash2;
+    if (!it || !b || (size_t)(a - entry) >= sizeof it->op ||
+        (size_t)(b - a - 1) >= sizeof it->resource) {
+        free(it);
+        return;
+    }
+    it->g = g;
+    snprintf(it->entry, sizeof it->entry, "%s", entry);
+    snprintf(it->op, sizeof it->op, "%.*s", (int)(a - entry), entry);
+    snprintf(it->resource, sizeof it->resource, "%.*s", (int)(b - a - 1), a + 1);
+    snprintf(it->id, sizeof it->id, "%s", b + 1);
+    id = it->id;
+    if (!strncmp(id, "dry/", 4)) {
+        /* A dry run never commits. */
+        release_claim(g, it->op, it->resource, it->id, g->claim_age_ms);
+        free(it);
+        return;
+    }
+    slash = strchr(id, '/');
+    slash2 = slash ? strchr(slash + 1, '/') : NULL;
+    if (!slash2 || slash - id > PC_ID_MAX || slash2 - slash - 1 > PC_ID_MAX) {
+        index_del(g, entry);
+        free(it);
+        return;
+    }
+    snprintf(member, sizeof member, "%.*s", (int)(slash - id), id);
+    snprintf(evid, sizeof evid, "%.*s", (int)(slash2 - slash - 1), slash + 1);
+    snprintf(key, sizeof key, "%s:{%s}:ev:%s", g->ns, member, evid);
+    const char *argv[2] = {"EXISTS", key};
+    globals_hold(g);
+    store_command(g->store, on_event_exists, it, 2, argv, NULL);
+}
+
+static void on_sweep_list(redisReply *r, const char *err, void *arg)
+{
+    globals *g = arg;
+    g->sweeping = 0;
+    if (globals_drop(g) || !r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            sweep_one(g, r->element[i]->str);
+}
+
+static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+    globals *g = arg;
+    int64_t every = g->claim_age_ms / 4 < 30000 ? g->claim_age_ms / 4 : 30000;
+    struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+    char key[128], max[32];
+    if (!g->sweeping && store_ready(g->store)) {
+        snprintf(key, sizeof key, "%s:claims", g->ns);
+        snprintf(max, sizeof max, "%" PRId64, pc_now_ms() - g->claim_age_ms);
+        const char *argv[7] = {"ZRANGEBYSCORE", key, "-inf", max, "LIMIT", "0", "100"};
+        g->sweeping = 1;
+        globals_hold(g);
+        store_command(g->store, on_sweep_list, g, 7, argv, NULL);
+    }
+    evtimer_add(g->sweep_timer, &tv);
+}
+
+void globals_set_engine(globals *g, struct engine *e)
+{
+    struct timeval now = {0, 0};
+    g->engine = e;
+    if (!g->sweep_timer && (g->sweep_timer = evtimer_new(store_base(g->store), on_sweep_tick, g)))
+        evtimer_add(g->sweep_timer, &now);
 }

@@ -32,6 +32,14 @@ enum globals_end {
 globals *globals_new(store *s, const char *ns);
 void globals_free(globals *g);
 
+/*
+ * The engine that effects of kind "event" submit to (a referral's reward for
+ * the referrer), and that owns g. Also starts the sweeper of unconfirmed
+ * claims (see globals-internal.h) on the store's loop.
+ */
+struct engine;
+void globals_set_engine(globals *g, struct engine *e);
+
 /* The reservations of one event. dry: claims of a dry run, never shared with the real one. */
 globals_event *globals_event_new(globals *g, const pc_event *ev, int dry);
 void globals_event_free(globals_event *ge);

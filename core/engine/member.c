@@ -5,6 +5,7 @@
  */
 #include "punchcard/member.h"
 #include "punchcard/common.h"
+#include "punchcard/money.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -387,8 +388,16 @@ json_t *member_to_json(const member_state *m)
             break;
         }
     }
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member", m->id,
-                     "balances", balances, "badges", badges, "streaks", streaks, "counters",
-                     counters, "prizes", prizes, "tier", tier ? json_string(tier) : json_null(),
-                     "attributes", attrs, "version", (json_int_t)m->version);
+    json_t *pending = json_object();
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].value && !strncmp(m->fields[i].name, "pb:", 3) &&
+            !parse_int(m->fields[i].value, &v) && v)
+            json_object_set_new(pending, m->fields[i].name + 3, json_integer(v));
+    const char *floor = member_get(m, "tf");
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member",
+                     m->id, "balances", balances, "pending", pending, "expiring", money_summary(m),
+                     "badges", badges, "streaks", streaks, "counters", counters, "prizes", prizes,
+                     "tier", tier ? json_string(tier) : json_null(), "tier_floor",
+                     floor ? json_string(floor) : json_null(), "attributes", attrs, "version",
+                     (json_int_t)m->version);
 }

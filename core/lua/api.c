@@ -68,32 +68,6 @@ static void field_name(char *out, size_t n, char prefix, const char *name)
     snprintf(out, n, "%c:%s", prefix, name);
 }
 
-/* m:earn(currency, amount) -> balance */
-static int m_earn(lua_State *L)
-{
-    mech_run *set = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
-    int64_t amount = api_check_amount(L, 3), bal;
-    const char *err;
-    if (member_add_balance(set->m, set->cur->name, cur, amount, &bal, &err))
-        return luaL_error(L, "earn %s: %s", cur, err);
-    lua_pushinteger(L, bal);
-    return 1;
-}
-
-/* m:spend(currency, amount) -> balance; fails the event when the balance is short. */
-static int m_spend(lua_State *L)
-{
-    mech_run *set = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
-    int64_t amount = api_check_amount(L, 3), bal;
-    const char *err;
-    if (member_add_balance(set->m, set->cur->name, cur, -amount, &bal, &err))
-        return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
-    lua_pushinteger(L, bal);
-    return 1;
-}
-
 /* m:balance(currency) -> integer */
 static int m_balance(lua_State *L)
 {
@@ -199,25 +173,6 @@ static int m_tier(lua_State *L)
     return 1;
 }
 
-/* m:set_tier(name) -> true when the tier changed */
-static int m_set_tier(lua_State *L)
-{
-    mech_run *set = api_running(L);
-    const char *name = api_check_name(L, 2, "tier");
-    const char *old = member_get(set->m, "t");
-    json_t *o;
-    if (old && strcmp(old, name) == 0) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    o = json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", name, "from",
-                  old ? json_string(old) : json_null());
-    if (!member_add_outcome(set->m, set->cur->name, o) || member_set(set->m, "t", name))
-        oom(L);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 /* m:attr(name) -> string or nil (member attributes) */
 static int m_attr(lua_State *L)
 {
@@ -233,10 +188,10 @@ static int m_attr(lua_State *L)
 }
 
 static const luaL_Reg member_methods[] = {
-    {"earn", m_earn},       {"spend", m_spend},         {"balance", m_balance},
+    {"balance", m_balance},
     {"count", m_count},     {"incr", m_incr},           {"counter", m_counter},
     {"badge", m_badge},     {"has_badge", m_has_badge}, {"tier", m_tier},
-    {"set_tier", m_set_tier}, {"attr", m_attr},         {NULL, NULL}};
+    {"attr", m_attr},       {NULL, NULL}};
 
 /* __index of the member: m.id, or a method. */
 static int member_index(lua_State *L)
@@ -348,8 +303,11 @@ static int declare_spec(lua_State *L)
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        if (strcmp(k, "on") && strcmp(k, "run") && strcmp(k, "description"))
-            return luaL_error(L, "mechanic '%s': unknown field '%s' (use on, run, description)",
+        if (strcmp(k, "on") && strcmp(k, "run") && strcmp(k, "description") &&
+            strcmp(k, "active") && strcmp(k, "control"))
+            return luaL_error(L,
+                              "mechanic '%s': unknown field '%s' (use on, run, description, "
+                              "active, control)",
                               name, k);
         lua_pop(L, 1);
     }
@@ -357,6 +315,7 @@ static int declare_spec(lua_State *L)
     lua_getfield(L, 1, "run");
     if (!lua_isfunction(L, -1))
         return luaL_error(L, "mechanic '%s': run must be a function(ev, m)", name);
+    api_game_wrap_run(L, 1, name); /* campaigns and control groups (api_game.c) */
     lua_getfield(L, 1, "on");
     if (lua_type(L, -1) == LUA_TSTRING) {
         if (!pc_valid_name(lua_tostring(L, -1)))
@@ -465,19 +424,29 @@ static void collect_one(lua_State *L, int idx, mech_run *set)
     lua_pushliteral(L, "kind");
     lua_rawget(L, idx);
     kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (!kind || (strcmp(kind, "prize") && strcmp(kind, "message")))
+    if (!kind || (strcmp(kind, "prize") && strcmp(kind, "message") && strcmp(kind, "discount")))
         luaL_error(L, "run returned a table that is not an outcome (use prize() or message())");
     lua_pop(L, 1);
-    lua_pushstring(L, strcmp(kind, "prize") == 0 ? "prize" : "text");
-    lua_rawget(L, idx);
+    if (strcmp(kind, "discount") == 0) {
+        lua_pushliteral(L, "percent");
+        if (lua_rawget(L, idx) != LUA_TNUMBER)
+            luaL_error(L, "a discount outcome needs its percent");
+        lua_pop(L, 1);
+        lua_pushliteral(L, "discount"); /* stands in for the name below */
+    } else {
+        lua_pushstring(L, strcmp(kind, "prize") == 0 ? "prize" : "text");
+        lua_rawget(L, idx);
+    }
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "a %s outcome needs its %s", kind,
                    strcmp(kind, "prize") == 0 ? "prize name" : "text");
     if (strcmp(kind, "prize") == 0 && !pc_valid_name(lua_tostring(L, -1)))
         luaL_error(L, "bad prize name '%s' (use 1-64 of a-z 0-9 _ . -)", lua_tostring(L, -1));
     /* kind and its name first, then the rest in table order. */
-    o = json_pack("{s:s, s:s}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
-                  lua_tostring(L, -1));
+    o = strcmp(kind, "discount") == 0
+            ? json_pack("{s:s}", "kind", kind)
+            : json_pack("{s:s, s:s}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
+                        lua_tostring(L, -1));
     lua_pop(L, 1);
     if (!o)
         oom(L);

@@ -1,9 +1,781 @@
 /*
- * The game part (issue 4: streaks, levelled badges, draws, campaigns, leaderboards, referrals) of the mechanics API (see lua-internal.h).
+ * The game part of the mechanics API (issue 4; see lua-internal.h and
+ * docs/mechanics.md, "Gamification"): streaks with freezes, levelled badges,
+ * instant-win draws with prize pools and per-member limits, campaign
+ * budgets, leaderboard scores, referrals, and the `active` (campaign) and
+ * `control` (hold-out) fields of a mechanic declaration.
+ *
+ * Member-local state lives in the member's hash (punchcard/member.h):
+ *   s:<streak>:len|best|last|frz|fm   streak length, best, last hit (ms),
+ *                                     freezes left, month of the last refill
+ *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>   level, progress, next threshold,
+ *                                     when the level was reached (ms)
+ *   w:<draw>                          "<period id>|<wins in it>" (the member limit)
+ * Shared state (pools, budgets, referrals, leaderboards) is the engine's:
+ * these calls yield for a global operation, or queue a post-commit effect.
  */
 #include "lua-internal.h"
+#include "punchcard/game.h"
+#include "punchcard/luajson.h"
 
-static const luaL_Reg methods[] = {{NULL, NULL}};
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(lua_State *L)
+{
+    luaL_error(L, "out of memory");
+}
+
+/* Refuses option keys not in allowed (a NULL-terminated list): a misspelling is an error. */
+static void check_opts(lua_State *L, int idx, const char *what, const char *const *allowed)
+{
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        int ok = 0;
+        for (int i = 0; allowed[i]; i++)
+            ok |= !strcmp(k, allowed[i]);
+        if (!ok)
+            luaL_error(L, "%s: unknown option '%s'", what, k);
+        lua_pop(L, 1);
+    }
+}
+
+static int opt_type(lua_State *L, int idx, const char *name)
+{
+    if (lua_isnoneornil(L, idx))
+        return LUA_TNIL;
+    return lua_getfield(L, idx, name);
+}
+
+static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer def,
+                           lua_Integer min, lua_Integer max)
+{
+    int isint = 0;
+    lua_Integer v = def;
+    if (opt_type(L, idx, name) != LUA_TNIL) {
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < min || v > max)
+            luaL_error(L, "option %s must be a whole number from %I to %I", name, min, max);
+    }
+    if (!lua_isnoneornil(L, idx))
+        lua_pop(L, 1);
+    return v;
+}
+
+/* A string option (valid while the options table lives), or def. */
+static const char *opt_str(lua_State *L, int idx, const char *name, const char *def)
+{
+    const char *v = def;
+    int t = opt_type(L, idx, name);
+    if (t == LUA_TSTRING)
+        v = lua_tostring(L, -1);
+    else if (t != LUA_TNIL)
+        luaL_error(L, "option %s must be a string", name);
+    if (!lua_isnoneornil(L, idx))
+        lua_pop(L, 1);
+    return v;
+}
+
+static int opt_period(lua_State *L, int idx, const char *name, const char *def)
+{
+    const char *s = opt_str(L, idx, name, def);
+    int p = game_period_parse(s);
+    if (p < 0)
+        luaL_error(L, "option %s: '%s' is not day, week, month, year or never", name, s);
+    return p;
+}
+
+/* The program's time zone of an option table (tz = ...), checked; UTC by default. */
+static const char *opt_tz(lua_State *L, int idx)
+{
+    const char *tz = opt_str(L, idx, "tz", "UTC");
+    if (!pc_tz_valid(tz))
+        luaL_error(L, "option tz: unknown time zone '%s'", tz);
+    return tz;
+}
+
+/* The member's time zone (attribute "tz"), else the program's (option tz), else UTC. */
+static const char *member_tz(lua_State *L, mech_run *run, int opts)
+{
+    const char *tz = member_get(run->m, "a:tz");
+    const char *def = opt_tz(L, opts);
+    return tz && pc_tz_valid(tz) ? tz : def;
+}
+
+/* The field prefix + name + suffix ("s:" "walk" ":len"). */
+static int64_t field_int(mech_run *run, const char *prefix, const char *name, const char *suffix)
+{
+    char f[160];
+    snprintf(f, sizeof f, "%s%s%s", prefix, name, suffix);
+    return member_get_int(run->m, f);
+}
+
+static void set_field_int(lua_State *L, mech_run *run, const char *prefix, const char *name,
+                          const char *suffix, int64_t v)
+{
+    char f[160];
+    snprintf(f, sizeof f, "%s%s%s", prefix, name, suffix);
+    if (member_set_int(run->m, f, v))
+        oom(L);
+}
+
+static void add_outcome(lua_State *L, mech_run *run, json_t *o)
+{
+    if (!o || !member_add_outcome(run->m, run->cur->name, o))
+        oom(L);
+}
+
+/*
+ * Streaks. A hit counts once per period (day or week, in the member's time
+ * zone, days starting at day_start o'clock). Periods are numbered from civil
+ * dates, and the last hit is kept as a time, so that DST days of 23 or 25
+ * hours and a member who changes time zone are judged by the calendar they
+ * live in now. Missed periods: up to `grace` are forgiven, then freezes are
+ * spent one per missed period; otherwise the streak starts again at 1.
+ */
+static const char *const streak_opts[] = {"per", "day_start", "grace", "freezes", "tz", NULL};
+
+/* m:streak(name [, {per, day_start, grace, freezes, tz}]) -> length */
+static int m_streak(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "streak");
+    const char *F = "s:";
+    check_opts(L, 3, "streak", streak_opts);
+    int per = opt_period(L, 3, "per", "day");
+    int hour = (int)opt_int(L, 3, "day_start", 0, 0, 23);
+    int64_t grace = opt_int(L, 3, "grace", 0, 0, 1000);
+    int64_t monthly = opt_int(L, 3, "freezes", 0, 0, 1000);
+    const char *tz = member_tz(L, run, 3);
+    int64_t at = run->ev->at_ms, last = field_int(run, F, name, ":last");
+    int64_t len = field_int(run, F, name, ":len"), best = field_int(run, F, name, ":best");
+    int64_t frz = field_int(run, F, name, ":frz"), frozen = 0, was = len;
+    int broke = 0;
+
+    if (per != GP_DAY && per != GP_WEEK)
+        return luaL_error(L, "streak %s: per must be day or week", name);
+    if (monthly > 0) {
+        /* A monthly allowance tops freezes up; granted ones above it stay. */
+        int64_t month = game_period_index(at, tz, hour, GP_MONTH) + 1;
+        if (field_int(run, F, name, ":fm") != month) {
+            if (frz < monthly)
+                frz = monthly;
+            set_field_int(L, run, F, name, ":fm", month);
+            set_field_int(L, run, F, name, ":frz", frz);
+        }
+    }
+    if (last > 0) {
+        int64_t now_i = game_period_index(at, tz, hour, per);
+        int64_t last_i = game_period_index(last, tz, hour, per);
+        if (now_i <= last_i) {
+            /* The same period (or an event from the past): nothing changes. */
+            if (at > last)
+                set_field_int(L, run, F, name, ":last", at);
+            lua_pushinteger(L, len);
+            return 1;
+        }
+        int64_t missed = now_i - last_i - 1;
+        if (missed <= grace) {
+            len++;
+        } else if (missed - grace <= frz) {
+            frozen = missed - grace;
+            frz -= frozen;
+            len++;
+            set_field_int(L, run, F, name, ":frz", frz);
+        } else {
+            broke = 1;
+            len = 1;
+        }
+    } else {
+        len = 1;
+    }
+    if (len > best)
+        best = len;
+    set_field_int(L, run, F, name, ":len", len);
+    set_field_int(L, run, F, name, ":best", best);
+    set_field_int(L, run, F, name, ":last", at);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kind", "streak", "streak", name, "length",
+                          (json_int_t)len, "best", (json_int_t)best);
+    if (o && frozen)
+        json_object_set_new(o, "frozen", json_integer(frozen));
+    if (o && broke)
+        json_object_set_new(o, "broken", json_integer(was));
+    add_outcome(L, run, o);
+    lua_pushinteger(L, len);
+    return 1;
+}
+
+/* m:freeze(streak, n) -> freezes left after granting n (earned or given). */
+static int m_freeze(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "streak");
+    int64_t n = lua_isnoneornil(L, 3) ? 1 : api_check_amount(L, 3);
+    int64_t frz = field_int(run, "s:", name, ":frz") + n;
+    set_field_int(L, run, "s:", name, ":frz", frz);
+    lua_pushinteger(L, frz);
+    return 1;
+}
+
+/* m:streak_length(name) -> the length as of the last hit (0 when never hit). */
+static int m_streak_length(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    lua_pushinteger(L, field_int(run, "s:", api_check_name(L, 2, "streak"), ":len"));
+    return 1;
+}
+
+/*
+ * m:badge_level(name, progress, {10, 50, 100}) -> level. progress is the
+ * member's figure now (e.g. m:count("workouts")); each threshold reached is
+ * a level, reported once as a badge outcome with its level. Level 1 also
+ * awards the plain badge, so m:has_badge(name) is true from then on.
+ */
+static int m_badge_level(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "badge");
+    int isint = 0;
+    lua_Integer progress = lua_tointegerx(L, 3, &isint);
+    lua_Integer n, level = 0, prev, next = -1, last = 0;
+    char f[160];
+    if (!isint)
+        return luaL_error(L, "badge_level %s: progress must be a whole number", name);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    n = luaL_len(L, 4);
+    if (n < 1 || n > 100)
+        return luaL_error(L, "badge_level %s: give 1 to 100 thresholds", name);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_Integer t;
+        lua_geti(L, 4, i);
+        t = lua_tointegerx(L, -1, &isint);
+        lua_pop(L, 1);
+        if (!isint || t <= last)
+            return luaL_error(L, "badge_level %s: thresholds must be rising whole numbers",
+                              name);
+        last = t;
+        if (progress >= t)
+            level = i;
+        else if (next < 0)
+            next = t;
+    }
+    prev = field_int(run, "gl:", name, "");
+    set_field_int(L, run, "gp:", name, "", progress);
+    snprintf(f, sizeof f, "gn:%s", name);
+    if (next >= 0 ? member_set_int(run->m, f, next) : member_set(run->m, f, NULL))
+        oom(L);
+    if (level > prev) {
+        set_field_int(L, run, "gl:", name, "", level);
+        set_field_int(L, run, "gt:", name, "", run->ev->at_ms);
+        snprintf(f, sizeof f, "g:%s", name);
+        if (!member_get(run->m, f) && member_set_int(run->m, f, run->ev->at_ms))
+            oom(L);
+        add_outcome(L, run,
+                    json_pack("{s:s, s:s, s:I, s:I}", "kind", "badge", "badge", name, "level",
+                              (json_int_t)level, "progress", (json_int_t)progress));
+    } else {
+        level = prev;
+    }
+    lua_pushinteger(L, level);
+    return 1;
+}
+
+/*
+ * Global calls with a continuation of our own: like api_global_call(), but
+ * the answer goes to k (at the top of the stack, as a Lua value), which may
+ * change the member before returning to the mechanic.
+ */
+static int game_yield(lua_State *L, const char *op, json_t *args, lua_KFunction k)
+{
+    mech_run *run = api_running(L);
+    if (!args)
+        return luaL_error(L, "out of memory");
+    snprintf(run->req.op, sizeof run->req.op, "%s", op);
+    json_decref(run->req.args);
+    run->req.args = args;
+    run->waiting = 1;
+    return lua_yieldk(L, 0, 0, k);
+}
+
+/* In a continuation: pushes the answer, or raises the operation's error. */
+static mech_run *take_reply(lua_State *L)
+{
+    mech_run *run = run_of(L);
+    json_t *reply = run->reply;
+    run->reply = NULL;
+    json_decref(run->req.args);
+    run->req.args = NULL;
+    if (run->reply_err[0]) {
+        json_decref(reply);
+        luaL_error(L, "%s: %s", run->req.op, run->reply_err);
+    }
+    luajson_push(L, reply);
+    json_decref(reply);
+    return run;
+}
+
+static const char *const draw_opts[] = {"chance", "prize", "prizes", "pool", "refill",
+                                        "limit", "limit_per", "tz", NULL};
+
+/* The draw's member limit field and its current period id. */
+static void draw_limit_state(lua_State *L, mech_run *run, const char *draw, int opts, char *pid,
+                             size_t n, int64_t *wins)
+{
+    char f[100];
+    int per = opt_period(L, opts, "limit_per", "never");
+    game_period_id(run->ev->at_ms, member_tz(L, run, opts), 0, per, pid, n);
+    snprintf(f, sizeof f, "w:%s", draw);
+    const char *v = member_get(run->m, f), *bar = v ? strchr(v, '|') : NULL;
+    *wins = bar && (size_t)(bar - v) == strlen(pid) && !strncmp(v, pid, strlen(pid))
+                ? strtoll(bar + 1, NULL, 10)
+                : 0;
+}
+
+static int draw_done(lua_State *L, int status, lua_KContext ctx)
+{
+    mech_run *run = take_reply(L);
+    int r = lua_gettop(L), opts = 3;
+    const char *draw = lua_tostring(L, 2);
+    json_t *o;
+    lua_getfield(L, r, "won");
+    int won = lua_toboolean(L, -1);
+    lua_getfield(L, r, "prize");
+    const char *prize = lua_tostring(L, -1);
+    o = json_pack("{s:s, s:s, s:b}", "kind", "draw", "draw", draw, "won", won);
+    if (!o)
+        oom(L);
+    if (won)
+        json_object_set_new(o, "prize", json_string(prize));
+    static const char *const copy[] = {"epoch", "roll", "chance", "reason"};
+    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
+        lua_getfield(L, r, copy[i]);
+        if (lua_type(L, -1) == LUA_TNUMBER)
+            json_object_set_new(o, copy[i], lua_isinteger(L, -1)
+                                                ? json_integer(lua_tointeger(L, -1))
+                                                : json_real(lua_tonumber(L, -1)));
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            json_object_set_new(o, copy[i], json_string(lua_tostring(L, -1)));
+        lua_pop(L, 1);
+    }
+    add_outcome(L, run, o);
+    if (!won) {
+        lua_pushnil(L);
+        return 1;
+    }
+    {
+        char pid[32], f[100], v[64];
+        int64_t wins;
+        draw_limit_state(L, run, draw, opts, pid, sizeof pid, &wins);
+        snprintf(f, sizeof f, "w:%s", draw);
+        snprintf(v, sizeof v, "%s|%" PRId64, pid, wins + 1);
+        snprintf(pid, sizeof pid, "p:%s", prize);
+        if (member_set(run->m, f, v) ||
+            member_set_int(run->m, pid, member_get_int(run->m, pid) + 1))
+            oom(L);
+        add_outcome(L, run, json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw",
+                                      draw));
+    }
+    lua_pushstring(L, prize);
+    return 1;
+}
+
+/* Adds {"prize", "pool", "refill", "period", "ttl"} for one prize name to the list. */
+static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, const char *prize,
+                       const char *tz)
+{
+    lua_Integer pool = -1;
+    int refill = opt_period(L, opts, "refill", "never");
+    char pid[32];
+    if (!pc_valid_name(prize))
+        luaL_error(L, "draw: bad prize name '%s'", prize);
+    int t = opt_type(L, opts, "pool");
+    if (t == LUA_TNUMBER) {
+        pool = opt_int(L, opts, "pool", -1, 0, INT32_MAX);
+    } else if (t == LUA_TTABLE) {
+        lua_getfield(L, -1, prize);
+        if (!lua_isnil(L, -1)) {
+            int isint = 0;
+            pool = lua_tointegerx(L, -1, &isint);
+            if (!isint || pool < 0)
+                luaL_error(L, "draw: pool.%s must be a whole number", prize);
+        }
+        lua_pop(L, 1);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "draw: pool must be a number, or a table of prize = number");
+    }
+    if (t != LUA_TNIL)
+        lua_pop(L, 1);
+    game_period_id(run->ev->at_ms, tz, 0, refill, pid, sizeof pid);
+    json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:i}", "prize", prize, "pool",
+                                          (json_int_t)pool, "refill", game_period_name(refill),
+                                          "period", pid, "ttl", game_period_ttl(refill)));
+}
+
+/*
+ * m:draw(name, {chance, prize | prizes, pool, refill, limit, limit_per, tz})
+ * -> the prize won, or nil. The roll is the keyed hash of the event (see
+ * punchcard/game.h), so a retry draws the same and an audit can redo it.
+ */
+static int m_draw(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *draw = api_check_name(L, 2, "draw");
+    json_t *prizes;
+    lua_Number chance;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    check_opts(L, 3, "draw", draw_opts);
+    lua_settop(L, 3);
+    if (opt_type(L, 3, "chance") != LUA_TNUMBER)
+        return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
+    chance = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(chance >= 0 && chance <= 1))
+        return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
+    const char *tz = opt_tz(L, 3);
+    lua_Integer limit = opt_int(L, 3, "limit", 0, 0, INT32_MAX);
+    if (limit > 0) {
+        char pid[32];
+        int64_t wins;
+        draw_limit_state(L, run, draw, 3, pid, sizeof pid, &wins);
+        if (wins >= limit) {
+            add_outcome(L, run,
+                        json_pack("{s:s, s:s, s:b, s:s}", "kind", "draw", "draw", draw, "won", 0,
+                                  "reason", "limit"));
+            lua_pushnil(L);
+            return 1;
+        }
+    }
+    if (!(prizes = json_array()))
+        oom(L);
+    if (opt_type(L, 3, "prizes") == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_geti(L, -1, i);
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                json_decref(prizes);
+                return luaL_error(L, "draw %s: prizes must list prize names", draw);
+            }
+            draw_prize(L, run, 3, prizes, lua_tostring(L, -1), tz);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    } else {
+        lua_settop(L, 3);
+        draw_prize(L, run, 3, prizes, opt_str(L, 3, "prize", draw), tz);
+    }
+    if (json_array_size(prizes) == 0) {
+        json_decref(prizes);
+        return luaL_error(L, "draw %s: prizes must not be empty", draw);
+    }
+    lua_settop(L, 3);
+    return game_yield(L, "draw",
+                      json_pack("{s:s, s:f, s:s, s:o}", "draw", draw, "chance", (double)chance,
+                                "tz", tz, "prizes", prizes),
+                      draw_done);
+}
+
+static int bool_done(lua_State *L, int status, lua_KContext ctx)
+{
+    take_reply(L);
+    lua_pushboolean(L, lua_toboolean(L, -1));
+    return 1;
+}
+
+static const char *const budget_opts[] = {"max", "per", "tz", NULL};
+
+/* m:budget(name, amount, {max, per, tz}) -> true when amount fits in this period's budget. */
+static int m_budget(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "budget");
+    int64_t amount = api_check_amount(L, 3);
+    char pid[32];
+    luaL_checktype(L, 4, LUA_TTABLE);
+    check_opts(L, 4, "budget", budget_opts);
+    lua_Integer max = opt_int(L, 4, "max", -1, 0, INT64_MAX);
+    int per = opt_period(L, 4, "per", "day");
+    if (max < 0)
+        return luaL_error(L, "budget %s: max is required", name);
+    game_period_id(run->ev->at_ms, opt_tz(L, 4), 0, per, pid, sizeof pid);
+    return game_yield(L, "budget",
+                      json_pack("{s:s, s:I, s:I, s:s, s:i}", "budget", name, "amount",
+                                (json_int_t)amount, "max", (json_int_t)max, "period", pid, "ttl",
+                                game_period_ttl(per)),
+                      bool_done);
+}
+
+static const char *const score_opts[] = {"per", "tz", NULL};
+
+/* m:score(board, amount [, {per, tz}]): adds to the member's score on the board after the commit. */
+static int m_score(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *board = api_check_name(L, 2, "leaderboard");
+    int isint = 0;
+    lua_Integer amount = lua_tointegerx(L, 3, &isint);
+    char pid[32];
+    if (!isint)
+        return luaL_error(L, "score %s: the amount must be a whole number", board);
+    check_opts(L, 4, "score", score_opts);
+    int per = opt_period(L, 4, "per", "week");
+    const char *tz = opt_tz(L, 4);
+    game_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
+    if (member_add_effect(run->m, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op",
+                                            "leaderboard", "board", board, "period", pid, "per",
+                                            game_period_name(per), "tz", tz, "score",
+                                            (json_int_t)amount)))
+        oom(L);
+    return 0;
+}
+
+static const char *const referral_opts[] = {"event", NULL};
+
+static int referral_done(lua_State *L, int status, lua_KContext ctx)
+{
+    mech_run *run = take_reply(L);
+    const char *by = lua_tostring(L, 2);
+    const char *type = lua_tostring(L, 3);
+    char id[PC_ID_MAX + 1];
+    if (!lua_toboolean(L, -1)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (strlen(run->m->id) <= PC_ID_MAX - 4) {
+        snprintf(id, sizeof id, "ref:%s", run->m->id);
+    } else {
+        char h[41];
+        pc_sha1_hex(run->m->id, strlen(run->m->id), h);
+        snprintf(id, sizeof id, "ref:%s", h);
+    }
+    if (member_add_effect(run->m, json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}}}", "op", "event",
+                                            "event", "id", id, "type", type, "member", by,
+                                            "data", "friend", run->m->id)))
+        oom(L);
+    add_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/*
+ * m:referral(referrer [, {event = "referral"}]) -> true once per member ever:
+ * this member was brought by referrer, and this is the event that rewards
+ * it. Then the referrer is sent an event (type `event`, id "ref:<member>",
+ * data.friend = the member) after the commit. False for no referrer, for
+ * the member itself, and for every later event (retried, re-sent or not).
+ */
+static int m_referral(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *by = lua_isnoneornil(L, 2) ? NULL : luaL_checkstring(L, 2);
+    check_opts(L, 3, "referral", referral_opts);
+    const char *type = opt_str(L, 3, "event", "referral");
+    if (!pc_valid_name(type))
+        return luaL_error(L, "referral: bad event type '%s'", type);
+    if (!by || !*by || !strcmp(by, run->m->id) || !pc_valid_id(by)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_settop(L, 3);
+    lua_pushstring(L, type); /* a copy, before the options table may go */
+    lua_replace(L, 3);
+    return game_yield(L, "referral", json_pack("{s:s}", "referrer", by), referral_done);
+}
+
+static const luaL_Reg methods[] = {{"streak", m_streak},
+                                   {"freeze", m_freeze},
+                                   {"streak_length", m_streak_length},
+                                   {"badge_level", m_badge_level},
+                                   {"draw", m_draw},
+                                   {"budget", m_budget},
+                                   {"score", m_score},
+                                   {"referral", m_referral},
+                                   {NULL, NULL}};
+
+/*
+ * Campaigns and control groups: the `active` and `control` fields of a
+ * mechanic declaration wrap its run function.
+ *   active = {from = "2026-12-01", to = "2026-12-24T18:00:00Z",
+ *             days = {"sat", "sun"}, hours = {10, 18}, tz = "Europe/Paris"}
+ *     from/to: RFC 3339 times, or dates (local midnight in tz); to is excluded.
+ *     days: local weekdays; hours: {from, to}: local hours from..to-1.
+ *   control = 10: a stable 10% of members (by a hash of mechanic and member)
+ *     is held out: the mechanic does not run for them, and a "control"
+ *     outcome says so.
+ */
+static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+/* A date or time of a campaign bound -> ms; dates are local midnight in tz. */
+static int64_t campaign_time(lua_State *L, const char *mech, const char *s, const char *tz)
+{
+    int64_t ms;
+    int y, mo, d;
+    char extra;
+    if (pc_time_parse(s, &ms) == 0)
+        return ms;
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3) {
+        char noon[32];
+        snprintf(noon, sizeof noon, "%04d-%02d-%02dT12:00:00Z", y, mo, d);
+        if (pc_time_parse(noon, &ms) == 0) {
+            /* The local day holding noon UTC is that date for every zone within +-12 h. */
+            return pc_local_day_start(ms, tz, 0);
+        }
+    }
+    luaL_error(L, "mechanic '%s': active: '%s' is not a date (2026-12-01) or an RFC 3339 time",
+               mech, s);
+    return 0;
+}
+
+/* Validates the declaration's active table at idx into a compact table pushed on the stack. */
+static void campaign_compile(lua_State *L, int idx, const char *mech)
+{
+    static const char *const allowed[] = {"from", "to", "days", "hours", "tz", NULL};
+    const char *tz;
+    int days = 0;
+    char what[100];
+    snprintf(what, sizeof what, "mechanic '%s': active", mech);
+    check_opts(L, idx, what, allowed);
+    tz = opt_tz(L, idx);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, tz);
+    lua_setfield(L, -2, "tz");
+    for (int i = 0; i < 2; i++) {
+        const char *k = i ? "to" : "from";
+        const char *v = opt_str(L, idx, k, NULL);
+        if (v) {
+            lua_pushinteger(L, campaign_time(L, mech, v, tz));
+            lua_setfield(L, -2, k);
+        }
+    }
+    if (opt_type(L, idx, "days") == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            int found = -1;
+            lua_geti(L, -1, i);
+            for (int d = 0; d < 7 && lua_type(L, -1) == LUA_TSTRING; d++)
+                if (!strcmp(lua_tostring(L, -1), day_names[d]))
+                    found = d;
+            if (found < 0)
+                luaL_error(L, "%s: days are mon, tue, wed, thu, fri, sat, sun", what);
+            days |= 1 << found;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "%s: days must be a list like {\"sat\", \"sun\"}", what);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, days ? days : 0x7f);
+    lua_setfield(L, -2, "days");
+    if (opt_type(L, idx, "hours") == LUA_TTABLE) {
+        lua_Integer h[2];
+        for (int i = 0; i < 2; i++) {
+            int isint = 0;
+            lua_geti(L, -1, i + 1);
+            h[i] = lua_tointegerx(L, -1, &isint);
+            if (!isint || h[i] < 0 || h[i] > 24)
+                luaL_error(L, "%s: hours are {from, to}, whole hours 0-24", what);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        lua_pushinteger(L, h[0]);
+        lua_setfield(L, -2, "h1");
+        lua_pushinteger(L, h[1]);
+        lua_setfield(L, -2, "h2");
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "%s: hours are {from, to}", what);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+static lua_Integer field_or(lua_State *L, int t, const char *k, lua_Integer def)
+{
+    lua_Integer v = def;
+    if (lua_getfield(L, t, k) == LUA_TNUMBER)
+        v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* 1 when the event's time falls in the campaign (compiled table at t). */
+static int campaign_active(lua_State *L, int t, int64_t at)
+{
+    struct tm tm;
+    lua_getfield(L, t, "tz");
+    const char *tz = lua_tostring(L, -1);
+    int ok = pc_local_time(at, tz, &tm) == 0;
+    lua_pop(L, 1); /* tz stays alive in the table */
+    if (at < field_or(L, t, "from", INT64_MIN) || at >= field_or(L, t, "to", INT64_MAX))
+        return 0;
+    if (ok && !(field_or(L, t, "days", 0x7f) & (1 << tm.tm_wday)))
+        return 0;
+    if (ok) {
+        lua_Integer h1 = field_or(L, t, "h1", 0), h2 = field_or(L, t, "h2", 24);
+        if (h1 <= h2 ? (tm.tm_hour < h1 || tm.tm_hour >= h2)
+                     : (tm.tm_hour < h1 && tm.tm_hour >= h2)) /* e.g. {22, 2} */
+            return 0;
+    }
+    return 1;
+}
+
+static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
+{
+    return lua_gettop(L) - (int)ctx;
+}
+
+/* upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten thousand */
+static int wrapped_run(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
+    lua_settop(L, 2);
+    if (lua_istable(L, lua_upvalueindex(2)) &&
+        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms))
+        return 0;
+    if (control > 0 && game_bucket(run->cur->name, run->m->id) < control) {
+        add_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
+        return 0;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_callk(L, 2, LUA_MULTRET, 2, wrapped_k);
+    return wrapped_k(L, LUA_OK, 2);
+}
+
+void api_game_wrap_run(lua_State *L, int spec, const char *name)
+{
+    int has_active = lua_getfield(L, spec, "active") != LUA_TNIL;
+    int has_control = lua_getfield(L, spec, "control") != LUA_TNIL;
+    lua_Integer control = 0;
+    if (has_control) {
+        lua_Number pct = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(pct >= 0 && pct <= 100))
+            luaL_error(L, "mechanic '%s': control is a percentage from 0 to 100", name);
+        control = (lua_Integer)(pct * 100 + 0.5);
+    }
+    lua_pop(L, 1);
+    if (!has_active && !has_control) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (has_active) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "mechanic '%s': active must be a table {from, to, days, hours, tz}",
+                       name);
+        campaign_compile(L, lua_gettop(L), name);
+        lua_remove(L, -2);
+    }
+    /* stack: ... run, campaign-or-nil */
+    lua_pushinteger(L, control);
+    lua_pushcclosure(L, wrapped_run, 3);
+}
 
 void api_game_methods(lua_State *L)
 {

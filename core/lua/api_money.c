@@ -1,9 +1,537 @@
 /*
- * The money part (issue 3: currencies with lots, expiry, pending earn, tiers) of the mechanics API (see lua-internal.h).
+ * The money part of the mechanics API (issue 3): currencies declared with
+ * their expiry and return window, earn/spend through lots (money.c), cashback,
+ * pending and expiring amounts, rolling windows for tiers, tier order and the
+ * floor a person set, once-only grants, member-local dates and birthdays, and
+ * reject() / discount() for the backend.
  */
 #include "lua-internal.h"
+#include "punchcard/money.h"
 
-static const luaL_Reg methods[] = {{NULL, NULL}};
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * "14d", "6mo", "2y", "12h", "1w" -> months and milliseconds (one of them set).
+ * A number is a count of days. -1 when malformed.
+ */
+static int parse_span(lua_State *L, int idx, int *months, int64_t *ms)
+{
+    *months = 0;
+    *ms = 0;
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Integer d = lua_tointeger(L, idx);
+        if (d < 0)
+            return -1;
+        *ms = (int64_t)d * 86400000;
+        return 0;
+    }
+    const char *s = lua_tostring(L, idx);
+    char *end;
+    long long n;
+    if (!s)
+        return -1;
+    n = strtoll(s, &end, 10);
+    if (end == s || n < 0 || n > 100000)
+        return -1;
+    if (!strcmp(end, "mo"))
+        *months = (int)n;
+    else if (!strcmp(end, "y"))
+        *months = (int)n * 12;
+    else if (!strcmp(end, "w"))
+        *ms = n * 7 * 86400000;
+    else if (!strcmp(end, "d"))
+        *ms = n * 86400000;
+    else if (!strcmp(end, "h"))
+        *ms = n * 3600000;
+    else
+        return -1;
+    return 0;
+}
+
+/* Reads expiry and return-window options from the table at idx into policy (a JSON object). */
+static void read_policy(lua_State *L, int idx, json_t *policy, const char *who)
+{
+    int months;
+    int64_t ms;
+    lua_getfield(L, idx, "expires_in");
+    if (!lua_isnil(L, -1)) {
+        if (parse_span(L, -1, &months, &ms))
+            luaL_error(L, "%s: expires_in must be like \"30d\", \"6mo\" or \"2y\"", who);
+        json_object_set_new(policy, "expires_months", json_integer(months));
+        json_object_set_new(policy, "expires_ms", json_integer(ms));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "expires_at");
+    if (!lua_isnil(L, -1)) {
+        const char *p = lua_tostring(L, -1);
+        if (!p || (strcmp(p, "end_of_month") && strcmp(p, "end_of_quarter") &&
+                   strcmp(p, "end_of_year")))
+            luaL_error(L, "%s: expires_at must be \"end_of_month\", \"end_of_quarter\" or "
+                          "\"end_of_year\"",
+                       who);
+        json_object_set_new(policy, "period", json_string(p + 7));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "pending");
+    if (!lua_isnil(L, -1)) {
+        if (parse_span(L, -1, &months, &ms) || months)
+            luaL_error(L, "%s: pending must be like \"14d\"", who);
+        json_object_set_new(policy, "pending_ms", json_integer(ms));
+    }
+    lua_pop(L, 1);
+}
+
+/* currency "stamps" { expires_in = "6mo" } -- declared at a file's top level */
+static int declare_currency(lua_State *L)
+{
+    mechset *set = run_of(L)->set;
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    json_t *policy;
+    if (!set->loading_file)
+        return luaL_error(L, "currency '%s' declared outside a script's top level", name);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (strcmp(k, "expires_in") && strcmp(k, "expires_at") && strcmp(k, "pending") &&
+            strcmp(k, "description"))
+            return luaL_error(L, "currency '%s': unknown field '%s' (use expires_in, expires_at, "
+                                 "pending, description)",
+                              name, k);
+        lua_pop(L, 1);
+    }
+    if (json_object_get(set->currencies, name))
+        return luaL_error(L, "currency '%s' is declared twice", name);
+    policy = json_object();
+    read_policy(L, 1, policy, name);
+    json_object_set_new(set->currencies, name, policy);
+    return 0;
+}
+
+static int api_currency(lua_State *L)
+{
+    api_check_name(L, 1, "currency");
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, declare_currency, 1);
+    return 1;
+}
+
+/* tiers { "blue", "silver", "gold" } -- lowest first */
+static int api_tiers(lua_State *L)
+{
+    mechset *set = run_of(L)->set;
+    json_t *t;
+    lua_Integer n;
+    if (!set->loading_file)
+        return luaL_error(L, "tiers declared outside a script's top level");
+    if (set->tiers)
+        return luaL_error(L, "tiers are declared twice");
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = luaL_len(L, 1);
+    if (n < 1)
+        return luaL_error(L, "tiers: list the tier names, lowest first");
+    t = json_array();
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        json_array_append_new(t, json_string(api_check_name(L, -1, "tier")));
+        lua_pop(L, 1);
+    }
+    set->tiers = t;
+    return 0;
+}
+
+/* reject(message): the event fails with 422 "rejected" and this message; nothing is applied. */
+static int api_reject(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *msg = luaL_checkstring(L, 1);
+    snprintf(run->rejected, sizeof run->rejected, "%s", msg);
+    return luaL_error(L, "rejected: %s", msg);
+}
+
+/* discount(percent [, fields]) -> {"kind": "discount", "percent": p, ...} for the backend */
+static int api_discount(lua_State *L)
+{
+    luaL_checknumber(L, 1);
+    lua_createtable(L, 0, 4);
+    if (lua_istable(L, 2)) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    }
+    lua_pushliteral(L, "discount");
+    lua_setfield(L, -2, "kind");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "percent");
+    return 1;
+}
+
+/* Expiry and availability of an earn: the currency's policy, then the call's options. */
+static void earn_times(lua_State *L, mech_run *run, const char *cur, int opts, int64_t *expires,
+                       int64_t *avail)
+{
+    int64_t now = run->ev->at_ms;
+    json_t *policy = json_deep_copy(json_object_get(run->set->currencies, cur));
+    if (!policy)
+        policy = json_object();
+    if (opts && lua_istable(L, opts)) {
+        lua_pushnil(L);
+        while (lua_next(L, opts)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(k, "expires_in") && strcmp(k, "expires_at") && strcmp(k, "pending")) {
+                json_decref(policy);
+                luaL_error(L, "earn: unknown option '%s' (use expires_in, expires_at, pending)", k);
+            }
+            lua_pop(L, 1);
+        }
+        /* An option replaces the policy's expiry as a whole. */
+        lua_getfield(L, opts, "expires_in");
+        lua_getfield(L, opts, "expires_at");
+        if (!lua_isnil(L, -1) || !lua_isnil(L, -2)) {
+            json_object_del(policy, "expires_months");
+            json_object_del(policy, "expires_ms");
+            json_object_del(policy, "period");
+        }
+        lua_pop(L, 2);
+        read_policy(L, opts, policy, "earn");
+    }
+    *expires = 0;
+    if (json_integer_value(json_object_get(policy, "expires_months")))
+        *expires = money_add_months(now, (int)json_integer_value(json_object_get(policy, "expires_months")));
+    else if (json_integer_value(json_object_get(policy, "expires_ms")))
+        *expires = now + json_integer_value(json_object_get(policy, "expires_ms"));
+    if (json_is_string(json_object_get(policy, "period"))) {
+        int64_t end = money_period_end(now, json_string_value(json_object_get(policy, "period")));
+        if (!*expires || end < *expires)
+            *expires = end;
+    }
+    *avail = json_integer_value(json_object_get(policy, "pending_ms"));
+    if (*avail)
+        *avail += now;
+    json_decref(policy);
+}
+
+static int earn(lua_State *L, mech_run *run, const char *cur, int64_t amount, int opts)
+{
+    int64_t expires, avail, bal;
+    const char *err = NULL;
+    earn_times(L, run, cur, opts, &expires, &avail);
+    if (money_earn(run->m, run->cur->name, cur, amount, expires, avail, run->ev->at_ms,
+                   run->ev->id, &bal, &err))
+        return luaL_error(L, "earn %s: %s", cur, err);
+    lua_pushinteger(L, bal);
+    return 1;
+}
+
+/* m:earn(currency, amount [, {expires_in=, expires_at=, pending=}]) -> balance */
+static int m_earn(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    return earn(L, run, cur, api_check_amount(L, 3), lua_isnoneornil(L, 4) ? 0 : 4);
+}
+
+/* m:cashback(currency, amount, percent [, opts]) -> balance; rounds down */
+static int m_cashback(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    int64_t amount = api_check_amount(L, 3);
+    lua_Number pct = luaL_checknumber(L, 4);
+    int64_t bp, back;
+    if (pct < 0 || pct > 100)
+        return luaL_error(L, "cashback: percent must be from 0 to 100");
+    bp = (int64_t)(pct * 100 + 0.5); /* basis points: exact for 2 decimals */
+    if (__builtin_mul_overflow(amount, bp, &back))
+        return luaL_error(L, "cashback: amount too large");
+    return earn(L, run, cur, back / 10000, lua_isnoneornil(L, 5) ? 0 : 5);
+}
+
+/* m:spend(currency, amount) -> balance; soonest-expiring first; fails the event when short */
+static int m_spend(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    int64_t amount = api_check_amount(L, 3), bal;
+    const char *err = NULL;
+    if (money_spend(run->m, run->cur->name, NULL, cur, amount, &bal, &err))
+        return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
+    lua_pushinteger(L, bal);
+    return 1;
+}
+
+/* m:pending(currency) -> the amount earned but not yet spendable */
+static int m_pending(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    char f[80];
+    snprintf(f, sizeof f, "pb:%s", api_check_name(L, 2, "currency"));
+    lua_pushinteger(L, member_get_int(run->m, f));
+    return 1;
+}
+
+/* m:expiring(currency) -> amount, at (seconds) of the next expiry, or nil */
+static int m_expiring(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *cur = api_check_name(L, 2, "currency");
+    json_t *sum = money_summary(run->m);
+    json_t *next = json_object_get(json_object_get(sum, cur), "next_expiry");
+    int64_t at;
+    if (!json_is_object(next) ||
+        pc_time_parse(json_string_value(json_object_get(next, "at")), &at)) {
+        json_decref(sum);
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, (lua_Integer)json_integer_value(json_object_get(next, "amount")));
+    lua_pushinteger(L, at / 1000);
+    json_decref(sum);
+    return 2;
+}
+
+static void month_key(char *out, size_t n, const char *name, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "w:%s:%04d%02d", name, tm.tm_year + 1900, tm.tm_mon + 1);
+}
+
+/* m:track(name, amount) -> this month's total; feeds m:rolling */
+static int m_track(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "window");
+    int isint;
+    lua_Integer amount = lua_tointegerx(L, 3, &isint);
+    char f[100];
+    int64_t v;
+    if (!isint)
+        return luaL_error(L, "track %s: the amount must be a whole number", name);
+    month_key(f, sizeof f, name, run->ev->at_ms);
+    if (__builtin_add_overflow(member_get_int(run->m, f), (int64_t)amount, &v))
+        return luaL_error(L, "track %s: overflow", name);
+    if (member_set_int(run->m, f, v))
+        return luaL_error(L, "out of memory");
+    /* Buckets older than two years serve no window: drop them. */
+    char old[100], prefix[90];
+    month_key(old, sizeof old, name, money_add_months(run->ev->at_ms, -25));
+    snprintf(prefix, sizeof prefix, "w:%s:", name);
+    for (size_t i = 0; i < run->m->nfields; i++) {
+        member_field *fl = &run->m->fields[i];
+        if (fl->value && !strncmp(fl->name, prefix, strlen(prefix)) && strcmp(fl->name, old) <= 0)
+            member_set(run->m, fl->name, NULL);
+    }
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+/* m:rolling(name, months) -> the total of the last `months` calendar months, this one included */
+static int m_rolling(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "window");
+    lua_Integer months = luaL_checkinteger(L, 3);
+    int64_t sum = 0;
+    if (months < 1 || months > 24)
+        return luaL_error(L, "rolling %s: months must be 1-24", name);
+    for (int i = 0; i < months; i++) {
+        char f[100];
+        month_key(f, sizeof f, name, money_add_months(run->ev->at_ms, -i));
+        sum += member_get_int(run->m, f);
+    }
+    lua_pushinteger(L, sum);
+    return 1;
+}
+
+/* m:set_tier(name) -> true when the tier changed; never below the floor a person set */
+static int m_set_tier(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *name = api_check_name(L, 2, "tier");
+    const char *floor = member_get(run->m, "tf");
+    const char *old = member_get(run->m, "t");
+    json_t *o;
+    if (run->set->tiers && mechset_tier_rank(run->set, name) < 0)
+        return luaL_error(L, "set_tier: '%s' is not one of the declared tiers", name);
+    if (floor && mechset_tier_rank(run->set, floor) > mechset_tier_rank(run->set, name))
+        name = floor;
+    if (old && strcmp(old, name) == 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    o = json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", name, "from",
+                  old ? json_string(old) : json_null());
+    if (!member_add_outcome(run->m, run->cur->name, o) || member_set(run->m, "t", name))
+        return luaL_error(L, "out of memory");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const char *member_tz(mech_run *run)
+{
+    const char *tz = member_get(run->m, "a:tz");
+    return tz && pc_tz_valid(tz) ? tz : "UTC";
+}
+
+/* m:local_date() -> {year, month, day, hour, minute, wday (1 = Sunday)} in the member's time zone */
+static int m_local_date(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    struct tm tm;
+    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, tm.tm_year + 1900);
+    lua_setfield(L, -2, "year");
+    lua_pushinteger(L, tm.tm_mon + 1);
+    lua_setfield(L, -2, "month");
+    lua_pushinteger(L, tm.tm_mday);
+    lua_setfield(L, -2, "day");
+    lua_pushinteger(L, tm.tm_hour);
+    lua_setfield(L, -2, "hour");
+    lua_pushinteger(L, tm.tm_min);
+    lua_setfield(L, -2, "minute");
+    lua_pushinteger(L, tm.tm_wday + 1);
+    lua_setfield(L, -2, "wday");
+    return 1;
+}
+
+/* m:is_birthday() -> true on the member's birthday (attribute "birthday", in their time zone) */
+static int m_is_birthday(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *b = member_get(run->m, "a:birthday");
+    struct tm tm;
+    int mo = 0, d = 0;
+    if (!b || (sscanf(b, "%*4d-%2d-%2d", &mo, &d) != 2 && sscanf(b, "%2d-%2d", &mo, &d) != 2)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    /* Born on 29 February: celebrated on the 28th in other years. */
+    int leap = ((tm.tm_year + 1900) % 4 == 0 && (tm.tm_year + 1900) % 100 != 0) ||
+               (tm.tm_year + 1900) % 400 == 0;
+    if (mo == 2 && d == 29 && !leap)
+        d = 28;
+    lua_pushboolean(L, tm.tm_mon + 1 == mo && tm.tm_mday == d);
+    return 1;
+}
+
+static int once_key(lua_State *L, mech_run *run, const char *key)
+{
+    char f[160];
+    snprintf(f, sizeof f, "o:%s", key);
+    if (member_get(run->m, f)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (member_set_int(run->m, f, run->ev->at_ms))
+        return luaL_error(L, "out of memory");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:once(key) -> true the first time for this member, false ever after */
+static int m_once(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    return once_key(L, run, api_check_name(L, 2, "once key"));
+}
+
+/* m:once_per_year(key) -> true the first time in the member's local calendar year */
+static int m_once_per_year(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *key = api_check_name(L, 2, "once key");
+    struct tm tm;
+    char k[100];
+    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    snprintf(k, sizeof k, "%s:%04d", key, tm.tm_year + 1900);
+    return once_key(L, run, k);
+}
+
+/* m:wake_at(seconds) -> asks for a "tick" event for this member at that time (the earliest asked wins) */
+static int m_wake_at(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    lua_Integer at = luaL_checkinteger(L, 2);
+    int64_t ms = (int64_t)at * 1000, cur = member_get_int(run->m, "wk");
+    if (ms <= run->ev->at_ms)
+        return luaL_error(L, "wake_at: the time must be in the future");
+    if (!cur || cur <= run->ev->at_ms || ms < cur)
+        if (member_set_int(run->m, "wk", ms))
+            return luaL_error(L, "out of memory");
+    return 0;
+}
+
+/* m:next_birthday() -> seconds of the next local midnight of the member's birthday, or nil */
+static int m_next_birthday(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    const char *b = member_get(run->m, "a:birthday");
+    const char *tz = member_tz(run);
+    struct tm now, tm = {0};
+    int mo = 0, d = 0;
+    if (!b || (sscanf(b, "%*4d-%2d-%2d", &mo, &d) != 2 && sscanf(b, "%2d-%2d", &mo, &d) != 2)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    pc_local_time(run->ev->at_ms, tz, &now);
+    for (int y = now.tm_year; y <= now.tm_year + 1; y++) {
+        int leap = ((y + 1900) % 4 == 0 && (y + 1900) % 100 != 0) || (y + 1900) % 400 == 0;
+        tm.tm_year = y;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = (mo == 2 && d == 29 && !leap) ? 28 : d;
+        tm.tm_hour = 12; /* noon UTC of that date lies within the local date */
+        int64_t start = pc_local_day_start((int64_t)timegm(&tm) * 1000, tz, 0);
+        if (start > run->ev->at_ms) {
+            lua_pushinteger(L, start / 1000);
+            return 1;
+        }
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* utc(year, month, day [, hour, min, sec]) -> seconds since the epoch */
+static int api_utc(lua_State *L)
+{
+    struct tm tm = {0};
+    tm.tm_year = (int)luaL_checkinteger(L, 1) - 1900;
+    tm.tm_mon = (int)luaL_checkinteger(L, 2) - 1;
+    tm.tm_mday = (int)luaL_checkinteger(L, 3);
+    tm.tm_hour = (int)luaL_optinteger(L, 4, 0);
+    tm.tm_min = (int)luaL_optinteger(L, 5, 0);
+    tm.tm_sec = (int)luaL_optinteger(L, 6, 0);
+    if (tm.tm_year < 70 || tm.tm_year > 8000 || tm.tm_mon < 0 || tm.tm_mon > 11)
+        return luaL_error(L, "utc: year 1970-9999, month 1-12");
+    lua_pushinteger(L, (lua_Integer)timegm(&tm));
+    return 1;
+}
+
+static const luaL_Reg methods[] = {{"earn", m_earn},
+                                   {"next_birthday", m_next_birthday},
+                                   {"cashback", m_cashback},
+                                   {"spend", m_spend},
+                                   {"pending", m_pending},
+                                   {"expiring", m_expiring},
+                                   {"track", m_track},
+                                   {"rolling", m_rolling},
+                                   {"set_tier", m_set_tier},
+                                   {"local_date", m_local_date},
+                                   {"is_birthday", m_is_birthday},
+                                   {"once", m_once},
+                                   {"once_per_year", m_once_per_year},
+                                   {"wake_at", m_wake_at},
+                                   {NULL, NULL}};
 
 void api_money_methods(lua_State *L)
 {
@@ -12,5 +540,14 @@ void api_money_methods(lua_State *L)
 
 void api_money_globals(lua_State *L)
 {
-    (void)L;
+    lua_pushcfunction(L, api_currency);
+    lua_setfield(L, -2, "currency");
+    lua_pushcfunction(L, api_tiers);
+    lua_setfield(L, -2, "tiers");
+    lua_pushcfunction(L, api_reject);
+    lua_setfield(L, -2, "reject");
+    lua_pushcfunction(L, api_discount);
+    lua_setfield(L, -2, "discount");
+    lua_pushcfunction(L, api_utc);
+    lua_setfield(L, -2, "utc");
 }

@@ -37,6 +37,8 @@ struct mechset {
     int member_ref;     /* registry reference to the member userdata */
     mech_run *active;   /* the run executing right now (memory kills land on it) */
     const char *loading_file; /* set while a file's top level runs */
+    json_t *currencies; /* {name: {"expires_months", "expires_ms", "period", "pending_ms"}} */
+    json_t *tiers;      /* ["blue", "silver", "gold"]: lowest first, or NULL */
 };
 
 /*
@@ -59,6 +61,7 @@ struct mech_run {
     int waiting;   /* yielded on req */
     mech_request req;
     json_t *reply; /* the answer to req, owned until the continuation reads it */
+    char rejected[256]; /* set by reject(): the event fails as "rejected" */
     char reply_err[256];
 };
 
@@ -107,6 +110,14 @@ void api_money_methods(lua_State *L);
 void api_money_globals(lua_State *L);
 void api_game_methods(lua_State *L);
 void api_game_globals(lua_State *L);
+
+/*
+ * api_game.c: with the run function at the top of the stack and the
+ * mechanic's declaration table at spec, replaces run by a wrapper when the
+ * declaration has `active` (a campaign window) or `control` (a hold-out
+ * percentage); checks both, raising on bad input.
+ */
+void api_game_wrap_run(lua_State *L, int spec, const char *name);
 
 /* api.c: the running event's context, or a Lua error outside an event. */
 mech_run *api_running(lua_State *L);

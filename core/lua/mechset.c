@@ -12,6 +12,8 @@ static void set_free(mechset *set)
 {
     if (set->L)
         lua_close(set->L);
+    json_decref(set->currencies);
+    json_decref(set->tiers);
     for (size_t i = 0; i < set->nmechs; i++) {
         free(set->mechs[i].name);
         free(set->mechs[i].file);
@@ -101,6 +103,7 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
         return NULL;
     }
     atomic_init(&set->refs, 1);
+    set->currencies = json_object();
     set->member_ref = LUA_NOREF;
     set->lim.instructions = lim && lim->instructions ? lim->instructions : 1000000;
     set->lim.memory = lim && lim->memory ? lim->memory : 64u << 20;
@@ -373,6 +376,8 @@ int mech_run_step(mech_run *run, pc_error *err)
         if (run->killed != KILL_NONE)
             pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, sandbox_kill_reason(run),
                     run->cur ? run->cur->file : "-");
+        else if (run->rejected[0])
+            pc_fail(err, 422, "rejected", "%s", run->rejected);
         else if (rc == LUA_YIELD)
             pc_fail(err, 422, "mechanic_error", "%s: yielded outside a global operation", who);
         else {
@@ -415,3 +420,13 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
     return rc == MECH_DONE ? 0 : -1;
 }
 
+
+int mechset_tier_rank(const mechset *set, const char *tier)
+{
+    size_t i;
+    json_t *t;
+    if (!tier)
+        return -1;
+    json_array_foreach(set->tiers, i, t) if (!strcmp(json_string_value(t), tier)) return (int)i;
+    return -1;
+}

@@ -2,7 +2,8 @@
  * Routes of HTTP API v1 and their handlers. Every response is JSON; every
  * error is {"error": {"code", "message"}} with a fitting status.
  */
-#include "server.h"
+#include "server-internal.h"
+#include "engine/builtin.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -10,25 +11,6 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct server {
-    struct event_base *base;
-    struct evhttp *http;
-    engine *engine;
-    mech_holder *holder;
-    store *store;
-    server_config cfg;
-    size_t api_key_len;
-    int draining;
-    server_stats stats;
-};
-
-/* One request waiting on the engine. */
-typedef struct pending_req {
-    server *s;
-    struct evhttp_request *req;
-    int is_event;
-} pending_req;
 
 static const char *reason(int status)
 {
@@ -59,7 +41,7 @@ static const char *reason(int status)
 }
 
 /* Sends body (stolen) as the response. Frees req (evhttp does), even if the client left. */
-static void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
+void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
 {
     struct evbuffer *buf = evbuffer_new();
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -86,7 +68,7 @@ static void send_json(server *s, struct evhttp_request *req, int status, json_t 
     evbuffer_free(buf);
 }
 
-static void send_error(server *s, struct evhttp_request *req, int status, const char *code,
+void send_error(server *s, struct evhttp_request *req, int status, const char *code,
                        const char *msg)
 {
     pc_error err;
@@ -94,7 +76,7 @@ static void send_error(server *s, struct evhttp_request *req, int status, const 
     send_json(s, req, status, engine_error_json(&err));
 }
 
-static void on_engine_done(void *arg, int status, json_t *body)
+void on_engine_done(void *arg, int status, json_t *body)
 {
     pending_req *p = arg;
     if (p->is_event && status == 200) {
@@ -111,7 +93,7 @@ static void on_engine_done(void *arg, int status, json_t *body)
     free(p);
 }
 
-static pending_req *pending_new(server *s, struct evhttp_request *req, int is_event)
+pending_req *pending_new(server *s, struct evhttp_request *req, int is_event)
 {
     pending_req *p = calloc(1, sizeof *p);
     if (!p)
@@ -168,6 +150,14 @@ static void handle_event(server *s, struct evhttp_request *req, const char *quer
     flags = (dry ? ENGINE_DRY_RUN : 0) | (explain ? ENGINE_EXPLAIN : 0);
     if (pc_event_parse((const char *)evbuffer_pullup(in, -1), len, &ev, &err)) {
         send_error(s, req, err.status, err.code, err.message);
+        return;
+    }
+    if (builtin_reserved_type(ev.type)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "event type \"%s\" is the engine's own; use its endpoint",
+                 ev.type);
+        pc_event_clear(&ev);
+        send_error(s, req, 400, "bad_request", msg);
         return;
     }
     if (!(p = pending_new(s, req, 1))) {
@@ -322,6 +312,8 @@ static void route(struct evhttp_request *req, void *arg)
         send_error(s, req, 503, "unavailable", "punchd is shutting down");
         return;
     }
+    if (money_route(s, req, path, query))
+        return;
     if (strcmp(path, "/v1/events") == 0) {
         if (method != EVHTTP_REQ_POST) {
             send_error(s, req, 405, "method_not_allowed", "use POST");
@@ -367,6 +359,7 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
     if (!s->cfg.max_body)
         s->cfg.max_body = 64 * 1024;
     s->api_key_len = cfg->api_key ? strlen(cfg->api_key) : 0;
+    snprintf(s->ns, sizeof s->ns, "%s", cfg->ns ? cfg->ns : "pc");
     /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small enough to read. */
     evhttp_set_max_body_size(http, (ev_ssize_t)(s->cfg.max_body + 64 * 1024));
     evhttp_set_max_headers_size(http, 16 * 1024);

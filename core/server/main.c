@@ -286,7 +286,7 @@ static int worker_init(worker *w, const options *o, int *port)
 {
     store_config sc = {.addr = o->redis, .timeout_ms = o->redis_timeout_ms};
     engine_config ec = {.ns = o->ns, .dedupe_ttl_s = o->dedupe_days * 86400};
-    server_config svc = {.max_body = o->max_body, .api_key = o->api_key};
+    server_config svc = {.max_body = o->max_body, .api_key = o->api_key, .ns = o->ns};
     struct evconnlistener *l;
 
     w->base = event_base_new();

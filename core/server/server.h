@@ -13,6 +13,7 @@
 typedef struct server_config {
     size_t max_body;     /* bytes; larger bodies get 413 */
     const char *api_key; /* when set, /v1/ requires "Authorization: Bearer <key>" */
+    const char *ns;      /* the key namespace (for the figures) */
 } server_config;
 
 typedef struct server_stats {

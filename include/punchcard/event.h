@@ -3,7 +3,8 @@
  *   {"id": "o-1", "type": "order", "member": "ann", "at": "2026-11-25T08:30:00Z",
  *    "data": {...}}
  * id and member: 1-128 of [A-Za-z0-9._:@+-]; type: 1-64 of [a-z0-9_.-];
- * at: RFC 3339 or integer ms since the epoch (optional); data: an object (optional).
+ * at: RFC 3339 or integer ms since the epoch (optional); data: an object (optional);
+ * partner: where it happened, 1-64 of [a-z0-9_.-] (optional; kept on every ledger entry).
  */
 #ifndef PUNCHCARD_EVENT_H
 #define PUNCHCARD_EVENT_H
@@ -23,6 +24,7 @@ typedef struct pc_event {
     int64_t at_ms; /* from "at", or the engine's clock when at_given is 0 */
     int at_given;
     json_t *data;  /* owned reference to an object; never NULL after a successful parse */
+    char partner[PC_TYPE_MAX + 1]; /* where it happened (coalition programs), or "" */
 } pc_event;
 
 /* Parses and validates a JSON body. 0, or -1 with err (status 400). */

@@ -66,6 +66,9 @@ const char *mechset_version(const mechset *set);
 /* {"version", "files": [...], "mechanics": [{"name", "file", "on": [...]}]}; new reference. */
 json_t *mechset_describe(const mechset *set);
 
+/* The rank of tier in the program's `tiers {...}` (0 = lowest), or -1 when unknown. */
+int mechset_tier_rank(const mechset *set, const char *tier);
+
 /* 1 when some mechanic reacts to events of this type. */
 int mechset_handles(const mechset *set, const char *type);
 

@@ -1,0 +1,59 @@
+/*
+ * punch repl, private to core/cli: the terminal side (repl.c: libedit, the
+ * loop that runs while waiting for a key, completion, history, signals) and
+ * the command side (replcmd.c: a helper Lua state whose functions send events
+ * through the session's engine and print what happened).
+ */
+#ifndef PUNCHCARD_CLI_REPL_H
+#define PUNCHCARD_CLI_REPL_H
+
+#include "cli.h"
+
+#include <lua.h>
+#include <signal.h>
+
+typedef struct repl {
+    session s;
+    lua_State *L;
+    const char *scripts;
+    int external_redis;  /* --redis given: ids carry a run stamp, the namespace is kept */
+    char **members;      /* member ids seen, for completion; owned */
+    size_t nmembers;
+    char last_member[PC_ID_MAX + 1];
+    long seq;            /* events sent, for fresh ids */
+    char id_prefix[40];
+    char version[16];    /* mechanics version last announced */
+    int at_prompt;       /* the line editor owns the screen: notices must redraw it */
+    int need_redraw;
+    int quit;
+} repl;
+
+/* Set by SIGINT; the Lua hook and the input wait check it. */
+extern volatile sig_atomic_t repl_interrupted;
+
+/* Creates r->L with the commands. 0 or -1. */
+int replcmd_open(repl *r);
+void replcmd_close(repl *r);
+
+/*
+ * Evaluates one chunk the user typed (an expression, whose values are
+ * printed, or statements). Sets *incomplete when the chunk needs more lines.
+ */
+void replcmd_eval(repl *r, const char *chunk, int *incomplete);
+
+/* Prints the banner: mechanics, redis, clock, how to start. */
+void replcmd_banner(repl *r);
+
+/* Remembers a member id for completion. */
+void repl_note_member(repl *r, const char *id);
+
+/*
+ * Prints a notice that arrives by itself (a reload): at once, or, while the
+ * line editor shows a half-typed line, above it, then redraws that line.
+ */
+void repl_notice(repl *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The names completion offers: commands, Lua globals, event types; a NULL-ended list the caller frees. */
+char **replcmd_names(repl *r);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * The engine's own part of every event (builtin.h).
+ */
+#include "builtin.h"
+#include "punchcard/money.h"
+
+#include <string.h>
+
+int builtin_reserved_type(const char *type)
+{
+    return !strcmp(type, "tick") || !strcmp(type, "profile") || !strcmp(type, "redeem") ||
+           !strcmp(type, "reverse");
+}
+
+static int valid_birthday(const char *s)
+{
+    int y, mo, d;
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) == 3 && strlen(s) == 10)
+        return mo >= 1 && mo <= 12 && d >= 1 && d <= 31;
+    if (sscanf(s, "%2d-%2d%c", &mo, &d, &tail) == 2 && strlen(s) == 5)
+        return mo >= 1 && mo <= 12 && d >= 1 && d <= 31;
+    return 0;
+}
+
+/* profile: {"attributes": {name: string | null}, "tier_floor": name | null} */
+static int apply_profile(const pc_event *ev, member_state *m, const mechset *set, pc_error *err)
+{
+    json_t *attrs = json_object_get(ev->data, "attributes"), *v;
+    json_t *floor = json_object_get(ev->data, "tier_floor");
+    const char *k;
+    char f[80];
+
+    json_object_foreach(attrs, k, v)
+    {
+        snprintf(f, sizeof f, "a:%s", k);
+        if (json_is_null(v)) {
+            if (member_set(m, f, NULL))
+                return pc_fail(err, 500, "internal", "out of memory");
+            continue;
+        }
+        if (!strcmp(k, "tz") && !pc_tz_valid(json_string_value(v)))
+            return pc_fail(err, 400, "bad_request", "attribute tz must be an IANA time zone like Europe/Paris");
+        if (!strcmp(k, "birthday") && !valid_birthday(json_string_value(v)))
+            return pc_fail(err, 400, "bad_request", "attribute birthday must be YYYY-MM-DD or MM-DD");
+        if (member_set(m, f, json_string_value(v)))
+            return pc_fail(err, 500, "internal", "out of memory");
+    }
+    if (floor) {
+        if (json_is_null(floor)) {
+            member_set(m, "tf", NULL);
+        } else {
+            const char *t = json_string_value(floor), *cur = member_get(m, "t");
+            if (mechset_tier_rank(set, t) < 0)
+                return pc_fail(err, 400, "bad_request", "tier_floor '%s' is not one of the declared tiers", t);
+            if (member_set(m, "tf", t))
+                return pc_fail(err, 500, "internal", "out of memory");
+            /* The floor takes effect at once. */
+            if (!cur || mechset_tier_rank(set, cur) < mechset_tier_rank(set, t)) {
+                if (!member_add_outcome(m, "tier_floor",
+                                        json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", t,
+                                                  "from", cur ? json_string(cur) : json_null())) ||
+                    member_set(m, "t", t))
+                    return pc_fail(err, 500, "internal", "out of memory");
+            }
+        }
+    }
+    return 0;
+}
+
+int builtin_before(const pc_event *ev, member_state *m, const mechset *set, pc_error *err)
+{
+    const char *e = NULL;
+    int64_t wk = member_get_int(m, "wk");
+
+    /* Due lots first: on time, whatever the event. */
+    if (money_tick(m, ev->at_ms, &e))
+        return pc_fail(err, 500, "internal", "%s", e);
+    if (wk && wk <= ev->at_ms && member_set(m, "wk", NULL))
+        return pc_fail(err, 500, "internal", "out of memory");
+    if (!strcmp(ev->type, "profile"))
+        return apply_profile(ev, m, set, err);
+    if (!strcmp(ev->type, "reverse")) {
+        const char *of = json_string_value(json_object_get(ev->data, "event"));
+        const char *cur = json_string_value(json_object_get(ev->data, "currency"));
+        json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
+        int64_t reversed = 0;
+        if (money_reverse(m, of, cur, amount, &reversed, &e))
+            return pc_fail(err, 500, "internal", "%s", e);
+        if (reversed == 0)
+            return pc_fail(err, 422, "nothing_to_reverse",
+                           "event %s of %s earned nothing%s%s that is left to reverse", of, m->id,
+                           cur ? " in " : "", cur ? cur : "");
+    }
+    return 0;
+}
+
+static const char *stats_kind(const member_entry *en)
+{
+    if (!en->kind)
+        return en->delta + en->pending >= 0 ? "issued" : "redeemed";
+    if (!strcmp(en->kind, "redeem"))
+        return "redeemed";
+    if (!strcmp(en->kind, "expire"))
+        return "expired";
+    if (!strcmp(en->kind, "reverse"))
+        return "reversed";
+    return NULL; /* a release moves pending to available: counted when issued */
+}
+
+int builtin_after(const pc_event *ev, member_state *m, pc_error *err)
+{
+    int64_t due, bal;
+    json_t *moves;
+    const char *e = NULL;
+    char day[32];
+
+    if (!strcmp(ev->type, "redeem")) {
+        const char *cur = json_string_value(json_object_get(ev->data, "currency"));
+        json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
+        const char *reason = json_string_value(json_object_get(ev->data, "reason"));
+        if (money_spend(m, "redeem", "redeem", cur, amount, &bal, &e))
+            return pc_fail(err, 422, strstr(e, "insufficient") ? "insufficient_balance" : "internal",
+                           "cannot redeem %lld %s: %s", (long long)amount, cur, e);
+        for (size_t i = 0; i < m->nentries; i++)
+            if (m->entries[i].kind && !strcmp(m->entries[i].kind, "redeem") && reason)
+                json_object_set_new(m->entries[i].outcome, "reason", json_string(reason));
+    }
+    /* The next due time, for the sweeper that expires lots of silent members. */
+    due = money_next_due(m);
+    if (due != member_get_int(m, "due")) {
+        if ((due ? member_set_int(m, "due", due) : member_set(m, "due", NULL)) ||
+            member_add_effect(m, json_pack("{s:s, s:I}", "op", "schedule", "due", (json_int_t)due)))
+            return pc_fail(err, 500, "internal", "out of memory");
+    }
+    /* The program's figures: issued, redeemed, expired, reversed per currency and day. */
+    moves = json_array();
+    for (size_t i = 0; i < m->nentries; i++) {
+        const member_entry *en = &m->entries[i];
+        const char *k = stats_kind(en);
+        int64_t amount = en->delta + en->pending;
+        if (!k || !amount)
+            continue;
+        json_array_append_new(moves, json_pack("[s, s, I]", en->currency, k,
+                                               (json_int_t)(amount < 0 ? -amount : amount)));
+    }
+    if (json_array_size(moves)) {
+        pc_time_format(ev->at_ms, day, sizeof day);
+        day[10] = '\0';
+        if (member_add_effect(m, json_pack("{s:s, s:s, s:s, s:o}", "op", "stats", "day", day,
+                                           "partner", ev->partner, "moves", moves)))
+            return pc_fail(err, 500, "internal", "out of memory");
+    } else {
+        json_decref(moves);
+    }
+    return 0;
+}

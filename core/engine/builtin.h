@@ -1,0 +1,23 @@
+/*
+ * What the engine itself does in every event, around the mechanics: lots
+ * that come due (release, expiry), the internal events behind the API
+ * (profile, redeem, reverse, tick), the next due time, and the program's
+ * figures. Pure functions on the member; the transaction commits them.
+ */
+#ifndef PUNCHCARD_BUILTIN_H
+#define PUNCHCARD_BUILTIN_H
+
+#include "punchcard/event.h"
+#include "punchcard/mechanics.h"
+#include "punchcard/member.h"
+
+/* The event types the API sends itself; POST /v1/events refuses them. */
+int builtin_reserved_type(const char *type);
+
+/* Before the mechanics. 0, or -1 with err. */
+int builtin_before(const pc_event *ev, member_state *m, const mechset *set, pc_error *err);
+
+/* After the mechanics (their changes are in m). 0, or -1 with err. */
+int builtin_after(const pc_event *ev, member_state *m, pc_error *err);
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * The game's global operations (globals-internal.h): instant-win draws with
+ * finite prize pools, campaign budgets and referrals, each reserved under a
+ * claim in one server-side script (one Cluster slot per resource); and the
+ * game's effects: leaderboard scores and events sent to another member.
+ *
+ * Keys (NS = namespace):
+ *   NS:{draw:D}:meta                 hash  epoch (absent = 1), wins, won:<prize>,
+ *                                          pool:<prize>, refill:<prize>, tz,
+ *                                          secret:<epoch> (revealed), rotated:<epoch>
+ *   NS:{draw:D}:pool:<prize>:<period> hash left, won, size (expires after its period)
+ *   NS:{draw:D}:claim:<claim id>     hash  t (touched, ms), epoch, prize, pool
+ *   NS:{budget:B}:<period>           hash  used, max
+ *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key
+ *   NS:{ref:FRIEND}:by               hash  referrer, claim, t (kept for good)
+ *   NS:{lb:L}:<period>               zset  member -> score;  NS:{lb:L}:meta hash per, tz
+ */
+#include "globals-internal.h"
+#include "punchcard/game.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLAIM_TTL "86400"
+
+/* One script for every game operation, ARGV[1] naming it (fewer scripts to load). */
+static store_script game_script = {
+    "game",
+    "local op = ARGV[1]\n"
+    "local function now()\n"
+    "  local t = redis.call('TIME')\n"
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "end\n"
+    "local function young(t, age)\n"
+    "  return tonumber(age) > 0 and t and now() - tonumber(t) < tonumber(age)\n"
+    "end\n"
+    "if op == 'draw_read' then\n"
+    "  local c = redis.call('HMGET', KEYS[2], 'epoch', 'prize')\n"
+    "  if c[1] then\n"
+    "    redis.call('HSET', KEYS[2], 't', now())\n"
+    "    return {tonumber(c[1]), c[2], 1}\n"
+    "  end\n"
+    "  return {tonumber(redis.call('HGET', KEYS[1], 'epoch') or '1'), '', 0}\n"
+    "elseif op == 'draw_take' then\n"
+    "  local c = redis.call('HGET', KEYS[2], 'prize')\n"
+    "  if c then redis.call('HSET', KEYS[2], 't', now()); return c end\n"
+    "  local peek = ARGV[4] == '1'\n"
+    "  if not peek then redis.call('HSET', KEYS[1], 'tz', ARGV[5]) end\n"
+    "  for i = 1, #KEYS - 2 do\n"
+    "    local b = 5 + (i - 1) * 4\n"
+    "    local name, size, ttl = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 4])\n"
+    "    local pk, ok = KEYS[2 + i], size < 0\n"
+    "    if not peek then\n"
+    "      redis.call('HSET', KEYS[1], 'pool:' .. name, size, 'refill:' .. name, ARGV[b + 3])\n"
+    "    end\n"
+    "    if ok then pk = '' else\n"
+    "      local left = redis.call('HGET', pk, 'left')\n"
+    "      if not left then\n"
+    "        left = size\n"
+    "        if not peek then\n"
+    "          redis.call('HSET', pk, 'left', size, 'won', 0, 'size', size)\n"
+    "          if ttl > 0 then redis.call('EXPIRE', pk, ttl) end\n"
+    "        end\n"
+    "      end\n"
+    "      ok = tonumber(left) > 0\n"
+    "      if ok and not peek then\n"
+    "        redis.call('HINCRBY', pk, 'left', -1)\n"
+    "        redis.call('HINCRBY', pk, 'won', 1)\n"
+    "      end\n"
+    "    end\n"
+    "    if ok then\n"
+    "      if not peek then\n"
+    "        redis.call('HINCRBY', KEYS[1], 'wins', 1)\n"
+    "        redis.call('HINCRBY', KEYS[1], 'won:' .. name, 1)\n"
+    "        redis.call('HSET', KEYS[2], 't', now(), 'epoch', ARGV[2], 'prize', name, 'pool', pk)\n"
+    "        redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "      end\n"
+    "      return name\n"
+    "    end\n"
+    "  end\n"
+    "  return ''\n"
+    "elseif op == 'draw_release' then\n"
+    "  local c = redis.call('HMGET', KEYS[2], 'prize', 'pool', 't')\n"
+    "  if not c[1] then return 0 end\n"
+    "  if young(c[3], ARGV[2]) then return -1 end\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  if c[2] ~= '' and redis.call('EXISTS', c[2]) == 1 then\n"
+    "    redis.call('HINCRBY', c[2], 'left', 1)\n"
+    "    redis.call('HINCRBY', c[2], 'won', -1)\n"
+    "  end\n"
+    "  redis.call('HINCRBY', KEYS[1], 'wins', -1)\n"
+    "  redis.call('HINCRBY', KEYS[1], 'won:' .. c[1], -1)\n"
+    "  return 1\n"
+    "elseif op == 'budget_take' then\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 1 then\n"
+    "    redis.call('HSET', KEYS[2], 't', now())\n"
+    "    return 1\n"
+    "  end\n"
+    "  local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')\n"
+    "  local amount, max = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "  if used + amount > max then return 0 end\n"
+    "  if ARGV[6] == '1' then return 1 end\n"
+    "  redis.call('HINCRBY', KEYS[1], 'used', amount)\n"
+    "  redis.call('HSET', KEYS[1], 'max', max)\n"
+    "  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
+    "  redis.call('HSET', KEYS[2], 't', now(), 'amount', amount, 'key', KEYS[1])\n"
+    "  redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+    "  return 1\n"
+    "elseif op == 'budget_release' then\n"
+    "  local c = redis.call('HMGET', KEYS[1], 'amount', 'key', 't')\n"
+    "  if not c[1] then return 0 end\n"
+    "  if young(c[3], ARGV[2]) then return -1 end\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  if redis.call('EXISTS', c[2]) == 1 then\n"
+    "    redis.call('HINCRBY', c[2], 'used', -tonumber(c[1]))\n"
+    "  end\n"
+    "  return 1\n"
+    "elseif op == 'referral_take' then\n"
+    "  local c = redis.call('HMGET', KEYS[1], 'referrer', 'claim')\n"
+    "  if c[1] then\n"
+    "    if c[2] == ARGV[3] then redis.call('HSET', KEYS[1], 't', now()); return 1 end\n"
+    "    return 0\n"
+    "  end\n"
+    "  if ARGV[4] == '1' then return 1 end\n"
+    "  redis.call('HSET', KEYS[1], 'referrer', ARGV[2], 'claim', ARGV[3], 't', now())\n"
+    "  return 1\n"
+    "elseif op == 'referral_release' then\n"
+    "  local c = redis.call('HMGET', KEYS[1], 'claim', 't')\n"
+    "  if c[1] ~= ARGV[2] then return 0 end\n"
+    "  if young(c[2], ARGV[3]) then return -1 end\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return 1\n"
+    "elseif op == 'lb_add' then\n"
+    "  redis.call('ZINCRBY', KEYS[1], ARGV[2], ARGV[3])\n"
+    "  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
+    "  redis.call('HSET', KEYS[2], 'per', ARGV[5], 'tz', ARGV[6])\n"
+    "  return 1\n"
+    "end\n"
+    "return redis.error_reply('game: unknown op ' .. tostring(op))\n",
+    ""};
+
+void game_ops_init(store *s)
+{
+    store_add_script(s, &game_script);
+}
+
+static void draw_key(const globals *g, const char *draw, const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "%s:{draw:%s}:%s", g->ns, draw, suffix);
+}
+
+static void claim_key(const globals *g, const char *kind, const char *res, const char *id,
+                      char *out, size_t n)
+{
+    snprintf(out, n, "%s:{%s:%s}:claim:%s", g->ns, kind, res, id);
+}
+
+/* A draw in progress: read the epoch (or an earlier claim), roll, then take a prize. */
+typedef struct draw_call {
+    globals *g;
+    globals_event *ge;
+    char draw[80];
+    char claim_id[CLAIM_ID_MAX];
+    double chance;
+    json_t *args; /* the request's args (a reference) */
+    int64_t epoch;
+    uint64_t u, pick;
+    globals_done_fn *done;
+    void *arg;
+} draw_call;
+
+static void draw_answer(draw_call *d, int won, const char *prize, const char *reason)
+{
+    json_t *r = json_pack("{s:b, s:o, s:I, s:f, s:f}", "won", won, "prize",
+                          prize ? json_string(prize) : json_null(), "epoch", (json_int_t)d->epoch,
+                          "roll", ldexp((double)d->u, -64), "chance", d->chance);
+    if (reason)
+        json_object_set_new(r, "reason", json_string(reason));
+    d->done(d->arg, r, NULL);
+    json_decref(r);
+    json_decref(d->args);
+    free(d);
+}
+
+static void draw_fail(draw_call *d, const char *err)
+{
+    d->done(d->arg, NULL, err);
+    json_decref(d->args);
+    free(d);
+}
+
+static int reply_bad(redisReply *r, const char *err, draw_call *d)
+{
+    if (!r) {
+        draw_fail(d, err ? err : "redis unavailable");
+        return 1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        draw_fail(d, r->str);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_draw_taken(redisReply *r, const char *err, void *arg)
+{
+    draw_call *d = arg;
+    if (reply_bad(r, err, d))
+        return;
+    if (r->type == REDIS_REPLY_STRING && r->len > 0)
+        draw_answer(d, 1, r->str, NULL);
+    else
+        draw_answer(d, 0, NULL, "pool_empty");
+}
+
+static void draw_take(draw_call *d)
+{
+    json_t *prizes = json_object_get(d->args, "prizes");
+    size_t n = json_array_size(prizes), start = n ? (size_t)(d->pick % n) : 0;
+    const char *tz = json_string_value(json_object_get(d->args, "tz"));
+    int nkeys = 2 + (int)n, argc = nkeys + 5 + 4 * (int)n, k = 0;
+    char **own = calloc((size_t)argc, sizeof *own);
+    const char **argv = calloc((size_t)argc, sizeof *argv);
+    char epoch[32];
+    if (!own || !argv || n == 0) {
+        free(own);
+        free(argv);
+        draw_fail(d, n ? "out of memory" : "a draw needs at least one prize");
+        return;
+    }
+#define OWN(fmt, ...) (asprintf(&own[k], fmt, __VA_ARGS__) < 0 ? NULL : (argv[k] = own[k], k++))
+    OWN("%s:{draw:%s}:meta", d->g->ns, d->draw);
+    OWN("%s:{draw:%s}:claim:%s", d->g->ns, d->draw, d->claim_id);
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(prizes, (start + i) % n);
+        OWN("%s:{draw:%s}:pool:%s:%s", d->g->ns, d->draw,
+            json_string_value(json_object_get(p, "prize")),
+            json_string_value(json_object_get(p, "period")));
+    }
+    snprintf(epoch, sizeof epoch, "%" PRId64, d->epoch);
+    argv[k++] = "draw_take";
+    argv[k++] = epoch;
+    argv[k++] = CLAIM_TTL;
+    argv[k++] = d->ge->dry ? "1" : "0";
+    argv[k++] = tz ? tz : "UTC";
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(prizes, (start + i) % n);
+        argv[k++] = json_string_value(json_object_get(p, "prize"));
+        OWN("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "pool")));
+        argv[k++] = json_string_value(json_object_get(p, "refill"));
+        OWN("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "ttl")));
+    }
+#undef OWN
+    if (k == argc)
+        store_eval(d->g->store, &game_script, on_draw_taken, d, nkeys, argc, argv, NULL);
+    else
+        draw_fail(d, "out of memory");
+    for (int i = 0; i < argc; i++)
+        free(own[i]);
+    free(own);
+    free(argv);
+}
+
+static void on_draw_read(redisReply *r, const char *err, void *arg)
+{
+    draw_call *d = arg;
+    if (reply_bad(r, err, d))
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        draw_fail(d, "unexpected reply to draw_read");
+        return;
+    }
+    d->epoch = r->element[0]->integer;
+    game_draw_roll(d->draw, d->epoch, d->ge->member, d->ge->event_id, &d->u, &d->pick);
+    if (r->element[2]->integer == 1) {
+        /* This event won before (a retry, or a decision taken again): the same prize. */
+        draw_answer(d, 1, r->element[1]->str, NULL);
+        return;
+    }
+    if (!game_draw_wins(d->u, d->chance)) {
+        draw_answer(d, 0, NULL, "chance");
+        return;
+    }
+    if (!d->ge->dry) {
+        claim *c = globals_remember(d->ge, "draw", d->draw);
+        if (c)
+            globals_index_add(d->g, c);
+    }
+    draw_take(d);
+}
+
+static void op_draw(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
+                    void *arg)
+{
+    const char *name = json_string_value(json_object_get(args, "draw"));
+    draw_call *d;
+    claim *c;
+    char meta[256], ckey[CLAIM_ID_MAX + 256];
+    if (!name || !pc_valid_name(name)) {
+        done(arg, NULL, "bad draw name");
+        return;
+    }
+    if (!(c = globals_remember(ge, "draw", name)) || !(d = calloc(1, sizeof *d))) {
+        done(arg, NULL, "out of memory");
+        return;
+    }
+    d->g = g;
+    d->ge = ge;
+    d->done = done;
+    d->arg = arg;
+    d->args = json_incref(args);
+    d->chance = json_number_value(json_object_get(args, "chance"));
+    snprintf(d->draw, sizeof d->draw, "%s", name);
+    snprintf(d->claim_id, sizeof d->claim_id, "%s", c->id);
+    draw_key(g, name, "meta", meta, sizeof meta);
+    claim_key(g, "draw", name, c->id, ckey, sizeof ckey);
+    const char *argv[3] = {meta, ckey, "draw_read"};
+    store_eval(g->store, &game_script, on_draw_read, d, 2, 3, argv, NULL);
+}
+
+typedef struct bool_call {
+    globals_done_fn *done;
+    void *arg;
+} bool_call;
+
+static void on_bool(redisReply *r, const char *err, void *arg)
+{
+    bool_call b = *(bool_call *)arg;
+    free(arg);
+    if (!r)
+        b.done(b.arg, NULL, err ? err : "redis unavailable");
+    else if (r->type == REDIS_REPLY_ERROR)
+        b.done(b.arg, NULL, r->str);
+    else {
+        json_t *v = json_boolean(r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+        b.done(b.arg, v, NULL);
+        json_decref(v);
+    }
+}
+
+static bool_call *bool_new(globals_done_fn *done, void *arg)
+{
+    bool_call *b = malloc(sizeof *b);
+    if (!b) {
+        done(arg, NULL, "out of memory");
+        return NULL;
+    }
+    b->done = done;
+    b->arg = arg;
+    return b;
+}
+
+/* budget: all of amount within max per period, or nothing. */
+static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
+                      void *arg)
+{
+    const char *name = json_string_value(json_object_get(args, "budget"));
+    const char *period = json_string_value(json_object_get(args, "period"));
+    char key[256], ckey[CLAIM_ID_MAX + 256], amount[32], max[32], ttl[32];
+    claim *c;
+    bool_call *b;
+    if (!name || !pc_valid_name(name) || !period) {
+        done(arg, NULL, "bad budget name");
+        return;
+    }
+    if (!(c = globals_remember(ge, "budget", name))) {
+        done(arg, NULL, "out of memory");
+        return;
+    }
+    if (!(b = bool_new(done, arg)))
+        return;
+    snprintf(key, sizeof key, "%s:{budget:%s}:%s", g->ns, name, period);
+    claim_key(g, "budget", name, c->id, ckey, sizeof ckey);
+    snprintf(amount, sizeof amount, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(args, "amount")));
+    snprintf(max, sizeof max, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(args, "max")));
+    snprintf(ttl, sizeof ttl, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(args, "ttl")));
+    if (!ge->dry)
+        globals_index_add(g, c);
+    const char *argv[8] = {key, ckey, "budget_take", amount, max, ttl, CLAIM_TTL,
+                           ge->dry ? "1" : "0"};
+    store_eval(g->store, &game_script, on_bool, b, 2, 8, argv, NULL);
+}
+
+/* referral: the first event to claim this member as a referred friend holds it for good. */
+static void op_referral(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
+                        void *arg)
+{
+    const char *by = json_string_value(json_object_get(args, "referrer"));
+    char key[PC_ID_MAX + 128];
+    claim *c;
+    bool_call *b;
+    if (!by || !pc_valid_id(by)) {
+        done(arg, NULL, "bad referrer id");
+        return;
+    }
+    if (!(c = globals_remember(ge, "referral", ge->member))) {
+        done(arg, NULL, "out of memory");
+        return;
+    }
+    if (!(b = bool_new(done, arg)))
+        return;
+    snprintf(key, sizeof key, "%s:{ref:%s}:by", g->ns, ge->member);
+    if (!ge->dry)
+        globals_index_add(g, c);
+    const char *argv[5] = {key, "referral_take", by, c->id, ge->dry ? "1" : "0"};
+    store_eval(g->store, &game_script, on_bool, b, 1, 5, argv, NULL);
+}
+
+int game_op_call(globals *g, globals_event *ge, const mech_request *req, globals_done_fn *done,
+                 void *arg)
+{
+    if (!strcmp(req->op, "draw"))
+        op_draw(g, ge, req->args, done, arg);
+    else if (!strcmp(req->op, "budget"))
+        op_budget(g, ge, req->args, done, arg);
+    else if (!strcmp(req->op, "referral"))
+        op_referral(g, ge, req->args, done, arg);
+    else
+        return 0;
+    return 1;
+}
+
+int game_op_release(globals *g, const char *op, const char *resource, const char *claim_id,
+                    int64_t min_age_ms, store_reply_fn *fn, void *arg)
+{
+    char k1[CLAIM_ID_MAX + 256], k2[CLAIM_ID_MAX + 256], age[32];
+    snprintf(age, sizeof age, "%" PRId64, min_age_ms);
+    if (!strcmp(op, "draw")) {
+        draw_key(g, resource, "meta", k1, sizeof k1);
+        claim_key(g, "draw", resource, claim_id, k2, sizeof k2);
+        const char *argv[4] = {k1, k2, "draw_release", age};
+        store_eval(g->store, &game_script, fn, arg, 2, 4, argv, NULL);
+    } else if (!strcmp(op, "budget")) {
+        claim_key(g, "budget", resource, claim_id, k1, sizeof k1);
+        const char *argv[3] = {k1, "budget_release", age};
+        store_eval(g->store, &game_script, fn, arg, 1, 3, argv, NULL);
+    } else if (!strcmp(op, "referral")) {
+        snprintf(k1, sizeof k1, "%s:{ref:%s}:by", g->ns, resource);
+        const char *argv[4] = {k1, "referral_release", claim_id, age};
+        store_eval(g->store, &game_script, fn, arg, 1, 4, argv, NULL);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void ignore(redisReply *r, const char *err, void *arg)
+{
+    (void)r;
+    (void)err;
+    (void)arg;
+}
+
+static void on_sent_event(void *arg, int status, json_t *body)
+{
+    if (status != 200) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        pc_log(PC_LOG_WARN, "effect event for %s: %d %s", (const char *)arg, status,
+               text ? text : "");
+        free(text);
+    }
+    json_decref(body);
+    free(arg);
+}
+
+int game_effect(globals *g, const pc_event *ev, json_t *fx)
+{
+    const char *op = json_string_value(json_object_get(fx, "op"));
+    if (op && !strcmp(op, "leaderboard")) {
+        char key[256], meta[256], score[32], ttl[32];
+        const char *board = json_string_value(json_object_get(fx, "board"));
+        const char *period = json_string_value(json_object_get(fx, "period"));
+        const char *per = json_string_value(json_object_get(fx, "per"));
+        const char *tz = json_string_value(json_object_get(fx, "tz"));
+        if (!board || !period || !per || !tz)
+            return 1;
+        snprintf(key, sizeof key, "%s:{lb:%s}:%s", g->ns, board, period);
+        snprintf(meta, sizeof meta, "%s:{lb:%s}:meta", g->ns, board);
+        snprintf(score, sizeof score, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(fx, "score")));
+        snprintf(ttl, sizeof ttl, "%d", game_period_ttl(game_period_parse(per)));
+        const char *argv[8] = {key, meta, "lb_add", score, ev->member, ttl, per, tz};
+        store_eval(g->store, &game_script, ignore, NULL, 2, 8, argv, NULL);
+        return 1;
+    }
+    if (op && !strcmp(op, "event")) {
+        pc_event sub;
+        pc_error err;
+        if (!g->engine || pc_event_from_json(json_object_get(fx, "event"), &sub, &err)) {
+            pc_log(PC_LOG_WARN, "event %s: cannot send its follow-up event", ev->id);
+            return 1;
+        }
+        char *who = strdup(sub.member);
+        engine_submit(g->engine, &sub, on_sent_event, who);
+        return 1;
+    }
+    return 0;
+}

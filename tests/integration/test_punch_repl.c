@@ -1,0 +1,248 @@
+/*
+ * punch repl, driven as a person would: typed into a tmux pane, asserted on
+ * what the screen shows (prompt, outcomes, balances, the explain lines, a
+ * reload notice, a script error with file:line and the prompt still there,
+ * completion, history across runs). Also fed lines through a pipe, which is
+ * how scripts use it.
+ */
+#include "harness.h"
+#include "harness_run.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WAIT_MS 10000
+
+static char *scripts;
+static char home[256];
+
+static int group_setup(void **state)
+{
+    scripts = h_scripts_copy();
+    snprintf(home, sizeof home, "/tmp/punch-home-XXXXXX");
+    return mkdtemp(home) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    char hist[300];
+    snprintf(hist, sizeof hist, "%s/.punch_history", home);
+    unlink(hist);
+    rmdir(home);
+    h_rm_dir(scripts);
+    free(scripts);
+    return 0;
+}
+
+static void keys(h_tmux *t, const char *k1, const char *k2)
+{
+    const char *k[] = {k1, k2, NULL};
+    assert_int_equal(h_tmux_keys(t, k), 0);
+}
+
+/* Types a line and presses Enter. */
+static void type_line(h_tmux *t, const char *line)
+{
+    keys(t, "-l", line);
+    keys(t, "Enter", NULL);
+}
+
+/* The last line of the screen. */
+static void assert_last_line(h_tmux *t, const char *want)
+{
+    char *s = h_tmux_screen(t), *last = strrchr(s, '\n');
+    last = last ? last + 1 : s;
+    if (strcmp(last, want))
+        fail_msg("last line '%s', want '%s'; screen:\n%s", last, want, s);
+    free(s);
+}
+
+static void start_repl(h_tmux *t)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && HOME=%s %s repl --scripts %s", home, home, PUNCH_PATH,
+             scripts);
+    assert_int_equal(h_tmux_start(t, cmd, 120, 50), 0);
+    assert_true(h_tmux_wait(t, "\npunch>", WAIT_MS)); /* tmux drops trailing blanks */
+}
+
+static void a_session_at_the_prompt(void **state)
+{
+    h_tmux t;
+    char hist[300], *text;
+
+    if (!h_have_program("tmux"))
+        skip();
+    start_repl(&t);
+    assert_true(h_tmux_wait(&t, "mechanics ", WAIT_MS));
+
+    /* An event: its outcomes, the balance before -> after, who ran and who did not. */
+    type_line(&t, "clock(\"2026-01-01T09:00:00Z\")");
+    assert_true(h_tmux_wait(&t, "2026-01-01T09:00:00.000Z", WAIT_MS));
+    type_line(&t, "order{member=\"ann\", items={{category=\"fuel\", amount=500}, "
+                  "{category=\"shop\", amount=125}}}");
+    assert_true(h_tmux_wait(&t, "fuel     +86 stars (balance 86)", WAIT_MS));
+    assert_true(h_tmux_wait(&t, "balances: stars 0 -> 86", WAIT_MS));
+    assert_true(h_tmux_wait(&t, "dessert  counter orders = 1", WAIT_MS));
+    assert_true(h_tmux_wait(&t, "ran      fuel     1 outcome", WAIT_MS));
+    assert_true(h_tmux_wait(&t, "not subscribed: workout", WAIT_MS));
+    assert_last_line(&t, "punch>");
+
+    /* The clock moves; events without "at" happen then. */
+    type_line(&t, "advance(\"1d12h\")");
+    assert_true(h_tmux_wait(&t, "2026-01-02T21:00:00.000Z", WAIT_MS));
+    type_line(&t, "workout{member=\"bo\"}");
+    assert_true(h_tmux_wait(&t, "workout repl-2 for bo at 2026-01-02T21:00:00.000Z", WAIT_MS));
+
+    /* Saving a script reloads it, and the prompt says so. */
+    h_write_file(scripts, "oops.lua",
+                 "mechanic \"oops\" {\n"
+                 "  on = \"oops\",\n"
+                 "  run = function(ev, m) return ev.data.missing.field end,\n"
+                 "}\n");
+    assert_true(h_tmux_wait(&t, "mechanics reloaded from", WAIT_MS));
+
+    /* A script error shows file:line, and the prompt stays. */
+    type_line(&t, "oops{member=\"ann\"}");
+    assert_true(h_tmux_wait(&t, "error 422 mechanic_error: oops: oops.lua:3:", WAIT_MS));
+    assert_last_line(&t, "punch>");
+
+    /* A file that does not compile: the old set serves, the notice names file and line. */
+    h_write_file(scripts, "oops.lua", "mechanic \"oops\" {\n  on = = \"oops\",\n}\n");
+    assert_true(h_tmux_wait(&t, "mechanics reload failed, the previous version still serves: "
+                                "oops.lua:2:",
+                            WAIT_MS));
+    /* A Lua error in the typed line itself. */
+    type_line(&t, "nosuchthing(1)");
+    assert_true(h_tmux_wait(&t, "stdin:1: attempt to call a nil value (global 'nosuchthing')",
+                            WAIT_MS));
+    assert_last_line(&t, "punch>");
+
+    /* Tab completes a command, then a member id seen. */
+    keys(&t, "-l", "memb");
+    keys(&t, "Tab", NULL);
+    assert_true(h_tmux_wait(&t, "punch> member", WAIT_MS));
+    keys(&t, "-l", "(\"a");
+    keys(&t, "Tab", NULL);
+    assert_true(h_tmux_wait(&t, "punch> member(\"ann\"", WAIT_MS));
+    type_line(&t, ")");
+    assert_true(h_tmux_wait(&t, "ann (version 1)", WAIT_MS)); /* the failed event changed nothing */
+    assert_true(h_tmux_wait(&t, "balances   stars 86", WAIT_MS));
+
+    h_write_file(scripts, "oops.lua", "-- mended\n");
+
+    /* Ctrl-D quits; the history is on disk. */
+    keys(&t, "C-d", NULL);
+    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+        usleep(10000);
+    assert_false(h_tmux_alive(&t));
+    h_tmux_stop(&t);
+    snprintf(hist, sizeof hist, "%s/.punch_history", home);
+    text = pc_read_file(hist, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "workout{member=\"bo\"}"));
+    free(text);
+
+    /* A new run recalls the last line with Up. */
+    start_repl(&t);
+    keys(&t, "Up", NULL);
+    assert_true(h_tmux_wait(&t, "punch> member(\"ann\")", WAIT_MS));
+    keys(&t, "C-u", NULL);
+    type_line(&t, "quit()");
+    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+        usleep(10000);
+    assert_false(h_tmux_alive(&t));
+    h_tmux_stop(&t);
+}
+
+static void ctrl_c_stops_a_runaway_line(void **state)
+{
+    h_tmux t;
+    if (!h_have_program("tmux"))
+        skip();
+    start_repl(&t);
+    type_line(&t, "while true do end");
+    /* The line runs until Ctrl-C; the prompt comes back. */
+    assert_true(h_tmux_wait(&t, "while true do end", WAIT_MS));
+    keys(&t, "C-c", NULL);
+    assert_true(h_tmux_wait(&t, "interrupted", WAIT_MS));
+    assert_last_line(&t, "punch>");
+    keys(&t, "-l", "half typed");
+    keys(&t, "C-c", NULL);
+    assert_true(h_tmux_wait(&t, "half typed^C", WAIT_MS));
+    assert_last_line(&t, "punch>");
+    type_line(&t, "exit()");
+    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+        usleep(10000);
+    assert_false(h_tmux_alive(&t));
+    h_tmux_stop(&t);
+}
+
+/* Lines on a pipe: no prompt, the same answers; handy in scripts. */
+static void lines_through_a_pipe(void **state)
+{
+    static const struct {
+        const char *want;
+    } cases[] = {
+        {"order repl-1 for cy at 2026-03-01T00:00:00.000Z"},
+        {"  fuel     +2 stars (balance 2)"},
+        {"order repl-4 for cy"},
+        {"  dessert  prize dessert"},
+        {"visit repl-5 for cy at 2026-03-01T00:00:00.000Z (mechanics "},
+        {"DRY RUN: nothing applied"},
+        {"  not subscribed: dessert fuel workout"},
+        {"cy (version 4)"},
+        {"  prizes     dessert 1"},
+        {"cy: 1 entry, newest first"},
+        {"advance: '3x' is not a duration"},
+        {"which member? e.g. member(\"ann\")"},
+        {"namespace repl wiped"},
+        {"cy: no such member (no event applied yet)"},
+        {"3\n"},
+    };
+    const char *argv[] = {PUNCH_PATH, "repl", "--scripts", scripts, NULL};
+    char env_home[300];
+    const char *env[] = {env_home, NULL};
+    h_proc_out o;
+
+    snprintf(env_home, sizeof env_home, "HOME=%s", home);
+    h_run(argv, env,
+          "clock(\"2026-03-01\")\n"
+          "order{member=\"cy\", items={{category=\"fuel\", amount=25}}}\n"
+          "for i = 1, 3 do order{} end\n"
+          "send{type=\"visit\", dry_run=true}\n"
+          "member(\"cy\")\n"
+          "ledger(\"cy\")\n"
+          "advance(\"3x\")\n"
+          "reset()\n"
+          "member()\n"
+          "member(\"cy\")\n"
+          "x = 1 +\n"
+          "  2\n"
+          "x\n",
+          WAIT_MS, &o);
+    if (o.status != 0)
+        fail_msg("exit %d; stderr: %s", o.status, o.err);
+    assert_null(strstr(o.out, "punch> "));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (!strstr(o.out, cases[i].want))
+            fail_msg("case %zu: no '%s' in:\n%s", i, cases[i].want, o.out);
+    h_proc_out_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lines_through_a_pipe),
+        cmocka_unit_test(a_session_at_the_prompt),
+        cmocka_unit_test(ctrl_c_stops_a_runaway_line),
+    };
+    return cmocka_run_group_tests_name("punch repl", tests, group_setup, group_teardown);
+}

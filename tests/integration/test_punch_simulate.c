@@ -1,0 +1,249 @@
+/*
+ * punch simulate on a small known history: the figures it reports equal what
+ * the rules say by hand (stars, prizes, counters, members, failures,
+ * duplicates), do not depend on how many events are in flight, and --against
+ * reports the change a rule edit makes. On a given redis it leaves no key.
+ */
+#include "harness.h"
+#include "harness_run.h"
+
+#include <hiredis/hiredis.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MEMBERS  10
+#define ORDERS   200 /* 20 per member: 86 stars each, a dessert every 4th */
+#define WORKOUTS 30  /* 3 per member: a gold star each */
+
+static char *scripts, *doubled;
+static char events[64] = "/tmp/punch-events-XXXXXX";
+static tmpredis redis;
+
+static int group_setup(void **state)
+{
+    FILE *f;
+    int fd;
+    char *dir;
+
+    scripts = h_scripts_copy();
+    dir = h_scripts_copy();
+    doubled = dir;
+    /* The rule change to price: 2 stars per 10 of fuel instead of 1. */
+    h_write_file(doubled, "fuel.lua",
+                 "local per_ten = { fuel = 2, shop = 3 }\n"
+                 "mechanic \"fuel\" { on = \"order\", run = function(ev, m)\n"
+                 "  for _, item in ipairs(ev.data.items or {}) do\n"
+                 "    m:earn(\"stars\", item.amount // 10 * (per_ten[item.category] or 0))\n"
+                 "  end end }\n");
+    if ((fd = mkstemp(events)) < 0 || !(f = fdopen(fd, "w")))
+        return -1;
+    for (int i = 0; i < ORDERS; i++)
+        fprintf(f,
+                "{\"id\":\"o%d\",\"type\":\"order\",\"member\":\"s%d\",\"at\":\"2026-02-01T10:00:00Z\","
+                "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500},"
+                "{\"category\":\"shop\",\"amount\":125}]}}\n",
+                i, i % MEMBERS);
+    for (int i = 0; i < WORKOUTS; i++) /* no id: "line-N" */
+        fprintf(f, "{\"type\":\"workout\",\"member\":\"s%d\"}\n", i % MEMBERS);
+    fprintf(f, "\n"                                                     /* ignored */
+               "{\"id\":\"o7\",\"type\":\"order\",\"member\":\"s7\"}\n" /* a duplicate */
+               "{\"id\":\"v1\",\"type\":\"visit\",\"member\":\"s10\"}\n" /* nobody reacts */
+               "not json\n"
+               "{\"id\":\"b1\",\"type\":\"Bad!\",\"member\":\"s1\"}\n"
+               "{\"id\":\"f1\",\"type\":\"order\",\"member\":\"s0\",\"data\":{\"items\":"
+               "[{\"category\":\"fuel\"}]}}\n"); /* fuel.lua fails: no amount */
+    fclose(f);
+    return tmpredis_start(&redis, 0);
+}
+
+static int group_teardown(void **state)
+{
+    unlink(events);
+    h_rm_dir(scripts);
+    h_rm_dir(doubled);
+    free(scripts);
+    free(doubled);
+    tmpredis_destroy(&redis);
+    return 0;
+}
+
+/* punch simulate ARGS... --json EVENTS; the parsed report. */
+static json_t *simulate(h_proc_out *o, const char *a1, const char *a2, const char *a3,
+                        const char *a4)
+{
+    const char *argv[16] = {PUNCH_PATH, "simulate", "--json", "--scripts", scripts};
+    const char *extra[] = {a1, a2, a3, a4};
+    int n = 5;
+    json_t *j;
+    for (int i = 0; i < 4 && extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n++] = events;
+    argv[n] = NULL;
+    h_run(argv, NULL, NULL, 30000, o);
+    if (o->status != 0)
+        fail_msg("punch simulate exit %d: %s", o->status, o->err);
+    j = json_loads(o->out, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static long long at(json_t *j, const char *path)
+{
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
+        j = json_object_get(j, k);
+    if (!json_is_integer(j))
+        fail_msg("%s is not a number", path);
+    return json_integer_value(j);
+}
+
+static void figures_match_the_rules(void **state)
+{
+    static const struct {
+        const char *path;
+        long long want;
+    } cases[] = {
+        {"events.ok", ORDERS + WORKOUTS + 1},
+        {"events.duplicates", 1},
+        {"events.failed", 3},
+        {"errors.bad_input", 2},
+        {"errors.mechanic_error", 1},
+        {"members", MEMBERS + 1},
+        {"currencies.stars.issued", ORDERS * 86},
+        {"currencies.stars.redeemed", 0},
+        {"currencies.gold_stars.issued", WORKOUTS},
+        {"prizes.dessert", ORDERS / 4},
+        {"counters.orders.counted", ORDERS},
+        {"counters.orders.highest", ORDERS / MEMBERS},
+        {"tiers.(none)", MEMBERS + 1},
+    };
+    h_proc_out o;
+    json_t *j = simulate(&o, NULL, NULL, NULL, NULL), *fig;
+
+    fig = json_object_get(json_object_get(j, "scripts"), "figures");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        long long got = at(fig, cases[i].path);
+        if (got != cases[i].want)
+            fail_msg("%s: got %lld, want %lld", cases[i].path, got, cases[i].want);
+    }
+    assert_int_equal(at(j, "scripts.events"), ORDERS + WORKOUTS + 5);
+    /* The first failures are shown with their line. */
+    assert_non_null(strstr(o.err, "line 234: bad JSON"));
+    assert_non_null(strstr(o.err, "line 236: 422 mechanic_error: fuel: fuel.lua:"));
+    json_decref(j);
+    h_proc_out_free(&o);
+}
+
+static void many_in_flight_or_one_the_figures_agree(void **state)
+{
+    h_proc_out o1, o2;
+    json_t *one = simulate(&o1, "--window", "1", NULL, NULL);
+    json_t *many = simulate(&o2, "--window", "64", NULL, NULL);
+    json_t *f1 = json_object_get(json_object_get(one, "scripts"), "figures");
+    json_t *f2 = json_object_get(json_object_get(many, "scripts"), "figures");
+    if (!json_equal(f1, f2)) {
+        char *a = json_dumps(f1, JSON_SORT_KEYS), *b = json_dumps(f2, JSON_SORT_KEYS);
+        fail_msg("window 1: %s\nwindow 64: %s", a, b);
+    }
+    json_decref(one);
+    json_decref(many);
+    h_proc_out_free(&o1);
+    h_proc_out_free(&o2);
+}
+
+static void against_prices_a_rule_change(void **state)
+{
+    const char *json_argv[] = {PUNCH_PATH, "simulate", "--json",  "--scripts", doubled,
+                               "--against", scripts,   events,    NULL};
+    const char *table_argv[] = {PUNCH_PATH, "simulate", "--progress", "--scripts", doubled,
+                                "--against", scripts,  events,       NULL};
+    h_proc_out o;
+    json_t *j, *diff;
+
+    /* JSON: both runs and the difference (scripts minus against). */
+    h_run(json_argv, NULL, NULL, 30000, &o);
+    assert_int_equal(o.status, 0);
+    j = json_loads(o.out, 0, NULL);
+    assert_non_null(j);
+    diff = json_object_get(j, "difference");
+    assert_int_equal(at(diff, "currencies.stars.issued"), ORDERS * 50);
+    assert_int_equal(at(diff, "prizes.dessert"), 0);
+    assert_int_equal(at(j, "against.figures.currencies.stars.issued"), ORDERS * 86);
+    assert_int_equal(at(j, "scripts.figures.currencies.stars.issued"), ORDERS * 136);
+    assert_string_not_equal(json_string_value(json_object_get(json_object_get(j, "scripts"),
+                                                              "mechanics_version")),
+                            json_string_value(json_object_get(json_object_get(j, "against"),
+                                                              "mechanics_version")));
+    json_decref(j);
+    h_proc_out_free(&o);
+
+    /* The table: a column per run and the change; progress on stderr when asked. */
+    h_run(table_argv, NULL, NULL, 30000, &o);
+    assert_int_equal(o.status, 0);
+    if (!strstr(o.out, "change") || !strstr(o.out, "  stars issued") ||
+        !strstr(o.out, "+10000") || !strstr(o.out, "events/s"))
+        fail_msg("table:\n%s", o.out);
+    assert_non_null(strstr(o.err, "events/s"));
+    h_proc_out_free(&o);
+}
+
+static void a_given_redis_is_left_clean(void **state)
+{
+    h_proc_out o;
+    json_t *j = simulate(&o, "--redis", redis.socket, NULL, NULL);
+    redisContext *c = redisConnectUnix(redis.socket);
+    redisReply *r;
+
+    assert_int_equal(at(j, "scripts.figures.events.ok"), ORDERS + WORKOUTS + 1);
+    assert_non_null(c);
+    r = redisCommand(c, "DBSIZE");
+    assert_non_null(r);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    redisFree(c);
+    json_decref(j);
+    h_proc_out_free(&o);
+}
+
+static void bad_usage(void **state)
+{
+    static const struct {
+        const char *args[6];
+        int status;
+        const char *in_err;
+    } cases[] = {
+        {{"simulate", "--scripts", "scripts", "/nonexistent.jsonl", NULL}, 2, "cannot open"},
+        {{"simulate", "/tmp/x.jsonl", NULL}, 2, "usage"},
+        {{"simulate", "--scripts", "/nonexistent-dir", "-", NULL}, 1, "do not load"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[8] = {PUNCH_PATH};
+        h_proc_out o;
+        for (int k = 0; cases[i].args[k]; k++)
+            argv[k + 1] = cases[i].args[k];
+        h_run(argv, NULL, "", 30000, &o);
+        if (o.status != cases[i].status || !strstr(o.err, cases[i].in_err))
+            fail_msg("case %zu: exit %d, stderr %s", i, o.status, o.err);
+        h_proc_out_free(&o);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(figures_match_the_rules),
+        cmocka_unit_test(many_in_flight_or_one_the_figures_agree),
+        cmocka_unit_test(against_prices_a_rule_change),
+        cmocka_unit_test(a_given_redis_is_left_clean),
+        cmocka_unit_test(bad_usage),
+    };
+    return cmocka_run_group_tests_name("punch simulate", tests, group_setup, group_teardown);
+}
