@@ -134,12 +134,15 @@ stop_pid() {
 	PIDS=("${keep[@]}")
 }
 
-# A TCP port on 127.0.0.1 nobody listens on (punchd rejects port 0 in --listen).
+# A TCP port on 127.0.0.1 that no socket uses (punchd rejects port 0 in --listen).
 free_port() {
-	local p used
-	used=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+	local p used lo
+	# Below the ephemeral range, so no client socket (wrk's, hiredis's) can hold it.
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 21000 ] || lo=32768
+	used=$(ss -Htan 2>/dev/null | awk '{ print $4 }' | sed 's/.*://' | sort -u)
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (lo - 20000)))
 		grep -qx "$p" <<<"$used" || {
 			echo "$p"
 			return

@@ -20,6 +20,7 @@
 
 struct engine {
     store *store;
+    struct event_base *base; /* the store's loop, kept: it outlives the store at shutdown */
     mcache *cache;
     globals *globals;
     mech_holder *holder;
@@ -70,6 +71,7 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     if (!e)
         return NULL;
     e->store = s;
+    e->base = store_base(s);
     e->holder = h;
     snprintf(e->ns, sizeof e->ns, "%s", cfg && cfg->ns ? cfg->ns : "pc");
     e->dedupe_ttl_s = cfg && cfg->dedupe_ttl_s > 0 ? cfg->dedupe_ttl_s : 30 * 86400;
@@ -151,7 +153,7 @@ static void release_slot(engine_call *c, int status)
         if (!slot->wait_head)
             slot->wait_tail = NULL;
         next->qnext = NULL;
-        if (event_base_once(store_base(e->store), -1, EV_TIMEOUT, on_next_in_line, next, &now) == 0)
+        if (event_base_once(e->base, -1, EV_TIMEOUT, on_next_in_line, next, &now) == 0)
             return;
         begin_event(next);
         return;

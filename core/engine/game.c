@@ -258,6 +258,10 @@ void game_member_json(const member_state *m, json_t *badges, json_t *streaks)
                 pc_time_format(int_of(f->value), ts, sizeof ts);
                 json_object_set_new(s, "last_at", json_string(ts));
             }
+        } else if (!strncmp(n, "gt:", 3)) {
+            char ts[32];
+            pc_time_format(int_of(f->value), ts, sizeof ts);
+            json_object_set_new(child(badges, n + 3), "level_at", json_string(ts));
         } else if (n[0] == 'g' && n[2] == ':' && (n[1] == 'l' || n[1] == 'p' || n[1] == 'n')) {
             static const char *const keys[] = {"level", "progress", "next"};
             const char *key = keys[n[1] == 'l' ? 0 : n[1] == 'p' ? 1 : 2];

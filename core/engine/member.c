@@ -5,6 +5,7 @@
  */
 #include "punchcard/member.h"
 #include "punchcard/common.h"
+#include "punchcard/game.h"
 #include "punchcard/money.h"
 
 #include <inttypes.h>
@@ -394,6 +395,7 @@ json_t *member_to_json(const member_state *m)
             !parse_int(m->fields[i].value, &v) && v)
             json_object_set_new(pending, m->fields[i].name + 3, json_integer(v));
     const char *floor = member_get(m, "tf");
+    game_member_json(m, badges, streaks); /* streaks, badge levels (game.c) */
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member",
                      m->id, "balances", balances, "pending", pending, "expiring", money_summary(m),
                      "badges", badges, "streaks", streaks, "counters", counters, "prizes", prizes,

@@ -10,7 +10,7 @@
  *                                     freezes left, month of the last refill
  *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>   level, progress, next threshold,
  *                                     when the level was reached (ms)
- *   w:<draw>                          "<period id>|<wins in it>" (the member limit)
+ *   dw:<draw>                         "<period id>|<wins in it>" (the member limit)
  * Shared state (pools, budgets, referrals, leaderboards) is the engine's:
  * these calls yield for a global operation, or queue a post-commit effect.
  */
@@ -329,7 +329,7 @@ static void draw_limit_state(lua_State *L, mech_run *run, const char *draw, int 
     char f[100];
     int per = opt_period(L, opts, "limit_per", "never");
     game_period_id(run->ev->at_ms, member_tz(L, run, opts), 0, per, pid, n);
-    snprintf(f, sizeof f, "w:%s", draw);
+    snprintf(f, sizeof f, "dw:%s", draw);
     const char *v = member_get(run->m, f), *bar = v ? strchr(v, '|') : NULL;
     *wins = bar && (size_t)(bar - v) == strlen(pid) && !strncmp(v, pid, strlen(pid))
                 ? strtoll(bar + 1, NULL, 10)
@@ -371,7 +371,7 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
         char pid[32], f[100], v[64];
         int64_t wins;
         draw_limit_state(L, run, draw, opts, pid, sizeof pid, &wins);
-        snprintf(f, sizeof f, "w:%s", draw);
+        snprintf(f, sizeof f, "dw:%s", draw);
         snprintf(v, sizeof v, "%s|%" PRId64, pid, wins + 1);
         snprintf(pid, sizeof pid, "p:%s", prize);
         if (member_set(run->m, f, v) ||

@@ -330,6 +330,10 @@ static void route(struct evhttp_request *req, void *arg)
         send_json(s, req, 200, mech_holder_describe(s->holder));
         return;
     }
+    if (strncmp(path, "/v1/draws/", 10) == 0 || strncmp(path, "/v1/leaderboards/", 17) == 0) {
+        game_route(req, s->store, s->cfg.ns, path, query); /* game.c */
+        return;
+    }
     if (strncmp(path, "/v1/members/", 12) == 0) {
         char *member = path + 12, *sub = strchr(member, '/');
         if (method != EVHTTP_REQ_GET) {

@@ -4,6 +4,8 @@
  * Lua state, own watcher) and its HTTP server; they share nothing mutable.
  */
 #include "server.h"
+#include "punchcard/game.h"
+#include "punchcard/sweeper.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -35,6 +37,7 @@ typedef struct options {
     size_t max_body;
     int dedupe_days;
     int redis_timeout_ms;
+    int sweep_ms;
     mech_limits lim;
 } options;
 
@@ -47,6 +50,7 @@ typedef struct worker {
     mech_holder *holder;
     engine *engine;
     server *server;
+    sweeper *sweeper;
     struct event *drain_ev;
     int64_t drain_deadline;
 } worker;
@@ -73,6 +77,10 @@ static void usage(FILE *f)
             "  --lua-memory-mb N      per-state memory cap (default 64)\n"
             "  --lua-deadline-ms N    per-event wall-clock limit (default 100)\n"
             "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
+            "  --sweep-ms N           how often due lots of silent members are looked for\n"
+            "                         (default 1000; 0 = never, when other punchd sweep)\n"
+            "  --draw-secret-file PATH  the secret instant-win draws are keyed with\n"
+            "                         (or PUNCHD_DRAW_SECRET in the environment)\n"
             "  --log-level LEVEL      debug, info, warn, error (default info)\n");
 }
 
@@ -110,6 +118,29 @@ static char *read_key_file(const char *path)
     return k;
 }
 
+/* The draw master secret (game.h): a file, PUNCHD_DRAW_SECRET, or the development one. */
+static void set_draw_secret(const char *path)
+{
+    const char *env = getenv("PUNCHD_DRAW_SECRET");
+    char *k = NULL;
+    if (path)
+        k = read_key_file(path); /* same rules as an API key: 16+ characters */
+    else if (env && *env)
+        k = strdup(env);
+    if (!k) {
+        pc_log(PC_LOG_WARN, "draws use the built-in development secret: anyone can predict "
+                            "them (give --draw-secret-file)");
+        return;
+    }
+    if (strlen(k) < 16) {
+        fprintf(stderr, "punchd: the draw secret must be at least 16 characters\n");
+        exit(2);
+    }
+    game_set_draw_secret(k, strlen(k));
+    game_set_draw_secret_source(path ? "file" : "env");
+    free(k);
+}
+
 static void parse_options(int argc, char **argv, options *o)
 {
     static const struct option longs[] = {
@@ -127,10 +158,13 @@ static void parse_options(int argc, char **argv, options *o)
         {"lua-memory-mb", required_argument, 0, 'M'},
         {"lua-deadline-ms", required_argument, 0, 'D'},
         {"port-file", required_argument, 0, 'p'},
+        {"sweep-ms", required_argument, 0, 'S'},
         {"log-level", required_argument, 0, 'v'},
+        {"draw-secret-file", required_argument, 0, 'X'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *key_file = env_or("PUNCHD_API_KEY_FILE", NULL);
+    const char *draw_secret_file = env_or("PUNCHD_DRAW_SECRET_FILE", NULL);
     const char *level = env_or("PUNCHD_LOG_LEVEL", "info");
     int c;
 
@@ -144,6 +178,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->max_body = 65536;
     o->dedupe_days = 30;
     o->redis_timeout_ms = 2000;
+    o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'l': o->listen = optarg; break;
@@ -160,7 +195,9 @@ static void parse_options(int argc, char **argv, options *o)
         case 'M': o->lim.memory = (size_t)num_arg("--lua-memory-mb", optarg, 1, 4096) << 20; break;
         case 'D': o->lim.deadline_ms = (int)num_arg("--lua-deadline-ms", optarg, 1, 60000); break;
         case 'p': o->port_file = optarg; break;
+        case 'S': o->sweep_ms = (int)num_arg("--sweep-ms", optarg, 0, 3600000); break;
         case 'v': level = optarg; break;
+        case 'X': draw_secret_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -177,6 +214,7 @@ static void parse_options(int argc, char **argv, options *o)
         o->api_key = read_key_file(key_file);
     else if (getenv("PUNCHD_API_KEY") && *getenv("PUNCHD_API_KEY"))
         o->api_key = strdup(getenv("PUNCHD_API_KEY"));
+    set_draw_secret(draw_secret_file);
     if (!strcmp(level, "debug"))
         pc_log_set_level(PC_LOG_DEBUG);
     else if (!strcmp(level, "warn"))
@@ -311,6 +349,10 @@ static int worker_init(worker *w, const options *o, int *port)
     }
     if (w->index == 0 && o->unix_path && bind_unix(w->http, o->unix_path))
         return -1;
+    /* One sweeper per process is enough; ticks are deduplicated across processes anyway. */
+    if (w->index == 0 && o->sweep_ms > 0 &&
+        !(w->sweeper = sweeper_new(w->base, w->store, w->engine, o->ns, o->sweep_ms, NULL, NULL)))
+        return -1;
     return 0;
 }
 
@@ -318,9 +360,11 @@ static void worker_free(worker *w)
 {
     if (w->http)
         evhttp_free(w->http);
+    /* The store first: its pending callbacks still find the engine and sweeper alive. */
+    store_free(w->store);
+    sweeper_free(w->sweeper);
     server_free(w->server);
     engine_free(w->engine);
-    store_free(w->store);
     mech_holder_free(w->holder);
     if (w->drain_ev)
         event_free(w->drain_ev);

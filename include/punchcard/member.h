@@ -20,6 +20,11 @@
  *   tf            the tier floor a person set (PUT /v1/members/{id})
  *   o:<key>       once-markers (m:once, m:once_per_year)
  *   due           when the next lot expires or is released, or a mechanic asked to wake (ms)
+ *   s:<streak>:len|best|last|frz|fm  a streak: length, best, last hit (ms), freezes
+ *                 left, month of the last freeze top-up (m:streak, m:freeze)
+ *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>  a levelled badge: level, progress,
+ *                 next threshold, when the level was reached (ms) (m:badge_level)
+ *   dw:<draw>     "<period id>|<wins>": the member's wins of a draw in its limit period
  */
 #ifndef PUNCHCARD_MEMBER_H
 #define PUNCHCARD_MEMBER_H

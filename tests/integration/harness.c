@@ -48,6 +48,11 @@ void h_write_file(const char *dir, const char *name, const char *text)
 
 char *h_scripts_copy(void)
 {
+    return h_dir_copy("scripts");
+}
+
+char *h_dir_copy(const char *rel)
+{
     static char dir[256];
     char src[600];
     DIR *d;
@@ -55,7 +60,7 @@ char *h_scripts_copy(void)
     snprintf(dir, sizeof dir, "/tmp/punch-scripts-XXXXXX");
     if (!mkdtemp(dir))
         abort();
-    snprintf(src, sizeof src, "%s/scripts", SOURCE_DIR);
+    snprintf(src, sizeof src, "%s/%s", SOURCE_DIR, rel);
     d = opendir(src);
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);

@@ -27,6 +27,9 @@ typedef struct http_resp {
 /* Makes a temp folder holding copies of the repo's scripts (mechanics, not specs). Returns its path. */
 char *h_scripts_copy(void);
 
+/* The same for another folder of the repo (e.g. "examples/coffee-shop"). */
+char *h_dir_copy(const char *rel);
+
 /* Writes text to dir/name atomically (write to a temp name, rename). */
 void h_write_file(const char *dir, const char *name, const char *text);
 

@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "harness_run.h"
+#include "punchcard/common.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
