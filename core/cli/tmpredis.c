@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -39,14 +40,18 @@ static int ping_socket(const char *path)
 static int spawn(tmpredis *r)
 {
     char log[320];
-    pid_t pid;
+    pid_t pid, parent;
 
     snprintf(log, sizeof log, "%s/redis.log", r->dir);
+    parent = getpid();
     pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
+        /* Should the parent die without stopping it (a crash, SIGKILL), so does the server. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+            _exit(126);
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);

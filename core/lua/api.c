@@ -412,6 +412,10 @@ void api_push_event(lua_State *L, const pc_event *ev)
     lua_setfield(L, -2, "at_ms");
     luajson_push(L, ev->data);
     lua_setfield(L, -2, "data");
+    if (ev->partner[0]) {
+        lua_pushstring(L, ev->partner);
+        lua_setfield(L, -2, "partner");
+    }
 }
 
 /* One outcome table returned by run -> JSON, recorded on the member. Raises on bad input. */
