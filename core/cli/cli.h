@@ -45,6 +45,13 @@ int session_member(session *s, const char *member, json_t **body);
 /* GET /v1/members/{id}/ledger, waiting. */
 int session_ledger(session *s, const char *member, int limit, json_t **body);
 
+/*
+ * The promise of the ledger: for every member of the namespace, each balance
+ * equals the sum of its ledger's deltas (and each pending balance the sum of
+ * its pending). 0, or -1 with the first mismatch in err.
+ */
+int session_check_ledgers(session *s, char *err, size_t errlen);
+
 /* Deletes every key of the session's namespace (SCAN + UNLINK), waiting. */
 int session_wipe(session *s);
 

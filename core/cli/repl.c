@@ -23,7 +23,7 @@
 #define REPL_HISTORY_SIZE 1000
 
 volatile sig_atomic_t repl_interrupted;
-static volatile sig_atomic_t winch;
+static volatile sig_atomic_t winch, hangup;
 static int signal_pipe[2] = {-1, -1};
 
 typedef struct term {
@@ -45,6 +45,8 @@ static void on_signal(int sig)
         repl_interrupted = 1;
     else if (sig == SIGWINCH)
         winch = 1;
+    else /* SIGHUP, SIGTERM: stop what runs, then leave as at end of input */
+        hangup = repl_interrupted = 1;
     if (signal_pipe[1] >= 0 && write(signal_pipe[1], "s", 1) < 0) {
         /* the pipe is full: a wake-up is pending anyway */
     }
@@ -109,6 +111,8 @@ static int term_getc(EditLine *el, wchar_t *wc)
         struct pollfd p = {.fd = 0, .events = POLLIN};
         ssize_t n;
         size_t got;
+        if (hangup)
+            return 0;
         if (repl_interrupted) {
             repl_interrupted = 0;
             errno = EINTR;
@@ -327,7 +331,7 @@ static void run_lines(term *t, repl *r)
     char *chunk = NULL, *line;
     int incomplete;
 
-    while (!r->quit && (line = read_line(t, r))) {
+    while (!r->quit && !hangup && (line = read_line(t, r))) {
         if (chunk) {
             size_t n = strlen(chunk) + strlen(line) + 2;
             char *c = malloc(n);
@@ -375,6 +379,9 @@ static int install_signals(term *t, repl *r)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGWINCH, &sa, NULL);
+    /* Closing the terminal or a kill still stops the throwaway redis-server. */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     return 0;
 }
 
@@ -382,6 +389,8 @@ static void remove_signals(term *t)
 {
     signal(SIGINT, SIG_DFL);
     signal(SIGWINCH, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (t->signal_ev)
         event_free(t->signal_ev);
     for (int i = 0; i < 2; i++)

@@ -2,6 +2,7 @@
  * The engine on a private loop with blocking calls (cli.h).
  */
 #include "cli.h"
+#include "punchcard/keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -231,4 +232,148 @@ int64_t cli_parse_duration(const char *s)
         s = end + 1;
     }
     return total;
+}
+
+/* A reply as JSON: arrays, strings, integers, null; errors as {"error": text}. */
+static json_t *reply_json(redisReply *r)
+{
+    json_t *a;
+    switch (r->type) {
+    case REDIS_REPLY_ARRAY:
+        a = json_array();
+        for (size_t i = 0; i < r->elements; i++)
+            json_array_append_new(a, reply_json(r->element[i]));
+        return a;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        return json_stringn(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+        return json_integer(r->integer);
+    case REDIS_REPLY_ERROR:
+        return json_pack("{s:s}", "error", r->str);
+    default:
+        return json_null();
+    }
+}
+
+typedef struct sync_wait {
+    int done;
+    json_t *reply;
+} sync_wait;
+
+static void on_sync(redisReply *r, const char *err, void *arg)
+{
+    sync_wait *w = arg;
+    w->done = 1;
+    w->reply = r ? reply_json(r) : NULL;
+}
+
+/* One Redis command, waited for; the reply as JSON (new reference) or NULL. */
+static json_t *sync_command(session *s, int argc, const char **argv)
+{
+    sync_wait w = {0};
+    store_command(s->store, on_sync, &w, argc, argv, NULL);
+    while (!w.done)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    return w.reply;
+}
+
+/* Checks one member: b:<cur> == sum of ledger deltas, pb:<cur> == sum of ledger pending. */
+static int check_member(session *s, const char *state_key, char *err, size_t errlen)
+{
+    char ledger_key[PC_KEY_MAX];
+    size_t n = strlen(state_key), i;
+    json_t *fields, *entries, *sums = json_object(), *e;
+    const char *argv[4];
+    int rc = 0;
+
+    if (n < 6 || n - 6 + 7 >= sizeof ledger_key)
+        return 0;
+    snprintf(ledger_key, sizeof ledger_key, "%.*s:ledger", (int)(n - 6), state_key);
+    argv[0] = "HGETALL";
+    argv[1] = state_key;
+    fields = sync_command(s, 2, argv);
+    argv[0] = "XRANGE";
+    argv[1] = ledger_key;
+    argv[2] = "-";
+    argv[3] = "+";
+    entries = sync_command(s, 4, argv);
+    /* sums: {"b:<cur>": n, "pb:<cur>": n} from the ledger */
+    json_array_foreach(entries, i, e)
+    {
+        json_t *kv = json_array_get(e, 1);
+        const char *cur = NULL;
+        long long delta = 0, pending = 0;
+        for (size_t k = 0; k + 1 < json_array_size(kv); k += 2) {
+            const char *f = json_string_value(json_array_get(kv, k));
+            const char *v = json_string_value(json_array_get(kv, k + 1));
+            if (!strcmp(f, "currency"))
+                cur = v;
+            else if (!strcmp(f, "delta"))
+                delta = strtoll(v, NULL, 10);
+            else if (!strcmp(f, "pending"))
+                pending = strtoll(v, NULL, 10);
+        }
+        if (!cur)
+            continue;
+        char bk[100], pk[100];
+        snprintf(bk, sizeof bk, "b:%s", cur);
+        snprintf(pk, sizeof pk, "pb:%s", cur);
+        json_object_set_new(sums, bk, json_integer(json_integer_value(json_object_get(sums, bk)) + delta));
+        json_object_set_new(sums, pk, json_integer(json_integer_value(json_object_get(sums, pk)) + pending));
+    }
+    /* Every balance field against its sum, and every sum against its field. */
+    for (i = 0; i + 1 < json_array_size(fields); i += 2) {
+        const char *f = json_string_value(json_array_get(fields, i));
+        if (strncmp(f, "b:", 2) && strncmp(f, "pb:", 3))
+            continue;
+        long long v = strtoll(json_string_value(json_array_get(fields, i + 1)), NULL, 10);
+        if (v != json_integer_value(json_object_get(sums, f))) {
+            snprintf(err, errlen, "%s: %s is %lld but its ledger sums to %lld", state_key, f, v,
+                     (long long)json_integer_value(json_object_get(sums, f)));
+            rc = -1;
+        }
+        json_object_del(sums, f);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(sums, k, v)
+    {
+        if (json_integer_value(v) != 0 && rc == 0) {
+            snprintf(err, errlen, "%s: the ledger sums %s to %lld but there is no such balance",
+                     state_key, k, (long long)json_integer_value(v));
+            rc = -1;
+        }
+    }
+    json_decref(fields);
+    json_decref(entries);
+    json_decref(sums);
+    return rc;
+}
+
+int session_check_ledgers(session *s, char *err, size_t errlen)
+{
+    char cursor[32] = "0", match[100];
+    snprintf(match, sizeof match, "%s:{*}:state", s->ns);
+    do {
+        const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+        json_t *r = sync_command(s, 6, argv), *keys, *k;
+        size_t i;
+        if (!json_is_array(r)) {
+            json_decref(r);
+            snprintf(err, errlen, "SCAN failed");
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(json_array_get(r, 0)));
+        keys = json_array_get(r, 1);
+        json_array_foreach(keys, i, k)
+        {
+            if (check_member(s, json_string_value(k), err, errlen)) {
+                json_decref(r);
+                return -1;
+            }
+        }
+        json_decref(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
 }

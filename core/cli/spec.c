@@ -292,8 +292,15 @@ static void run_spec_file(spec_ctx *c, const char *path)
         lua_getglobal(L, "_new_t");
         lua_call(L, 0, 1);
         if (lua_pcall(L, 1, 0, -3) == LUA_OK) {
-            printf("ok   %s: %s\n", name, cname);
-            c->passed++;
+            char lerr[600];
+            /* Whatever a case did, every member's ledger must still add up to its balances. */
+            if (session_check_ledgers(c->s, lerr, sizeof lerr)) {
+                printf("FAIL %s: %s\n     %s\n", name, cname, lerr);
+                c->failed++;
+            } else {
+                printf("ok   %s: %s\n", name, cname);
+                c->passed++;
+            }
         } else {
             printf("FAIL %s: %s\n     %s\n", name, cname, lua_tostring(L, -1));
             c->failed++;

@@ -23,6 +23,13 @@
 
 static char *scripts;
 static char home[256];
+static h_tmux pane; /* stopped after each test, also when an assertion failed */
+
+static int stop_pane(void **state)
+{
+    h_tmux_stop(&pane);
+    return 0;
+}
 
 static int group_setup(void **state)
 {
@@ -76,31 +83,30 @@ static void start_repl(h_tmux *t)
 
 static void a_session_at_the_prompt(void **state)
 {
-    h_tmux t;
     char hist[300], *text;
 
     if (!h_have_program("tmux"))
         skip();
-    start_repl(&t);
-    assert_true(h_tmux_wait(&t, "mechanics ", WAIT_MS));
+    start_repl(&pane);
+    assert_true(h_tmux_wait(&pane, "mechanics ", WAIT_MS));
 
     /* An event: its outcomes, the balance before -> after, who ran and who did not. */
-    type_line(&t, "clock(\"2026-01-01T09:00:00Z\")");
-    assert_true(h_tmux_wait(&t, "2026-01-01T09:00:00.000Z", WAIT_MS));
-    type_line(&t, "order{member=\"ann\", items={{category=\"fuel\", amount=500}, "
+    type_line(&pane, "clock(\"2026-01-01T09:00:00Z\")");
+    assert_true(h_tmux_wait(&pane, "2026-01-01T09:00:00.000Z", WAIT_MS));
+    type_line(&pane, "order{member=\"ann\", items={{category=\"fuel\", amount=500}, "
                   "{category=\"shop\", amount=125}}}");
-    assert_true(h_tmux_wait(&t, "fuel     +86 stars (balance 86)", WAIT_MS));
-    assert_true(h_tmux_wait(&t, "balances: stars 0 -> 86", WAIT_MS));
-    assert_true(h_tmux_wait(&t, "dessert  counter orders = 1", WAIT_MS));
-    assert_true(h_tmux_wait(&t, "ran      fuel     1 outcome", WAIT_MS));
-    assert_true(h_tmux_wait(&t, "not subscribed: workout", WAIT_MS));
-    assert_last_line(&t, "punch>");
+    assert_true(h_tmux_wait(&pane, "fuel     +86 stars (balance 86)", WAIT_MS));
+    assert_true(h_tmux_wait(&pane, "balances: stars 0 -> 86", WAIT_MS));
+    assert_true(h_tmux_wait(&pane, "dessert  counter orders = 1", WAIT_MS));
+    assert_true(h_tmux_wait(&pane, "ran      fuel     1 outcome", WAIT_MS));
+    assert_true(h_tmux_wait(&pane, "not subscribed: workout", WAIT_MS));
+    assert_last_line(&pane, "punch>");
 
     /* The clock moves; events without "at" happen then. */
-    type_line(&t, "advance(\"1d12h\")");
-    assert_true(h_tmux_wait(&t, "2026-01-02T21:00:00.000Z", WAIT_MS));
-    type_line(&t, "workout{member=\"bo\"}");
-    assert_true(h_tmux_wait(&t, "workout repl-2 for bo at 2026-01-02T21:00:00.000Z", WAIT_MS));
+    type_line(&pane, "advance(\"1d12h\")");
+    assert_true(h_tmux_wait(&pane, "2026-01-02T21:00:00.000Z", WAIT_MS));
+    type_line(&pane, "workout{member=\"bo\"}");
+    assert_true(h_tmux_wait(&pane, "workout repl-2 for bo at 2026-01-02T21:00:00.000Z", WAIT_MS));
 
     /* Saving a script reloads it, and the prompt says so. */
     h_write_file(scripts, "oops.lua",
@@ -108,43 +114,43 @@ static void a_session_at_the_prompt(void **state)
                  "  on = \"oops\",\n"
                  "  run = function(ev, m) return ev.data.missing.field end,\n"
                  "}\n");
-    assert_true(h_tmux_wait(&t, "mechanics reloaded from", WAIT_MS));
+    assert_true(h_tmux_wait(&pane, "mechanics reloaded from", WAIT_MS));
 
     /* A script error shows file:line, and the prompt stays. */
-    type_line(&t, "oops{member=\"ann\"}");
-    assert_true(h_tmux_wait(&t, "error 422 mechanic_error: oops: oops.lua:3:", WAIT_MS));
-    assert_last_line(&t, "punch>");
+    type_line(&pane, "oops{member=\"ann\"}");
+    assert_true(h_tmux_wait(&pane, "error 422 mechanic_error: oops: oops.lua:3:", WAIT_MS));
+    assert_last_line(&pane, "punch>");
 
     /* A file that does not compile: the old set serves, the notice names file and line. */
     h_write_file(scripts, "oops.lua", "mechanic \"oops\" {\n  on = = \"oops\",\n}\n");
-    assert_true(h_tmux_wait(&t, "mechanics reload failed, the previous version still serves: "
+    assert_true(h_tmux_wait(&pane, "mechanics reload failed, the previous version still serves: "
                                 "oops.lua:2:",
                             WAIT_MS));
     /* A Lua error in the typed line itself. */
-    type_line(&t, "nosuchthing(1)");
-    assert_true(h_tmux_wait(&t, "stdin:1: attempt to call a nil value (global 'nosuchthing')",
+    type_line(&pane, "nosuchthing(1)");
+    assert_true(h_tmux_wait(&pane, "stdin:1: attempt to call a nil value (global 'nosuchthing')",
                             WAIT_MS));
-    assert_last_line(&t, "punch>");
+    assert_last_line(&pane, "punch>");
 
     /* Tab completes a command, then a member id seen. */
-    keys(&t, "-l", "memb");
-    keys(&t, "Tab", NULL);
-    assert_true(h_tmux_wait(&t, "punch> member", WAIT_MS));
-    keys(&t, "-l", "(\"a");
-    keys(&t, "Tab", NULL);
-    assert_true(h_tmux_wait(&t, "punch> member(\"ann\"", WAIT_MS));
-    type_line(&t, ")");
-    assert_true(h_tmux_wait(&t, "ann (version 1)", WAIT_MS)); /* the failed event changed nothing */
-    assert_true(h_tmux_wait(&t, "balances   stars 86", WAIT_MS));
+    keys(&pane, "-l", "memb");
+    keys(&pane, "Tab", NULL);
+    assert_true(h_tmux_wait(&pane, "punch> member", WAIT_MS));
+    keys(&pane, "-l", "(\"a");
+    keys(&pane, "Tab", NULL);
+    assert_true(h_tmux_wait(&pane, "punch> member(\"ann\"", WAIT_MS));
+    type_line(&pane, ")");
+    assert_true(h_tmux_wait(&pane, "ann (version 1)", WAIT_MS)); /* the failed event changed nothing */
+    assert_true(h_tmux_wait(&pane, "balances   stars 86", WAIT_MS));
 
     h_write_file(scripts, "oops.lua", "-- mended\n");
 
     /* Ctrl-D quits; the history is on disk. */
-    keys(&t, "C-d", NULL);
-    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+    keys(&pane, "C-d", NULL);
+    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
         usleep(10000);
-    assert_false(h_tmux_alive(&t));
-    h_tmux_stop(&t);
+    assert_false(h_tmux_alive(&pane));
+    h_tmux_stop(&pane);
     snprintf(hist, sizeof hist, "%s/.punch_history", home);
     text = pc_read_file(hist, NULL);
     assert_non_null(text);
@@ -152,38 +158,39 @@ static void a_session_at_the_prompt(void **state)
     free(text);
 
     /* A new run recalls the last line with Up. */
-    start_repl(&t);
-    keys(&t, "Up", NULL);
-    assert_true(h_tmux_wait(&t, "punch> member(\"ann\")", WAIT_MS));
-    keys(&t, "C-u", NULL);
-    type_line(&t, "quit()");
-    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+    start_repl(&pane);
+    keys(&pane, "Up", NULL);
+    assert_true(h_tmux_wait(&pane, "punch> member(\"ann\")", WAIT_MS));
+    keys(&pane, "C-u", NULL);
+    type_line(&pane, "quit()");
+    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
         usleep(10000);
-    assert_false(h_tmux_alive(&t));
-    h_tmux_stop(&t);
+    assert_false(h_tmux_alive(&pane));
+    h_tmux_stop(&pane);
 }
 
 static void ctrl_c_stops_a_runaway_line(void **state)
 {
-    h_tmux t;
     if (!h_have_program("tmux"))
         skip();
-    start_repl(&t);
-    type_line(&t, "while true do end");
+    start_repl(&pane);
+    type_line(&pane, "while true do end");
     /* The line runs until Ctrl-C; the prompt comes back. */
-    assert_true(h_tmux_wait(&t, "while true do end", WAIT_MS));
-    keys(&t, "C-c", NULL);
-    assert_true(h_tmux_wait(&t, "interrupted", WAIT_MS));
-    assert_last_line(&t, "punch>");
-    keys(&t, "-l", "half typed");
-    keys(&t, "C-c", NULL);
-    assert_true(h_tmux_wait(&t, "half typed^C", WAIT_MS));
-    assert_last_line(&t, "punch>");
-    type_line(&t, "exit()");
-    for (int i = 0; i < 500 && h_tmux_alive(&t); i++)
+    assert_true(h_tmux_wait(&pane, "while true do end", WAIT_MS));
+    keys(&pane, "C-c", NULL);
+    assert_true(h_tmux_wait(&pane, "interrupted", WAIT_MS));
+    assert_last_line(&pane, "punch>");
+    keys(&pane, "-l", "half typed");
+    /* Only once read: the terminal drops unread input on Ctrl-C. */
+    assert_true(h_tmux_wait(&pane, "punch> half typed", WAIT_MS));
+    keys(&pane, "C-c", NULL);
+    assert_true(h_tmux_wait(&pane, "half typed^C", WAIT_MS));
+    assert_last_line(&pane, "punch>");
+    type_line(&pane, "exit()");
+    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
         usleep(10000);
-    assert_false(h_tmux_alive(&t));
-    h_tmux_stop(&t);
+    assert_false(h_tmux_alive(&pane));
+    h_tmux_stop(&pane);
 }
 
 /* Lines on a pipe: no prompt, the same answers; handy in scripts. */
@@ -242,8 +249,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_through_a_pipe),
-        cmocka_unit_test(a_session_at_the_prompt),
-        cmocka_unit_test(ctrl_c_stops_a_runaway_line),
+        cmocka_unit_test_teardown(a_session_at_the_prompt, stop_pane),
+        cmocka_unit_test_teardown(ctrl_c_stops_a_runaway_line, stop_pane),
     };
     return cmocka_run_group_tests_name("punch repl", tests, group_setup, group_teardown);
 }
