@@ -48,6 +48,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# The commit measured: the binary is built from the work tree, which may differ from it.
+COMMIT=$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)
+if [ -n "$(git --no-optional-locks -C "$ROOT" status --porcelain -- core include scripts CMakeLists.txt 2>/dev/null)" ]; then
+	COMMIT="$COMMIT + uncommitted changes"
+fi
 # A copy, so a rebuild of build/ during the run cannot pull the binary away.
 cp "$PUNCHD" "$TMP/punchd" || die "cannot copy $PUNCHD"
 PUNCHD=$TMP/punchd
@@ -147,7 +152,7 @@ PN=$(cat "$TMP/punchd.n")
 HIR=$(total_ir "$TMP/cg.hello")
 PIR=$(total_ir "$TMP/cg.punchd")
 echo
-echo "callgrind $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none): user-space instructions per request"
+echo "callgrind $(date -u +%Y-%m-%dT%H:%MZ), commit $COMMIT: user-space instructions per request"
 awk -v h="$HIR" -v hn="$HN" -v p="$PIR" -v pn="$PN" 'BEGIN {
 	hi = h / (hn > 0 ? hn : 1); pi = p / (pn > 0 ? pn : 1)
 	printf "  hello-world  %8.0f Ir/request   (%d requests)\n", hi, hn

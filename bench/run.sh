@@ -107,6 +107,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# The commit measured: the binary is built from the work tree, which may differ from it.
+COMMIT=$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)
+if [ -n "$(git --no-optional-locks -C "$ROOT" status --porcelain -- core include scripts CMakeLists.txt 2>/dev/null)" ]; then
+	COMMIT="$COMMIT + uncommitted changes"
+fi
 # A copy, so a rebuild of build/ during the run cannot pull the binary away.
 cp "$PUNCHD" "$TMP/punchd" || die "cannot copy $PUNCHD"
 PUNCHD=$TMP/punchd
@@ -401,7 +406,7 @@ done
 # ---- report ------------------------------------------------------------------------
 h_rps=$(field rps "$HELLO")
 echo
-echo "Punchcard bench $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)"
+echo "Punchcard bench $(date -u +%Y-%m-%dT%H:%MZ), commit $COMMIT"
 echo "$NCPU cores, Linux $(uname -r); wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), bench/orders.lua over $MEMBERS members"
 echo "Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') via $REDIS_VIA, $persist_desc"
 echo

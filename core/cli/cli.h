@@ -52,18 +52,21 @@ int session_ledger(session *s, const char *member, int limit, json_t **body);
  */
 int session_check_ledgers(session *s, char *err, size_t errlen);
 
-/* Deletes every key of the session's namespace (SCAN + UNLINK), waiting. */
+/*
+ * Deletes every key of the session's namespace (SCAN + UNLINK), waiting; on a
+ * throwaway server of its own, the whole server (FLUSHALL ASYNC).
+ */
 int session_wipe(session *s);
 
 /* Parses "1d", "3h", "2w", "30m", "45s" into ms; -1 when malformed. */
 int64_t cli_parse_duration(const char *s);
 
 /* The subcommands: each returns the process exit status. */
-int cmd_test(int argc, char **argv);     /* spec.c */
-int cmd_repl(int argc, char **argv);     /* repl.c */
-int cmd_simulate(int argc, char **argv); /* simulate.c */
-int cmd_send(int argc, char **argv);     /* client.c */
-int cmd_member(int argc, char **argv);   /* client.c */
+int cmd_test(int argc, char **argv);      /* spec.c */
+int cmd_repl(int argc, char **argv);      /* repl.c */
+int cmd_simulate(int argc, char **argv);  /* simulate.c */
+int cmd_send(int argc, char **argv);      /* client.c */
+int cmd_member(int argc, char **argv);    /* client.c */
 int cmd_mechanics(int argc, char **argv); /* client.c */
 
 #endif

@@ -18,7 +18,7 @@
 enum { EXIT_HTTP = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 typedef struct client_opts {
-    const char *url;  /* base, without a trailing slash */
+    const char *url;       /* base, without a trailing slash */
     const char *unix_path; /* or NULL */
     int compact;
     long timeout_ms;
@@ -117,7 +117,9 @@ out:
 #define CLIENT_LONGS                                                                               \
     {"url", required_argument, 0, 'u'}, {"unix", required_argument, 0, 'U'},                       \
         {"compact", no_argument, 0, 'c'}, {"timeout-ms", required_argument, 0, 'T'},               \
-        {"help", no_argument, 0, 'h'}
+    {                                                                                              \
+        "help", no_argument, 0, 'h'                                                                \
+    }
 
 static void client_defaults(client_opts *o)
 {
@@ -132,16 +134,24 @@ static void client_defaults(client_opts *o)
 static int client_opt(client_opts *o, int opt)
 {
     switch (opt) {
-    case 'u': o->url = optarg; return 1;
-    case 'U': o->unix_path = optarg; return 1;
-    case 'c': o->compact = 1; return 1;
-    case 'T': o->timeout_ms = atol(optarg) > 0 ? atol(optarg) : 10000; return 1;
-    default: return 0;
+    case 'u':
+        o->url = optarg;
+        return 1;
+    case 'U':
+        o->unix_path = optarg;
+        return 1;
+    case 'c':
+        o->compact = 1;
+        return 1;
+    case 'T':
+        o->timeout_ms = atol(optarg) > 0 ? atol(optarg) : 10000;
+        return 1;
+    default:
+        return 0;
     }
 }
 
-static int client_run(const client_opts *o, const char *method, const char *path,
-                      const char *body)
+static int client_run(const client_opts *o, const char *method, const char *path, const char *body)
 {
     char base[1024];
     int rc;
@@ -209,13 +219,27 @@ int cmd_send(int argc, char **argv)
         if (client_opt(&o, opt))
             continue;
         switch (opt) {
-        case 'd': dry = 1; break;
-        case 'e': explain = 1; break;
-        case 't': fields[0][1] = optarg; break;
-        case 'm': fields[1][1] = optarg; break;
-        case 'i': fields[2][1] = optarg; break;
-        case 'a': fields[3][1] = optarg; break;
-        case 'D': data = optarg; break;
+        case 'd':
+            dry = 1;
+            break;
+        case 'e':
+            explain = 1;
+            break;
+        case 't':
+            fields[0][1] = optarg;
+            break;
+        case 'm':
+            fields[1][1] = optarg;
+            break;
+        case 'i':
+            fields[2][1] = optarg;
+            break;
+        case 'a':
+            fields[3][1] = optarg;
+            break;
+        case 'D':
+            data = optarg;
+            break;
         case 'h':
             printf("usage: punch send [options] [JSON | @FILE | -]\n"
                    "       punch send [options] --type T --member M [--id ID] [--at TIME] "
@@ -226,7 +250,8 @@ int cmd_send(int argc, char **argv)
                    "  --explain        add the per-mechanic trace\n%s",
                    common_help);
             return 0;
-        default: return EXIT_USAGE;
+        default:
+            return EXIT_USAGE;
         }
     }
     if (optind < argc - 1) {
@@ -242,8 +267,8 @@ int cmd_send(int argc, char **argv)
         ev = json_loads(text, 0, &jerr);
         free(text);
         if (!json_is_object(ev)) {
-            fprintf(stderr, "punch send: the event is not a JSON object%s%s\n",
-                    ev ? "" : ": ", ev ? "" : jerr.text);
+            fprintf(stderr, "punch send: the event is not a JSON object%s%s\n", ev ? "" : ": ",
+                    ev ? "" : jerr.text);
             json_decref(ev);
             return EXIT_USAGE;
         }
@@ -294,15 +319,22 @@ int cmd_member(int argc, char **argv)
         if (client_opt(&o, opt))
             continue;
         switch (opt) {
-        case 'l': ledger = 1; break;
-        case 'n': limit = atoi(optarg); break;
-        case 'C': cursor = optarg; break;
+        case 'l':
+            ledger = 1;
+            break;
+        case 'n':
+            limit = atoi(optarg);
+            break;
+        case 'C':
+            cursor = optarg;
+            break;
         case 'h':
             printf("usage: punch member [options] ID [--ledger [--limit N] [--cursor NEXT]]\n"
                    "Prints the member (GET /v1/members/ID), or its ledger, newest first.\n%s",
                    common_help);
             return 0;
-        default: return EXIT_USAGE;
+        default:
+            return EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {

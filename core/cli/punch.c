@@ -29,8 +29,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } commands[] = {{"repl", cmd_repl},         {"test", cmd_test},     {"simulate", cmd_simulate},
-                    {"send", cmd_send},         {"member", cmd_member}, {"mechanics", cmd_mechanics}};
+    } commands[] = {{"repl", cmd_repl}, {"test", cmd_test},     {"simulate", cmd_simulate},
+                    {"send", cmd_send}, {"member", cmd_member}, {"mechanics", cmd_mechanics}};
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);

@@ -425,11 +425,21 @@ int cmd_repl(int argc, char **argv)
     r.scripts = "scripts";
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (opt) {
-        case 's': r.scripts = optarg; break;
-        case 'r': redis = optarg; break;
-        case 'n': ns = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            r.scripts = optarg;
+            break;
+        case 'r':
+            redis = optarg;
+            break;
+        case 'n':
+            ns = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || !pc_valid_id(ns) || strlen(ns) > 32) {

@@ -16,14 +16,14 @@ typedef struct repl {
     session s;
     lua_State *L;
     const char *scripts;
-    int external_redis;  /* --redis given: ids carry a run stamp, the namespace is kept */
-    char **members;      /* member ids seen, for completion; owned */
+    int external_redis; /* --redis given: ids carry a run stamp, the namespace is kept */
+    char **members;     /* member ids seen, for completion; owned */
     size_t nmembers;
     char last_member[PC_ID_MAX + 1];
-    long seq;            /* events sent, for fresh ids */
+    long seq; /* events sent, for fresh ids */
     char id_prefix[40];
-    char version[16];    /* mechanics version last announced */
-    int at_prompt;       /* the line editor owns the screen: notices must redraw it */
+    char version[16]; /* mechanics version last announced */
+    int at_prompt;    /* the line editor owns the screen: notices must redraw it */
     int need_redraw;
     int quit;
 } repl;
@@ -53,7 +53,8 @@ void repl_note_member(repl *r, const char *id);
  */
 void repl_notice(repl *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The names completion offers: commands, Lua globals, event types; a NULL-ended list the caller frees. */
+/* The names completion offers: commands, Lua globals, event types; a NULL-ended list the caller
+ * frees. */
 char **replcmd_names(repl *r);
 
 #endif

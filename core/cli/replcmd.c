@@ -18,8 +18,10 @@ static const char repl_help[] =
     "Events (applied to the store for real, on the virtual clock):\n"
     "  order{member=\"ann\", amount=1250}   any event type the mechanics react to is a function;\n"
     "                                     fields other than id, member, at, data go into data\n"
-    "  send{type=\"visit\", member=\"bo\"}    any type; add dry_run=true to decide without applying\n"
-    "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  advance(\"1d\")  (w d h m s)\n"
+    "  send{type=\"visit\", member=\"bo\"}    any type; add dry_run=true to decide without "
+    "applying\n"
+    "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  advance(\"1d\")  "
+    "(w d h m s)\n"
     "Members:  member(\"ann\")  ledger(\"ann\" [, n])  members()\n"
     "Program:  mechanics()  reload()  reset() wipes the namespace\n"
     "Other:    json(value)  help()  quit()   Tab completes names and member ids; Ctrl-C stops a\n"
@@ -150,10 +152,10 @@ static void print_balances(json_t *outcomes)
             continue;
         cur = json_string_value(json_object_get(o, "currency"));
         if (!(pair = json_object_get(seen, cur)))
-            json_object_set_new(
-                seen, cur,
-                json_pack("[I, I]", json_integer_value(bal) - json_integer_value(delta),
-                          json_integer_value(bal)));
+            json_object_set_new(seen, cur,
+                                json_pack("[I, I]",
+                                          json_integer_value(bal) - json_integer_value(delta),
+                                          json_integer_value(bal)));
         else
             json_array_set(pair, 1, bal);
     }
@@ -161,7 +163,8 @@ static void print_balances(json_t *outcomes)
         const char *sep = "  balances: ";
         json_object_foreach(seen, cur, pair)
         {
-            printf("%s%s %lld -> %lld", sep, cur, (long long)json_integer_value(json_array_get(pair, 0)),
+            printf("%s%s %lld -> %lld", sep, cur,
+                   (long long)json_integer_value(json_array_get(pair, 0)),
                    (long long)json_integer_value(json_array_get(pair, 1)));
             sep = ", ";
         }
@@ -435,7 +438,8 @@ static int l_member(lua_State *L)
         return 0;
     }
     repl_note_member(r, id);
-    printf("%s (version %lld)\n", id, (long long)json_integer_value(json_object_get(body, "version")));
+    printf("%s (version %lld)\n", id,
+           (long long)json_integer_value(json_object_get(body, "version")));
     print_section("balances", json_object_get(body, "balances"), 0);
     print_section("counters", json_object_get(body, "counters"), 0);
     print_section("badges", json_object_get(body, "badges"), 1);
@@ -527,7 +531,8 @@ static void print_mechanics(json_t *d)
     size_t i, j;
     printf("mechanics %s from %s, loaded %s\n",
            json_is_string(json_object_get(d, "version")) ? str(d, "version") : "(none)",
-           str(d, "dir"), json_is_string(json_object_get(d, "loaded_at")) ? str(d, "loaded_at") : "never");
+           str(d, "dir"),
+           json_is_string(json_object_get(d, "loaded_at")) ? str(d, "loaded_at") : "never");
     json_array_foreach(json_object_get(d, "mechanics"), i, m)
     {
         printf("  %-16s %-16s on", str(m, "name"), str(m, "file"));
@@ -584,10 +589,12 @@ static int l_quit(lua_State *L)
 }
 
 static const luaL_Reg commands[] = {
-    {"send", l_send},       {"clock", l_clock},         {"advance", l_advance},
-    {"member", l_member},   {"ledger", l_ledger},       {"members", l_members},
-    {"reset", l_reset},     {"mechanics", l_mechanics}, {"reload", l_reload},
-    {"json", l_json},       {"help", l_help},           {"quit", l_quit},
+    {"send", l_send},       {"clock", l_clock},
+    {"advance", l_advance}, {"member", l_member},
+    {"ledger", l_ledger},   {"members", l_members},
+    {"reset", l_reset},     {"mechanics", l_mechanics},
+    {"reload", l_reload},   {"json", l_json},
+    {"help", l_help},       {"quit", l_quit},
     {"exit", l_quit},       {NULL, NULL},
 };
 

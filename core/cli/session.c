@@ -193,10 +193,27 @@ static void on_scan(redisReply *r, const char *err, void *arg)
         st->done = 1;
 }
 
+static void on_flush(redisReply *r, const char *err, void *arg)
+{
+    scan_state *st = arg;
+    st->pending--;
+    st->failed = !r || r->type == REDIS_REPLY_ERROR;
+}
+
 int session_wipe(session *s)
 {
     scan_state st = {.s = s};
     char match[80];
+
+    /* A private server holds this namespace only: drop everything at once. */
+    if (s->own_redis) {
+        const char *argv[2] = {"FLUSHALL", "ASYNC"};
+        st.pending = 1;
+        store_command(s->store, on_flush, &st, 2, argv, NULL);
+        while (st.pending)
+            event_base_loop(s->base, EVLOOP_ONCE);
+        return st.failed ? -1 : 0;
+    }
     snprintf(match, sizeof match, "%s:*", s->ns);
     strcpy(st.cursor, "0");
     do {
@@ -221,12 +238,23 @@ int64_t cli_parse_duration(const char *s)
         if (end == s || n < 0)
             return -1;
         switch (*end) {
-        case 'w': unit = 7 * 86400000LL; break;
-        case 'd': unit = 86400000LL; break;
-        case 'h': unit = 3600000LL; break;
-        case 'm': unit = 60000LL; break;
-        case 's': unit = 1000LL; break;
-        default: return -1;
+        case 'w':
+            unit = 7 * 86400000LL;
+            break;
+        case 'd':
+            unit = 86400000LL;
+            break;
+        case 'h':
+            unit = 3600000LL;
+            break;
+        case 'm':
+            unit = 60000LL;
+            break;
+        case 's':
+            unit = 1000LL;
+            break;
+        default:
+            return -1;
         }
         total += n * unit;
         s = end + 1;
@@ -319,8 +347,10 @@ static int check_member(session *s, const char *state_key, char *err, size_t err
         char bk[100], pk[100];
         snprintf(bk, sizeof bk, "b:%s", cur);
         snprintf(pk, sizeof pk, "pb:%s", cur);
-        json_object_set_new(sums, bk, json_integer(json_integer_value(json_object_get(sums, bk)) + delta));
-        json_object_set_new(sums, pk, json_integer(json_integer_value(json_object_get(sums, pk)) + pending));
+        json_object_set_new(sums, bk,
+                            json_integer(json_integer_value(json_object_get(sums, bk)) + delta));
+        json_object_set_new(sums, pk,
+                            json_integer(json_integer_value(json_object_get(sums, pk)) + pending));
     }
     /* Every balance field against its sum, and every sum against its field. */
     for (i = 0; i + 1 < json_array_size(fields); i += 2) {

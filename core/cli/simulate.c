@@ -50,8 +50,7 @@ typedef struct sim_result {
 static void show_failure(sim_pass *p, long line, const char *what)
 {
     if (p->shown++ < SIM_SHOW_ERRORS)
-        fprintf(stderr, "%s%s: line %ld: %s\n", p->progress ? "\r\033[K" : "", p->name, line,
-                what);
+        fprintf(stderr, "%s%s: line %ld: %s\n", p->progress ? "\r\033[K" : "", p->name, line, what);
 }
 
 static void on_answer(void *arg, int status, json_t *body)
@@ -136,8 +135,7 @@ static int blank(const char *s)
  * Replays every line of in through the session's engine, keeping up to window
  * events in flight, and fills out. 0, or -1 when the pass could not run.
  */
-static int replay(session *s, const char *name, FILE *in, int window, int progress,
-                  sim_result *out)
+static int replay(session *s, const char *name, FILE *in, int window, int progress, sim_result *out)
 {
     sim_pass p = {.s = s, .name = name, .progress = progress};
     char *text = NULL;
@@ -238,13 +236,12 @@ static void print_run(const char *label, const sim_result *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--window N]\n"
-            "                      [--json] [--progress | --no-progress] EVENTS.jsonl\n"
-            "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
-            "namespace and reports what the mechanics in DIR would have done. With --against,\n"
-            "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
-            "EVENTS.jsonl may be '-' (stdin) without --against.\n");
+    fprintf(f, "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--window N]\n"
+               "                      [--json] [--progress | --no-progress] EVENTS.jsonl\n"
+               "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
+               "namespace and reports what the mechanics in DIR would have done. With --against,\n"
+               "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
+               "EVENTS.jsonl may be '-' (stdin) without --against.\n");
 }
 
 /* One replay of in with the mechanics of dir, on a fresh namespace, wiped afterwards. */
@@ -256,8 +253,8 @@ static int run_one(session *s, const char *dir, const char *ns, const char *name
     if (session_load(s, dir, ns, 0))
         return -1;
     rc = replay(s, name, in, window, progress, out);
-    /* A throwaway server goes away whole; on a given one, leave nothing behind. */
-    if (!s->own_redis && session_wipe(s))
+    /* Leave nothing behind on a given server; free the memory of a throwaway one. */
+    if (session_wipe(s))
         fprintf(stderr, "punch simulate: could not remove namespace %s\n", ns);
     return rc;
 }
@@ -282,15 +279,33 @@ int cmd_simulate(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (opt) {
-        case 's': dir = optarg; break;
-        case 'a': against = optarg; break;
-        case 'r': redis = optarg; break;
-        case 'w': window = atoi(optarg); break;
-        case 'j': json = 1; break;
-        case 'p': progress = 1; break;
-        case 'P': progress = 0; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            dir = optarg;
+            break;
+        case 'a':
+            against = optarg;
+            break;
+        case 'r':
+            redis = optarg;
+            break;
+        case 'w':
+            window = atoi(optarg);
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'p':
+            progress = 1;
+            break;
+        case 'P':
+            progress = 0;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!dir || optind != argc - 1 || window < 1 || window > 65536) {
@@ -326,7 +341,8 @@ int cmd_simulate(int argc, char **argv)
     if (run_one(&s, dir, ns, "scripts", in, window, progress, against ? &b : &a))
         goto out;
     if (json) {
-        json_t *j = json_pack("{s:s, s:o}", "file", path, "scripts", result_json(against ? &b : &a));
+        json_t *j =
+            json_pack("{s:s, s:o}", "file", path, "scripts", result_json(against ? &b : &a));
         if (against) {
             json_object_set_new(j, "against", result_json(&a));
             json_object_set_new(j, "difference", simrep_diff(a.figures, b.figures));

@@ -50,13 +50,15 @@ static const char prelude[] =
     "  local status, body = self:send_raw(ev)\n"
     "  if status ~= 200 then\n"
     "    local e = body and body.error or {}\n"
-    "    error(string.format('send: %d %s: %s', status, tostring(e.code), tostring(e.message)), 2)\n"
+    "    error(string.format('send: %d %s: %s', status, tostring(e.code), tostring(e.message)), "
+    "2)\n"
     "  end\n"
     "  return body\n"
     "end\n"
     "function T:member(id) return _member(id or self.default_member) end\n"
     "function T:redeem(r)\n"
-    "  return self:send{member = r.member, id = r.id, type = 'redeem', data = {currency = r.currency,\n"
+    "  return self:send{member = r.member, id = r.id, type = 'redeem', data = {currency = "
+    "r.currency,\n"
     "    amount = r.amount, reason = r.reason, order_total = r.order_total}}\n"
     "end\n"
     "function T:reverse(event, r)\n"
@@ -76,9 +78,11 @@ static const char prelude[] =
     "end\n"
     "function T:clock(iso) return _clock(iso) end\n"
     "function T:advance(d) return _advance(d) end\n"
-    "function T:ok(v, msg) if not v then error(prefix(msg) .. 'expected a true value, got ' .. fmt(v), 2) end return v end\n"
+    "function T:ok(v, msg) if not v then error(prefix(msg) .. 'expected a true value, got ' .. "
+    "fmt(v), 2) end return v end\n"
     "function T:eq(got, want, msg)\n"
-    "  if not same(got, want) then error(prefix(msg) .. 'expected ' .. fmt(want) .. ', got ' .. fmt(got), 2) end\n"
+    "  if not same(got, want) then error(prefix(msg) .. 'expected ' .. fmt(want) .. ', got ' .. "
+    "fmt(got), 2) end\n"
     "end\n"
     "local function matches(o, want)\n"
     "  for k, v in pairs(want) do if not same(o[k], v) then return false end end\n"
@@ -90,7 +94,8 @@ static const char prelude[] =
     "end\n"
     "function T:has(resp, want, msg)\n"
     "  local o = self:outcome(resp, want)\n"
-    "  if not o then error(prefix(msg) .. 'no outcome like ' .. fmt(want) .. ' in ' .. fmt(resp.outcomes), 2) end\n"
+    "  if not o then error(prefix(msg) .. 'no outcome like ' .. fmt(want) .. ' in ' .. "
+    "fmt(resp.outcomes), 2) end\n"
     "  return o\n"
     "end\n"
     "function T:hasnt(resp, want, msg)\n"
@@ -99,15 +104,18 @@ static const char prelude[] =
     "end\n"
     "function T:fails(ev, code, msg)\n"
     "  local status, body = self:send_raw(ev)\n"
-    "  if status == 200 then error(prefix(msg) .. 'expected the event to fail, it succeeded', 2) end\n"
+    "  if status == 200 then error(prefix(msg) .. 'expected the event to fail, it succeeded', 2) "
+    "end\n"
     "  if code and body.error.code ~= code then\n"
-    "    error(prefix(msg) .. 'expected error ' .. code .. ', got ' .. tostring(body.error.code), 2)\n"
+    "    error(prefix(msg) .. 'expected error ' .. code .. ', got ' .. tostring(body.error.code), "
+    "2)\n"
     "  end\n"
     "  return body.error\n"
     "end\n"
     "local cases = {}\n"
     "function test(name, fn)\n"
-    "  assert(type(name) == 'string' and type(fn) == 'function', 'test(name, function(t) ... end)')\n"
+    "  assert(type(name) == 'string' and type(fn) == 'function', 'test(name, function(t) ... "
+    "end)')\n"
     "  cases[#cases + 1] = {name = name, fn = fn}\n"
     "end\n"
     "function _cases() return cases end\n"
@@ -199,7 +207,8 @@ static int l_advance(lua_State *L)
     spec_ctx *c = ctx_of(L);
     int64_t d = cli_parse_duration(luaL_checkstring(L, 1));
     if (d < 0)
-        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 30m", lua_tostring(L, 1));
+        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 30m",
+                          lua_tostring(L, 1));
     c->s->now_ms += d;
     push_now(L, c);
     return 1;
@@ -353,9 +362,8 @@ static void collect(const char *path, char ***list, size_t *n)
 
 int cmd_test(int argc, char **argv)
 {
-    static const struct option longs[] = {{"redis", required_argument, 0, 'r'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"redis", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *redis = NULL;
     char **files = NULL;
     size_t nfiles = 0;
@@ -369,7 +377,8 @@ int cmd_test(int argc, char **argv)
             redis = optarg;
             break;
         case 'h':
-            printf("usage: punch test [--redis ADDR] [FILE_OR_DIR...]   (default: scripts examples)\n");
+            printf("usage: punch test [--redis ADDR] [FILE_OR_DIR...]   (default: scripts "
+                   "examples)\n");
             return 0;
         default:
             return 2;

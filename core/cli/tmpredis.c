@@ -30,8 +30,8 @@ static int ping_socket(const char *path)
         return 0;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof buf) >= 5)
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, "PING\r\n", 6) == 6 &&
+        read(fd, buf, sizeof buf) >= 5)
         ok = strncmp(buf, "+PONG", 5) == 0;
     close(fd);
     return ok;

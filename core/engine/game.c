@@ -166,8 +166,8 @@ void game_draw_secret(const char *draw, int64_t epoch, char out[65])
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     int n = snprintf(msg, sizeof msg, "punchcard/draw/%s/%" PRId64, draw, epoch);
-    HMAC(EVP_sha256(), draw_master, (int)draw_master_len, (const unsigned char *)msg,
-         (size_t)n, mac, &maclen);
+    HMAC(EVP_sha256(), draw_master, (int)draw_master_len, (const unsigned char *)msg, (size_t)n,
+         mac, &maclen);
     hex(mac, 32, out);
 }
 

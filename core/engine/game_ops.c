@@ -231,7 +231,10 @@ static void draw_take(draw_call *d)
         draw_fail(d, n ? "out of memory" : "a draw needs at least one prize");
         return;
     }
-#define OWN(fmt, ...) (asprintf(&own[k], fmt, __VA_ARGS__) < 0 ? NULL : (argv[k] = own[k], k++))
+/* An argument this function formats and owns; on failure k stays short and the call fails. */
+#define OWN(fmt, ...)                                                                              \
+    (void)(asprintf(&own[k], fmt, __VA_ARGS__) < 0 ? (own[k] = NULL, 0)                            \
+                                                   : (argv[k] = own[k], k++, 1))
     OWN("%s:{draw:%s}:meta", d->g->ns, d->draw);
     OWN("%s:{draw:%s}:claim:%s", d->g->ns, d->draw, d->claim_id);
     for (size_t i = 0; i < n; i++) {
@@ -292,8 +295,7 @@ static void on_draw_read(redisReply *r, const char *err, void *arg)
     draw_take(d);
 }
 
-static void op_draw(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
-                    void *arg)
+static void op_draw(globals *g, globals_event *ge, json_t *args, globals_done_fn *done, void *arg)
 {
     const char *name = json_string_value(json_object_get(args, "draw"));
     draw_call *d;
@@ -354,8 +356,7 @@ static bool_call *bool_new(globals_done_fn *done, void *arg)
 }
 
 /* budget: all of amount within max per period, or nothing. */
-static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
-                      void *arg)
+static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_fn *done, void *arg)
 {
     const char *name = json_string_value(json_object_get(args, "budget"));
     const char *period = json_string_value(json_object_get(args, "period"));
@@ -382,8 +383,8 @@ static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_
              json_integer_value(json_object_get(args, "ttl")));
     if (!ge->dry)
         globals_index_add(g, c);
-    const char *argv[8] = {key, ckey, "budget_take", amount, max, ttl, CLAIM_TTL,
-                           ge->dry ? "1" : "0"};
+    const char *argv[8] = {key, ckey, "budget_take", amount,
+                           max, ttl,  CLAIM_TTL,     ge->dry ? "1" : "0"};
     store_eval(g->store, &game_script, on_bool, b, 2, 8, argv, NULL);
 }
 

@@ -20,23 +20,21 @@
  * Claims live a day; a confirmed counter claim is just left to expire, and a
  * released one gives its increment back.
  */
-static store_script counter_reserve = {
-    "counter_reserve",
-    "local v = redis.call('GET', KEYS[2])\n"
-    "if v then return tonumber(v) end\n"
-    "v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
-    "redis.call('SET', KEYS[2], v, 'EX', ARGV[2])\n"
-    "return v\n",
-    ""};
+static store_script counter_reserve = {"counter_reserve",
+                                       "local v = redis.call('GET', KEYS[2])\n"
+                                       "if v then return tonumber(v) end\n"
+                                       "v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+                                       "redis.call('SET', KEYS[2], v, 'EX', ARGV[2])\n"
+                                       "return v\n",
+                                       ""};
 
-static store_script counter_release = {
-    "counter_release",
-    "local v = redis.call('GET', KEYS[2])\n"
-    "if not v then return 0 end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "redis.call('DECRBY', KEYS[1], ARGV[1])\n"
-    "return 1\n",
-    ""};
+static store_script counter_release = {"counter_release",
+                                       "local v = redis.call('GET', KEYS[2])\n"
+                                       "if not v then return 0 end\n"
+                                       "redis.call('DEL', KEYS[2])\n"
+                                       "redis.call('DECRBY', KEYS[1], ARGV[1])\n"
+                                       "return 1\n",
+                                       ""};
 
 /* How long a claim may stay unconfirmed before the sweeper looks at it. */
 static int64_t env_ms(const char *name, int64_t def)
@@ -135,9 +133,9 @@ static void on_reserved(redisReply *r, const char *err, void *arg)
         p.done(p.arg, NULL, r->str);
         return;
     }
-    json_t *v = r->type == REDIS_REPLY_INTEGER ? json_integer(r->integer)
+    json_t *v = r->type == REDIS_REPLY_INTEGER  ? json_integer(r->integer)
                 : r->type == REDIS_REPLY_STRING ? json_stringn(r->str, r->len)
-                                                 : json_null();
+                                                : json_null();
     p.done(p.arg, v, NULL);
     json_decref(v);
 }
@@ -162,8 +160,8 @@ claim *globals_remember(globals_event *ge, const char *op, const char *resource)
     memset(c, 0, sizeof *c);
     snprintf(c->op, sizeof c->op, "%s", op);
     snprintf(c->resource, sizeof c->resource, "%s", resource);
-    snprintf(c->id, sizeof c->id, "%s%s/%s/%s/%s", ge->dry ? "dry/" : "", ge->member,
-             ge->event_id, op, resource);
+    snprintf(c->id, sizeof c->id, "%s%s/%s/%s/%s", ge->dry ? "dry/" : "", ge->member, ge->event_id,
+             op, resource);
     c->attempt = ge->attempt;
     return c;
 }
@@ -175,15 +173,14 @@ static void ignore_reply(redisReply *r, const char *err, void *arg)
     (void)arg;
 }
 
-static void index_entry(const char *op, const char *resource, const char *id, char *out,
-                        size_t n)
+static void index_entry(const char *op, const char *resource, const char *id, char *out, size_t n)
 {
     snprintf(out, n, "%s|%s|%s", op, resource, id);
 }
 
 void globals_index_add(globals *g, claim *c)
 {
-    char key[128], entry[CLAIM_ID_MAX + 160], score[32];
+    char key[128], entry[CLAIM_ID_MAX + 200], score[32];
     snprintf(key, sizeof key, "%s:claims", g->ns);
     index_entry(c->op, c->resource, c->id, entry, sizeof entry);
     snprintf(score, sizeof score, "%" PRId64, pc_now_ms());
@@ -212,7 +209,7 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
     pending_call *p;
     if (!strcmp(req->op, "counter")) {
         const char *name = json_string_value(json_object_get(req->args, "name"));
-        char key[512], ckey[512];
+        char key[CLAIM_ID_MAX + 256], ckey[CLAIM_ID_MAX + 256];
         claim *c;
         if (!name || !pc_valid_name(name)) {
             done(arg, NULL, "bad counter name");
@@ -237,7 +234,7 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
 /* After a release (from the event's end or the sweeper): drop the index entry unless touched. */
 typedef struct release_ctx {
     globals *g;
-    char entry[CLAIM_ID_MAX + 160];
+    char entry[CLAIM_ID_MAX + 200];
 } release_ctx;
 
 static void on_released(redisReply *r, const char *err, void *arg)
@@ -252,7 +249,7 @@ static void release_claim(globals *g, const char *op, const char *resource, cons
                           int64_t min_age_ms)
 {
     if (!strcmp(op, "counter")) {
-        char key[512], ckey[512];
+        char key[CLAIM_ID_MAX + 256], ckey[CLAIM_ID_MAX + 256];
         claim c = {0};
         snprintf(c.resource, sizeof c.resource, "%s", resource);
         snprintf(c.id, sizeof c.id, "%s", id);
@@ -293,7 +290,7 @@ void globals_event_end(globals_event *ge, enum globals_end how)
         if (how == GLOBALS_RELEASE || (how == GLOBALS_CONFIRM && c->attempt != ge->attempt)) {
             release_claim(ge->g, c->op, c->resource, c->id, 0);
         } else if (how == GLOBALS_CONFIRM && c->indexed) {
-            char entry[CLAIM_ID_MAX + 160];
+            char entry[CLAIM_ID_MAX + 200];
             index_entry(c->op, c->resource, c->id, entry, sizeof entry);
             index_del(ge->g, entry);
         }
@@ -309,7 +306,7 @@ void globals_event_end(globals_event *ge, enum globals_end how)
 typedef struct sweep_item {
     globals *g;
     char op[32], resource[PC_ID_MAX + 32], id[CLAIM_ID_MAX];
-    char entry[CLAIM_ID_MAX + 160];
+    char entry[CLAIM_ID_MAX + 200];
 } sweep_item;
 
 static void on_event_exists(redisReply *r, const char *err, void *arg)

@@ -147,7 +147,8 @@ static int take_from_lots(member_state *m, const char *currency, int64_t amount,
     money_lot *lots = load_lots(m, currency, &n);
     if (!lots && n)
         return -1;
-    qsort(lots, n, sizeof *lots, by_expiry);
+    if (n)
+        qsort(lots, n, sizeof *lots, by_expiry);
     for (size_t i = 0; i < n && amount > 0; i++) {
         money_lot *lot = &lots[i];
         if (lot->avail_ms || lot->remaining <= 0 || (skip_event && !strcmp(lot->event, skip_event)))
@@ -189,7 +190,8 @@ int money_tick(member_state *m, int64_t now_ms, const char **err)
     int64_t bal;
     int rc = 0;
 
-    qsort(lots, n, sizeof *lots, by_expiry);
+    if (n)
+        qsort(lots, n, sizeof *lots, by_expiry);
     for (size_t i = 0; i < n && rc == 0; i++) {
         money_lot *lot = &lots[i];
         int changed = 0;

@@ -256,8 +256,7 @@ static int m_badge_level(lua_State *L)
         t = lua_tointegerx(L, -1, &isint);
         lua_pop(L, 1);
         if (!isint || t <= last)
-            return luaL_error(L, "badge_level %s: thresholds must be rising whole numbers",
-                              name);
+            return luaL_error(L, "badge_level %s: thresholds must be rising whole numbers", name);
         last = t;
         if (progress >= t)
             level = i;
@@ -319,8 +318,8 @@ static mech_run *take_reply(lua_State *L)
     return run;
 }
 
-static const char *const draw_opts[] = {"chance", "prize", "prizes", "pool", "refill",
-                                        "limit", "limit_per", "tz", NULL};
+static const char *const draw_opts[] = {"chance", "prize",     "prizes", "pool", "refill",
+                                        "limit",  "limit_per", "tz",     NULL};
 
 /* The draw's member limit field and its current period id. */
 static void draw_limit_state(lua_State *L, mech_run *run, const char *draw, int opts, char *pid,
@@ -355,9 +354,9 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
     for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) {
         lua_getfield(L, r, copy[i]);
         if (lua_type(L, -1) == LUA_TNUMBER)
-            json_object_set_new(o, copy[i], lua_isinteger(L, -1)
-                                                ? json_integer(lua_tointeger(L, -1))
-                                                : json_real(lua_tonumber(L, -1)));
+            json_object_set_new(o, copy[i],
+                                lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
+                                                     : json_real(lua_tonumber(L, -1)));
         else if (lua_type(L, -1) == LUA_TSTRING)
             json_object_set_new(o, copy[i], json_string(lua_tostring(L, -1)));
         lua_pop(L, 1);
@@ -377,8 +376,8 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
         if (member_set(run->m, f, v) ||
             member_set_int(run->m, pid, member_get_int(run->m, pid) + 1))
             oom(L);
-        add_outcome(L, run, json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw",
-                                      draw));
+        add_outcome(L, run,
+                    json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw", draw));
     }
     lua_pushstring(L, prize);
     return 1;
@@ -511,7 +510,8 @@ static int m_budget(lua_State *L)
 
 static const char *const score_opts[] = {"per", "tz", NULL};
 
-/* m:score(board, amount [, {per, tz}]): adds to the member's score on the board after the commit. */
+/* m:score(board, amount [, {per, tz}]): adds to the member's score on the board after the commit.
+ */
 static int m_score(lua_State *L)
 {
     mech_run *run = api_running(L);
@@ -525,10 +525,10 @@ static int m_score(lua_State *L)
     int per = opt_period(L, 4, "per", "week");
     const char *tz = opt_tz(L, 4);
     game_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
-    if (member_add_effect(run->m, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op",
-                                            "leaderboard", "board", board, "period", pid, "per",
-                                            game_period_name(per), "tz", tz, "score",
-                                            (json_int_t)amount)))
+    if (member_add_effect(run->m,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op", "leaderboard", "board",
+                                    board, "period", pid, "per", game_period_name(per), "tz", tz,
+                                    "score", (json_int_t)amount)))
         oom(L);
     return 0;
 }
@@ -553,8 +553,8 @@ static int referral_done(lua_State *L, int status, lua_KContext ctx)
         snprintf(id, sizeof id, "ref:%s", h);
     }
     if (member_add_effect(run->m, json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}}}", "op", "event",
-                                            "event", "id", id, "type", type, "member", by,
-                                            "data", "friend", run->m->id)))
+                                            "event", "id", id, "type", type, "member", by, "data",
+                                            "friend", run->m->id)))
         oom(L);
     add_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
     lua_pushboolean(L, 1);

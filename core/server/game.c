@@ -24,7 +24,7 @@ typedef struct game_req {
     char member[PC_ID_MAX + 1];
     char period[32];
     int top;
-    int waiting; /* replies still to come */
+    int waiting;  /* replies still to come */
     json_t *out;  /* the response being built */
     json_t *meta; /* the draw's or board's meta hash as an object */
     int failed;
@@ -35,15 +35,15 @@ static void reply(struct evhttp_request *req, int status, json_t *body)
     struct evbuffer *buf = evbuffer_new();
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     if (text) {
         evbuffer_add(buf, text, strlen(text));
         evbuffer_add(buf, "\n", 1);
         free(text);
     } else {
         status = 500;
-        evbuffer_add_printf(buf, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
+        evbuffer_add_printf(buf,
+                            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
     }
     evhttp_send_reply(req, status,
                       status == 200   ? "OK"
@@ -55,8 +55,7 @@ static void reply(struct evhttp_request *req, int status, json_t *body)
     evbuffer_free(buf);
 }
 
-static void reply_error(struct evhttp_request *req, int status, const char *code,
-                        const char *msg)
+static void reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
 {
     reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
@@ -114,12 +113,12 @@ static void on_pool_read(redisReply *r, const char *err, void *arg)
     if (!redis_failed(g, r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         int64_t size = json_integer_value(json_object_get(p->prize, "pool"));
         /* A period nobody drew in yet still has its whole pool. */
-        json_object_set_new(p->prize, "left",
-                            json_integer(r->element[0]->str ? strtoll(r->element[0]->str, NULL, 10)
-                                                            : size));
-        json_object_set_new(p->prize, "won_in_period",
-                            json_integer(r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10)
-                                                            : 0));
+        json_object_set_new(
+            p->prize, "left",
+            json_integer(r->element[0]->str ? strtoll(r->element[0]->str, NULL, 10) : size));
+        json_object_set_new(
+            p->prize, "won_in_period",
+            json_integer(r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10) : 0));
     }
     free(p);
     if (--g->waiting == 0)
@@ -141,20 +140,20 @@ static void draw_render(game_req *g)
             snprintf(rk, sizeof rk, "refill:%s", k + 5);
             const char *refill = json_string_value(json_object_get(meta, rk));
             snprintf(rk, sizeof rk, "won:%s", k + 5);
-            json_array_append_new(
-                prizes, json_pack("{s:s, s:I, s:s, s:I}", "prize", k + 5, "pool",
-                                  (json_int_t)strtoll(json_string_value(v), NULL, 10), "refill",
-                                  refill ? refill : "never", "won",
-                                  (json_int_t)meta_int(meta, rk, 0)));
+            json_array_append_new(prizes,
+                                  json_pack("{s:s, s:I, s:s, s:I}", "prize", k + 5, "pool",
+                                            (json_int_t)strtoll(json_string_value(v), NULL, 10),
+                                            "refill", refill ? refill : "never", "won",
+                                            (json_int_t)meta_int(meta, rk, 0)));
         } else if (!strncmp(k, "secret:", 7)) {
             char h[65], rk[64];
             const char *s = json_string_value(v);
             pc_sha256_hex(s, strlen(s), h);
             snprintf(rk, sizeof rk, "rotated:%s", k + 7);
-            json_array_append_new(
-                revealed, json_pack("{s:I, s:s, s:s, s:O?}", "epoch",
-                                    (json_int_t)strtoll(k + 7, NULL, 10), "secret", s,
-                                    "secret_sha256", h, "rotated_at", json_object_get(meta, rk)));
+            json_array_append_new(revealed, json_pack("{s:I, s:s, s:s, s:O?}", "epoch",
+                                                      (json_int_t)strtoll(k + 7, NULL, 10),
+                                                      "secret", s, "secret_sha256", h, "rotated_at",
+                                                      json_object_get(meta, rk)));
         }
     }
     g->out = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:o, s:o}", "draw", g->name, "epoch",
@@ -315,9 +314,8 @@ static void draw_refill(game_req *g, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    json_t *body = len && len < 4096 ? json_loadb((const char *)evbuffer_pullup(in, -1), len, 0,
-                                                  NULL)
-                                     : NULL;
+    json_t *body =
+        len && len < 4096 ? json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, NULL) : NULL;
     const char *prize = json_string_value(json_object_get(body, "prize"));
     json_t *add = json_object_get(body, "add");
     refill_ctx *rc;
@@ -353,8 +351,7 @@ static json_t *board_entries(redisReply *r, int first_rank)
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         json_array_append_new(a, json_pack("{s:i, s:s, s:I}", "rank", first_rank + (int)i / 2,
                                            "member", r->element[i]->str, "score",
-                                           (json_int_t)strtoll(r->element[i + 1]->str, NULL,
-                                                               10)));
+                                           (json_int_t)strtoll(r->element[i + 1]->str, NULL, 10)));
     return a;
 }
 
@@ -382,8 +379,7 @@ static void on_board_member(redisReply *r, const char *err, void *arg)
         json_t *me = json_null();
         if (r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->str)
             me = json_pack("{s:i, s:s, s:I}", "rank", (int)r->element[0]->integer + 1, "member",
-                           g->member, "score",
-                           (json_int_t)strtoll(r->element[1]->str, NULL, 10));
+                           g->member, "score", (json_int_t)strtoll(r->element[1]->str, NULL, 10));
         json_object_set_new(g->out, "member", me);
     }
     board_step(g);
@@ -442,8 +438,7 @@ static void board_get(game_req *g, const char *query)
         snprintf(g->member, sizeof g->member, "%s", pc_valid_id(v) ? v : "");
     if ((v = evhttp_find_header(&q, "period")))
         snprintf(g->period, sizeof g->period, "%s", strlen(v) < 16 && pc_valid_name(v) ? v : "");
-    if (g->top < 0 || (v && !g->period[0]) ||
-        (evhttp_find_header(&q, "member") && !g->member[0])) {
+    if (g->top < 0 || (v && !g->period[0]) || (evhttp_find_header(&q, "member") && !g->member[0])) {
         evhttp_clear_headers(&q);
         reply_error(g->req, 400, "bad_request",
                     "top is 1-1000; member a member id; period like 2026-W48 or 2026-11");
@@ -474,8 +469,8 @@ void game_route(struct evhttp_request *req, store *st, const char *ns, const cha
     snprintf(g->ns, sizeof g->ns, "%s", ns ? ns : "pc");
     snprintf(g->name, sizeof g->name, "%.*s", (int)(slash ? slash - name : (long)strlen(name)),
              name);
-    if (!pc_valid_name(g->name) || (sub && (!is_draw || (strcmp(sub, "rotate") &&
-                                                         strcmp(sub, "refill"))))) {
+    if (!pc_valid_name(g->name) ||
+        (sub && (!is_draw || (strcmp(sub, "rotate") && strcmp(sub, "refill"))))) {
         reply_error(req, 404, "not_found", "no such resource");
         game_req_free(g);
         return;

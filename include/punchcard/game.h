@@ -41,8 +41,7 @@ int64_t game_period_index(int64_t ms, const char *tz, int hour_start, int period
  * The id of the period holding ms: "2026-11-25", "2026-W48" (ISO week),
  * "2026-11", "2026", "all". out >= 16 bytes.
  */
-void game_period_id(int64_t ms, const char *tz, int hour_start, int period, char *out,
-                    size_t n);
+void game_period_id(int64_t ms, const char *tz, int hour_start, int period, char *out, size_t n);
 
 /* Seconds a period's keys should live: its length plus a week of slack (0 for "all"). */
 int game_period_ttl(int period);

@@ -30,8 +30,8 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
     (*buf)[*len] = '\0';
 }
 
-int h_run(const char *const *argv, const char *const *env, const char *stdin_text,
-          int timeout_ms, h_proc_out *out)
+int h_run(const char *const *argv, const char *const *env, const char *stdin_text, int timeout_ms,
+          h_proc_out *out)
 {
     int in[2], po[2], pe[2], st = 0, open_fds = 2;
     size_t olen = 0, elen = 0;

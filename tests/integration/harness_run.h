@@ -18,8 +18,8 @@ typedef struct h_proc_out {
  * until it exits or timeout_ms passes (then it is killed). Fills out; returns
  * out->status.
  */
-int h_run(const char *const *argv, const char *const *env, const char *stdin_text,
-          int timeout_ms, h_proc_out *out);
+int h_run(const char *const *argv, const char *const *env, const char *stdin_text, int timeout_ms,
+          h_proc_out *out);
 void h_proc_out_free(h_proc_out *o);
 
 /* 1 when a program is found on PATH. */

@@ -142,8 +142,8 @@ static void dry_run_and_explain_change_nothing(void **state)
     /* Nothing was applied: dee is unknown. */
     j = punch(&o, NULL, NULL, "member", "--url", url, "dee", NULL);
     assert_int_equal(o.status, 1);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "error"), "code")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "not_found");
     assert_non_null(strstr(o.err, "HTTP 404"));
     json_decref(j);
     h_proc_out_free(&o);
@@ -164,10 +164,9 @@ static void member_ledger_and_mechanics(void **state)
     j = punch(&o, NULL, NULL, "member", "--url", url, "ann", "--ledger", "--limit", "5", NULL);
     assert_int_equal(o.status, 0);
     assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 0),
-                                          "event")),
-        "c-1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "entries"), 0), "event")),
+                        "c-1");
     json_decref(j);
     h_proc_out_free(&o);
 
@@ -187,8 +186,11 @@ static void errors_and_exit_status(void **state)
         int status;
         const char *in_out, *in_err;
     } cases[] = {
-        {"bad event: 400", {"send", "--type", "Order!", "--member", "ann", NULL}, 1,
-         "\"bad_request\"", "HTTP 400"},
+        {"bad event: 400",
+         {"send", "--type", "Order!", "--member", "ann", NULL},
+         1,
+         "\"bad_request\"",
+         "HTTP 400"},
         {"not JSON", {"send", "{nope", NULL}, 2, "", "not a JSON object"},
         {"bad member id", {"member", "a/b", NULL}, 2, "", "not a member id"},
         {"unknown option", {"mechanics", "--nope", NULL}, 2, "", ""},
@@ -224,8 +226,8 @@ static void api_key_from_the_environment(void **state)
 
     j = punch(&o, wrong_key, NULL, "mechanics", "--url", locked_url, NULL);
     assert_int_equal(o.status, 1);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "error"), "code")), "unauthorized");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "unauthorized");
     json_decref(j);
     h_proc_out_free(&o);
     j = punch(&o, with_key, NULL, "send", "--url", locked_url, "--type", "workout", "--member",

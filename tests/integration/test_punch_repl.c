@@ -94,7 +94,7 @@ static void a_session_at_the_prompt(void **state)
     type_line(&pane, "clock(\"2026-01-01T09:00:00Z\")");
     assert_true(h_tmux_wait(&pane, "2026-01-01T09:00:00.000Z", WAIT_MS));
     type_line(&pane, "order{member=\"ann\", items={{category=\"fuel\", amount=500}, "
-                  "{category=\"shop\", amount=125}}}");
+                     "{category=\"shop\", amount=125}}}");
     assert_true(h_tmux_wait(&pane, "fuel     +86 stars (balance 86)", WAIT_MS));
     assert_true(h_tmux_wait(&pane, "balances: stars 0 -> 86", WAIT_MS));
     assert_true(h_tmux_wait(&pane, "dessert  counter orders = 1", WAIT_MS));
@@ -123,13 +123,14 @@ static void a_session_at_the_prompt(void **state)
 
     /* A file that does not compile: the old set serves, the notice names file and line. */
     h_write_file(scripts, "oops.lua", "mechanic \"oops\" {\n  on = = \"oops\",\n}\n");
-    assert_true(h_tmux_wait(&pane, "mechanics reload failed, the previous version still serves: "
-                                "oops.lua:2:",
+    assert_true(h_tmux_wait(&pane,
+                            "mechanics reload failed, the previous version still serves: "
+                            "oops.lua:2:",
                             WAIT_MS));
     /* A Lua error in the typed line itself. */
     type_line(&pane, "nosuchthing(1)");
-    assert_true(h_tmux_wait(&pane, "stdin:1: attempt to call a nil value (global 'nosuchthing')",
-                            WAIT_MS));
+    assert_true(
+        h_tmux_wait(&pane, "stdin:1: attempt to call a nil value (global 'nosuchthing')", WAIT_MS));
     assert_last_line(&pane, "punch>");
 
     /* Tab completes a command, then a member id seen. */
@@ -140,7 +141,8 @@ static void a_session_at_the_prompt(void **state)
     keys(&pane, "Tab", NULL);
     assert_true(h_tmux_wait(&pane, "punch> member(\"ann\"", WAIT_MS));
     type_line(&pane, ")");
-    assert_true(h_tmux_wait(&pane, "ann (version 1)", WAIT_MS)); /* the failed event changed nothing */
+    assert_true(
+        h_tmux_wait(&pane, "ann (version 1)", WAIT_MS)); /* the failed event changed nothing */
     assert_true(h_tmux_wait(&pane, "balances   stars 86", WAIT_MS));
 
     h_write_file(scripts, "oops.lua", "-- mended\n");

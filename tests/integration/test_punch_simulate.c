@@ -45,15 +45,16 @@ static int group_setup(void **state)
     if ((fd = mkstemp(events)) < 0 || !(f = fdopen(fd, "w")))
         return -1;
     for (int i = 0; i < ORDERS; i++)
-        fprintf(f,
-                "{\"id\":\"o%d\",\"type\":\"order\",\"member\":\"s%d\",\"at\":\"2026-02-01T10:00:00Z\","
-                "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500},"
-                "{\"category\":\"shop\",\"amount\":125}]}}\n",
-                i, i % MEMBERS);
+        fprintf(
+            f,
+            "{\"id\":\"o%d\",\"type\":\"order\",\"member\":\"s%d\",\"at\":\"2026-02-01T10:00:00Z\","
+            "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500},"
+            "{\"category\":\"shop\",\"amount\":125}]}}\n",
+            i, i % MEMBERS);
     for (int i = 0; i < WORKOUTS; i++) /* no id: "line-N" */
         fprintf(f, "{\"type\":\"workout\",\"member\":\"s%d\"}\n", i % MEMBERS);
-    fprintf(f, "\n"                                                     /* ignored */
-               "{\"id\":\"o7\",\"type\":\"order\",\"member\":\"s7\"}\n" /* a duplicate */
+    fprintf(f, "\n"                                                      /* ignored */
+               "{\"id\":\"o7\",\"type\":\"order\",\"member\":\"s7\"}\n"  /* a duplicate */
                "{\"id\":\"v1\",\"type\":\"visit\",\"member\":\"s10\"}\n" /* nobody reacts */
                "not json\n"
                "{\"id\":\"b1\",\"type\":\"Bad!\",\"member\":\"s1\"}\n"
@@ -161,10 +162,10 @@ static void many_in_flight_or_one_the_figures_agree(void **state)
 
 static void against_prices_a_rule_change(void **state)
 {
-    const char *json_argv[] = {PUNCH_PATH, "simulate", "--json",  "--scripts", doubled,
-                               "--against", scripts,   events,    NULL};
-    const char *table_argv[] = {PUNCH_PATH, "simulate", "--progress", "--scripts", doubled,
-                                "--against", scripts,  events,       NULL};
+    const char *json_argv[] = {PUNCH_PATH,  "simulate", "--json", "--scripts", doubled,
+                               "--against", scripts,    events,   NULL};
+    const char *table_argv[] = {PUNCH_PATH,  "simulate", "--progress", "--scripts", doubled,
+                                "--against", scripts,    events,       NULL};
     h_proc_out o;
     json_t *j, *diff;
 
@@ -178,18 +179,17 @@ static void against_prices_a_rule_change(void **state)
     assert_int_equal(at(diff, "prizes.dessert"), 0);
     assert_int_equal(at(j, "against.figures.currencies.stars.issued"), ORDERS * 86);
     assert_int_equal(at(j, "scripts.figures.currencies.stars.issued"), ORDERS * 136);
-    assert_string_not_equal(json_string_value(json_object_get(json_object_get(j, "scripts"),
-                                                              "mechanics_version")),
-                            json_string_value(json_object_get(json_object_get(j, "against"),
-                                                              "mechanics_version")));
+    assert_string_not_equal(
+        json_string_value(json_object_get(json_object_get(j, "scripts"), "mechanics_version")),
+        json_string_value(json_object_get(json_object_get(j, "against"), "mechanics_version")));
     json_decref(j);
     h_proc_out_free(&o);
 
     /* The table: a column per run and the change; progress on stderr when asked. */
     h_run(table_argv, NULL, NULL, 30000, &o);
     assert_int_equal(o.status, 0);
-    if (!strstr(o.out, "change") || !strstr(o.out, "  stars issued") ||
-        !strstr(o.out, "+10000") || !strstr(o.out, "events/s"))
+    if (!strstr(o.out, "change") || !strstr(o.out, "  stars issued") || !strstr(o.out, "+10000") ||
+        !strstr(o.out, "events/s"))
         fail_msg("table:\n%s", o.out);
     assert_non_null(strstr(o.err, "events/s"));
     h_proc_out_free(&o);

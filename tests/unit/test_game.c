@@ -78,8 +78,8 @@ static void test_draw_roll(void **state)
 
     game_set_draw_secret(master, strlen(master));
     game_draw_secret("lunch", 3, secret);
-    HMAC(EVP_sha256(), master, (int)strlen(master),
-         (const unsigned char *)"punchcard/draw/lunch/3", 22, want_secret, &len);
+    HMAC(EVP_sha256(), master, (int)strlen(master), (const unsigned char *)"punchcard/draw/lunch/3",
+         22, want_secret, &len);
     for (int i = 0; i < 32; i++)
         sprintf(hex + 2 * i, "%02x", want_secret[i]);
     assert_string_equal(secret, hex);
@@ -146,9 +146,10 @@ static json_t *run_at(mechset *set, member_state *m, const char *type, const cha
     pc_event ev;
     pc_error err = {0};
     json_t *outs;
-    snprintf(body, sizeof body,
-             "{\"id\": \"e%d\", \"type\": \"%s\", \"member\": \"%s\", \"at\": \"%s\", \"data\": %s}",
-             ++seq, type, m->id, at, data ? data : "{}");
+    snprintf(
+        body, sizeof body,
+        "{\"id\": \"e%d\", \"type\": \"%s\", \"member\": \"%s\", \"at\": \"%s\", \"data\": %s}",
+        ++seq, type, m->id, at, data ? data : "{}");
     if (pc_event_parse(body, strlen(body), &ev, &err))
         fail_msg("event: %s", err.message);
     if (mechset_run(set, &ev, m, &err))
@@ -183,66 +184,70 @@ static const streak_case streak_cases[] = {
     {"consecutive UTC days, then a gap",
      "{}",
      NULL,
-     {{"2026-01-01T10:00:00Z", 1},
-      {"2026-01-02T23:59:00Z", 2},
-      {"2026-01-02T08:00:00Z", 2},
-      {"2026-01-04T10:00:00Z", 1}}},
+     {{"2026-01-01T10:00:00Z", 1, NULL},
+      {"2026-01-02T23:59:00Z", 2, NULL},
+      {"2026-01-02T08:00:00Z", 2, NULL},
+      {"2026-01-04T10:00:00Z", 1, NULL}}},
     {"DST spring forward: a 23-hour day is one day",
      "{}",
      "Europe/Paris",
-     {{"2026-03-28T23:10:00+01:00", 1},
-      {"2026-03-29T00:10:00+01:00", 2},
-      {"2026-03-29T23:50:00+02:00", 2},
-      {"2026-03-30T00:05:00+02:00", 3}}},
+     {{"2026-03-28T23:10:00+01:00", 1, NULL},
+      {"2026-03-29T00:10:00+01:00", 2, NULL},
+      {"2026-03-29T23:50:00+02:00", 2, NULL},
+      {"2026-03-30T00:05:00+02:00", 3, NULL}}},
     {"DST fall back: a 25-hour day is one day",
      "{}",
      "Europe/Paris",
-     {{"2026-10-24T23:30:00+02:00", 1},
-      {"2026-10-25T00:10:00+02:00", 2},
-      {"2026-10-25T23:50:00+01:00", 2},
-      {"2026-10-26T00:10:00+01:00", 3}}},
+     {{"2026-10-24T23:30:00+02:00", 1, NULL},
+      {"2026-10-25T00:10:00+02:00", 2, NULL},
+      {"2026-10-25T23:50:00+01:00", 2, NULL},
+      {"2026-10-26T00:10:00+01:00", 3, NULL}}},
     {"days start at 4 o'clock",
      "{\"day_start\": 4}",
      NULL,
-     {{"2026-01-01T10:00:00Z", 1},
-      {"2026-01-02T03:30:00Z", 1},
-      {"2026-01-02T04:30:00Z", 2},
-      {"2026-01-03T03:59:00Z", 2},
-      {"2026-01-04T03:00:00Z", 3}}},
+     {{"2026-01-01T10:00:00Z", 1, NULL},
+      {"2026-01-02T03:30:00Z", 1, NULL},
+      {"2026-01-02T04:30:00Z", 2, NULL},
+      {"2026-01-03T03:59:00Z", 2, NULL},
+      {"2026-01-04T03:00:00Z", 3, NULL}}},
     {"the program's time zone when the member has none",
      "{\"tz\": \"America/New_York\"}",
      NULL,
-     {{"2026-01-01T23:00:00-05:00", 1}, {"2026-01-02T01:00:00Z", 1}, {"2026-01-02T06:00:00Z", 2}}},
+     {{"2026-01-01T23:00:00-05:00", 1, NULL},
+      {"2026-01-02T01:00:00Z", 1, NULL},
+      {"2026-01-02T06:00:00Z", 2, NULL}}},
     {"a member who moves east keeps the streak",
      "{}",
      "Pacific/Honolulu",
-     {{"2026-01-01T22:00:00-10:00", 1}, {"2026-01-03T17:00:00+09:00", 2, "Asia/Tokyo"}}},
+     {{"2026-01-01T22:00:00-10:00", 1, NULL}, {"2026-01-03T17:00:00+09:00", 2, "Asia/Tokyo"}}},
     {"a member who moves west counts the same day once",
      "{}",
      "Asia/Tokyo",
-     {{"2026-01-02T08:00:00+09:00", 1},
+     {{"2026-01-02T08:00:00+09:00", 1, NULL},
       {"2026-01-01T20:00:00-10:00", 1, "Pacific/Honolulu"},
-      {"2026-01-02T20:00:00-10:00", 2}}},
+      {"2026-01-02T20:00:00-10:00", 2, NULL}}},
     {"grace forgives one missed day",
      "{\"grace\": 1}",
      NULL,
-     {{"2026-01-01T10:00:00Z", 1}, {"2026-01-03T10:00:00Z", 2}, {"2026-01-06T10:00:00Z", 1}}},
+     {{"2026-01-01T10:00:00Z", 1, NULL},
+      {"2026-01-03T10:00:00Z", 2, NULL},
+      {"2026-01-06T10:00:00Z", 1, NULL}}},
     {"one freeze a month",
      "{\"freezes\": 1}",
      NULL,
-     {{"2026-01-01T10:00:00Z", 1},
-      {"2026-01-03T10:00:00Z", 2},
-      {"2026-01-05T10:00:00Z", 1},
-      {"2026-02-02T10:00:00Z", 1},
-      {"2026-02-03T10:00:00Z", 2},
-      {"2026-02-05T10:00:00Z", 3}}},
+     {{"2026-01-01T10:00:00Z", 1, NULL},
+      {"2026-01-03T10:00:00Z", 2, NULL},
+      {"2026-01-05T10:00:00Z", 1, NULL},
+      {"2026-02-02T10:00:00Z", 1, NULL},
+      {"2026-02-03T10:00:00Z", 2, NULL},
+      {"2026-02-05T10:00:00Z", 3, NULL}}},
     {"weeks",
      "{\"per\": \"week\"}",
      NULL,
-     {{"2026-01-05T10:00:00Z", 1},
-      {"2026-01-11T22:00:00Z", 1},
-      {"2026-01-12T10:00:00Z", 2},
-      {"2026-01-26T10:00:00Z", 1}}},
+     {{"2026-01-05T10:00:00Z", 1, NULL},
+      {"2026-01-11T22:00:00Z", 1, NULL},
+      {"2026-01-12T10:00:00Z", 2, NULL},
+      {"2026-01-26T10:00:00Z", 1, NULL}}},
 };
 
 static void test_streaks(void **state)
@@ -305,11 +310,11 @@ static void test_streak_outcomes_and_json(void **state)
 static void test_badge_levels(void **state)
 {
     static const int want_level[] = {0, 1, 1, 2, 2, 3, 3};
-    mechset *set = compile_one(
-        "mechanic 'workouts' { on = 'workout', run = function(ev, m)\n"
-        "  local level = m:badge_level('workouts', m:count('workouts'), {2, 4, 6})\n"
-        "  if level ~= ev.data.want then error('level ' .. level) end\n"
-        "end }\n");
+    mechset *set =
+        compile_one("mechanic 'workouts' { on = 'workout', run = function(ev, m)\n"
+                    "  local level = m:badge_level('workouts', m:count('workouts'), {2, 4, 6})\n"
+                    "  if level ~= ev.data.want then error('level ' .. level) end\n"
+                    "end }\n");
     member_state *m = member_new("bo");
     char data[32], at[32];
     for (int i = 0; i < 7; i++) {
@@ -375,15 +380,16 @@ static void test_campaigns(void **state)
         "  active = {from = '2026-12-01', to = '2026-12-24', days = {'sat', 'sun'},\n"
         "            hours = {10, 18}, tz = 'Europe/Paris'} }\n"
         "mechanic 'advent' { on = 'advent', run = function(ev, m) m:incr('runs') end,\n"
-        "  active = {from = '2026-12-01', to = '2026-12-24T18:00:00+01:00', tz = 'Europe/Paris'} }\n"
+        "  active = {from = '2026-12-01', to = '2026-12-24T18:00:00+01:00', tz = 'Europe/Paris'} "
+        "}\n"
         "mechanic 'late' { on = 'late', run = function(ev, m) m:incr('runs') end,\n"
         "  active = {hours = {22, 2}} }\n");
     for (size_t i = 0; i < N(cases); i++) {
         member_state *m = member_new("ann");
         json_decref(run_at(set, m, cases[i].type, cases[i].at, NULL));
         if (member_get_int(m, "c:runs") != cases[i].runs)
-            fail_msg("%s at %s: want runs %d, got %lld", cases[i].type, cases[i].at,
-                     cases[i].runs, (long long)member_get_int(m, "c:runs"));
+            fail_msg("%s at %s: want runs %d, got %lld", cases[i].type, cases[i].at, cases[i].runs,
+                     (long long)member_get_int(m, "c:runs"));
         member_free(m);
     }
     mechset_unref(set);
@@ -440,7 +446,8 @@ static void test_control_group(void **state)
 {
     mechset *set = compile_one(
         "mechanic 'promo' { on = 'order', control = 20, run = function(ev, m) m:incr('got') end }\n"
-        "mechanic 'other' { on = 'order', control = 20, run = function(ev, m) m:incr('got2') end }\n");
+        "mechanic 'other' { on = 'order', control = 20, run = function(ev, m) m:incr('got2') end "
+        "}\n");
     int held = 0, both = 0;
     for (int i = 0; i < 1000; i++) {
         char id[16];

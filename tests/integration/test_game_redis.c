@@ -1,0 +1,535 @@
+/*
+ * The game's promises against a real redis-server and a real punchd with
+ * four workers, with many clients racing: a prize pool of 50 gives exactly
+ * 50 prizes to 100 members (and retries change nothing); one win a week
+ * holds for one member's 40 parallel events; a budget of 100 grants exactly
+ * ten 10s; a friend's first order rewards the friend and the referrer once;
+ * every draw is recomputed from the secret revealed on rotation; a
+ * leaderboard ranks by period; and an unconfirmed claim left by a punchd
+ * killed mid-event is given back by the sweeper, while a committed one stays.
+ */
+#include "harness.h"
+#include "punchcard/common.h"
+
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static tmpredis redis;
+static punchd_proc punchd;
+static char scripts[64];
+static redisContext *rc;
+
+static const char game_lua[] =
+    "mechanic 'scratch' { on = 'scratch', run = function(ev, m)\n"
+    "  if m:draw('scratch', {chance = 1, prize = 'tv', pool = 50}) then m:incr('tvs') end\n"
+    "end }\n"
+    "mechanic 'audit' { on = 'audit', run = function(ev, m)\n"
+    "  m:draw('audit', {chance = 0.3, prizes = {'cup', 'mug'}})\n"
+    "end }\n"
+    "mechanic 'weekly' { on = 'weekly', run = function(ev, m)\n"
+    "  m:draw('weekly', {chance = 1, prize = 'cake', limit = 1, limit_per = 'week'})\n"
+    "end }\n"
+    "mechanic 'bonus' { on = 'bonus', run = function(ev, m)\n"
+    "  if m:budget('bonus', 10, {max = 100, per = 'day'}) then m:incr('bonus', 10) end\n"
+    "end }\n"
+    "mechanic 'refer' { on = 'order', run = function(ev, m)\n"
+    "  if m:referral(ev.data.by) then m:incr('welcome', 2) end\n"
+    "end }\n"
+    "mechanic 'reward' { on = 'referral', run = function(ev, m)\n"
+    "  m:incr('referred', 2)\n"
+    "end }\n"
+    "mechanic 'board' { on = 'workout', run = function(ev, m)\n"
+    "  m:score('workouts', ev.data.n or 1, {per = 'month'})\n"
+    "end }\n"
+    "mechanic 'spin' { on = 'spin', run = function(ev, m)\n"
+    "  m:draw('spin', {chance = 1, prize = 'car', pool = 3})\n"
+    "  local x = 0\n"
+    "  for i = 1, ev.data.loops do x = x + i end\n"
+    "end }\n";
+
+static int group_setup(void **state)
+{
+    static const char *const extra[] = {"--workers", "4", NULL};
+    snprintf(scripts, sizeof scripts, "/tmp/punch-game-XXXXXX");
+    if (!mkdtemp(scripts))
+        return -1;
+    h_write_file(scripts, "game.lua", game_lua);
+    if (tmpredis_start(&redis, 0))
+        return -1;
+    if (!(rc = redisConnectUnix(redis.socket)) || rc->err)
+        return -1;
+    return h_punchd_start(&punchd, redis.socket, scripts, extra, "PUNCHD_CLAIM_TIMEOUT_MS=3000");
+}
+
+static int group_teardown(void **state)
+{
+    h_punchd_stop(&punchd);
+    if (rc)
+        redisFree(rc);
+    tmpredis_destroy(&redis);
+    h_rm_dir(scripts);
+    return 0;
+}
+
+/* Sends n events built by fmt(i) at once; returns how many responses hold an outcome like want. */
+static int race(const char *fmt_type, const char *member_fmt, const char *id_fmt, int n,
+                const char *data, const char *kind, const char *want_prize, http_resp *outs)
+{
+    char **bodies = calloc((size_t)n, sizeof *bodies);
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+        char member[64], id[64];
+        snprintf(member, sizeof member, member_fmt, i);
+        snprintf(id, sizeof id, id_fmt, i);
+        if (asprintf(&bodies[i], "{\"id\":\"%s\",\"type\":\"%s\",\"member\":\"%s\",\"data\":%s}",
+                     id, fmt_type, member, data ? data : "{}") < 0)
+            fail();
+    }
+    assert_int_equal(h_http_parallel(punchd.port, "/v1/events", (const char *const *)bodies, n,
+                                      outs),
+                     0);
+    for (int i = 0; i < n; i++) {
+        json_t *o;
+        size_t k;
+        if (outs[i].status != 200)
+            fail_msg("event %d: status %ld: %s", i, outs[i].status, outs[i].body);
+        json_array_foreach(json_object_get(outs[i].json, "outcomes"), k, o)
+        {
+            const char *ok = json_string_value(json_object_get(o, "kind"));
+            const char *p = json_string_value(json_object_get(o, "prize"));
+            if (ok && !strcmp(ok, kind) && (!want_prize || (p && !strcmp(p, want_prize))))
+                hits++;
+        }
+        free(bodies[i]);
+    }
+    free(bodies);
+    return hits;
+}
+
+static void free_all(http_resp *outs, int n)
+{
+    for (int i = 0; i < n; i++)
+        h_resp_free(&outs[i]);
+}
+
+static json_t *get_json(const char *path)
+{
+    http_resp r;
+    json_t *j;
+    if (h_http(punchd.port, "GET", path, NULL, &r) || r.status != 200)
+        fail_msg("GET %s: %ld %s", path, r.status, r.body ? r.body : "");
+    j = json_incref(r.json);
+    h_resp_free(&r);
+    return j;
+}
+
+static json_t *prize_of(json_t *draw, const char *prize)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(draw, "prizes"), i, p) if (
+        !strcmp(json_string_value(json_object_get(p, "prize")), prize)) return p;
+    return NULL;
+}
+
+static void pool_of_50_gives_exactly_50(void **state)
+{
+    http_resp outs[100];
+    json_t *d;
+    assert_int_equal(race("scratch", "p%d", "s-%d", 100, NULL, "prize", "tv", outs), 50);
+    free_all(outs, 100);
+    d = get_json("/v1/draws/scratch");
+    assert_int_equal(json_integer_value(json_object_get(d, "wins")), 50);
+    assert_int_equal(json_integer_value(json_object_get(prize_of(d, "tv"), "left")), 0);
+    assert_int_equal(json_integer_value(json_object_get(prize_of(d, "tv"), "pool")), 50);
+    json_decref(d);
+
+    /* The same 100 events again, racing: all duplicates, the same 50 winners. */
+    assert_int_equal(race("scratch", "p%d", "s-%d", 100, NULL, "prize", "tv", outs), 50);
+    for (int i = 0; i < 100; i++)
+        assert_true(json_is_true(json_object_get(outs[i].json, "duplicate")));
+    free_all(outs, 100);
+
+    /* A refill by the API: 5 more, and exactly 5 of 20 new members win them. */
+    http_resp r;
+    assert_int_equal(h_http(punchd.port, "POST", "/v1/draws/scratch/refill",
+                            "{\"prize\":\"tv\",\"add\":5}", &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(prize_of(r.json, "tv"), "left")), 5);
+    h_resp_free(&r);
+    assert_int_equal(race("scratch", "q%d", "s-%d", 20, NULL, "prize", "tv", outs), 5);
+    free_all(outs, 20);
+    d = get_json("/v1/draws/scratch");
+    assert_int_equal(json_integer_value(json_object_get(d, "wins")), 55);
+    json_decref(d);
+}
+
+/* The roll as docs/mechanics.md states it, from the revealed secret alone. */
+static void recompute(const char *secret, const char *member, const char *id, const char *draw,
+                      uint64_t *u, uint64_t *pick)
+{
+    char msg[300];
+    unsigned char mac[64];
+    unsigned int len;
+    int n = snprintf(msg, sizeof msg, "%s\n%s\n%s", member, id, draw);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg, (size_t)n, mac, &len);
+    *u = *pick = 0;
+    for (int i = 0; i < 8; i++) {
+        *u = *u << 8 | mac[i];
+        *pick = *pick << 8 | mac[8 + i];
+    }
+}
+
+static json_t *outcome(json_t *resp, const char *kind)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(resp, "outcomes"), i, o) if (
+        !strcmp(json_string_value(json_object_get(o, "kind")), kind)) return o;
+    return NULL;
+}
+
+static void every_draw_is_audited_from_the_revealed_secret(void **state)
+{
+    enum { N = 80 };
+    http_resp outs[N], r;
+    char commitment[65], secret[65], h[65];
+    int wins = 0;
+    json_t *d = get_json("/v1/draws/audit");
+    /* Published before any draw: the epoch and the hash of its secret. */
+    assert_int_equal(json_integer_value(json_object_get(d, "epoch")), 1);
+    snprintf(commitment, sizeof commitment, "%s",
+             json_string_value(json_object_get(d, "secret_sha256")));
+    assert_int_equal(json_array_size(json_object_get(d, "revealed")), 0);
+    json_decref(d);
+
+    race("audit", "a%d", "au-%d", N, NULL, "draw", NULL, outs);
+
+    assert_int_equal(h_http(punchd.port, "POST", "/v1/draws/audit/rotate", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "epoch")), 2);
+    json_t *rev = json_array_get(json_object_get(r.json, "revealed"), 0);
+    assert_int_equal(json_integer_value(json_object_get(rev, "epoch")), 1);
+    snprintf(secret, sizeof secret, "%s", json_string_value(json_object_get(rev, "secret")));
+    pc_sha256_hex(secret, strlen(secret), h);
+    assert_string_equal(h, commitment); /* the secret is the one committed to */
+    assert_string_not_equal(json_string_value(json_object_get(r.json, "secret_sha256")),
+                            commitment);
+    h_resp_free(&r);
+
+    for (int i = 0; i < N; i++) {
+        char member[16], id[16];
+        uint64_t u, pick;
+        json_t *o = outcome(outs[i].json, "draw");
+        snprintf(member, sizeof member, "a%d", i);
+        snprintf(id, sizeof id, "au-%d", i);
+        recompute(secret, member, id, "audit", &u, &pick);
+        double chance = json_number_value(json_object_get(o, "chance"));
+        int won = (long double)u < floorl(ldexpl((long double)chance, 64));
+        assert_true(chance == 0.3);
+        assert_int_equal(json_integer_value(json_object_get(o, "epoch")), 1);
+        if (won != json_is_true(json_object_get(o, "won")))
+            fail_msg("draw %s of %s: recomputed %d, punchd said %s", id, member, won,
+                     outs[i].body);
+        if (won) {
+            static const char *const prizes[] = {"cup", "mug"};
+            assert_string_equal(json_string_value(json_object_get(o, "prize")),
+                                prizes[pick % 2]);
+            wins++;
+        }
+    }
+    free_all(outs, N);
+    assert_in_range(wins, 8, 45); /* about 30% of 80 */
+    d = get_json("/v1/draws/audit");
+    assert_int_equal(json_integer_value(json_object_get(d, "wins")), wins);
+    json_decref(d);
+
+    /* The next draw uses the new epoch. */
+    assert_int_equal(h_event(punchd.port,
+                             "{\"id\":\"au-next\",\"type\":\"audit\",\"member\":\"a0\"}", &r),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(outcome(r.json, "draw"), "epoch")), 2);
+    h_resp_free(&r);
+}
+
+static int weekly_wins;
+static int weekly_wins_settled(void *arg)
+{
+    json_t *d = get_json("/v1/draws/weekly");
+    int w = (int)json_integer_value(json_object_get(d, "wins"));
+    json_decref(d);
+    return w == weekly_wins;
+}
+
+static void one_win_a_week_holds_under_a_race(void **state)
+{
+    http_resp outs[40];
+    /* One member, 40 events at once over four workers: the commits conflict and decide again. */
+    assert_int_equal(race("weekly", "wendy", "w-%d", 40, NULL, "prize", "cake", outs), 1);
+    free_all(outs, 40);
+    json_t *m = get_json("/v1/members/wendy");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "prizes"), "cake")),
+                     1);
+    json_decref(m);
+    /* Prizes taken by attempts that lost their commit are given back. */
+    weekly_wins = 1;
+    assert_true(h_wait_until(weekly_wins_settled, NULL, 5000));
+}
+
+static long long counter_of(const char *member, const char *counter)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/members/%s", member);
+    http_resp r;
+    long long v = 0;
+    if (h_http(punchd.port, "GET", path, NULL, &r) == 0 && r.status == 200)
+        v = json_integer_value(json_object_get(json_object_get(r.json, "counters"), counter));
+    h_resp_free(&r);
+    return v;
+}
+
+static void a_budget_is_never_overspent(void **state)
+{
+    http_resp outs[30];
+    long long sum = 0;
+    race("bonus", "b%d", "bo-%d", 30, NULL, "counter", NULL, outs);
+    free_all(outs, 30);
+    for (int i = 0; i < 30; i++) {
+        char member[16];
+        snprintf(member, sizeof member, "b%d", i);
+        sum += counter_of(member, "bonus");
+    }
+    assert_int_equal(sum, 100);
+    redisReply *r = redisCommand(rc, "KEYS pc:{budget:bonus}:2*");
+    assert_int_equal(r->elements, 1);
+    redisReply *used = redisCommand(rc, "HGET %s used", r->element[0]->str);
+    assert_string_equal(used->str, "100");
+    freeReplyObject(used);
+    freeReplyObject(r);
+}
+
+static int rita_rewarded(void *arg)
+{
+    return counter_of("rita", "referred") == 2;
+}
+
+static void a_friend_rewards_once(void **state)
+{
+    http_resp outs[20], r;
+    /* Twenty orders of the friend at once: one holds the referral. */
+    assert_int_equal(race("order", "fred", "f-%d", 20, "{\"by\":\"rita\"}", "referral", NULL, outs),
+                     1);
+    free_all(outs, 20);
+    assert_int_equal(counter_of("fred", "welcome"), 2);
+    assert_true(h_wait_until(rita_rewarded, NULL, 5000)); /* the referrer's event, after commit */
+
+    /* Re-sent with a new id (say after a reversal): no second reward, for either. */
+    assert_int_equal(
+        h_event(punchd.port,
+                "{\"id\":\"f-again\",\"type\":\"order\",\"member\":\"fred\",\"data\":{\"by\":\"rita\"}}",
+                &r),
+        200);
+    assert_null(outcome(r.json, "referral"));
+    h_resp_free(&r);
+    /* No self-referral. */
+    assert_int_equal(
+        h_event(punchd.port,
+                "{\"id\":\"s-1\",\"type\":\"order\",\"member\":\"sally\",\"data\":{\"by\":\"sally\"}}",
+                &r),
+        200);
+    assert_null(outcome(r.json, "referral"));
+    h_resp_free(&r);
+    /* The referrer's event went once: id ref:fred, replayed as a duplicate. */
+    assert_int_equal(
+        h_event(punchd.port,
+                "{\"id\":\"ref:fred\",\"type\":\"referral\",\"member\":\"rita\",\"data\":{}}", &r),
+        200);
+    assert_true(json_is_true(json_object_get(r.json, "duplicate")));
+    h_resp_free(&r);
+    assert_int_equal(counter_of("rita", "referred"), 2);
+    assert_int_equal(counter_of("fred", "welcome"), 2);
+    assert_int_equal(counter_of("sally", "welcome"), 0);
+}
+
+static int board_has(void *arg)
+{
+    json_t *b = get_json(arg);
+    int n = (int)json_array_size(json_object_get(b, "top"));
+    json_decref(b);
+    return n == 3;
+}
+
+static void leaderboards_rank_per_period(void **state)
+{
+    static const struct {
+        const char *member, *at;
+        int n;
+    } evs[] = {{"l1", "2026-01-10T10:00:00Z", 5}, {"l2", "2026-01-11T10:00:00Z", 9},
+               {"l3", "2026-01-12T10:00:00Z", 2}, {"l1", "2026-01-20T10:00:00Z", 6},
+               {"l3", "2026-02-01T10:00:00Z", 50}, {"l2", "2026-02-02T10:00:00Z", 1},
+               {"l1", "2026-02-03T10:00:00Z", 3}};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
+        char body[200];
+        http_resp r;
+        snprintf(body, sizeof body,
+                 "{\"id\":\"lb-%zu\",\"type\":\"workout\",\"member\":\"%s\",\"at\":\"%s\","
+                 "\"data\":{\"n\":%d}}",
+                 i, evs[i].member, evs[i].at, evs[i].n);
+        assert_int_equal(h_event(punchd.port, body, &r), 200);
+        h_resp_free(&r);
+    }
+    char *jan = "/v1/leaderboards/workouts?period=2026-01&member=l2&top=2";
+    assert_true(h_wait_until(board_has, "/v1/leaderboards/workouts?period=2026-02", 5000));
+    json_t *b = get_json(jan);
+    json_t *top = json_object_get(b, "top");
+    assert_int_equal(json_array_size(top), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(top, 0), "member")), "l1");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(top, 0), "score")), 11);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(top, 1), "member")), "l2");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "member"), "rank")), 2);
+    json_decref(b);
+    b = get_json("/v1/leaderboards/workouts?period=2026-02&member=l2");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "member"), "rank")), 3);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(b, "top"), 0), "member")),
+        "l3");
+    json_decref(b);
+    /* The current month by default; periods expire by themselves. */
+    b = get_json("/v1/leaderboards/workouts");
+    char now[32];
+    pc_time_format(pc_now_ms(), now, sizeof now);
+    assert_memory_equal(json_string_value(json_object_get(b, "period")), now, 7);
+    json_decref(b);
+    redisReply *ttl = redisCommand(rc, "TTL pc:{lb:workouts}:2026-02");
+    assert_true(ttl->integer > 30 * 86400);
+    freeReplyObject(ttl);
+}
+
+static int spin_claimed(void *arg)
+{
+    redisReply *r = redisCommand(rc, "KEYS pc:{draw:spin}:claim:*");
+    int n = r && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
+    freeReplyObject(r);
+    return n > 0;
+}
+
+static int spin_left_is;
+static int spin_left(void *arg)
+{
+    json_t *d = get_json("/v1/draws/spin");
+    int left = (int)json_integer_value(json_object_get(prize_of(d, "car"), "left"));
+    json_decref(d);
+    return left == spin_left_is;
+}
+
+static int index_empty(void *arg)
+{
+    redisReply *r = redisCommand(rc, "ZCARD pc:claims");
+    int n = (int)r->integer;
+    freeReplyObject(r);
+    return n == 0;
+}
+
+static void unconfirmed_claims_are_swept(void **state)
+{
+    static const char *const slow[] = {"--lua-instructions", "1000000000000", "--lua-deadline-ms",
+                                       "60000", NULL};
+    punchd_proc b;
+    pid_t child;
+    int st;
+    http_resp r;
+    assert_int_equal(h_punchd_start(&b, redis.socket, scripts, slow, NULL), 0);
+    /* A client sends an event that draws, then computes for a long time... */
+    child = fork();
+    if (child == 0) {
+        http_resp cr;
+        h_event(b.port,
+                "{\"id\":\"spin-1\",\"type\":\"spin\",\"member\":\"sam\",\"data\":{\"loops\":"
+                "100000000000}}",
+                &cr);
+        _exit(0);
+    }
+    /* ...and its punchd dies after reserving the prize, before any commit. */
+    assert_true(h_wait_until(spin_claimed, NULL, 10000));
+    kill(b.pid, SIGKILL);
+    waitpid(b.pid, &st, 0);
+    b.pid = 0;
+    h_punchd_stop(&b);
+    waitpid(child, &st, 0);
+    spin_left_is = 2;
+    assert_true(spin_left(NULL)); /* reserved: 2 of 3 left */
+    /* The other punchd's sweeper sees no stored response for spin-1 and gives the car back. */
+    spin_left_is = 3;
+    assert_true(h_wait_until(spin_left, NULL, 15000));
+    assert_true(h_wait_until(index_empty, NULL, 5000));
+
+    /* A committed claim whose confirmation was lost stays taken. */
+    assert_int_equal(
+        h_event(punchd.port,
+                "{\"id\":\"spin-2\",\"type\":\"spin\",\"member\":\"sam\",\"data\":{\"loops\":1}}",
+                &r),
+        200);
+    assert_non_null(outcome(r.json, "prize"));
+    h_resp_free(&r);
+    freeReplyObject(redisCommand(rc, "ZADD pc:claims 0 %s", "draw|spin|sam/spin-2/draw/spin"));
+    assert_true(h_wait_until(index_empty, NULL, 15000));
+    spin_left_is = 2;
+    assert_true(spin_left(NULL));
+}
+
+static void draw_routes_refuse_bad_requests(void **state)
+{
+    static const struct {
+        const char *method, *path, *body;
+        long status;
+    } cases[] = {
+        {"GET", "/v1/draws/Bad%20Name", NULL, 404},
+        {"GET", "/v1/draws/scratch/nope", NULL, 404},
+        {"POST", "/v1/draws/scratch", NULL, 405},
+        {"GET", "/v1/draws/scratch/rotate", NULL, 405},
+        {"POST", "/v1/draws/scratch/refill", "{\"prize\":\"tv\"}", 400},
+        {"POST", "/v1/draws/scratch/refill", "{\"prize\":\"radio\",\"add\":1}", 404},
+        {"GET", "/v1/leaderboards/workouts?top=0", NULL, 400},
+        {"GET", "/v1/leaderboards/workouts?member=", NULL, 400},
+        {"GET", "/v1/leaderboards/workouts/x", NULL, 404},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        http_resp r;
+        assert_int_equal(h_http(punchd.port, cases[i].method, cases[i].path, cases[i].body, &r),
+                         0);
+        if (r.status != cases[i].status || !json_object_get(r.json, "error"))
+            fail_msg("%s %s: want %ld with an error, got %ld %s", cases[i].method,
+                     cases[i].path, cases[i].status, r.status, r.body);
+        h_resp_free(&r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pool_of_50_gives_exactly_50),
+        cmocka_unit_test(every_draw_is_audited_from_the_revealed_secret),
+        cmocka_unit_test(one_win_a_week_holds_under_a_race),
+        cmocka_unit_test(a_budget_is_never_overspent),
+        cmocka_unit_test(a_friend_rewards_once),
+        cmocka_unit_test(leaderboards_rank_per_period),
+        cmocka_unit_test(unconfirmed_claims_are_swept),
+        cmocka_unit_test(draw_routes_refuse_bad_requests),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
