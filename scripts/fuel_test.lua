@@ -28,3 +28,22 @@ test("the balance adds up across orders and equals the ledger", function(t)
   for _, e in ipairs(t:ledger("ann")) do sum = sum + e.delta end
   t:eq(sum, 90, "ledger sum")
 end)
+
+test("a refunded order gives back its stars, spent or not", function(t)
+  t:send{id = "o1", type = "order", data = {items = {{category = "fuel", amount = 500}}}}  -- 50
+  t:send{id = "o2", type = "order", data = {items = {{category = "shop", amount = 100}}}}  -- 30
+  t:redeem{currency = "stars", amount = 60}                                                -- 20 left
+  t:has(t:reverse("o1"), {kind = "reverse", currency = "stars", delta = -50, balance = -30})
+  t:eq(t:reverse("o1").duplicate, true, "reversing twice")
+  t:fails({type = "reverse", id = "again", data = {event = "o1"}}, "nothing_to_reverse")
+  t:send{id = "o3", type = "order", data = {items = {{category = "fuel", amount = 1000}}}} -- 100
+  t:eq(t:balance("ann", "stars"), 70, "the debt is repaid first")
+end)
+
+test("a partial refund takes back only its amount, once per refund id", function(t)
+  t:send{id = "o1", type = "order", data = {items = {{category = "shop", amount = 1000}}}} -- 300
+  t:reverse("o1", {id = "refund-1", currency = "stars", amount = 120})
+  t:reverse("o1", {id = "refund-1", currency = "stars", amount = 120})
+  t:eq(t:balance("ann", "stars"), 180)
+  t:has(t:reverse("o1", {id = "refund-2"}), {kind = "reverse", delta = -180, balance = 0})
+end)

@@ -53,6 +53,16 @@ int session_ledger(session *s, const char *member, int limit, json_t **body);
 int session_check_ledgers(session *s, char *err, size_t errlen);
 
 /*
+ * A draw's pools (GET /v1/draws/{name}'s shape, without secrets) and a
+ * leaderboard's top and a member's rank (GET /v1/leaderboards/{name}), for
+ * the period holding the session's clock; member and period may be NULL.
+ * Status 200, or 404 when nothing was drawn or scored yet. (sessgame.c)
+ */
+int session_draw(session *s, const char *name, json_t **body);
+int session_leaderboard(session *s, const char *name, int top, const char *member,
+                        const char *period, json_t **body);
+
+/*
  * Deletes every key of the session's namespace (SCAN + UNLINK), waiting; on a
  * throwaway server of its own, the whole server (FLUSHALL ASYNC).
  */
@@ -62,11 +72,13 @@ int session_wipe(session *s);
 int64_t cli_parse_duration(const char *s);
 
 /* The subcommands: each returns the process exit status. */
-int cmd_test(int argc, char **argv);      /* spec.c */
-int cmd_repl(int argc, char **argv);      /* repl.c */
-int cmd_simulate(int argc, char **argv);  /* simulate.c */
-int cmd_send(int argc, char **argv);      /* client.c */
-int cmd_member(int argc, char **argv);    /* client.c */
-int cmd_mechanics(int argc, char **argv); /* client.c */
+int cmd_test(int argc, char **argv);        /* spec.c */
+int cmd_repl(int argc, char **argv);        /* repl.c */
+int cmd_simulate(int argc, char **argv);    /* simulate.c */
+int cmd_send(int argc, char **argv);        /* client.c */
+int cmd_member(int argc, char **argv);      /* client.c */
+int cmd_mechanics(int argc, char **argv);   /* client.c */
+int cmd_draw(int argc, char **argv);        /* client.c */
+int cmd_leaderboard(int argc, char **argv); /* client.c */
 
 #endif

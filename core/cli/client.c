@@ -1,5 +1,5 @@
 /*
- * punch send, punch member, punch mechanics: a running punchd's HTTP API from
+ * punch send, member, mechanics, draw, leaderboard: a running punchd's HTTP API from
  * the shell, for scripts and operators. libcurl, one blocking request each;
  * the answer's JSON goes to stdout; exit 0 on 2xx, 1 on an HTTP error status,
  * 3 when punchd cannot be reached, 2 on bad usage.
@@ -384,4 +384,80 @@ int cmd_mechanics(int argc, char **argv)
         return EXIT_USAGE;
     }
     return client_run(&o, "GET", "/v1/mechanics", NULL);
+}
+
+int cmd_draw(int argc, char **argv)
+{
+    static const struct option longs[] = {CLIENT_LONGS, {0, 0, 0, 0}};
+    client_opts o;
+    char path[256];
+    int opt;
+
+    client_defaults(&o);
+    while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (client_opt(&o, opt))
+            continue;
+        if (opt == 'h') {
+            printf("usage: punch draw [options] NAME\n"
+                   "Prints a draw's pools left in this period, its wins and epoch.\n%s",
+                   common_help);
+            return 0;
+        }
+        return EXIT_USAGE;
+    }
+    if (optind != argc - 1 || !pc_valid_name(argv[optind])) {
+        fprintf(stderr, "usage: punch draw [--url URL] NAME\n");
+        return EXIT_USAGE;
+    }
+    snprintf(path, sizeof path, "/v1/draws/%s", argv[optind]);
+    return client_run(&o, "GET", path, NULL);
+}
+
+int cmd_leaderboard(int argc, char **argv)
+{
+    static const struct option longs[] = {CLIENT_LONGS,
+                                          {"top", required_argument, 0, 'n'},
+                                          {"member", required_argument, 0, 'm'},
+                                          {"period", required_argument, 0, 'p'},
+                                          {0, 0, 0, 0}};
+    client_opts o;
+    const char *member = NULL, *period = NULL;
+    int top = 0, opt;
+    char path[512];
+
+    client_defaults(&o);
+    while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (client_opt(&o, opt))
+            continue;
+        switch (opt) {
+        case 'n':
+            top = atoi(optarg);
+            break;
+        case 'm':
+            member = optarg;
+            break;
+        case 'p':
+            period = optarg;
+            break;
+        case 'h':
+            printf("usage: punch leaderboard [options] NAME [--top N] [--member ID] "
+                   "[--period P]\n"
+                   "Prints a leaderboard's top N (10) and a member's rank, this period or P\n"
+                   "(2026-W48, 2026-11 ...).\n%s",
+                   common_help);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !pc_valid_name(argv[optind]) || (member && !pc_valid_id(member)) ||
+        (period && !pc_valid_name(period)) || top < 0) {
+        fprintf(stderr, "usage: punch leaderboard [--url URL] NAME [--top N] [--member ID] "
+                        "[--period P]\n");
+        return EXIT_USAGE;
+    }
+    snprintf(path, sizeof path, "/v1/leaderboards/%s?top=%d%s%s%s%s", argv[optind],
+             top > 0 ? top : 10, member ? "&member=" : "", member ? member : "",
+             period ? "&period=" : "", period ? period : "");
+    return client_run(&o, "GET", path, NULL);
 }

@@ -1,22 +1,37 @@
 /*
  * punch: the developer's tool. Each subcommand runs the very engine punchd
- * runs (core/engine, core/lua, core/store), never a second implementation.
+ * runs (core/engine, core/lua, core/store), never a second implementation,
+ * or speaks to a running punchd over HTTP.
  */
 #include "cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+} commands[] = {
+    {"repl", cmd_repl},         {"test", cmd_test},
+    {"simulate", cmd_simulate}, {"send", cmd_send},
+    {"member", cmd_member},     {"mechanics", cmd_mechanics},
+    {"draw", cmd_draw},         {"leaderboard", cmd_leaderboard},
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: punch COMMAND [options]\n"
-               "  repl [--scripts DIR] [--redis ADDR]         a Lua prompt on the engine\n"
-               "  test [--redis ADDR] [FILE_OR_DIR...]        run *_test.lua specs\n"
+               "On the engine itself (a throwaway redis-server, or --redis ADDR):\n"
+               "  repl [--scripts DIR]                  a Lua prompt: send events, move the clock\n"
+               "  test [FILE_OR_DIR...]                 run *_test.lua specs\n"
                "  simulate --scripts DIR [--against DIR2] EVENTS.jsonl\n"
-               "                                              replay events, report, compare\n"
-               "  send [--url URL] JSON|@FILE|-               POST /v1/events to a punchd\n"
-               "  member [--url URL] ID [--ledger]            GET a member (or its ledger)\n"
-               "  mechanics [--url URL]                       GET /v1/mechanics\n"
+               "                                        replay a history; what it costs\n"
+               "Against a running punchd (--url, $PUNCHD_URL; key in $PUNCHD_API_KEY):\n"
+               "  send JSON|@FILE|-                     POST /v1/events\n"
+               "  member ID [--ledger]                  a member, or its ledger\n"
+               "  mechanics                             the loaded mechanics and reload error\n"
+               "  draw NAME                             a draw's pools\n"
+               "  leaderboard NAME                      a leaderboard's top\n"
                "Run 'punch COMMAND --help' for a command's options.\n");
 }
 
@@ -26,11 +41,6 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } commands[] = {{"repl", cmd_repl}, {"test", cmd_test},     {"simulate", cmd_simulate},
-                    {"send", cmd_send}, {"member", cmd_member}, {"mechanics", cmd_mechanics}};
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);

@@ -269,7 +269,8 @@ static int term_open(term *t, repl *r)
     el_set(t->el, EL_PROMPT, term_prompt);
     el_set(t->el, EL_HIST, history, t->hist);
     el_set(t->el, EL_GETCFN, term_getc);
-    el_set(t->el, EL_ADDFN, "punch-complete", "complete a name or member id", term_complete);
+    /* The wide call keeps our (static) names; the narrow one copies and never frees them. */
+    el_wset(t->el, EL_ADDFN, L"punch-complete", L"complete a name or member id", term_complete);
     el_set(t->el, EL_BIND, "^I", "punch-complete", NULL);
     el_source(t->el, NULL); /* ~/.editrc, as every libedit program */
     return 0;

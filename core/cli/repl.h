@@ -53,6 +53,16 @@ void repl_note_member(repl *r, const char *id);
  */
 void repl_notice(repl *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How answers are shown (replprint.c). Bodies are borrowed. */
+void replprint_response(int status, json_t *body); /* an event's answer, or an error */
+void replprint_member(json_t *body);
+void replprint_ledger(const char *id, json_t *body);
+void replprint_mechanics(json_t *describe);
+void replprint_draw(json_t *draw);
+void replprint_board(json_t *board);
+void replprint_json(json_t *v);                        /* compact, no newline */
+const char *replprint_str(json_t *o, const char *key); /* the string at key, or "?" */
+
 /* The names completion offers: commands, Lua globals, event types; a NULL-ended list the caller
  * frees. */
 char **replcmd_names(repl *r);

@@ -23,6 +23,7 @@ static const char repl_help[] =
     "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  advance(\"1d\")  "
     "(w d h m s)\n"
     "Members:  member(\"ann\")  ledger(\"ann\" [, n])  members()\n"
+    "Game:     draw(\"lunch\") pools left now   leaderboard(\"steps\" [, top [, member]])\n"
     "Program:  mechanics()  reload()  reset() wipes the namespace\n"
     "Other:    json(value)  help()  quit()   Tab completes names and member ids; Ctrl-C stops a\n"
     "          command or clears the line; Ctrl-D quits. History is kept in ~/.punch_history.\n";
@@ -68,177 +69,6 @@ static int was_shown(lua_State *L, int idx)
     shown = lua_rawget(L, -2) != LUA_TNIL;
     lua_pop(L, 2);
     return shown;
-}
-
-static void print_json_compact(json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    fputs(s ? s : "?", stdout);
-    free(s);
-}
-
-/* An outcome's fields other than those already said, as " k=v". */
-static void print_extra_fields(json_t *o, const char *const *skip)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        int said = !strcmp(k, "mechanic") || !strcmp(k, "kind");
-        for (const char *const *s = skip; *s && !said; s++)
-            said = !strcmp(k, *s);
-        if (said)
-            continue;
-        printf(" %s=", k);
-        print_json_compact(v);
-    }
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "?";
-}
-
-static void print_outcome(json_t *o, int width)
-{
-    const char *kind = str(o, "kind");
-    json_t *delta = json_object_get(o, "delta");
-
-    printf("  %-*s  ", width, str(o, "mechanic"));
-    if (json_is_string(json_object_get(o, "currency")) && json_is_integer(delta)) {
-        printf("%+lld %s (balance %lld)", (long long)json_integer_value(delta), str(o, "currency"),
-               (long long)json_integer_value(json_object_get(o, "balance")));
-        print_extra_fields(o, (const char *const[]){"currency", "delta", "balance", NULL});
-        if (strcmp(kind, "stars"))
-            printf(" [%s]", kind);
-    } else if (!strcmp(kind, "counter")) {
-        printf("counter %s = %lld", str(o, "counter"),
-               (long long)json_integer_value(json_object_get(o, "value")));
-        print_extra_fields(o, (const char *const[]){"counter", "value", NULL});
-    } else if (!strcmp(kind, "badge")) {
-        printf("badge %s", str(o, "badge"));
-        print_extra_fields(o, (const char *const[]){"badge", NULL});
-    } else if (!strcmp(kind, "tier")) {
-        json_t *from = json_object_get(o, "from");
-        printf("tier %s (was %s)", str(o, "tier"),
-               json_is_string(from) ? json_string_value(from) : "none");
-        print_extra_fields(o, (const char *const[]){"tier", "from", NULL});
-    } else if (!strcmp(kind, "prize")) {
-        printf("prize %s", str(o, "prize"));
-        print_extra_fields(o, (const char *const[]){"prize", NULL});
-    } else if (!strcmp(kind, "message")) {
-        printf("message \"%s\"", str(o, "text"));
-        print_extra_fields(o, (const char *const[]){"text", NULL});
-    } else {
-        printf("%s", kind);
-        print_extra_fields(o, (const char *const[]){NULL});
-    }
-    putchar('\n');
-}
-
-/* "stars 0 -> 86, gold_stars 3 -> 4": each currency's balance before and after the event. */
-static void print_balances(json_t *outcomes)
-{
-    json_t *seen = json_object(), *o, *pair;
-    const char *cur;
-    size_t i;
-
-    json_array_foreach(outcomes, i, o)
-    {
-        json_t *delta = json_object_get(o, "delta"), *bal = json_object_get(o, "balance");
-        if (!json_is_string(json_object_get(o, "currency")) || !json_is_integer(delta) ||
-            !json_is_integer(bal))
-            continue;
-        cur = json_string_value(json_object_get(o, "currency"));
-        if (!(pair = json_object_get(seen, cur)))
-            json_object_set_new(seen, cur,
-                                json_pack("[I, I]",
-                                          json_integer_value(bal) - json_integer_value(delta),
-                                          json_integer_value(bal)));
-        else
-            json_array_set(pair, 1, bal);
-    }
-    if (json_object_size(seen)) {
-        const char *sep = "  balances: ";
-        json_object_foreach(seen, cur, pair)
-        {
-            printf("%s%s %lld -> %lld", sep, cur,
-                   (long long)json_integer_value(json_array_get(pair, 0)),
-                   (long long)json_integer_value(json_array_get(pair, 1)));
-            sep = ", ";
-        }
-        putchar('\n');
-    }
-    json_decref(seen);
-}
-
-/* The explain trace: who ran (and what it produced), who did not and why. */
-static void print_explain(json_t *trace)
-{
-    json_t *t;
-    size_t i;
-    int width = 0, unsubscribed = 0;
-
-    json_array_foreach(trace, i, t)
-    {
-        int n = (int)strlen(str(t, "mechanic"));
-        if (n > width)
-            width = n;
-    }
-    json_array_foreach(trace, i, t)
-    {
-        const char *reason = json_string_value(json_object_get(t, "reason"));
-        if (json_is_true(json_object_get(t, "ran"))) {
-            long long n = json_integer_value(json_object_get(t, "outcomes"));
-            printf("  ran      %-*s  %lld outcome%s\n", width, str(t, "mechanic"), n,
-                   n == 1 ? "" : "s");
-        } else if (reason && strstr(reason, "not subscribed")) {
-            unsubscribed++;
-        } else {
-            printf("  skipped  %-*s  %s\n", width, str(t, "mechanic"), reason ? reason : "");
-        }
-    }
-    if (!unsubscribed)
-        return;
-    printf("  not subscribed:");
-    json_array_foreach(trace, i, t)
-    {
-        const char *reason = json_string_value(json_object_get(t, "reason"));
-        if (!json_is_true(json_object_get(t, "ran")) && reason && strstr(reason, "not subscribed"))
-            printf(" %s", str(t, "mechanic"));
-    }
-    putchar('\n');
-}
-
-static void print_response(int status, json_t *body)
-{
-    json_t *outcomes = json_object_get(body, "outcomes"), *o;
-    size_t i;
-    int width = 0;
-
-    if (status != 200) {
-        json_t *e = json_object_get(body, "error");
-        printf("error %d %s: %s\n", status, str(e, "code"), str(e, "message"));
-        return;
-    }
-    printf("%s %s for %s at %s (mechanics %s)%s%s\n", str(body, "type"), str(body, "id"),
-           str(body, "member"), str(body, "at"), str(body, "mechanics_version"),
-           json_is_true(json_object_get(body, "dry_run")) ? " DRY RUN: nothing applied" : "",
-           json_is_true(json_object_get(body, "duplicate"))
-               ? " DUPLICATE: the first answer; nothing applied again"
-               : "");
-    json_array_foreach(outcomes, i, o)
-    {
-        int n = (int)strlen(str(o, "mechanic"));
-        if (n > width)
-            width = n;
-    }
-    json_array_foreach(outcomes, i, o) print_outcome(o, width);
-    if (!json_array_size(outcomes))
-        printf("  no outcomes\n");
-    print_balances(outcomes);
-    print_explain(json_object_get(body, "explain"));
 }
 
 /* Builds the event from the table at 1; NULL with why filled. */
@@ -325,7 +155,7 @@ static int l_send(lua_State *L)
         pc_valid_id(json_string_value(json_object_get(ev, "member"))))
         repl_note_member(r, json_string_value(json_object_get(ev, "member")));
     json_decref(ev);
-    print_response(status, body);
+    replprint_response(status, body);
     luajson_push(L, body);
     json_decref(body);
     mark_shown(L, -1);
@@ -396,35 +226,11 @@ static const char *member_arg(lua_State *L, repl *r)
     return id;
 }
 
-/* A section of a member: "name value, name value" for an object of numbers. */
-static void print_section(const char *title, json_t *obj, int badges)
-{
-    const char *k, *sep = "";
-    json_t *v;
-    if (!json_object_size(obj))
-        return;
-    printf("  %-10s ", title);
-    json_object_foreach(obj, k, v)
-    {
-        printf("%s%s", sep, k);
-        if (badges && json_is_string(json_object_get(v, "awarded_at")))
-            printf(" (%s)", json_string_value(json_object_get(v, "awarded_at")));
-        else if (json_is_integer(v))
-            printf(" %lld", (long long)json_integer_value(v));
-        else if (!badges) {
-            putchar(' ');
-            print_json_compact(v);
-        }
-        sep = ", ";
-    }
-    putchar('\n');
-}
-
 static int l_member(lua_State *L)
 {
     repl *r = repl_of(L);
-    const char *id = member_arg(L, r), *k;
-    json_t *body = NULL, *v;
+    const char *id = member_arg(L, r);
+    json_t *body = NULL;
     int status = session_member(&r->s, id, &body);
 
     if (status == 404) {
@@ -433,32 +239,12 @@ static int l_member(lua_State *L)
         return 0;
     }
     if (status != 200) {
-        print_response(status, body);
+        replprint_response(status, body);
         json_decref(body);
         return 0;
     }
     repl_note_member(r, id);
-    printf("%s (version %lld)\n", id,
-           (long long)json_integer_value(json_object_get(body, "version")));
-    print_section("balances", json_object_get(body, "balances"), 0);
-    print_section("counters", json_object_get(body, "counters"), 0);
-    print_section("badges", json_object_get(body, "badges"), 1);
-    print_section("prizes", json_object_get(body, "prizes"), 0);
-    if (json_is_string(json_object_get(body, "tier")))
-        printf("  %-10s %s\n", "tier", json_string_value(json_object_get(body, "tier")));
-    json_object_foreach(body, k, v)
-    {
-        static const char *const said[] = {"member", "version", "balances", "counters",
-                                           "badges", "prizes",  "tier",     NULL};
-        int skip = json_is_null(v) || (json_is_object(v) && !json_object_size(v));
-        for (const char *const *s = said; *s && !skip; s++)
-            skip = !strcmp(k, *s);
-        if (skip)
-            continue;
-        printf("  %-10s ", k);
-        print_json_compact(v);
-        putchar('\n');
-    }
+    replprint_member(body);
     luajson_push(L, body);
     json_decref(body);
     mark_shown(L, -1);
@@ -470,27 +256,49 @@ static int l_ledger(lua_State *L)
     repl *r = repl_of(L);
     const char *id = member_arg(L, r);
     int limit = (int)luaL_optinteger(L, 2, 20);
-    json_t *body = NULL, *entries, *e;
+    json_t *body = NULL;
     int status = session_ledger(&r->s, id, limit < 1 ? 1 : limit > 1000 ? 1000 : limit, &body);
-    size_t i;
 
     if (status != 200) {
-        print_response(status, body);
+        replprint_response(status, body);
         json_decref(body);
         return 0;
     }
-    entries = json_object_get(body, "entries");
-    printf("%s: %zu entr%s, newest first%s\n", id, json_array_size(entries),
-           json_array_size(entries) == 1 ? "y" : "ies",
-           json_is_string(json_object_get(body, "next")) ? " (more: ledger(id, n))" : "");
-    json_array_foreach(entries, i, e)
-    {
-        printf("  %s  %-10s %-14s %-10s %-10s %+6lld = %lld\n", str(e, "at"), str(e, "type"),
-               str(e, "event"), str(e, "mechanic"), str(e, "currency"),
-               (long long)json_integer_value(json_object_get(e, "delta")),
-               (long long)json_integer_value(json_object_get(e, "balance")));
-    }
-    luajson_push(L, entries);
+    replprint_ledger(id, body);
+    luajson_push(L, json_object_get(body, "entries"));
+    json_decref(body);
+    mark_shown(L, -1);
+    return 1;
+}
+
+/* draw("lunch"): the pools left in the period of the clock. */
+static int l_draw(lua_State *L)
+{
+    repl *r = repl_of(L);
+    json_t *body = NULL;
+    int status = session_draw(&r->s, luaL_checkstring(L, 1), &body);
+    if (status == 200)
+        replprint_draw(body);
+    else
+        replprint_response(status, body);
+    luajson_push(L, body);
+    json_decref(body);
+    mark_shown(L, -1);
+    return 1;
+}
+
+/* leaderboard("steps" [, top [, member]]): this period's top, and a member's rank. */
+static int l_leaderboard(lua_State *L)
+{
+    repl *r = repl_of(L);
+    json_t *body = NULL;
+    int status = session_leaderboard(&r->s, luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 10),
+                                     luaL_optstring(L, 3, NULL), NULL, &body);
+    if (status == 200)
+        replprint_board(body);
+    else
+        replprint_response(status, body);
+    luajson_push(L, body);
     json_decref(body);
     mark_shown(L, -1);
     return 1;
@@ -525,31 +333,10 @@ static int l_reset(lua_State *L)
     return 0;
 }
 
-static void print_mechanics(json_t *d)
-{
-    json_t *m, *err = json_object_get(d, "error"), *on, *t;
-    size_t i, j;
-    printf("mechanics %s from %s, loaded %s\n",
-           json_is_string(json_object_get(d, "version")) ? str(d, "version") : "(none)",
-           str(d, "dir"),
-           json_is_string(json_object_get(d, "loaded_at")) ? str(d, "loaded_at") : "never");
-    json_array_foreach(json_object_get(d, "mechanics"), i, m)
-    {
-        printf("  %-16s %-16s on", str(m, "name"), str(m, "file"));
-        on = json_object_get(m, "on");
-        if (json_is_string(on))
-            printf(" %s", json_string_value(on));
-        json_array_foreach(on, j, t) printf(" %s", json_string_value(t));
-        putchar('\n');
-    }
-    if (json_is_object(err))
-        printf("  last reload failed (%s): %s\n", str(err, "at"), str(err, "message"));
-}
-
 static int l_mechanics(lua_State *L)
 {
     json_t *d = mech_holder_describe(repl_of(L)->s.holder);
-    print_mechanics(d);
+    replprint_mechanics(d);
     json_decref(d);
     return 0;
 }
@@ -592,6 +379,7 @@ static const luaL_Reg commands[] = {
     {"send", l_send},       {"clock", l_clock},
     {"advance", l_advance}, {"member", l_member},
     {"ledger", l_ledger},   {"members", l_members},
+    {"draw", l_draw},       {"leaderboard", l_leaderboard},
     {"reset", l_reset},     {"mechanics", l_mechanics},
     {"reload", l_reload},   {"json", l_json},
     {"help", l_help},       {"quit", l_quit},
@@ -658,7 +446,7 @@ static void print_value(lua_State *L, int idx)
     char err[200];
     json_t *j;
     if (lua_type(L, idx) == LUA_TTABLE && (j = luajson_to_json(L, idx, err, sizeof err))) {
-        print_json_compact(j);
+        replprint_json(j);
         putchar('\n');
         json_decref(j);
         return;
@@ -779,18 +567,18 @@ void replcmd_banner(repl *r)
 
     pc_time_format(r->s.now_ms, ts, sizeof ts);
     if (json_is_string(json_object_get(d, "version"))) {
-        printf("punch repl: mechanics %s from %s:", str(d, "version"), r->scripts);
+        printf("punch repl: mechanics %s from %s:", replprint_str(d, "version"), r->scripts);
         json_array_foreach(json_object_get(d, "mechanics"), i, m)
         {
-            printf("%s %s", sep, str(m, "name"));
+            printf("%s %s", sep, replprint_str(m, "name"));
             sep = ",";
         }
         putchar('\n');
-        snprintf(r->version, sizeof r->version, "%s", str(d, "version"));
+        snprintf(r->version, sizeof r->version, "%s", replprint_str(d, "version"));
     }
     if (json_is_object(json_object_get(d, "error")))
         printf("punch repl: the mechanics in %s do not load: %s\n", r->scripts,
-               str(json_object_get(d, "error"), "message"));
+               replprint_str(json_object_get(d, "error"), "message"));
     printf("redis: %s, namespace %s; clock %s\n",
            r->external_redis ? "as given by --redis" : "throwaway", r->s.ns, ts);
     printf("Send an event with order{member=\"ann\", amount=1250}; help() lists the commands.\n");

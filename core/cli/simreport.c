@@ -20,6 +20,7 @@ struct sim_report {
     json_t *currencies; /* name -> {"issued", "redeemed", "expired"} */
     json_t *prizes, *badges, *other;
     json_t *counters; /* name -> {"counted", "highest"} */
+    json_t *draws;    /* name -> {"drawn", "won", "lost (REASON)"} */
     member_slot *members;
     size_t nmembers, cap; /* open addressing, cap a power of two */
     char **tiers;
@@ -37,10 +38,11 @@ sim_report *simrep_new(void)
     r->badges = json_object();
     r->other = json_object();
     r->counters = json_object();
+    r->draws = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
-        !r->members) {
+        !r->draws || !r->members) {
         simrep_free(r);
         return NULL;
     }
@@ -57,6 +59,7 @@ void simrep_free(sim_report *r)
     json_decref(r->badges);
     json_decref(r->other);
     json_decref(r->counters);
+    json_decref(r->draws);
     for (size_t i = 0; r->members && i < r->cap; i++)
         free(r->members[i].id);
     free(r->members);
@@ -147,6 +150,7 @@ static json_t *sub_object(json_t *obj, const char *key, const char *const *field
 
 static const char *const currency_fields[] = {"issued", "redeemed", "expired", NULL};
 static const char *const counter_fields[] = {"counted", "highest", NULL};
+static const char *const draw_fields[] = {"drawn", "won", NULL};
 
 static void add_outcome(sim_report *r, member_slot *m, json_t *o)
 {
@@ -180,6 +184,17 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o)
     } else if (!strcmp(kind, "tier") && (name = json_string_value(json_object_get(o, "tier")))) {
         if (m)
             m->tier = tier_index(r, name);
+    } else if (!strcmp(kind, "draw") && (name = json_string_value(json_object_get(o, "draw")))) {
+        json_t *d = sub_object(r->draws, name, draw_fields);
+        const char *why = json_string_value(json_object_get(o, "reason"));
+        char lost[100];
+        bump(d, "drawn", 1);
+        if (json_is_true(json_object_get(o, "won"))) {
+            bump(d, "won", 1);
+        } else {
+            snprintf(lost, sizeof lost, "lost (%s)", why ? why : "no reason given");
+            bump(d, lost, 1);
+        }
     } else if (!strcmp(kind, "message")) {
         r->messages++;
     } else {
@@ -232,12 +247,12 @@ json_t *simrep_json(const sim_report *r)
     }
     if (none)
         json_object_set_new(tiers, "(none)", json_integer(none));
-    return json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:o, s:I, s:O}", "events",
-                     "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed, "duplicates",
-                     (json_int_t)r->duplicates, "errors", r->errors, "members",
+    return json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
+                     "events", "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed,
+                     "duplicates", (json_int_t)r->duplicates, "errors", r->errors, "members",
                      (json_int_t)r->nmembers, "currencies", r->currencies, "prizes", r->prizes,
-                     "badges", r->badges, "counters", r->counters, "tiers", tiers, "messages",
-                     (json_int_t)r->messages, "other_outcomes", r->other);
+                     "badges", r->badges, "counters", r->counters, "draws", r->draws, "tiers",
+                     tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
 }
 
 /*
@@ -250,17 +265,19 @@ static const struct section {
     const char *key, *title;
     enum section_shape shape;
     const char *const *fields; /* NESTED (or fixed FLAT order): the figures of each name */
+    int open;                  /* NESTED: more figures than fields may follow, sorted */
 } sections[] = {
-    {"events", "events", FLAT, (const char *const[]){"ok", "failed", "duplicates", NULL}},
-    {"errors", "failed by error", FLAT, NULL},
-    {"members", "members", SCALAR, NULL},
-    {"currencies", "currencies", NESTED, currency_fields},
-    {"prizes", "prizes won", FLAT, NULL},
-    {"badges", "badges awarded", FLAT, NULL},
-    {"counters", "counters", NESTED, counter_fields},
-    {"tiers", "members per tier", FLAT, NULL},
-    {"messages", "messages", SCALAR, NULL},
-    {"other_outcomes", "other outcomes", FLAT, NULL},
+    {"events", "events", FLAT, (const char *const[]){"ok", "failed", "duplicates", NULL}, 0},
+    {"errors", "failed by error", FLAT, NULL, 0},
+    {"members", "members", SCALAR, NULL, 0},
+    {"currencies", "currencies", NESTED, currency_fields, 0},
+    {"prizes", "prizes won", FLAT, NULL, 0},
+    {"badges", "badges awarded", FLAT, NULL, 0},
+    {"counters", "counters", NESTED, counter_fields, 0},
+    {"draws", "draws", NESTED, draw_fields, 1},
+    {"tiers", "members per tier", FLAT, NULL, 0},
+    {"messages", "messages", SCALAR, NULL, 0},
+    {"other_outcomes", "other outcomes", FLAT, NULL, 0},
 };
 
 typedef void row_fn(void *arg, const struct section *sec, const char *name, const char *field,
@@ -294,6 +311,23 @@ static long long figure(json_t *j)
     return json_is_integer(j) ? (long long)json_integer_value(j) : 0;
 }
 
+/* The figures of name beyond the section's fixed fields ("lost (chance)"). */
+static void walk_more(const struct section *sec, const char *name, json_t *va, json_t *vb,
+                      row_fn *fn, void *arg)
+{
+    size_t n;
+    const char **more = union_keys(va, vb, &n);
+    for (size_t j = 0; more && j < n; j++) {
+        int fixed = 0;
+        for (const char *const *f = sec->fields; *f && !fixed; f++)
+            fixed = !strcmp(*f, more[j]);
+        if (!fixed)
+            fn(arg, sec, name, more[j], figure(json_object_get(va, more[j])),
+               figure(json_object_get(vb, more[j])));
+    }
+    free(more);
+}
+
 static void walk(json_t *a, json_t *b, row_fn *fn, void *arg)
 {
     for (size_t s = 0; s < sizeof sections / sizeof *sections; s++) {
@@ -323,6 +357,8 @@ static void walk(json_t *a, json_t *b, row_fn *fn, void *arg)
             for (const char *const *f = sec->fields; *f; f++)
                 fn(arg, sec, keys[i], *f, figure(json_object_get(va, *f)),
                    figure(json_object_get(vb, *f)));
+            if (sec->open)
+                walk_more(sec, keys[i], va, vb, fn, arg);
         }
         free(keys);
     }

@@ -26,6 +26,7 @@ void simrep_add_bad_input(sim_report *r);
  *   {"events": {"ok", "failed", "duplicates"}, "errors": {code: n}, "members": n,
  *    "currencies": {name: {"issued", "redeemed", "expired"}}, "prizes": {name: n},
  *    "badges": {name: n}, "counters": {name: {"counted", "highest"}},
+ *    "draws": {name: {"drawn", "won", "lost (REASON)"...}},
  *    "tiers": {tier or "(none)": members}, "messages": n, "other_outcomes": {kind: n}}
  */
 json_t *simrep_json(const sim_report *r);

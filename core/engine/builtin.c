@@ -68,7 +68,27 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
     return 0;
 }
 
-int builtin_before(const pc_event *ev, member_state *m, const mechset *set, pc_error *err)
+/* What the reversed event earned per currency: its positive stars outcomes, pending included. */
+static json_t *earned_by(json_t *original)
+{
+    json_t *earned = json_object(), *o;
+    size_t i;
+    json_array_foreach(json_object_get(original, "outcomes"), i, o)
+    {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *cur = json_string_value(json_object_get(o, "currency"));
+        json_int_t d = json_integer_value(json_object_get(o, "delta")) +
+                       json_integer_value(json_object_get(o, "pending"));
+        if (!kind || strcmp(kind, "stars") || !cur || d <= 0)
+            continue;
+        json_object_set_new(earned, cur,
+                            json_integer(json_integer_value(json_object_get(earned, cur)) + d));
+    }
+    return earned;
+}
+
+int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
+                   pc_error *err)
 {
     const char *e = NULL;
     int64_t wk = member_get_int(m, "wk");
@@ -85,7 +105,10 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, pc_e
         const char *cur = json_string_value(json_object_get(ev->data, "currency"));
         json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
         int64_t reversed = 0;
-        if (money_reverse(m, of, cur, amount, &reversed, &e))
+        json_t *earned = earned_by(original);
+        int rc = money_reverse(m, of, cur, amount, earned, ev->at_ms, &reversed, &e);
+        json_decref(earned);
+        if (rc)
             return pc_fail(err, 500, "internal", "%s", e);
         if (reversed == 0)
             return pc_fail(err, 422, "nothing_to_reverse",

@@ -14,8 +14,12 @@
 /* The event types the API sends itself; POST /v1/events refuses them. */
 int builtin_reserved_type(const char *type);
 
-/* Before the mechanics. 0, or -1 with err. */
-int builtin_before(const pc_event *ev, member_state *m, const mechset *set, pc_error *err);
+/*
+ * Before the mechanics. original: for a reversal, the reversed event's stored
+ * response (what it earned), or NULL. 0, or -1 with err.
+ */
+int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
+                   pc_error *err);
 
 /* After the mechanics (their changes are in m). 0, or -1 with err. */
 int builtin_after(const pc_event *ev, member_state *m, pc_error *err);

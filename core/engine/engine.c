@@ -55,6 +55,8 @@ struct engine_call {
     mech_run *run;           /* the mechanics deciding this event, while they run */
     globals_event *global;   /* global reservations this event holds */
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
+    char k_original[PC_KEY_MAX]; /* a reversal: the reversed event's stored response */
+    json_t *original;            /* ... as loaded, or NULL */
     /* reads */
     int limit;
 };
@@ -109,6 +111,7 @@ json_t *engine_error_json(const pc_error *err)
 
 static void call_free(engine_call *c)
 {
+    json_decref(c->original);
     mech_run_free(c->run);
     globals_event_free(c->global);
     pc_event_clear(&c->ev);
@@ -422,7 +425,7 @@ static void decide_and_commit(engine_call *c)
     globals_attempt(c->global);
     {
         pc_error err;
-        if (builtin_before(&c->ev, c->m, c->set, &err)) {
+        if (builtin_before(&c->ev, c->m, c->set, c->original, &err)) {
             fail_decide(c, &err);
             return;
         }
@@ -565,13 +568,17 @@ static void on_load(redisReply *r, const char *err, void *arg)
     engine_call *c = arg;
     if (reply_failed(c, r, err))
         return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
         finish_err(c, 500, "internal", "unexpected reply to load");
         return;
     }
     if (r->element[0]->integer == 1) {
         reply_duplicate(c, r->element[1]);
         return;
+    }
+    if (r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING) {
+        json_decref(c->original);
+        c->original = json_loadb(r->element[2]->str, r->element[2]->len, 0, NULL);
     }
     if (load_state(c, r->element[1])) {
         finish_err(c, 500, "internal", "member state is unreadable");
@@ -582,17 +589,23 @@ static void on_load(redisReply *r, const char *err, void *arg)
 
 static void send_load(engine_call *c)
 {
-    const char *argv[2] = {c->k_state, c->k_event};
+    const char *argv[3] = {c->k_state, c->k_event, c->k_original};
     member_free(c->m);
     c->m = NULL;
-    store_eval(c->e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
+    if (c->k_original[0])
+        store_eval(c->e->store, &store_script_load, on_load, c, 3, 3, argv, NULL);
+    else
+        store_eval(c->e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
 }
 
 /* The event holds its member's slot: decide on the cached state, or load it. */
 static void begin_event(engine_call *c)
 {
-    /* A dry run always loads, so that a known id answers with its stored response. */
-    if (!(c->flags & ENGINE_DRY_RUN) && c->slot->state && (c->m = member_clone(c->slot->state))) {
+    /*
+     * A dry run always loads, so that a known id answers with its stored
+     * response; so does a reversal, which needs the reversed event's response.
+     */
+    if (!(c->flags & ENGINE_DRY_RUN) && !c->k_original[0] && c->slot->state && (c->m = member_clone(c->slot->state))) {
         c->from_cache = 1;
         decide_and_commit(c);
         return;
@@ -626,6 +639,12 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
         pc_member_key(c->k_event, PC_KEY_MAX, e->ns, c->ev.member, suffix) < 0) {
         finish_err(c, 400, "bad_request", "member or id too long");
         return started(c);
+    }
+    if (!strcmp(c->ev.type, "reverse") && json_is_string(json_object_get(c->ev.data, "event"))) {
+        snprintf(suffix, sizeof suffix, "ev:%s",
+                 json_string_value(json_object_get(c->ev.data, "event")));
+        if (pc_member_key(c->k_original, PC_KEY_MAX, e->ns, c->ev.member, suffix) < 0)
+            c->k_original[0] = '\0';
     }
     if (!(c->slot = mcache_acquire(e->cache, c->ev.member))) {
         finish_err(c, 500, "internal", "out of memory");

@@ -14,27 +14,29 @@
 #include <stdio.h>
 
 /*
- * counter: a global counter, incremented once per claim.
+ * counter: a global counter, incremented once per claim (by 1, or by args.by).
  *   KEYS: the counter, the claim   ARGV: by, claim TTL (s)
  *   -> the counter's value after this event's increment
- * Claims live a day; a confirmed counter claim is just left to expire, and a
- * released one gives its increment back.
+ * The claim holds "<value>:<by>". Claims live a day; a confirmed counter claim
+ * is just left to expire, and a released one gives its increment back.
  */
-static store_script counter_reserve = {"counter_reserve",
-                                       "local v = redis.call('GET', KEYS[2])\n"
-                                       "if v then return tonumber(v) end\n"
-                                       "v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
-                                       "redis.call('SET', KEYS[2], v, 'EX', ARGV[2])\n"
-                                       "return v\n",
-                                       ""};
+static store_script counter_reserve = {
+    "counter_reserve",
+    "local c = redis.call('GET', KEYS[2])\n"
+    "if c then return tonumber(string.match(c, '^(-?%d+)')) end\n"
+    "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+    "redis.call('SET', KEYS[2], v .. ':' .. ARGV[1], 'EX', ARGV[2])\n"
+    "return v\n",
+    ""};
 
-static store_script counter_release = {"counter_release",
-                                       "local v = redis.call('GET', KEYS[2])\n"
-                                       "if not v then return 0 end\n"
-                                       "redis.call('DEL', KEYS[2])\n"
-                                       "redis.call('DECRBY', KEYS[1], ARGV[1])\n"
-                                       "return 1\n",
-                                       ""};
+static store_script counter_release = {
+    "counter_release",
+    "local c = redis.call('GET', KEYS[2])\n"
+    "if not c then return 0 end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('DECRBY', KEYS[1], string.match(c, ':(-?%d+)$') or '1')\n"
+    "return 1\n",
+    ""};
 
 /* How long a claim may stay unconfirmed before the sweeper looks at it. */
 static int64_t env_ms(const char *name, int64_t def)
@@ -222,7 +224,10 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
         p->done = done;
         p->arg = arg;
         counter_keys(g, c, key, ckey, sizeof key);
-        const char *argv[4] = {key, ckey, "1", "86400"};
+        json_t *byj = json_object_get(req->args, "by");
+        char by[32];
+        snprintf(by, sizeof by, "%" JSON_INTEGER_FORMAT, byj ? json_integer_value(byj) : 1);
+        const char *argv[4] = {key, ckey, by, "86400"};
         store_eval(g->store, &counter_reserve, on_reserved, p, 2, 4, argv, NULL);
         return;
     }
@@ -254,7 +259,7 @@ static void release_claim(globals *g, const char *op, const char *resource, cons
         snprintf(c.resource, sizeof c.resource, "%s", resource);
         snprintf(c.id, sizeof c.id, "%s", id);
         counter_keys(g, &c, key, ckey, sizeof key);
-        const char *argv[3] = {key, ckey, "1"};
+        const char *argv[3] = {key, ckey, "0"}; /* the amount is in the claim */
         store_eval(g->store, &counter_release, ignore_reply, NULL, 2, 3, argv, NULL);
         return;
     }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#define LOT_KEEP_MS (400LL * 86400000) /* a used-up lot is kept this long, for reversals */
+#define LOT_KEEP_MS (90LL * 86400000) /* a used-up lot is kept this long, for reversals */
 
 static int parse_lot(const char *name, const char *value, money_lot *lot)
 {
@@ -112,13 +112,27 @@ int money_earn(member_state *m, const char *mechanic, const char *currency, int6
         return 0;
     }
     snprintf(lot.currency, sizeof lot.currency, "%s", currency);
-    snprintf(lot.event, sizeof lot.event, "%s", event_id);
     snprintf(nf, sizeof nf, "ln:%s", currency);
-    lot.n = member_get_int(m, nf) + 1;
-    lot.amount = lot.remaining = amount;
-    lot.expires_ms = expires_ms;
-    lot.avail_ms = pending ? avail_ms : 0;
-    lot.created_ms = now_ms;
+    if (!expires_ms && !pending) {
+        /* Never expires, spendable at once: into the currency's one merged lot. */
+        char name[100];
+        snprintf(name, sizeof name, "l:%s:0", currency);
+        if (parse_lot(name, member_get(m, name), &lot)) {
+            memset(&lot, 0, sizeof lot);
+            snprintf(lot.currency, sizeof lot.currency, "%s", currency);
+            snprintf(lot.event, sizeof lot.event, "*");
+            lot.created_ms = now_ms;
+        }
+        lot.amount += amount;
+        lot.remaining += amount;
+    } else {
+        snprintf(lot.event, sizeof lot.event, "%s", event_id);
+        lot.n = member_get_int(m, nf) + 1;
+        lot.amount = lot.remaining = amount;
+        lot.expires_ms = expires_ms;
+        lot.avail_ms = pending ? avail_ms : 0;
+        lot.created_ms = now_ms;
+    }
     if (pending) {
         mv.pending = amount;
     } else {
@@ -132,7 +146,7 @@ int money_earn(member_state *m, const char *mechanic, const char *currency, int6
     }
     if (member_move_balance(m, &mv, balance_out, err))
         return -1;
-    if (member_set_int(m, nf, lot.n) || store_lot(m, &lot)) {
+    if ((lot.n && member_set_int(m, nf, lot.n)) || store_lot(m, &lot)) {
         *err = "out of memory";
         return -1;
     }
@@ -224,8 +238,8 @@ int money_tick(member_state *m, int64_t now_ms, const char **err)
         }
         if (rc)
             break;
-        if (lot->remaining == 0 && lot->avail_ms == 0 && lot->created_ms + LOT_KEEP_MS <= now_ms &&
-            (!lot->expires_ms || lot->expires_ms <= now_ms)) {
+        if (lot->n != 0 && lot->remaining == 0 && lot->avail_ms == 0 &&
+            lot->created_ms + LOT_KEEP_MS <= now_ms) {
             if (drop_lot(m, lot))
                 rc = -1;
         } else if (changed && store_lot(m, lot)) {
@@ -238,19 +252,38 @@ int money_tick(member_state *m, int64_t now_ms, const char **err)
     return rc;
 }
 
+/* Takes back up to amount from the balance of currency: its lots first, then a debt. */
+static int take_back(member_state *m, const char *currency, int64_t amount, const char *skip_event,
+                     const char **err)
+{
+    int64_t bal, avail = balance(m, currency);
+    int64_t covered = avail > 0 ? (avail < amount ? avail : amount) : 0;
+    member_move mv = {.mechanic = "reverse", .currency = currency, .kind = "reverse",
+                      .delta = -amount, .allow_negative = 1};
+    if (covered && take_from_lots(m, currency, covered, skip_event)) {
+        *err = "out of memory";
+        return -1;
+    }
+    return member_move_balance(m, &mv, &bal, err);
+}
+
 int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
-                  int64_t *reversed_out, const char **err)
+                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err)
 {
     size_t n;
     money_lot *lots = load_lots(m, currency, &n);
     int64_t left = amount > 0 ? amount : INT64_MAX, total = 0, bal;
+    json_t *lot_currencies = json_object(), *v;
+    const char *cur;
     int rc = 0;
 
     *reversed_out = 0;
+    /* Currencies with a lot per earn: lot by lot. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
         money_lot *lot = &lots[i];
         if (strcmp(lot->event, event))
             continue;
+        json_object_set_new(lot_currencies, lot->currency, json_true());
         member_move mv = {.mechanic = "reverse", .currency = lot->currency, .kind = "reverse",
                           .allow_negative = 1};
         /* 1. what is left of the lot itself */
@@ -262,27 +295,45 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
         lot->remaining -= from_lot;
         lot->amount -= from_lot;
         left -= from_lot;
+        if (rc == 0 && (mv.delta || mv.pending))
+            rc = member_move_balance(m, &mv, &bal, err);
         /* 2. what of it was spent: from the rest of the balance, or as a debt */
         int64_t from_spent = lot->spent < left ? lot->spent : left;
-        if (from_spent > 0) {
-            int64_t avail = balance(m, lot->currency);
-            int64_t covered = avail > 0 ? (avail < from_spent ? avail : from_spent) : 0;
-            if (covered && take_from_lots(m, lot->currency, covered, event))
-                rc = -1;
-            mv.delta -= from_spent;
+        if (rc == 0 && from_spent > 0) {
+            rc = take_back(m, lot->currency, from_spent, event, err);
             lot->spent -= from_spent;
             lot->amount -= from_spent;
             left -= from_spent;
         }
         /* 3. what of it expired has left the balance already: nothing to take. */
         total += from_lot + from_spent;
-        if (rc == 0 && (mv.delta || mv.pending))
-            rc = member_move_balance(m, &mv, &bal, err);
         if (rc == 0 && store_lot(m, lot))
             rc = -1;
     }
+    /* Currencies in the merged lot: what the event earned, less what was reversed before. */
+    json_object_foreach(earned, cur, v)
+    {
+        char rf[200];
+        int64_t done, can, take;
+        if (rc || left <= 0 || (currency && strcmp(cur, currency)) ||
+            json_object_get(lot_currencies, cur))
+            continue;
+        snprintf(rf, sizeof rf, "rv:%s:%s", cur, event);
+        done = member_get_int(m, rf);
+        can = json_integer_value(v) - done;
+        take = can < left ? can : left;
+        if (take <= 0)
+            continue;
+        rc = take_back(m, cur, take, NULL, err);
+        if (rc == 0 && member_set_int(m, rf, done + take))
+            rc = -1;
+        left -= take;
+        total += take;
+    }
+    (void)now_ms;
     if (rc && !*err)
         *err = "out of memory";
+    json_decref(lot_currencies);
     free(lots);
     *reversed_out = total;
     return rc;

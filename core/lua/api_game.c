@@ -407,8 +407,7 @@ static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, cons
     } else if (t != LUA_TNIL) {
         luaL_error(L, "draw: pool must be a number, or a table of prize = number");
     }
-    if (t != LUA_TNIL)
-        lua_pop(L, 1);
+    lua_pop(L, 1); /* the pool option (opts is a table here) */
     game_period_id(run->ev->at_ms, tz, 0, refill, pid, sizeof pid);
     json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:i}", "prize", prize, "pool",
                                           (json_int_t)pool, "refill", game_period_name(refill),
@@ -782,7 +781,23 @@ void api_game_methods(lua_State *L)
     luaL_setfuncs(L, methods, 0);
 }
 
+/*
+ * global_add(counter, n) -> the global counter after adding n for this event
+ * (once per event and counter, like global_count; n may be 0 or negative).
+ */
+static int api_global_add(lua_State *L)
+{
+    const char *name = api_check_name(L, 1, "counter");
+    int isint = 0;
+    lua_Integer by = lua_tointegerx(L, 2, &isint);
+    if (!isint)
+        return luaL_error(L, "global_add %s: the amount must be a whole number", name);
+    return api_global_call(L, "counter",
+                           json_pack("{s:s, s:I}", "name", name, "by", (json_int_t)by));
+}
+
 void api_game_globals(lua_State *L)
 {
-    (void)L;
+    lua_pushcfunction(L, api_global_add);
+    lua_setfield(L, -2, "global_add");
 }

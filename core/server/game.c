@@ -306,8 +306,8 @@ static void on_refill_meta(redisReply *r, const char *err, void *arg)
     snprintf(add, sizeof add, "%lld", rc->add);
     snprintf(ttl, sizeof ttl, "%d", game_period_ttl(per));
     const char *argv[8] = {"EVAL", refill_script, "2", key, metakey, rc->prize, add, ttl};
-    free(rc);
     store_command(g->st, on_refilled, g, 8, argv, NULL);
+    free(rc);
 }
 
 static void draw_refill(game_req *g, struct evhttp_request *req)

@@ -6,13 +6,18 @@
 
 /*
  * Load: the stored response when the event was already applied, else the
- * member's state, in one round trip.
- *   KEYS: state, event   ->  {1, response} | {0, {field, value, ...}}
+ * member's state, in one round trip; for a reversal, also the stored response
+ * of the event it reverses (what that event earned).
+ *   KEYS: state, event [, reversed event]
+ *   ->  {1, response} | {0, {field, value, ...} [, response or false]}
  */
 store_script store_script_load = {
     "load",
     "local r = redis.call('GET', KEYS[2])\n"
     "if r then return {1, r} end\n"
+    "if KEYS[3] then\n"
+    "  return {0, redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}\n"
+    "end\n"
     "return {0, redis.call('HGETALL', KEYS[1])}\n",
     ""};
 

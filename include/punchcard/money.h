@@ -11,6 +11,9 @@
  *    availability time, then released into the balance;
  *  - a debt (negative balance, left by a reversal of spent stars) is repaid
  *    first by the next earnings;
+ *  - a currency that never expires and has no return window keeps one merged
+ *    lot (l:<cur>:0), so members' state does not grow with their history;
+ *    used-up lots of the others are pruned 90 days after they were earned;
  *  - reversing an event takes back, per currency: first what is left of that
  *    event's own lots; then what of them was already spent, from the rest of
  *    the balance (soonest-expiring first), leaving a debt if the balance is
@@ -49,11 +52,14 @@ int money_tick(member_state *m, int64_t now_ms, const char **err);
 
 /*
  * Takes back what event earned in currency (NULL: every currency), at most
- * amount (<= 0: all that is left to reverse). *reversed_out: how much was
- * taken back in all. 0, or -1 with *err.
+ * amount (<= 0: all that is left to reverse). Currencies that expire or have a
+ * return window keep a lot per earn, reversed lot by lot; the others keep one
+ * merged lot, and earned ({currency: amount}, from the event's stored
+ * response; may be NULL) says what the event earned in them. *reversed_out:
+ * how much was taken back in all. 0, or -1 with *err.
  */
 int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
-                  int64_t *reversed_out, const char **err);
+                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err);
 
 /* The next time something is due (expiry, release, or field "wk"), 0 when nothing. */
 int64_t money_next_due(const member_state *m);
