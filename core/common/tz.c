@@ -72,3 +72,21 @@ int64_t pc_local_day_start(int64_t ms, const char *tz, int hour_start)
     pthread_mutex_unlock(&tz_lock);
     return (int64_t)start * 1000;
 }
+
+int64_t pc_local_to_utc(const char *tz, int year, int month, int day, int hour, int min, int sec)
+{
+    struct tm tm = {0};
+    time_t t;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    tm.tm_isdst = -1; /* let mktime find DST for that moment */
+    pthread_mutex_lock(&tz_lock);
+    use_zone(tz);
+    t = mktime(&tm);
+    pthread_mutex_unlock(&tz_lock);
+    return (int64_t)t * 1000;
+}

@@ -485,13 +485,10 @@ static int m_next_birthday(lua_State *L)
         return 1;
     }
     pc_local_time(run->ev->at_ms, tz, &now);
-    for (int y = now.tm_year; y <= now.tm_year + 1; y++) {
-        int leap = ((y + 1900) % 4 == 0 && (y + 1900) % 100 != 0) || (y + 1900) % 400 == 0;
-        tm.tm_year = y;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = (mo == 2 && d == 29 && !leap) ? 28 : d;
-        tm.tm_hour = 12; /* noon UTC of that date lies within the local date */
-        int64_t start = pc_local_day_start((int64_t)timegm(&tm) * 1000, tz, 0);
+    (void)tm;
+    for (int y = now.tm_year + 1900; y <= now.tm_year + 1901; y++) {
+        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        int64_t start = pc_local_to_utc(tz, y, mo, (mo == 2 && d == 29 && !leap) ? 28 : d, 0, 0, 0);
         if (start > run->ev->at_ms) {
             lua_pushinteger(L, start / 1000);
             return 1;

@@ -63,5 +63,7 @@ char *pc_read_file(const char *path, size_t *len_out);
 int pc_tz_valid(const char *tz);
 int pc_local_time(int64_t ms, const char *tz, struct tm *out);
 int64_t pc_local_day_start(int64_t ms, const char *tz, int hour_start);
+/* ms of a civil time in zone tz (a time skipped by DST moves forward). */
+int64_t pc_local_to_utc(const char *tz, int year, int month, int day, int hour, int min, int sec);
 
 #endif
