@@ -255,6 +255,26 @@ json_t *simrep_json(const sim_report *r)
                      tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
 }
 
+void simrep_merge(json_t *into, json_t *from)
+{
+    const char *k;
+    json_t *v, *mine;
+    json_object_foreach(from, k, v)
+    {
+        mine = json_object_get(into, k);
+        if (!mine)
+            json_object_set_new(into, k, json_deep_copy(v));
+        else if (json_is_object(mine) && json_is_object(v))
+            simrep_merge(mine, v);
+        else if (json_is_integer(mine) && json_is_integer(v))
+            json_integer_set(mine, !strcmp(k, "highest")
+                                       ? (json_integer_value(v) > json_integer_value(mine)
+                                              ? json_integer_value(v)
+                                              : json_integer_value(mine))
+                                       : json_integer_value(mine) + json_integer_value(v));
+    }
+}
+
 /*
  * The table's rows, in a fixed order: section by section, names sorted, each
  * figure of a and b (0 when one of them lacks it).

@@ -31,6 +31,12 @@ void simrep_add_bad_input(sim_report *r);
  */
 json_t *simrep_json(const sim_report *r);
 
+/*
+ * Adds the figures of another part of the same run (its members are others)
+ * into into: counts add up, "highest" takes the larger.
+ */
+void simrep_merge(json_t *into, json_t *from);
+
 /* b - a for every figure of either (a missing figure counts 0); new reference. */
 json_t *simrep_diff(json_t *a, json_t *b);
 

@@ -1,42 +1,62 @@
 /*
  * punch simulate: replays a history of events (JSON lines, the body of
  * POST /v1/events) through the very engine punchd runs, in a throwaway
- * namespace, with many events in flight at once, and reports what the program
- * would have done. With --against, replays the same history through a second
- * scripts folder and prints both and the difference: what a rule change costs.
+ * namespace, and reports what the program would have done. With --against,
+ * replays the same history through a second scripts folder and prints both
+ * and the difference: what a rule change costs.
+ *
+ * Speed: like punchd --workers, N worker threads each run an engine of their
+ * own (loop, Redis connection, Lua state) and keep up to --window events in
+ * flight. A member belongs to one worker (a hash of its id), so its events
+ * stay in file order; shared state (draw pools, budgets) is Redis's, as in
+ * production. Each worker reads the file and takes its members' lines.
  */
 #include "cli.h"
 #include "simreport.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define SIM_WINDOW      256 /* events in flight; one member's events still go one by one */
-#define SIM_SHOW_ERRORS 5   /* failed events printed to stderr, then only counted */
+#define SIM_WINDOW      256 /* events in flight per worker */
+#define SIM_MAX_WORKERS 32
+#define SIM_SHOW_ERRORS 5 /* failed events printed to stderr, then only counted */
 
-typedef struct sim_pass sim_pass;
+/* One replay of the file with one scripts folder, shared by its workers. */
+typedef struct sim_run {
+    const char *path, *dir, *ns, *redis, *name;
+    int window, nworkers, progress;
+    atomic_int shown; /* failures printed so far */
+    atomic_int finished;
+} sim_run;
 
-/* One event in flight: where to report, and its line for messages. */
+typedef struct sim_worker sim_worker;
+
+/* One event in flight: its worker, and its line for messages. */
 typedef struct sim_slot {
-    sim_pass *p;
+    sim_worker *w;
     long line;
 } sim_slot;
 
-struct sim_pass {
-    session *s;
-    const char *name; /* "scripts" or "against", for the progress bar */
+struct sim_worker {
+    sim_run *run;
+    int index;
+    pthread_t thread;
+    session s;
     sim_report *rep;
     sim_slot *slots;
     int *free_slots, nfree, inflight;
-    long long events; /* lines that were events or tried to be */
-    int shown;        /* failures printed so far */
-    int progress;
-    off_t size;
-    int64_t started, drawn;
+    atomic_llong events; /* lines taken (events, or lines that tried to be) */
+    atomic_llong offset; /* how far into the file */
+    int failed;          /* the worker could not run; why is already printed */
+    json_t *figures;
+    char version[16];
 };
 
 typedef struct sim_result {
@@ -47,55 +67,74 @@ typedef struct sim_result {
     json_t *figures;
 } sim_result;
 
-static void show_failure(sim_pass *p, long line, const char *what)
+static void show_failure(sim_run *r, long line, const char *what)
 {
-    if (p->shown++ < SIM_SHOW_ERRORS)
-        fprintf(stderr, "%s%s: line %ld: %s\n", p->progress ? "\r\033[K" : "", p->name, line, what);
+    if (atomic_fetch_add(&r->shown, 1) < SIM_SHOW_ERRORS)
+        fprintf(stderr, "%s%s: line %ld: %s\n", r->progress ? "\r\033[K" : "", r->name, line, what);
 }
 
 static void on_answer(void *arg, int status, json_t *body)
 {
     sim_slot *sl = arg;
-    sim_pass *p = sl->p;
+    sim_worker *w = sl->w;
 
-    simrep_add(p->rep, status, body);
+    simrep_add(w->rep, status, body);
     if (status != 200) {
         json_t *e = json_object_get(body, "error");
         char what[600];
         snprintf(what, sizeof what, "%d %s: %s", status,
                  json_string_value(json_object_get(e, "code")),
                  json_string_value(json_object_get(e, "message")));
-        show_failure(p, sl->line, what);
+        show_failure(w->run, sl->line, what);
     }
     json_decref(body);
-    p->free_slots[p->nfree++] = (int)(sl - p->slots);
-    p->inflight--;
+    w->free_slots[w->nfree++] = (int)(sl - w->slots);
+    w->inflight--;
 }
 
-static void draw_progress(sim_pass *p, FILE *in, int final)
+static uint64_t hash_id(const char *s, size_t n)
 {
-    int64_t now = pc_mono_ms();
-    double secs = (double)(now - p->started) / 1000.0;
-    char bar[33];
-    if (!p->progress || (!final && now - p->drawn < 100))
-        return;
-    p->drawn = now;
-    if (final) {
-        fputs("\r\033[K", stderr);
-        return;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * The worker that owns a line: by the hash of its member, read with a quick
+ * scan when "member" occurs once with a plain string, else from a full parse.
+ * A line without a member (it will fail) goes to worker 0.
+ */
+static int line_owner(const char *text, size_t len, int nworkers)
+{
+    const char *p = strstr(text, "\"member\""), *q;
+    json_t *obj;
+    int owner = 0;
+
+    if (nworkers == 1)
+        return 0;
+    if (p && !strstr(p + 8, "\"member\"")) {
+        p += 8;
+        p += strspn(p, " \t");
+        if (*p == ':') {
+            p++;
+            p += strspn(p, " \t");
+            if (*p == '"') {
+                for (q = ++p; *q && *q != '"' && *q != '\\'; q++)
+                    ;
+                if (*q == '"')
+                    return (int)(hash_id(p, (size_t)(q - p)) % (uint64_t)nworkers);
+            }
+        }
     }
-    if (p->size > 0) {
-        double done = (double)ftello(in) / (double)p->size;
-        int fill = (int)(done * 30);
-        memset(bar, '#', 30);
-        memset(bar + fill, '.', 30 - (size_t)fill);
-        bar[30] = '\0';
-        fprintf(stderr, "\r%s [%s] %3d%% %10lld events %8.0f events/s", p->name, bar,
-                (int)(done * 100), p->events, secs > 0 ? p->events / secs : 0.0);
-    } else {
-        fprintf(stderr, "\r%s %10lld events %8.0f events/s", p->name, p->events,
-                secs > 0 ? p->events / secs : 0.0);
+    if ((obj = json_loadb(text, len, 0, NULL))) {
+        json_t *m = json_object_get(obj, "member");
+        if (json_is_string(m))
+            owner =
+                (int)(hash_id(json_string_value(m), json_string_length(m)) % (uint64_t)nworkers);
+        json_decref(obj);
     }
+    return owner;
 }
 
 /* Parses one line into ev; an event without "id" is given "line-N". 0, or -1 with why. */
@@ -125,50 +164,21 @@ static int parse_line(const char *text, size_t len, long line, pc_event *ev, cha
 
 static int blank(const char *s)
 {
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
-            return 0;
-    return 1;
+    return s[strspn(s, " \t\r\n")] == '\0';
 }
 
-/*
- * Replays every line of in through the session's engine, keeping up to window
- * events in flight, and fills out. 0, or -1 when the pass could not run.
- */
-static int replay(session *s, const char *name, FILE *in, int window, int progress, sim_result *out)
+/* The worker's replay: its lines of the file, up to window in flight. 0 or -1. */
+static int worker_replay(sim_worker *w, FILE *in)
 {
-    sim_pass p = {.s = s, .name = name, .progress = progress};
+    sim_run *r = w->run;
     char *text = NULL;
     size_t cap = 0;
     ssize_t len;
     long line = 0;
-    struct stat st;
-    mechset *set = mech_holder_acquire(s->holder);
-    int rc = -1;
+    int eof = 0, rc = 0;
 
-    if (!set) {
-        json_t *d = mech_holder_describe(s->holder);
-        fprintf(stderr, "punch simulate: the mechanics in %s do not load: %s\n", out->dir,
-                json_string_value(json_object_get(json_object_get(d, "error"), "message")));
-        json_decref(d);
-        return -1;
-    }
-    snprintf(out->version, sizeof out->version, "%s", mechset_version(set));
-    mechset_unref(set);
-    p.rep = simrep_new();
-    p.slots = calloc((size_t)window, sizeof *p.slots);
-    p.free_slots = calloc((size_t)window, sizeof *p.free_slots);
-    if (!p.rep || !p.slots || !p.free_slots)
-        goto err;
-    for (int i = 0; i < window; i++) {
-        p.slots[i].p = &p;
-        p.free_slots[p.nfree++] = window - 1 - i;
-    }
-    p.size = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
-    p.started = pc_mono_ms();
-    for (;;) {
-        int eof = 0;
-        while (p.nfree > 0) {
+    while (!eof || w->inflight > 0) {
+        while (!eof && w->nfree > 0) {
             pc_event ev;
             char why[600];
             sim_slot *sl;
@@ -177,42 +187,162 @@ static int replay(session *s, const char *name, FILE *in, int window, int progre
                 break;
             }
             line++;
-            if (blank(text))
+            if (blank(text) || line_owner(text, (size_t)len, r->nworkers) != w->index)
                 continue;
-            p.events++;
+            atomic_fetch_add(&w->events, 1);
             if (parse_line(text, (size_t)len, line, &ev, why, sizeof why)) {
-                simrep_add_bad_input(p.rep);
-                show_failure(&p, line, why);
+                simrep_add_bad_input(w->rep);
+                show_failure(r, line, why);
                 continue;
             }
-            sl = &p.slots[p.free_slots[--p.nfree]];
+            sl = &w->slots[w->free_slots[--w->nfree]];
             sl->line = line;
-            p.inflight++;
+            w->inflight++;
             /* May answer at once (e.g. Redis down): on_answer handles both. */
-            engine_submit(s->engine, &ev, on_answer, sl);
+            engine_submit(w->s.engine, &ev, on_answer, sl);
         }
-        if (eof && p.inflight == 0)
+        atomic_store(&w->offset, (long long)ftello(in));
+        if (w->inflight > 0 && event_base_loop(w->s.base, EVLOOP_ONCE) < 0) {
+            rc = -1;
             break;
-        if (event_base_loop(s->base, EVLOOP_ONCE) < 0)
-            goto err;
-        draw_progress(&p, in, 0);
+        }
     }
-    draw_progress(&p, in, 1);
     if (ferror(in)) {
-        fprintf(stderr, "punch simulate: read error\n");
-        goto err;
+        fprintf(stderr, "punch simulate: %s: read error\n", r->path);
+        rc = -1;
     }
-    if (p.shown > SIM_SHOW_ERRORS)
-        fprintf(stderr, "%s: ... and %d more failed events\n", name, p.shown - SIM_SHOW_ERRORS);
-    out->seconds = (double)(pc_mono_ms() - p.started) / 1000.0;
-    out->events = p.events;
-    out->figures = simrep_json(p.rep);
-    rc = 0;
-err:
     free(text);
-    free(p.slots);
-    free(p.free_slots);
-    simrep_free(p.rep);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    sim_worker *w = arg;
+    sim_run *r = w->run;
+    FILE *in = strcmp(r->path, "-") ? fopen(r->path, "r") : stdin;
+    mechset *set = NULL;
+
+    w->failed = 1;
+    if (!in) {
+        fprintf(stderr, "punch simulate: %s: cannot open\n", r->path);
+        goto out;
+    }
+    if (session_open(&w->s, r->redis) || session_load(&w->s, r->dir, r->ns, 0)) {
+        fprintf(stderr, "punch simulate: cannot start an engine on %s\n", r->redis);
+        goto out;
+    }
+    if (!(set = mech_holder_acquire(w->s.holder))) {
+        json_t *d = mech_holder_describe(w->s.holder);
+        if (w->index == 0)
+            fprintf(stderr, "punch simulate: the mechanics in %s do not load: %s\n", r->dir,
+                    json_string_value(json_object_get(json_object_get(d, "error"), "message")));
+        json_decref(d);
+        goto out;
+    }
+    snprintf(w->version, sizeof w->version, "%s", mechset_version(set));
+    mechset_unref(set);
+    w->rep = simrep_new();
+    w->slots = calloc((size_t)r->window, sizeof *w->slots);
+    w->free_slots = calloc((size_t)r->window, sizeof *w->free_slots);
+    if (!w->rep || !w->slots || !w->free_slots)
+        goto out;
+    for (int i = 0; i < r->window; i++) {
+        w->slots[i].w = w;
+        w->free_slots[w->nfree++] = r->window - 1 - i;
+    }
+    if (worker_replay(w, in) == 0) {
+        w->figures = simrep_json(w->rep);
+        w->failed = 0;
+    }
+out:
+    free(w->slots);
+    free(w->free_slots);
+    simrep_free(w->rep);
+    session_close(&w->s);
+    if (in && in != stdin)
+        fclose(in);
+    atomic_fetch_add(&r->finished, 1);
+    return NULL;
+}
+
+static void draw_progress(sim_run *r, sim_worker *ws, off_t size, int64_t started)
+{
+    long long events = 0, offset = -1;
+    double secs = (double)(pc_mono_ms() - started) / 1000.0, rate;
+    char bar[31];
+    for (int i = 0; i < r->nworkers; i++) {
+        long long o = atomic_load(&ws[i].offset);
+        events += atomic_load(&ws[i].events);
+        if (offset < 0 || o < offset)
+            offset = o;
+    }
+    rate = secs > 0 ? (double)events / secs : 0.0;
+    if (size > 0) {
+        double done = offset > 0 ? (double)offset / (double)size : 0.0;
+        int fill = (int)(done * 30);
+        memset(bar, '#', 30);
+        memset(bar + fill, '.', 30 - (size_t)fill);
+        bar[30] = '\0';
+        fprintf(stderr, "\r%s [%s] %3d%% %10lld events %8.0f events/s", r->name, bar,
+                (int)(done * 100), events, rate);
+    } else {
+        fprintf(stderr, "\r%s %10lld events %8.0f events/s", r->name, events, rate);
+    }
+}
+
+/*
+ * Replays the file with the mechanics of dir on namespace ns through nworkers
+ * engines on the Redis at addr, and fills out. 0, or -1 when it could not run.
+ */
+static int replay(sim_run *r, sim_result *out)
+{
+    sim_worker *ws = calloc((size_t)r->nworkers, sizeof *ws);
+    struct stat st;
+    off_t size = 0;
+    int64_t started = pc_mono_ms();
+    int rc = 0, started_threads = 0;
+
+    if (!ws)
+        return -1;
+    if (strcmp(r->path, "-") && stat(r->path, &st) == 0 && S_ISREG(st.st_mode))
+        size = st.st_size;
+    for (int i = 0; i < r->nworkers; i++) {
+        ws[i].run = r;
+        ws[i].index = i;
+        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) {
+            rc = -1;
+            break;
+        }
+        started_threads++;
+    }
+    while (atomic_load(&r->finished) < started_threads) {
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        if (r->progress)
+            draw_progress(r, ws, size, started);
+    }
+    if (r->progress)
+        fputs("\r\033[K", stderr);
+    out->seconds = (double)(pc_mono_ms() - started) / 1000.0;
+    out->events = 0;
+    for (int i = 0; i < started_threads; i++) {
+        pthread_join(ws[i].thread, NULL);
+        out->events += atomic_load(&ws[i].events);
+        if (ws[i].failed) {
+            rc = -1;
+        } else if (!out->figures) {
+            out->figures = ws[i].figures;
+            ws[i].figures = NULL;
+            snprintf(out->version, sizeof out->version, "%s", ws[i].version);
+        } else {
+            simrep_merge(out->figures, ws[i].figures);
+        }
+        json_decref(ws[i].figures);
+    }
+    if (atomic_load(&r->shown) > SIM_SHOW_ERRORS)
+        fprintf(stderr, "%s: ... and %d more failed events\n", r->name,
+                atomic_load(&r->shown) - SIM_SHOW_ERRORS);
+    free(ws);
     return rc;
 }
 
@@ -236,45 +366,69 @@ static void print_run(const char *label, const sim_result *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--window N]\n"
-               "                      [--json] [--progress | --no-progress] EVENTS.jsonl\n"
-               "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
-               "namespace and reports what the mechanics in DIR would have done. With --against,\n"
-               "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
-               "EVENTS.jsonl may be '-' (stdin) without --against.\n");
+    fprintf(f,
+            "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--workers N]\n"
+            "                      [--window N] [--json] [--progress | --no-progress] "
+            "EVENTS.jsonl\n"
+            "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
+            "namespace and reports what the mechanics in DIR would have done. With --against,\n"
+            "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
+            "--workers: engines in parallel (default: one per CPU); --window: events in flight\n"
+            "per engine (default %d). EVENTS.jsonl may be '-' (stdin; one worker, no --against).\n",
+            SIM_WINDOW);
 }
 
-/* One replay of in with the mechanics of dir, on a fresh namespace, wiped afterwards. */
-static int run_one(session *s, const char *dir, const char *ns, const char *name, FILE *in,
-                   int window, int progress, sim_result *out)
+/* One replay on a fresh namespace, which is wiped afterwards. */
+static int run_one(session *s, sim_run *r, sim_result *out)
 {
     int rc;
-    out->dir = dir;
-    if (session_load(s, dir, ns, 0))
-        return -1;
-    rc = replay(s, name, in, window, progress, out);
+    out->dir = r->dir;
+    rc = replay(r, out);
     /* Leave nothing behind on a given server; free the memory of a throwaway one. */
+    snprintf(s->ns, sizeof s->ns, "%s", r->ns);
     if (session_wipe(s))
-        fprintf(stderr, "punch simulate: could not remove namespace %s\n", ns);
+        fprintf(stderr, "punch simulate: could not remove namespace %s\n", r->ns);
     return rc;
+}
+
+static void print_report(const char *path, int json, sim_result *scripts, sim_result *against)
+{
+    if (json) {
+        json_t *j = json_pack("{s:s, s:o}", "file", path, "scripts", result_json(scripts));
+        if (against) {
+            json_object_set_new(j, "against", result_json(against));
+            json_object_set_new(j, "difference", simrep_diff(against->figures, scripts->figures));
+        }
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(j);
+    } else if (against) {
+        print_run("against", against);
+        print_run("scripts", scripts);
+        putchar('\n');
+        simrep_print(stdout, against->figures, "against", scripts->figures, "scripts");
+    } else {
+        print_run("scripts", scripts);
+        putchar('\n');
+        simrep_print(stdout, scripts->figures, "scripts", NULL, NULL);
+    }
 }
 
 int cmd_simulate(int argc, char **argv)
 {
-    static const struct option longs[] = {{"scripts", required_argument, 0, 's'},
-                                          {"against", required_argument, 0, 'a'},
-                                          {"redis", required_argument, 0, 'r'},
-                                          {"window", required_argument, 0, 'w'},
-                                          {"json", no_argument, 0, 'j'},
-                                          {"progress", no_argument, 0, 'p'},
-                                          {"no-progress", no_argument, 0, 'P'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"scripts", required_argument, 0, 's'}, {"against", required_argument, 0, 'a'},
+        {"redis", required_argument, 0, 'r'},   {"workers", required_argument, 0, 'W'},
+        {"window", required_argument, 0, 'w'},  {"json", no_argument, 0, 'j'},
+        {"progress", no_argument, 0, 'p'},      {"no-progress", no_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *dir = NULL, *against = NULL, *redis = NULL, *path;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = cpus > 0 ? (int)(cpus < 8 ? cpus : 8) : 1;
     int window = SIM_WINDOW, json = 0, progress = isatty(2), opt, rc = 1;
     sim_result a = {0}, b = {0};
+    sim_run run = {0};
     char ns[64];
-    FILE *in;
     session s;
 
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -287,6 +441,9 @@ int cmd_simulate(int argc, char **argv)
             break;
         case 'r':
             redis = optarg;
+            break;
+        case 'W':
+            workers = atoi(optarg);
             break;
         case 'w':
             window = atoi(optarg);
@@ -308,7 +465,8 @@ int cmd_simulate(int argc, char **argv)
             return 2;
         }
     }
-    if (!dir || optind != argc - 1 || window < 1 || window > 65536) {
+    if (!dir || optind != argc - 1 || window < 1 || window > 65536 || workers < 1 ||
+        workers > SIM_MAX_WORKERS) {
         usage(stderr);
         return 2;
     }
@@ -318,8 +476,8 @@ int cmd_simulate(int argc, char **argv)
             fprintf(stderr, "punch simulate: --against reads the events twice: give a file\n");
             return 2;
         }
-        in = stdin;
-    } else if (!(in = fopen(path, "r"))) {
+        workers = 1;
+    } else if (access(path, R_OK)) {
         fprintf(stderr, "punch simulate: %s: cannot open\n", path);
         return 2;
     }
@@ -327,45 +485,33 @@ int cmd_simulate(int argc, char **argv)
     if (session_open(&s, redis)) {
         fprintf(stderr, "punch simulate: no redis (install redis-server, or give --redis)\n");
         session_close(&s);
-        if (in != stdin)
-            fclose(in);
         return 2;
     }
     snprintf(ns, sizeof ns, "sim%d-%lld-b", (int)getpid(), (long long)pc_now_ms());
+    run.path = path;
+    run.redis = redis ? redis : s.redis.socket;
+    run.window = window;
+    run.nworkers = workers;
+    run.progress = progress;
+    run.ns = ns;
     if (against) {
-        if (run_one(&s, against, ns, "against", in, window, progress, &a))
+        run.dir = against;
+        run.name = "against";
+        if (run_one(&s, &run, &a))
             goto out;
-        rewind(in);
+        atomic_store(&run.finished, 0);
+        atomic_store(&run.shown, 0);
     }
     ns[strlen(ns) - 1] = 'a';
-    if (run_one(&s, dir, ns, "scripts", in, window, progress, against ? &b : &a))
+    run.dir = dir;
+    run.name = "scripts";
+    if (run_one(&s, &run, against ? &b : &a))
         goto out;
-    if (json) {
-        json_t *j =
-            json_pack("{s:s, s:o}", "file", path, "scripts", result_json(against ? &b : &a));
-        if (against) {
-            json_object_set_new(j, "against", result_json(&a));
-            json_object_set_new(j, "difference", simrep_diff(a.figures, b.figures));
-        }
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(j);
-    } else if (against) {
-        print_run("against", &a);
-        print_run("scripts", &b);
-        putchar('\n');
-        simrep_print(stdout, a.figures, "against", b.figures, "scripts");
-    } else {
-        print_run("scripts", &a);
-        putchar('\n');
-        simrep_print(stdout, a.figures, "scripts", NULL, NULL);
-    }
+    print_report(path, json, against ? &b : &a, against ? &a : NULL);
     rc = 0;
 out:
     json_decref(a.figures);
     json_decref(b.figures);
     session_close(&s);
-    if (in != stdin)
-        fclose(in);
     return rc;
 }

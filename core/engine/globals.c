@@ -15,15 +15,21 @@
 
 /*
  * counter: a global counter, incremented once per claim (by 1, or by args.by).
- *   KEYS: the counter, the claim   ARGV: by, claim TTL (s)
+ *   KEYS: the counter, the claim   ARGV: by, claim TTL (s), peek ("1": a dry run)
  *   -> the counter's value after this event's increment
  * The claim holds "<value>:<by>". Claims live a day; a confirmed counter claim
- * is just left to expire, and a released one gives its increment back.
+ * is just left to expire. A released one gives its increment back only when
+ * nobody counted since: a value is never handed out twice (an every-Nth
+ * prize stays exact), at the price of a skipped value after a failed event.
+ * A dry run only looks.
  */
 static store_script counter_reserve = {
     "counter_reserve",
     "local c = redis.call('GET', KEYS[2])\n"
     "if c then return tonumber(string.match(c, '^(-?%d+)')) end\n"
+    "if ARGV[3] == '1' then\n"
+    "  return tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])\n"
+    "end\n"
     "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
     "redis.call('SET', KEYS[2], v .. ':' .. ARGV[1], 'EX', ARGV[2])\n"
     "return v\n",
@@ -34,7 +40,10 @@ static store_script counter_release = {
     "local c = redis.call('GET', KEYS[2])\n"
     "if not c then return 0 end\n"
     "redis.call('DEL', KEYS[2])\n"
-    "redis.call('DECRBY', KEYS[1], string.match(c, ':(-?%d+)$') or '1')\n"
+    "local v, by = string.match(c, '^(-?%d+):(-?%d+)$')\n"
+    "if v then\n"
+    "  redis.call('DECRBY', KEYS[1], by)\n"
+    "end\n"
     "return 1\n",
     ""};
 
@@ -227,8 +236,8 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
         json_t *byj = json_object_get(req->args, "by");
         char by[32];
         snprintf(by, sizeof by, "%" JSON_INTEGER_FORMAT, byj ? json_integer_value(byj) : 1);
-        const char *argv[4] = {key, ckey, by, "86400"};
-        store_eval(g->store, &counter_reserve, on_reserved, p, 2, 4, argv, NULL);
+        const char *argv[5] = {key, ckey, by, "86400", ge->dry ? "1" : "0"};
+        store_eval(g->store, &counter_reserve, on_reserved, p, 2, 5, argv, NULL);
         return;
     }
     if (game_op_call(g, ge, req, done, arg))

@@ -153,16 +153,28 @@ int money_earn(member_state *m, const char *mechanic, const char *currency, int6
     return 0;
 }
 
-/* Takes amount out of the available lots of currency, soonest-expiring first. */
-static int take_from_lots(member_state *m, const char *currency, int64_t amount,
-                          const char *skip_event)
+/* Orders the merged lot (number 0) first, then soonest-expiring. */
+static int merged_first(const void *a, const void *b)
+{
+    const money_lot *x = a, *y = b;
+    if ((x->n == 0) != (y->n == 0))
+        return x->n == 0 ? -1 : 1;
+    return by_expiry(a, b);
+}
+
+/*
+ * Takes amount out of the available lots of currency, soonest-expiring first
+ * (or the merged lot first), skipping the lots of skip_event.
+ */
+static int take_from_lots_ordered(member_state *m, const char *currency, int64_t amount,
+                                  const char *skip_event, int merged)
 {
     size_t n;
     money_lot *lots = load_lots(m, currency, &n);
     if (!lots && n)
         return -1;
     if (n)
-        qsort(lots, n, sizeof *lots, by_expiry);
+        qsort(lots, n, sizeof *lots, merged ? merged_first : by_expiry);
     for (size_t i = 0; i < n && amount > 0; i++) {
         money_lot *lot = &lots[i];
         if (lot->avail_ms || lot->remaining <= 0 || (skip_event && !strcmp(lot->event, skip_event)))
@@ -178,6 +190,12 @@ static int take_from_lots(member_state *m, const char *currency, int64_t amount,
     }
     free(lots);
     return 0;
+}
+
+static int take_from_lots(member_state *m, const char *currency, int64_t amount,
+                          const char *skip_event)
+{
+    return take_from_lots_ordered(m, currency, amount, skip_event, 0);
 }
 
 int money_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
@@ -252,15 +270,18 @@ int money_tick(member_state *m, int64_t now_ms, const char **err)
     return rc;
 }
 
-/* Takes back up to amount from the balance of currency: its lots first, then a debt. */
+/*
+ * Takes back amount from the balance of currency (lots other than the reversed
+ * event's; the merged lot first when merged), leaving a debt when short.
+ */
 static int take_back(member_state *m, const char *currency, int64_t amount, const char *skip_event,
-                     const char **err)
+                     int merged, const char **err)
 {
     int64_t bal, avail = balance(m, currency);
     int64_t covered = avail > 0 ? (avail < amount ? avail : amount) : 0;
     member_move mv = {.mechanic = "reverse", .currency = currency, .kind = "reverse",
                       .delta = -amount, .allow_negative = 1};
-    if (covered && take_from_lots(m, currency, covered, skip_event)) {
+    if (covered && take_from_lots_ordered(m, currency, covered, skip_event, merged)) {
         *err = "out of memory";
         return -1;
     }
@@ -273,58 +294,65 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
     size_t n;
     money_lot *lots = load_lots(m, currency, &n);
     int64_t left = amount > 0 ? amount : INT64_MAX, total = 0, bal;
-    json_t *lot_currencies = json_object(), *v;
+    json_t *in_lots = json_object(), *v; /* currency -> what the event's lots hold at earn */
     const char *cur;
     int rc = 0;
 
     *reversed_out = 0;
-    /* Currencies with a lot per earn: lot by lot. */
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(lots[i].event, event))
+            json_object_set_new(in_lots, lots[i].currency,
+                                json_integer(json_integer_value(json_object_get(in_lots, lots[i].currency)) +
+                                             lots[i].amount));
+    /* 1. What is left of the event's own lots, all of them first. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
         money_lot *lot = &lots[i];
-        if (strcmp(lot->event, event))
+        if (strcmp(lot->event, event) || lot->remaining <= 0)
             continue;
-        json_object_set_new(lot_currencies, lot->currency, json_true());
+        int64_t from_lot = lot->remaining < left ? lot->remaining : left;
         member_move mv = {.mechanic = "reverse", .currency = lot->currency, .kind = "reverse",
                           .allow_negative = 1};
-        /* 1. what is left of the lot itself */
-        int64_t from_lot = lot->remaining < left ? lot->remaining : left;
         if (lot->avail_ms)
             mv.pending = -from_lot;
         else
             mv.delta = -from_lot;
         lot->remaining -= from_lot;
-        lot->amount -= from_lot;
         left -= from_lot;
-        if (rc == 0 && (mv.delta || mv.pending))
-            rc = member_move_balance(m, &mv, &bal, err);
-        /* 2. what of it was spent: from the rest of the balance, or as a debt */
-        int64_t from_spent = lot->spent < left ? lot->spent : left;
-        if (rc == 0 && from_spent > 0) {
-            rc = take_back(m, lot->currency, from_spent, event, err);
-            lot->spent -= from_spent;
-            lot->amount -= from_spent;
-            left -= from_spent;
-        }
-        /* 3. what of it expired has left the balance already: nothing to take. */
-        total += from_lot + from_spent;
+        total += from_lot;
+        rc = member_move_balance(m, &mv, &bal, err);
         if (rc == 0 && store_lot(m, lot))
             rc = -1;
     }
-    /* Currencies in the merged lot: what the event earned, less what was reversed before. */
+    /* 2. What of them was spent: from the rest of the balance, or as a debt. */
+    for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
+        money_lot *lot = &lots[i];
+        if (strcmp(lot->event, event) || lot->spent <= 0)
+            continue;
+        int64_t from_spent = lot->spent < left ? lot->spent : left;
+        rc = take_back(m, lot->currency, from_spent, event, 0, err);
+        lot->spent -= from_spent;
+        left -= from_spent;
+        total += from_spent;
+        /* The other lots changed in the member; write this one back over its old copy. */
+        if (rc == 0 && store_lot(m, lot))
+            rc = -1;
+    }
+    /* 3. What of them expired has left the balance already: nothing to take. */
+
+    /* 4. What the event earned into the merged lot, less what was reversed of it before. */
     json_object_foreach(earned, cur, v)
     {
         char rf[200];
         int64_t done, can, take;
-        if (rc || left <= 0 || (currency && strcmp(cur, currency)) ||
-            json_object_get(lot_currencies, cur))
+        if (rc || left <= 0 || (currency && strcmp(cur, currency)))
             continue;
         snprintf(rf, sizeof rf, "rv:%s:%s", cur, event);
         done = member_get_int(m, rf);
-        can = json_integer_value(v) - done;
+        can = json_integer_value(v) - json_integer_value(json_object_get(in_lots, cur)) - done;
         take = can < left ? can : left;
         if (take <= 0)
             continue;
-        rc = take_back(m, cur, take, NULL, err);
+        rc = take_back(m, cur, take, NULL, 1, err);
         if (rc == 0 && member_set_int(m, rf, done + take))
             rc = -1;
         left -= take;
@@ -333,7 +361,7 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
     (void)now_ms;
     if (rc && !*err)
         *err = "out of memory";
-    json_decref(lot_currencies);
+    json_decref(in_lots);
     free(lots);
     *reversed_out = total;
     return rc;

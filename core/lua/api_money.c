@@ -52,37 +52,79 @@ static int parse_span(lua_State *L, int idx, int *months, int64_t *ms)
     return 0;
 }
 
-/* Reads expiry and return-window options from the table at idx into policy (a JSON object). */
-static void read_policy(lua_State *L, int idx, json_t *policy, const char *who)
+/* The rules of a currency, or the options of one earn. */
+typedef struct policy {
+    int has_expiry;   /* expires_in or expires_at given */
+    int months;       /* expires_in in calendar months */
+    int64_t ms;       /* expires_in in milliseconds */
+    char period[16];  /* expires_at: "month", "quarter", "year", or "" */
+    int has_pending;
+    int64_t pending_ms;
+} policy;
+
+/*
+ * Reads expiry and return-window fields of the table at idx into p. Raises on
+ * a bad value; allocates nothing, so a raise leaks nothing.
+ */
+static void read_policy(lua_State *L, int idx, policy *p, const char *who)
 {
     int months;
     int64_t ms;
+    int given_in, given_at;
     lua_getfield(L, idx, "expires_in");
-    if (!lua_isnil(L, -1)) {
-        if (parse_span(L, -1, &months, &ms))
-            luaL_error(L, "%s: expires_in must be like \"30d\", \"6mo\" or \"2y\"", who);
-        json_object_set_new(policy, "expires_months", json_integer(months));
-        json_object_set_new(policy, "expires_ms", json_integer(ms));
-    }
-    lua_pop(L, 1);
     lua_getfield(L, idx, "expires_at");
-    if (!lua_isnil(L, -1)) {
-        const char *p = lua_tostring(L, -1);
-        if (!p || (strcmp(p, "end_of_month") && strcmp(p, "end_of_quarter") &&
-                   strcmp(p, "end_of_year")))
+    given_in = !lua_isnil(L, -2);
+    given_at = !lua_isnil(L, -1);
+    if (given_in || given_at) {
+        p->has_expiry = 1;
+        p->months = 0;
+        p->ms = 0;
+        p->period[0] = '\0';
+    }
+    if (given_in) {
+        if (parse_span(L, -2, &months, &ms))
+            luaL_error(L, "%s: expires_in must be like \"30d\", \"6mo\" or \"2y\"", who);
+        p->months = months;
+        p->ms = ms;
+    }
+    if (given_at) {
+        const char *at = lua_tostring(L, -1);
+        if (!at || (strcmp(at, "end_of_month") && strcmp(at, "end_of_quarter") &&
+                    strcmp(at, "end_of_year")))
             luaL_error(L, "%s: expires_at must be \"end_of_month\", \"end_of_quarter\" or "
                           "\"end_of_year\"",
                        who);
-        json_object_set_new(policy, "period", json_string(p + 7));
+        snprintf(p->period, sizeof p->period, "%s", at + 7);
     }
-    lua_pop(L, 1);
+    lua_pop(L, 2);
     lua_getfield(L, idx, "pending");
     if (!lua_isnil(L, -1)) {
         if (parse_span(L, -1, &months, &ms) || months)
             luaL_error(L, "%s: pending must be like \"14d\"", who);
-        json_object_set_new(policy, "pending_ms", json_integer(ms));
+        p->has_pending = 1;
+        p->pending_ms = ms;
     }
     lua_pop(L, 1);
+}
+
+static json_t *policy_json(const policy *p)
+{
+    return json_pack("{s:i, s:I, s:s, s:I}", "expires_months", p->months, "expires_ms",
+                     (json_int_t)p->ms, "period", p->period, "pending_ms",
+                     (json_int_t)p->pending_ms);
+}
+
+static void policy_of(const mechset *set, const char *cur, policy *p)
+{
+    json_t *j = json_object_get(set->currencies, cur);
+    memset(p, 0, sizeof *p);
+    if (!j)
+        return;
+    p->months = (int)json_integer_value(json_object_get(j, "expires_months"));
+    p->ms = json_integer_value(json_object_get(j, "expires_ms"));
+    snprintf(p->period, sizeof p->period, "%s",
+             json_string_value(json_object_get(j, "period")) ? json_string_value(json_object_get(j, "period")) : "");
+    p->pending_ms = json_integer_value(json_object_get(j, "pending_ms"));
 }
 
 /* currency "stamps" { expires_in = "6mo" } -- declared at a file's top level */
@@ -90,7 +132,7 @@ static int declare_currency(lua_State *L)
 {
     mechset *set = run_of(L)->set;
     const char *name = lua_tostring(L, lua_upvalueindex(1));
-    json_t *policy;
+    policy p = {0};
     if (!set->loading_file)
         return luaL_error(L, "currency '%s' declared outside a script's top level", name);
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -106,9 +148,8 @@ static int declare_currency(lua_State *L)
     }
     if (json_object_get(set->currencies, name))
         return luaL_error(L, "currency '%s' is declared twice", name);
-    policy = json_object();
-    read_policy(L, 1, policy, name);
-    json_object_set_new(set->currencies, name, policy);
+    read_policy(L, 1, &p, name);
+    json_object_set_new(set->currencies, name, policy_json(&p));
     return 0;
 }
 
@@ -134,10 +175,15 @@ static int api_tiers(lua_State *L)
     n = luaL_len(L, 1);
     if (n < 1)
         return luaL_error(L, "tiers: list the tier names, lowest first");
+    for (lua_Integer i = 1; i <= n; i++) { /* check all before allocating */
+        lua_geti(L, 1, i);
+        api_check_name(L, -1, "tier");
+        lua_pop(L, 1);
+    }
     t = json_array();
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);
-        json_array_append_new(t, json_string(api_check_name(L, -1, "tier")));
+        json_array_append_new(t, json_string(lua_tostring(L, -1)));
         lua_pop(L, 1);
     }
     set->tiers = t;
@@ -178,44 +224,30 @@ static void earn_times(lua_State *L, mech_run *run, const char *cur, int opts, i
                        int64_t *avail)
 {
     int64_t now = run->ev->at_ms;
-    json_t *policy = json_deep_copy(json_object_get(run->set->currencies, cur));
-    if (!policy)
-        policy = json_object();
+    policy p;
+    policy_of(run->set, cur, &p);
     if (opts && lua_istable(L, opts)) {
         lua_pushnil(L);
         while (lua_next(L, opts)) {
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-            if (strcmp(k, "expires_in") && strcmp(k, "expires_at") && strcmp(k, "pending")) {
-                json_decref(policy);
+            if (strcmp(k, "expires_in") && strcmp(k, "expires_at") && strcmp(k, "pending"))
                 luaL_error(L, "earn: unknown option '%s' (use expires_in, expires_at, pending)", k);
-            }
             lua_pop(L, 1);
         }
         /* An option replaces the policy's expiry as a whole. */
-        lua_getfield(L, opts, "expires_in");
-        lua_getfield(L, opts, "expires_at");
-        if (!lua_isnil(L, -1) || !lua_isnil(L, -2)) {
-            json_object_del(policy, "expires_months");
-            json_object_del(policy, "expires_ms");
-            json_object_del(policy, "period");
-        }
-        lua_pop(L, 2);
-        read_policy(L, opts, policy, "earn");
+        read_policy(L, opts, &p, "earn");
     }
     *expires = 0;
-    if (json_integer_value(json_object_get(policy, "expires_months")))
-        *expires = money_add_months(now, (int)json_integer_value(json_object_get(policy, "expires_months")));
-    else if (json_integer_value(json_object_get(policy, "expires_ms")))
-        *expires = now + json_integer_value(json_object_get(policy, "expires_ms"));
-    if (json_is_string(json_object_get(policy, "period"))) {
-        int64_t end = money_period_end(now, json_string_value(json_object_get(policy, "period")));
+    if (p.months)
+        *expires = money_add_months(now, p.months);
+    else if (p.ms)
+        *expires = now + p.ms;
+    if (p.period[0]) {
+        int64_t end = money_period_end(now, p.period);
         if (!*expires || end < *expires)
             *expires = end;
     }
-    *avail = json_integer_value(json_object_get(policy, "pending_ms"));
-    if (*avail)
-        *avail += now;
-    json_decref(policy);
+    *avail = p.pending_ms ? now + p.pending_ms : 0;
 }
 
 static int earn(lua_State *L, mech_run *run, const char *cur, int64_t amount, int opts)
@@ -463,7 +495,10 @@ static int m_wake_at(lua_State *L)
 {
     mech_run *run = api_running(L);
     lua_Integer at = luaL_checkinteger(L, 2);
-    int64_t ms = (int64_t)at * 1000, cur = member_get_int(run->m, "wk");
+    int64_t ms, cur = member_get_int(run->m, "wk");
+    if (at < 0 || at > 253402300799) /* up to the year 9999 */
+        return luaL_error(L, "wake_at: the time must be seconds since 1970, before the year 10000");
+    ms = (int64_t)at * 1000;
     if (ms <= run->ev->at_ms)
         return luaL_error(L, "wake_at: the time must be in the future");
     if (!cur || cur <= run->ev->at_ms || ms < cur)

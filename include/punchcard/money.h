@@ -29,7 +29,7 @@
 typedef struct money_lot {
     char currency[65];
     int64_t n;          /* lot number */
-    int64_t amount;     /* earned */
+    int64_t amount;     /* earned (never changes: reversals lower remaining and spent) */
     int64_t remaining;  /* still in the balance (or pending) */
     int64_t spent;      /* taken by spending or redemption */
     int64_t expires_ms; /* 0 = never */
@@ -68,7 +68,7 @@ int64_t money_next_due(const member_state *m);
 void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg),
                     void *arg);
 
-/* {"currency": {"pending": n, "next_expiry": {"amount", "at"} | null}} for GET member. */
+/* {"currency": {"next_expiry": {"amount", "at"} | null}} for GET member. */
 json_t *money_summary(const member_state *m);
 
 /* Adds months (calendar, UTC) to a time; negative months go back. */
