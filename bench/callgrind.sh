@@ -36,6 +36,9 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null || true
+	if [ -s "$TMP/pids" ]; then
+		while read -r p; do kill -TERM "$p" 2>/dev/null || true; done <"$TMP/pids"
+	fi
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do
 		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -67,6 +70,12 @@ PUNCHD=$TMP/punchd
 ) </dev/null >/dev/null &
 WATCHDOG=$!
 
+# Waits for a background step (wrk under timeout), so that a signal stops the run at once
+# (bash interrupts `wait`, not a foreground command); its pid is noted for cleanup.
+bg_wait() {
+	echo "$1" >>"$TMP/pids"
+	wait "$1"
+}
 free_port() {
 	local p used lo
 	# Below the ephemeral range, so no client socket (wrk's, hiredis's) can hold it.
@@ -106,11 +115,14 @@ measure() {
 	PIDS+=("$pid")
 	wait_for 300 curl -sf --max-time 2 "$ready" || die "$name did not start: $(tail -3 "$TMP/$name.log")"
 	LABEL=$name-warm NONCE=$NONCE-$name-warm timeout 60 \
-		wrk -t1 -c"$CONNS" -d2s --timeout 10s -s "$BENCH/orders.lua" "$url" >/dev/null 2>&1 || true
+		wrk -t1 -c"$CONNS" -d2s --timeout 10s -s "$BENCH/orders.lua" "$url" >/dev/null 2>&1 &
+	bg_wait $! || true
 	timeout 20 callgrind_control -i on "$pid" >/dev/null 2>&1 || die "callgrind_control failed"
-	out=$(LABEL=$name NONCE=$NONCE-$name timeout 60 \
-		wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$BENCH/orders.lua" "$url" 2>&1 |
-		grep '^RESULT ') || die "wrk against $name failed"
+	LABEL=$name NONCE=$NONCE-$name timeout 60 \
+		wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$BENCH/orders.lua" "$url" \
+		>"$TMP/wrk-$name.txt" 2>&1 &
+	bg_wait $! || die "wrk against $name failed: $(tail -3 "$TMP/wrk-$name.txt")"
+	out=$(grep '^RESULT ' "$TMP/wrk-$name.txt") || die "wrk against $name printed no RESULT"
 	timeout 20 callgrind_control -i off "$pid" >/dev/null 2>&1 || true
 	stop_pid "$pid"
 	# Requests answered in the window; up to CONNS more may have been in flight.
@@ -131,6 +143,7 @@ stop_pid() {
 total_ir() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'; }
 
 # hello-world
+# shellcheck disable=SC2046
 cc -O2 -g -o "$TMP/hello" "$BENCH/hello.c" $(pkg-config --cflags --libs libevent) ||
 	die "cannot compile bench/hello.c"
 HPORT=$(free_port)

@@ -34,8 +34,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     /* Read the whole body, as a real handler would before parsing it. */
     while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
         body_bytes += (unsigned long long)n;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add_printf(out, "{\"ok\":true,\"len\":%zu}", len);
     evhttp_send_reply(req, 200, "OK", out);
 }

@@ -93,6 +93,10 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null || true
+	# Steps running in the background (wrk under timeout, redis-benchmark): see bg_wait.
+	if [ -s "$TMP/pids" ]; then
+		while read -r p; do kill -TERM "$p" 2>/dev/null || true; done <"$TMP/pids"
+	fi
 	for p in "${PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
@@ -139,7 +143,15 @@ stop_pid() {
 	PIDS=("${keep[@]}")
 }
 
-# A TCP port on 127.0.0.1 that no socket uses (punchd rejects port 0 in --listen).
+# Long steps run in the background and are waited for with bg_wait: bash runs a signal's
+# trap only once a foreground command ends, but it interrupts `wait` at once, so Ctrl-C or
+# the watchdog stops the run right away. Their pids are noted for cleanup.
+bg_wait() {
+	echo "$1" >>"$TMP/pids"
+	wait "$1"
+}
+
+# A TCP port on 127.0.0.1 that no socket uses (older punchd builds rejected --listen HOST:0).
 free_port() {
 	local p used lo
 	# Below the ephemeral range, so no client socket (wrk's, hiredis's) can hold it.
@@ -212,8 +224,8 @@ machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
-# Runs wrk with orders.lua against the server $4; prints its RESULT line's key=value
-# fields on stdout, plus the CPU that the server, Redis and wrk spent per request
+# Runs wrk with orders.lua against the server $4; writes its RESULT line's key=value
+# fields to $TMP/res-$1, plus the CPU that the server, Redis and wrk spent per request
 # (microseconds) and the cores that other processes of the machine kept busy meanwhile.
 # $1 label, $2 url, $3 duration, $4 server pid
 run_wrk() {
@@ -225,7 +237,8 @@ run_wrk() {
 	m0=$(machine_ticks)
 	LABEL=$label NONCE=$NONCE-$label MEMBERS=$MEMBERS timeout "$limit" \
 		wrk -t"$THREADS" -c"$CONNS" -d"$dur" --timeout 5s --latency -s "$BENCH/orders.lua" "$url" \
-		>"$out" 2>&1 || die "wrk $label failed: $(tail -3 "$out")"
+		>"$out" 2>&1 &
+	bg_wait $! || die "wrk $label failed: $(tail -3 "$out")"
 	m1=$(machine_ticks)
 	s1=$(cpu_ticks "$spid") r1=$(cpu_ticks "$REDIS_PID") w1=$(awk '{ print $16 + $17 }' "/proc/$me/stat")
 	grep -m1 "^$label: " "$out" | sed 's/^/[bench]   /' >&2
@@ -240,7 +253,7 @@ run_wrk() {
 		if (other < 0) other = 0
 		if (n < 1) n = 1
 		printf "%s srv_us=%.1f redis_us=%.1f wrk_us=%.1f other_cores=%.2f\n", res,
-			s * 1e6 / hz / n, r * 1e6 / hz / n, w * 1e6 / hz / n, other }'
+			s * 1e6 / hz / n, r * 1e6 / hz / n, w * 1e6 / hz / n, other }' >"$TMP/res-$label"
 }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
@@ -269,9 +282,10 @@ NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 log "run nonce $NONCE; wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP) over $MEMBERS members"
 
 log "hello-world: warm-up"
-run_wrk hello-warm "http://127.0.0.1:$HPORT/v1/events" "$WARMUP" "$HELLO_PID" >/dev/null
+run_wrk hello-warm "http://127.0.0.1:$HPORT/v1/events" "$WARMUP" "$HELLO_PID"
 log "hello-world: measuring"
-HELLO=$(run_wrk hello "http://127.0.0.1:$HPORT/v1/events" "$DURATION" "$HELLO_PID")
+run_wrk hello "http://127.0.0.1:$HPORT/v1/events" "$DURATION" "$HELLO_PID"
+HELLO=$(cat "$TMP/res-hello")
 stop_pid "$HELLO_PID"
 
 # Summarises $TMP/perf.data: CPU by library, the top functions (self), and the share
@@ -307,7 +321,8 @@ for w in $WORKERS; do
 		die "punchd did not become ready: $(tail -5 "$TMP/punchd-w$w.log")"
 	url="http://127.0.0.1:$PPORT/v1/events"
 	log "punchd --workers $w: warm-up (namespace $ns)"
-	warm=$(run_wrk "punchd-w$w-warm" "$url" "$WARMUP" "$PUNCHD_PID")
+	run_wrk "punchd-w$w-warm" "$url" "$WARMUP" "$PUNCHD_PID"
+	warm=$(cat "$TMP/res-punchd-w$w-warm")
 	log "punchd --workers $w: measuring"
 	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
 		# Starts a second into the run, for at most 3 s (dwarf stacks are large).
@@ -319,7 +334,8 @@ for w in $WORKERS; do
 		PERF_PID=$!
 		PIDS+=("$PERF_PID")
 	fi
-	res=$(run_wrk "punchd-w$w" "$url" "$DURATION" "$PUNCHD_PID")
+	run_wrk "punchd-w$w" "$url" "$DURATION" "$PUNCHD_PID"
+	res=$(cat "$TMP/res-punchd-w$w")
 	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
 		wait "$PERF_PID" 2>/dev/null || true
 		PROFILE_TXT=$TMP/perf-report.txt
@@ -336,7 +352,8 @@ done
 # ---- redis-benchmark ---------------------------------------------------------------
 log "redis-benchmark -q -n $BENCH_N -P 1 -c $CONNS -t set,get"
 timeout 120 redis-benchmark "${RBENCH_ADDR[@]}" -q -n "$BENCH_N" -P 1 -c "$CONNS" -t set,get \
-	>"$TMP/rb.txt" 2>&1 || die "redis-benchmark failed: $(tail -3 "$TMP/rb.txt")"
+	>"$TMP/rb.txt" 2>&1 &
+bg_wait $! || die "redis-benchmark failed: $(tail -3 "$TMP/rb.txt")"
 rb_of() { tr '\r' '\n' <"$TMP/rb.txt" | sed -n "s/^$1: \\([0-9.]*\\) requests per second.*/\\1/p" | tail -1; }
 RB_SET=$(rb_of SET)
 RB_GET=$(rb_of GET)

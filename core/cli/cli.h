@@ -23,6 +23,9 @@ typedef struct session {
     mech_limits lim;
 } session;
 
+/* The virtual clock as an engine/sweeper clock function: arg is the session. */
+int64_t session_clock(void *arg);
+
 /* Connects to redis_addr, or starts a throwaway server when it is NULL. 0 or -1. */
 int session_open(session *s, const char *redis_addr);
 void session_close(session *s);

@@ -400,6 +400,13 @@ static void remove_signals(term *t)
     signal_pipe[0] = signal_pipe[1] = -1;
 }
 
+sweeper *repl_sweeper_new(repl *r)
+{
+    /* The clock only moves when told to: sweeps come from sweeper_poke(), not the timer. */
+    return sweeper_new(r->s.base, r->s.store, r->s.engine, r->s.ns, 3600 * 1000, session_clock,
+                       &r->s);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: punch repl [--scripts DIR] [--redis ADDR] [--namespace NS]\n"
@@ -459,6 +466,7 @@ int cmd_repl(int argc, char **argv)
         goto out;
     }
     mech_holder_on_reload(r.s.holder, on_reload, &r);
+    r.sweeper = repl_sweeper_new(&r);
     /* Ids stay unique across runs on a redis that outlives this one. */
     if (r.external_redis)
         snprintf(r.id_prefix, sizeof r.id_prefix, "repl-%lld-", (long long)(pc_now_ms() / 1000));
@@ -477,6 +485,7 @@ out:
     remove_signals(&t);
     the_term = NULL;
     replcmd_close(&r);
+    sweeper_free(r.sweeper);
     for (size_t i = 0; i < r.nmembers; i++)
         free(r.members[i]);
     free(r.members);

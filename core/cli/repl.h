@@ -8,12 +8,14 @@
 #define PUNCHCARD_CLI_REPL_H
 
 #include "cli.h"
+#include "punchcard/sweeper.h"
 
 #include <lua.h>
 #include <signal.h>
 
 typedef struct repl {
     session s;
+    sweeper *sweeper; /* expiry and releases of silent members, on the virtual clock */
     lua_State *L;
     const char *scripts;
     int external_redis; /* --redis given: ids carry a run stamp, the namespace is kept */
@@ -30,6 +32,9 @@ typedef struct repl {
 
 /* Set by SIGINT; the Lua hook and the input wait check it. */
 extern volatile sig_atomic_t repl_interrupted;
+
+/* A sweeper on the session's engine and virtual clock, poked when the clock moves. */
+sweeper *repl_sweeper_new(repl *r);
 
 /* Creates r->L with the commands. 0 or -1. */
 int replcmd_open(repl *r);

@@ -16,19 +16,34 @@
 
 static const char repl_help[] =
     "Events (applied to the store for real, on the virtual clock):\n"
-    "  order{member=\"ann\", amount=1250}   any event type the mechanics react to is a function;\n"
-    "                                     fields other than id, member, at, data go into data\n"
-    "  send{type=\"visit\", member=\"bo\"}    any type; add dry_run=true to decide without "
-    "applying\n"
-    "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  advance(\"1d\")  "
-    "(w d h m s)\n"
+    "  order{member=\"ann\", amount=1250}   any type the mechanics react to is a function;\n"
+    "                                     fields but id, member, at, data go into data\n"
+    "  send{type=\"visit\", member=\"bo\"}    any type; dry_run=true decides, applies nothing\n"
+    "  A member left out is the last one named.\n"
+    "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  "
+    "advance(\"1d12h\")\n"
+    "          (w d h m s); what falls due meanwhile (expiry, releases, ticks) happens then\n"
     "Members:  member(\"ann\")  ledger(\"ann\" [, n])  members()\n"
-    "Game:     draw(\"lunch\") pools left now   leaderboard(\"steps\" [, top [, member]])\n"
+    "Game:     draw(\"lunch\")  leaderboard(\"steps\" [, top [, member]])   for the clock's "
+    "period\n"
     "Program:  mechanics()  reload()  reset() wipes the namespace\n"
-    "Other:    json(value)  help()  quit()   Tab completes names and member ids; Ctrl-C stops a\n"
-    "          command or clears the line; Ctrl-D quits. History is kept in ~/.punch_history.\n";
+    "Other:    json(value)  help()  quit()\n"
+    "Tab completes names and member ids; Ctrl-C stops a command or clears the line; Ctrl-D\n"
+    "quits. History is kept in ~/.punch_history.\n";
 
 static const char *const reserved[] = {"id", "type", "member", "at", "data", "dry_run", NULL};
+
+typedef struct sync_count {
+    int done;
+    long long n;
+} sync_count;
+
+static void on_count(redisReply *reply, const char *err, void *arg)
+{
+    sync_count *c = arg;
+    c->done = 1;
+    c->n = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+}
 
 static repl *repl_of(lua_State *L)
 {
@@ -182,6 +197,44 @@ static int l_global_index(lua_State *L)
     return 1;
 }
 
+/* Has every member whose expiry or release is due by the clock been ticked? */
+static int nothing_due(repl *r)
+{
+    char key[100], now[32];
+    sync_count c = {0};
+    snprintf(key, sizeof key, "%s:due", r->s.ns);
+    snprintf(now, sizeof now, "%lld", (long long)r->s.now_ms);
+    const char *argv[4] = {"ZCOUNT", key, "-inf", now};
+    store_command(r->s.store, on_count, &c, 4, argv, NULL);
+    while (!c.done)
+        event_base_loop(r->s.base, EVLOOP_ONCE);
+    return c.n == 0;
+}
+
+/*
+ * The clock moved: what falls due meanwhile (lots expiring, pending stars
+ * released, "tick" mechanics) happens now, as punchd's sweeper would do it.
+ */
+static void catch_up(repl *r)
+{
+    uint64_t before;
+    int64_t deadline = pc_mono_ms() + 5000;
+    if (!r->sweeper)
+        return;
+    before = sweeper_ticks(r->sweeper);
+    sweeper_poke(r->sweeper);
+    while (!nothing_due(r) && pc_mono_ms() < deadline) {
+        struct timeval tick = {0, 20000};
+        event_base_loopexit(r->s.base, &tick);
+        event_base_dispatch(r->s.base);
+        sweeper_poke(r->sweeper);
+    }
+    if (sweeper_ticks(r->sweeper) > before)
+        printf("(%llu member%s had something due by then: ticked)\n",
+               (unsigned long long)(sweeper_ticks(r->sweeper) - before),
+               sweeper_ticks(r->sweeper) - before == 1 ? "" : "s");
+}
+
 static void push_clock(lua_State *L, repl *r)
 {
     char ts[32];
@@ -201,6 +254,7 @@ static int l_clock(lua_State *L)
         if (pc_time_parse(buf, &ms))
             return luaL_error(L, "clock: '%s' is not a time like 2026-01-01T09:00:00Z", s);
         r->s.now_ms = ms;
+        catch_up(r);
     }
     push_clock(L, r);
     return 1;
@@ -214,6 +268,7 @@ static int l_advance(lua_State *L)
         return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 1d12h",
                           lua_tostring(L, 1));
     r->s.now_ms += d;
+    catch_up(r);
     push_clock(L, r);
     return 1;
 }
@@ -323,8 +378,11 @@ static int l_reset(lua_State *L)
     if (session_wipe(&r->s))
         return luaL_error(L, "reset: redis refused to delete the namespace");
     /* A fresh engine: its cache of members must not outlive their keys. */
+    sweeper_free(r->sweeper);
+    r->sweeper = NULL;
     if (session_load(&r->s, NULL, ns, 0))
         return luaL_error(L, "reset: cannot restart the engine");
+    r->sweeper = repl_sweeper_new(r);
     for (size_t i = 0; i < r->nmembers; i++)
         free(r->members[i]);
     r->nmembers = 0;

@@ -29,7 +29,7 @@ static int wait_for(session *s, waiter *w)
     return 0;
 }
 
-static int64_t session_clock(void *arg)
+int64_t session_clock(void *arg)
 {
     return ((session *)arg)->now_ms;
 }

@@ -34,6 +34,13 @@ typedef struct sim_run {
     int window, nworkers, progress;
     atomic_int shown; /* failures printed so far */
     atomic_int finished;
+    /*
+     * Engines are set up one at a time, and all before any replays: engine_new()
+     * fills the SHA of the shared server-side scripts, which the others read.
+     */
+    pthread_mutex_t setup;
+    pthread_cond_t go;
+    int ready, expected; /* workers set up; workers started (-1 until all were) */
 } sim_run;
 
 typedef struct sim_worker sim_worker;
@@ -222,12 +229,21 @@ static void *worker_main(void *arg)
     FILE *in = strcmp(r->path, "-") ? fopen(r->path, "r") : stdin;
     mechset *set = NULL;
 
+    int up;
+
     w->failed = 1;
+    pthread_mutex_lock(&r->setup);
+    up = session_open(&w->s, r->redis) == 0 && session_load(&w->s, r->dir, r->ns, 0) == 0;
+    r->ready++;
+    pthread_cond_broadcast(&r->go);
+    while (r->expected < 0 || r->ready < r->expected)
+        pthread_cond_wait(&r->go, &r->setup);
+    pthread_mutex_unlock(&r->setup);
     if (!in) {
         fprintf(stderr, "punch simulate: %s: cannot open\n", r->path);
         goto out;
     }
-    if (session_open(&w->s, r->redis) || session_load(&w->s, r->dir, r->ns, 0)) {
+    if (!up) {
         fprintf(stderr, "punch simulate: cannot start an engine on %s\n", r->redis);
         goto out;
     }
@@ -304,17 +320,27 @@ static int replay(sim_run *r, sim_result *out)
 
     if (!ws)
         return -1;
+    pthread_mutex_init(&r->setup, NULL);
+    pthread_cond_init(&r->go, NULL);
+    r->ready = 0;
+    r->expected = -1;
     if (strcmp(r->path, "-") && stat(r->path, &st) == 0 && S_ISREG(st.st_mode))
         size = st.st_size;
     for (int i = 0; i < r->nworkers; i++) {
         ws[i].run = r;
         ws[i].index = i;
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) {
+            fprintf(stderr, "punch simulate: cannot start worker %d\n", i);
             rc = -1;
             break;
         }
         started_threads++;
     }
+    /* Now the workers know how many to wait for before replaying. */
+    pthread_mutex_lock(&r->setup);
+    r->expected = started_threads;
+    pthread_cond_broadcast(&r->go);
+    pthread_mutex_unlock(&r->setup);
     while (atomic_load(&r->finished) < started_threads) {
         struct timespec nap = {0, 100 * 1000 * 1000};
         nanosleep(&nap, NULL);
@@ -342,6 +368,8 @@ static int replay(sim_run *r, sim_result *out)
     if (atomic_load(&r->shown) > SIM_SHOW_ERRORS)
         fprintf(stderr, "%s: ... and %d more failed events\n", r->name,
                 atomic_load(&r->shown) - SIM_SHOW_ERRORS);
+    pthread_cond_destroy(&r->go);
+    pthread_mutex_destroy(&r->setup);
     free(ws);
     return rc;
 }

@@ -76,6 +76,11 @@ static const char prelude[] =
     "  local m = _member(id)\n"
     "  return m and m.balances[currency] or 0\n"
     "end\n"
+    "function T:draw(name) return _draw(name) end\n"
+    "function T:leaderboard(name, o)\n"
+    "  o = o or {}\n"
+    "  return _leaderboard(name, o.top or 10, o.member, o.period)\n"
+    "end\n"
     "function T:clock(iso) return _clock(iso) end\n"
     "function T:advance(d) return _advance(d) end\n"
     "function T:ok(v, msg) if not v then error(prefix(msg) .. 'expected a true value, got ' .. "
@@ -182,6 +187,35 @@ static int l_ledger(lua_State *L)
     return 1;
 }
 
+/* _draw(name) / _leaderboard(name, top, member, period): the game's shared state, or nil. */
+static int push_game(lua_State *L, int status, json_t *body, const char *what)
+{
+    if (status == 200)
+        luajson_push(L, body);
+    else if (status == 404)
+        lua_pushnil(L);
+    json_decref(body);
+    if (status != 200 && status != 404)
+        return luaL_error(L, "%s: status %d", what, status);
+    return 1;
+}
+
+static int l_draw(lua_State *L)
+{
+    json_t *body = NULL;
+    int status = session_draw(ctx_of(L)->s, luaL_checkstring(L, 1), &body);
+    return push_game(L, status, body, "draw");
+}
+
+static int l_leaderboard(lua_State *L)
+{
+    json_t *body = NULL;
+    int status = session_leaderboard(ctx_of(L)->s, luaL_checkstring(L, 1),
+                                     (int)luaL_optinteger(L, 2, 10), luaL_optstring(L, 3, NULL),
+                                     luaL_optstring(L, 4, NULL), &body);
+    return push_game(L, status, body, "leaderboard");
+}
+
 static void push_now(lua_State *L, spec_ctx *c)
 {
     char ts[32];
@@ -263,6 +297,8 @@ static void run_spec_file(spec_ctx *c, const char *path)
     lua_register(L, "_member", l_member);
     lua_register(L, "_ledger", l_ledger);
     lua_register(L, "_clock", l_clock);
+    lua_register(L, "_draw", l_draw);
+    lua_register(L, "_leaderboard", l_leaderboard);
     lua_register(L, "_advance", l_advance);
     if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=prelude") || lua_pcall(L, 0, 0, 0)) {
         fprintf(stderr, "punch test: prelude: %s\n", lua_tostring(L, -1));

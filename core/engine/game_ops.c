@@ -2,7 +2,7 @@
  * The game's global operations (globals-internal.h): instant-win draws with
  * finite prize pools, campaign budgets and referrals, each reserved under a
  * claim in one server-side script (one Cluster slot per resource); and the
- * game's effects: leaderboard scores and events sent to another member.
+ * game's effects: leaderboard scores and the referrer's event of a referral.
  *
  * Keys (NS = namespace):
  *   NS:{draw:D}:meta                 hash  epoch (absent = 1), wins, won:<prize>,
@@ -12,7 +12,7 @@
  *   NS:{draw:D}:claim:<claim id>     hash  t (touched, ms), epoch, prize, pool
  *   NS:{budget:B}:<period>           hash  used, max
  *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key
- *   NS:{ref:FRIEND}:by               hash  referrer, claim, t (kept for good)
+ *   NS:{ref:FRIEND}:by               hash  referrer, claim, t, type (kept for good)
  *   NS:{lb:L}:<period>               zset  member -> score;  NS:{lb:L}:meta hash per, tz
  */
 #include "globals-internal.h"
@@ -125,7 +125,8 @@ static store_script game_script = {
     "    return 0\n"
     "  end\n"
     "  if ARGV[4] == '1' then return 1 end\n"
-    "  redis.call('HSET', KEYS[1], 'referrer', ARGV[2], 'claim', ARGV[3], 't', now())\n"
+    "  redis.call('HSET', KEYS[1], 'referrer', ARGV[2], 'claim', ARGV[3], 't', now(),\n"
+    "             'type', ARGV[5])\n"
     "  return 1\n"
     "elseif op == 'referral_release' then\n"
     "  local c = redis.call('HMGET', KEYS[1], 'claim', 't')\n"
@@ -389,28 +390,62 @@ static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_
 }
 
 /* referral: the first event to claim this member as a referred friend holds it for good. */
+typedef struct referral_call {
+    globals *g;
+    int dry;
+    char friend_id[PC_ID_MAX + 1];
+    char claim_id[CLAIM_ID_MAX];
+    globals_done_fn *done;
+    void *arg;
+} referral_call;
+
+static void on_referral(redisReply *r, const char *err, void *arg)
+{
+    referral_call *rc = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        rc->done(rc->arg, NULL, r ? r->str : err ? err : "redis unavailable");
+    } else {
+        int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (held && !rc->dry) {
+            /* Sent before the commit: a follow-up to deliver should the effect be lost. */
+            char entry[CLAIM_ID_MAX + 200];
+            globals_index_entry("deliver", rc->friend_id, rc->claim_id, entry, sizeof entry);
+            globals_index_put(rc->g, entry);
+        }
+        json_t *v = json_boolean(held);
+        rc->done(rc->arg, v, NULL);
+        json_decref(v);
+    }
+    free(rc);
+}
+
 static void op_referral(globals *g, globals_event *ge, json_t *args, globals_done_fn *done,
                         void *arg)
 {
     const char *by = json_string_value(json_object_get(args, "referrer"));
+    const char *type = json_string_value(json_object_get(args, "type"));
     char key[PC_ID_MAX + 128];
     claim *c;
-    bool_call *b;
-    if (!by || !pc_valid_id(by)) {
-        done(arg, NULL, "bad referrer id");
+    referral_call *rc;
+    if (!by || !pc_valid_id(by) || !type || !pc_valid_name(type)) {
+        done(arg, NULL, "bad referrer id or event type");
         return;
     }
-    if (!(c = globals_remember(ge, "referral", ge->member))) {
+    if (!(c = globals_remember(ge, "referral", ge->member)) || !(rc = calloc(1, sizeof *rc))) {
         done(arg, NULL, "out of memory");
         return;
     }
-    if (!(b = bool_new(done, arg)))
-        return;
+    rc->g = g;
+    rc->dry = ge->dry;
+    rc->done = done;
+    rc->arg = arg;
+    snprintf(rc->friend_id, sizeof rc->friend_id, "%s", ge->member);
+    snprintf(rc->claim_id, sizeof rc->claim_id, "%s", c->id);
     snprintf(key, sizeof key, "%s:{ref:%s}:by", g->ns, ge->member);
     if (!ge->dry)
         globals_index_add(g, c);
-    const char *argv[5] = {key, "referral_take", by, c->id, ge->dry ? "1" : "0"};
-    store_eval(g->store, &game_script, on_bool, b, 1, 5, argv, NULL);
+    const char *argv[6] = {key, "referral_take", by, c->id, ge->dry ? "1" : "0", type};
+    store_eval(g->store, &game_script, on_referral, rc, 1, 6, argv, NULL);
 }
 
 int game_op_call(globals *g, globals_event *ge, const mech_request *req, globals_done_fn *done,
@@ -458,16 +493,93 @@ static void ignore(redisReply *r, const char *err, void *arg)
     (void)arg;
 }
 
-static void on_sent_event(void *arg, int status, json_t *body)
+/* A referrer's event in flight: its "deliver" entry goes once punchd answered (not 5xx). */
+typedef struct deliver_ctx {
+    globals *g;
+    char entry[CLAIM_ID_MAX + 200];
+    char referrer[PC_ID_MAX + 1];
+} deliver_ctx;
+
+static void on_delivered(void *arg, int status, json_t *body)
 {
+    deliver_ctx *d = arg;
     if (status != 200) {
         char *text = json_dumps(body, JSON_COMPACT);
-        pc_log(PC_LOG_WARN, "effect event for %s: %d %s", (const char *)arg, status,
-               text ? text : "");
+        pc_log(PC_LOG_WARN, "referral event for %s: %d %s", d->referrer, status, text ? text : "");
         free(text);
     }
     json_decref(body);
-    free(arg);
+    if (!globals_drop(d->g) && status < 500)
+        globals_index_del(d->g, d->entry);
+    free(d);
+}
+
+/* Sends referrer the event "ref:<friend>" of type (once: the id makes a resend a duplicate). */
+static void send_referral(globals *g, const char *friend_id, const char *referrer, const char *type,
+                          const char *claim_id)
+{
+    char id[PC_ID_MAX + 1];
+    json_t *ev;
+    pc_event sub;
+    pc_error err;
+    deliver_ctx *d;
+    if (strlen(friend_id) <= PC_ID_MAX - 4) {
+        snprintf(id, sizeof id, "ref:%s", friend_id);
+    } else {
+        char h[41];
+        pc_sha1_hex(friend_id, strlen(friend_id), h);
+        snprintf(id, sizeof id, "ref:%s", h);
+    }
+    ev = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type", type, "member", referrer, "data",
+                   "friend", friend_id);
+    if (!g->engine || !ev || pc_event_from_json(ev, &sub, &err) || !(d = calloc(1, sizeof *d))) {
+        pc_log(PC_LOG_WARN, "referral of %s: cannot send %s its event", friend_id, referrer);
+        json_decref(ev);
+        return;
+    }
+    json_decref(ev);
+    d->g = g;
+    globals_hold(g);
+    globals_index_entry("deliver", friend_id, claim_id, d->entry, sizeof d->entry);
+    snprintf(d->referrer, sizeof d->referrer, "%s", referrer);
+    engine_submit(g->engine, &sub, on_delivered, d);
+}
+
+typedef struct deliver_read {
+    globals *g;
+    char friend_id[PC_ID_MAX + 1];
+    char claim_id[CLAIM_ID_MAX];
+    char entry[CLAIM_ID_MAX + 200];
+} deliver_read;
+
+static void on_deliver_read(redisReply *r, const char *err, void *arg)
+{
+    deliver_read *d = arg;
+    if (!globals_drop(d->g) && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        redisReply *by = r->element[0], *type = r->element[1], *holder = r->element[2];
+        if (by->str && holder->str && !strcmp(holder->str, d->claim_id))
+            send_referral(d->g, d->friend_id, by->str, type->str ? type->str : "referral",
+                          d->claim_id);
+        else
+            globals_index_del(d->g, d->entry); /* another event holds it: nothing to send */
+    }
+    free(d);
+}
+
+void game_deliver(globals *g, const char *friend_id, const char *claim_id, const char *entry)
+{
+    deliver_read *d = calloc(1, sizeof *d);
+    char key[PC_ID_MAX + 128];
+    if (!d)
+        return;
+    d->g = g;
+    snprintf(d->friend_id, sizeof d->friend_id, "%s", friend_id);
+    snprintf(d->claim_id, sizeof d->claim_id, "%s", claim_id);
+    snprintf(d->entry, sizeof d->entry, "%s", entry);
+    snprintf(key, sizeof key, "%s:{ref:%s}:by", g->ns, friend_id);
+    const char *argv[5] = {"HMGET", key, "referrer", "type", "claim"};
+    globals_hold(g);
+    store_command(g->store, on_deliver_read, d, 5, argv, NULL);
 }
 
 int game_effect(globals *g, const pc_event *ev, json_t *fx)
@@ -490,15 +602,15 @@ int game_effect(globals *g, const pc_event *ev, json_t *fx)
         store_eval(g->store, &game_script, ignore, NULL, 2, 8, argv, NULL);
         return 1;
     }
-    if (op && !strcmp(op, "event")) {
-        pc_event sub;
-        pc_error err;
-        if (!g->engine || pc_event_from_json(json_object_get(fx, "event"), &sub, &err)) {
-            pc_log(PC_LOG_WARN, "event %s: cannot send its follow-up event", ev->id);
+    if (op && !strcmp(op, "referral")) {
+        /* The friend's event committed holding the referral: reward the referrer. */
+        const char *by = json_string_value(json_object_get(fx, "referrer"));
+        const char *type = json_string_value(json_object_get(fx, "type"));
+        char claim_id[CLAIM_ID_MAX];
+        if (!by || !type)
             return 1;
-        }
-        char *who = strdup(sub.member);
-        engine_submit(g->engine, &sub, on_sent_event, who);
+        snprintf(claim_id, sizeof claim_id, "%s/%s/referral/%s", ev->member, ev->id, ev->member);
+        send_referral(g, ev->member, by, type, claim_id);
         return 1;
     }
     return 0;

@@ -66,6 +66,21 @@ claim *globals_remember(globals_event *ge, const char *op, const char *resource)
 /* Lists c in NS:claims (pipelined before its reservation; fire and forget). */
 void globals_index_add(globals *g, claim *c);
 
+/* An NS:claims entry "<op>|<resource>|<claim id>"; adding and removing one (fire and forget). */
+void globals_index_entry(const char *op, const char *resource, const char *id, char *out, size_t n);
+void globals_index_put(globals *g, const char *entry);
+void globals_index_del(globals *g, const char *entry);
+
+/*
+ * game_ops.c: a referral's follow-up (the referrer's event) still to be
+ * delivered is listed as "deliver|<friend>|<claim id>" from the moment the
+ * friend's event holds the referral. Delivering sends the referrer's event
+ * (id "ref:<friend>", so sending twice applies once) and removes the entry
+ * once punchd got an answer that is not 5xx. The sweeper calls this for an
+ * entry whose friend's event committed.
+ */
+void game_deliver(globals *g, const char *friend_id, const char *claim_id, const char *entry);
+
 /* game_ops.c: registers the scripts. */
 void game_ops_init(store *s);
 

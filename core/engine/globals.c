@@ -41,7 +41,7 @@ static store_script counter_release = {
     "if not c then return 0 end\n"
     "redis.call('DEL', KEYS[2])\n"
     "local v, by = string.match(c, '^(-?%d+):(-?%d+)$')\n"
-    "if v then\n"
+    "if v and tonumber(redis.call('GET', KEYS[1]) or '0') == tonumber(v) then\n"
     "  redis.call('DECRBY', KEYS[1], by)\n"
     "end\n"
     "return 1\n",
@@ -184,23 +184,29 @@ static void ignore_reply(redisReply *r, const char *err, void *arg)
     (void)arg;
 }
 
-static void index_entry(const char *op, const char *resource, const char *id, char *out, size_t n)
+void globals_index_entry(const char *op, const char *resource, const char *id, char *out, size_t n)
 {
     snprintf(out, n, "%s|%s|%s", op, resource, id);
 }
 
-void globals_index_add(globals *g, claim *c)
+void globals_index_put(globals *g, const char *entry)
 {
-    char key[128], entry[CLAIM_ID_MAX + 200], score[32];
+    char key[128], score[32];
     snprintf(key, sizeof key, "%s:claims", g->ns);
-    index_entry(c->op, c->resource, c->id, entry, sizeof entry);
     snprintf(score, sizeof score, "%" PRId64, pc_now_ms());
     const char *argv[4] = {"ZADD", key, score, entry};
     store_command(g->store, ignore_reply, NULL, 4, argv, NULL);
+}
+
+void globals_index_add(globals *g, claim *c)
+{
+    char entry[CLAIM_ID_MAX + 200];
+    globals_index_entry(c->op, c->resource, c->id, entry, sizeof entry);
+    globals_index_put(g, entry);
     c->indexed = 1;
 }
 
-static void index_del(globals *g, const char *entry)
+void globals_index_del(globals *g, const char *entry)
 {
     char key[128];
     snprintf(key, sizeof key, "%s:claims", g->ns);
@@ -255,7 +261,7 @@ static void on_released(redisReply *r, const char *err, void *arg)
 {
     release_ctx *rc = arg;
     if (!globals_drop(rc->g) && r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
-        index_del(rc->g, rc->entry);
+        globals_index_del(rc->g, rc->entry);
     free(rc);
 }
 
@@ -277,7 +283,7 @@ static void release_claim(globals *g, const char *op, const char *resource, cons
         return;
     rc->g = g;
     globals_hold(g);
-    index_entry(op, resource, id, rc->entry, sizeof rc->entry);
+    globals_index_entry(op, resource, id, rc->entry, sizeof rc->entry);
     if (!game_op_release(g, op, resource, id, min_age_ms, on_released, rc)) {
         globals_drop(g);
         free(rc);
@@ -305,8 +311,8 @@ void globals_event_end(globals_event *ge, enum globals_end how)
             release_claim(ge->g, c->op, c->resource, c->id, 0);
         } else if (how == GLOBALS_CONFIRM && c->indexed) {
             char entry[CLAIM_ID_MAX + 200];
-            index_entry(c->op, c->resource, c->id, entry, sizeof entry);
-            index_del(ge->g, entry);
+            globals_index_entry(c->op, c->resource, c->id, entry, sizeof entry);
+            globals_index_del(ge->g, entry);
         }
         /* GLOBALS_LEAVE: the sweeper decides once the claim is old enough. */
     }
@@ -331,8 +337,12 @@ static void on_event_exists(redisReply *r, const char *err, void *arg)
         return;
     }
     if (r && r->type == REDIS_REPLY_INTEGER) {
-        if (r->integer == 1)
-            index_del(it->g, it->entry); /* it committed: the claim stands */
+        if (r->integer == 1 && !strcmp(it->op, "deliver"))
+            game_deliver(it->g, it->resource, it->id, it->entry); /* send it (again) */
+        else if (!strcmp(it->op, "deliver"))
+            globals_index_del(it->g, it->entry); /* never committed: nothing to send */
+        else if (r->integer == 1)
+            globals_index_del(it->g, it->entry); /* it committed: the claim stands */
         else
             release_claim(it->g, it->op, it->resource, it->id, it->g->claim_age_ms);
     }
@@ -365,7 +375,7 @@ static void sweep_one(globals *g, const char *entry)
     slash = strchr(id, '/');
     slash2 = slash ? strchr(slash + 1, '/') : NULL;
     if (!slash2 || slash - id > PC_ID_MAX || slash2 - slash - 1 > PC_ID_MAX) {
-        index_del(g, entry);
+        globals_index_del(g, entry);
         free(it);
         return;
     }

@@ -2,8 +2,8 @@
  * The game part of the mechanics API (issue 4; see lua-internal.h and
  * docs/mechanics.md, "Gamification"): streaks with freezes, levelled badges,
  * instant-win draws with prize pools and per-member limits, campaign
- * budgets, leaderboard scores, referrals, and the `active` (campaign) and
- * `control` (hold-out) fields of a mechanic declaration.
+ * budgets, leaderboard scores, referrals and global_add. The `active` and
+ * `control` fields of a declaration are in api_campaign.c.
  *
  * Member-local state lives in the member's hash (punchcard/member.h):
  *   s:<streak>:len|best|last|frz|fm   streak length, best, last hit (ms),
@@ -14,7 +14,7 @@
  * Shared state (pools, budgets, referrals, leaderboards) is the engine's:
  * these calls yield for a global operation, or queue a post-commit effect.
  */
-#include "lua-internal.h"
+#include "api-game-internal.h"
 #include "punchcard/game.h"
 #include "punchcard/luajson.h"
 
@@ -28,7 +28,7 @@ static void oom(lua_State *L)
 }
 
 /* Refuses option keys not in allowed (a NULL-terminated list): a misspelling is an error. */
-static void check_opts(lua_State *L, int idx, const char *what, const char *const *allowed)
+void api_opt_check(lua_State *L, int idx, const char *what, const char *const *allowed)
 {
     if (lua_isnoneornil(L, idx))
         return;
@@ -45,7 +45,7 @@ static void check_opts(lua_State *L, int idx, const char *what, const char *cons
     }
 }
 
-static int opt_type(lua_State *L, int idx, const char *name)
+int api_opt_type(lua_State *L, int idx, const char *name)
 {
     if (lua_isnoneornil(L, idx))
         return LUA_TNIL;
@@ -57,7 +57,7 @@ static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer 
 {
     int isint = 0;
     lua_Integer v = def;
-    if (opt_type(L, idx, name) != LUA_TNIL) {
+    if (api_opt_type(L, idx, name) != LUA_TNIL) {
         v = lua_tointegerx(L, -1, &isint);
         if (!isint || v < min || v > max)
             luaL_error(L, "option %s must be a whole number from %I to %I", name, min, max);
@@ -68,10 +68,10 @@ static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer 
 }
 
 /* A string option (valid while the options table lives), or def. */
-static const char *opt_str(lua_State *L, int idx, const char *name, const char *def)
+const char *api_opt_str(lua_State *L, int idx, const char *name, const char *def)
 {
     const char *v = def;
-    int t = opt_type(L, idx, name);
+    int t = api_opt_type(L, idx, name);
     if (t == LUA_TSTRING)
         v = lua_tostring(L, -1);
     else if (t != LUA_TNIL)
@@ -83,7 +83,7 @@ static const char *opt_str(lua_State *L, int idx, const char *name, const char *
 
 static int opt_period(lua_State *L, int idx, const char *name, const char *def)
 {
-    const char *s = opt_str(L, idx, name, def);
+    const char *s = api_opt_str(L, idx, name, def);
     int p = game_period_parse(s);
     if (p < 0)
         luaL_error(L, "option %s: '%s' is not day, week, month, year or never", name, s);
@@ -91,9 +91,9 @@ static int opt_period(lua_State *L, int idx, const char *name, const char *def)
 }
 
 /* The program's time zone of an option table (tz = ...), checked; UTC by default. */
-static const char *opt_tz(lua_State *L, int idx)
+const char *api_opt_tz(lua_State *L, int idx)
 {
-    const char *tz = opt_str(L, idx, "tz", "UTC");
+    const char *tz = api_opt_str(L, idx, "tz", "UTC");
     if (!pc_tz_valid(tz))
         luaL_error(L, "option tz: unknown time zone '%s'", tz);
     return tz;
@@ -103,7 +103,7 @@ static const char *opt_tz(lua_State *L, int idx)
 static const char *member_tz(lua_State *L, mech_run *run, int opts)
 {
     const char *tz = member_get(run->m, "a:tz");
-    const char *def = opt_tz(L, opts);
+    const char *def = api_opt_tz(L, opts);
     return tz && pc_tz_valid(tz) ? tz : def;
 }
 
@@ -124,7 +124,7 @@ static void set_field_int(lua_State *L, mech_run *run, const char *prefix, const
         oom(L);
 }
 
-static void add_outcome(lua_State *L, mech_run *run, json_t *o)
+void api_game_outcome(lua_State *L, mech_run *run, json_t *o)
 {
     if (!o || !member_add_outcome(run->m, run->cur->name, o))
         oom(L);
@@ -146,7 +146,7 @@ static int m_streak(lua_State *L)
     mech_run *run = api_running(L);
     const char *name = api_check_name(L, 2, "streak");
     const char *F = "s:";
-    check_opts(L, 3, "streak", streak_opts);
+    api_opt_check(L, 3, "streak", streak_opts);
     int per = opt_period(L, 3, "per", "day");
     int hour = (int)opt_int(L, 3, "day_start", 0, 0, 23);
     int64_t grace = opt_int(L, 3, "grace", 0, 0, 1000);
@@ -205,7 +205,7 @@ static int m_streak(lua_State *L)
         json_object_set_new(o, "frozen", json_integer(frozen));
     if (o && broke)
         json_object_set_new(o, "broken", json_integer(was));
-    add_outcome(L, run, o);
+    api_game_outcome(L, run, o);
     lua_pushinteger(L, len);
     return 1;
 }
@@ -274,9 +274,9 @@ static int m_badge_level(lua_State *L)
         snprintf(f, sizeof f, "g:%s", name);
         if (!member_get(run->m, f) && member_set_int(run->m, f, run->ev->at_ms))
             oom(L);
-        add_outcome(L, run,
-                    json_pack("{s:s, s:s, s:I, s:I}", "kind", "badge", "badge", name, "level",
-                              (json_int_t)level, "progress", (json_int_t)progress));
+        api_game_outcome(L, run,
+                         json_pack("{s:s, s:s, s:I, s:I}", "kind", "badge", "badge", name, "level",
+                                   (json_int_t)level, "progress", (json_int_t)progress));
     } else {
         level = prev;
     }
@@ -361,7 +361,7 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
             json_object_set_new(o, copy[i], json_string(lua_tostring(L, -1)));
         lua_pop(L, 1);
     }
-    add_outcome(L, run, o);
+    api_game_outcome(L, run, o);
     if (!won) {
         lua_pushnil(L);
         return 1;
@@ -376,8 +376,8 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
         if (member_set(run->m, f, v) ||
             member_set_int(run->m, pid, member_get_int(run->m, pid) + 1))
             oom(L);
-        add_outcome(L, run,
-                    json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw", draw));
+        api_game_outcome(
+            L, run, json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw", draw));
     }
     lua_pushstring(L, prize);
     return 1;
@@ -392,7 +392,7 @@ static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, cons
     char pid[32];
     if (!pc_valid_name(prize))
         luaL_error(L, "draw: bad prize name '%s'", prize);
-    int t = opt_type(L, opts, "pool");
+    int t = api_opt_type(L, opts, "pool");
     if (t == LUA_TNUMBER) {
         pool = opt_int(L, opts, "pool", -1, 0, INT32_MAX);
     } else if (t == LUA_TTABLE) {
@@ -426,31 +426,31 @@ static int m_draw(lua_State *L)
     json_t *prizes;
     lua_Number chance;
     luaL_checktype(L, 3, LUA_TTABLE);
-    check_opts(L, 3, "draw", draw_opts);
+    api_opt_check(L, 3, "draw", draw_opts);
     lua_settop(L, 3);
-    if (opt_type(L, 3, "chance") != LUA_TNUMBER)
+    if (api_opt_type(L, 3, "chance") != LUA_TNUMBER)
         return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
     chance = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(chance >= 0 && chance <= 1))
         return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
-    const char *tz = opt_tz(L, 3);
+    const char *tz = api_opt_tz(L, 3);
     lua_Integer limit = opt_int(L, 3, "limit", 0, 0, INT32_MAX);
     if (limit > 0) {
         char pid[32];
         int64_t wins;
         draw_limit_state(L, run, draw, 3, pid, sizeof pid, &wins);
         if (wins >= limit) {
-            add_outcome(L, run,
-                        json_pack("{s:s, s:s, s:b, s:s}", "kind", "draw", "draw", draw, "won", 0,
-                                  "reason", "limit"));
+            api_game_outcome(L, run,
+                             json_pack("{s:s, s:s, s:b, s:s}", "kind", "draw", "draw", draw, "won",
+                                       0, "reason", "limit"));
             lua_pushnil(L);
             return 1;
         }
     }
     if (!(prizes = json_array()))
         oom(L);
-    if (opt_type(L, 3, "prizes") == LUA_TTABLE) {
+    if (api_opt_type(L, 3, "prizes") == LUA_TTABLE) {
         lua_Integer n = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, -1, i);
@@ -464,7 +464,7 @@ static int m_draw(lua_State *L)
         lua_pop(L, 1);
     } else {
         lua_settop(L, 3);
-        draw_prize(L, run, 3, prizes, opt_str(L, 3, "prize", draw), tz);
+        draw_prize(L, run, 3, prizes, api_opt_str(L, 3, "prize", draw), tz);
     }
     if (json_array_size(prizes) == 0) {
         json_decref(prizes);
@@ -494,12 +494,12 @@ static int m_budget(lua_State *L)
     int64_t amount = api_check_amount(L, 3);
     char pid[32];
     luaL_checktype(L, 4, LUA_TTABLE);
-    check_opts(L, 4, "budget", budget_opts);
+    api_opt_check(L, 4, "budget", budget_opts);
     lua_Integer max = opt_int(L, 4, "max", -1, 0, INT64_MAX);
     int per = opt_period(L, 4, "per", "day");
     if (max < 0)
         return luaL_error(L, "budget %s: max is required", name);
-    game_period_id(run->ev->at_ms, opt_tz(L, 4), 0, per, pid, sizeof pid);
+    game_period_id(run->ev->at_ms, api_opt_tz(L, 4), 0, per, pid, sizeof pid);
     return game_yield(L, "budget",
                       json_pack("{s:s, s:I, s:I, s:s, s:i}", "budget", name, "amount",
                                 (json_int_t)amount, "max", (json_int_t)max, "period", pid, "ttl",
@@ -520,9 +520,9 @@ static int m_score(lua_State *L)
     char pid[32];
     if (!isint)
         return luaL_error(L, "score %s: the amount must be a whole number", board);
-    check_opts(L, 4, "score", score_opts);
+    api_opt_check(L, 4, "score", score_opts);
     int per = opt_period(L, 4, "per", "week");
-    const char *tz = opt_tz(L, 4);
+    const char *tz = api_opt_tz(L, 4);
     game_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
     if (member_add_effect(run->m,
                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op", "leaderboard", "board",
@@ -539,23 +539,15 @@ static int referral_done(lua_State *L, int status, lua_KContext ctx)
     mech_run *run = take_reply(L);
     const char *by = lua_tostring(L, 2);
     const char *type = lua_tostring(L, 3);
-    char id[PC_ID_MAX + 1];
     if (!lua_toboolean(L, -1)) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (strlen(run->m->id) <= PC_ID_MAX - 4) {
-        snprintf(id, sizeof id, "ref:%s", run->m->id);
-    } else {
-        char h[41];
-        pc_sha1_hex(run->m->id, strlen(run->m->id), h);
-        snprintf(id, sizeof id, "ref:%s", h);
-    }
-    if (member_add_effect(run->m, json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}}}", "op", "event",
-                                            "event", "id", id, "type", type, "member", by, "data",
-                                            "friend", run->m->id)))
+    /* After the commit, the engine sends the referrer their event (game_ops.c). */
+    if (member_add_effect(
+            run->m, json_pack("{s:s, s:s, s:s}", "op", "referral", "referrer", by, "type", type)))
         oom(L);
-    add_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
+    api_game_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -571,8 +563,8 @@ static int m_referral(lua_State *L)
 {
     mech_run *run = api_running(L);
     const char *by = lua_isnoneornil(L, 2) ? NULL : luaL_checkstring(L, 2);
-    check_opts(L, 3, "referral", referral_opts);
-    const char *type = opt_str(L, 3, "event", "referral");
+    api_opt_check(L, 3, "referral", referral_opts);
+    const char *type = api_opt_str(L, 3, "event", "referral");
     if (!pc_valid_name(type))
         return luaL_error(L, "referral: bad event type '%s'", type);
     if (!by || !*by || !strcmp(by, run->m->id) || !pc_valid_id(by)) {
@@ -582,7 +574,8 @@ static int m_referral(lua_State *L)
     lua_settop(L, 3);
     lua_pushstring(L, type); /* a copy, before the options table may go */
     lua_replace(L, 3);
-    return game_yield(L, "referral", json_pack("{s:s}", "referrer", by), referral_done);
+    return game_yield(L, "referral", json_pack("{s:s, s:s}", "referrer", by, "type", type),
+                      referral_done);
 }
 
 static const luaL_Reg methods[] = {{"streak", m_streak},
@@ -594,187 +587,6 @@ static const luaL_Reg methods[] = {{"streak", m_streak},
                                    {"score", m_score},
                                    {"referral", m_referral},
                                    {NULL, NULL}};
-
-/*
- * Campaigns and control groups: the `active` and `control` fields of a
- * mechanic declaration wrap its run function.
- *   active = {from = "2026-12-01", to = "2026-12-24T18:00:00Z",
- *             days = {"sat", "sun"}, hours = {10, 18}, tz = "Europe/Paris"}
- *     from/to: RFC 3339 times, or dates (local midnight in tz); to is excluded.
- *     days: local weekdays; hours: {from, to}: local hours from..to-1.
- *   control = 10: a stable 10% of members (by a hash of mechanic and member)
- *     is held out: the mechanic does not run for them, and a "control"
- *     outcome says so.
- */
-static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-/* A date or time of a campaign bound -> ms; dates are local midnight in tz. */
-static int64_t campaign_time(lua_State *L, const char *mech, const char *s, const char *tz)
-{
-    int64_t ms;
-    int y, mo, d;
-    char extra;
-    if (pc_time_parse(s, &ms) == 0)
-        return ms;
-    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3) {
-        char noon[32];
-        snprintf(noon, sizeof noon, "%04d-%02d-%02dT12:00:00Z", y, mo, d);
-        if (pc_time_parse(noon, &ms) == 0) {
-            /* The local day holding noon UTC is that date for every zone within +-12 h. */
-            return pc_local_day_start(ms, tz, 0);
-        }
-    }
-    luaL_error(L, "mechanic '%s': active: '%s' is not a date (2026-12-01) or an RFC 3339 time",
-               mech, s);
-    return 0;
-}
-
-/* Validates the declaration's active table at idx into a compact table pushed on the stack. */
-static void campaign_compile(lua_State *L, int idx, const char *mech)
-{
-    static const char *const allowed[] = {"from", "to", "days", "hours", "tz", NULL};
-    const char *tz;
-    int days = 0;
-    char what[100];
-    snprintf(what, sizeof what, "mechanic '%s': active", mech);
-    check_opts(L, idx, what, allowed);
-    tz = opt_tz(L, idx);
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, tz);
-    lua_setfield(L, -2, "tz");
-    for (int i = 0; i < 2; i++) {
-        const char *k = i ? "to" : "from";
-        const char *v = opt_str(L, idx, k, NULL);
-        if (v) {
-            lua_pushinteger(L, campaign_time(L, mech, v, tz));
-            lua_setfield(L, -2, k);
-        }
-    }
-    if (opt_type(L, idx, "days") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
-        for (lua_Integer i = 1; i <= n; i++) {
-            int found = -1;
-            lua_geti(L, -1, i);
-            for (int d = 0; d < 7 && lua_type(L, -1) == LUA_TSTRING; d++)
-                if (!strcmp(lua_tostring(L, -1), day_names[d]))
-                    found = d;
-            if (found < 0)
-                luaL_error(L, "%s: days are mon, tue, wed, thu, fri, sat, sun", what);
-            days |= 1 << found;
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "%s: days must be a list like {\"sat\", \"sun\"}", what);
-    } else {
-        lua_pop(L, 1);
-    }
-    lua_pushinteger(L, days ? days : 0x7f);
-    lua_setfield(L, -2, "days");
-    if (opt_type(L, idx, "hours") == LUA_TTABLE) {
-        lua_Integer h[2];
-        for (int i = 0; i < 2; i++) {
-            int isint = 0;
-            lua_geti(L, -1, i + 1);
-            h[i] = lua_tointegerx(L, -1, &isint);
-            if (!isint || h[i] < 0 || h[i] > 24)
-                luaL_error(L, "%s: hours are {from, to}, whole hours 0-24", what);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-        lua_pushinteger(L, h[0]);
-        lua_setfield(L, -2, "h1");
-        lua_pushinteger(L, h[1]);
-        lua_setfield(L, -2, "h2");
-    } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "%s: hours are {from, to}", what);
-    } else {
-        lua_pop(L, 1);
-    }
-}
-
-static lua_Integer field_or(lua_State *L, int t, const char *k, lua_Integer def)
-{
-    lua_Integer v = def;
-    if (lua_getfield(L, t, k) == LUA_TNUMBER)
-        v = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* 1 when the event's time falls in the campaign (compiled table at t). */
-static int campaign_active(lua_State *L, int t, int64_t at)
-{
-    struct tm tm;
-    lua_getfield(L, t, "tz");
-    const char *tz = lua_tostring(L, -1);
-    int ok = pc_local_time(at, tz, &tm) == 0;
-    lua_pop(L, 1); /* tz stays alive in the table */
-    if (at < field_or(L, t, "from", INT64_MIN) || at >= field_or(L, t, "to", INT64_MAX))
-        return 0;
-    if (ok && !(field_or(L, t, "days", 0x7f) & (1 << tm.tm_wday)))
-        return 0;
-    if (ok) {
-        lua_Integer h1 = field_or(L, t, "h1", 0), h2 = field_or(L, t, "h2", 24);
-        if (h1 <= h2 ? (tm.tm_hour < h1 || tm.tm_hour >= h2)
-                     : (tm.tm_hour < h1 && tm.tm_hour >= h2)) /* e.g. {22, 2} */
-            return 0;
-    }
-    return 1;
-}
-
-static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
-{
-    return lua_gettop(L) - (int)ctx;
-}
-
-/* upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten thousand */
-static int wrapped_run(lua_State *L)
-{
-    mech_run *run = api_running(L);
-    lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
-    lua_settop(L, 2);
-    if (lua_istable(L, lua_upvalueindex(2)) &&
-        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms))
-        return 0;
-    if (control > 0 && game_bucket(run->cur->name, run->m->id) < control) {
-        add_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
-        return 0;
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    lua_callk(L, 2, LUA_MULTRET, 2, wrapped_k);
-    return wrapped_k(L, LUA_OK, 2);
-}
-
-void api_game_wrap_run(lua_State *L, int spec, const char *name)
-{
-    int has_active = lua_getfield(L, spec, "active") != LUA_TNIL;
-    int has_control = lua_getfield(L, spec, "control") != LUA_TNIL;
-    lua_Integer control = 0;
-    if (has_control) {
-        lua_Number pct = lua_tonumber(L, -1);
-        if (!lua_isnumber(L, -1) || !(pct >= 0 && pct <= 100))
-            luaL_error(L, "mechanic '%s': control is a percentage from 0 to 100", name);
-        control = (lua_Integer)(pct * 100 + 0.5);
-    }
-    lua_pop(L, 1);
-    if (!has_active && !has_control) {
-        lua_pop(L, 1);
-        return;
-    }
-    if (has_active) {
-        if (!lua_istable(L, -1))
-            luaL_error(L, "mechanic '%s': active must be a table {from, to, days, hours, tz}",
-                       name);
-        campaign_compile(L, lua_gettop(L), name);
-        lua_remove(L, -2);
-    }
-    /* stack: ... run, campaign-or-nil */
-    lua_pushinteger(L, control);
-    lua_pushcclosure(L, wrapped_run, 3);
-}
 
 void api_game_methods(lua_State *L)
 {

@@ -18,6 +18,7 @@
 
 typedef struct game_req {
     struct evhttp_request *req;
+    server_stats *stats; /* the server's figures: in flight, answers by class */
     store *st;
     char ns[64];
     char name[80];
@@ -30,9 +31,18 @@ typedef struct game_req {
     int failed;
 } game_req;
 
-static void reply(struct evhttp_request *req, int status, json_t *body)
+/* Sends body (stolen) as the answer to g's request, counted in the server's figures. */
+static void reply(game_req *g, int status, json_t *body)
 {
+    struct evhttp_request *req = g->req;
     struct evbuffer *buf = evbuffer_new();
+    if (status < 300)
+        g->stats->status_2xx++;
+    else if (status < 500)
+        g->stats->status_4xx++;
+    else
+        g->stats->status_5xx++;
+    g->stats->inflight--;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
@@ -55,9 +65,9 @@ static void reply(struct evhttp_request *req, int status, json_t *body)
     evbuffer_free(buf);
 }
 
-static void reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+static void reply_error(game_req *g, int status, const char *code, const char *msg)
 {
-    reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+    reply(g, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
 static void game_req_free(game_req *g)
@@ -73,7 +83,7 @@ static int redis_failed(game_req *g, redisReply *r)
     if (r && r->type != REDIS_REPLY_ERROR)
         return 0;
     if (!g->failed)
-        reply_error(g->req, 503, "unavailable", r ? r->str : "redis unavailable");
+        reply_error(g, 503, "unavailable", r ? r->str : "redis unavailable");
     g->failed = 1;
     return 1;
 }
@@ -97,7 +107,7 @@ static int64_t meta_int(json_t *meta, const char *key, int64_t def)
 static void draw_done(game_req *g)
 {
     if (!g->failed)
-        reply(g->req, 200, json_incref(g->out));
+        reply(g, 200, json_incref(g->out));
     game_req_free(g);
 }
 
@@ -228,7 +238,7 @@ static void on_rotated(redisReply *r, const char *err, void *arg)
     char key[200], field[48], secret[65], at[32], tfield[48];
     if (redis_failed(g, r) || r->type != REDIS_REPLY_INTEGER) {
         if (!g->failed)
-            reply_error(g->req, 503, "unavailable", "unexpected reply to rotate");
+            reply_error(g, 503, "unavailable", "unexpected reply to rotate");
         game_req_free(g);
         return;
     }
@@ -265,7 +275,7 @@ static void on_refilled(redisReply *r, const char *err, void *arg)
 {
     game_req *g = arg;
     if (r && r->type == REDIS_REPLY_ERROR) {
-        reply_error(g->req, 404, "not_found", "this draw has no pool for that prize yet");
+        reply_error(g, 404, "not_found", "this draw has no pool for that prize yet");
         game_req_free(g);
         return;
     }
@@ -324,13 +334,13 @@ static void draw_refill(game_req *g, struct evhttp_request *req)
         json_integer_value(add) < -1000000000 || json_integer_value(add) > 1000000000 ||
         json_object_size(body) != 2) {
         json_decref(body);
-        reply_error(req, 400, "bad_request", "send {\"prize\": NAME, \"add\": N}");
+        reply_error(g, 400, "bad_request", "send {\"prize\": NAME, \"add\": N}");
         game_req_free(g);
         return;
     }
     if (!(rc = calloc(1, sizeof *rc))) {
         json_decref(body);
-        reply_error(req, 500, "internal", "out of memory");
+        reply_error(g, 500, "internal", "out of memory");
         game_req_free(g);
         return;
     }
@@ -359,7 +369,7 @@ static void board_step(game_req *g)
 {
     if (--g->waiting == 0) {
         if (!g->failed)
-            reply(g->req, 200, json_incref(g->out));
+            reply(g, 200, json_incref(g->out));
         game_req_free(g);
     }
 }
@@ -425,7 +435,7 @@ static void board_get(game_req *g, const char *query)
     char key[200];
     g->top = 10;
     if (query && evhttp_parse_query_str(query, &q)) {
-        reply_error(g->req, 400, "bad_request", "malformed query string");
+        reply_error(g, 400, "bad_request", "malformed query string");
         game_req_free(g);
         return;
     }
@@ -440,7 +450,7 @@ static void board_get(game_req *g, const char *query)
         snprintf(g->period, sizeof g->period, "%s", strlen(v) < 16 && pc_valid_name(v) ? v : "");
     if (g->top < 0 || (v && !g->period[0]) || (evhttp_find_header(&q, "member") && !g->member[0])) {
         evhttp_clear_headers(&q);
-        reply_error(g->req, 400, "bad_request",
+        reply_error(g, 400, "bad_request",
                     "top is 1-1000; member a member id; period like 2026-W48 or 2026-11");
         game_req_free(g);
         return;
@@ -452,7 +462,7 @@ static void board_get(game_req *g, const char *query)
 }
 
 void game_route(struct evhttp_request *req, store *st, const char *ns, const char *path,
-                const char *query)
+                const char *query, server_stats *stats)
 {
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     int is_draw = !strncmp(path, "/v1/draws/", 10);
@@ -461,22 +471,24 @@ void game_route(struct evhttp_request *req, store *st, const char *ns, const cha
     const char *sub = slash ? slash + 1 : NULL;
     game_req *g = calloc(1, sizeof *g);
     if (!g) {
-        reply_error(req, 500, "internal", "out of memory");
+        evhttp_send_error(req, 500, "out of memory");
         return;
     }
     g->req = req;
+    g->stats = stats;
+    stats->inflight++; /* a draining punchd waits for it */
     g->st = st;
     snprintf(g->ns, sizeof g->ns, "%s", ns ? ns : "pc");
     snprintf(g->name, sizeof g->name, "%.*s", (int)(slash ? slash - name : (long)strlen(name)),
              name);
     if (!pc_valid_name(g->name) ||
         (sub && (!is_draw || (strcmp(sub, "rotate") && strcmp(sub, "refill"))))) {
-        reply_error(req, 404, "not_found", "no such resource");
+        reply_error(g, 404, "not_found", "no such resource");
         game_req_free(g);
         return;
     }
     if (method != (sub ? EVHTTP_REQ_POST : EVHTTP_REQ_GET)) {
-        reply_error(req, 405, "method_not_allowed", sub ? "use POST" : "use GET");
+        reply_error(g, 405, "method_not_allowed", sub ? "use POST" : "use GET");
         game_req_free(g);
         return;
     }

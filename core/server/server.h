@@ -32,7 +32,7 @@ void server_free(server *s);
  * answers req itself (auth is checked before). ns: the key namespace.
  */
 void game_route(struct evhttp_request *req, store *st, const char *ns, const char *path,
-                const char *query);
+                const char *query, server_stats *stats);
 
 /* Answers new requests with 503 from now on; returns the number still in flight. */
 uint64_t server_drain(server *s);

@@ -67,3 +67,22 @@ test("member shows prizes won", function(t)
   local p = t:member().prizes
   t:eq((p.dessert or 0) + (p.drink or 0), 1)
 end)
+
+test("a win takes from the day's pool; the next day it is full again", function(t)
+  t:clock("2026-02-10T11:00:00Z")
+  local prize
+  for _ = 1, 200 do
+    local r = order(t)
+    local p = t:outcome(r, {kind = "prize"})
+    if p then prize = p.prize break end
+  end
+  t:ok(prize, "a win within 50 draws")
+  local function left()
+    for _, p in ipairs(t:draw("lunch").prizes) do
+      if p.prize == prize then return p.left end
+    end
+  end
+  t:eq(left(), 99)
+  t:advance("1d")
+  t:eq(left(), 100)
+end)

@@ -28,6 +28,11 @@ static char url[64], locked_url[64];
 static int group_setup(void **state)
 {
     scripts = h_scripts_copy();
+    h_write_file(scripts, "game.lua",
+                 "mechanic \"spin\" { on = \"spin\", run = function(ev, m)\n"
+                 "  m:draw(\"wheel\", {chance = 1, prizes = {\"mug\"}, pool = 5}) end }\n"
+                 "mechanic \"steps\" { on = \"walk\", run = function(ev, m)\n"
+                 "  m:score(\"steps\", ev.data.steps) end }\n");
     if (tmpredis_start(&redis, 0) || h_punchd_start(&punchd, redis.socket, scripts, NULL, NULL))
         return -1;
     static const char *const ns[] = {"--namespace", "locked", NULL};
@@ -172,8 +177,43 @@ static void member_ledger_and_mechanics(void **state)
 
     j = punch(&o, NULL, NULL, "mechanics", "--url", url, NULL);
     assert_int_equal(o.status, 0);
-    assert_int_equal(json_array_size(json_object_get(j, "mechanics")), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "mechanics")), 5);
     assert_true(json_is_null(json_object_get(j, "error")));
+    json_decref(j);
+    h_proc_out_free(&o);
+}
+
+static void draw_and_leaderboard(void **state)
+{
+    h_proc_out o;
+    json_t *j, *mug;
+
+    for (int i = 0; i < 2; i++) {
+        json_decref(
+            punch(&o, NULL, NULL, "send", "--url", url, "--type", "spin", "--member", "ann", NULL));
+        h_proc_out_free(&o);
+    }
+    json_decref(punch(&o, NULL, NULL, "send", "--url", url, "--type", "walk", "--member", "ann",
+                      "--data", "{\"steps\": 300}", NULL));
+    h_proc_out_free(&o);
+    json_decref(punch(&o, NULL, NULL, "send", "--url", url, "--type", "walk", "--member", "bo",
+                      "--data", "{\"steps\": 900}", NULL));
+    h_proc_out_free(&o);
+
+    j = punch(&o, NULL, NULL, "draw", "--url", url, "wheel", NULL);
+    assert_int_equal(o.status, 0);
+    mug = json_array_get(json_object_get(j, "prizes"), 0);
+    assert_string_equal(json_string_value(json_object_get(mug, "prize")), "mug");
+    assert_int_equal(json_integer_value(json_object_get(mug, "left")), 3);
+    json_decref(j);
+    h_proc_out_free(&o);
+
+    j = punch(&o, NULL, NULL, "leaderboard", "--url", url, "steps", "--member", "ann", NULL);
+    assert_int_equal(o.status, 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "top"), 0), "member")),
+        "bo");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "member"), "rank")), 2);
     json_decref(j);
     h_proc_out_free(&o);
 }
@@ -263,6 +303,7 @@ int main(void)
         cmocka_unit_test(send_prints_the_answer),
         cmocka_unit_test(dry_run_and_explain_change_nothing),
         cmocka_unit_test(member_ledger_and_mechanics),
+        cmocka_unit_test(draw_and_leaderboard),
         cmocka_unit_test(errors_and_exit_status),
         cmocka_unit_test(api_key_from_the_environment),
         cmocka_unit_test(unreachable_punchd_exits_3),

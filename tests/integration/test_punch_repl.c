@@ -21,6 +21,15 @@
 
 #define WAIT_MS 10000
 
+/* Shared state the REPL shows: a draw that always wins (5 mugs a day) and a board. */
+#define GAME_LUA                                                                                   \
+    "mechanic \"spin\" { on = \"spin\", run = function(ev, m)\n"                                   \
+    "  m:draw(\"wheel\", {chance = 1, prizes = {\"mug\"}, pool = 5, refill = \"day\"}) end }\n"    \
+    "mechanic \"steps\" { on = \"walk\", run = function(ev, m)\n"                                  \
+    "  m:score(\"steps\", ev.data.steps) end }\n"                                                  \
+    "currency \"stamps\" { expires_in = \"30d\" }\n"                                               \
+    "mechanic \"stamp\" { on = \"stamp\", run = function(ev, m) m:earn(\"stamps\", 1) end }\n"
+
 static char *scripts;
 static char home[256];
 static h_tmux pane; /* stopped after each test, also when an assertion failed */
@@ -207,7 +216,7 @@ static void lines_through_a_pipe(void **state)
         {"  dessert  prize dessert"},
         {"visit repl-5 for cy at 2026-03-01T00:00:00.000Z (mechanics "},
         {"DRY RUN: nothing applied"},
-        {"  not subscribed: dessert fuel workout"},
+        {"  not subscribed: dessert fuel spin steps stamp workout"},
         {"cy (version 4)"},
         {"  prizes     dessert 1"},
         {"cy: 1 entry, newest first"},
@@ -216,12 +225,24 @@ static void lines_through_a_pipe(void **state)
         {"namespace repl wiped"},
         {"cy: no such member (no event applied yet)"},
         {"3\n"},
+        {"  mug            pool 5 per day, this 2026-03-01: 3 left, 2 won; won in all 2"},
+        {"leaderboard steps, period 2026-W09 (per week)\n"
+         "     1  dee                  700\n"
+         "     2  cy                   500\n"
+         "  cy is #2 with 500"},
+        {"  mug            pool 5 per day, this 2026-03-08: 5 left, 0 won; won in all 2"},
+        {"leaderboard steps, period 2026-W10 (per week)\n  nobody scored"},
+        /* The clock moved past the stamp's expiry: it expired then, without an event. */
+        {"(1 member had something due by then: ticked)\n2026-04-08T00:00:00.000Z"},
+        {"eve (version 2)\n  balances   stamps 0"},
     };
-    const char *argv[] = {PUNCH_PATH, "repl", "--scripts", scripts, NULL};
+    char *dir = h_scripts_copy();
+    const char *argv[] = {PUNCH_PATH, "repl", "--scripts", dir, NULL};
     char env_home[300];
     const char *env[] = {env_home, NULL};
     h_proc_out o;
 
+    h_write_file(dir, "game.lua", GAME_LUA);
     snprintf(env_home, sizeof env_home, "HOME=%s", home);
     h_run(argv, env,
           "clock(\"2026-03-01\")\n"
@@ -236,14 +257,29 @@ static void lines_through_a_pipe(void **state)
           "member(\"cy\")\n"
           "x = 1 +\n"
           "  2\n"
-          "x\n",
+          "x\n"
+          "for i = 1, 2 do spin{member=\"cy\"} end\n"
+          "draw(\"wheel\")\n"
+          "walk{member=\"cy\", steps=500}\n"
+          "walk{member=\"dee\", steps=700}\n"
+          "leaderboard(\"steps\", 5, \"cy\")\n"
+          "advance(\"1w\")\n"
+          "draw(\"wheel\")\n"
+          "leaderboard(\"steps\")\n"
+          "stamp{member=\"eve\"}\n"
+          "advance(\"31d\")\n"
+          "member(\"eve\")\n",
           WAIT_MS, &o);
+    h_rm_dir(dir);
+    free(dir);
     if (o.status != 0)
         fail_msg("exit %d; stderr: %s", o.status, o.err);
     assert_null(strstr(o.out, "punch> "));
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-        if (!strstr(o.out, cases[i].want))
-            fail_msg("case %zu: no '%s' in:\n%s", i, cases[i].want, o.out);
+        if (!strstr(o.out, cases[i].want)) {
+            fprintf(stderr, "punch repl printed:\n%s\n", o.out); /* cmocka cuts long messages */
+            fail_msg("case %zu: no '%s' in what punch repl printed", i, cases[i].want);
+        }
     h_proc_out_free(&o);
 }
 

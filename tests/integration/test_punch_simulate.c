@@ -21,6 +21,7 @@
 #define MEMBERS  10
 #define ORDERS   200 /* 20 per member: 86 stars each, a dessert every 4th */
 #define WORKOUTS 30  /* 3 per member: a gold star each */
+#define SPINS    8   /* a draw that always wins, from a pool of 5 */
 
 static char *scripts, *doubled;
 static char events[64] = "/tmp/punch-events-XXXXXX";
@@ -33,6 +34,9 @@ static int group_setup(void **state)
     char *dir;
 
     scripts = h_scripts_copy();
+    h_write_file(scripts, "game.lua",
+                 "mechanic \"spin\" { on = \"spin\", run = function(ev, m)\n"
+                 "  m:draw(\"wheel\", {chance = 1, prizes = {\"mug\"}, pool = 5}) end }\n");
     dir = h_scripts_copy();
     doubled = dir;
     /* The rule change to price: 2 stars per 10 of fuel instead of 1. */
@@ -60,6 +64,8 @@ static int group_setup(void **state)
                "{\"id\":\"b1\",\"type\":\"Bad!\",\"member\":\"s1\"}\n"
                "{\"id\":\"f1\",\"type\":\"order\",\"member\":\"s0\",\"data\":{\"items\":"
                "[{\"category\":\"fuel\"}]}}\n"); /* fuel.lua fails: no amount */
+    for (int i = 0; i < SPINS; i++)
+        fprintf(f, "{\"id\":\"sp%d\",\"type\":\"spin\",\"member\":\"s%d\"}\n", i, i);
     fclose(f);
     return tmpredis_start(&redis, 0);
 }
@@ -112,7 +118,7 @@ static void figures_match_the_rules(void **state)
         const char *path;
         long long want;
     } cases[] = {
-        {"events.ok", ORDERS + WORKOUTS + 1},
+        {"events.ok", ORDERS + WORKOUTS + 1 + SPINS},
         {"events.duplicates", 1},
         {"events.failed", 3},
         {"errors.bad_input", 2},
@@ -125,6 +131,10 @@ static void figures_match_the_rules(void **state)
         {"counters.orders.counted", ORDERS},
         {"counters.orders.highest", ORDERS / MEMBERS},
         {"tiers.(none)", MEMBERS + 1},
+        {"draws.wheel.drawn", SPINS},
+        {"draws.wheel.won", 5},
+        {"draws.wheel.lost (pool_empty)", SPINS - 5},
+        {"prizes.mug", 5},
     };
     h_proc_out o;
     json_t *j = simulate(&o, NULL, NULL, NULL, NULL), *fig;
@@ -135,7 +145,7 @@ static void figures_match_the_rules(void **state)
         if (got != cases[i].want)
             fail_msg("%s: got %lld, want %lld", cases[i].path, got, cases[i].want);
     }
-    assert_int_equal(at(j, "scripts.events"), ORDERS + WORKOUTS + 5);
+    assert_int_equal(at(j, "scripts.events"), ORDERS + WORKOUTS + 5 + SPINS);
     /* The first failures are shown with their line. */
     assert_non_null(strstr(o.err, "line 234: bad JSON"));
     assert_non_null(strstr(o.err, "line 236: 422 mechanic_error: fuel: fuel.lua:"));
@@ -146,13 +156,13 @@ static void figures_match_the_rules(void **state)
 static void many_in_flight_or_one_the_figures_agree(void **state)
 {
     h_proc_out o1, o2;
-    json_t *one = simulate(&o1, "--window", "1", NULL, NULL);
-    json_t *many = simulate(&o2, "--window", "64", NULL, NULL);
+    json_t *one = simulate(&o1, "--workers", "1", "--window", "1");
+    json_t *many = simulate(&o2, "--workers", "3", "--window", "64");
     json_t *f1 = json_object_get(json_object_get(one, "scripts"), "figures");
     json_t *f2 = json_object_get(json_object_get(many, "scripts"), "figures");
     if (!json_equal(f1, f2)) {
         char *a = json_dumps(f1, JSON_SORT_KEYS), *b = json_dumps(f2, JSON_SORT_KEYS);
-        fail_msg("window 1: %s\nwindow 64: %s", a, b);
+        fail_msg("one engine, one event at a time: %s\nthree engines, 64 each: %s", a, b);
     }
     json_decref(one);
     json_decref(many);
@@ -202,7 +212,7 @@ static void a_given_redis_is_left_clean(void **state)
     redisContext *c = redisConnectUnix(redis.socket);
     redisReply *r;
 
-    assert_int_equal(at(j, "scripts.figures.events.ok"), ORDERS + WORKOUTS + 1);
+    assert_int_equal(at(j, "scripts.figures.events.ok"), ORDERS + WORKOUTS + 1 + SPINS);
     assert_non_null(c);
     r = redisCommand(c, "DBSIZE");
     assert_non_null(r);

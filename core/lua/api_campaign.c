@@ -1,0 +1,191 @@
+/*
+ * Campaigns and control groups (docs/mechanics.md, "Campaigns" and "Control
+ * groups"): the `active` and `control` fields of a mechanic declaration,
+ * checked when the file loads, wrap its run function.
+ */
+#include "api-game-internal.h"
+#include "punchcard/game.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Campaigns and control groups: the `active` and `control` fields of a
+ * mechanic declaration wrap its run function.
+ *   active = {from = "2026-12-01", to = "2026-12-24T18:00:00Z",
+ *             days = {"sat", "sun"}, hours = {10, 18}, tz = "Europe/Paris"}
+ *     from/to: RFC 3339 times, or dates (local midnight in tz); to is excluded.
+ *     days: local weekdays; hours: {from, to}: local hours from..to-1.
+ *   control = 10: a stable 10% of members (by a hash of mechanic and member)
+ *     is held out: the mechanic does not run for them, and a "control"
+ *     outcome says so.
+ */
+static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+/* A date or time of a campaign bound -> ms; dates are local midnight in tz. */
+static int64_t campaign_time(lua_State *L, const char *mech, const char *s, const char *tz)
+{
+    int64_t ms;
+    int y, mo, d;
+    char extra;
+    if (pc_time_parse(s, &ms) == 0)
+        return ms;
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3) {
+        char noon[32];
+        snprintf(noon, sizeof noon, "%04d-%02d-%02dT12:00:00Z", y, mo, d);
+        if (pc_time_parse(noon, &ms) == 0) {
+            /* The local day holding noon UTC is that date for every zone within +-12 h. */
+            return pc_local_day_start(ms, tz, 0);
+        }
+    }
+    luaL_error(L, "mechanic '%s': active: '%s' is not a date (2026-12-01) or an RFC 3339 time",
+               mech, s);
+    return 0;
+}
+
+/* Validates the declaration's active table at idx into a compact table pushed on the stack. */
+static void campaign_compile(lua_State *L, int idx, const char *mech)
+{
+    static const char *const allowed[] = {"from", "to", "days", "hours", "tz", NULL};
+    const char *tz;
+    int days = 0;
+    char what[100];
+    snprintf(what, sizeof what, "mechanic '%s': active", mech);
+    api_opt_check(L, idx, what, allowed);
+    tz = api_opt_tz(L, idx);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, tz);
+    lua_setfield(L, -2, "tz");
+    for (int i = 0; i < 2; i++) {
+        const char *k = i ? "to" : "from";
+        const char *v = api_opt_str(L, idx, k, NULL);
+        if (v) {
+            lua_pushinteger(L, campaign_time(L, mech, v, tz));
+            lua_setfield(L, -2, k);
+        }
+    }
+    if (api_opt_type(L, idx, "days") == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            int found = -1;
+            lua_geti(L, -1, i);
+            for (int d = 0; d < 7 && lua_type(L, -1) == LUA_TSTRING; d++)
+                if (!strcmp(lua_tostring(L, -1), day_names[d]))
+                    found = d;
+            if (found < 0)
+                luaL_error(L, "%s: days are mon, tue, wed, thu, fri, sat, sun", what);
+            days |= 1 << found;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "%s: days must be a list like {\"sat\", \"sun\"}", what);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, days ? days : 0x7f);
+    lua_setfield(L, -2, "days");
+    if (api_opt_type(L, idx, "hours") == LUA_TTABLE) {
+        lua_Integer h[2];
+        for (int i = 0; i < 2; i++) {
+            int isint = 0;
+            lua_geti(L, -1, i + 1);
+            h[i] = lua_tointegerx(L, -1, &isint);
+            if (!isint || h[i] < 0 || h[i] > 24)
+                luaL_error(L, "%s: hours are {from, to}, whole hours 0-24", what);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        lua_pushinteger(L, h[0]);
+        lua_setfield(L, -2, "h1");
+        lua_pushinteger(L, h[1]);
+        lua_setfield(L, -2, "h2");
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "%s: hours are {from, to}", what);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+static lua_Integer field_or(lua_State *L, int t, const char *k, lua_Integer def)
+{
+    lua_Integer v = def;
+    if (lua_getfield(L, t, k) == LUA_TNUMBER)
+        v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* 1 when the event's time falls in the campaign (compiled table at t). */
+static int campaign_active(lua_State *L, int t, int64_t at)
+{
+    struct tm tm;
+    lua_getfield(L, t, "tz");
+    const char *tz = lua_tostring(L, -1);
+    int ok = pc_local_time(at, tz, &tm) == 0;
+    lua_pop(L, 1); /* tz stays alive in the table */
+    if (at < field_or(L, t, "from", INT64_MIN) || at >= field_or(L, t, "to", INT64_MAX))
+        return 0;
+    if (ok && !(field_or(L, t, "days", 0x7f) & (1 << tm.tm_wday)))
+        return 0;
+    if (ok) {
+        lua_Integer h1 = field_or(L, t, "h1", 0), h2 = field_or(L, t, "h2", 24);
+        if (h1 <= h2 ? (tm.tm_hour < h1 || tm.tm_hour >= h2)
+                     : (tm.tm_hour < h1 && tm.tm_hour >= h2)) /* e.g. {22, 2} */
+            return 0;
+    }
+    return 1;
+}
+
+static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
+{
+    return lua_gettop(L) - (int)ctx;
+}
+
+/* upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten thousand */
+static int wrapped_run(lua_State *L)
+{
+    mech_run *run = api_running(L);
+    lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
+    lua_settop(L, 2);
+    if (lua_istable(L, lua_upvalueindex(2)) &&
+        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms))
+        return 0;
+    if (control > 0 && game_bucket(run->cur->name, run->m->id) < control) {
+        api_game_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
+        return 0;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_callk(L, 2, LUA_MULTRET, 2, wrapped_k);
+    return wrapped_k(L, LUA_OK, 2);
+}
+
+void api_game_wrap_run(lua_State *L, int spec, const char *name)
+{
+    int has_active = lua_getfield(L, spec, "active") != LUA_TNIL;
+    int has_control = lua_getfield(L, spec, "control") != LUA_TNIL;
+    lua_Integer control = 0;
+    if (has_control) {
+        lua_Number pct = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(pct >= 0 && pct <= 100))
+            luaL_error(L, "mechanic '%s': control is a percentage from 0 to 100", name);
+        control = (lua_Integer)(pct * 100 + 0.5);
+    }
+    lua_pop(L, 1);
+    if (!has_active && !has_control) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (has_active) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "mechanic '%s': active must be a table {from, to, days, hours, tz}",
+                       name);
+        campaign_compile(L, lua_gettop(L), name);
+        lua_remove(L, -2);
+    }
+    /* stack: ... run, campaign-or-nil */
+    lua_pushinteger(L, control);
+    lua_pushcclosure(L, wrapped_run, 3);
+}
