@@ -92,8 +92,7 @@ int pc_time_parse(const char *s, int64_t *ms_out)
     int y, mo, d, h, mi, sec, ms = 0, off = 0;
     const char *p = s;
 
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         return -1;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -1;
@@ -143,8 +142,8 @@ void pc_time_format(int64_t ms, char *out, size_t outlen)
     int frac = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out)

@@ -40,9 +40,11 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
             continue;
         }
         if (!strcmp(k, "tz") && !pc_tz_valid(json_string_value(v)))
-            return pc_fail(err, 400, "bad_request", "attribute tz must be an IANA time zone like Europe/Paris");
+            return pc_fail(err, 400, "bad_request",
+                           "attribute tz must be an IANA time zone like Europe/Paris");
         if (!strcmp(k, "birthday") && !valid_birthday(json_string_value(v)))
-            return pc_fail(err, 400, "bad_request", "attribute birthday must be YYYY-MM-DD or MM-DD");
+            return pc_fail(err, 400, "bad_request",
+                           "attribute birthday must be YYYY-MM-DD or MM-DD");
         if (member_set(m, f, json_string_value(v)))
             return pc_fail(err, 500, "internal", "out of memory");
     }
@@ -52,7 +54,8 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
         } else {
             const char *t = json_string_value(floor), *cur = member_get(m, "t");
             if (mechset_tier_rank(set, t) < 0)
-                return pc_fail(err, 400, "bad_request", "tier_floor '%s' is not one of the declared tiers", t);
+                return pc_fail(err, 400, "bad_request",
+                               "tier_floor '%s' is not one of the declared tiers", t);
             if (member_set(m, "tf", t))
                 return pc_fail(err, 500, "internal", "out of memory");
             /* The floor takes effect at once. */
@@ -143,7 +146,8 @@ int builtin_after(const pc_event *ev, member_state *m, pc_error *err)
         json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
         const char *reason = json_string_value(json_object_get(ev->data, "reason"));
         if (money_spend(m, "redeem", "redeem", cur, amount, &bal, &e))
-            return pc_fail(err, 422, strstr(e, "insufficient") ? "insufficient_balance" : "internal",
+            return pc_fail(err, 422,
+                           strstr(e, "insufficient") ? "insufficient_balance" : "internal",
                            "cannot redeem %lld %s: %s", (long long)amount, cur, e);
         for (size_t i = 0; i < m->nentries; i++)
             if (m->entries[i].kind && !strcmp(m->entries[i].kind, "redeem") && reason)

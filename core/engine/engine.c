@@ -47,13 +47,13 @@ struct engine_call {
     mechset *set; /* the set this event started on; kept across retries */
     int attempts;
     json_t *response;
-    mslot *slot;             /* this member's slot while the event holds it */
-    engine_call *qnext;      /* next call waiting on the same member */
-    int from_cache;          /* decided on the cached state, without a load */
-    int64_t committed;       /* the version this event's commit wrote, or 0 */
-    int flags;               /* enum engine_flags */
-    mech_run *run;           /* the mechanics deciding this event, while they run */
-    globals_event *global;   /* global reservations this event holds */
+    mslot *slot;           /* this member's slot while the event holds it */
+    engine_call *qnext;    /* next call waiting on the same member */
+    int from_cache;        /* decided on the cached state, without a load */
+    int64_t committed;     /* the version this event's commit wrote, or 0 */
+    int flags;             /* enum engine_flags */
+    mech_run *run;         /* the mechanics deciding this event, while they run */
+    globals_event *global; /* global reservations this event holds */
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
     char k_original[PC_KEY_MAX]; /* a reversal: the reversed event's stored response */
     json_t *original;            /* ... as loaded, or NULL */
@@ -449,8 +449,7 @@ static void commit(engine_call *c)
     json_decref(c->response);
     c->response = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:s}", "id", c->ev.id, "type",
                             c->ev.type, "member", c->ev.member, "at", at, "duplicate", 0,
-                            "outcomes", m->outcomes, "mechanics_version",
-                            mechset_version(c->set));
+                            "outcomes", m->outcomes, "mechanics_version", mechset_version(c->set));
     if (c->response && m->trace)
         json_object_set(c->response, "explain", m->trace);
     if (c->response && (c->flags & ENGINE_DRY_RUN)) {
@@ -521,8 +520,7 @@ static void commit(engine_call *c)
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, (const char **)a.v,
-               a.len);
+    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, (const char **)a.v, a.len);
     argv_free(&a);
 }
 
@@ -605,7 +603,8 @@ static void begin_event(engine_call *c)
      * A dry run always loads, so that a known id answers with its stored
      * response; so does a reversal, which needs the reversed event's response.
      */
-    if (!(c->flags & ENGINE_DRY_RUN) && !c->k_original[0] && c->slot->state && (c->m = member_clone(c->slot->state))) {
+    if (!(c->flags & ENGINE_DRY_RUN) && !c->k_original[0] && c->slot->state &&
+        (c->m = member_clone(c->slot->state))) {
         c->from_cache = 1;
         decide_and_commit(c);
         return;
@@ -687,8 +686,7 @@ engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *do
     if (!c)
         return NULL;
     snprintf(c->ev.member, sizeof c->ev.member, "%s", member);
-    if (!pc_valid_id(member) ||
-        pc_member_key(c->k_state, PC_KEY_MAX, e->ns, member, "state") < 0) {
+    if (!pc_valid_id(member) || pc_member_key(c->k_state, PC_KEY_MAX, e->ns, member, "state") < 0) {
         finish_err(c, 400, "bad_request", "bad member id");
         return started(c);
     }
@@ -709,15 +707,10 @@ static json_t *entry_json(redisReply *entry)
     redisReply *f = entry->element[1];
     const char *s;
     json_t *j = json_pack("{s:s}", "id", entry->element[0]->str);
-    static const char *const strings[][2] = {{"event", "event"},
-                                             {"type", "type"},
-                                             {"kind", "kind"},
-                                             {"partner", "partner"},
-                                             {"reason", "reason"},
-                                             {"mechanic", "mechanic"},
-                                             {"currency", "currency"},
-                                             {"at", "at"},
-                                             {"mv", "mechanics_version"}};
+    static const char *const strings[][2] = {
+        {"event", "event"},       {"type", "type"},     {"kind", "kind"},
+        {"partner", "partner"},   {"reason", "reason"}, {"mechanic", "mechanic"},
+        {"currency", "currency"}, {"at", "at"},         {"mv", "mechanics_version"}};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
         s = entry_field(f, strings[i][0]);
         json_object_set_new(j, strings[i][1], s ? json_string(s) : json_null());
@@ -753,8 +746,8 @@ static void on_ledger(redisReply *r, const char *err, void *arg)
         }
         json_array_append_new(entries, entry_json(en));
     }
-    finish(c, 200, json_pack("{s:s, s:o, s:o}", "member", c->ev.member, "entries", entries,
-                             "next", next));
+    finish(c, 200,
+           json_pack("{s:s, s:o, s:o}", "member", c->ev.member, "entries", entries, "next", next));
 }
 
 static int valid_stream_id(const char *s)

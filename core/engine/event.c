@@ -29,8 +29,8 @@ int pc_valid_name(const char *s)
     return charset_ok(s, PC_TYPE_MAX, "_.-", 0);
 }
 
-static int get_string(json_t *obj, const char *key, char *out, size_t max, int (*valid)(const char *),
-                      const char *rule, pc_error *err)
+static int get_string(json_t *obj, const char *key, char *out, size_t max,
+                      int (*valid)(const char *), const char *rule, pc_error *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)

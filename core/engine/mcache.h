@@ -18,11 +18,11 @@
 typedef struct mcache mcache;
 
 typedef struct mslot {
-    char *member;          /* owned */
-    member_state *state;   /* owned: state after the last commit seen, or NULL */
-    int busy;              /* an event of this member is in flight */
+    char *member;                /* owned */
+    member_state *state;         /* owned: state after the last commit seen, or NULL */
+    int busy;                    /* an event of this member is in flight */
     void *wait_head, *wait_tail; /* queued calls (engine_call *), linked by the engine */
-    struct mslot *hnext;   /* hash chain */
+    struct mslot *hnext;         /* hash chain */
     struct mslot *lprev, *lnext; /* LRU list of idle slots */
 } mslot;
 
@@ -33,7 +33,8 @@ void mcache_free(mcache *c);
 /* The slot of member, created when missing; taken off the idle list. NULL on out of memory. */
 mslot *mcache_acquire(mcache *c, const char *member);
 
-/* The slot is idle again (not busy, no waiters): put it on the LRU list, evicting past the bound. */
+/* The slot is idle again (not busy, no waiters): put it on the LRU list, evicting past the bound.
+ */
 void mcache_release(mcache *c, mslot *s);
 
 /* Number of slots (busy or idle). */

@@ -217,8 +217,8 @@ int member_set_int(member_state *m, const char *name, int64_t value)
     return member_set(m, name, buf);
 }
 
-int member_add_balance(member_state *m, const char *mechanic, const char *currency,
-                       int64_t delta, int64_t *balance_out, const char **err)
+int member_add_balance(member_state *m, const char *mechanic, const char *currency, int64_t delta,
+                       int64_t *balance_out, const char **err)
 {
     member_move mv = {.mechanic = mechanic, .currency = currency, .delta = delta};
     return member_move_balance(m, &mv, balance_out, err);
@@ -278,7 +278,8 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         if (!e->mechanic || !e->currency)
             goto oom;
     }
-    if ((mv->delta && member_set_int(m, field, nb)) || (mv->pending && member_set_int(m, pfield, np)))
+    if ((mv->delta && member_set_int(m, field, nb)) ||
+        (mv->pending && member_set_int(m, pfield, np)))
         goto oom;
     e->delta += mv->delta;
     e->pending += mv->pending;

@@ -23,7 +23,8 @@ static int parse_lot(const char *name, const char *value, money_lot *lot)
         return -1;
     memcpy(lot->currency, name + 2, (size_t)(colon - name - 2));
     lot->n = strtoll(colon + 1, NULL, 10);
-    if (sscanf(value, "%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%128s",
+    if (sscanf(value,
+               "%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%128s",
                &lot->amount, &lot->remaining, &lot->spent, &lot->expires_ms, &lot->avail_ms,
                &lot->created_ms, lot->event) < 6)
         return -1;
@@ -34,7 +35,8 @@ static int store_lot(member_state *m, const money_lot *lot)
 {
     char name[100], value[300];
     snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
-    snprintf(value, sizeof value, "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
+    snprintf(value, sizeof value,
+             "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
              lot->amount, lot->remaining, lot->spent, lot->expires_ms, lot->avail_ms,
              lot->created_ms, lot->event);
     return member_set(m, name, value);
@@ -81,8 +83,7 @@ static int by_expiry(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg),
-                    void *arg)
+void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg), void *arg)
 {
     for (size_t i = 0; i < m->nfields; i++) {
         money_lot lot;
@@ -229,8 +230,10 @@ int money_tick(member_state *m, int64_t now_ms, const char **err)
         int changed = 0;
         if (lot->avail_ms && lot->avail_ms <= now_ms &&
             !(lot->expires_ms && lot->expires_ms <= lot->avail_ms)) {
-            member_move mv = {.mechanic = "release", .currency = lot->currency,
-                              .kind = "release", .delta = lot->remaining,
+            member_move mv = {.mechanic = "release",
+                              .currency = lot->currency,
+                              .kind = "release",
+                              .delta = lot->remaining,
                               .pending = -lot->remaining};
             int64_t before = balance(m, lot->currency);
             if (before < 0) {
@@ -279,8 +282,11 @@ static int take_back(member_state *m, const char *currency, int64_t amount, cons
 {
     int64_t bal, avail = balance(m, currency);
     int64_t covered = avail > 0 ? (avail < amount ? avail : amount) : 0;
-    member_move mv = {.mechanic = "reverse", .currency = currency, .kind = "reverse",
-                      .delta = -amount, .allow_negative = 1};
+    member_move mv = {.mechanic = "reverse",
+                      .currency = currency,
+                      .kind = "reverse",
+                      .delta = -amount,
+                      .allow_negative = 1};
     if (covered && take_from_lots_ordered(m, currency, covered, skip_event, merged)) {
         *err = "out of memory";
         return -1;
@@ -301,16 +307,19 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
     *reversed_out = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(lots[i].event, event))
-            json_object_set_new(in_lots, lots[i].currency,
-                                json_integer(json_integer_value(json_object_get(in_lots, lots[i].currency)) +
-                                             lots[i].amount));
+            json_object_set_new(
+                in_lots, lots[i].currency,
+                json_integer(json_integer_value(json_object_get(in_lots, lots[i].currency)) +
+                             lots[i].amount));
     /* 1. What is left of the event's own lots, all of them first. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
         money_lot *lot = &lots[i];
         if (strcmp(lot->event, event) || lot->remaining <= 0)
             continue;
         int64_t from_lot = lot->remaining < left ? lot->remaining : left;
-        member_move mv = {.mechanic = "reverse", .currency = lot->currency, .kind = "reverse",
+        member_move mv = {.mechanic = "reverse",
+                          .currency = lot->currency,
+                          .kind = "reverse",
                           .allow_negative = 1};
         if (lot->avail_ms)
             mv.pending = -from_lot;
@@ -407,9 +416,9 @@ static void summarize(const money_lot *lot, void *arg)
         if (c > 0)
             return;
         if (c == 0) {
-            json_object_set_new(next, "amount",
-                                json_integer(json_integer_value(json_object_get(next, "amount")) +
-                                             lot->remaining));
+            json_object_set_new(
+                next, "amount",
+                json_integer(json_integer_value(json_object_get(next, "amount")) + lot->remaining));
             return;
         }
     }

@@ -121,7 +121,8 @@ static void sweep(sweeper *sw)
     if (sw->inflight)
         return;
     snprintf(key, sizeof key, "%s:due", sw->ns);
-    snprintf(now, sizeof now, "%lld", (long long)(sw->clock ? sw->clock(sw->clock_arg) : pc_now_ms()));
+    snprintf(now, sizeof now, "%lld",
+             (long long)(sw->clock ? sw->clock(sw->clock_arg) : pc_now_ms()));
     snprintf(limit, sizeof limit, "%d", SWEEP_BATCH);
     sw->inflight = 1;
     store_command(sw->store, on_due, sw, 8, argv, NULL);
@@ -132,8 +133,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     sweep(arg);
 }
 
-sweeper *sweeper_new(struct event_base *base, store *s, engine *e, const char *ns,
-                     int interval_ms, int64_t (*clock)(void *), void *clock_arg)
+sweeper *sweeper_new(struct event_base *base, store *s, engine *e, const char *ns, int interval_ms,
+                     int64_t (*clock)(void *), void *clock_arg)
 {
     sweeper *sw = calloc(1, sizeof *sw);
     if (!sw)

@@ -188,10 +188,9 @@ static int m_attr(lua_State *L)
 }
 
 static const luaL_Reg member_methods[] = {
-    {"balance", m_balance},
-    {"count", m_count},     {"incr", m_incr},           {"counter", m_counter},
-    {"badge", m_badge},     {"has_badge", m_has_badge}, {"tier", m_tier},
-    {"attr", m_attr},       {NULL, NULL}};
+    {"balance", m_balance}, {"count", m_count}, {"incr", m_incr},
+    {"counter", m_counter}, {"badge", m_badge}, {"has_badge", m_has_badge},
+    {"tier", m_tier},       {"attr", m_attr},   {NULL, NULL}};
 
 /* __index of the member: m.id, or a method. */
 static int member_index(lua_State *L)
@@ -332,8 +331,7 @@ static int declare_spec(lua_State *L)
             lua_pop(L, 1);
         }
     } else {
-        return luaL_error(L, "mechanic '%s': on must name an event type or a list of them",
-                          name);
+        return luaL_error(L, "mechanic '%s': on must name an event type or a list of them", name);
     }
     add_mechanic(L, set, name);
     d = &set->mechs[set->nmechs - 1];
@@ -476,7 +474,8 @@ static void collect_one(lua_State *L, int idx, mech_run *set)
         if (!k || !v || strcmp(k, "mechanic") == 0) {
             json_decref(v);
             json_decref(o);
-            luaL_error(L, "outcome fields must be named, and be UTF-8 strings, numbers or booleans");
+            luaL_error(L,
+                       "outcome fields must be named, and be UTF-8 strings, numbers or booleans");
         }
         json_object_set_new(o, k, v);
     }

@@ -54,10 +54,10 @@ static int parse_span(lua_State *L, int idx, int *months, int64_t *ms)
 
 /* The rules of a currency, or the options of one earn. */
 typedef struct policy {
-    int has_expiry;   /* expires_in or expires_at given */
-    int months;       /* expires_in in calendar months */
-    int64_t ms;       /* expires_in in milliseconds */
-    char period[16];  /* expires_at: "month", "quarter", "year", or "" */
+    int has_expiry;  /* expires_in or expires_at given */
+    int months;      /* expires_in in calendar months */
+    int64_t ms;      /* expires_in in milliseconds */
+    char period[16]; /* expires_at: "month", "quarter", "year", or "" */
     int has_pending;
     int64_t pending_ms;
 } policy;
@@ -91,8 +91,9 @@ static void read_policy(lua_State *L, int idx, policy *p, const char *who)
         const char *at = lua_tostring(L, -1);
         if (!at || (strcmp(at, "end_of_month") && strcmp(at, "end_of_quarter") &&
                     strcmp(at, "end_of_year")))
-            luaL_error(L, "%s: expires_at must be \"end_of_month\", \"end_of_quarter\" or "
-                          "\"end_of_year\"",
+            luaL_error(L,
+                       "%s: expires_at must be \"end_of_month\", \"end_of_quarter\" or "
+                       "\"end_of_year\"",
                        who);
         snprintf(p->period, sizeof p->period, "%s", at + 7);
     }
@@ -123,7 +124,9 @@ static void policy_of(const mechset *set, const char *cur, policy *p)
     p->months = (int)json_integer_value(json_object_get(j, "expires_months"));
     p->ms = json_integer_value(json_object_get(j, "expires_ms"));
     snprintf(p->period, sizeof p->period, "%s",
-             json_string_value(json_object_get(j, "period")) ? json_string_value(json_object_get(j, "period")) : "");
+             json_string_value(json_object_get(j, "period"))
+                 ? json_string_value(json_object_get(j, "period"))
+                 : "");
     p->pending_ms = json_integer_value(json_object_get(j, "pending_ms"));
 }
 
@@ -141,8 +144,9 @@ static int declare_currency(lua_State *L)
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         if (strcmp(k, "expires_in") && strcmp(k, "expires_at") && strcmp(k, "pending") &&
             strcmp(k, "description"))
-            return luaL_error(L, "currency '%s': unknown field '%s' (use expires_in, expires_at, "
-                                 "pending, description)",
+            return luaL_error(L,
+                              "currency '%s': unknown field '%s' (use expires_in, expires_at, "
+                              "pending, description)",
                               name, k);
         lua_pop(L, 1);
     }
@@ -255,8 +259,8 @@ static int earn(lua_State *L, mech_run *run, const char *cur, int64_t amount, in
     int64_t expires, avail, bal;
     const char *err = NULL;
     earn_times(L, run, cur, opts, &expires, &avail);
-    if (money_earn(run->m, run->cur->name, cur, amount, expires, avail, run->ev->at_ms,
-                   run->ev->id, &bal, &err))
+    if (money_earn(run->m, run->cur->name, cur, amount, expires, avail, run->ev->at_ms, run->ev->id,
+                   &bal, &err))
         return luaL_error(L, "earn %s: %s", cur, err);
     lua_pushinteger(L, bal);
     return 1;
@@ -414,7 +418,8 @@ static const char *member_tz(mech_run *run)
     return tz && pc_tz_valid(tz) ? tz : "UTC";
 }
 
-/* m:local_date() -> {year, month, day, hour, minute, wday (1 = Sunday)} in the member's time zone */
+/* m:local_date() -> {year, month, day, hour, minute, wday (1 = Sunday)} in the member's time zone
+ */
 static int m_local_date(lua_State *L)
 {
     mech_run *run = api_running(L);
@@ -490,7 +495,8 @@ static int m_once_per_year(lua_State *L)
     return once_key(L, run, k);
 }
 
-/* m:wake_at(seconds) -> asks for a "tick" event for this member at that time (the earliest asked wins) */
+/* m:wake_at(seconds) -> asks for a "tick" event for this member at that time (the earliest asked
+ * wins) */
 static int m_wake_at(lua_State *L)
 {
     mech_run *run = api_running(L);

@@ -18,10 +18,10 @@ enum mech_kill { KILL_NONE, KILL_BUDGET, KILL_DEADLINE, KILL_MEMORY };
 
 typedef struct mechanic_def {
     char *name;
-    char *file;   /* the file that declared it */
-    char **on;    /* event types */
+    char *file; /* the file that declared it */
+    char **on;  /* event types */
     int non;
-    int run_ref;  /* registry reference to the run function */
+    int run_ref; /* registry reference to the run function */
 } mechanic_def;
 
 struct mechset {
@@ -34,11 +34,11 @@ struct mechset {
     size_t nfiles;
     mechanic_def *mechs;
     size_t nmechs, capmechs;
-    int member_ref;     /* registry reference to the member userdata */
-    mech_run *active;   /* the run executing right now (memory kills land on it) */
+    int member_ref;           /* registry reference to the member userdata */
+    mech_run *active;         /* the run executing right now (memory kills land on it) */
     const char *loading_file; /* set while a file's top level runs */
-    json_t *currencies; /* {name: {"expires_months", "expires_ms", "period", "pending_ms"}} */
-    json_t *tiers;      /* ["blue", "silver", "gold"]: lowest first, or NULL */
+    json_t *currencies;       /* {name: {"expires_months", "expires_ms", "period", "pending_ms"}} */
+    json_t *tiers;            /* ["blue", "silver", "gold"]: lowest first, or NULL */
 };
 
 /*
@@ -54,13 +54,13 @@ struct mech_run {
     const pc_event *ev;
     member_state *m;
     const mechanic_def *cur;
-    size_t next;   /* index of the next mechanic to consider */
+    size_t next; /* index of the next mechanic to consider */
     uint64_t instr;
     int64_t deadline_ms;
     enum mech_kill killed;
-    int waiting;   /* yielded on req */
+    int waiting; /* yielded on req */
     mech_request req;
-    json_t *reply; /* the answer to req, owned until the continuation reads it */
+    json_t *reply;      /* the answer to req, owned until the continuation reads it */
     char rejected[256]; /* set by reject(): the event fails as "rejected" */
     char reply_err[256];
 };

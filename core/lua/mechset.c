@@ -272,11 +272,10 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
     api_collect_outcomes(L, base, run);
     lua_settop(L, 1);
     if (run->m->trace)
-        json_array_append_new(
-            run->m->trace,
-            json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file", run->cur->file,
-                      "ran", 1, "outcomes",
-                      (json_int_t)(json_array_size(run->m->outcomes) - before)));
+        json_array_append_new(run->m->trace,
+                              json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file",
+                                        run->cur->file, "ran", 1, "outcomes",
+                                        (json_int_t)(json_array_size(run->m->outcomes) - before)));
 }
 
 /*
@@ -419,7 +418,6 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
     mech_run_free(run);
     return rc == MECH_DONE ? 0 : -1;
 }
-
 
 int mechset_tier_rank(const mechset *set, const char *tier)
 {

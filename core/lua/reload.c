@@ -19,9 +19,9 @@ struct mech_holder {
     pthread_mutex_t lock;
     char *dir;
     mech_limits lim;
-    mechset *cur;       /* guarded by lock */
-    int64_t loaded_at;  /* ms; guarded by lock */
-    pc_error err;       /* last attempt's error; guarded by lock */
+    mechset *cur;      /* guarded by lock */
+    int64_t loaded_at; /* ms; guarded by lock */
+    pc_error err;      /* last attempt's error; guarded by lock */
     int has_err;
     int64_t err_at;
     int inotify_fd;
@@ -53,7 +53,8 @@ int mech_holder_reload(mech_holder *h)
             pc_log(PC_LOG_INFO, "mechanics: loaded %s (%zu files, %zu mechanics) from %s",
                    set->version, set->nfiles, set->nmechs, h->dir);
     } else {
-        pc_log(PC_LOG_ERROR, "mechanics: reload failed, %s: %s", h->cur ? "keeping the previous set" : "no set loaded", err.message);
+        pc_log(PC_LOG_ERROR, "mechanics: reload failed, %s: %s",
+               h->cur ? "keeping the previous set" : "no set loaded", err.message);
     }
     mechset_unref(old);
     if (h->on_reload)
@@ -100,10 +101,9 @@ mech_holder *mech_holder_new(struct event_base *base, const char *dir, const mec
     h->inotify_fd = -1;
     if (base) {
         h->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (h->inotify_fd < 0 ||
-            inotify_add_watch(h->inotify_fd, dir,
-                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                  IN_CREATE | IN_ATTRIB) < 0) {
+        if (h->inotify_fd < 0 || inotify_add_watch(h->inotify_fd, dir,
+                                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                                       IN_DELETE | IN_CREATE | IN_ATTRIB) < 0) {
             pc_log(PC_LOG_WARN, "mechanics: cannot watch %s (%s); hot reload is off", dir,
                    strerror(errno));
         } else {

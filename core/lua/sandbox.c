@@ -116,8 +116,8 @@ static int readonly_pairs(lua_State *L)
 static void make_readonly(lua_State *L, const char *name)
 {
     int real = lua_gettop(L);
-    lua_newtable(L);               /* proxy */
-    lua_createtable(L, 0, 4);      /* its metatable */
+    lua_newtable(L);          /* proxy */
+    lua_createtable(L, 0, 4); /* its metatable */
     lua_pushvalue(L, real);
     lua_setfield(L, -2, "__index");
     lua_pushstring(L, name);
@@ -156,8 +156,7 @@ static int sandbox_pcall(lua_State *L)
     luaL_checkany(L, 1);
     lua_pushnil(L); /* the slot for the status */
     lua_insert(L, 1);
-    return finish_pcall(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 1, finish_pcall),
-                        1);
+    return finish_pcall(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 1, finish_pcall), 1);
 }
 
 /* The message handler of xpcall: the script's own, unless the script was stopped. */
@@ -299,9 +298,9 @@ static int sandbox_print(lua_State *L)
 
 /* The base functions a script may call; everything else in _G stays out of reach. */
 static const char *const safe_globals[] = {
-    "assert", "error",  "ipairs",   "next",         "pairs",        "pcall",   "select",
-    "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen", "getmetatable", "setmetatable",
-    "_VERSION", NULL};
+    "assert", "error",        "ipairs",       "next",     "pairs",  "pcall",
+    "select", "tonumber",     "tostring",     "type",     "xpcall", "rawequal",
+    "rawlen", "getmetatable", "setmetatable", "_VERSION", NULL};
 
 static const struct {
     const char *name;

@@ -53,8 +53,7 @@ void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
         s->stats.status_4xx++;
     else
         s->stats.status_5xx++;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     if (text) {
         evbuffer_add(buf, text, strlen(text));
         evbuffer_add(buf, "\n", 1);
@@ -69,7 +68,7 @@ void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
 }
 
 void send_error(server *s, struct evhttp_request *req, int status, const char *code,
-                       const char *msg)
+                const char *msg)
 {
     pc_error err;
     pc_fail(&err, status, code, "%s", msg);
@@ -364,7 +363,8 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
         s->cfg.max_body = 64 * 1024;
     s->api_key_len = cfg->api_key ? strlen(cfg->api_key) : 0;
     snprintf(s->ns, sizeof s->ns, "%s", cfg->ns ? cfg->ns : "pc");
-    /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small enough to read. */
+    /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small
+     * enough to read. */
     evhttp_set_max_body_size(http, (ev_ssize_t)(s->cfg.max_body + 64 * 1024));
     evhttp_set_max_headers_size(http, 16 * 1024);
     evhttp_set_timeout(http, 30);

@@ -60,28 +60,27 @@ static int nworkers;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: punchd [options]            (each option also reads PUNCHD_<NAME>)\n"
-            "  --listen HOST:PORT     HTTP on TCP (default 127.0.0.1:8080; port 0 = any)\n"
-            "  --unix PATH            HTTP on a Unix socket as well\n"
-            "  --redis ADDR           Redis HOST:PORT or socket path (default 127.0.0.1:6379)\n"
-            "  --scripts DIR          mechanics folder, hot-reloaded (default ./scripts)\n"
-            "  --namespace NS         key prefix (default pc)\n"
-            "  --workers N            event loops (default 1)\n"
-            "  --api-key-file PATH    require 'Authorization: Bearer <key>' on /v1/\n"
-            "                         (or PUNCHD_API_KEY in the environment)\n"
-            "  --max-body BYTES       largest request body (default 65536)\n"
-            "  --dedupe-days N        how long event ids are remembered (default 30)\n"
-            "  --redis-timeout-ms N   connect and command timeout (default 2000)\n"
-            "  --lua-instructions N   per-event instruction budget (default 1000000)\n"
-            "  --lua-memory-mb N      per-state memory cap (default 64)\n"
-            "  --lua-deadline-ms N    per-event wall-clock limit (default 100)\n"
-            "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
-            "  --sweep-ms N           how often due lots of silent members are looked for\n"
-            "                         (default 1000; 0 = never, when other punchd sweep)\n"
-            "  --draw-secret-file PATH  the secret instant-win draws are keyed with\n"
-            "                         (or PUNCHD_DRAW_SECRET in the environment)\n"
-            "  --log-level LEVEL      debug, info, warn, error (default info)\n");
+    fprintf(f, "usage: punchd [options]            (each option also reads PUNCHD_<NAME>)\n"
+               "  --listen HOST:PORT     HTTP on TCP (default 127.0.0.1:8080; port 0 = any)\n"
+               "  --unix PATH            HTTP on a Unix socket as well\n"
+               "  --redis ADDR           Redis HOST:PORT or socket path (default 127.0.0.1:6379)\n"
+               "  --scripts DIR          mechanics folder, hot-reloaded (default ./scripts)\n"
+               "  --namespace NS         key prefix (default pc)\n"
+               "  --workers N            event loops (default 1)\n"
+               "  --api-key-file PATH    require 'Authorization: Bearer <key>' on /v1/\n"
+               "                         (or PUNCHD_API_KEY in the environment)\n"
+               "  --max-body BYTES       largest request body (default 65536)\n"
+               "  --dedupe-days N        how long event ids are remembered (default 30)\n"
+               "  --redis-timeout-ms N   connect and command timeout (default 2000)\n"
+               "  --lua-instructions N   per-event instruction budget (default 1000000)\n"
+               "  --lua-memory-mb N      per-state memory cap (default 64)\n"
+               "  --lua-deadline-ms N    per-event wall-clock limit (default 100)\n"
+               "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
+               "  --sweep-ms N           how often due lots of silent members are looked for\n"
+               "                         (default 1000; 0 = never, when other punchd sweep)\n"
+               "  --draw-secret-file PATH  the secret instant-win draws are keyed with\n"
+               "                         (or PUNCHD_DRAW_SECRET in the environment)\n"
+               "  --log-level LEVEL      debug, info, warn, error (default info)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -143,26 +142,25 @@ static void set_draw_secret(const char *path)
 
 static void parse_options(int argc, char **argv, options *o)
 {
-    static const struct option longs[] = {
-        {"listen", required_argument, 0, 'l'},
-        {"unix", required_argument, 0, 'u'},
-        {"redis", required_argument, 0, 'r'},
-        {"scripts", required_argument, 0, 's'},
-        {"namespace", required_argument, 0, 'n'},
-        {"workers", required_argument, 0, 'w'},
-        {"api-key-file", required_argument, 0, 'k'},
-        {"max-body", required_argument, 0, 'b'},
-        {"dedupe-days", required_argument, 0, 'd'},
-        {"redis-timeout-ms", required_argument, 0, 't'},
-        {"lua-instructions", required_argument, 0, 'I'},
-        {"lua-memory-mb", required_argument, 0, 'M'},
-        {"lua-deadline-ms", required_argument, 0, 'D'},
-        {"port-file", required_argument, 0, 'p'},
-        {"sweep-ms", required_argument, 0, 'S'},
-        {"log-level", required_argument, 0, 'v'},
-        {"draw-secret-file", required_argument, 0, 'X'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longs[] = {{"listen", required_argument, 0, 'l'},
+                                          {"unix", required_argument, 0, 'u'},
+                                          {"redis", required_argument, 0, 'r'},
+                                          {"scripts", required_argument, 0, 's'},
+                                          {"namespace", required_argument, 0, 'n'},
+                                          {"workers", required_argument, 0, 'w'},
+                                          {"api-key-file", required_argument, 0, 'k'},
+                                          {"max-body", required_argument, 0, 'b'},
+                                          {"dedupe-days", required_argument, 0, 'd'},
+                                          {"redis-timeout-ms", required_argument, 0, 't'},
+                                          {"lua-instructions", required_argument, 0, 'I'},
+                                          {"lua-memory-mb", required_argument, 0, 'M'},
+                                          {"lua-deadline-ms", required_argument, 0, 'D'},
+                                          {"port-file", required_argument, 0, 'p'},
+                                          {"sweep-ms", required_argument, 0, 'S'},
+                                          {"log-level", required_argument, 0, 'v'},
+                                          {"draw-secret-file", required_argument, 0, 'X'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     const char *key_file = env_or("PUNCHD_API_KEY_FILE", NULL);
     const char *draw_secret_file = env_or("PUNCHD_DRAW_SECRET_FILE", NULL);
     const char *level = env_or("PUNCHD_LOG_LEVEL", "info");
@@ -181,25 +179,63 @@ static void parse_options(int argc, char **argv, options *o)
     o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
-        case 'l': o->listen = optarg; break;
-        case 'u': o->unix_path = optarg; break;
-        case 'r': o->redis = optarg; break;
-        case 's': o->scripts = optarg; break;
-        case 'n': o->ns = optarg; break;
-        case 'w': o->workers = (int)num_arg("--workers", optarg, 1, MAX_WORKERS); break;
-        case 'k': key_file = optarg; break;
-        case 'b': o->max_body = (size_t)num_arg("--max-body", optarg, 256, 16 << 20); break;
-        case 'd': o->dedupe_days = (int)num_arg("--dedupe-days", optarg, 1, 3650); break;
-        case 't': o->redis_timeout_ms = (int)num_arg("--redis-timeout-ms", optarg, 10, 600000); break;
-        case 'I': o->lim.instructions = (uint64_t)num_arg("--lua-instructions", optarg, 1000, 1L << 40); break;
-        case 'M': o->lim.memory = (size_t)num_arg("--lua-memory-mb", optarg, 1, 4096) << 20; break;
-        case 'D': o->lim.deadline_ms = (int)num_arg("--lua-deadline-ms", optarg, 1, 60000); break;
-        case 'p': o->port_file = optarg; break;
-        case 'S': o->sweep_ms = (int)num_arg("--sweep-ms", optarg, 0, 3600000); break;
-        case 'v': level = optarg; break;
-        case 'X': draw_secret_file = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); exit(2);
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'u':
+            o->unix_path = optarg;
+            break;
+        case 'r':
+            o->redis = optarg;
+            break;
+        case 's':
+            o->scripts = optarg;
+            break;
+        case 'n':
+            o->ns = optarg;
+            break;
+        case 'w':
+            o->workers = (int)num_arg("--workers", optarg, 1, MAX_WORKERS);
+            break;
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'b':
+            o->max_body = (size_t)num_arg("--max-body", optarg, 256, 16 << 20);
+            break;
+        case 'd':
+            o->dedupe_days = (int)num_arg("--dedupe-days", optarg, 1, 3650);
+            break;
+        case 't':
+            o->redis_timeout_ms = (int)num_arg("--redis-timeout-ms", optarg, 10, 600000);
+            break;
+        case 'I':
+            o->lim.instructions = (uint64_t)num_arg("--lua-instructions", optarg, 1000, 1L << 40);
+            break;
+        case 'M':
+            o->lim.memory = (size_t)num_arg("--lua-memory-mb", optarg, 1, 4096) << 20;
+            break;
+        case 'D':
+            o->lim.deadline_ms = (int)num_arg("--lua-deadline-ms", optarg, 1, 60000);
+            break;
+        case 'p':
+            o->port_file = optarg;
+            break;
+        case 'S':
+            o->sweep_ms = (int)num_arg("--sweep-ms", optarg, 0, 3600000);
+            break;
+        case 'v':
+            level = optarg;
+            break;
+        case 'X':
+            draw_secret_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
         }
     }
     if (optind < argc) {
@@ -223,8 +259,8 @@ static void parse_options(int argc, char **argv, options *o)
         pc_log_set_level(PC_LOG_ERROR);
 }
 
-static struct evconnlistener *bind_tcp(struct event_base *base, const char *listen, int port_override,
-                                       int *port_out)
+static struct evconnlistener *bind_tcp(struct event_base *base, const char *listen,
+                                       int port_override, int *port_out)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
@@ -254,8 +290,8 @@ static struct evconnlistener *bind_tcp(struct event_base *base, const char *list
             ((struct sockaddr_in *)&ss)->sin_port = 0;
     }
     l = evconnlistener_new_bind(base, NULL, NULL,
-                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+                                    LEV_OPT_CLOSE_ON_EXEC,
                                 1024, (struct sockaddr *)&ss, sslen);
     if (!l) {
         pc_log(PC_LOG_ERROR, "cannot listen on %s: %s", addr, strerror(errno));
@@ -405,9 +441,10 @@ int main(int argc, char **argv)
     sigterm = evsignal_new(workers[0].base, SIGTERM, on_signal, NULL);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
-    pc_log(PC_LOG_INFO, "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s",
-           "0.1.0", o.listen, port, o.unix_path ? " and " : "", o.unix_path ? o.unix_path : "",
-           o.redis, o.scripts, nworkers, nworkers == 1 ? "" : "s");
+    pc_log(PC_LOG_INFO,
+           "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s", "0.1.0",
+           o.listen, port, o.unix_path ? " and " : "", o.unix_path ? o.unix_path : "", o.redis,
+           o.scripts, nworkers, nworkers == 1 ? "" : "s");
     for (int i = 1; i < nworkers; i++)
         pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]);
     event_base_dispatch(workers[0].base);

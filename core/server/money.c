@@ -64,8 +64,8 @@ static int only_fields(server *s, struct evhttp_request *req, json_t *body,
 static void submit(server *s, struct evhttp_request *req, const char *id, const char *type,
                    const char *member, json_t *at, const char *partner, json_t *data)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "type", type, "member", member,
-                            "data", data);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s, s:o}", "id", id, "type", type, "member", member, "data", data);
     pc_event ev;
     pc_error err;
     pending_req *p;
@@ -122,7 +122,8 @@ static void put_member(server *s, struct evhttp_request *req, const char *member
     }
     json_object_foreach(attrs, k, v)
     {
-        if (!pc_valid_name(k) || !(json_is_null(v) || (json_is_string(v) && json_string_length(v) <= 256))) {
+        if (!pc_valid_name(k) ||
+            !(json_is_null(v) || (json_is_string(v) && json_string_length(v) <= 256))) {
             send_error(s, req, 400, "bad_request",
                        "attribute names are 1-64 of a-z 0-9 _ . -, values strings of at most 256 "
                        "bytes, or null to remove");
@@ -148,11 +149,12 @@ out:
     json_decref(body);
 }
 
-/* POST /v1/members/{m}/redeem: {"id", "currency", "amount", "reason"?, "order_total"?, "partner"?, "at"?} */
+/* POST /v1/members/{m}/redeem: {"id", "currency", "amount", "reason"?, "order_total"?, "partner"?,
+ * "at"?} */
 static void redeem(server *s, struct evhttp_request *req, const char *member)
 {
-    static const char *const allowed[] = {"id", "currency", "amount", "reason", "order_total",
-                                          "partner", "at", NULL};
+    static const char *const allowed[] = {"id",          "currency", "amount", "reason",
+                                          "order_total", "partner",  "at",     NULL};
     json_t *body = read_body(s, req), *amount, *total, *data;
     const char *id, *cur, *reason, *partner;
     int bad = 0;
@@ -168,7 +170,8 @@ static void redeem(server *s, struct evhttp_request *req, const char *member)
     total = json_object_get(body, "order_total");
     if (bad || !id || !cur || !pc_valid_name(cur) || !json_is_integer(amount) ||
         json_integer_value(amount) <= 0 || (reason && strlen(reason) > 200) ||
-        (total && !json_is_null(total) && (!json_is_integer(total) || json_integer_value(total) < 0))) {
+        (total && !json_is_null(total) &&
+         (!json_is_integer(total) || json_integer_value(total) < 0))) {
         send_error(s, req, 400, "bad_request",
                    "redeem needs id, currency (a-z 0-9 _ . -) and a whole positive amount; "
                    "reason is text of at most 200 bytes, order_total a whole number");
@@ -297,7 +300,8 @@ static void figures_done(figures *fg)
                 json_object_set_new(sum, cur, t);
             }
             json_object_foreach(c, k, v) json_object_set_new(
-                t, k, json_integer(json_integer_value(json_object_get(t, k)) + json_integer_value(v)));
+                t, k,
+                json_integer(json_integer_value(json_object_get(t, k)) + json_integer_value(v)));
         }
         body = json_pack("{s:s, s:O, s:o}", "partner", fg->partner, "days", fg->days, "sum", sum);
         send_json(fg->s, fg->req, 200, body);
@@ -339,7 +343,8 @@ static int parse_day(const char *s, int64_t *ms)
 }
 
 /* GET /v1/stats?from=&to= and GET /v1/partners/{p}/summary?from=&to= (days, UTC; at most 366). */
-static void get_figures(server *s, struct evhttp_request *req, const char *query, const char *partner)
+static void get_figures(server *s, struct evhttp_request *req, const char *query,
+                        const char *partner)
 {
     struct evkeyvalq q = {0};
     int64_t from, to, day_ms = 86400000;
@@ -356,7 +361,8 @@ static void get_figures(server *s, struct evhttp_request *req, const char *query
         (evhttp_find_header(&q, "from") && parse_day(evhttp_find_header(&q, "from"), &from)) ||
         from > to || (to - from) / day_ms > 365) {
         evhttp_clear_headers(&q);
-        send_error(s, req, 400, "bad_request", "from and to are days (YYYY-MM-DD), at most 366 apart");
+        send_error(s, req, 400, "bad_request",
+                   "from and to are days (YYYY-MM-DD), at most 366 apart");
         return;
     }
     evhttp_clear_headers(&q);

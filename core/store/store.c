@@ -266,8 +266,8 @@ unavailable:
     return -1;
 }
 
-int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys,
-               int argc, const char **argv, const size_t *argvlen)
+int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys, int argc,
+               const char **argv, const size_t *argvlen)
 {
     enum { STACK_ARGS = 64 };
     const char *sargv[STACK_ARGS + 3];

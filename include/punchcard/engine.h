@@ -21,12 +21,12 @@ typedef struct engine engine;
 typedef struct engine_call engine_call;
 
 typedef struct engine_config {
-    const char *ns;         /* key namespace; NULL = "pc" */
-    int dedupe_ttl_s;       /* how long an event id is remembered; 0 = 30 days */
-    int max_attempts;       /* decide+commit attempts on version conflicts; 0 = 8 */
+    const char *ns;              /* key namespace; NULL = "pc" */
+    int dedupe_ttl_s;            /* how long an event id is remembered; 0 = 30 days */
+    int max_attempts;            /* decide+commit attempts on version conflicts; 0 = 8 */
     int64_t (*clock)(void *arg); /* ms since the epoch for events without "at"; NULL = real */
     void *clock_arg;
-    size_t cache_members;   /* idle members whose state is kept; 0 = 100000 */
+    size_t cache_members; /* idle members whose state is kept; 0 = 100000 */
 } engine_config;
 
 /*

@@ -23,7 +23,7 @@ typedef struct pc_event {
     char member[PC_ID_MAX + 1];
     int64_t at_ms; /* from "at", or the engine's clock when at_given is 0 */
     int at_given;
-    json_t *data;  /* owned reference to an object; never NULL after a successful parse */
+    json_t *data; /* owned reference to an object; never NULL after a successful parse */
     char partner[PC_TYPE_MAX + 1]; /* where it happened (coalition programs), or "" */
 } pc_event;
 

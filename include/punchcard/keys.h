@@ -14,7 +14,6 @@
 #define PC_KEY_MAX 512
 
 /* Writes NS:{member}:suffix into out; returns its length, or -1 when it does not fit. */
-int pc_member_key(char *out, size_t outlen, const char *ns, const char *member,
-                  const char *suffix);
+int pc_member_key(char *out, size_t outlen, const char *ns, const char *member, const char *suffix);
 
 #endif

@@ -97,8 +97,8 @@ int member_set_int(member_state *m, const char *name, int64_t value);
  * ledger entry (merged per mechanic and currency) and its "stars" outcome.
  * Returns 0, or -1 with *err set: overflow, or a balance that would go negative.
  */
-int member_add_balance(member_state *m, const char *mechanic, const char *currency,
-                       int64_t delta, int64_t *balance_out, const char **err);
+int member_add_balance(member_state *m, const char *mechanic, const char *currency, int64_t delta,
+                       int64_t *balance_out, const char **err);
 
 /* A balance movement of any kind (see member_move_balance). */
 typedef struct member_move {

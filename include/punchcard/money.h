@@ -35,7 +35,7 @@ typedef struct money_lot {
     int64_t expires_ms; /* 0 = never */
     int64_t avail_ms;   /* 0 = available; else pending until then */
     int64_t created_ms;
-    char event[129];    /* the event that earned it */
+    char event[129]; /* the event that earned it */
 } money_lot;
 
 /* An earn: amount of currency into a new lot. now_ms is the event's time. */
@@ -65,8 +65,7 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
 int64_t money_next_due(const member_state *m);
 
 /* Visits every lot of the member (any currency). */
-void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg),
-                    void *arg);
+void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg), void *arg);
 
 /* {"currency": {"next_expiry": {"amount", "at"} | null}} for GET member. */
 json_t *money_summary(const member_state *m);
@@ -74,7 +73,8 @@ json_t *money_summary(const member_state *m);
 /* Adds months (calendar, UTC) to a time; negative months go back. */
 int64_t money_add_months(int64_t ms, int months);
 
-/* The end (exclusive, ms) of the UTC calendar period ("month", "quarter", "year") holding ms; -1 on a bad name. */
+/* The end (exclusive, ms) of the UTC calendar period ("month", "quarter", "year") holding ms; -1 on
+ * a bad name. */
 int64_t money_period_end(int64_t ms, const char *period);
 
 #endif

@@ -19,8 +19,8 @@ struct event_base;
 typedef struct store store;
 
 typedef struct store_config {
-    const char *addr;   /* "host:port", or a Unix socket path (contains '/') */
-    int timeout_ms;     /* connect and command timeout; 0 = 2000 */
+    const char *addr; /* "host:port", or a Unix socket path (contains '/') */
+    int timeout_ms;   /* connect and command timeout; 0 = 2000 */
 } store_config;
 
 /* A server-side Lua script; sha is filled by store_script_init(). */
@@ -59,8 +59,8 @@ int store_add_script(store *s, store_script *script);
  * NOSCRIPT anyway (SCRIPT FLUSH by an operator), the scripts are loaded again
  * and this one call fails with an error the caller may retry.
  */
-int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys,
-               int argc, const char **argv, const size_t *argvlen);
+int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys, int argc,
+               const char **argv, const size_t *argvlen);
 
 /* The loop the store runs on. */
 struct event_base *store_base(const store *s);

@@ -15,8 +15,8 @@ struct event_base;
 typedef struct sweeper sweeper;
 
 /* Polls every interval_ms (0 = 1000) with clock (NULL = real time). */
-sweeper *sweeper_new(struct event_base *base, store *s, engine *e, const char *ns,
-                     int interval_ms, int64_t (*clock)(void *), void *clock_arg);
+sweeper *sweeper_new(struct event_base *base, store *s, engine *e, const char *ns, int interval_ms,
+                     int64_t (*clock)(void *), void *clock_arg);
 void sweeper_free(sweeper *sw);
 
 /* Runs one sweep now (for the REPL after moving the clock). */

@@ -120,8 +120,8 @@ static int health_answers(void *arg)
     return 1;
 }
 
-int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts,
-                   const char *const *extra, const char *env)
+int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
+                   const char *env)
 {
     char portfile[300];
     memset(p, 0, sizeof *p);
@@ -132,9 +132,9 @@ int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts,
     snprintf(p->log, sizeof p->log, "%s/punchd.log", p->dir);
     p->pid = fork();
     if (p->pid == 0) {
-        const char *argv[40] = {PUNCHD_PATH, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                                "--redis", redis, "--scripts", scripts,
-                                "--redis-timeout-ms", "1000"};
+        const char *argv[40] = {
+            PUNCHD_PATH, "--listen",  "127.0.0.1:0", "--port-file",        portfile, "--redis",
+            redis,       "--scripts", scripts,       "--redis-timeout-ms", "1000"};
         int n = 11;
         for (int i = 0; extra && extra[i] && n < 38; i++)
             argv[n++] = extra[i];
@@ -230,8 +230,8 @@ static void fill(http_resp *out, CURL *c, buf *b)
     out->json = json_loads(out->body, 0, NULL);
 }
 
-int h_http_hdr(int port, const char *method, const char *path, const char *body,
-               const char *header, http_resp *out)
+int h_http_hdr(int port, const char *method, const char *path, const char *body, const char *header,
+               http_resp *out)
 {
     buf b = {0};
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");

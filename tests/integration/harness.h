@@ -14,7 +14,7 @@
 typedef struct punchd_proc {
     pid_t pid;
     int port;
-    char dir[256];     /* temp folder: port file, log */
+    char dir[256]; /* temp folder: port file, log */
     char log[320];
 } punchd_proc;
 
@@ -24,7 +24,8 @@ typedef struct http_resp {
     json_t *json; /* parsed body, or NULL */
 } http_resp;
 
-/* Makes a temp folder holding copies of the repo's scripts (mechanics, not specs). Returns its path. */
+/* Makes a temp folder holding copies of the repo's scripts (mechanics, not specs). Returns its
+ * path. */
 char *h_scripts_copy(void);
 
 /* The same for another folder of the repo (e.g. "examples/coffee-shop"). */
@@ -41,8 +42,8 @@ void h_rm_dir(const char *dir);
  * extra args (NULL-terminated, may be NULL) and env (NAME=VALUE, may be NULL).
  * Waits until /healthz answers (any status). 0 or -1.
  */
-int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts,
-                   const char *const *extra, const char *env);
+int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
+                   const char *env);
 
 /* SIGTERM and wait; returns the exit status (or -1). */
 int h_punchd_stop(punchd_proc *p);
@@ -54,8 +55,8 @@ int h_punchd_alive(punchd_proc *p);
 int h_http(int port, const char *method, const char *path, const char *body, http_resp *out);
 
 /* Same, with one extra request header ("Name: value"). */
-int h_http_hdr(int port, const char *method, const char *path, const char *body,
-               const char *header, http_resp *out);
+int h_http_hdr(int port, const char *method, const char *path, const char *body, const char *header,
+               http_resp *out);
 
 void h_resp_free(http_resp *r);
 

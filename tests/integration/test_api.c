@@ -78,8 +78,9 @@ static void dessert_on_4th_and_8th_only(void **state)
 static void fuel_order_earns_86_stars(void **state)
 {
     http_resp r;
-    const char *ev = "{\"id\":\"f-1\",\"type\":\"order\",\"member\":\"fred\",\"data\":{\"items\":"
-                     "[{\"category\":\"fuel\",\"amount\":500},{\"category\":\"shop\",\"amount\":125}]}}";
+    const char *ev =
+        "{\"id\":\"f-1\",\"type\":\"order\",\"member\":\"fred\",\"data\":{\"items\":"
+        "[{\"category\":\"fuel\",\"amount\":500},{\"category\":\"shop\",\"amount\":125}]}}";
     json_t *o;
     size_t i;
     int seen = 0;
@@ -139,7 +140,8 @@ static void bad_input_changes_nothing(void **state)
         {"{\"id\":\"b1\",\"type\":\"order\",\"member\":\"{bert}\"}", 400, "bad_request"},
         {"{\"id\":7,\"type\":\"order\",\"member\":\"bert\"}", 400, "bad_request"},
         {"{\"id\":\"b1\",\"type\":\"Order!\",\"member\":\"bert\"}", 400, "bad_request"},
-        {"{\"id\":\"b1\",\"type\":\"order\",\"member\":\"bert\",\"at\":\"yesterday\"}", 400, "bad_request"},
+        {"{\"id\":\"b1\",\"type\":\"order\",\"member\":\"bert\",\"at\":\"yesterday\"}", 400,
+         "bad_request"},
         {"{\"id\":\"b1\",\"type\":\"order\",\"member\":\"bert\",\"data\":[1]}", 400, "bad_request"},
         {"{\"id\":\"b1\",\"type\":\"order\",\"member\":\"bert\",\"extra\":1}", 400, "bad_request"},
         {"{\"id\":\"b1\",\"id\":\"b2\",\"type\":\"order\",\"member\":\"bert\"}", 400, "bad_json"},
@@ -164,13 +166,14 @@ static void too_large_body_is_413(void **state)
     size_t n = 70 * 1024;
     char *body = malloc(n + 128);
     http_resp r;
-    int len = sprintf(body, "{\"id\":\"big\",\"type\":\"order\",\"member\":\"gus\",\"data\":{\"x\":\"");
+    int len =
+        sprintf(body, "{\"id\":\"big\",\"type\":\"order\",\"member\":\"gus\",\"data\":{\"x\":\"");
     memset(body + len, 'a', n);
     strcpy(body + len + n, "\"}}");
     assert_int_equal(h_http(punchd.port, "POST", "/v1/events", body, &r), 0);
     assert_int_equal(r.status, 413);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
-                        "too_large");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "code")), "too_large");
     h_resp_free(&r);
     free(body);
 }
@@ -245,7 +248,8 @@ static void concurrent_events_of_one_member_all_apply(void **state)
                  "[{\"category\":\"shop\",\"amount\":10}]}}",
                  i);
     }
-    assert_int_equal(h_http_parallel(punchd.port, "/v1/events", (const char *const *)bodies, N, outs), 0);
+    assert_int_equal(
+        h_http_parallel(punchd.port, "/v1/events", (const char *const *)bodies, N, outs), 0);
     int prizes = 0;
     for (int i = 0; i < N; i++) {
         if (outs[i].status != 200)
@@ -289,8 +293,9 @@ static void racing_copies_of_one_event_apply_once(void **state)
 /* A client that sends an event and hangs up at once: the event still applies, punchd lives. */
 static void client_hanging_up_mid_event(void **state)
 {
-    const char *req = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 48\r\n\r\n{\"id\":\"h-1\",\"type\":\"order\",\"member\":\"hal\"}  ";
+    const char *req =
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 48\r\n\r\n{\"id\":\"h-1\",\"type\":\"order\",\"member\":\"hal\"}  ";
     for (int i = 0; i < 20; i++) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)punchd.port)};
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -305,7 +310,8 @@ static void client_hanging_up_mid_event(void **state)
     assert_true(h_punchd_alive(&punchd));
     h_resp_free(&r);
     assert_int_equal(h_http(punchd.port, "GET", "/v1/members/hal", NULL, &r), 0);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r.json, "counters"), "orders")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r.json, "counters"), "orders")), 1);
     h_resp_free(&r);
 }
 
@@ -328,9 +334,9 @@ static void api_key_is_required_when_set(void **state)
 {
     punchd_proc p;
     http_resp r;
-    assert_int_equal(h_punchd_start(&p, redis.socket, scripts, NULL,
-                                     "PUNCHD_API_KEY=test-key-0123456789abcdef"),
-                     0);
+    assert_int_equal(
+        h_punchd_start(&p, redis.socket, scripts, NULL, "PUNCHD_API_KEY=test-key-0123456789abcdef"),
+        0);
     static const struct {
         const char *header;
         long status;
@@ -339,9 +345,8 @@ static void api_key_is_required_when_set(void **state)
                  {"Authorization: test-key-0123456789abcdef", 401},
                  {"Authorization: Bearer test-key-0123456789abcdef", 404}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        assert_int_equal(h_http_hdr(p.port, "GET", "/v1/members/nobody-at-all", NULL,
-                                    cases[i].header, &r),
-                         0);
+        assert_int_equal(
+            h_http_hdr(p.port, "GET", "/v1/members/nobody-at-all", NULL, cases[i].header, &r), 0);
         if (r.status != cases[i].status)
             fail_msg("case %zu: got %ld %s", i, r.status, r.body);
         h_resp_free(&r);

@@ -24,16 +24,17 @@ static int group_setup(void **state)
     static const char *const extra[] = {"--lua-memory-mb", "16", "--lua-instructions", "200000",
                                         NULL};
     scripts = h_scripts_copy();
-    h_write_file(scripts, "runaway.lua",
-                 "mechanic \"spin\" { on = \"spin\", run = function(ev, m) while true do end end }\n"
-                 "mechanic \"swallow\" { on = \"swallow\", run = function(ev, m)\n"
-                 "  while true do pcall(function() while true do end end) end end }\n"
-                 "mechanic \"hog\" { on = \"hog\", run = function(ev, m)\n"
-                 "  local t = {} local i = 0\n"
-                 "  while true do i = i + 1 t[i] = string.rep('x', 1000000) .. i end end }\n"
-                 "mechanic \"oops\" { on = \"oops\", run = function(ev, m)\n"
-                 "  local x = nil\n"
-                 "  return x.field end }\n");
+    h_write_file(
+        scripts, "runaway.lua",
+        "mechanic \"spin\" { on = \"spin\", run = function(ev, m) while true do end end }\n"
+        "mechanic \"swallow\" { on = \"swallow\", run = function(ev, m)\n"
+        "  while true do pcall(function() while true do end end) end end }\n"
+        "mechanic \"hog\" { on = \"hog\", run = function(ev, m)\n"
+        "  local t = {} local i = 0\n"
+        "  while true do i = i + 1 t[i] = string.rep('x', 1000000) .. i end end }\n"
+        "mechanic \"oops\" { on = \"oops\", run = function(ev, m)\n"
+        "  local x = nil\n"
+        "  return x.field end }\n");
     if (tmpredis_start(&redis, 0))
         return -1;
     return h_punchd_start(&punchd, redis.socket, scripts, extra, NULL);
@@ -72,7 +73,8 @@ static void runaway_scripts_fail_their_event_only(void **state)
             fail_msg("%s: want '%s' in %s", cases[i].type, cases[i].want, r.body);
         h_resp_free(&r);
         /* The daemon is up and the next event is served. */
-        snprintf(body, sizeof body, "{\"id\":\"%s-next\",\"type\":\"workout\",\"member\":\"rex\"}", id);
+        snprintf(body, sizeof body, "{\"id\":\"%s-next\",\"type\":\"workout\",\"member\":\"rex\"}",
+                 id);
         assert_int_equal(h_event(punchd.port, body, &r), 200);
         h_resp_free(&r);
     }
@@ -157,7 +159,8 @@ static void hot_reload_and_broken_files(void **state)
     assert_int_equal(workout_delta("w-3"), 2);
 
     /* A file whose top level fails at load time is refused the same way. */
-    h_write_file(scripts, "extra.lua", "mechanic \"workout\" { on = \"workout\", run = function() end }\n");
+    h_write_file(scripts, "extra.lua",
+                 "mechanic \"workout\" { on = \"workout\", run = function() end }\n");
     assert_true(h_wait_until(reload_error_present, (void *)1, 5000));
     assert_int_equal(workout_delta("w-4"), 2);
     h_write_file(scripts, "extra.lua", "-- nothing here yet\n");

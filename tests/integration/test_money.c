@@ -207,15 +207,17 @@ static void partial_reversal_after_partial_spend(void **state)
     h_resp_free(&r); /* lot 1 spent whole, lot 2: 20 spent, 30 left */
 
     /* Refund 40 of pv-2: its 30 left, then 10 of what was spent -- a debt, the balance being 0. */
-    assert_int_equal(reverse("pv-2", "{\"member\":\"pia\",\"id\":\"pv-2-refund-1\","
-                                     "\"currency\":\"bonus\",\"amount\":40}",
+    assert_int_equal(reverse("pv-2",
+                             "{\"member\":\"pia\",\"id\":\"pv-2-refund-1\","
+                             "\"currency\":\"bonus\",\"amount\":40}",
                              &r),
                      200);
     h_resp_free(&r);
     assert_int_equal(h_balance(punchd.port, "pia", "bonus"), -10);
     /* The same refund again changes nothing. */
-    assert_int_equal(reverse("pv-2", "{\"member\":\"pia\",\"id\":\"pv-2-refund-1\","
-                                     "\"currency\":\"bonus\",\"amount\":40}",
+    assert_int_equal(reverse("pv-2",
+                             "{\"member\":\"pia\",\"id\":\"pv-2-refund-1\","
+                             "\"currency\":\"bonus\",\"amount\":40}",
                              &r),
                      200);
     assert_true(json_is_true(json_object_get(r.json, "duplicate")));
@@ -228,8 +230,9 @@ static void partial_reversal_after_partial_spend(void **state)
     }
     assert_int_equal(h_balance(punchd.port, "pia", "bonus"), -20);
     /* Nothing is left to reverse of pv-2 under another id. */
-    assert_int_equal(reverse("pv-2", "{\"member\":\"pia\",\"id\":\"again\",\"currency\":\"bonus\","
-                                     "\"amount\":1}",
+    assert_int_equal(reverse("pv-2",
+                             "{\"member\":\"pia\",\"id\":\"again\",\"currency\":\"bonus\","
+                             "\"amount\":1}",
                              &r),
                      422);
     assert_string_equal(err_code(&r), "nothing_to_reverse");
@@ -237,8 +240,8 @@ static void partial_reversal_after_partial_spend(void **state)
     /* A reversal needs a known member; a partial one needs its own id. */
     assert_int_equal(reverse("pv-2", "{}", &r), 400);
     h_resp_free(&r);
-    assert_int_equal(reverse("pv-1", "{\"member\":\"pia\",\"currency\":\"bonus\",\"amount\":5}", &r),
-                     400);
+    assert_int_equal(
+        reverse("pv-1", "{\"member\":\"pia\",\"currency\":\"bonus\",\"amount\":5}", &r), 400);
     h_resp_free(&r);
     /* The next earnings repay the debt first. */
     fill_up("pv-3", "pia", 1000, NULL);

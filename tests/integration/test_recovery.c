@@ -34,7 +34,7 @@ static int group_teardown(void **state)
     return 0;
 }
 
-#define FUEL_EVENT                                                                                  \
+#define FUEL_EVENT                                                                                 \
     "{\"id\":\"%s\",\"type\":\"order\",\"member\":\"rob\",\"data\":{"                              \
     "\"items\":[{\"category\":\"fuel\",\"amount\":100}]}}"
 
