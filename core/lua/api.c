@@ -537,7 +537,7 @@ static int global_done(lua_State *L, int status, lua_KContext k)
     return 1;
 }
 
-int api_global_call(lua_State *L, const char *op, json_t *args)
+int api_global_call_k(lua_State *L, const char *op, json_t *args, lua_KFunction k)
 {
     mech_run *run = api_running(L);
     if (!args)
@@ -546,7 +546,12 @@ int api_global_call(lua_State *L, const char *op, json_t *args)
     json_decref(run->req.args);
     run->req.args = args;
     run->waiting = 1;
-    return lua_yieldk(L, 0, 0, global_done);
+    return lua_yieldk(L, 0, 0, k);
+}
+
+int api_global_call(lua_State *L, const char *op, json_t *args)
+{
+    return api_global_call_k(L, op, args, global_done);
 }
 
 /* global_count(name) -> the global counter after counting this event (once per event). */

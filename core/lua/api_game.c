@@ -291,14 +291,7 @@ static int m_badge_level(lua_State *L)
  */
 static int game_yield(lua_State *L, const char *op, json_t *args, lua_KFunction k)
 {
-    mech_run *run = api_running(L);
-    if (!args)
-        return luaL_error(L, "out of memory");
-    snprintf(run->req.op, sizeof run->req.op, "%s", op);
-    json_decref(run->req.args);
-    run->req.args = args;
-    run->waiting = 1;
-    return lua_yieldk(L, 0, 0, k);
+    return api_global_call_k(L, op, args, k);
 }
 
 /* In a continuation: pushes the answer, or raises the operation's error. */

@@ -99,6 +99,9 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *run);
  */
 int api_global_call(lua_State *L, const char *op, json_t *args);
 
+/* The same, resuming in k (the answer at the top of the stack, as a Lua value). */
+int api_global_call_k(lua_State *L, const char *op, json_t *args, lua_KFunction k);
+
 /*
  * The API is split by subject: api.c (declarations, member basics, outcomes),
  * api_money.c (currencies: lots, expiry, pending, tiers, attributes) and
