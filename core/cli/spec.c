@@ -210,9 +210,9 @@ static int l_draw(lua_State *L)
 static int l_leaderboard(lua_State *L)
 {
     json_t *body = NULL;
-    int status = session_leaderboard(ctx_of(L)->s, luaL_checkstring(L, 1),
-                                     (int)luaL_optinteger(L, 2, 10), luaL_optstring(L, 3, NULL),
-                                     luaL_optstring(L, 4, NULL), &body);
+    int status =
+        session_leaderboard(ctx_of(L)->s, luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 10),
+                            luaL_optstring(L, 3, NULL), luaL_optstring(L, 4, NULL), &body);
     return push_game(L, status, body, "leaderboard");
 }
 

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,11 +182,23 @@ int store_ready(const store *s)
     return s->state == CONN_READY;
 }
 
+/* Scripts are shared by every store (static structs): their digest is written once. */
+static pthread_mutex_t script_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int store_add_script(store *s, store_script *script)
 {
-    if (s->nscripts == MAX_SCRIPTS)
+    for (int i = 0; i < s->nscripts; i++)
+        if (s->scripts[i] == script)
+            return 0; /* a second engine on the same store: loaded already */
+    if (s->nscripts == MAX_SCRIPTS) {
+        pc_log(PC_LOG_ERROR, "redis: too many scripts (%d); %s not loaded", MAX_SCRIPTS,
+               script->name);
         return -1;
-    pc_sha1_hex(script->body, strlen(script->body), script->sha);
+    }
+    pthread_mutex_lock(&script_lock);
+    if (!script->sha[0])
+        pc_sha1_hex(script->body, strlen(script->body), script->sha);
+    pthread_mutex_unlock(&script_lock);
     s->scripts[s->nscripts++] = script;
     if (s->state == CONN_READY)
         redisAsyncCommand(s->ac, on_script_loaded, script, "SCRIPT LOAD %s", script->body);
