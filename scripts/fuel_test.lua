@@ -47,3 +47,14 @@ test("a partial refund takes back only its amount, once per refund id", function
   t:eq(t:balance("ann", "stars"), 180)
   t:has(t:reverse("o1", {id = "refund-2"}), {kind = "reverse", delta = -180, balance = 0})
 end)
+
+test("refunding some items takes back what those items earned", function(t)
+  t:send{id = "o1", type = "order", data = {items = {
+    {category = "fuel", amount = 500}, {category = "shop", amount = 125}}}}            -- 50 + 36
+  local r = t:reverse("o1", {id = "refund-shop", items = {{category = "shop", amount = 125}}})
+  t:has(r, {kind = "reverse", currency = "stars", delta = -36, balance = 50})
+  t:reverse("o1", {id = "refund-fuel", items = {{category = "fuel", amount = 500}}})
+  t:eq(t:balance("ann", "stars"), 0)
+  t:fails({type = "reverse", id = "refund-again", data = {event = "o1",
+    items = {{category = "fuel", amount = 500}}}}, "nothing_to_reverse")
+end)

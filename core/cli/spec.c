@@ -64,7 +64,7 @@ static const char prelude[] =
     "function T:reverse(event, r)\n"
     "  r = r or {}\n"
     "  return self:send{member = r.member, id = r.id or ('reverse-' .. event), type = 'reverse',\n"
-    "    data = {event = event, currency = r.currency, amount = r.amount}}\n"
+    "    data = {event = event, currency = r.currency, amount = r.amount, items = r.items}}\n"
     "end\n"
     "function T:profile(p)\n"
     "  return self:send{member = p.member, id = p.id, type = 'profile',\n"

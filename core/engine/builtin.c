@@ -90,6 +90,66 @@ static json_t *earned_by(json_t *original)
     return earned;
 }
 
+/*
+ * What some items of the reversed event earned: the event's mechanics run
+ * again, on a scratch copy of the member, on an event of the same type and
+ * time whose data holds just those items; its earnings per currency are the
+ * answer. Mechanics that wait on global operations cannot be re-run so: the
+ * reversal is refused, and an amount can be reversed instead.
+ */
+static json_t *items_earned(const pc_event *ev, member_state *m, const mechset *set,
+                            json_t *original, json_t *items, pc_error *err)
+{
+    const char *type = json_string_value(json_object_get(original, "type"));
+    const char *at = json_string_value(json_object_get(original, "at"));
+    pc_event sub = {0};
+    member_state *scratch;
+    mech_run *run;
+    json_t *per = NULL;
+    int rc;
+
+    if (!type || !at || pc_time_parse(at, &sub.at_ms)) {
+        pc_fail(err, 422, "nothing_to_reverse",
+                "the reversed event is no longer known (items are reversed within the dedupe window)");
+        return NULL;
+    }
+    snprintf(sub.id, sizeof sub.id, "%s", ev->id);
+    snprintf(sub.type, sizeof sub.type, "%s", type);
+    snprintf(sub.member, sizeof sub.member, "%s", ev->member);
+    sub.at_given = 1;
+    sub.data = json_pack("{s:O}", "items", items);
+    scratch = member_clone(m);
+    run = scratch ? mech_run_start((mechset *)set, &sub, scratch) : NULL;
+    if (!run) {
+        pc_fail(err, 500, "internal", "out of memory");
+        goto out;
+    }
+    rc = mech_run_step(run, err);
+    if (rc == MECH_WAIT) {
+        pc_fail(err, 422, "rejected",
+                "the mechanics of %s use global operations and cannot be re-run for some items; "
+                "reverse an amount instead",
+                type);
+        goto out;
+    }
+    if (rc != MECH_DONE)
+        goto out;
+    per = json_object();
+    for (size_t i = 0; i < scratch->nentries; i++) {
+        const member_entry *en = &scratch->entries[i];
+        json_int_t d = en->delta + en->pending;
+        if (en->kind || d <= 0)
+            continue;
+        json_object_set_new(per, en->currency,
+                            json_integer(json_integer_value(json_object_get(per, en->currency)) + d));
+    }
+out:
+    mech_run_free(run);
+    member_free(scratch);
+    json_decref(sub.data);
+    return per;
+}
+
 int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
                    pc_error *err)
 {
@@ -107,9 +167,29 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
         const char *of = json_string_value(json_object_get(ev->data, "event"));
         const char *cur = json_string_value(json_object_get(ev->data, "currency"));
         json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
+        json_t *items = json_object_get(ev->data, "items");
         int64_t reversed = 0;
         json_t *earned = earned_by(original);
-        int rc = money_reverse(m, of, cur, amount, earned, ev->at_ms, &reversed, &e);
+        int rc = 0;
+        if (json_is_array(items)) {
+            /* Some items of the order: what those items earned, currency by currency. */
+            json_t *per = items_earned(ev, m, set, original, items, err), *v;
+            const char *c;
+            if (!per) {
+                json_decref(earned);
+                return -1;
+            }
+            json_object_foreach(per, c, v)
+            {
+                int64_t r = 0;
+                if (rc == 0 && json_integer_value(v) > 0)
+                    rc = money_reverse(m, of, c, json_integer_value(v), earned, ev->at_ms, &r, &e);
+                reversed += r;
+            }
+            json_decref(per);
+        } else {
+            rc = money_reverse(m, of, cur, amount, earned, ev->at_ms, &reversed, &e);
+        }
         json_decref(earned);
         if (rc)
             return pc_fail(err, 500, "internal", "%s", e);

@@ -187,11 +187,12 @@ out:
     json_decref(body);
 }
 
-/* POST /v1/events/{id}/reverse: {"member", "id"?, "currency"?, "amount"?, "reason"?} */
+/* POST /v1/events/{id}/reverse: {"member", "id"?, "currency"?, "amount"? | "items"?, "reason"?} */
 static void reverse(server *s, struct evhttp_request *req, const char *event_id)
 {
-    static const char *const allowed[] = {"member", "id", "currency", "amount", "reason", NULL};
-    json_t *body = read_body(s, req), *amount, *data;
+    static const char *const allowed[] = {"member", "id",    "currency", "amount",
+                                          "items",  "reason", NULL};
+    json_t *body = read_body(s, req), *amount, *data, *items;
     const char *member, *id, *cur, *reason;
     char gen[PC_ID_MAX + 1];
     int bad = 0;
@@ -204,6 +205,18 @@ static void reverse(server *s, struct evhttp_request *req, const char *event_id)
     cur = opt_string(body, "currency", &bad);
     reason = opt_string(body, "reason", &bad);
     amount = json_object_get(body, "amount");
+    items = json_object_get(body, "items");
+    if (items && (!json_is_array(items) || json_array_size(items) == 0 ||
+                  json_array_size(items) > 100 || amount)) {
+        send_error(s, req, 400, "bad_request",
+                   "items is a list of 1-100 of the order's items, instead of an amount");
+        goto out;
+    }
+    if (items && !id) {
+        send_error(s, req, 400, "bad_request",
+                   "a partial reversal needs its own id, so that a retry is not a second refund");
+        goto out;
+    }
     if (bad || !member || (cur && !pc_valid_name(cur)) ||
         (amount && (!json_is_integer(amount) || json_integer_value(amount) <= 0 || !cur))) {
         send_error(s, req, 400, "bad_request",
@@ -232,6 +245,8 @@ static void reverse(server *s, struct evhttp_request *req, const char *event_id)
         json_object_set_new(data, "currency", json_string(cur));
     if (amount)
         json_object_set(data, "amount", amount);
+    if (items)
+        json_object_set(data, "items", items);
     if (reason)
         json_object_set_new(data, "reason", json_string(reason));
     submit(s, req, id, "reverse", member, NULL, NULL, data);

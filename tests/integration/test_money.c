@@ -249,6 +249,31 @@ static void partial_reversal_after_partial_spend(void **state)
     assert_ledger_is_balance("pia");
 }
 
+/* Refund one item of an order: exactly what that item earned comes back. */
+static void refund_of_some_items(void **state)
+{
+    http_resp r;
+    const char *order = "{\"id\":\"it-1\",\"type\":\"order\",\"member\":\"ivy\",\"data\":{"
+                        "\"items\":[{\"category\":\"fuel\",\"amount\":500},"
+                        "{\"category\":\"shop\",\"amount\":125}]}}";
+    assert_int_equal(h_event(punchd.port, order, &r), 200);
+    h_resp_free(&r);
+    assert_int_equal(h_balance(punchd.port, "ivy", "bonus"), 86);
+    assert_int_equal(reverse("it-1", "{\"member\":\"ivy\",\"id\":\"ret-shop\",\"items\":"
+                                     "[{\"category\":\"shop\",\"amount\":125}]}",
+                             &r),
+                     200);
+    h_resp_free(&r);
+    assert_int_equal(h_balance(punchd.port, "ivy", "bonus"), 50);
+    /* Items and an amount do not mix; items need their own refund id. */
+    assert_int_equal(reverse("it-1", "{\"member\":\"ivy\",\"items\":[{\"category\":\"fuel\","
+                                     "\"amount\":500}]}",
+                             &r),
+                     400);
+    h_resp_free(&r);
+    assert_ledger_is_balance("ivy");
+}
+
 static void attributes_are_validated_and_kept(void **state)
 {
     http_resp r;
@@ -330,6 +355,7 @@ int main(void)
         cmocka_unit_test(redemption_input_is_checked),
         cmocka_unit_test(expiry_reaches_a_silent_member),
         cmocka_unit_test(partial_reversal_after_partial_spend),
+        cmocka_unit_test(refund_of_some_items),
         cmocka_unit_test(attributes_are_validated_and_kept),
         cmocka_unit_test(figures_per_partner_and_program),
     };
