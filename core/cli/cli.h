@@ -20,6 +20,7 @@ typedef struct session {
     engine *engine;
     char ns[64];
     int64_t now_ms; /* the virtual clock */
+    int no_figures; /* engines skip the program's figures and expiry schedule (simulate) */
     mech_limits lim;
 } session;
 

@@ -105,6 +105,7 @@ int session_load(session *s, const char *dir, const char *ns, int watch)
     snprintf(s->ns, sizeof s->ns, "%s", ns);
     ec.ns = s->ns;
     ec.clock = session_clock;
+    ec.no_figures = s->no_figures;
     ec.clock_arg = s;
     s->engine = engine_new(s->store, s->holder, &ec);
     return s->engine ? 0 : -1;

@@ -202,6 +202,15 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o)
     }
 }
 
+void simrep_add_settled(sim_report *r, json_t *body)
+{
+    json_t *o;
+    size_t i;
+    const char *name = json_string_value(json_object_get(body, "member"));
+    member_slot *m = member_get(r, name ? name : "");
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o);
+}
+
 void simrep_add(sim_report *r, int status, json_t *body)
 {
     json_t *o;

@@ -46,4 +46,11 @@ json_t *simrep_diff(json_t *a, json_t *b);
  */
 void simrep_print(FILE *f, json_t *a, const char *label_a, json_t *b, const char *label_b);
 
+/*
+ * Adds the outcomes of the settling tick at the end of a replay (lots that
+ * expired by the last event's time, for members who sent nothing after),
+ * without counting it as an event.
+ */
+void simrep_add_settled(sim_report *r, json_t *body);
+
 #endif

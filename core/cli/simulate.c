@@ -62,6 +62,8 @@ struct sim_worker {
     atomic_llong events; /* lines taken (events, or lines that tried to be) */
     atomic_llong offset; /* how far into the file */
     int failed;          /* the worker could not run; why is already printed */
+    json_t *members;     /* every member replayed here (a set), for the settling ticks */
+    int64_t last_at;     /* the latest event time seen */
     json_t *figures;
     char version[16];
 };
@@ -175,6 +177,50 @@ static int blank(const char *s)
 }
 
 /* The worker's replay: its lines of the file, up to window in flight. 0 or -1. */
+static void on_settled(void *arg, int status, json_t *body)
+{
+    sim_slot *sl = arg;
+    sim_worker *w = sl->w;
+    if (status == 200)
+        simrep_add_settled(w->rep, body);
+    json_decref(body);
+    w->free_slots[w->nfree++] = (int)(sl - w->slots);
+    w->inflight--;
+}
+
+/*
+ * After the replay, one "tick" per member at the latest event time: what
+ * expired by the end of the history is reported for members who sent nothing
+ * after their lots came due, as the sweeper would have done in production.
+ */
+static void settle(sim_worker *w)
+{
+    const char *member;
+    json_t *v;
+    void *iter = json_object_iter(w->members);
+    while (iter || w->inflight > 0) {
+        while (iter && w->nfree > 0) {
+            pc_event ev = {0};
+            sim_slot *sl = &w->slots[w->free_slots[--w->nfree]];
+            member = json_object_iter_key(iter);
+            v = json_object_iter_value(iter);
+            (void)v;
+            iter = json_object_iter_next(w->members, iter);
+            snprintf(ev.id, sizeof ev.id, "sim-settle");
+            snprintf(ev.type, sizeof ev.type, "tick");
+            snprintf(ev.member, sizeof ev.member, "%s", member);
+            ev.at_ms = w->last_at;
+            ev.at_given = 1;
+            ev.data = json_object();
+            sl->line = 0;
+            w->inflight++;
+            engine_submit(w->s.engine, &ev, on_settled, sl);
+        }
+        if (w->inflight > 0 && event_base_loop(w->s.base, EVLOOP_ONCE) < 0)
+            return;
+    }
+}
+
 static int worker_replay(sim_worker *w, FILE *in)
 {
     sim_run *r = w->run;
@@ -202,6 +248,9 @@ static int worker_replay(sim_worker *w, FILE *in)
                 show_failure(r, line, why);
                 continue;
             }
+            json_object_set_new(w->members, ev.member, json_true());
+            if (ev.at_given && ev.at_ms > w->last_at)
+                w->last_at = ev.at_ms;
             sl = &w->slots[w->free_slots[--w->nfree]];
             sl->line = line;
             w->inflight++;
@@ -218,6 +267,11 @@ static int worker_replay(sim_worker *w, FILE *in)
         fprintf(stderr, "punch simulate: %s: read error\n", r->path);
         rc = -1;
     }
+    if (rc == 0) {
+        if (!w->last_at)
+            w->last_at = w->s.now_ms;
+        settle(w);
+    }
     free(text);
     return rc;
 }
@@ -233,7 +287,8 @@ static void *worker_main(void *arg)
 
     w->failed = 1;
     pthread_mutex_lock(&r->setup);
-    up = session_open(&w->s, r->redis) == 0 && session_load(&w->s, r->dir, r->ns, 0) == 0;
+    up = session_open(&w->s, r->redis) == 0 &&
+         (w->s.no_figures = 1, session_load(&w->s, r->dir, r->ns, 0) == 0);
     r->ready++;
     pthread_cond_broadcast(&r->go);
     while (r->expected < 0 || r->ready < r->expected)
@@ -258,6 +313,7 @@ static void *worker_main(void *arg)
     snprintf(w->version, sizeof w->version, "%s", mechset_version(set));
     mechset_unref(set);
     w->rep = simrep_new();
+    w->members = json_object();
     w->slots = calloc((size_t)r->window, sizeof *w->slots);
     w->free_slots = calloc((size_t)r->window, sizeof *w->free_slots);
     if (!w->rep || !w->slots || !w->free_slots)
@@ -271,6 +327,7 @@ static void *worker_main(void *arg)
         w->failed = 0;
     }
 out:
+    json_decref(w->members);
     free(w->slots);
     free(w->free_slots);
     simrep_free(w->rep);

@@ -27,6 +27,8 @@ typedef struct engine_config {
     int64_t (*clock)(void *arg); /* ms since the epoch for events without "at"; NULL = real */
     void *clock_arg;
     size_t cache_members; /* idle members whose state is kept; 0 = 100000 */
+    int no_figures;       /* skip the program's figures and the expiry schedule (simulation:
+                             a throwaway namespace reports from the responses) */
 } engine_config;
 
 /*
