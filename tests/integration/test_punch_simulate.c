@@ -223,6 +223,40 @@ static void a_given_redis_is_left_clean(void **state)
     h_proc_out_free(&o);
 }
 
+/* A member who sends nothing after their stamps came due: the replay still reports the expiry. */
+static void expiry_of_silent_members_is_reported(void **state)
+{
+    char *dir = h_dir_copy("examples/coffee-shop"), path[300];
+    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--scripts", dir, path, NULL};
+    h_proc_out o;
+    json_t *j, *fig;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/history.jsonl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"id\":\"a1\",\"type\":\"order\",\"member\":\"zoe\",\"at\":\"2026-01-01T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":3}]}}\n"
+          "{\"id\":\"a2\",\"type\":\"order\",\"member\":\"max\",\"at\":\"2026-09-01T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":1}]}}\n",
+          f);
+    fclose(f);
+    h_run(argv, NULL, NULL, 30000, &o);
+    if (o.status != 0)
+        fail_msg("punch simulate exit %d: %s", o.status, o.err);
+    j = json_loads(o.out, 0, NULL);
+    assert_non_null(j);
+    fig = json_object_get(json_object_get(j, "scripts"), "figures");
+    assert_int_equal(at(fig, "events.ok"), 2);
+    assert_int_equal(at(fig, "currencies.stamps.issued"), 4);
+    /* Zoe's 3 stamps of January expired in July, before the history ends in September. */
+    assert_int_equal(at(fig, "currencies.stamps.expired"), 3);
+    json_decref(j);
+    h_proc_out_free(&o);
+    unlink(path);
+    h_rm_dir(dir);
+    free(dir);
+}
+
 static void bad_usage(void **state)
 {
     static const struct {
@@ -253,6 +287,7 @@ int main(void)
         cmocka_unit_test(many_in_flight_or_one_the_figures_agree),
         cmocka_unit_test(against_prices_a_rule_change),
         cmocka_unit_test(a_given_redis_is_left_clean),
+        cmocka_unit_test(expiry_of_silent_members_is_reported),
         cmocka_unit_test(bad_usage),
     };
     return cmocka_run_group_tests_name("punch simulate", tests, group_setup, group_teardown);
