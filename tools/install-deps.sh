@@ -6,9 +6,9 @@
 set -eu
 
 build="cmake make gcc pkg-config libc6-dev
-liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev
+liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev libjemalloc-dev
 libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux"
-runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4
+runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 libjemalloc2
 libssl3 libedit2 ca-certificates"
 
 case "${1:-}" in

@@ -109,8 +109,9 @@ static json_t *items_earned(const pc_event *ev, member_state *m, const mechset *
     int rc;
 
     if (!type || !at || pc_time_parse(at, &sub.at_ms)) {
-        pc_fail(err, 422, "nothing_to_reverse",
-                "the reversed event is no longer known (items are reversed within the dedupe window)");
+        pc_fail(
+            err, 422, "nothing_to_reverse",
+            "the reversed event is no longer known (items are reversed within the dedupe window)");
         return NULL;
     }
     snprintf(sub.id, sizeof sub.id, "%s", ev->id);
@@ -140,8 +141,9 @@ static json_t *items_earned(const pc_event *ev, member_state *m, const mechset *
         json_int_t d = en->delta + en->pending;
         if (en->kind || d <= 0)
             continue;
-        json_object_set_new(per, en->currency,
-                            json_integer(json_integer_value(json_object_get(per, en->currency)) + d));
+        json_object_set_new(
+            per, en->currency,
+            json_integer(json_integer_value(json_object_get(per, en->currency)) + d));
     }
 out:
     mech_run_free(run);

@@ -190,7 +190,7 @@ out:
 /* POST /v1/events/{id}/reverse: {"member", "id"?, "currency"?, "amount"? | "items"?, "reason"?} */
 static void reverse(server *s, struct evhttp_request *req, const char *event_id)
 {
-    static const char *const allowed[] = {"member", "id",    "currency", "amount",
+    static const char *const allowed[] = {"member", "id",     "currency", "amount",
                                           "items",  "reason", NULL};
     json_t *body = read_body(s, req), *amount, *data, *items;
     const char *member, *id, *cur, *reason;

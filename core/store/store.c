@@ -25,8 +25,10 @@ struct store {
     int timeout_ms;
     redisAsyncContext *ac;
     enum conn_state state;
-    struct event *retry_timer;   /* reconnect after backoff */
-    struct event *connect_timer; /* connect timeout */
+    struct event *retry_timer;       /* reconnect after backoff */
+    struct event *connect_timer;     /* connect timeout */
+    struct event *watchdog;          /* command timeouts: looks at the oldest command in flight */
+    struct pending *oldest, *newest; /* commands in flight, in the order they were sent */
     int backoff_ms;
     int freeing;
     store_script *scripts[MAX_SCRIPTS];
@@ -39,11 +41,13 @@ typedef struct pending {
     store *s;
     store_reply_fn *fn;
     void *arg;
-    struct event *timer;
-    int done; /* fn already called (by the timer) */
+    int64_t sent_ms;
+    struct pending *prev, *next; /* the store's in-flight list */
+    int done;                    /* fn already called (by the watchdog) */
 } pending;
 
 static void connect_now(store *s);
+static void on_watchdog(evutil_socket_t fd, short what, void *arg);
 
 static void schedule_reconnect(store *s)
 {
@@ -156,6 +160,12 @@ store *store_new(struct event_base *base, const store_config *cfg)
     }
     s->retry_timer = evtimer_new(base, on_retry, s);
     s->connect_timer = evtimer_new(base, on_connect_timeout, s);
+    s->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, s);
+    {
+        int every = s->timeout_ms / 4 > 10 ? s->timeout_ms / 4 : 10;
+        struct timeval wtv = {every / 1000, (every % 1000) * 1000};
+        evtimer_add(s->watchdog, &wtv);
+    }
     connect_now(s);
     return s;
 err:
@@ -172,6 +182,7 @@ void store_free(store *s)
         redisAsyncFree(s->ac);
     event_free(s->retry_timer);
     event_free(s->connect_timer);
+    event_free(s->watchdog);
     free(s->host);
     free(s->path);
     free(s);
@@ -205,15 +216,27 @@ int store_add_script(store *s, store_script *script)
     return 0;
 }
 
+static void unlink_pending(store *s, pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->oldest = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        s->newest = p->prev;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     pending *p = priv;
     redisReply *reply = r;
     store *s = p->s;
 
+    unlink_pending(s, p);
     if (!p->done) {
         p->done = 1;
-        evtimer_del(p->timer);
         if (!reply) {
             s->stats.errors++;
             p->fn(NULL, "redis connection lost", p->arg);
@@ -226,17 +249,25 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
             p->fn(reply, NULL, p->arg);
         }
     }
-    event_free(p->timer);
     free(p);
 }
 
-static void on_command_timeout(evutil_socket_t fd, short what, void *arg)
+/*
+ * Replies come back in the order commands were sent, so the oldest command in
+ * flight is the only one that can be late. One timer per store looks at it,
+ * instead of a timer per command.
+ */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
-    pending *p = arg;
-    store *s = p->s;
-    store_reply_fn *fn = p->fn;
-    void *fnarg = p->arg;
+    store *s = arg;
+    pending *p = s->oldest;
+    store_reply_fn *fn;
+    void *fnarg;
 
+    if (!p || p->done || pc_mono_ms() - p->sent_ms < s->timeout_ms)
+        return;
+    fn = p->fn;
+    fnarg = p->arg;
     p->done = 1;
     s->stats.timeouts++;
     pc_log(PC_LOG_WARN, "redis: command timed out after %d ms; reconnecting", s->timeout_ms);
@@ -254,7 +285,6 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
                   const size_t *argvlen)
 {
     pending *p;
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
 
     s->stats.commands++;
     if (s->state != CONN_READY)
@@ -265,13 +295,18 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
     p->s = s;
     p->fn = fn;
     p->arg = arg;
-    p->timer = evtimer_new(s->base, on_command_timeout, p);
+    p->sent_ms = pc_mono_ms();
+    p->prev = s->newest;
+    if (s->newest)
+        s->newest->next = p;
+    else
+        s->oldest = p;
+    s->newest = p;
     if (redisAsyncCommandArgv(s->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
-        event_free(p->timer);
+        unlink_pending(s, p);
         free(p);
         goto unavailable;
     }
-    evtimer_add(p->timer, &tv);
     return 0;
 unavailable:
     s->stats.errors++;

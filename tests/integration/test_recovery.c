@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 static tmpredis redis;
@@ -86,10 +87,34 @@ static void redis_down_then_back(void **state)
     h_resp_free(&r);
 }
 
+/* A Redis that hangs (SIGSTOP): the event fails with 503 within the command timeout (1 s here). */
+static void redis_hanging_then_back(void **state)
+{
+    http_resp r;
+    int entries;
+    long st;
+    kill(redis.pid, SIGSTOP);
+    st = send_fuel("hang-1", &r);
+    kill(redis.pid, SIGCONT);
+    if (st != 503)
+        fail_msg("with Redis stopped: %ld %s", st, r.body);
+    h_resp_free(&r);
+    assert_true(h_punchd_alive(&punchd));
+    /* Back: the same id applies once (the command that timed out may or may not have landed). */
+    assert_true(h_wait_until(event_succeeds, "hang-1", 10000));
+    long long before = h_balance(punchd.port, "rob", "stars");
+    assert_int_equal(send_fuel("hang-1", &r), 200);
+    assert_true(json_is_true(json_object_get(r.json, "duplicate")));
+    h_resp_free(&r);
+    assert_int_equal(h_balance(punchd.port, "rob", "stars"), before);
+    assert_int_equal(h_ledger_sum(punchd.port, "rob", "stars", &entries), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_down_then_back),
+        cmocka_unit_test(redis_hanging_then_back),
     };
     return cmocka_run_group_tests_name("recovery", tests, group_setup, group_teardown);
 }
