@@ -10,6 +10,7 @@
 #include "builtin.h"
 #include "globals.h"
 #include "mcache.h"
+#include "punchcard/jsonw.h"
 #include "punchcard/keys.h"
 #include "store/store-scripts.h"
 
@@ -459,7 +460,7 @@ static void commit(engine_call *c)
         finish(c, 200, json_incref(c->response));
         return;
     }
-    resp = c->response ? json_dumps(c->response, JSON_COMPACT) : NULL;
+    resp = c->response ? pc_json_dump(c->response, NULL) : NULL;
     if (!resp) {
         finish_err(c, 500, "internal", "out of memory");
         return;

@@ -319,6 +319,8 @@ lua_State *sandbox_new_state(mechset *set)
     lua_State *L = lua_newstate(sandbox_alloc, set);
     if (!L)
         return NULL;
+    /* Each event makes short-lived tables (the event, its data, outcomes): generational GC. */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     *(mech_run **)lua_getextraspace(L) = NULL;
 
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);

@@ -4,6 +4,7 @@
  */
 #include "server-internal.h"
 #include "engine/builtin.h"
+#include "punchcard/jsonw.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -44,7 +45,7 @@ static const char *reason(int status)
 void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
 {
     struct evbuffer *buf = evbuffer_new();
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? pc_json_dump(body, NULL) : NULL;
 
     json_decref(body);
     if (status < 300)

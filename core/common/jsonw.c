@@ -1,0 +1,201 @@
+/*
+ * The compact JSON writer (jsonw.h): a growable buffer, hand-written integer
+ * formatting and string escaping. Object keys keep jansson's insertion order.
+ */
+#include "punchcard/jsonw.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct wbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static int grow(wbuf *b, size_t more)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + more + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + more + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return -1;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    return 0;
+}
+
+static void put(wbuf *b, const char *s, size_t n)
+{
+    if (grow(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void putc1(wbuf *b, char c)
+{
+    if (grow(b, 1))
+        return;
+    b->p[b->len++] = c;
+}
+
+static void put_int(wbuf *b, json_int_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    put(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_string(wbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes it */
+    size_t start = 0;
+    putc1(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[6];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            put(b, u, 6);
+            continue;
+        }
+        put(b, esc, strlen(esc));
+    }
+    put(b, s + start, n - start);
+    putc1(b, '"');
+}
+
+static void put_value(wbuf *b, const json_t *v, int depth)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    int first = 1;
+
+    if (depth > 64) { /* jansson values built here are shallow; refuse cycles */
+        b->oom = 1;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        putc1(b, '{');
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (!first)
+                putc1(b, ',');
+            first = 0;
+            put_string(b, k, strlen(k));
+            putc1(b, ':');
+            put_value(b, x, depth + 1);
+        }
+        putc1(b, '}');
+        break;
+    case JSON_ARRAY:
+        putc1(b, '[');
+        json_array_foreach((json_t *)v, i, x)
+        {
+            if (i)
+                putc1(b, ',');
+            put_value(b, x, depth + 1);
+        }
+        putc1(b, ']');
+        break;
+    case JSON_STRING:
+        put_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        put_int(b, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        char tmp[40];
+        int n = snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
+        char *e = strchr(tmp, 'e');
+        if (e) { /* as jansson writes it: 1e+300 -> 1e300, 1e-07 -> 1e-7 */
+            char *src = e + 1, *dst = e + 1;
+            if (*src == '-') {
+                src++;
+                dst++;
+            } else if (*src == '+') {
+                src++;
+            }
+            while (*src == '0' && src[1])
+                src++;
+            memmove(dst, src, strlen(src) + 1);
+            n = (int)strlen(tmp);
+        }
+        put(b, tmp, (size_t)n);
+        if (!strpbrk(tmp, ".eEn")) /* keep it a real: 2 -> 2.0 */
+            put(b, ".0", 2);
+        break;
+    }
+    case JSON_TRUE:
+        put(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(b, "false", 5);
+        break;
+    default:
+        put(b, "null", 4);
+        break;
+    }
+}
+
+char *pc_json_dump(const json_t *v, size_t *len_out)
+{
+    wbuf b = {0};
+    put_value(&b, v, 0);
+    if (grow(&b, 0) || b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    b.p[b.len] = '\0';
+    if (len_out)
+        *len_out = b.len;
+    return b.p;
+}

@@ -1,0 +1,70 @@
+/*
+ * The compact JSON writer (core/common/jsonw.c) against jansson's own
+ * json_dumps(JSON_COMPACT): the same text for every case, and text that parses
+ * back to an equal value.
+ */
+#include "punchcard/jsonw.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cases[] = {
+    "{}",
+    "[]",
+    "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+    "[0,-1,9223372036854775807,-9223372036854775808,42]",
+    "[1.5,-0.25,1e+300,2.0,0.1,1e-07,-2.5e-300]",
+    "[\"quote \\\" backslash \\\\ slash / tab \\t nl \\n cr \\r bs \\b ff \\f\"]",
+    "[\"\\u0001\\u001f control\",\"caf\\u00e9 \\u20ac \\ud83d\\ude00\"]",
+    "{\"id\":\"o-1\",\"outcomes\":[{\"mechanic\":\"fuel\",\"kind\":\"stars\",\"delta\":86}],"
+    "\"duplicate\":false}",
+    "{\"\":\"\",\"key with \\\"quotes\\\"\":\"\"}",
+};
+
+static void same_as_jansson(void **state)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_error_t e;
+        json_t *v = json_loads(cases[i], 0, &e), *back;
+        char *ours, *theirs;
+        size_t len;
+        if (!v)
+            fail_msg("case %zu does not parse: %s", i, e.text);
+        ours = pc_json_dump(v, &len);
+        theirs = json_dumps(v, JSON_COMPACT);
+        assert_non_null(ours);
+        if (strcmp(ours, theirs))
+            fail_msg("case %zu: ours %s, jansson %s", i, ours, theirs);
+        assert_int_equal(len, strlen(ours));
+        back = json_loads(ours, 0, NULL);
+        assert_true(json_equal(v, back));
+        json_decref(back);
+        free(ours);
+        free(theirs);
+        json_decref(v);
+    }
+}
+
+static void strings_with_nul_bytes(void **state)
+{
+    json_t *v = json_stringn("a\0b", 3);
+    char *ours = pc_json_dump(v, NULL);
+    assert_string_equal(ours, "\"a\\u0000b\"");
+    free(ours);
+    json_decref(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_as_jansson),
+        cmocka_unit_test(strings_with_nul_bytes),
+    };
+    return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
+}
