@@ -23,11 +23,20 @@ static int parse_lot(const char *name, const char *value, money_lot *lot)
         return -1;
     memcpy(lot->currency, name + 2, (size_t)(colon - name - 2));
     lot->n = strtoll(colon + 1, NULL, 10);
-    if (sscanf(value,
-               "%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%" SCNd64 "|%128s",
-               &lot->amount, &lot->remaining, &lot->spent, &lot->expires_ms, &lot->avail_ms,
-               &lot->created_ms, lot->event) < 6)
-        return -1;
+    /* "amount|remaining|spent|expires|avail|created|event", read on every event: no sscanf. */
+    {
+        int64_t *nums[6] = {&lot->amount,     &lot->remaining, &lot->spent,
+                            &lot->expires_ms, &lot->avail_ms,  &lot->created_ms};
+        const char *p = value;
+        for (int i = 0; i < 6; i++) {
+            char *end;
+            *nums[i] = strtoll(p, &end, 10);
+            if (end == p || (*end != '|' && !(i == 5 && *end == '\0')))
+                return -1;
+            p = *end ? end + 1 : end;
+        }
+        snprintf(lot->event, sizeof lot->event, "%s", p);
+    }
     return 0;
 }
 
