@@ -292,10 +292,16 @@ static int load_state(engine_call *c, redisReply *pairs)
     return rc;
 }
 
-/* A growable argv whose strings are copies it owns. */
+/*
+ * A growable argv: the strings are copied, one after another, into one buffer
+ * (an event's commit has tens of arguments: one allocation, not tens).
+ */
 typedef struct argv_buf {
-    char **v;
+    char *text; /* the strings, each NUL-terminated */
+    size_t used, size;
+    size_t *off; /* where each starts in text */
     size_t *len;
+    const char **v; /* filled by argv_finish */
     int n, cap;
     int oom;
 } argv_buf;
@@ -305,25 +311,35 @@ static void argv_push(argv_buf *a, const char *s, size_t len)
     if (a->oom)
         return;
     if (a->n == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 32;
-        char **nv = realloc(a->v, (size_t)cap * sizeof *nv);
-        size_t *nl = nv ? realloc(a->len, (size_t)cap * sizeof *nl) : NULL;
-        if (nv)
-            a->v = nv;
-        if (!nv || !nl) {
+        int cap = a->cap ? a->cap * 2 : 64;
+        size_t *no = realloc(a->off, (size_t)cap * sizeof *no);
+        size_t *nl = no ? realloc(a->len, (size_t)cap * sizeof *nl) : NULL;
+        if (no)
+            a->off = no;
+        if (!no || !nl) {
             a->oom = 1;
             return;
         }
         a->len = nl;
         a->cap = cap;
     }
-    if (!(a->v[a->n] = malloc(len + 1))) {
-        a->oom = 1;
-        return;
+    if (a->used + len + 1 > a->size) {
+        size_t size = a->size ? a->size : 1024;
+        while (size < a->used + len + 1)
+            size *= 2;
+        char *nt = realloc(a->text, size);
+        if (!nt) {
+            a->oom = 1;
+            return;
+        }
+        a->text = nt;
+        a->size = size;
     }
-    memcpy(a->v[a->n], s, len);
-    a->v[a->n][len] = '\0';
+    memcpy(a->text + a->used, s, len);
+    a->text[a->used + len] = '\0';
+    a->off[a->n] = a->used;
     a->len[a->n++] = len;
+    a->used += len + 1;
 }
 
 static void argv_str(argv_buf *a, const char *s)
@@ -333,16 +349,34 @@ static void argv_str(argv_buf *a, const char *s)
 
 static void argv_int(argv_buf *a, int64_t v)
 {
-    char buf[32];
-    argv_str(a, (snprintf(buf, sizeof buf, "%" PRId64, v), buf));
+    char tmp[24];
+    int i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    argv_push(a, tmp + i, sizeof tmp - (size_t)i);
+}
+
+/* The pointers, once the buffer no longer moves. 0, or -1 on out of memory. */
+static int argv_finish(argv_buf *a)
+{
+    if (a->oom || !(a->v = malloc(sizeof *a->v * (size_t)(a->n ? a->n : 1))))
+        return -1;
+    for (int i = 0; i < a->n; i++)
+        a->v[i] = a->text + a->off[i];
+    return 0;
 }
 
 static void argv_free(argv_buf *a)
 {
-    for (int i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
+    free(a->text);
+    free(a->off);
     free(a->len);
+    free(a->v);
 }
 
 static void on_commit(redisReply *r, const char *err, void *arg);
@@ -518,12 +552,12 @@ static void commit(engine_call *c)
         argv_str(&a, "mv");
         argv_str(&a, mechset_version(c->set));
     }
-    if (a.oom) {
+    if (argv_finish(&a)) {
         argv_free(&a);
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, (const char **)a.v, a.len);
+    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, a.v, a.len);
     argv_free(&a);
 }
 
