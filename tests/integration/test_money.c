@@ -259,15 +259,17 @@ static void refund_of_some_items(void **state)
     assert_int_equal(h_event(punchd.port, order, &r), 200);
     h_resp_free(&r);
     assert_int_equal(h_balance(punchd.port, "ivy", "bonus"), 86);
-    assert_int_equal(reverse("it-1", "{\"member\":\"ivy\",\"id\":\"ret-shop\",\"items\":"
-                                     "[{\"category\":\"shop\",\"amount\":125}]}",
+    assert_int_equal(reverse("it-1",
+                             "{\"member\":\"ivy\",\"id\":\"ret-shop\",\"items\":"
+                             "[{\"category\":\"shop\",\"amount\":125}]}",
                              &r),
                      200);
     h_resp_free(&r);
     assert_int_equal(h_balance(punchd.port, "ivy", "bonus"), 50);
     /* Items and an amount do not mix; items need their own refund id. */
-    assert_int_equal(reverse("it-1", "{\"member\":\"ivy\",\"items\":[{\"category\":\"fuel\","
-                                     "\"amount\":500}]}",
+    assert_int_equal(reverse("it-1",
+                             "{\"member\":\"ivy\",\"items\":[{\"category\":\"fuel\","
+                             "\"amount\":500}]}",
                              &r),
                      400);
     h_resp_free(&r);
