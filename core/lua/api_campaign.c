@@ -149,9 +149,12 @@ static int wrapped_run(lua_State *L)
     lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
     lua_settop(L, 2);
     if (lua_istable(L, lua_upvalueindex(2)) &&
-        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms))
+        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms)) {
+        run->skipped = "outside its campaign window (active)";
         return 0;
+    }
     if (control > 0 && game_bucket(run->cur->name, run->m->id) < control) {
+        run->skipped = "the member is held out in its control group";
         api_game_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
         return 0;
     }

@@ -62,6 +62,7 @@ struct mech_run {
     mech_request req;
     json_t *reply;      /* the answer to req, owned until the continuation reads it */
     char rejected[256]; /* set by reject(): the event fails as "rejected" */
+    const char *skipped; /* static: why the current mechanic did not run (campaign, control) */
     char reply_err[256];
 };
 

@@ -271,11 +271,16 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
         luaL_error(L, "%s", sandbox_kill_reason(run));
     api_collect_outcomes(L, base, run);
     lua_settop(L, 1);
-    if (run->m->trace)
+    if (run->m->trace && run->skipped)
+        json_array_append_new(run->m->trace,
+                              json_pack("{s:s, s:s, s:b, s:s}", "mechanic", run->cur->name, "file",
+                                        run->cur->file, "ran", 0, "reason", run->skipped));
+    else if (run->m->trace)
         json_array_append_new(run->m->trace,
                               json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file",
                                         run->cur->file, "ran", 1, "outcomes",
                                         (json_int_t)(json_array_size(run->m->outcomes) - before)));
+    run->skipped = NULL;
 }
 
 /*

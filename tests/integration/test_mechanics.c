@@ -35,6 +35,11 @@ static int group_setup(void **state)
         "mechanic \"oops\" { on = \"oops\", run = function(ev, m)\n"
         "  local x = nil\n"
         "  return x.field end }\n");
+    h_write_file(scripts, "campaign.lua",
+                 "mechanic \"xmas\" { on = \"visit\", active = { from = \"2026-12-01\", "
+                 "to = \"2026-12-25\" }, run = function(ev, m) m:earn(\"stars\", 5) end }\n"
+                 "mechanic \"held\" { on = \"visit\", control = 100, run = function(ev, m) "
+                 "m:earn(\"stars\", 1) end }\n");
     if (tmpredis_start(&redis, 0))
         return -1;
     return h_punchd_start(&punchd, redis.socket, scripts, extra, NULL);
@@ -183,10 +188,50 @@ static void hot_reload_and_broken_files(void **state)
     assert_int_equal(h_balance(punchd.port, "wes", "gold_stars"), 1 + 2 + 2 + 2 + 3);
 }
 
+/* ?explain=1 says why a mechanic did not fire; ?dry_run=1 applies nothing. */
+static void explain_and_dry_run(void **state)
+{
+    static const struct {
+        const char *mechanic;
+        int ran;
+        const char *reason;
+    } want[] = {{"xmas", 0, "outside its campaign window (active)"},
+                {"held", 0, "the member is held out in its control group"},
+                {"workout", 0, "not subscribed to this event type"}};
+    http_resp r;
+    const char *ev = "{\"id\":\"vx-1\",\"type\":\"visit\",\"member\":\"vic\","
+                     "\"at\":\"2026-06-01T00:00:00Z\"}";
+    assert_int_equal(h_http(punchd.port, "POST", "/v1/events?explain=1&dry_run=1", ev, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "dry_run")));
+    json_t *trace = json_object_get(r.json, "explain"), *t;
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        size_t k;
+        int seen = 0;
+        json_array_foreach(trace, k, t)
+        {
+            if (strcmp(json_string_value(json_object_get(t, "mechanic")), want[i].mechanic))
+                continue;
+            seen = 1;
+            if (json_is_true(json_object_get(t, "ran")) != want[i].ran ||
+                strcmp(json_string_value(json_object_get(t, "reason")), want[i].reason))
+                fail_msg("%s: %s", want[i].mechanic, r.body);
+        }
+        if (!seen)
+            fail_msg("%s is not in the explanation: %s", want[i].mechanic, r.body);
+    }
+    h_resp_free(&r);
+    /* The dry run committed nothing. */
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/members/vic", NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    h_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runaway_scripts_fail_their_event_only),
+        cmocka_unit_test(explain_and_dry_run),
         cmocka_unit_test(hot_reload_and_broken_files),
     };
     return cmocka_run_group_tests_name("mechanics", tests, group_setup, group_teardown);
