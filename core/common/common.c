@@ -47,6 +47,21 @@ int pc_fail(pc_error *err, int status, const char *code, const char *fmt, ...)
     return -1;
 }
 
+size_t pc_format_int(char *out, int64_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    memcpy(out, tmp + i, sizeof tmp - (size_t)i);
+    return sizeof tmp - (size_t)i;
+}
+
 int64_t pc_now_ms(void)
 {
     struct timespec ts;

@@ -3,6 +3,7 @@
  * formatting and string escaping. Object keys keep jansson's insertion order.
  */
 #include "punchcard/jsonw.h"
+#include "punchcard/common.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -52,15 +53,7 @@ static void putc1(wbuf *b, char c)
 static void put_int(wbuf *b, json_int_t v)
 {
     char tmp[24];
-    int i = sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    put(b, tmp + i, sizeof tmp - (size_t)i);
+    put(b, tmp, pc_format_int(tmp, v));
 }
 
 static void put_string(wbuf *b, const char *s, size_t n)

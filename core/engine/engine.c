@@ -350,15 +350,7 @@ static void argv_str(argv_buf *a, const char *s)
 static void argv_int(argv_buf *a, int64_t v)
 {
     char tmp[24];
-    int i = sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    argv_push(a, tmp + i, sizeof tmp - (size_t)i);
+    argv_push(a, tmp, pc_format_int(tmp, v));
 }
 
 /* The pointers, once the buffer no longer moves. 0, or -1 on out of memory. */

@@ -520,8 +520,7 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *set)
     }
 }
 
-/* The continuation of a global call: the engine's answer, as a Lua value. */
-static int global_done(lua_State *L, int status, lua_KContext k)
+mech_run *api_take_reply(lua_State *L)
 {
     mech_run *run = run_of(L);
     json_t *reply = run->reply;
@@ -530,10 +529,17 @@ static int global_done(lua_State *L, int status, lua_KContext k)
     run->req.args = NULL;
     if (run->reply_err[0]) {
         json_decref(reply);
-        return luaL_error(L, "%s: %s", run->req.op, run->reply_err);
+        luaL_error(L, "%s: %s", run->req.op, run->reply_err);
     }
     luajson_push(L, reply);
     json_decref(reply);
+    return run;
+}
+
+/* The continuation of a global call: the engine's answer, as a Lua value. */
+static int global_done(lua_State *L, int status, lua_KContext k)
+{
+    api_take_reply(L);
     return 1;
 }
 

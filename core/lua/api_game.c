@@ -297,18 +297,7 @@ static int game_yield(lua_State *L, const char *op, json_t *args, lua_KFunction 
 /* In a continuation: pushes the answer, or raises the operation's error. */
 static mech_run *take_reply(lua_State *L)
 {
-    mech_run *run = run_of(L);
-    json_t *reply = run->reply;
-    run->reply = NULL;
-    json_decref(run->req.args);
-    run->req.args = NULL;
-    if (run->reply_err[0]) {
-        json_decref(reply);
-        luaL_error(L, "%s: %s", run->req.op, run->reply_err);
-    }
-    luajson_push(L, reply);
-    json_decref(reply);
-    return run;
+    return api_take_reply(L);
 }
 
 static const char *const draw_opts[] = {"chance", "prize",     "prizes", "pool", "refill",

@@ -60,8 +60,8 @@ struct mech_run {
     enum mech_kill killed;
     int waiting; /* yielded on req */
     mech_request req;
-    json_t *reply;      /* the answer to req, owned until the continuation reads it */
-    char rejected[256]; /* set by reject(): the event fails as "rejected" */
+    json_t *reply;       /* the answer to req, owned until the continuation reads it */
+    char rejected[256];  /* set by reject(): the event fails as "rejected" */
     const char *skipped; /* static: why the current mechanic did not run (campaign, control) */
     char reply_err[256];
 };
@@ -100,7 +100,10 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *run);
  */
 int api_global_call(lua_State *L, const char *op, json_t *args);
 
-/* The same, resuming in k (the answer at the top of the stack, as a Lua value). */
+/* In a continuation: pushes the engine's answer as a Lua value, or raises its error. */
+mech_run *api_take_reply(lua_State *L);
+
+/* The same, resuming in k (which takes the answer with api_take_reply). */
 int api_global_call_k(lua_State *L, const char *op, json_t *args, lua_KFunction k);
 
 /*

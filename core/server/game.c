@@ -7,7 +7,7 @@
  *   POST /v1/draws/{name}/refill     {"prize", "add"}: adds prizes to the current period
  *   GET  /v1/leaderboards/{name}?top=&member=&period=   top N and a member's rank
  */
-#include "server.h"
+#include "server-internal.h"
 #include "punchcard/game.h"
 
 #include <event2/buffer.h>
@@ -18,7 +18,7 @@
 
 typedef struct game_req {
     struct evhttp_request *req;
-    server_stats *stats; /* the server's figures: in flight, answers by class */
+    server *s; /* for its figures (in flight, answers by class) and send_json */
     store *st;
     char ns[64];
     char name[80];
@@ -34,35 +34,8 @@ typedef struct game_req {
 /* Sends body (stolen) as the answer to g's request, counted in the server's figures. */
 static void reply(game_req *g, int status, json_t *body)
 {
-    struct evhttp_request *req = g->req;
-    struct evbuffer *buf = evbuffer_new();
-    if (status < 300)
-        g->stats->status_2xx++;
-    else if (status < 500)
-        g->stats->status_4xx++;
-    else
-        g->stats->status_5xx++;
-    g->stats->inflight--;
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    if (text) {
-        evbuffer_add(buf, text, strlen(text));
-        evbuffer_add(buf, "\n", 1);
-        free(text);
-    } else {
-        status = 500;
-        evbuffer_add_printf(buf,
-                            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n");
-    }
-    evhttp_send_reply(req, status,
-                      status == 200   ? "OK"
-                      : status == 400 ? "Bad Request"
-                      : status == 404 ? "Not Found"
-                      : status == 405 ? "Method Not Allowed"
-                                      : "Service Unavailable",
-                      buf);
-    evbuffer_free(buf);
+    g->s->stats.inflight--;
+    send_json(g->s, g->req, status, body);
 }
 
 static void reply_error(game_req *g, int status, const char *code, const char *msg)
@@ -461,8 +434,7 @@ static void board_get(game_req *g, const char *query)
     store_command(g->st, on_board_meta, g, 2, argv, NULL);
 }
 
-void game_route(struct evhttp_request *req, store *st, const char *ns, const char *path,
-                const char *query, server_stats *stats)
+void game_route(server *s, struct evhttp_request *req, const char *path, const char *query)
 {
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     int is_draw = !strncmp(path, "/v1/draws/", 10);
@@ -475,10 +447,10 @@ void game_route(struct evhttp_request *req, store *st, const char *ns, const cha
         return;
     }
     g->req = req;
-    g->stats = stats;
-    stats->inflight++; /* a draining punchd waits for it */
-    g->st = st;
-    snprintf(g->ns, sizeof g->ns, "%s", ns ? ns : "pc");
+    g->s = s;
+    s->stats.inflight++; /* a draining punchd waits for it */
+    g->st = s->store;
+    snprintf(g->ns, sizeof g->ns, "%s", s->ns);
     snprintf(g->name, sizeof g->name, "%.*s", (int)(slash ? slash - name : (long)strlen(name)),
              name);
     if (!pc_valid_name(g->name) ||

@@ -331,7 +331,7 @@ static void route(struct evhttp_request *req, void *arg)
         return;
     }
     if (strncmp(path, "/v1/draws/", 10) == 0 || strncmp(path, "/v1/leaderboards/", 17) == 0) {
-        game_route(req, s->store, s->cfg.ns, path, query, &s->stats); /* game.c */
+        game_route(s, req, path, query); /* game.c */
         return;
     }
     if (strncmp(path, "/v1/members/", 12) == 0) {

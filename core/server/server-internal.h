@@ -46,4 +46,7 @@ void on_engine_done(void *arg, int status, json_t *body);
  * GET /v1/partners/{p}/summary, GET /v1/stats. Returns 1 when it handled the request. */
 int money_route(server *s, struct evhttp_request *req, char *path, const char *query);
 
+/* game.c: GET /v1/draws/{name}, POST .../rotate and .../refill, GET /v1/leaderboards/{name}. */
+void game_route(server *s, struct evhttp_request *req, const char *path, const char *query);
+
 #endif

@@ -27,13 +27,6 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
                    store *st, const server_config *cfg);
 void server_free(server *s);
 
-/*
- * game.c: /v1/draws/{name}[/rotate|/refill] and /v1/leaderboards/{name};
- * answers req itself (auth is checked before). ns: the key namespace.
- */
-void game_route(struct evhttp_request *req, store *st, const char *ns, const char *path,
-                const char *query, server_stats *stats);
-
 /* Answers new requests with 503 from now on; returns the number still in flight. */
 uint64_t server_drain(server *s);
 uint64_t server_inflight(const server *s);

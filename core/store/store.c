@@ -284,14 +284,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 /* Appends the decimal digits of v. */
 static char *put_num(char *d, size_t v)
 {
-    char tmp[24];
-    int i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(d, tmp + i, sizeof tmp - (size_t)i);
-    return d + (sizeof tmp - (size_t)i);
+    return d + pc_format_int(d, (int64_t)v);
 }
 
 /*

@@ -30,6 +30,9 @@ void pc_log_set_level(enum pc_log_level level);
 /* Prints one line to stderr with a timestamp and level. Never pass secrets. */
 void pc_log(enum pc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Writes v in decimal into out (at least 21 bytes, not NUL-terminated); returns the length. */
+size_t pc_format_int(char *out, int64_t v);
+
 /* Milliseconds since the Unix epoch, from the real-time clock. */
 int64_t pc_now_ms(void);
 
