@@ -347,6 +347,17 @@ static int declare_spec(lua_State *L)
     }
     lua_pop(L, 1);
     d->run_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* the run function at the top */
+    /* Campaign window and control group, as declared (already checked by the wrapper). */
+    d->settings = json_object();
+    for (int i = 0; i < 2; i++) {
+        const char *k = i ? "control" : "active";
+        char err[80];
+        json_t *v;
+        lua_getfield(L, 1, k);
+        if (!lua_isnil(L, -1) && (v = luajson_to_json(L, -1, err, sizeof err)))
+            json_object_set_new(d->settings, k, v);
+        lua_pop(L, 1);
+    }
     return 0;
 }
 

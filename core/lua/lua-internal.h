@@ -21,7 +21,8 @@ typedef struct mechanic_def {
     char *file; /* the file that declared it */
     char **on;  /* event types */
     int non;
-    int run_ref; /* registry reference to the run function */
+    int run_ref;      /* registry reference to the run function */
+    json_t *settings; /* owned: "active" and "control" as declared, for GET /v1/mechanics */
 } mechanic_def;
 
 struct mechset {

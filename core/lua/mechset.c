@@ -20,6 +20,7 @@ static void set_free(mechset *set)
         for (int j = 0; j < set->mechs[i].non; j++)
             free(set->mechs[i].on[j]);
         free(set->mechs[i].on);
+        json_decref(set->mechs[i].settings);
     }
     free(set->mechs);
     for (size_t i = 0; i < set->nfiles; i++)
@@ -240,8 +241,11 @@ json_t *mechset_describe(const mechset *set)
         json_t *on = json_array();
         for (int j = 0; j < set->mechs[i].non; j++)
             json_array_append_new(on, json_string(set->mechs[i].on[j]));
-        json_array_append_new(mechs, json_pack("{s:s, s:s, s:o}", "name", set->mechs[i].name,
-                                               "file", set->mechs[i].file, "on", on));
+        json_t *m = json_pack("{s:s, s:s, s:o}", "name", set->mechs[i].name, "file",
+                              set->mechs[i].file, "on", on);
+        if (set->mechs[i].settings)
+            json_object_update(m, set->mechs[i].settings);
+        json_array_append_new(mechs, m);
     }
     return json_pack("{s:s, s:o, s:o}", "version", set->version, "files", files, "mechanics",
                      mechs);

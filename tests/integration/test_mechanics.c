@@ -221,6 +221,23 @@ static void explain_and_dry_run(void **state)
             fail_msg("%s is not in the explanation: %s", want[i].mechanic, r.body);
     }
     h_resp_free(&r);
+    /* GET /v1/mechanics shows the campaign window and the control group. */
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/mechanics", NULL, &r), 0);
+    json_t *m;
+    size_t k;
+    int shown = 0;
+    json_array_foreach(json_object_get(r.json, "mechanics"), k, m)
+    {
+        const char *n = json_string_value(json_object_get(m, "name"));
+        if (!strcmp(n, "xmas"))
+            shown +=
+                !strcmp(json_string_value(json_object_get(json_object_get(m, "active"), "from")),
+                        "2026-12-01");
+        if (!strcmp(n, "held"))
+            shown += json_number_value(json_object_get(m, "control")) == 100;
+    }
+    assert_int_equal(shown, 2);
+    h_resp_free(&r);
     /* The dry run committed nothing. */
     assert_int_equal(h_http(punchd.port, "GET", "/v1/members/vic", NULL, &r), 0);
     assert_int_equal(r.status, 404);
