@@ -262,6 +262,8 @@ typedef struct figures {
     json_t *days;  /* {"YYYY-MM-DD": {currency: {kind: n}}} */
     json_t *total; /* {currency: {kind: n}} or NULL when not asked */
     char partner[PC_TYPE_MAX + 1];
+    char to_day[11];       /* the last day asked for; later days were read for outstanding only */
+    int daily_outstanding; /* every day from the asked ones to today was read */
 } figures;
 
 static void add_fields(json_t *into, redisReply *r)
@@ -283,6 +285,51 @@ static void add_fields(json_t *into, redisReply *r)
     }
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)b, *(const char *const *)a);
+}
+
+/*
+ * Outstanding at the end of each day: what is outstanding now, less what each
+ * later day added (walking back from today). Days after the asked range were
+ * read only for this and are dropped here.
+ */
+static void daily_outstanding(figures *fg)
+{
+    size_t n = json_object_size(fg->days), i = 0;
+    const char **days = malloc(sizeof *days * (n ? n : 1)), *day, *cur;
+    json_t *running = json_object(), *d, *c;
+    if (!days || !running) {
+        free(days);
+        json_decref(running);
+        return;
+    }
+    json_object_foreach(fg->total, cur, c)
+        json_object_set(running, cur, json_object_get(c, "outstanding"));
+    json_object_foreach(fg->days, day, d) days[i++] = day;
+    qsort(days, n, sizeof *days, cmp_desc);
+    for (i = 0; i < n; i++) {
+        d = json_object_get(fg->days, days[i]);
+        json_object_foreach(d, cur, c)
+        {
+            json_int_t r = json_integer_value(json_object_get(running, cur));
+            json_int_t net = json_integer_value(json_object_get(c, "issued")) -
+                             json_integer_value(json_object_get(c, "redeemed")) -
+                             json_integer_value(json_object_get(c, "expired")) -
+                             json_integer_value(json_object_get(c, "reversed"));
+            if (fg->daily_outstanding)
+                json_object_set_new(c, "outstanding", json_integer(r));
+            json_object_set_new(running, cur, json_integer(r - net));
+        }
+    }
+    for (i = 0; i < n; i++) /* each key is freed by its own delete, after its last use */
+        if (strcmp(days[i], fg->to_day) > 0)
+            json_object_del(fg->days, days[i]);
+    free(days);
+    json_decref(running);
+}
+
 static void figures_done(figures *fg)
 {
     json_t *body;
@@ -299,6 +346,7 @@ static void figures_done(figures *fg)
                              json_integer_value(json_object_get(c, "reversed"));
             json_object_set_new(c, "outstanding", json_integer(out));
         }
+        daily_outstanding(fg);
         body = json_pack("{s:O, s:O}", "days", fg->days, "total", fg->total);
         send_json(fg->s, fg->req, 200, body);
     } else {
@@ -391,13 +439,25 @@ static void get_figures(server *s, struct evhttp_request *req, const char *query
     fg->total = partner ? NULL : json_object();
     snprintf(fg->partner, sizeof fg->partner, "%s", partner ? partner : "");
     fg->pending = 1; /* held until every command is sent */
-    for (int64_t t = from; t <= to + (partner ? 0 : day_ms); t += day_ms) {
+    {
+        char ts[32];
+        pc_time_format(to, ts, sizeof ts);
+        memcpy(fg->to_day, ts, 10);
+    }
+    /* The figures also read the days after the range, up to today, for outstanding per day. */
+    int64_t today = pc_now_ms() / day_ms * day_ms, last = to;
+    if (!partner) {
+        fg->daily_outstanding = today - to <= 366 * day_ms;
+        if (fg->daily_outstanding && today > to)
+            last = today;
+    }
+    for (int64_t t = from; t <= last + (partner ? 0 : day_ms); t += day_ms) {
         day_req *d = calloc(1, sizeof *d);
         const char *argv[2] = {"HGETALL", key};
         if (!d)
             break;
         d->fg = fg;
-        if (t > to) { /* the totals, for outstanding */
+        if (t > last) { /* the totals, for outstanding */
             snprintf(key, sizeof key, "%s:stats:total", s->ns);
         } else {
             char ts[32];

@@ -344,6 +344,17 @@ static void figures_per_partner_and_program(void **state)
                          json_integer_value(json_object_get(t, "expired")) -
                          json_integer_value(json_object_get(t, "reversed")));
     assert_true(json_integer_value(json_object_get(t, "issued")) >= 200);
+    /* Outstanding at the end of today is what is outstanding now; yesterday's is less today's net.
+     */
+    {
+        char day[16];
+        time_t now = time(NULL);
+        strftime(day, sizeof day, "%Y-%m-%d", gmtime(&now));
+        json_t *d = json_object_get(json_object_get(json_object_get(r.json, "days"), day), "bonus");
+        assert_non_null(d);
+        assert_int_equal(json_integer_value(json_object_get(d, "outstanding")),
+                         json_integer_value(json_object_get(t, "outstanding")));
+    }
     h_resp_free(&r);
     assert_int_equal(h_http(punchd.port, "GET", "/v1/stats?from=2026-13-01", NULL, &r), 0);
     assert_int_equal(r.status, 400);
