@@ -475,6 +475,47 @@ static void get_figures(server *s, struct evhttp_request *req, const char *query
         figures_done(fg);
 }
 
+static void partner_summary(server *s, struct evhttp_request *req, const char *p, const char *query)
+{
+    get_figures(s, req, query, p);
+}
+
+static void reverse_route(server *s, struct evhttp_request *req, const char *id, const char *query)
+{
+    reverse(s, req, id);
+}
+
+static void redeem_route(server *s, struct evhttp_request *req, const char *m, const char *query)
+{
+    redeem(s, req, m);
+}
+
+static void put_member_route(server *s, struct evhttp_request *req, const char *m,
+                             const char *query)
+{
+    put_member(s, req, m);
+}
+
+/*
+ * PREFIX{arg}SUFFIX routes. `strict`: the prefix is this file's alone, so a
+ * wrong suffix is 404 here; otherwise other routes share the prefix (GET
+ * /v1/members/{m}) and the request falls through unless suffix and method match.
+ */
+static const struct money_route_def {
+    const char *prefix, *suffix;
+    enum evhttp_cmd_type method;
+    int strict;
+    int (*valid)(const char *);
+    const char *bad;
+    void (*handle)(server *, struct evhttp_request *, const char *, const char *);
+} routes[] = {
+    {"/v1/partners/", "/summary", EVHTTP_REQ_GET, 1, pc_valid_name, "bad partner name",
+     partner_summary},
+    {"/v1/events/", "/reverse", EVHTTP_REQ_POST, 1, pc_valid_id, "bad event id", reverse_route},
+    {"/v1/members/", "/redeem", EVHTTP_REQ_POST, 0, pc_valid_id, "bad member id", redeem_route},
+    {"/v1/members/", "", EVHTTP_REQ_PUT, 0, pc_valid_id, "bad member id", put_member_route},
+};
+
 int money_route(server *s, struct evhttp_request *req, char *path, const char *query)
 {
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
@@ -485,55 +526,33 @@ int money_route(server *s, struct evhttp_request *req, char *path, const char *q
             get_figures(s, req, query, NULL);
         return 1;
     }
-    if (!strncmp(path, "/v1/partners/", 13)) {
-        char *p = path + 13, *sub = strchr(p, '/');
-        if (!sub || strcmp(sub, "/summary")) {
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        const struct money_route_def *r = &routes[i];
+        size_t n = strlen(r->prefix);
+        char *arg = path + n, *sub;
+        if (strncmp(path, r->prefix, n))
+            continue;
+        sub = strchr(arg, '/');
+        if (strcmp(sub ? sub : "", r->suffix)) {
+            if (!r->strict)
+                continue;
             send_error(s, req, 404, "not_found", "no such resource");
             return 1;
         }
-        *sub = '\0';
-        if (!pc_valid_name(p))
-            send_error(s, req, 400, "bad_request", "bad partner name");
-        else if (method != EVHTTP_REQ_GET)
-            send_error(s, req, 405, "method_not_allowed", "use GET");
-        else
-            get_figures(s, req, query, p);
-        return 1;
-    }
-    if (!strncmp(path, "/v1/events/", 11)) {
-        char *id = path + 11, *sub = strchr(id, '/');
-        if (!sub || strcmp(sub, "/reverse")) {
-            send_error(s, req, 404, "not_found", "no such resource");
-            return 1;
-        }
-        *sub = '\0';
-        if (!pc_valid_id(id))
-            send_error(s, req, 400, "bad_request", "bad event id");
-        else if (method != EVHTTP_REQ_POST)
-            send_error(s, req, 405, "method_not_allowed", "use POST");
-        else
-            reverse(s, req, id);
-        return 1;
-    }
-    if (!strncmp(path, "/v1/members/", 12)) {
-        char *member = path + 12, *sub = strchr(member, '/');
-        if (sub && !strcmp(sub, "/redeem")) {
+        /* A route without a suffix is taken for its method only (GET /v1/members/{m} is not ours).
+         */
+        if (!*r->suffix && method != r->method)
+            continue;
+        if (sub)
             *sub = '\0';
-            if (!pc_valid_id(member))
-                send_error(s, req, 400, "bad_request", "bad member id");
-            else if (method != EVHTTP_REQ_POST)
-                send_error(s, req, 405, "method_not_allowed", "use POST");
-            else
-                redeem(s, req, member);
-            return 1;
-        }
-        if (!sub && method == EVHTTP_REQ_PUT) {
-            if (!pc_valid_id(member))
-                send_error(s, req, 400, "bad_request", "bad member id");
-            else
-                put_member(s, req, member);
-            return 1;
-        }
+        if (!r->valid(arg))
+            send_error(s, req, 400, "bad_request", r->bad);
+        else if (method != r->method)
+            send_error(s, req, 405, "method_not_allowed",
+                       r->method == EVHTTP_REQ_GET ? "use GET" : "use POST");
+        else
+            r->handle(s, req, arg, query);
+        return 1;
     }
     return 0;
 }
