@@ -18,89 +18,16 @@ TOP=${TOP:-40}
 MAX_SECONDS=${MAX_SECONDS:-150}
 PUNCHD=$(realpath "${PUNCHD:-$ROOT/build/punchd}")
 
-log() { printf '[callgrind] %s\n' "$*" >&2; }
-die() {
-	printf '[callgrind] error: %s\n' "$*" >&2
-	exit 2
-}
+BENCH_NAME=callgrind
+STOP_TRIES=200 # callgrind writes its file on the way out
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 for t in valgrind callgrind_annotate callgrind_control wrk redis-server redis-cli cc curl; do
 	command -v "$t" >/dev/null 2>&1 || die "$t is missing (apt-get install valgrind wrk redis-server redis-tools gcc curl)"
 done
 [ -x "$PUNCHD" ] || die "$PUNCHD not found: run 'make build' first"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/punch-callgrind.XXXXXX")
-cd "$TMP"
-PIDS=()
-WATCHDOG=""
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null || true
-	if [ -s "$TMP/pids" ]; then
-		while read -r p; do kill -TERM "$p" 2>/dev/null || true; done <"$TMP/pids"
-	fi
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-# The commit measured: the binary is built from the work tree, which may differ from it.
-COMMIT=$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo none)
-if [ -n "$(git --no-optional-locks -C "$ROOT" status --porcelain -- core include scripts CMakeLists.txt 2>/dev/null)" ]; then
-	COMMIT="$COMMIT + uncommitted changes"
-fi
-# A copy, so a rebuild of build/ during the run cannot pull the binary away.
-cp "$PUNCHD" "$TMP/punchd" || die "cannot copy $PUNCHD"
-PUNCHD=$TMP/punchd
-(
-	# Its sleep dies with it, so nothing is left holding the output open.
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$MAX_SECONDS" &
-	sp=$!
-	wait "$sp"
-	printf '[%s] error: watchdog: over %ss, stopping\n' "callgrind" "$MAX_SECONDS" >&2
-	kill -TERM $$
-) </dev/null >/dev/null &
-WATCHDOG=$!
-
-# Waits for a background step (wrk under timeout), so that a signal stops the run at once
-# (bash interrupts `wait`, not a foreground command); its pid is noted for cleanup.
-bg_wait() {
-	echo "$1" >>"$TMP/pids"
-	wait "$1"
-}
-free_port() {
-	local p used lo
-	# Below the ephemeral range, so no client socket (wrk's, hiredis's) can hold it.
-	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	[ "$lo" -gt 21000 ] || lo=32768
-	used=$(ss -Htan 2>/dev/null | awk '{ print $4 }' | sed 's/.*://' | sort -u)
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % (lo - 20000)))
-		grep -qx "$p" <<<"$used" || {
-			echo "$p"
-			return
-		}
-	done
-	die "no free port found"
-}
-wait_for() {
-	local tenths=$1
-	shift
-	for _ in $(seq "$tenths"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+bench_start
 NONCE=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 # Starts "$@" (a server under callgrind, instrumentation off) and waits for $3 = URL to
@@ -129,16 +56,6 @@ measure() {
 	n=$(field ok "$out")
 	log "$name: $n requests under callgrind ($(field rps "$out") req/s)"
 	echo "$n" >"$TMP/$name.n"
-}
-# Stops one process we started (callgrind writes its file on the way out) and forgets it.
-stop_pid() {
-	local p=$1 q keep=()
-	kill -TERM "$p" 2>/dev/null || true
-	for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$p" 2>/dev/null || true
-	wait "$p" 2>/dev/null || true
-	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-	PIDS=("${keep[@]}")
 }
 total_ir() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'; }
 
@@ -180,7 +97,7 @@ callgrind_annotate --inclusive=yes "$TMP/cg.punchd" 2>/dev/null |
 		fn = $0; sub(/^[ 0-9,]+ \([ 0-9.]+%\) +/, "", fn)
 		sub(/ \[.*\]$/, "", fn); sub(/^.*:/, "", fn)
 		if (fn ~ /^0x/ || seen[fn]++) next
-		printf "  %7.0f  %5.1f%%  %s\n", ir / (n > 0 ? n : 1), pct, fn }' | head -"$TOP"
+		if (++shown <= top) printf "  %7.0f  %5.1f%%  %s\n", ir / (n > 0 ? n : 1), pct, fn }' top="$TOP"
 echo
 echo "punchd, self, Ir per event (top):"
 callgrind_annotate "$TMP/cg.punchd" 2>/dev/null |
@@ -189,4 +106,4 @@ callgrind_annotate "$TMP/cg.punchd" 2>/dev/null |
 		fn = $0; sub(/^[ 0-9,]+ \([ 0-9.]+%\) +/, "", fn)
 		lib = fn; sub(/^.*\[/, "", lib); sub(/\]$/, "", lib); sub(/^.*\//, "", lib)
 		sub(/ \[.*\]$/, "", fn); sub(/^.*:/, "", fn)
-		printf "  %7.0f  %5.1f%%  %s (%s)\n", ir / (n > 0 ? n : 1), pct, fn, lib }' | head -15
+		if (++shown <= 15) printf "  %7.0f  %5.1f%%  %s (%s)\n", ir / (n > 0 ? n : 1), pct, fn, lib }' 
