@@ -71,10 +71,15 @@ static void field_name(char *out, size_t n, char prefix, const char *name)
 /* m:balance(currency) -> integer */
 static int m_balance(lua_State *L)
 {
-    mech_run *set = api_running(L);
+    return api_push_field_int(L, "b", "currency");
+}
+
+int api_push_field_int(lua_State *L, const char *prefix, const char *what)
+{
+    mech_run *run = api_running(L);
     char f[80];
-    field_name(f, sizeof f, 'b', api_check_name(L, 2, "currency"));
-    lua_pushinteger(L, member_get_int(set->m, f));
+    snprintf(f, sizeof f, "%s:%s", prefix, api_check_name(L, 2, what));
+    lua_pushinteger(L, member_get_int(run->m, f));
     return 1;
 }
 
@@ -125,11 +130,7 @@ static int m_incr(lua_State *L)
 /* m:counter(counter) -> value */
 static int m_counter(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    char f[80];
-    field_name(f, sizeof f, 'c', api_check_name(L, 2, "counter"));
-    lua_pushinteger(L, member_get_int(set->m, f));
-    return 1;
+    return api_push_field_int(L, "c", "counter");
 }
 
 /* m:badge(name) -> true when awarded now, false when the member already had it. */

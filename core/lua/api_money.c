@@ -306,11 +306,7 @@ static int m_spend(lua_State *L)
 /* m:pending(currency) -> the amount earned but not yet spendable */
 static int m_pending(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    char f[80];
-    snprintf(f, sizeof f, "pb:%s", api_check_name(L, 2, "currency"));
-    lua_pushinteger(L, member_get_int(run->m, f));
-    return 1;
+    return api_push_field_int(L, "pb", "currency");
 }
 
 /* m:expiring(currency) -> amount, at (seconds) of the next expiry, or nil */

@@ -133,6 +133,9 @@ mech_run *api_running(lua_State *L);
 /* api.c: a checked name argument (1-64 of a-z 0-9 _ . -); raises otherwise. */
 const char *api_check_name(lua_State *L, int arg, const char *what);
 
+/* api.c: m:method(name) -> the integer member field "<prefix>:<name>" (0 when absent). */
+int api_push_field_int(lua_State *L, const char *prefix, const char *what);
+
 /* api.c: a checked whole, non-negative amount argument; raises otherwise. */
 int64_t api_check_amount(lua_State *L, int arg);
 

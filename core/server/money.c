@@ -60,6 +60,18 @@ static int only_fields(server *s, struct evhttp_request *req, json_t *body,
     return 0;
 }
 
+/* The body, an object with only the allowed fields (NULL-terminated); NULL after an error response.
+ */
+static json_t *read_fields(server *s, struct evhttp_request *req, const char *const *allowed)
+{
+    json_t *body = read_body(s, req);
+    if (body && only_fields(s, req, body, allowed)) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 /* Submits an internal event built from its parts (data stolen). */
 static void submit(server *s, struct evhttp_request *req, const char *id, const char *type,
                    const char *member, json_t *at, const char *partner, json_t *data)
@@ -98,18 +110,16 @@ static const char *opt_string(json_t *body, const char *key, int *bad)
 }
 
 /* PUT /v1/members/{m}: {"id"?, "attributes"?: {name: string | null}, "tier_floor"?: name | null} */
-static void put_member(server *s, struct evhttp_request *req, const char *member)
+static void put_member(server *s, struct evhttp_request *req, const char *member, const char *query)
 {
     static const char *const allowed[] = {"id", "attributes", "tier_floor", NULL};
     static unsigned long seq;
-    json_t *body = read_body(s, req), *attrs, *v, *data;
+    json_t *body = read_fields(s, req, allowed), *attrs, *v, *data;
     const char *id, *k;
     char gen[64];
     int bad = 0;
     if (!body)
         return;
-    if (only_fields(s, req, body, allowed))
-        goto out;
     id = opt_string(body, "id", &bad);
     attrs = json_object_get(body, "attributes");
     if (bad || (attrs && !json_is_object(attrs))) {
@@ -151,17 +161,15 @@ out:
 
 /* POST /v1/members/{m}/redeem: {"id", "currency", "amount", "reason"?, "order_total"?, "partner"?,
  * "at"?} */
-static void redeem(server *s, struct evhttp_request *req, const char *member)
+static void redeem(server *s, struct evhttp_request *req, const char *member, const char *query)
 {
     static const char *const allowed[] = {"id",          "currency", "amount", "reason",
                                           "order_total", "partner",  "at",     NULL};
-    json_t *body = read_body(s, req), *amount, *total, *data;
+    json_t *body = read_fields(s, req, allowed), *amount, *total, *data;
     const char *id, *cur, *reason, *partner;
     int bad = 0;
     if (!body)
         return;
-    if (only_fields(s, req, body, allowed))
-        goto out;
     id = opt_string(body, "id", &bad);
     cur = opt_string(body, "currency", &bad);
     reason = opt_string(body, "reason", &bad);
@@ -188,18 +196,16 @@ out:
 }
 
 /* POST /v1/events/{id}/reverse: {"member", "id"?, "currency"?, "amount"? | "items"?, "reason"?} */
-static void reverse(server *s, struct evhttp_request *req, const char *event_id)
+static void reverse(server *s, struct evhttp_request *req, const char *event_id, const char *query)
 {
     static const char *const allowed[] = {"member", "id",     "currency", "amount",
                                           "items",  "reason", NULL};
-    json_t *body = read_body(s, req), *amount, *data, *items;
+    json_t *body = read_fields(s, req, allowed), *amount, *data, *items;
     const char *member, *id, *cur, *reason;
     char gen[PC_ID_MAX + 1];
     int bad = 0;
     if (!body)
         return;
-    if (only_fields(s, req, body, allowed))
-        goto out;
     member = opt_string(body, "member", &bad);
     id = opt_string(body, "id", &bad);
     cur = opt_string(body, "currency", &bad);
@@ -480,22 +486,6 @@ static void partner_summary(server *s, struct evhttp_request *req, const char *p
     get_figures(s, req, query, p);
 }
 
-static void reverse_route(server *s, struct evhttp_request *req, const char *id, const char *query)
-{
-    reverse(s, req, id);
-}
-
-static void redeem_route(server *s, struct evhttp_request *req, const char *m, const char *query)
-{
-    redeem(s, req, m);
-}
-
-static void put_member_route(server *s, struct evhttp_request *req, const char *m,
-                             const char *query)
-{
-    put_member(s, req, m);
-}
-
 /*
  * PREFIX{arg}SUFFIX routes. `strict`: the prefix is this file's alone, so a
  * wrong suffix is 404 here; otherwise other routes share the prefix (GET
@@ -511,9 +501,9 @@ static const struct money_route_def {
 } routes[] = {
     {"/v1/partners/", "/summary", EVHTTP_REQ_GET, 1, pc_valid_name, "bad partner name",
      partner_summary},
-    {"/v1/events/", "/reverse", EVHTTP_REQ_POST, 1, pc_valid_id, "bad event id", reverse_route},
-    {"/v1/members/", "/redeem", EVHTTP_REQ_POST, 0, pc_valid_id, "bad member id", redeem_route},
-    {"/v1/members/", "", EVHTTP_REQ_PUT, 0, pc_valid_id, "bad member id", put_member_route},
+    {"/v1/events/", "/reverse", EVHTTP_REQ_POST, 1, pc_valid_id, "bad event id", reverse},
+    {"/v1/members/", "/redeem", EVHTTP_REQ_POST, 0, pc_valid_id, "bad member id", redeem},
+    {"/v1/members/", "", EVHTTP_REQ_PUT, 0, pc_valid_id, "bad member id", put_member},
 };
 
 int money_route(server *s, struct evhttp_request *req, char *path, const char *query)
