@@ -350,3 +350,20 @@ long long h_balance(int port, const char *member, const char *currency)
     h_resp_free(&r);
     return v;
 }
+
+int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
+                  const char *const *extra)
+{
+    if (tmpredis_start(r, aof))
+        return -1;
+    return h_punchd_start(p, r->socket, scripts, extra, NULL);
+}
+
+int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts)
+{
+    int st = h_punchd_stop(p);
+    tmpredis_destroy(r);
+    h_rm_dir(scripts);
+    free(scripts);
+    return st;
+}

@@ -45,6 +45,13 @@ void h_rm_dir(const char *dir);
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env);
 
+/* Starts a throwaway redis (with AOF when aof) and punchd on the prepared scripts folder. */
+int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
+                  const char *const *extra);
+
+/* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
+int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
+
 /* SIGTERM and wait; returns the exit status (or -1). */
 int h_punchd_stop(punchd_proc *p);
 

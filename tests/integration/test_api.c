@@ -24,17 +24,12 @@ static char *scripts;
 static int group_setup(void **state)
 {
     scripts = h_scripts_copy();
-    if (tmpredis_start(&redis, 0))
-        return -1;
-    return h_punchd_start(&punchd, redis.socket, scripts, NULL, NULL);
+    return h_stack_start(&redis, &punchd, scripts, 0, NULL);
 }
 
 static int group_teardown(void **state)
 {
-    assert_int_equal(h_punchd_stop(&punchd), 0); /* a clean exit after SIGTERM */
-    tmpredis_destroy(&redis);
-    h_rm_dir(scripts);
-    free(scripts);
+    assert_int_equal(h_stack_stop(&redis, &punchd, scripts), 0); /* a clean exit after SIGTERM */
     return 0;
 }
 

@@ -40,17 +40,12 @@ static int group_setup(void **state)
                  "to = \"2026-12-25\" }, run = function(ev, m) m:earn(\"stars\", 5) end }\n"
                  "mechanic \"held\" { on = \"visit\", control = 100, run = function(ev, m) "
                  "m:earn(\"stars\", 1) end }\n");
-    if (tmpredis_start(&redis, 0))
-        return -1;
-    return h_punchd_start(&punchd, redis.socket, scripts, extra, NULL);
+    return h_stack_start(&redis, &punchd, scripts, 0, extra);
 }
 
 static int group_teardown(void **state)
 {
-    h_punchd_stop(&punchd);
-    tmpredis_destroy(&redis);
-    h_rm_dir(scripts);
-    free(scripts);
+    h_stack_stop(&redis, &punchd, scripts);
     return 0;
 }
 

@@ -28,17 +28,12 @@ static int group_setup(void **state)
 {
     static const char *const extra[] = {"--sweep-ms", "50", NULL};
     scripts = h_dir_copy("examples/fuel-station");
-    if (tmpredis_start(&redis, 0))
-        return -1;
-    return h_punchd_start(&punchd, redis.socket, scripts, extra, NULL);
+    return h_stack_start(&redis, &punchd, scripts, 0, extra);
 }
 
 static int group_teardown(void **state)
 {
-    h_punchd_stop(&punchd);
-    tmpredis_destroy(&redis);
-    h_rm_dir(scripts);
-    free(scripts);
+    h_stack_stop(&redis, &punchd, scripts);
     return 0;
 }
 

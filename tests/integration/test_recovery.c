@@ -21,17 +21,12 @@ static char *scripts;
 static int group_setup(void **state)
 {
     scripts = h_scripts_copy();
-    if (tmpredis_start(&redis, 1)) /* AOF, so a restart keeps the data */
-        return -1;
-    return h_punchd_start(&punchd, redis.socket, scripts, NULL, NULL);
+    return h_stack_start(&redis, &punchd, scripts, 1, NULL); /* AOF: a restart keeps the data */
 }
 
 static int group_teardown(void **state)
 {
-    h_punchd_stop(&punchd);
-    tmpredis_destroy(&redis);
-    h_rm_dir(scripts);
-    free(scripts);
+    h_stack_stop(&redis, &punchd, scripts);
     return 0;
 }
 
