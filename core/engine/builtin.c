@@ -216,7 +216,7 @@ static const char *stats_kind(const member_entry *en)
     return NULL; /* a release moves pending to available: counted when issued */
 }
 
-int builtin_after(const pc_event *ev, member_state *m, pc_error *err)
+int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *err)
 {
     int64_t due, bal;
     json_t *moves;
@@ -239,9 +239,12 @@ int builtin_after(const pc_event *ev, member_state *m, pc_error *err)
     due = money_next_due(m);
     if (due != member_get_int(m, "due")) {
         if ((due ? member_set_int(m, "due", due) : member_set(m, "due", NULL)) ||
-            member_add_effect(m, json_pack("{s:s, s:I}", "op", "schedule", "due", (json_int_t)due)))
+            (figures && member_add_effect(
+                            m, json_pack("{s:s, s:I}", "op", "schedule", "due", (json_int_t)due))))
             return pc_fail(err, 500, "internal", "out of memory");
     }
+    if (!figures)
+        return 0;
     /* The program's figures: issued, redeemed, expired, reversed per currency and day. */
     moves = json_array();
     for (size_t i = 0; i < m->nentries; i++) {

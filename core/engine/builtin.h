@@ -21,7 +21,11 @@ int builtin_reserved_type(const char *type);
 int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
                    pc_error *err);
 
-/* After the mechanics (their changes are in m). 0, or -1 with err. */
-int builtin_after(const pc_event *ev, member_state *m, pc_error *err);
+/*
+ * After the mechanics (their changes are in m). figures: also queue the effects
+ * that keep the program's figures and the expiry schedule (0 for a simulation's
+ * throwaway namespace). 0, or -1 with err.
+ */
+int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *err);
 
 #endif

@@ -423,7 +423,7 @@ static void step_decide(engine_call *c)
     case MECH_DONE:
         mech_run_free(c->run);
         c->run = NULL;
-        if (builtin_after(&c->ev, c->m, &err)) {
+        if (builtin_after(&c->ev, c->m, !c->e->no_figures, &err)) {
             fail_decide(c, &err);
             return;
         }
@@ -568,13 +568,7 @@ static void on_commit(redisReply *r, const char *err, void *arg)
         if (c->m->effects) {
             size_t i;
             json_t *fx;
-            json_array_foreach(c->m->effects, i, fx)
-            {
-                const char *op = json_string_value(json_object_get(fx, "op"));
-                if (c->e->no_figures && op && (!strcmp(op, "stats") || !strcmp(op, "schedule")))
-                    continue;
-                globals_effect(c->e->globals, &c->ev, fx);
-            }
+            json_array_foreach(c->m->effects, i, fx) globals_effect(c->e->globals, &c->ev, fx);
         }
         finish(c, 200, json_incref(c->response));
         return;
