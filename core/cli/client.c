@@ -361,24 +361,38 @@ int cmd_member(int argc, char **argv)
     return client_run(&o, "GET", path, NULL);
 }
 
-int cmd_mechanics(int argc, char **argv)
+/*
+ * The options of a command that takes only the common ones: 0 to go on, else
+ * the exit status (0 after --help, EXIT_USAGE on an unknown option).
+ */
+static int parse_common_only(int argc, char **argv, client_opts *o, const char *help, int *exit_out)
 {
     static const struct option longs[] = {CLIENT_LONGS, {0, 0, 0, 0}};
-    client_opts o;
     int opt;
-
-    client_defaults(&o);
+    client_defaults(o);
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        if (client_opt(&o, opt))
+        if (client_opt(o, opt))
             continue;
         if (opt == 'h') {
-            printf("usage: punch mechanics [options]\n"
-                   "Prints the loaded mechanics, their version and the last reload error.\n%s",
-                   common_help);
-            return 0;
+            printf("%s%s", help, common_help);
+            *exit_out = 0;
+        } else {
+            *exit_out = EXIT_USAGE;
         }
-        return EXIT_USAGE;
+        return 1;
     }
+    return 0;
+}
+
+int cmd_mechanics(int argc, char **argv)
+{
+    client_opts o;
+    int rc;
+    if (parse_common_only(argc, argv, &o,
+                          "usage: punch mechanics [options]\n"
+                          "Prints the loaded mechanics, their version and the last reload error.\n",
+                          &rc))
+        return rc;
     if (optind != argc) {
         fprintf(stderr, "usage: punch mechanics [--url URL]\n");
         return EXIT_USAGE;
@@ -388,23 +402,14 @@ int cmd_mechanics(int argc, char **argv)
 
 int cmd_draw(int argc, char **argv)
 {
-    static const struct option longs[] = {CLIENT_LONGS, {0, 0, 0, 0}};
     client_opts o;
     char path[256];
-    int opt;
-
-    client_defaults(&o);
-    while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        if (client_opt(&o, opt))
-            continue;
-        if (opt == 'h') {
-            printf("usage: punch draw [options] NAME\n"
-                   "Prints a draw's pools left in this period, its wins and epoch.\n%s",
-                   common_help);
-            return 0;
-        }
-        return EXIT_USAGE;
-    }
+    int rc;
+    if (parse_common_only(argc, argv, &o,
+                          "usage: punch draw [options] NAME\n"
+                          "Prints a draw's pools left in this period, its wins and epoch.\n",
+                          &rc))
+        return rc;
     if (optind != argc - 1 || !pc_valid_name(argv[optind])) {
         fprintf(stderr, "usage: punch draw [--url URL] NAME\n");
         return EXIT_USAGE;
