@@ -326,20 +326,26 @@ static int l_ledger(lua_State *L)
     return 1;
 }
 
-/* draw("lunch"): the pools left in the period of the clock. */
-static int l_draw(lua_State *L)
+/* Prints an answer (with show on success), returns it as a table marked as shown. */
+static int show_answer(lua_State *L, int status, json_t *body, void (*show)(json_t *))
 {
-    repl *r = repl_of(L);
-    json_t *body = NULL;
-    int status = session_draw(&r->s, luaL_checkstring(L, 1), &body);
     if (status == 200)
-        replprint_draw(body);
+        show(body);
     else
         replprint_response(status, body);
     luajson_push(L, body);
     json_decref(body);
     mark_shown(L, -1);
     return 1;
+}
+
+/* draw("lunch"): the pools left in the period of the clock. */
+static int l_draw(lua_State *L)
+{
+    repl *r = repl_of(L);
+    json_t *body = NULL;
+    int status = session_draw(&r->s, luaL_checkstring(L, 1), &body);
+    return show_answer(L, status, body, replprint_draw);
 }
 
 /* leaderboard("steps" [, top [, member]]): this period's top, and a member's rank. */
@@ -349,14 +355,7 @@ static int l_leaderboard(lua_State *L)
     json_t *body = NULL;
     int status = session_leaderboard(&r->s, luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 10),
                                      luaL_optstring(L, 3, NULL), NULL, &body);
-    if (status == 200)
-        replprint_board(body);
-    else
-        replprint_response(status, body);
-    luajson_push(L, body);
-    json_decref(body);
-    mark_shown(L, -1);
-    return 1;
+    return show_answer(L, status, body, replprint_board);
 }
 
 static int l_members(lua_State *L)
