@@ -7,7 +7,7 @@
 #define PUNCHCARD_CLI_H
 
 #include "punchcard/engine.h"
-#include "punchcard/tmpredis.h"
+#include "cli/tmpredis-internal.h"
 
 #include <event2/event.h>
 

@@ -5,7 +5,7 @@
  * before -> after, which mechanics ran and why the others did not.
  */
 #include "repl.h"
-#include "punchcard/luajson.h"
+#include "lua/luajson-internal.h"
 
 #include <lauxlib.h>
 #include <lualib.h>

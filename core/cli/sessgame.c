@@ -9,7 +9,7 @@
  *   NS:{lb:NAME}:meta  hash: per, tz;  NS:{lb:NAME}:PERIOD  zset member -> score
  */
 #include "cli.h"
-#include "punchcard/game.h"
+#include "common/calendar-internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +115,9 @@ int session_draw(session *s, const char *name, json_t **body)
         if (strncmp(k, "pool:", 5))
             continue;
         snprintf(field, sizeof field, "refill:%s", k + 5);
-        per = game_period_parse(json_string_value(json_object_get(meta, field)));
-        game_period_id(s->now_ms, tz ? tz : "UTC", 0, per < 0 ? GP_ALL : per, period,
-                       sizeof period);
+        per = cal_period_parse(json_string_value(json_object_get(meta, field)));
+        cal_period_id(s->now_ms, tz ? tz : "UTC", 0, per < 0 ? CAL_ALL : per, period,
+                      sizeof period);
         snprintf(pool_key, sizeof pool_key, "%s:{draw:%s}:pool:%s:%s", s->ns, name, k + 5, period);
         const char *argv[4] = {"HMGET", pool_key, "left", "won"};
         got = command(s, 4, argv);
@@ -126,7 +126,7 @@ int session_draw(session *s, const char *name, json_t **body)
         json_array_append_new(prizes,
                               json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I}", "prize", k + 5,
                                         "pool", (json_int_t)num(v, 0), "refill",
-                                        per < 0 ? "never" : game_period_name(per), "period", period,
+                                        per < 0 ? "never" : cal_period_name(per), "period", period,
                                         "left", (json_int_t)num(json_array_get(got, 0), num(v, 0)),
                                         "won_in_period", (json_int_t)num(json_array_get(got, 1), 0),
                                         "won", (json_int_t)num(json_object_get(meta, field), 0)));
@@ -159,9 +159,9 @@ int session_leaderboard(session *s, const char *name, int top, const char *membe
     }
     per = json_string_value(json_object_get(meta, "per"));
     tz = json_string_value(json_object_get(meta, "tz"));
-    p = game_period_parse(per);
-    game_period_id(s->now_ms, tz ? tz : "UTC", 0, p < 0 ? GP_ALL : p, now_period,
-                   sizeof now_period);
+    p = cal_period_parse(per);
+    cal_period_id(s->now_ms, tz ? tz : "UTC", 0, p < 0 ? CAL_ALL : p, now_period,
+                  sizeof now_period);
     if (!period)
         period = now_period;
     snprintf(key, sizeof key, "%s:{lb:%s}:%s", s->ns, name, period);

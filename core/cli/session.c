@@ -2,7 +2,7 @@
  * The engine on a private loop with blocking calls (cli.h).
  */
 #include "cli.h"
-#include "punchcard/keys.h"
+#include "store/keys-internal.h"
 
 #include <stdlib.h>
 #include <string.h>

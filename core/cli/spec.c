@@ -4,7 +4,7 @@
  * Prints one line per case and a closing "N passed, N failed".
  */
 #include "cli.h"
-#include "punchcard/luajson.h"
+#include "lua/luajson-internal.h"
 
 #include <dirent.h>
 #include <getopt.h>

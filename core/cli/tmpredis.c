@@ -1,7 +1,7 @@
 /*
  * Throwaway redis-server processes for punch and the tests (tmpredis.h).
  */
-#include "punchcard/tmpredis.h"
+#include "cli/tmpredis-internal.h"
 #include "punchcard/common.h"
 
 #include <dirent.h>

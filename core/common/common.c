@@ -2,6 +2,7 @@
  * Logging, clocks, timestamps and digests shared by every layer.
  */
 #include "punchcard/common.h"
+#include "calendar-internal.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -76,17 +77,6 @@ int64_t pc_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int digits(const char **p, int n, int *out)
 {
     int v = 0;
@@ -145,7 +135,7 @@ int pc_time_parse(const char *s, int64_t *ms_out)
         return -1;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return -1;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = cal_days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) - off * 60;
     *ms_out = secs * 1000 + ms;
     return 0;

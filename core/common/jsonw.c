@@ -2,7 +2,7 @@
  * The compact JSON writer (jsonw.h): a growable buffer, hand-written integer
  * formatting and string escaping. Object keys keep jansson's insertion order.
  */
-#include "punchcard/jsonw.h"
+#include "common/jsonw-internal.h"
 #include "punchcard/common.h"
 
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * The engine's own part of every event (builtin.h).
  */
 #include "builtin.h"
-#include "punchcard/money.h"
+#include "model/lots-internal.h"
 
 #include <string.h>
 
@@ -159,7 +159,7 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
     int64_t wk = member_get_int(m, "wk");
 
     /* Due lots first: on time, whatever the event. */
-    if (money_tick(m, ev->at_ms, &e))
+    if (lots_tick(m, ev->at_ms, &e))
         return pc_fail(err, 500, "internal", "%s", e);
     if (wk && wk <= ev->at_ms && member_set(m, "wk", NULL))
         return pc_fail(err, 500, "internal", "out of memory");
@@ -185,12 +185,12 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
             {
                 int64_t r = 0;
                 if (rc == 0 && json_integer_value(v) > 0)
-                    rc = money_reverse(m, of, c, json_integer_value(v), earned, ev->at_ms, &r, &e);
+                    rc = lots_reverse(m, of, c, json_integer_value(v), earned, ev->at_ms, &r, &e);
                 reversed += r;
             }
             json_decref(per);
         } else {
-            rc = money_reverse(m, of, cur, amount, earned, ev->at_ms, &reversed, &e);
+            rc = lots_reverse(m, of, cur, amount, earned, ev->at_ms, &reversed, &e);
         }
         json_decref(earned);
         if (rc)
@@ -227,7 +227,7 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
         const char *cur = json_string_value(json_object_get(ev->data, "currency"));
         json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
         const char *reason = json_string_value(json_object_get(ev->data, "reason"));
-        if (money_spend(m, "redeem", "redeem", cur, amount, &bal, &e))
+        if (lots_spend(m, "redeem", "redeem", cur, amount, &bal, &e))
             return pc_fail(err, 422,
                            strstr(e, "insufficient") ? "insufficient_balance" : "internal",
                            "cannot redeem %lld %s: %s", (long long)amount, cur, e);
@@ -236,7 +236,7 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
                 json_object_set_new(m->entries[i].outcome, "reason", json_string(reason));
     }
     /* The next due time, for the sweeper that expires lots of silent members. */
-    due = money_next_due(m);
+    due = lots_next_due(m);
     if (due != member_get_int(m, "due")) {
         if ((due ? member_set_int(m, "due", due) : member_set(m, "due", NULL)) ||
             (figures && member_add_effect(

@@ -8,8 +8,8 @@
 #define PUNCHCARD_BUILTIN_H
 
 #include "punchcard/event.h"
-#include "punchcard/mechanics.h"
-#include "punchcard/member.h"
+#include "lua/mechanics-internal.h"
+#include "model/member-internal.h"
 
 /* The event types the API sends itself; POST /v1/events refuses them. */
 int builtin_reserved_type(const char *type);

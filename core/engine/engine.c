@@ -10,8 +10,8 @@
 #include "builtin.h"
 #include "globals.h"
 #include "mcache.h"
-#include "punchcard/jsonw.h"
-#include "punchcard/keys.h"
+#include "common/jsonw-internal.h"
+#include "store/keys-internal.h"
 #include "store/store-scripts.h"
 
 #include <event2/event.h>

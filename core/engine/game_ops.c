@@ -16,7 +16,8 @@
  *   NS:{lb:L}:<period>               zset  member -> score;  NS:{lb:L}:meta hash per, tz
  */
 #include "globals-internal.h"
-#include "punchcard/game.h"
+#include "common/calendar-internal.h"
+#include "model/draw-internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -278,13 +279,13 @@ static void on_draw_read(redisReply *r, const char *err, void *arg)
         return;
     }
     d->epoch = r->element[0]->integer;
-    game_draw_roll(d->draw, d->epoch, d->ge->member, d->ge->event_id, &d->u, &d->pick);
+    draw_roll(d->draw, d->epoch, d->ge->member, d->ge->event_id, &d->u, &d->pick);
     if (r->element[2]->integer == 1) {
         /* This event won before (a retry, or a decision taken again): the same prize. */
         draw_answer(d, 1, r->element[1]->str, NULL);
         return;
     }
-    if (!game_draw_wins(d->u, d->chance)) {
+    if (!draw_wins(d->u, d->chance)) {
         draw_answer(d, 0, NULL, "chance");
         return;
     }
@@ -597,7 +598,7 @@ int game_effect(globals *g, const pc_event *ev, json_t *fx)
         snprintf(meta, sizeof meta, "%s:{lb:%s}:meta", g->ns, board);
         snprintf(score, sizeof score, "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(fx, "score")));
-        snprintf(ttl, sizeof ttl, "%d", game_period_ttl(game_period_parse(per)));
+        snprintf(ttl, sizeof ttl, "%d", cal_period_ttl(cal_period_parse(per)));
         const char *argv[8] = {key, meta, "lb_add", score, ev->member, ttl, per, tz};
         store_eval(g->store, &game_script, ignore, NULL, 2, 8, argv, NULL);
         return 1;

@@ -14,7 +14,7 @@
 #define PUNCHCARD_GLOBALS_H
 
 #include "punchcard/event.h"
-#include "punchcard/mechanics.h"
+#include "lua/mechanics-internal.h"
 #include "punchcard/store.h"
 
 typedef struct globals globals;

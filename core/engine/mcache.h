@@ -11,7 +11,7 @@
 #ifndef PUNCHCARD_MCACHE_H
 #define PUNCHCARD_MCACHE_H
 
-#include "punchcard/member.h"
+#include "model/member-internal.h"
 
 #include <stddef.h>
 

@@ -2,7 +2,7 @@
  * The sweeper (sweeper.h): a timer, one ZRANGEBYSCORE, and tick events.
  */
 #include "punchcard/sweeper.h"
-#include "punchcard/keys.h"
+#include "store/keys-internal.h"
 
 #include <event2/event.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * event being decided; nothing here talks to Redis.
  */
 #include "lua-internal.h"
-#include "punchcard/luajson.h"
+#include "lua/luajson-internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * checked when the file loads, wrap its run function.
  */
 #include "api-game-internal.h"
-#include "punchcard/game.h"
+#include "model/draw-internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -153,7 +153,7 @@ static int wrapped_run(lua_State *L)
         run->skipped = "outside its campaign window (active)";
         return 0;
     }
-    if (control > 0 && game_bucket(run->cur->name, run->m->id) < control) {
+    if (control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
         run->skipped = "the member is held out in its control group";
         api_game_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
         return 0;

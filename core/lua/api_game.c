@@ -5,7 +5,7 @@
  * budgets, leaderboard scores, referrals and global_add. The `active` and
  * `control` fields of a declaration are in api_campaign.c.
  *
- * Member-local state lives in the member's hash (punchcard/member.h):
+ * Member-local state lives in the member's hash (model/member-internal.h):
  *   s:<streak>:len|best|last|frz|fm   streak length, best, last hit (ms),
  *                                     freezes left, month of the last refill
  *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>   level, progress, next threshold,
@@ -15,8 +15,8 @@
  * these calls yield for a global operation, or queue a post-commit effect.
  */
 #include "api-game-internal.h"
-#include "punchcard/game.h"
-#include "punchcard/luajson.h"
+#include "common/calendar-internal.h"
+#include "lua/luajson-internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -84,7 +84,7 @@ const char *api_opt_str(lua_State *L, int idx, const char *name, const char *def
 static int opt_period(lua_State *L, int idx, const char *name, const char *def)
 {
     const char *s = api_opt_str(L, idx, name, def);
-    int p = game_period_parse(s);
+    int p = cal_period_parse(s);
     if (p < 0)
         luaL_error(L, "option %s: '%s' is not day, week, month, year or never", name, s);
     return p;
@@ -157,11 +157,11 @@ static int m_streak(lua_State *L)
     int64_t frz = field_int(run, F, name, ":frz"), frozen = 0, was = len;
     int broke = 0;
 
-    if (per != GP_DAY && per != GP_WEEK)
+    if (per != CAL_DAY && per != CAL_WEEK)
         return luaL_error(L, "streak %s: per must be day or week", name);
     if (monthly > 0) {
         /* A monthly allowance tops freezes up; granted ones above it stay. */
-        int64_t month = game_period_index(at, tz, hour, GP_MONTH) + 1;
+        int64_t month = cal_period_index(at, tz, hour, CAL_MONTH) + 1;
         if (field_int(run, F, name, ":fm") != month) {
             if (frz < monthly)
                 frz = monthly;
@@ -170,8 +170,8 @@ static int m_streak(lua_State *L)
         }
     }
     if (last > 0) {
-        int64_t now_i = game_period_index(at, tz, hour, per);
-        int64_t last_i = game_period_index(last, tz, hour, per);
+        int64_t now_i = cal_period_index(at, tz, hour, per);
+        int64_t last_i = cal_period_index(last, tz, hour, per);
         if (now_i <= last_i) {
             /* The same period (or an event from the past): nothing changes. */
             if (at > last)
@@ -309,7 +309,7 @@ static void draw_limit_state(lua_State *L, mech_run *run, const char *draw, int 
 {
     char f[100];
     int per = opt_period(L, opts, "limit_per", "never");
-    game_period_id(run->ev->at_ms, member_tz(L, run, opts), 0, per, pid, n);
+    cal_period_id(run->ev->at_ms, member_tz(L, run, opts), 0, per, pid, n);
     snprintf(f, sizeof f, "dw:%s", draw);
     const char *v = member_get(run->m, f), *bar = v ? strchr(v, '|') : NULL;
     *wins = bar && (size_t)(bar - v) == strlen(pid) && !strncmp(v, pid, strlen(pid))
@@ -390,16 +390,16 @@ static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, cons
         luaL_error(L, "draw: pool must be a number, or a table of prize = number");
     }
     lua_pop(L, 1); /* the pool option (opts is a table here) */
-    game_period_id(run->ev->at_ms, tz, 0, refill, pid, sizeof pid);
+    cal_period_id(run->ev->at_ms, tz, 0, refill, pid, sizeof pid);
     json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:i}", "prize", prize, "pool",
-                                          (json_int_t)pool, "refill", game_period_name(refill),
-                                          "period", pid, "ttl", game_period_ttl(refill)));
+                                          (json_int_t)pool, "refill", cal_period_name(refill),
+                                          "period", pid, "ttl", cal_period_ttl(refill)));
 }
 
 /*
  * m:draw(name, {chance, prize | prizes, pool, refill, limit, limit_per, tz})
  * -> the prize won, or nil. The roll is the keyed hash of the event (see
- * punchcard/game.h), so a retry draws the same and an audit can redo it.
+ * model/draw-internal.h), so a retry draws the same and an audit can redo it.
  */
 static int m_draw(lua_State *L)
 {
@@ -481,11 +481,11 @@ static int m_budget(lua_State *L)
     int per = opt_period(L, 4, "per", "day");
     if (max < 0)
         return luaL_error(L, "budget %s: max is required", name);
-    game_period_id(run->ev->at_ms, api_opt_tz(L, 4), 0, per, pid, sizeof pid);
+    cal_period_id(run->ev->at_ms, api_opt_tz(L, 4), 0, per, pid, sizeof pid);
     return game_yield(L, "budget",
                       json_pack("{s:s, s:I, s:I, s:s, s:i}", "budget", name, "amount",
                                 (json_int_t)amount, "max", (json_int_t)max, "period", pid, "ttl",
-                                game_period_ttl(per)),
+                                cal_period_ttl(per)),
                       bool_done);
 }
 
@@ -505,10 +505,10 @@ static int m_score(lua_State *L)
     api_opt_check(L, 4, "score", score_opts);
     int per = opt_period(L, 4, "per", "week");
     const char *tz = api_opt_tz(L, 4);
-    game_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
+    cal_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
     if (member_add_effect(run->m,
                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op", "leaderboard", "board",
-                                    board, "period", pid, "per", game_period_name(per), "tz", tz,
+                                    board, "period", pid, "per", cal_period_name(per), "tz", tz,
                                     "score", (json_int_t)amount)))
         oom(L);
     return 0;

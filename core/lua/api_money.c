@@ -6,7 +6,8 @@
  * reject() / discount() for the backend.
  */
 #include "lua-internal.h"
-#include "punchcard/money.h"
+#include "common/calendar-internal.h"
+#include "model/lots-internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -243,11 +244,11 @@ static void earn_times(lua_State *L, mech_run *run, const char *cur, int opts, i
     }
     *expires = 0;
     if (p.months)
-        *expires = money_add_months(now, p.months);
+        *expires = cal_add_months(now, p.months);
     else if (p.ms)
         *expires = now + p.ms;
     if (p.period[0]) {
-        int64_t end = money_period_end(now, p.period);
+        int64_t end = cal_period_end(now, p.period);
         if (!*expires || end < *expires)
             *expires = end;
     }
@@ -259,8 +260,8 @@ static int earn(lua_State *L, mech_run *run, const char *cur, int64_t amount, in
     int64_t expires, avail, bal;
     const char *err = NULL;
     earn_times(L, run, cur, opts, &expires, &avail);
-    if (money_earn(run->m, run->cur->name, cur, amount, expires, avail, run->ev->at_ms, run->ev->id,
-                   &bal, &err))
+    if (lots_earn(run->m, run->cur->name, cur, amount, expires, avail, run->ev->at_ms, run->ev->id,
+                  &bal, &err))
         return luaL_error(L, "earn %s: %s", cur, err);
     lua_pushinteger(L, bal);
     return 1;
@@ -297,7 +298,7 @@ static int m_spend(lua_State *L)
     const char *cur = api_check_name(L, 2, "currency");
     int64_t amount = api_check_amount(L, 3), bal;
     const char *err = NULL;
-    if (money_spend(run->m, run->cur->name, NULL, cur, amount, &bal, &err))
+    if (lots_spend(run->m, run->cur->name, NULL, cur, amount, &bal, &err))
         return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
     lua_pushinteger(L, bal);
     return 1;
@@ -314,7 +315,7 @@ static int m_expiring(lua_State *L)
 {
     mech_run *run = api_running(L);
     const char *cur = api_check_name(L, 2, "currency");
-    json_t *sum = money_summary(run->m);
+    json_t *sum = lots_summary(run->m);
     json_t *next = json_object_get(json_object_get(sum, cur), "next_expiry");
     int64_t at;
     if (!json_is_object(next) ||
@@ -355,7 +356,7 @@ static int m_track(lua_State *L)
         return luaL_error(L, "out of memory");
     /* Buckets older than two years serve no window: drop them. */
     char old[100], prefix[90];
-    month_key(old, sizeof old, name, money_add_months(run->ev->at_ms, -25));
+    month_key(old, sizeof old, name, cal_add_months(run->ev->at_ms, -25));
     snprintf(prefix, sizeof prefix, "w:%s:", name);
     for (size_t i = 0; i < run->m->nfields; i++) {
         member_field *fl = &run->m->fields[i];
@@ -377,7 +378,7 @@ static int m_rolling(lua_State *L)
         return luaL_error(L, "rolling %s: months must be 1-24", name);
     for (int i = 0; i < months; i++) {
         char f[100];
-        month_key(f, sizeof f, name, money_add_months(run->ev->at_ms, -i));
+        month_key(f, sizeof f, name, cal_add_months(run->ev->at_ms, -i));
         sum += member_get_int(run->m, f);
     }
     lua_pushinteger(L, sum);

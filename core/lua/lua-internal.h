@@ -5,7 +5,7 @@
 #ifndef PUNCHCARD_LUA_INTERNAL_H
 #define PUNCHCARD_LUA_INTERNAL_H
 
-#include "punchcard/mechanics.h"
+#include "lua/mechanics-internal.h"
 
 #include <lauxlib.h>
 #include <lua.h>

@@ -1,7 +1,7 @@
 /*
  * Conversions between jansson values and Lua values (luajson.h).
  */
-#include "punchcard/luajson.h"
+#include "lua/luajson-internal.h"
 
 #include <lauxlib.h>
 #include <math.h>

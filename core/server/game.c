@@ -8,7 +8,8 @@
  *   GET  /v1/leaderboards/{name}?top=&member=&period=   top N and a member's rank
  */
 #include "server-internal.h"
-#include "punchcard/game.h"
+#include "common/calendar-internal.h"
+#include "model/draw-internal.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -115,7 +116,7 @@ static void draw_render(game_req *g)
     const char *tz = json_string_value(json_object_get(meta, "tz"));
     const char *k;
     char hash[65];
-    game_draw_commitment(g->name, epoch, hash);
+    draw_commitment(g->name, epoch, hash);
     json_object_foreach(meta, k, v)
     {
         if (!strncmp(k, "pool:", 5)) {
@@ -141,21 +142,21 @@ static void draw_render(game_req *g)
     }
     g->out = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:o, s:o}", "draw", g->name, "epoch",
                        (json_int_t)epoch, "secret_sha256", hash, "secret_source",
-                       game_draw_secret_source(), "wins", (json_int_t)meta_int(meta, "wins", 0),
-                       "tz", tz ? tz : "UTC", "prizes", prizes, "revealed", revealed);
+                       draw_secret_source(), "wins", (json_int_t)meta_int(meta, "wins", 0), "tz",
+                       tz ? tz : "UTC", "prizes", prizes, "revealed", revealed);
     g->waiting = 1;
     size_t i;
     json_t *p;
     json_array_foreach(prizes, i, p)
     {
         int64_t pool = json_integer_value(json_object_get(p, "pool"));
-        int per = game_period_parse(json_string_value(json_object_get(p, "refill")));
+        int per = cal_period_parse(json_string_value(json_object_get(p, "refill")));
         char period[32], key[300];
         pool_cb *cb;
         if (pool < 0 || !(cb = calloc(1, sizeof *cb)))
             continue;
-        game_period_id(pc_now_ms(), tz ? tz : "UTC", 0, per < 0 ? GP_ALL : per, period,
-                       sizeof period);
+        cal_period_id(pc_now_ms(), tz ? tz : "UTC", 0, per < 0 ? CAL_ALL : per, period,
+                      sizeof period);
         json_object_set_new(p, "period", json_string(period));
         snprintf(key, sizeof key, "%s:{draw:%s}:pool:%s:%s", g->ns, g->name,
                  json_string_value(json_object_get(p, "prize")), period);
@@ -216,7 +217,7 @@ static void on_rotated(redisReply *r, const char *err, void *arg)
         return;
     }
     /* The old epoch is over: its secret may be shown to anyone now. */
-    game_draw_secret(g->name, r->integer, secret);
+    draw_secret(g->name, r->integer, secret);
     pc_time_format(pc_now_ms(), at, sizeof at);
     snprintf(key, sizeof key, "%s:{draw:%s}:meta", g->ns, g->name);
     snprintf(field, sizeof field, "secret:%lld", (long long)r->integer);
@@ -278,16 +279,16 @@ static void on_refill_meta(redisReply *r, const char *err, void *arg)
     }
     meta = hash_object(r);
     snprintf(rk, sizeof rk, "refill:%s", rc->prize);
-    int per = game_period_parse(json_string_value(json_object_get(meta, rk)));
+    int per = cal_period_parse(json_string_value(json_object_get(meta, rk)));
     const char *tz = json_string_value(json_object_get(meta, "tz"));
     if (per < 0)
-        per = GP_ALL;
-    game_period_id(pc_now_ms(), tz ? tz : "UTC", 0, per, period, sizeof period);
+        per = CAL_ALL;
+    cal_period_id(pc_now_ms(), tz ? tz : "UTC", 0, per, period, sizeof period);
     json_decref(meta);
     snprintf(key, sizeof key, "%s:{draw:%s}:pool:%s:%s", g->ns, g->name, rc->prize, period);
     snprintf(metakey, sizeof metakey, "%s:{draw:%s}:meta", g->ns, g->name);
     snprintf(add, sizeof add, "%lld", rc->add);
-    snprintf(ttl, sizeof ttl, "%d", game_period_ttl(per));
+    snprintf(ttl, sizeof ttl, "%d", cal_period_ttl(per));
     const char *argv[8] = {"EVAL", refill_script, "2", key, metakey, rc->prize, add, ttl};
     store_command(g->st, on_refilled, g, 8, argv, NULL);
     free(rc);
@@ -382,10 +383,10 @@ static void on_board_meta(redisReply *r, const char *err, void *arg)
     json_t *meta = hash_object(r);
     const char *per = json_string_value(json_object_get(meta, "per"));
     const char *tz = json_string_value(json_object_get(meta, "tz"));
-    int p = game_period_parse(per);
+    int p = cal_period_parse(per);
     if (!g->period[0])
-        game_period_id(pc_now_ms(), tz ? tz : "UTC", 0, p < 0 ? GP_ALL : p, g->period,
-                       sizeof g->period);
+        cal_period_id(pc_now_ms(), tz ? tz : "UTC", 0, p < 0 ? CAL_ALL : p, g->period,
+                      sizeof g->period);
     g->out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "leaderboard", g->name, "period", g->period,
                        "per", per ? per : "week", "top", json_array(), "member", json_null());
     json_decref(meta);

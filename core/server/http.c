@@ -4,7 +4,7 @@
  */
 #include "server-internal.h"
 #include "engine/builtin.h"
-#include "punchcard/jsonw.h"
+#include "common/jsonw-internal.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>

@@ -4,7 +4,7 @@
  * Lua state, own watcher) and its HTTP server; they share nothing mutable.
  */
 #include "server.h"
-#include "punchcard/game.h"
+#include "model/draw-internal.h"
 #include "punchcard/sweeper.h"
 
 #include <errno.h>
@@ -135,8 +135,8 @@ static void set_draw_secret(const char *path)
         fprintf(stderr, "punchd: the draw secret must be at least 16 characters\n");
         exit(2);
     }
-    game_set_draw_secret(k, strlen(k));
-    game_set_draw_secret_source(path ? "file" : "env");
+    draw_set_secret(k, strlen(k));
+    draw_set_secret_source(path ? "file" : "env");
     free(k);
 }
 

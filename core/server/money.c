@@ -5,7 +5,7 @@
  * transaction events do: exactly once by id, all-or-nothing.
  */
 #include "server-internal.h"
-#include "punchcard/keys.h"
+#include "store/keys-internal.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>

@@ -1,7 +1,7 @@
 /*
- * Key names (see include/punchcard/keys.h for the layout).
+ * Key names (see keys-internal.h for the layout).
  */
-#include "punchcard/keys.h"
+#include "store/keys-internal.h"
 
 #include <stdio.h>
 

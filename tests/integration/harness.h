@@ -6,7 +6,7 @@
 #ifndef PUNCHCARD_TEST_HARNESS_H
 #define PUNCHCARD_TEST_HARNESS_H
 
-#include "punchcard/tmpredis.h"
+#include "cli/tmpredis-internal.h"
 
 #include <jansson.h>
 #include <sys/types.h>

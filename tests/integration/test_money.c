@@ -18,7 +18,8 @@
 #include <time.h>
 
 #include "punchcard/common.h"
-#include "punchcard/money.h"
+#include "model/lots-internal.h"
+#include "common/calendar-internal.h"
 
 static tmpredis redis;
 static punchd_proc punchd;
@@ -167,7 +168,7 @@ static void expiry_reaches_a_silent_member(void **state)
 {
     char extra[80], iso[40];
     /* 12 calendar months before "in 1.5 s" (a 29 February would shift it by a day). */
-    int64_t at = money_add_months(pc_now_ms() + 1500, -12);
+    int64_t at = cal_add_months(pc_now_ms() + 1500, -12);
     pc_time_format(at, iso, sizeof iso);
     snprintf(extra, sizeof extra, ",\"at\":\"%s\"", iso);
     fill_up("sid-1", "sid", 420, extra);

@@ -14,9 +14,9 @@
  */
 #include "punchcard/common.h"
 #include "punchcard/event.h"
-#include "punchcard/mechanics.h"
-#include "punchcard/member.h"
-#include "punchcard/money.h"
+#include "lua/mechanics-internal.h"
+#include "model/member-internal.h"
+#include "model/lots-internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,11 +354,11 @@ static const struct {
 };
 
 struct first_lot {
-    money_lot lot;
+    lot_rec lot;
     int found;
 };
 
-static void first_lot_fn(const money_lot *lot, void *arg)
+static void first_lot_fn(const lot_rec *lot, void *arg)
 {
     struct first_lot *f = arg;
     if (!strcmp(lot->currency, "x")) {
@@ -410,7 +410,7 @@ static void test_currency_policies(void **state)
         /* A pending earn returns the balance, 0 here; the 10 wait in pending. */
         snprintf(want_msg, sizeof want_msg, "%s", policy_cases[i].avail ? "0 10 0" : "10 0 10");
         messages_of(m, msgs, sizeof msgs);
-        money_each_lot(m, first_lot_fn, &f);
+        lots_each(m, first_lot_fn, &f);
         format_or(f.lot.expires_ms, "never", got_exp, sizeof got_exp);
         format_or(f.lot.avail_ms, "at once", got_avail, sizeof got_avail);
         snprintf(want_exp, sizeof want_exp, "never");

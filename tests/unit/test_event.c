@@ -1,5 +1,5 @@
 /*
- * Unit tests for core/engine/event.c: pc_event_parse turns a POST /v1/events
+ * Unit tests for core/model/event.c: pc_event_parse turns a POST /v1/events
  * body into a pc_event or a 400 that names what is wrong, and pc_valid_id /
  * pc_valid_name are the character rules every id and name goes through.
  * Each test walks a table of cases and reports every case that went wrong.

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the game side that needs no Redis (core/engine/game.c and
+ * Unit tests for the game side that needs no Redis (core/model/draw.c, core/common/calendar.c and
  * the member-local calls of core/lua/api_game.c): calendar periods and ISO
  * weeks in time zones, the keyed draw roll, control-group buckets, streaks
  * (consecutive days, DST days of 23 and 25 hours, a day-start hour, a time
@@ -7,9 +7,10 @@
  * and how GET /v1/members shows them, campaign windows and control groups.
  */
 #include "punchcard/event.h"
-#include "punchcard/game.h"
-#include "punchcard/mechanics.h"
-#include "punchcard/member.h"
+#include "common/calendar-internal.h"
+#include "model/draw-internal.h"
+#include "lua/mechanics-internal.h"
+#include "model/member-internal.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -40,32 +41,32 @@ static void test_period_ids(void **state)
         int hour, period;
         const char *want;
     } cases[] = {
-        {"2026-01-01T12:00:00Z", "UTC", 0, GP_WEEK, "2026-W01"}, /* a Thursday */
-        {"2027-01-01T12:00:00Z", "UTC", 0, GP_WEEK, "2026-W53"}, /* Friday: last year's week */
-        {"2024-12-30T12:00:00Z", "UTC", 0, GP_WEEK, "2025-W01"}, /* Monday: next year's week */
-        {"2026-11-25T12:00:00Z", "UTC", 0, GP_WEEK, "2026-W48"},
-        {"2026-11-25T23:30:00Z", "Europe/Paris", 0, GP_DAY, "2026-11-26"},
-        {"2026-11-25T23:30:00Z", "America/New_York", 0, GP_DAY, "2026-11-25"},
-        {"2026-11-26T03:00:00Z", "UTC", 4, GP_DAY, "2026-11-25"}, /* before the day starts */
-        {"2026-11-30T23:30:00Z", "Europe/Paris", 0, GP_MONTH, "2026-12"},
-        {"2026-12-31T23:30:00Z", "Asia/Tokyo", 0, GP_YEAR, "2027"},
-        {"2026-12-31T23:30:00Z", "UTC", 0, GP_ALL, "all"},
+        {"2026-01-01T12:00:00Z", "UTC", 0, CAL_WEEK, "2026-W01"}, /* a Thursday */
+        {"2027-01-01T12:00:00Z", "UTC", 0, CAL_WEEK, "2026-W53"}, /* Friday: last year's week */
+        {"2024-12-30T12:00:00Z", "UTC", 0, CAL_WEEK, "2025-W01"}, /* Monday: next year's week */
+        {"2026-11-25T12:00:00Z", "UTC", 0, CAL_WEEK, "2026-W48"},
+        {"2026-11-25T23:30:00Z", "Europe/Paris", 0, CAL_DAY, "2026-11-26"},
+        {"2026-11-25T23:30:00Z", "America/New_York", 0, CAL_DAY, "2026-11-25"},
+        {"2026-11-26T03:00:00Z", "UTC", 4, CAL_DAY, "2026-11-25"}, /* before the day starts */
+        {"2026-11-30T23:30:00Z", "Europe/Paris", 0, CAL_MONTH, "2026-12"},
+        {"2026-12-31T23:30:00Z", "Asia/Tokyo", 0, CAL_YEAR, "2027"},
+        {"2026-12-31T23:30:00Z", "UTC", 0, CAL_ALL, "all"},
     };
     char out[32];
     for (size_t i = 0; i < N(cases); i++) {
-        game_period_id(ms_of(cases[i].at), cases[i].tz, cases[i].hour, cases[i].period, out,
+        cal_period_id(ms_of(cases[i].at), cases[i].tz, cases[i].hour, cases[i].period, out,
                        sizeof out);
         if (strcmp(out, cases[i].want))
             fail_msg("case %zu (%s in %s): want %s, got %s", i, cases[i].at, cases[i].tz,
                      cases[i].want, out);
     }
     /* Day numbers count calendar days, also across a 23-hour DST day. */
-    assert_int_equal(game_day_number(ms_of("2026-03-29T23:50:00+02:00"), "Europe/Paris", 0) -
-                         game_day_number(ms_of("2026-03-29T00:10:00+01:00"), "Europe/Paris", 0),
+    assert_int_equal(cal_day_number(ms_of("2026-03-29T23:50:00+02:00"), "Europe/Paris", 0) -
+                         cal_day_number(ms_of("2026-03-29T00:10:00+01:00"), "Europe/Paris", 0),
                      0);
-    assert_int_equal(game_period_parse("week"), GP_WEEK);
-    assert_int_equal(game_period_parse("never"), GP_ALL);
-    assert_int_equal(game_period_parse("fortnight"), -1);
+    assert_int_equal(cal_period_parse("week"), CAL_WEEK);
+    assert_int_equal(cal_period_parse("never"), CAL_ALL);
+    assert_int_equal(cal_period_parse("fortnight"), -1);
 }
 
 static void test_draw_roll(void **state)
@@ -76,19 +77,19 @@ static void test_draw_roll(void **state)
     unsigned int len;
     uint64_t u, pick, want_u = 0, want_pick = 0;
 
-    game_set_draw_secret(master, strlen(master));
-    game_draw_secret("lunch", 3, secret);
+    draw_set_secret(master, strlen(master));
+    draw_secret("lunch", 3, secret);
     HMAC(EVP_sha256(), master, (int)strlen(master), (const unsigned char *)"punchcard/draw/lunch/3",
          22, want_secret, &len);
     for (int i = 0; i < 32; i++)
         sprintf(hex + 2 * i, "%02x", want_secret[i]);
     assert_string_equal(secret, hex);
-    game_draw_commitment("lunch", 3, commit);
+    draw_commitment("lunch", 3, commit);
     pc_sha256_hex(secret, 64, hex);
     assert_string_equal(commit, hex);
 
     /* The roll is HMAC(secret hex, member \n event \n draw), anyone can redo it. */
-    game_draw_roll("lunch", 3, "ann", "o-17", &u, &pick);
+    draw_roll("lunch", 3, "ann", "o-17", &u, &pick);
     HMAC(EVP_sha256(), secret, 64, (const unsigned char *)"ann\no-17\nlunch", 14, mac, &len);
     for (int i = 0; i < 8; i++) {
         want_u = want_u << 8 | mac[i];
@@ -96,17 +97,17 @@ static void test_draw_roll(void **state)
     }
     assert_true(u == want_u && pick == want_pick);
     /* Another epoch, member or event draws differently. */
-    game_draw_roll("lunch", 4, "ann", "o-17", &want_u, &want_pick);
+    draw_roll("lunch", 4, "ann", "o-17", &want_u, &want_pick);
     assert_true(u != want_u);
-    game_draw_roll("lunch", 3, "bo", "o-17", &want_u, &want_pick);
+    draw_roll("lunch", 3, "bo", "o-17", &want_u, &want_pick);
     assert_true(u != want_u);
 
-    assert_false(game_draw_wins(0, 0));
-    assert_true(game_draw_wins(UINT64_MAX, 1));
-    assert_true(game_draw_wins(0, 1e-9));
-    assert_true(game_draw_wins((1ULL << 63) - 1, 0.5));
-    assert_false(game_draw_wins(1ULL << 63, 0.5));
-    game_set_draw_secret("punchcard-development-draw-secret", 33);
+    assert_false(draw_wins(0, 0));
+    assert_true(draw_wins(UINT64_MAX, 1));
+    assert_true(draw_wins(0, 1e-9));
+    assert_true(draw_wins((1ULL << 63) - 1, 0.5));
+    assert_false(draw_wins(1ULL << 63, 0.5));
+    draw_set_secret("punchcard-development-draw-secret", 33);
 }
 
 static void test_buckets(void **state)
@@ -115,10 +116,10 @@ static void test_buckets(void **state)
     char id[32];
     for (int i = 0; i < 10000; i++) {
         snprintf(id, sizeof id, "m%d", i);
-        int b = game_bucket("promo", id);
+        int b = draw_bucket("promo", id);
         assert_true(b >= 0 && b < 10000);
         low += b < 1000;
-        assert_int_equal(b, game_bucket("promo", id)); /* stable */
+        assert_int_equal(b, draw_bucket("promo", id)); /* stable */
     }
     /* About 10% of members fall under 10.00%. */
     assert_in_range(low, 850, 1150);

@@ -3,7 +3,7 @@
  * json_dumps(JSON_COMPACT): the same text for every case, and text that parses
  * back to an equal value.
  */
-#include "punchcard/jsonw.h"
+#include "common/jsonw-internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * tables nested too deep) are refused with a message instead of raising; the
  * Lua stack is left as it was either way. Runs in a plain luaL_newstate.
  */
-#include "punchcard/luajson.h"
+#include "lua/luajson-internal.h"
 
 #include <lauxlib.h>
 #include <lualib.h>

@@ -1,11 +1,11 @@
 /*
- * Unit tests for core/engine/member.c, the in-memory member one event
+ * Unit tests for core/model/member.c, the in-memory member one event
  * changes: loading the HGETALL pairs, balances merged into one ledger entry
  * and one "stars" outcome per (mechanic, currency), refusals that leave the
  * balance alone, counting an event once per counter, dropping entries that
  * came to zero, and the JSON a GET /v1/members/{id} shows.
  */
-#include "punchcard/member.h"
+#include "model/member-internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

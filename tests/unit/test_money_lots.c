@@ -1,5 +1,5 @@
 /*
- * Unit tests for core/engine/money.c, the lots behind every currency: earn
+ * Unit tests for core/model/lots.c, the lots behind every currency: earn
  * (a lot with its expiry and availability, or the currency's one merged lot
  * l:<cur>:0 when it never expires and is spendable at once; pending earn; a
  * debt repaid first), spend (soonest-expiring lots first, never-expiring
@@ -21,8 +21,9 @@
  *    a debt), the pending lots what pb:<cur> says.
  */
 #include "punchcard/common.h"
-#include "punchcard/member.h"
-#include "punchcard/money.h"
+#include "model/member-internal.h"
+#include "model/lots-internal.h"
+#include "common/calendar-internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,7 +168,7 @@ struct lot_sums {
     int64_t available, pending;
 };
 
-static void sum_lot(const money_lot *lot, void *arg)
+static void sum_lot(const lot_rec *lot, void *arg)
 {
     struct lot_sums *s = arg;
     if (strcmp(lot->currency, s->cur))
@@ -206,7 +207,7 @@ static int check_invariants(const char *name, size_t step, const struct run *r)
                         (long long)b, (long long)pb0, (long long)pb);
             failures++;
         }
-        money_each_lot(r->m, sum_lot, &sums);
+        lots_each(r->m, sum_lot, &sums);
         if (sums.available != (b > 0 ? b : 0) || sums.pending != pb) {
             print_error("case \"%s\", step %zu, %s: the lots hold %lld available and %lld "
                         "pending, but b:=%lld and pb:=%lld\n",
@@ -234,17 +235,17 @@ static int run_step(const char *name, size_t i, struct run *r, const struct step
 
     switch (s->op) {
     case OP_EARN:
-        rc = money_earn(r->m, "fuel", s->cur, s->amount, s->expires, s->avail, s->now, s->event,
+        rc = lots_earn(r->m, "fuel", s->cur, s->amount, s->expires, s->avail, s->now, s->event,
                         &got, &err);
         break;
     case OP_SPEND:
-        rc = money_spend(r->m, "fuel", NULL, s->cur, s->amount, &got, &err);
+        rc = lots_spend(r->m, "fuel", NULL, s->cur, s->amount, &got, &err);
         break;
     case OP_REDEEM:
-        rc = money_spend(r->m, "redeem", "redeem", s->cur, s->amount, &got, &err);
+        rc = lots_spend(r->m, "redeem", "redeem", s->cur, s->amount, &got, &err);
         break;
     case OP_TICK:
-        rc = money_tick(r->m, s->now, &err);
+        rc = lots_tick(r->m, s->now, &err);
         got = s->want;
         break;
     case OP_REVERSE: {
@@ -252,7 +253,7 @@ static int run_step(const char *name, size_t i, struct run *r, const struct step
         json_t *earned = s->earned ? json_loads(s->earned, 0, &jerr) : NULL;
         if (s->earned && !earned)
             fail_msg("case \"%s\", step %zu: bad JSON %s", name, i, s->earned);
-        rc = money_reverse(r->m, s->event, s->cur, s->amount, earned, s->now, &got, &err);
+        rc = lots_reverse(r->m, s->event, s->cur, s->amount, earned, s->now, &got, &err);
         json_decref(earned);
         break;
     }
@@ -337,11 +338,11 @@ struct money_case {
 struct find_lot {
     const char *cur;
     int64_t n;
-    money_lot lot;
+    lot_rec lot;
     int found;
 };
 
-static void find_lot_fn(const money_lot *lot, void *arg)
+static void find_lot_fn(const lot_rec *lot, void *arg)
 {
     struct find_lot *f = arg;
     if (!strcmp(lot->currency, f->cur) && lot->n == f->n) {
@@ -353,8 +354,8 @@ static void find_lot_fn(const money_lot *lot, void *arg)
 static int check_lot(const char *name, const member_state *m, const struct want_lot *w)
 {
     struct find_lot f = {.cur = w->cur, .n = w->n};
-    const money_lot *l = &f.lot;
-    money_each_lot(m, find_lot_fn, &f);
+    const lot_rec *l = &f.lot;
+    lots_each(m, find_lot_fn, &f);
     if (w->gone) {
         if (f.found) {
             print_error("case \"%s\": lot %s:%lld is still there, want it pruned\n", name, w->cur,
@@ -498,7 +499,7 @@ static void run_money_cases(const struct money_case *cases, size_t n)
     }
 
 /* ------------------------------------------------------------------------- */
-/* money_earn                                                                 */
+/* lots_earn                                                                 */
 
 static const struct money_case earn_cases[] = {
     {.name = "an earn makes a lot with its amount, expiry and time",
@@ -582,7 +583,7 @@ static void test_earn(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
-/* money_spend                                                                */
+/* lots_spend                                                                */
 
 /* Three lots of 5 loaded out of order: never expiring, or all expiring at once. */
 static const char *const three_never[] = {"v",         "1",
@@ -682,7 +683,7 @@ static void test_spend(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
-/* money_tick                                                                 */
+/* lots_tick                                                                 */
 
 #define RELEASE(cur, n)                                                                            \
     {                                                                                              \
@@ -795,7 +796,7 @@ static void test_tick(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
-/* money_reverse                                                              */
+/* lots_reverse                                                              */
 
 #define REV(cur, delta, pending)                                                                   \
     {                                                                                              \
@@ -957,7 +958,7 @@ static void test_reverse(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
-/* money_next_due and money_summary                                           */
+/* lots_next_due and lots_summary                                           */
 
 static const char *const wake_only[] = {"v", "1", "wk", "1767916800000", NULL}; /* D(8) */
 
@@ -996,9 +997,9 @@ static void test_next_due(void **state)
         int64_t got;
         run_begin(&r);
         failures += run_steps(due_cases[i].name, &r, due_cases[i].steps, N(due_cases[i].steps));
-        got = money_next_due(r.m);
+        got = lots_next_due(r.m);
         if (got != due_cases[i].want) {
-            print_error("case \"%s\": money_next_due = %lld, want %lld\n", due_cases[i].name,
+            print_error("case \"%s\": lots_next_due = %lld, want %lld\n", due_cases[i].name,
                         (long long)got, (long long)due_cases[i].want);
             failures++;
         }
@@ -1050,10 +1051,10 @@ static void test_summary(void **state)
         run_begin(&r);
         failures +=
             run_steps(summary_cases[i].name, &r, summary_cases[i].steps, N(summary_cases[i].steps));
-        got = money_summary(r.m);
+        got = lots_summary(r.m);
         if (!json_equal(got, want)) {
             char *g = json_dumps(got, JSON_SORT_KEYS);
-            print_error("case \"%s\": money_summary = %s, want %s\n", summary_cases[i].name,
+            print_error("case \"%s\": lots_summary = %s, want %s\n", summary_cases[i].name,
                         g ? g : "NULL", summary_cases[i].want);
             free(g);
             failures++;
@@ -1111,7 +1112,7 @@ static void test_add_months(void **state)
     (void)state;
     for (size_t i = 0; i < N(cases); i++) {
         char got[32];
-        pc_time_format(money_add_months(parse_time(cases[i].from), cases[i].months), got,
+        pc_time_format(cal_add_months(parse_time(cases[i].from), cases[i].months), got,
                        sizeof got);
         if (strcmp(got, cases[i].want)) {
             print_error("case %s %+d months: got %s, want %s\n", cases[i].from, cases[i].months,
@@ -1146,7 +1147,7 @@ static void test_period_end(void **state)
     int failures = 0;
     (void)state;
     for (size_t i = 0; i < N(cases); i++) {
-        int64_t end = money_period_end(parse_time(cases[i].at), cases[i].period);
+        int64_t end = cal_period_end(parse_time(cases[i].at), cases[i].period);
         char got[32] = "-1";
         if (end != -1)
             pc_time_format(end, got, sizeof got);

@@ -11,8 +11,8 @@
  * stalling the suite.
  */
 #include "punchcard/event.h"
-#include "punchcard/mechanics.h"
-#include "punchcard/member.h"
+#include "lua/mechanics-internal.h"
+#include "model/member-internal.h"
 
 #include <setjmp.h>
 #include <signal.h>

@@ -3,10 +3,10 @@
  * Fields stay strings (as Redis keeps them); a member has tens of fields, so a
  * linear scan beats a hash table here.
  */
-#include "punchcard/member.h"
+#include "model/member-internal.h"
 #include "punchcard/common.h"
-#include "punchcard/game.h"
-#include "punchcard/money.h"
+
+#include "model/lots-internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -353,6 +353,58 @@ void member_finish(member_state *m)
     m->nentries = j;
 }
 
+/* The named object in parent, created empty when missing. */
+static json_t *child(json_t *parent, const char *name)
+{
+    json_t *o = json_object_get(parent, name);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(parent, name, o);
+    }
+    return o;
+}
+
+static int64_t int_of(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static void member_game_json(const member_state *m, json_t *badges, json_t *streaks)
+{
+    static const struct {
+        const char *suffix, *key;
+    } sfields[] = {{"len", "length"}, {"best", "best"}, {"frz", "freezes"}};
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        const char *n = f->name, *colon;
+        char name[80];
+        if (!f->value)
+            continue;
+        if (!strncmp(n, "s:", 2) && (colon = strrchr(n + 2, ':')) &&
+            (size_t)(colon - n - 2) < sizeof name) {
+            json_t *s;
+            snprintf(name, sizeof name, "%.*s", (int)(colon - n - 2), n + 2);
+            s = child(streaks, name);
+            for (size_t k = 0; k < sizeof sfields / sizeof *sfields; k++)
+                if (!strcmp(colon + 1, sfields[k].suffix))
+                    json_object_set_new(s, sfields[k].key, json_integer(int_of(f->value)));
+            if (!strcmp(colon + 1, "last")) {
+                char ts[32];
+                pc_time_format(int_of(f->value), ts, sizeof ts);
+                json_object_set_new(s, "last_at", json_string(ts));
+            }
+        } else if (!strncmp(n, "gt:", 3)) {
+            char ts[32];
+            pc_time_format(int_of(f->value), ts, sizeof ts);
+            json_object_set_new(child(badges, n + 3), "level_at", json_string(ts));
+        } else if (n[0] == 'g' && n[2] == ':' && (n[1] == 'l' || n[1] == 'p' || n[1] == 'n')) {
+            static const char *const keys[] = {"level", "progress", "next"};
+            const char *key = keys[n[1] == 'l' ? 0 : n[1] == 'p' ? 1 : 2];
+            json_object_set_new(child(badges, n + 3), key, json_integer(int_of(f->value)));
+        }
+    }
+}
+
 json_t *member_to_json(const member_state *m)
 {
     json_t *balances = json_object(), *badges = json_object(), *counters = json_object();
@@ -396,9 +448,9 @@ json_t *member_to_json(const member_state *m)
             !parse_int(m->fields[i].value, &v) && v)
             json_object_set_new(pending, m->fields[i].name + 3, json_integer(v));
     const char *floor = member_get(m, "tf");
-    game_member_json(m, badges, streaks); /* streaks, badge levels (game.c) */
+    member_game_json(m, badges, streaks); /* streaks, badge levels (game.c) */
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member",
-                     m->id, "balances", balances, "pending", pending, "expiring", money_summary(m),
+                     m->id, "balances", balances, "pending", pending, "expiring", lots_summary(m),
                      "badges", badges, "streaks", streaks, "counters", counters, "prizes", prizes,
                      "tier", tier ? json_string(tier) : json_null(), "tier_floor",
                      floor ? json_string(floor) : json_null(), "attributes", attrs, "version",

@@ -1,7 +1,7 @@
 /*
- * Lots, expiry, pending earn and reversal (include/punchcard/money.h).
+ * Lots, expiry, pending earn and reversal (lots-internal.h).
  */
-#include "punchcard/money.h"
+#include "model/lots-internal.h"
 #include "punchcard/common.h"
 
 #include <inttypes.h>
@@ -12,7 +12,7 @@
 
 #define LOT_KEEP_MS (90LL * 86400000) /* a used-up lot is kept this long, for reversals */
 
-static int parse_lot(const char *name, const char *value, money_lot *lot)
+static int parse_lot(const char *name, const char *value, lot_rec *lot)
 {
     const char *colon;
     memset(lot, 0, sizeof *lot);
@@ -40,7 +40,7 @@ static int parse_lot(const char *name, const char *value, money_lot *lot)
     return 0;
 }
 
-static int store_lot(member_state *m, const money_lot *lot)
+static int store_lot(member_state *m, const lot_rec *lot)
 {
     char name[100], value[300];
     snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
@@ -51,7 +51,7 @@ static int store_lot(member_state *m, const money_lot *lot)
     return member_set(m, name, value);
 }
 
-static int drop_lot(member_state *m, const money_lot *lot)
+static int drop_lot(member_state *m, const lot_rec *lot)
 {
     char name[100];
     snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
@@ -59,17 +59,17 @@ static int drop_lot(member_state *m, const money_lot *lot)
 }
 
 /* The lots of currency (all when NULL), sorted soonest-expiring first. Caller frees. */
-static money_lot *load_lots(const member_state *m, const char *currency, size_t *n_out)
+static lot_rec *load_lots(const member_state *m, const char *currency, size_t *n_out)
 {
-    money_lot *lots = NULL;
+    lot_rec *lots = NULL;
     size_t n = 0;
     for (size_t i = 0; i < m->nfields; i++) {
-        money_lot lot;
+        lot_rec lot;
         if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
             continue;
         if (currency && strcmp(lot.currency, currency))
             continue;
-        money_lot *nl = realloc(lots, (n + 1) * sizeof *nl);
+        lot_rec *nl = realloc(lots, (n + 1) * sizeof *nl);
         if (!nl) {
             free(lots);
             *n_out = 0;
@@ -84,7 +84,7 @@ static money_lot *load_lots(const member_state *m, const char *currency, size_t 
 
 static int by_expiry(const void *a, const void *b)
 {
-    const money_lot *x = a, *y = b;
+    const lot_rec *x = a, *y = b;
     int64_t ex = x->expires_ms ? x->expires_ms : INT64_MAX;
     int64_t ey = y->expires_ms ? y->expires_ms : INT64_MAX;
     if (ex != ey)
@@ -92,10 +92,10 @@ static int by_expiry(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg), void *arg)
+void lots_each(const member_state *m, void (*fn)(const lot_rec *lot, void *arg), void *arg)
 {
     for (size_t i = 0; i < m->nfields; i++) {
-        money_lot lot;
+        lot_rec lot;
         if (m->fields[i].value && parse_lot(m->fields[i].name, m->fields[i].value, &lot) == 0)
             fn(&lot, arg);
     }
@@ -108,11 +108,11 @@ static int64_t balance(const member_state *m, const char *currency)
     return member_get_int(m, f);
 }
 
-int money_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
-               int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
-               int64_t *balance_out, const char **err)
+int lots_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
+              int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
+              int64_t *balance_out, const char **err)
 {
-    money_lot lot = {0};
+    lot_rec lot = {0};
     char nf[80];
     member_move mv = {.mechanic = mechanic, .currency = currency};
     int pending = avail_ms > now_ms;
@@ -166,7 +166,7 @@ int money_earn(member_state *m, const char *mechanic, const char *currency, int6
 /* Orders the merged lot (number 0) first, then soonest-expiring. */
 static int merged_first(const void *a, const void *b)
 {
-    const money_lot *x = a, *y = b;
+    const lot_rec *x = a, *y = b;
     if ((x->n == 0) != (y->n == 0))
         return x->n == 0 ? -1 : 1;
     return by_expiry(a, b);
@@ -180,13 +180,13 @@ static int take_from_lots_ordered(member_state *m, const char *currency, int64_t
                                   const char *skip_event, int merged)
 {
     size_t n;
-    money_lot *lots = load_lots(m, currency, &n);
+    lot_rec *lots = load_lots(m, currency, &n);
     if (!lots && n)
         return -1;
     if (n)
         qsort(lots, n, sizeof *lots, merged ? merged_first : by_expiry);
     for (size_t i = 0; i < n && amount > 0; i++) {
-        money_lot *lot = &lots[i];
+        lot_rec *lot = &lots[i];
         if (lot->avail_ms || lot->remaining <= 0 || (skip_event && !strcmp(lot->event, skip_event)))
             continue;
         int64_t take = lot->remaining < amount ? lot->remaining : amount;
@@ -208,8 +208,8 @@ static int take_from_lots(member_state *m, const char *currency, int64_t amount,
     return take_from_lots_ordered(m, currency, amount, skip_event, 0);
 }
 
-int money_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
-                int64_t amount, int64_t *balance_out, const char **err)
+int lots_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
+               int64_t amount, int64_t *balance_out, const char **err)
 {
     member_move mv = {.mechanic = mechanic, .currency = currency, .kind = kind, .delta = -amount};
     if (amount == 0) {
@@ -225,17 +225,17 @@ int money_spend(member_state *m, const char *mechanic, const char *kind, const c
     return 0;
 }
 
-int money_tick(member_state *m, int64_t now_ms, const char **err)
+int lots_tick(member_state *m, int64_t now_ms, const char **err)
 {
     size_t n;
-    money_lot *lots = load_lots(m, NULL, &n);
+    lot_rec *lots = load_lots(m, NULL, &n);
     int64_t bal;
     int rc = 0;
 
     if (n)
         qsort(lots, n, sizeof *lots, by_expiry);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        money_lot *lot = &lots[i];
+        lot_rec *lot = &lots[i];
         int changed = 0;
         if (lot->avail_ms && lot->avail_ms <= now_ms &&
             !(lot->expires_ms && lot->expires_ms <= lot->avail_ms)) {
@@ -303,11 +303,11 @@ static int take_back(member_state *m, const char *currency, int64_t amount, cons
     return member_move_balance(m, &mv, &bal, err);
 }
 
-int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
-                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err)
+int lots_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
+                 json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err)
 {
     size_t n;
-    money_lot *lots = load_lots(m, currency, &n);
+    lot_rec *lots = load_lots(m, currency, &n);
     int64_t left = amount > 0 ? amount : INT64_MAX, total = 0, bal;
     json_t *in_lots = json_object(), *v; /* currency -> what the event's lots hold at earn */
     const char *cur;
@@ -322,7 +322,7 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
                              lots[i].amount));
     /* 1. What is left of the event's own lots, all of them first. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
-        money_lot *lot = &lots[i];
+        lot_rec *lot = &lots[i];
         if (strcmp(lot->event, event) || lot->remaining <= 0)
             continue;
         int64_t from_lot = lot->remaining < left ? lot->remaining : left;
@@ -343,7 +343,7 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
     }
     /* 2. What of them was spent: from the rest of the balance, or as a debt. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
-        money_lot *lot = &lots[i];
+        lot_rec *lot = &lots[i];
         if (strcmp(lot->event, event) || lot->spent <= 0)
             continue;
         int64_t from_spent = lot->spent < left ? lot->spent : left;
@@ -385,11 +385,11 @@ int money_reverse(member_state *m, const char *event, const char *currency, int6
     return rc;
 }
 
-int64_t money_next_due(const member_state *m)
+int64_t lots_next_due(const member_state *m)
 {
     int64_t due = member_get_int(m, "wk");
     for (size_t i = 0; i < m->nfields; i++) {
-        money_lot lot;
+        lot_rec lot;
         int64_t t = 0;
         if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
             continue;
@@ -407,7 +407,7 @@ typedef struct summary_acc {
     json_t *out;
 } summary_acc;
 
-static void summarize(const money_lot *lot, void *arg)
+static void summarize(const lot_rec *lot, void *arg)
 {
     json_t *out = arg, *cur = json_object_get(out, lot->currency), *next;
     char ts[32];
@@ -435,47 +435,9 @@ static void summarize(const money_lot *lot, void *arg)
                         json_pack("{s:I, s:s}", "amount", (json_int_t)lot->remaining, "at", ts));
 }
 
-json_t *money_summary(const member_state *m)
+json_t *lots_summary(const member_state *m)
 {
     json_t *out = json_object();
-    money_each_lot(m, summarize, out);
+    lots_each(m, summarize, out);
     return out;
-}
-
-int64_t money_add_months(int64_t ms, int months)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    int y, mo, dim;
-    gmtime_r(&t, &tm);
-    mo = tm.tm_mon + months;
-    y = tm.tm_year + 1900 + (mo >= 0 ? mo / 12 : -((11 - mo) / 12));
-    mo = ((mo % 12) + 12) % 12;
-    dim = mdays[mo] + (mo == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo;
-    if (tm.tm_mday > dim) /* Jan 31 + 1 month = Feb 28 (or 29) */
-        tm.tm_mday = dim;
-    return (int64_t)timegm(&tm) * 1000 + ms % 1000;
-}
-
-int64_t money_period_end(int64_t ms, const char *period)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    if (!strcmp(period, "month")) {
-        tm.tm_mon += 1;
-    } else if (!strcmp(period, "quarter")) {
-        tm.tm_mon = (tm.tm_mon / 3 + 1) * 3;
-    } else if (!strcmp(period, "year")) {
-        tm.tm_mon = 0;
-        tm.tm_year += 1;
-    } else {
-        return -1;
-    }
-    return (int64_t)timegm(&tm) * 1000;
 }

@@ -22,11 +22,11 @@
 #ifndef PUNCHCARD_MONEY_H
 #define PUNCHCARD_MONEY_H
 
-#include "punchcard/member.h"
+#include "model/member-internal.h"
 
 #include <stdint.h>
 
-typedef struct money_lot {
+typedef struct lot_rec {
     char currency[65];
     int64_t n;          /* lot number */
     int64_t amount;     /* earned (never changes: reversals lower remaining and spent) */
@@ -36,19 +36,19 @@ typedef struct money_lot {
     int64_t avail_ms;   /* 0 = available; else pending until then */
     int64_t created_ms;
     char event[129]; /* the event that earned it */
-} money_lot;
+} lot_rec;
 
 /* An earn: amount of currency into a new lot. now_ms is the event's time. */
-int money_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
-               int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
-               int64_t *balance_out, const char **err);
+int lots_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
+              int64_t expires_ms, int64_t avail_ms, int64_t now_ms, const char *event_id,
+              int64_t *balance_out, const char **err);
 
 /* A spend (kind NULL for mechanics, "redeem" for redemptions), soonest-expiring lots first. */
-int money_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
-                int64_t amount, int64_t *balance_out, const char **err);
+int lots_spend(member_state *m, const char *mechanic, const char *kind, const char *currency,
+               int64_t amount, int64_t *balance_out, const char **err);
 
 /* Releases pending lots and expires lots whose time has come by now_ms. 0 or -1. */
-int money_tick(member_state *m, int64_t now_ms, const char **err);
+int lots_tick(member_state *m, int64_t now_ms, const char **err);
 
 /*
  * Takes back what event earned in currency (NULL: every currency), at most
@@ -58,23 +58,16 @@ int money_tick(member_state *m, int64_t now_ms, const char **err);
  * response; may be NULL) says what the event earned in them. *reversed_out:
  * how much was taken back in all. 0, or -1 with *err.
  */
-int money_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
-                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err);
+int lots_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
+                 json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err);
 
 /* The next time something is due (expiry, release, or field "wk"), 0 when nothing. */
-int64_t money_next_due(const member_state *m);
+int64_t lots_next_due(const member_state *m);
 
 /* Visits every lot of the member (any currency). */
-void money_each_lot(const member_state *m, void (*fn)(const money_lot *lot, void *arg), void *arg);
+void lots_each(const member_state *m, void (*fn)(const lot_rec *lot, void *arg), void *arg);
 
 /* {"currency": {"next_expiry": {"amount", "at"} | null}} for GET member. */
-json_t *money_summary(const member_state *m);
-
-/* Adds months (calendar, UTC) to a time; negative months go back. */
-int64_t money_add_months(int64_t ms, int months);
-
-/* The end (exclusive, ms) of the UTC calendar period ("month", "quarter", "year") holding ms; -1 on
- * a bad name. */
-int64_t money_period_end(int64_t ms, const char *period);
+json_t *lots_summary(const member_state *m);
 
 #endif

@@ -1,0 +1,51 @@
+/*
+ * What the engine asks of a compiled set: run the mechanics of one event
+ * against a member (model/member-internal.h), yielding on global operations.
+ * Private to the engine and core/lua.
+ */
+#ifndef PUNCHCARD_MECHANICS_INTERNAL_H
+#define PUNCHCARD_MECHANICS_INTERNAL_H
+
+#include "model/member-internal.h"
+#include "punchcard/mechanics.h"
+
+typedef struct mech_run mech_run;
+
+/*
+ * A global operation a mechanic asked for (a prize pool, a global counter, a
+ * budget): shared by all members, so the engine does it at once in Redis and
+ * the mechanic waits for the result. op names the operation; args is owned
+ * by the run.
+ */
+typedef struct mech_request {
+    char op[32];
+    json_t *args;
+} mech_request;
+
+enum mech_step { MECH_DONE = 0, MECH_WAIT = 1, MECH_ERROR = -1 };
+/* The rank of tier in the program's `tiers {...}` (0 = lowest), or -1 when unknown. */
+int mechset_tier_rank(const mechset *set, const char *tier);
+
+/*
+ * Runs the mechanics subscribed to ev->type against m, in file then
+ * declaration order. now_ms is the event's time. On success m holds the
+ * changes and outcomes; on failure (status 422 with "file:line: message")
+ * m's changes must be discarded by the caller.
+ */
+int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err);
+
+/*
+ * The asynchronous form of mechset_run(), for mechanics that wait on global
+ * operations. mech_run_start() prepares a run (a reference on set, ev and m
+ * borrowed until mech_run_free()); mech_run_step() runs until the mechanics
+ * finish (MECH_DONE), fail (MECH_ERROR, err filled) or wait (MECH_WAIT: read
+ * mech_run_request(), then answer with mech_run_reply() and step again).
+ */
+mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m);
+int mech_run_step(mech_run *run, pc_error *err);
+const mech_request *mech_run_request(const mech_run *run);
+/* result: borrowed (may be NULL for nil); error: when not NULL, the mechanic's call fails. */
+void mech_run_reply(mech_run *run, json_t *result, const char *error);
+void mech_run_free(mech_run *run);
+
+#endif
