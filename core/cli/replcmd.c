@@ -6,6 +6,7 @@
  */
 #include "repl.h"
 #include "lua/luajson-internal.h"
+#include "store/store-internal.h"
 
 #include <lauxlib.h>
 #include <lualib.h>

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "common/calendar-internal.h"
+#include "store/store-internal.h"
 
 #include <stdlib.h>
 #include <string.h>

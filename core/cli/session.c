@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 #include "store/keys-internal.h"
+#include "store/store-internal.h"
 
 #include <stdlib.h>
 #include <string.h>

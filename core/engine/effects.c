@@ -2,6 +2,7 @@
  * The engine's own post-commit effects (effects.h).
  */
 #include "effects.h"
+#include "store/store-internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,39 +1,27 @@
 /*
- * The event transaction and the member read paths.
+ * The event transaction.
  *
  *   submit -> LOAD (dedupe + state, one round trip)
  *          -> decide (Lua, in memory)
  *          -> COMMIT (version check + all writes + stored response, atomic)
  *          -> on a version conflict, decide again on the state COMMIT returned
  */
-#include "punchcard/engine.h"
+#include "engine-internal.h"
 #include "builtin.h"
 #include "globals.h"
 #include "mcache.h"
 #include "common/jsonw-internal.h"
 #include "store/keys-internal.h"
 #include "store/store-scripts.h"
+#include "store/store-internal.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct engine {
-    store *store;
-    struct event_base *base; /* the store's loop, kept: it outlives the store at shutdown */
-    mcache *cache;
-    globals *globals;
-    mech_holder *holder;
-    char ns[64];
-    int dedupe_ttl_s;
-    int max_attempts;
-    int no_figures;
-    int64_t (*clock)(void *);
-    void *clock_arg;
-};
 
-enum call_kind { CALL_EVENT, CALL_MEMBER, CALL_LEDGER };
+enum call_kind { CALL_EVENT };
 
 struct engine_call {
     engine *e;
@@ -59,8 +47,6 @@ struct engine_call {
     char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
     char k_original[PC_KEY_MAX]; /* a reversal: the reversed event's stored response */
     json_t *original;            /* ... as loaded, or NULL */
-    /* reads */
-    int limit;
 };
 
 static int64_t real_clock(void *arg)
@@ -689,138 +675,5 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
     }
     c->slot->busy = 1;
     begin_event(c);
-    return started(c);
-}
-
-static void on_member(redisReply *r, const char *err, void *arg)
-{
-    engine_call *c = arg;
-    if (reply_failed(c, r, err))
-        return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        finish_err(c, 404, "not_found", "no such member");
-        return;
-    }
-    if (load_state(c, r)) {
-        finish_err(c, 500, "internal", "member state is unreadable");
-        return;
-    }
-    finish(c, 200, member_to_json(c->m));
-}
-
-engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *done, void *arg)
-{
-    engine_call *c = call_new(e, CALL_MEMBER, done, arg);
-    const char *argv[2] = {"HGETALL", c ? c->k_state : NULL};
-    if (!c)
-        return NULL;
-    snprintf(c->ev.member, sizeof c->ev.member, "%s", member);
-    if (!pc_valid_id(member) || pc_member_key(c->k_state, PC_KEY_MAX, e->ns, member, "state") < 0) {
-        finish_err(c, 400, "bad_request", "bad member id");
-        return started(c);
-    }
-    store_command(e->store, on_member, c, 2, argv, NULL);
-    return started(c);
-}
-
-static const char *entry_field(redisReply *fields, const char *name)
-{
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (strcmp(fields->element[i]->str, name) == 0)
-            return fields->element[i + 1]->str;
-    return NULL;
-}
-
-static json_t *entry_json(redisReply *entry)
-{
-    redisReply *f = entry->element[1];
-    const char *s;
-    json_t *j = json_pack("{s:s}", "id", entry->element[0]->str);
-    static const char *const strings[][2] = {
-        {"event", "event"},       {"type", "type"},     {"kind", "kind"},
-        {"partner", "partner"},   {"reason", "reason"}, {"mechanic", "mechanic"},
-        {"currency", "currency"}, {"at", "at"},         {"mv", "mechanics_version"}};
-    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
-        s = entry_field(f, strings[i][0]);
-        json_object_set_new(j, strings[i][1], s ? json_string(s) : json_null());
-    }
-    s = entry_field(f, "delta");
-    json_object_set_new(j, "delta", json_integer(s ? strtoll(s, NULL, 10) : 0));
-    s = entry_field(f, "balance");
-    json_object_set_new(j, "balance", json_integer(s ? strtoll(s, NULL, 10) : 0));
-    s = entry_field(f, "pending");
-    json_object_set_new(j, "pending", json_integer(s ? strtoll(s, NULL, 10) : 0));
-    return j;
-}
-
-static void on_ledger(redisReply *r, const char *err, void *arg)
-{
-    engine_call *c = arg;
-    json_t *entries;
-    json_t *next = json_null();
-    if (reply_failed(c, r, err))
-        return;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        finish_err(c, 500, "internal", "unexpected reply to XREVRANGE");
-        return;
-    }
-    entries = json_array();
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *en = r->element[i];
-        if (en->type != REDIS_REPLY_ARRAY || en->elements != 2)
-            continue;
-        if ((int)i == c->limit) {
-            next = json_string(en->element[0]->str);
-            break;
-        }
-        json_array_append_new(entries, entry_json(en));
-    }
-    finish(c, 200,
-           json_pack("{s:s, s:o, s:o}", "member", c->ev.member, "entries", entries, "next", next));
-}
-
-static int valid_stream_id(const char *s)
-{
-    const char *dash = strchr(s, '-');
-    size_t n = strlen(s);
-    if (!dash || dash == s || n > 41 || !dash[1])
-        return 0;
-    for (const char *p = s; *p; p++)
-        if ((*p < '0' || *p > '9') && p != dash)
-            return 0;
-    return 1;
-}
-
-engine_call *engine_get_ledger(engine *e, const char *member, int limit, const char *cursor,
-                               engine_done_fn *done, void *arg)
-{
-    engine_call *c = call_new(e, CALL_LEDGER, done, arg);
-    char count[16];
-    const char *argv[6];
-    if (!c)
-        return NULL;
-    snprintf(c->ev.member, sizeof c->ev.member, "%s", member);
-    if (!pc_valid_id(member) ||
-        pc_member_key(c->k_ledger, PC_KEY_MAX, e->ns, member, "ledger") < 0) {
-        finish_err(c, 400, "bad_request", "bad member id");
-        return started(c);
-    }
-    if (limit < 1 || limit > 1000) {
-        finish_err(c, 400, "bad_request", "limit must be 1-1000");
-        return started(c);
-    }
-    if (cursor && !valid_stream_id(cursor)) {
-        finish_err(c, 400, "bad_request", "bad cursor");
-        return started(c);
-    }
-    c->limit = limit;
-    snprintf(count, sizeof count, "%d", limit + 1);
-    argv[0] = "XREVRANGE";
-    argv[1] = c->k_ledger;
-    argv[2] = cursor ? cursor : "+";
-    argv[3] = "-";
-    argv[4] = "COUNT";
-    argv[5] = count;
-    store_command(e->store, on_ledger, c, 6, argv, NULL);
     return started(c);
 }

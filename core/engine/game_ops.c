@@ -18,6 +18,7 @@
 #include "globals-internal.h"
 #include "common/calendar-internal.h"
 #include "model/draw-internal.h"
+#include "store/store-internal.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -19,6 +19,7 @@
 #define PUNCHCARD_GLOBALS_INTERNAL_H
 
 #include "globals.h"
+#include "store/store-internal.h"
 #include "punchcard/engine.h"
 
 #include <event2/event.h>

@@ -6,6 +6,7 @@
  */
 #include "effects.h"
 #include "globals-internal.h"
+#include "store/store-internal.h"
 
 #include <stdlib.h>
 #include <string.h>

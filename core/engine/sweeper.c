@@ -3,6 +3,7 @@
  */
 #include "punchcard/sweeper.h"
 #include "store/keys-internal.h"
+#include "store/store-internal.h"
 
 #include <event2/event.h>
 #include <stdlib.h>

@@ -10,6 +10,7 @@
 #include "server-internal.h"
 #include "common/calendar-internal.h"
 #include "model/draw-internal.h"
+#include "store/store-internal.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>

@@ -6,6 +6,7 @@
  */
 #include "server-internal.h"
 #include "store/keys-internal.h"
+#include "store/store-internal.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>

@@ -1,19 +1,49 @@
 /*
- * The Redis keyspace. Every key starts with the namespace; every key of one
- * member carries the member id as a hash tag, so one member's commit touches
- * one Redis Cluster slot:
- *   NS:{ann}:state     hash   balances, counters, badges, tier, version (see member.h)
- *   NS:{ann}:ledger    stream one entry per balance change
- *   NS:{ann}:ev:ID     string the stored response of event ID (dedupe), with a TTL
+ * The Redis keyspace: every key is built here and nowhere else. Every key
+ * starts with the namespace; every key of one member carries the member id as
+ * a hash tag, so one member's commit touches one Redis Cluster slot; every
+ * shared resource carries its own tag ({draw:D}, {lb:L}, ...), so each
+ * operation on it touches one slot too.
+ *
+ *   NS:{ann}:state                   hash   balances, counters, badges, tier, version
+ *                                           (model/member-internal.h)
+ *   NS:{ann}:ledger                  stream one entry per balance change
+ *   NS:{ann}:ev:ID                   string the stored response of event ID (dedupe), TTL
+ *   NS:due                           zset   member -> next due time (ms), read by the sweeper
+ *   NS:claims                        zset   unconfirmed claims of global operations
+ *   NS:stats:YYYY-MM-DD, NS:stats:total, NS:partner:P:YYYY-MM-DD
+ *                                    hash   "<currency>:<issued|redeemed|expired|reversed>"
+ *   NS:{draw:D}:meta | :pool:PRIZE:PERIOD | :claim:ID     an instant-win draw
+ *   NS:{budget:B}:PERIOD | :claim:ID                      a campaign budget
+ *   NS:{ref:FRIEND}:by                                    who referred FRIEND
+ *   NS:{g:NAME}:counter | :claim:ID                       a global counter
+ *   NS:{lb:L}:PERIOD | :meta                              a leaderboard
+ *
+ * Each builder writes the key into out and returns its length, or -1 when it
+ * does not fit (callers refuse the request then).
  */
-#ifndef PUNCHCARD_KEYS_H
-#define PUNCHCARD_KEYS_H
+#ifndef PUNCHCARD_KEYS_INTERNAL_H
+#define PUNCHCARD_KEYS_INTERNAL_H
 
 #include <stddef.h>
 
 #define PC_KEY_MAX 512
 
-/* Writes NS:{member}:suffix into out; returns its length, or -1 when it does not fit. */
+/* NS:{member}:suffix ("state", "ledger", "ev:<id>"). */
 int pc_member_key(char *out, size_t outlen, const char *ns, const char *member, const char *suffix);
+
+/* NS:name for the namespace-wide keys: "due", "claims", "stats:<day>", "stats:total". */
+int keys_global(char *out, size_t outlen, const char *ns, const char *name);
+
+/* NS:partner:P:DAY. */
+int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partner,
+                     const char *day);
+
+/*
+ * NS:{kind:name}:suffix, a shared resource in its own slot: kind is "draw",
+ * "budget", "ref", "g" (global counter) or "lb" (leaderboard).
+ */
+int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
+                  const char *suffix);
 
 #endif

@@ -4,7 +4,7 @@
 #ifndef PUNCHCARD_STORE_SCRIPTS_H
 #define PUNCHCARD_STORE_SCRIPTS_H
 
-#include "punchcard/store.h"
+#include "store-internal.h"
 
 extern store_script store_script_load;
 extern store_script store_script_commit;

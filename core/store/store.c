@@ -3,7 +3,7 @@
  * leaves to its user: connect and per-command timeouts (evtimers), reconnect
  * with exponential backoff, and loading our server-side scripts on connect.
  */
-#include "punchcard/store.h"
+#include "store-internal.h"
 #include "punchcard/common.h"
 
 #include <event2/event.h>

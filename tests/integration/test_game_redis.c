@@ -10,6 +10,7 @@
  */
 #include "harness.h"
 #include "punchcard/common.h"
+#include "store/store-internal.h"
 
 #include <hiredis/hiredis.h>
 #include <math.h>

@@ -4,6 +4,7 @@
  * balance that moved without a ledger entry, or an entry without its move.
  */
 #include "cli/cli.h"
+#include "store/store-internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 #include "harness_run.h"
+#include "store/store-internal.h"
 
 #include <hiredis/hiredis.h>
 #include <setjmp.h>
