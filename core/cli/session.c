@@ -124,7 +124,7 @@ int session_send_flags(session *s, json_t *event, int flags, json_t **body)
     pc_error err;
 
     if (pc_event_from_json(event, &ev, &err)) {
-        *body = engine_error_json(&err);
+        *body = pc_error_json(&err);
         return err.status;
     }
     engine_submit_flags(s->engine, &ev, flags, on_done, &w);

@@ -4,6 +4,7 @@
 #include "punchcard/common.h"
 #include "calendar-internal.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -206,4 +207,10 @@ err:
     free(buf);
     fclose(f);
     return NULL;
+}
+
+json_t *pc_error_json(const pc_error *err)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", err->code ? err->code : "internal",
+                     "message", err->message);
 }

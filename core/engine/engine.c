@@ -92,12 +92,6 @@ void engine_free(engine *e)
     free(e);
 }
 
-json_t *engine_error_json(const pc_error *err)
-{
-    return json_pack("{s:{s:s, s:s}}", "error", "code", err->code ? err->code : "internal",
-                     "message", err->message);
-}
-
 static void call_free(engine_call *c)
 {
     json_decref(c->original);
@@ -185,7 +179,7 @@ static void finish_err(engine_call *c, int status, const char *code, const char 
 {
     pc_error err;
     pc_fail(&err, status, code, "%s", msg);
-    finish(c, status, engine_error_json(&err));
+    finish(c, status, pc_error_json(&err));
 }
 
 /* Returns c, or NULL when it already finished during the submitting call. */
@@ -205,7 +199,7 @@ static engine_call *call_new(engine *e, enum call_kind kind, engine_done_fn *don
     if (!c) {
         pc_error err;
         pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, engine_error_json(&err));
+        done(arg, 500, pc_error_json(&err));
         return NULL;
     }
     c->e = e;
@@ -384,7 +378,7 @@ static void fail_decide(engine_call *c, const pc_error *err)
         return;
     }
     pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err->message);
-    finish(c, err->status, engine_error_json(err));
+    finish(c, err->status, pc_error_json(err));
 }
 
 /* Runs the mechanics until they finish, fail, or wait on a global operation. */

@@ -25,7 +25,7 @@ static query *query_new(engine *e, engine_done_fn *done, void *arg)
     if (!q) {
         pc_error err;
         pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, engine_error_json(&err));
+        done(arg, 500, pc_error_json(&err));
         return NULL;
     }
     q->e = e;
@@ -45,7 +45,7 @@ static void query_fail(query *q, int status, const char *code, const char *msg)
 {
     pc_error err;
     pc_fail(&err, status, code, "%s", msg);
-    query_finish(q, status, engine_error_json(&err));
+    query_finish(q, status, pc_error_json(&err));
 }
 
 /* A redis error or no reply: 503, q answered and freed; 1 then. */

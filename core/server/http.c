@@ -73,7 +73,7 @@ void send_error(server *s, struct evhttp_request *req, int status, const char *c
 {
     pc_error err;
     pc_fail(&err, status, code, "%s", msg);
-    send_json(s, req, status, engine_error_json(&err));
+    send_json(s, req, status, pc_error_json(&err));
 }
 
 void on_engine_done(void *arg, int status, json_t *body)

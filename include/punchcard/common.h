@@ -22,6 +22,14 @@ typedef struct pc_error {
 int pc_fail(pc_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * The one rendering of an error as JSON, {"error": {"code", "message"}}, for
+ * the HTTP answers and the CLI alike. A new reference (a json_t *), or NULL on
+ * out of memory.
+ */
+struct json_t;
+struct json_t *pc_error_json(const pc_error *err);
+
 enum pc_log_level { PC_LOG_DEBUG, PC_LOG_INFO, PC_LOG_WARN, PC_LOG_ERROR };
 
 /* Sets the lowest level that pc_log() prints (default PC_LOG_INFO). */

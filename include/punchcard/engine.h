@@ -63,7 +63,4 @@ engine_call *engine_get_ledger(engine *e, const char *member, int limit, const c
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);
 
-/* {"error": {"code", "message"}} for err; new reference. */
-json_t *engine_error_json(const pc_error *err);
-
 #endif
