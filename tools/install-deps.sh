@@ -1,13 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages Punchcard needs, and only those that are missing.
 # One script for every consumer: `make run`, `make test`, CI and docker/Dockerfile.
-#   tools/install-deps.sh          build + test + run dependencies
+#   tools/install-deps.sh          build + test (cppcheck too) + run dependencies
 #   tools/install-deps.sh --runtime only what a built punchd needs to run
 set -eu
 
 build="cmake make gcc pkg-config libc6-dev
 liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev libjemalloc-dev
-libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux"
+libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux cppcheck"
 runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 libjemalloc2
 libssl3 libedit2 ca-certificates"
 
