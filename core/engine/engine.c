@@ -12,14 +12,13 @@
 #include "mcache.h"
 #include "common/jsonw-internal.h"
 #include "store/keys-internal.h"
-#include "store/store-scripts.h"
+#include "store-scripts-gen.h"
 #include "store/store-internal.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 enum call_kind { CALL_EVENT };
 
@@ -77,8 +76,6 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
         free(e);
         return NULL;
     }
-    store_add_script(s, &store_script_load);
-    store_add_script(s, &store_script_commit);
     globals_set_engine(e->globals, e); /* game effects send events; claims get swept */
     return e;
 }
@@ -548,7 +545,8 @@ static void on_commit(redisReply *r, const char *err, void *arg)
         if (c->m->effects) {
             size_t i;
             json_t *fx;
-            json_array_foreach(c->m->effects, i, fx) globals_effect(c->e->globals, &c->ev, fx);
+            json_array_foreach(c->m->effects, i, fx)
+                globals_effect(c->e->globals, &c->ev, fx);
         }
         finish(c, 200, json_incref(c->response));
         return;

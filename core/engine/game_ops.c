@@ -19,6 +19,7 @@
 #include "common/calendar-internal.h"
 #include "model/draw-internal.h"
 #include "store/store-internal.h"
+#include "store-scripts-gen.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,128 +28,6 @@
 #include <string.h>
 
 #define CLAIM_TTL "86400"
-
-/* One script for every game operation, ARGV[1] naming it (fewer scripts to load). */
-static store_script game_script = {
-    "game",
-    "local op = ARGV[1]\n"
-    "local function now()\n"
-    "  local t = redis.call('TIME')\n"
-    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "end\n"
-    "local function young(t, age)\n"
-    "  return tonumber(age) > 0 and t and now() - tonumber(t) < tonumber(age)\n"
-    "end\n"
-    "if op == 'draw_read' then\n"
-    "  local c = redis.call('HMGET', KEYS[2], 'epoch', 'prize')\n"
-    "  if c[1] then\n"
-    "    redis.call('HSET', KEYS[2], 't', now())\n"
-    "    return {tonumber(c[1]), c[2], 1}\n"
-    "  end\n"
-    "  return {tonumber(redis.call('HGET', KEYS[1], 'epoch') or '1'), '', 0}\n"
-    "elseif op == 'draw_take' then\n"
-    "  local c = redis.call('HGET', KEYS[2], 'prize')\n"
-    "  if c then redis.call('HSET', KEYS[2], 't', now()); return c end\n"
-    "  local peek = ARGV[4] == '1'\n"
-    "  if not peek then redis.call('HSET', KEYS[1], 'tz', ARGV[5]) end\n"
-    "  for i = 1, #KEYS - 2 do\n"
-    "    local b = 5 + (i - 1) * 4\n"
-    "    local name, size, ttl = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 4])\n"
-    "    local pk, ok = KEYS[2 + i], size < 0\n"
-    "    if not peek then\n"
-    "      redis.call('HSET', KEYS[1], 'pool:' .. name, size, 'refill:' .. name, ARGV[b + 3])\n"
-    "    end\n"
-    "    if ok then pk = '' else\n"
-    "      local left = redis.call('HGET', pk, 'left')\n"
-    "      if not left then\n"
-    "        left = size\n"
-    "        if not peek then\n"
-    "          redis.call('HSET', pk, 'left', size, 'won', 0, 'size', size)\n"
-    "          if ttl > 0 then redis.call('EXPIRE', pk, ttl) end\n"
-    "        end\n"
-    "      end\n"
-    "      ok = tonumber(left) > 0\n"
-    "      if ok and not peek then\n"
-    "        redis.call('HINCRBY', pk, 'left', -1)\n"
-    "        redis.call('HINCRBY', pk, 'won', 1)\n"
-    "      end\n"
-    "    end\n"
-    "    if ok then\n"
-    "      if not peek then\n"
-    "        redis.call('HINCRBY', KEYS[1], 'wins', 1)\n"
-    "        redis.call('HINCRBY', KEYS[1], 'won:' .. name, 1)\n"
-    "        redis.call('HSET', KEYS[2], 't', now(), 'epoch', ARGV[2], 'prize', name, 'pool', pk)\n"
-    "        redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
-    "      end\n"
-    "      return name\n"
-    "    end\n"
-    "  end\n"
-    "  return ''\n"
-    "elseif op == 'draw_release' then\n"
-    "  local c = redis.call('HMGET', KEYS[2], 'prize', 'pool', 't')\n"
-    "  if not c[1] then return 0 end\n"
-    "  if young(c[3], ARGV[2]) then return -1 end\n"
-    "  redis.call('DEL', KEYS[2])\n"
-    "  if c[2] ~= '' and redis.call('EXISTS', c[2]) == 1 then\n"
-    "    redis.call('HINCRBY', c[2], 'left', 1)\n"
-    "    redis.call('HINCRBY', c[2], 'won', -1)\n"
-    "  end\n"
-    "  redis.call('HINCRBY', KEYS[1], 'wins', -1)\n"
-    "  redis.call('HINCRBY', KEYS[1], 'won:' .. c[1], -1)\n"
-    "  return 1\n"
-    "elseif op == 'budget_take' then\n"
-    "  if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-    "    redis.call('HSET', KEYS[2], 't', now())\n"
-    "    return 1\n"
-    "  end\n"
-    "  local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')\n"
-    "  local amount, max = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "  if used + amount > max then return 0 end\n"
-    "  if ARGV[6] == '1' then return 1 end\n"
-    "  redis.call('HINCRBY', KEYS[1], 'used', amount)\n"
-    "  redis.call('HSET', KEYS[1], 'max', max)\n"
-    "  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
-    "  redis.call('HSET', KEYS[2], 't', now(), 'amount', amount, 'key', KEYS[1])\n"
-    "  redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
-    "  return 1\n"
-    "elseif op == 'budget_release' then\n"
-    "  local c = redis.call('HMGET', KEYS[1], 'amount', 'key', 't')\n"
-    "  if not c[1] then return 0 end\n"
-    "  if young(c[3], ARGV[2]) then return -1 end\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  if redis.call('EXISTS', c[2]) == 1 then\n"
-    "    redis.call('HINCRBY', c[2], 'used', -tonumber(c[1]))\n"
-    "  end\n"
-    "  return 1\n"
-    "elseif op == 'referral_take' then\n"
-    "  local c = redis.call('HMGET', KEYS[1], 'referrer', 'claim')\n"
-    "  if c[1] then\n"
-    "    if c[2] == ARGV[3] then redis.call('HSET', KEYS[1], 't', now()); return 1 end\n"
-    "    return 0\n"
-    "  end\n"
-    "  if ARGV[4] == '1' then return 1 end\n"
-    "  redis.call('HSET', KEYS[1], 'referrer', ARGV[2], 'claim', ARGV[3], 't', now(),\n"
-    "             'type', ARGV[5])\n"
-    "  return 1\n"
-    "elseif op == 'referral_release' then\n"
-    "  local c = redis.call('HMGET', KEYS[1], 'claim', 't')\n"
-    "  if c[1] ~= ARGV[2] then return 0 end\n"
-    "  if young(c[2], ARGV[3]) then return -1 end\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  return 1\n"
-    "elseif op == 'lb_add' then\n"
-    "  redis.call('ZINCRBY', KEYS[1], ARGV[2], ARGV[3])\n"
-    "  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
-    "  redis.call('HSET', KEYS[2], 'per', ARGV[5], 'tz', ARGV[6])\n"
-    "  return 1\n"
-    "end\n"
-    "return redis.error_reply('game: unknown op ' .. tostring(op))\n",
-    ""};
-
-void game_ops_init(store *s)
-{
-    store_add_script(s, &game_script);
-}
 
 static void draw_key(const globals *g, const char *draw, const char *suffix, char *out, size_t n)
 {
@@ -224,7 +103,7 @@ static void draw_take(draw_call *d)
     json_t *prizes = json_object_get(d->args, "prizes");
     size_t n = json_array_size(prizes), start = n ? (size_t)(d->pick % n) : 0;
     const char *tz = json_string_value(json_object_get(d->args, "tz"));
-    int nkeys = 2 + (int)n, argc = nkeys + 5 + 4 * (int)n, k = 0;
+    int nkeys = 2 + (int)n, argc = nkeys + 4 + 4 * (int)n, k = 0;
     char **own = calloc((size_t)argc, sizeof *own);
     const char **argv = calloc((size_t)argc, sizeof *argv);
     char epoch[32];
@@ -247,7 +126,6 @@ static void draw_take(draw_call *d)
             json_string_value(json_object_get(p, "period")));
     }
     snprintf(epoch, sizeof epoch, "%" PRId64, d->epoch);
-    argv[k++] = "draw_take";
     argv[k++] = epoch;
     argv[k++] = CLAIM_TTL;
     argv[k++] = d->ge->dry ? "1" : "0";
@@ -261,7 +139,7 @@ static void draw_take(draw_call *d)
     }
 #undef OWN
     if (k == argc)
-        store_eval(d->g->store, &game_script, on_draw_taken, d, nkeys, argc, argv, NULL);
+        store_eval(d->g->store, &store_script_draw_take, on_draw_taken, d, nkeys, argc, argv, NULL);
     else
         draw_fail(d, "out of memory");
     for (int i = 0; i < argc; i++)
@@ -322,8 +200,8 @@ static void op_draw(globals *g, globals_event *ge, json_t *args, globals_done_fn
     snprintf(d->claim_id, sizeof d->claim_id, "%s", c->id);
     draw_key(g, name, "meta", meta, sizeof meta);
     claim_key(g, "draw", name, c->id, ckey, sizeof ckey);
-    const char *argv[3] = {meta, ckey, "draw_read"};
-    store_eval(g->store, &game_script, on_draw_read, d, 2, 3, argv, NULL);
+    const char *argv[2] = {meta, ckey};
+    store_eval(g->store, &store_script_draw_read, on_draw_read, d, 2, 2, argv, NULL);
 }
 
 typedef struct bool_call {
@@ -386,9 +264,8 @@ static void op_budget(globals *g, globals_event *ge, json_t *args, globals_done_
              json_integer_value(json_object_get(args, "ttl")));
     if (!ge->dry)
         globals_index_add(g, c);
-    const char *argv[8] = {key, ckey, "budget_take", amount,
-                           max, ttl,  CLAIM_TTL,     ge->dry ? "1" : "0"};
-    store_eval(g->store, &game_script, on_bool, b, 2, 8, argv, NULL);
+    const char *argv[7] = {key, ckey, amount, max, ttl, CLAIM_TTL, ge->dry ? "1" : "0"};
+    store_eval(g->store, &store_script_budget_take, on_bool, b, 2, 7, argv, NULL);
 }
 
 /* referral: the first event to claim this member as a referred friend holds it for good. */
@@ -446,8 +323,8 @@ static void op_referral(globals *g, globals_event *ge, json_t *args, globals_don
     snprintf(key, sizeof key, "%s:{ref:%s}:by", g->ns, ge->member);
     if (!ge->dry)
         globals_index_add(g, c);
-    const char *argv[6] = {key, "referral_take", by, c->id, ge->dry ? "1" : "0", type};
-    store_eval(g->store, &game_script, on_referral, rc, 1, 6, argv, NULL);
+    const char *argv[5] = {key, by, c->id, ge->dry ? "1" : "0", type};
+    store_eval(g->store, &store_script_referral_take, on_referral, rc, 1, 5, argv, NULL);
 }
 
 int game_op_call(globals *g, globals_event *ge, const mech_request *req, globals_done_fn *done,
@@ -472,16 +349,16 @@ int game_op_release(globals *g, const char *op, const char *resource, const char
     if (!strcmp(op, "draw")) {
         draw_key(g, resource, "meta", k1, sizeof k1);
         claim_key(g, "draw", resource, claim_id, k2, sizeof k2);
-        const char *argv[4] = {k1, k2, "draw_release", age};
-        store_eval(g->store, &game_script, fn, arg, 2, 4, argv, NULL);
+        const char *argv[3] = {k1, k2, age};
+        store_eval(g->store, &store_script_draw_release, fn, arg, 2, 3, argv, NULL);
     } else if (!strcmp(op, "budget")) {
         claim_key(g, "budget", resource, claim_id, k1, sizeof k1);
-        const char *argv[3] = {k1, "budget_release", age};
-        store_eval(g->store, &game_script, fn, arg, 1, 3, argv, NULL);
+        const char *argv[2] = {k1, age};
+        store_eval(g->store, &store_script_budget_release, fn, arg, 1, 2, argv, NULL);
     } else if (!strcmp(op, "referral")) {
         snprintf(k1, sizeof k1, "%s:{ref:%s}:by", g->ns, resource);
-        const char *argv[4] = {k1, "referral_release", claim_id, age};
-        store_eval(g->store, &game_script, fn, arg, 1, 4, argv, NULL);
+        const char *argv[3] = {k1, claim_id, age};
+        store_eval(g->store, &store_script_referral_release, fn, arg, 1, 3, argv, NULL);
     } else {
         return 0;
     }
@@ -600,8 +477,8 @@ int game_effect(globals *g, const pc_event *ev, json_t *fx)
         snprintf(score, sizeof score, "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(fx, "score")));
         snprintf(ttl, sizeof ttl, "%d", cal_period_ttl(cal_period_parse(per)));
-        const char *argv[8] = {key, meta, "lb_add", score, ev->member, ttl, per, tz};
-        store_eval(g->store, &game_script, ignore, NULL, 2, 8, argv, NULL);
+        const char *argv[7] = {key, meta, score, ev->member, ttl, per, tz};
+        store_eval(g->store, &store_script_lb_add, ignore, NULL, 2, 7, argv, NULL);
         return 1;
     }
     if (op && !strcmp(op, "referral")) {

@@ -82,9 +82,6 @@ void globals_index_del(globals *g, const char *entry);
  */
 void game_deliver(globals *g, const char *friend_id, const char *claim_id, const char *entry);
 
-/* game_ops.c: registers the scripts. */
-void game_ops_init(store *s);
-
 /* game_ops.c: performs op "draw", "budget" or "referral"; 0 when op is not one of them. */
 int game_op_call(globals *g, globals_event *ge, const mech_request *req, globals_done_fn *done,
                  void *arg);

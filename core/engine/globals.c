@@ -7,46 +7,13 @@
 #include "effects.h"
 #include "globals-internal.h"
 #include "store/store-internal.h"
+#include "store-scripts-gen.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <inttypes.h>
 #include <stdio.h>
-
-/*
- * counter: a global counter, incremented once per claim (by 1, or by args.by).
- *   KEYS: the counter, the claim   ARGV: by, claim TTL (s), peek ("1": a dry run)
- *   -> the counter's value after this event's increment
- * The claim holds "<value>:<by>". Claims live a day; a confirmed counter claim
- * is just left to expire. A released one gives its increment back only when
- * nobody counted since: a value is never handed out twice (an every-Nth
- * prize stays exact), at the price of a skipped value after a failed event.
- * A dry run only looks.
- */
-static store_script counter_reserve = {
-    "counter_reserve",
-    "local c = redis.call('GET', KEYS[2])\n"
-    "if c then return tonumber(string.match(c, '^(-?%d+)')) end\n"
-    "if ARGV[3] == '1' then\n"
-    "  return tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])\n"
-    "end\n"
-    "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
-    "redis.call('SET', KEYS[2], v .. ':' .. ARGV[1], 'EX', ARGV[2])\n"
-    "return v\n",
-    ""};
-
-static store_script counter_release = {
-    "counter_release",
-    "local c = redis.call('GET', KEYS[2])\n"
-    "if not c then return 0 end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "local v, by = string.match(c, '^(-?%d+):(-?%d+)$')\n"
-    "if v and tonumber(redis.call('GET', KEYS[1]) or '0') == tonumber(v) then\n"
-    "  redis.call('DECRBY', KEYS[1], by)\n"
-    "end\n"
-    "return 1\n",
-    ""};
 
 /* How long a claim may stay unconfirmed before the sweeper looks at it. */
 static int64_t env_ms(const char *name, int64_t def)
@@ -65,9 +32,6 @@ globals *globals_new(store *s, const char *ns)
     g->refs = 1;
     snprintf(g->ns, sizeof g->ns, "%s", ns);
     g->claim_age_ms = env_ms("PUNCHD_CLAIM_TIMEOUT_MS", 120000);
-    store_add_script(s, &counter_reserve);
-    store_add_script(s, &counter_release);
-    game_ops_init(s);
     return g;
 }
 
@@ -244,7 +208,7 @@ void globals_call(globals *g, globals_event *ge, const mech_request *req, global
         char by[32];
         snprintf(by, sizeof by, "%" JSON_INTEGER_FORMAT, byj ? json_integer_value(byj) : 1);
         const char *argv[5] = {key, ckey, by, "86400", ge->dry ? "1" : "0"};
-        store_eval(g->store, &counter_reserve, on_reserved, p, 2, 5, argv, NULL);
+        store_eval(g->store, &store_script_counter_reserve, on_reserved, p, 2, 5, argv, NULL);
         return;
     }
     if (game_op_call(g, ge, req, done, arg))
@@ -276,7 +240,7 @@ static void release_claim(globals *g, const char *op, const char *resource, cons
         snprintf(c.id, sizeof c.id, "%s", id);
         counter_keys(g, &c, key, ckey, sizeof key);
         const char *argv[3] = {key, ckey, "0"}; /* the amount is in the claim */
-        store_eval(g->store, &counter_release, ignore_reply, NULL, 2, 3, argv, NULL);
+        store_eval(g->store, &store_script_counter_release, ignore_reply, NULL, 2, 3, argv, NULL);
         return;
     }
     release_ctx *rc = calloc(1, sizeof *rc);

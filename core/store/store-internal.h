@@ -13,14 +13,16 @@
 
 #include <hiredis/hiredis.h>
 
-/* A server-side Lua script; sha is filled by store_script_init(). */
+/*
+ * A server-side Lua script, embedded at build time from core/store/scripts/NAME.lua
+ * (store-scripts-gen.h declares one store_script_NAME per file). The store
+ * loads every one of them on connect.
+ */
 typedef struct store_script {
     const char *name;
     const char *body;
-    char sha[41];
+    char sha[41]; /* SHA-1 of body, computed by the build */
 } store_script;
-
-typedef void store_reply_fn(redisReply *reply, const char *err, void *arg);
 
 typedef void store_reply_fn(redisReply *reply, const char *err, void *arg);
 
@@ -32,17 +34,13 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
                   const size_t *argvlen);
 
 /*
- * Registers a script: fills script->sha and loads it on every (re)connect, ahead
- * of any command, so EVALSHA finds it. script must outlive the store.
+ * EVALSHA script with nkeys keys followed by args in argv: the one way a
+ * script runs. Should Redis answer NOSCRIPT (SCRIPT FLUSH by an operator, a
+ * restarted server), the scripts are loaded again and the call is sent once
+ * more; fn sees the reply of that second try. Like store_command(), fn may be
+ * called before this returns.
  */
-int store_add_script(store *s, store_script *script);
-
-/*
- * EVALSHA script with nkeys keys followed by args in argv. Should Redis answer
- * NOSCRIPT anyway (SCRIPT FLUSH by an operator), the scripts are loaded again
- * and this one call fails with an error the caller may retry.
- */
-int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys, int argc,
-               const char **argv, const size_t *argvlen);
+int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
+               int argc, const char **argv, const size_t *argvlen);
 
 #endif

@@ -1,19 +1,19 @@
 /*
  * One hiredis async connection on a libevent loop, with the parts hiredis 0.14
  * leaves to its user: connect and per-command timeouts (evtimers), reconnect
- * with exponential backoff, and loading our server-side scripts on connect.
+ * with exponential backoff, and the server-side scripts: every embedded
+ * script (store-scripts-gen.h) is loaded on connect, and called by EVALSHA
+ * through store_eval() alone, which reloads them and retries once on NOSCRIPT.
  */
 #include "store-internal.h"
+#include "store-scripts-gen.h"
 #include "punchcard/common.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_SCRIPTS 16
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
 
@@ -31,8 +31,6 @@ struct store {
     struct pending *oldest, *newest; /* commands in flight, in the order they were sent */
     int backoff_ms;
     int freeing;
-    store_script *scripts[MAX_SCRIPTS];
-    int nscripts;
     store_stats stats;
 };
 
@@ -44,6 +42,9 @@ typedef struct pending {
     int64_t sent_ms;
     struct pending *prev, *next; /* the store's in-flight list */
     int done;                    /* fn already called (by the watchdog) */
+    char *resp;                  /* an EVALSHA as sent (owned), to send again after NOSCRIPT */
+    size_t resp_len;
+    int resent; /* sent again once already */
 } pending;
 
 static void connect_now(store *s);
@@ -67,19 +68,27 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     connect_now(s);
 }
 
+/* A script Redis refused, or that hashes to another digest than the build computed, is logged. */
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
-    store_script *script = priv;
+    const store_script *script = priv;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         pc_log(PC_LOG_ERROR, "redis: SCRIPT LOAD %s: %s", script->name, reply->str);
+    else if (reply && reply->type == REDIS_REPLY_STRING && strcmp(reply->str, script->sha) != 0)
+        pc_log(PC_LOG_ERROR, "redis: script %s has digest %s, not %s", script->name, reply->str,
+               script->sha);
 }
 
+/*
+ * Sends SCRIPT LOAD of every embedded script, ahead of whatever is sent next:
+ * Redis answers in order, so a later EVALSHA finds them.
+ */
 static void load_scripts(store *s)
 {
-    for (int i = 0; i < s->nscripts; i++)
-        redisAsyncCommand(s->ac, on_script_loaded, s->scripts[i], "SCRIPT LOAD %s",
-                          s->scripts[i]->body);
+    for (int i = 0; store_scripts[i]; i++)
+        redisAsyncCommand(s->ac, on_script_loaded, (void *)store_scripts[i], "SCRIPT LOAD %s",
+                          store_scripts[i]->body);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -193,29 +202,6 @@ int store_ready(const store *s)
     return s->state == CONN_READY;
 }
 
-/* Scripts are shared by every store (static structs): their digest is written once. */
-static pthread_mutex_t script_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int store_add_script(store *s, store_script *script)
-{
-    for (int i = 0; i < s->nscripts; i++)
-        if (s->scripts[i] == script)
-            return 0; /* a second engine on the same store: loaded already */
-    if (s->nscripts == MAX_SCRIPTS) {
-        pc_log(PC_LOG_ERROR, "redis: too many scripts (%d); %s not loaded", MAX_SCRIPTS,
-               script->name);
-        return -1;
-    }
-    pthread_mutex_lock(&script_lock);
-    if (!script->sha[0])
-        pc_sha1_hex(script->body, strlen(script->body), script->sha);
-    pthread_mutex_unlock(&script_lock);
-    s->scripts[s->nscripts++] = script;
-    if (s->state == CONN_READY)
-        redisAsyncCommand(s->ac, on_script_loaded, script, "SCRIPT LOAD %s", script->body);
-    return 0;
-}
-
 static void unlink_pending(store *s, pending *p)
 {
     if (p->prev)
@@ -228,6 +214,41 @@ static void unlink_pending(store *s, pending *p)
         s->newest = p->prev;
 }
 
+static void link_pending(store *s, pending *p)
+{
+    p->sent_ms = pc_mono_ms();
+    p->prev = s->newest;
+    p->next = NULL;
+    if (s->newest)
+        s->newest->next = p;
+    else
+        s->oldest = p;
+    s->newest = p;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv);
+
+/*
+ * Redis lost the scripts (SCRIPT FLUSH, a restarted or failed-over server
+ * that kept our connection): load them again and send the same EVALSHA once
+ * more behind them. NOSCRIPT means the script did not run, so this is safe.
+ * 1 when p was sent again (its callback will come), 0 otherwise.
+ */
+static int resend_after_noscript(store *s, pending *p, const redisReply *reply)
+{
+    if (!p->resp || p->resent || p->done || strncmp(reply->str, "NOSCRIPT", 8) != 0 || !s->ac ||
+        s->state != CONN_READY)
+        return 0;
+    pc_log(PC_LOG_WARN, "redis: scripts missing (NOSCRIPT); loading them again");
+    load_scripts(s);
+    p->resent = 1;
+    link_pending(s, p);
+    if (redisAsyncFormattedCommand(s->ac, on_reply, p, p->resp, p->resp_len) == REDIS_OK)
+        return 1;
+    unlink_pending(s, p);
+    return 0;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     pending *p = priv;
@@ -235,20 +256,20 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     store *s = p->s;
 
     unlink_pending(s, p);
+    if (reply && reply->type == REDIS_REPLY_ERROR && resend_after_noscript(s, p, reply))
+        return;
     if (!p->done) {
         p->done = 1;
         if (!reply) {
             s->stats.errors++;
             p->fn(NULL, "redis connection lost", p->arg);
         } else {
-            if (reply->type == REDIS_REPLY_ERROR) {
+            if (reply->type == REDIS_REPLY_ERROR)
                 s->stats.errors++;
-                if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && s->ac)
-                    load_scripts(s);
-            }
             p->fn(reply, NULL, p->arg);
         }
     }
+    free(p->resp);
     free(p);
 }
 
@@ -290,8 +311,10 @@ static char *put_num(char *d, size_t v)
 /*
  * Formats the command as RESP ourselves and hands it to hiredis: its own
  * formatter (sdscatfmt per argument) was the largest single cost of an event.
+ * keep: p keeps the formatted command (p->resp), to send it again.
  */
-static int send_resp(store *s, pending *p, int argc, const char **argv, const size_t *argvlen)
+static int send_resp(store *s, pending *p, int argc, const char **argv, const size_t *argvlen,
+                     int keep)
 {
     size_t total = 16, *lens = NULL, stack_lens[64];
     char *cmd, *d;
@@ -324,14 +347,20 @@ static int send_resp(store *s, pending *p, int argc, const char **argv, const si
         *d++ = '\n';
     }
     rc = redisAsyncFormattedCommand(s->ac, on_reply, p, cmd, (size_t)(d - cmd));
-    free(cmd);
+    if (keep && rc == REDIS_OK) {
+        p->resp = cmd;
+        p->resp_len = (size_t)(d - cmd);
+    } else {
+        free(cmd);
+    }
     if (lens != stack_lens)
         free(lens);
     return rc;
 }
 
-int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
-                  const size_t *argvlen)
+/* store_command(); keep: the command may be sent again (an EVALSHA). */
+static int send_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
+                        const size_t *argvlen, int keep)
 {
     pending *p;
 
@@ -344,14 +373,8 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
     p->s = s;
     p->fn = fn;
     p->arg = arg;
-    p->sent_ms = pc_mono_ms();
-    p->prev = s->newest;
-    if (s->newest)
-        s->newest->next = p;
-    else
-        s->oldest = p;
-    s->newest = p;
-    if (send_resp(s, p, argc, argv, argvlen) != REDIS_OK) {
+    link_pending(s, p);
+    if (send_resp(s, p, argc, argv, argvlen, keep) != REDIS_OK) {
         unlink_pending(s, p);
         free(p);
         goto unavailable;
@@ -363,8 +386,14 @@ unavailable:
     return -1;
 }
 
-int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, int nkeys, int argc,
-               const char **argv, const size_t *argvlen)
+int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
+                  const size_t *argvlen)
+{
+    return send_command(s, fn, arg, argc, argv, argvlen, 0);
+}
+
+int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
+               int argc, const char **argv, const size_t *argvlen)
 {
     enum { STACK_ARGS = 64 };
     const char *sargv[STACK_ARGS + 3];
@@ -395,7 +424,7 @@ int store_eval(store *s, store_script *script, store_reply_fn *fn, void *arg, in
         av[i + 3] = argv[i];
         al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    rc = store_command(s, fn, arg, argc + 3, av, al);
+    rc = send_command(s, fn, arg, argc + 3, av, al, 1);
     if (av != sargv) {
         free(av);
         free(al);

@@ -37,7 +37,7 @@ typedef struct engine_config {
  */
 typedef void engine_done_fn(void *arg, int status, json_t *body);
 
-/* The engine borrows s and h; they must outlive it. Registers the scripts on s. */
+/* The engine borrows s and h; they must outlive it. */
 engine *engine_new(store *s, mech_holder *h, const engine_config *cfg);
 void engine_free(engine *e);
 
