@@ -1,13 +1,14 @@
 /*
  * punch repl, private to core/cli: the terminal side (repl.c: libedit, the
  * loop that runs while waiting for a key, completion, history, signals) and
- * the command side (replcmd.c: a helper Lua state whose functions send events
- * through the session's engine and print what happened).
+ * the command side (replcmd.c: a helper Lua state with the bindings it shares
+ * with punch test, luabind-internal.h, whose answers it prints readably).
  */
 #ifndef PUNCHCARD_CLI_REPL_H
 #define PUNCHCARD_CLI_REPL_H
 
 #include "cli.h"
+#include "cli/luabind-internal.h"
 #include "punchcard/sweeper.h"
 
 #include <lua.h>
@@ -17,15 +18,14 @@ typedef struct repl {
     session s;
     sweeper *sweeper; /* expiry and releases of silent members, on the virtual clock */
     lua_State *L;
+    luabind b; /* the state's bindings: on s, shown by replcmd.c, ids made with id_prefix */
     const char *scripts;
     int external_redis; /* --redis given: ids carry a run stamp, the namespace is kept */
     char **members;     /* member ids seen, for completion; owned */
     size_t nmembers;
-    char last_member[PC_ID_MAX + 1];
-    long seq; /* events sent, for fresh ids */
-    char id_prefix[40];
-    char version[16]; /* mechanics version last announced */
-    int at_prompt;    /* the line editor owns the screen: notices must redraw it */
+    char id_prefix[40]; /* of the ids send makes up */
+    char version[16];   /* mechanics version last announced */
+    int at_prompt;      /* the line editor owns the screen: notices must redraw it */
     int need_redraw;
     int quit;
 } repl;
@@ -49,7 +49,7 @@ void replcmd_eval(repl *r, const char *chunk, int *incomplete);
 /* Prints the banner: mechanics, redis, clock, how to start. */
 void replcmd_banner(repl *r);
 
-/* Remembers a member id for completion. */
+/* Remembers a member id for completion (the default member is r->b.last_member). */
 void repl_note_member(repl *r, const char *id);
 
 /*

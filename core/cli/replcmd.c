@@ -1,15 +1,16 @@
 /*
- * The commands of punch repl (repl.h): a helper Lua state (not the sandbox
- * the mechanics run in) whose functions send events through the session's
- * engine and print, readably, what the engine answered: outcomes, balances
- * before -> after, which mechanics ran and why the others did not.
+ * The commands of punch repl (repl.h): the shared Lua bindings
+ * (luabind-internal.h: send an event, read a member, a ledger, a draw, a
+ * leaderboard, move the clock) plus the REPL's own commands, and the way
+ * the REPL shows every answer: readably (outcomes, balances before -> after,
+ * which mechanics ran and why the others did not), then as the line's value.
  */
 #include "repl.h"
+#include "cli/luabind-internal.h"
 #include "lua/luajson-internal.h"
 #include "store/store-internal.h"
 
 #include <lauxlib.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,6 @@ static const char repl_help[] =
     "Tab completes names and member ids; Ctrl-C stops a command or clears the line; Ctrl-D\n"
     "quits. History is kept in ~/.punch_history.\n";
 
-static const char *const reserved[] = {"id", "type", "member", "at", "data", "dry_run", NULL};
-
 typedef struct sync_count {
     int done;
     long long n;
@@ -48,13 +47,12 @@ static void on_count(redisReply *reply, const char *err, void *arg)
 
 static repl *repl_of(lua_State *L)
 {
-    return *(repl **)lua_getextraspace(L);
+    return luabind_of(L)->owner;
 }
 
 void repl_note_member(repl *r, const char *id)
 {
     char **m;
-    snprintf(r->last_member, sizeof r->last_member, "%s", id);
     for (size_t i = 0; i < r->nmembers; i++)
         if (!strcmp(r->members[i], id))
             return;
@@ -87,97 +85,6 @@ static int was_shown(lua_State *L, int idx)
     return shown;
 }
 
-/* Builds the event from the table at 1; NULL with why filled. */
-static json_t *event_from_table(lua_State *L, repl *r, const char *type, int *flags, char *why,
-                                size_t whylen)
-{
-    json_t *ev = json_object(), *data = json_object();
-    char err[200];
-
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        json_t *v;
-        int is_reserved = 0;
-        if (!k) {
-            snprintf(why, whylen, "event fields are named: {member=\"ann\", amount=5}");
-            lua_pop(L, 2);
-            goto err;
-        }
-        if (!strcmp(k, "dry_run")) {
-            if (lua_toboolean(L, -1))
-                *flags |= ENGINE_DRY_RUN;
-            lua_pop(L, 1);
-            continue;
-        }
-        if (!(v = luajson_to_json(L, -1, err, sizeof err))) {
-            snprintf(why, whylen, "field %s: %s", k, err);
-            lua_pop(L, 2);
-            goto err;
-        }
-        lua_pop(L, 1);
-        if (!strcmp(k, "data")) {
-            if (!json_is_object(v)) {
-                snprintf(why, whylen, "data must be a table of named fields");
-                json_decref(v);
-                goto err;
-            }
-            json_object_update_missing(data, v); /* named fields win over data's */
-            json_decref(v);
-            continue;
-        }
-        for (const char *const *s = reserved; *s; s++)
-            is_reserved |= !strcmp(k, *s);
-        json_object_set_new(is_reserved ? ev : data, k, v);
-    }
-    if (type)
-        json_object_set_new(ev, "type", json_string(type));
-    if (!json_object_get(ev, "member")) {
-        if (!r->last_member[0]) {
-            snprintf(why, whylen, "which member? e.g. %s{member=\"ann\"}", type ? type : "send");
-            goto err;
-        }
-        json_object_set_new(ev, "member", json_string(r->last_member));
-    }
-    if (!json_object_get(ev, "id")) {
-        char id[80];
-        snprintf(id, sizeof id, "%s%ld", r->id_prefix, ++r->seq);
-        json_object_set_new(ev, "id", json_string(id));
-    }
-    json_object_set_new(ev, "data", data);
-    return ev;
-err:
-    json_decref(ev);
-    json_decref(data);
-    return NULL;
-}
-
-/* TYPE{...} and send{type=..., ...}: upvalue 1 is the type, or nil for send. */
-static int l_send(lua_State *L)
-{
-    repl *r = repl_of(L);
-    const char *type = lua_tostring(L, lua_upvalueindex(1));
-    int flags = ENGINE_EXPLAIN, status;
-    char why[300];
-    json_t *ev, *body = NULL;
-
-    if (lua_gettop(L) == 0)
-        lua_newtable(L);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (!(ev = event_from_table(L, r, type, &flags, why, sizeof why)))
-        return luaL_error(L, "%s", why);
-    status = session_send_flags(&r->s, ev, flags, &body);
-    if (json_is_string(json_object_get(ev, "member")) &&
-        pc_valid_id(json_string_value(json_object_get(ev, "member"))))
-        repl_note_member(r, json_string_value(json_object_get(ev, "member")));
-    json_decref(ev);
-    replprint_response(status, body);
-    luajson_push(L, body);
-    json_decref(body);
-    mark_shown(L, -1);
-    return 1;
-}
-
 /* Globals that are not defined: a sender when the mechanics react to that type. */
 static int l_global_index(lua_State *L)
 {
@@ -193,8 +100,7 @@ static int l_global_index(lua_State *L)
     }
     if (!handles)
         return 0;
-    lua_pushstring(L, name);
-    lua_pushcclosure(L, l_send, 1);
+    luabind_push_sender(L, name);
     return 1;
 }
 
@@ -236,128 +142,46 @@ static void catch_up(repl *r)
                sweeper_ticks(r->sweeper) - before == 1 ? "" : "s");
 }
 
-static void push_clock(lua_State *L, repl *r)
+/* The clock was set or moved on: the REPL sweeps what fell due meanwhile. */
+static void on_clock_moved(luabind *b)
 {
-    char ts[32];
-    pc_time_format(r->s.now_ms, ts, sizeof ts);
-    lua_pushstring(L, ts);
+    catch_up(b->owner);
 }
 
-static int l_clock(lua_State *L)
+/*
+ * How the REPL shows a binding's answer: printed readably, then returned as
+ * the line's value (a table marked as shown, so that it is not printed
+ * twice). A refused event, draw or leaderboard read returns its error body;
+ * a member or ledger that cannot be read returns nothing.
+ */
+static int show_answer(lua_State *L, luabind *b, const luabind_answer *a, char *err, size_t errlen)
 {
-    repl *r = repl_of(L);
-    if (!lua_isnoneornil(L, 1)) {
-        const char *s = luaL_checkstring(L, 1);
-        char buf[64];
-        int64_t ms;
-        /* A bare date means its midnight, UTC. */
-        snprintf(buf, sizeof buf, strlen(s) == 10 ? "%sT00:00:00Z" : "%s", s);
-        if (pc_time_parse(buf, &ms))
-            return luaL_error(L, "clock: '%s' is not a time like 2026-01-01T09:00:00Z", s);
-        r->s.now_ms = ms;
-        catch_up(r);
-    }
-    push_clock(L, r);
-    return 1;
-}
+    int ok = a->status == 200;
 
-static int l_advance(lua_State *L)
-{
-    repl *r = repl_of(L);
-    int64_t d = cli_parse_duration(luaL_checkstring(L, 1));
-    if (d < 0)
-        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 1d12h",
-                          lua_tostring(L, 1));
-    r->s.now_ms += d;
-    catch_up(r);
-    push_clock(L, r);
-    return 1;
-}
-
-static const char *member_arg(lua_State *L, repl *r)
-{
-    const char *id = lua_isnoneornil(L, 1) ? r->last_member : luaL_checkstring(L, 1);
-    if (!id[0])
-        luaL_error(L, "which member? e.g. member(\"ann\")");
-    return id;
-}
-
-static int l_member(lua_State *L)
-{
-    repl *r = repl_of(L);
-    const char *id = member_arg(L, r);
-    json_t *body = NULL;
-    int status = session_member(&r->s, id, &body);
-
-    if (status == 404) {
-        printf("%s: no such member (no event applied yet)\n", id);
-        json_decref(body);
+    if (a->call == LUABIND_MEMBER && a->status == 404) {
+        printf("%s: no such member (no event applied yet)\n", a->subject);
         return 0;
     }
-    if (status != 200) {
-        replprint_response(status, body);
-        json_decref(body);
-        return 0;
-    }
-    repl_note_member(r, id);
-    replprint_member(body);
-    luajson_push(L, body);
-    json_decref(body);
-    mark_shown(L, -1);
-    return 1;
-}
-
-static int l_ledger(lua_State *L)
-{
-    repl *r = repl_of(L);
-    const char *id = member_arg(L, r);
-    int limit = (int)luaL_optinteger(L, 2, 20);
-    json_t *body = NULL;
-    int status = session_ledger(&r->s, id, limit < 1 ? 1 : limit > 1000 ? 1000 : limit, &body);
-
-    if (status != 200) {
-        replprint_response(status, body);
-        json_decref(body);
-        return 0;
-    }
-    replprint_ledger(id, body);
-    luajson_push(L, json_object_get(body, "entries"));
-    json_decref(body);
-    mark_shown(L, -1);
-    return 1;
-}
-
-/* Prints an answer (with show on success), returns it as a table marked as shown. */
-static int show_answer(lua_State *L, int status, json_t *body, void (*show)(json_t *))
-{
-    if (status == 200)
-        show(body);
+    if (a->subject && (a->call == LUABIND_SEND || (a->call == LUABIND_MEMBER && ok)))
+        repl_note_member(b->owner, a->subject);
+    if (!ok || a->call == LUABIND_SEND)
+        replprint_response(a->status, a->body);
+    else if (a->call == LUABIND_MEMBER)
+        replprint_member(a->body);
+    else if (a->call == LUABIND_LEDGER)
+        replprint_ledger(a->subject, a->body);
+    else if (a->call == LUABIND_DRAW)
+        replprint_draw(a->body);
     else
-        replprint_response(status, body);
-    luajson_push(L, body);
-    json_decref(body);
+        replprint_board(a->body);
+    if (!ok && (a->call == LUABIND_MEMBER || a->call == LUABIND_LEDGER))
+        return 0;
+    luajson_push(L, ok ? a->value : a->body);
     mark_shown(L, -1);
     return 1;
 }
 
-/* draw("lunch"): the pools left in the period of the clock. */
-static int l_draw(lua_State *L)
-{
-    repl *r = repl_of(L);
-    json_t *body = NULL;
-    int status = session_draw(&r->s, luaL_checkstring(L, 1), &body);
-    return show_answer(L, status, body, replprint_draw);
-}
-
-/* leaderboard("steps" [, top [, member]]): this period's top, and a member's rank. */
-static int l_leaderboard(lua_State *L)
-{
-    repl *r = repl_of(L);
-    json_t *body = NULL;
-    int status = session_leaderboard(&r->s, luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 10),
-                                     luaL_optstring(L, 3, NULL), NULL, &body);
-    return show_answer(L, status, body, replprint_board);
-}
+static const luabind_front repl_front = {show_answer, on_clock_moved};
 
 static int l_members(lua_State *L)
 {
@@ -386,7 +210,7 @@ static int l_reset(lua_State *L)
     for (size_t i = 0; i < r->nmembers; i++)
         free(r->members[i]);
     r->nmembers = 0;
-    r->last_member[0] = '\0';
+    r->b.last_member[0] = '\0';
     printf("namespace %s wiped: no members, no events\n", r->s.ns);
     return 0;
 }
@@ -433,15 +257,11 @@ static int l_quit(lua_State *L)
     return 0;
 }
 
+/* The REPL's own commands; the shared bindings come from luabind_register(). */
 static const luaL_Reg commands[] = {
-    {"send", l_send},       {"clock", l_clock},
-    {"advance", l_advance}, {"member", l_member},
-    {"ledger", l_ledger},   {"members", l_members},
-    {"draw", l_draw},       {"leaderboard", l_leaderboard},
-    {"reset", l_reset},     {"mechanics", l_mechanics},
-    {"reload", l_reload},   {"json", l_json},
-    {"help", l_help},       {"quit", l_quit},
-    {"exit", l_quit},       {NULL, NULL},
+    {"members", l_members}, {"reset", l_reset}, {"mechanics", l_mechanics},
+    {"reload", l_reload},   {"json", l_json},   {"help", l_help},
+    {"quit", l_quit},       {"exit", l_quit},   {NULL, NULL},
 };
 
 /* Ctrl-C stops a runaway line (while true do end) at the next hook. */
@@ -454,27 +274,28 @@ static void on_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/*
+ * Creates r->L: the shared bindings under their own names, the REPL's
+ * commands, every event type the mechanics react to as a function (looked up
+ * when used, so a reload adds and removes them), and the Ctrl-C hook. 0, or
+ * -1 when out of memory.
+ */
 int replcmd_open(repl *r)
 {
-    lua_State *L = luaL_newstate();
-    if (!L)
+    lua_State *L;
+
+    r->b.s = &r->s;
+    r->b.front = &repl_front;
+    r->b.owner = r;
+    r->b.send_flags = ENGINE_EXPLAIN;
+    r->b.id_prefix = r->id_prefix;
+    if (!(L = luabind_newstate(&r->b)))
         return -1;
     r->L = L;
-    *(repl **)lua_getextraspace(L) = r;
-    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
-    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
-    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
-    lua_settop(L, 0);
+    luabind_register(L, "");
     lua_pushglobaltable(L);
     for (const luaL_Reg *c = commands; c->name; c++) {
-        if (c->func == l_send) {
-            lua_pushnil(L); /* its upvalue: no fixed type */
-            lua_pushcclosure(L, l_send, 1);
-        } else {
-            lua_pushcfunction(L, c->func);
-        }
+        lua_pushcfunction(L, c->func);
         lua_setfield(L, -2, c->name);
     }
     lua_createtable(L, 0, 1);
@@ -513,13 +334,6 @@ static void print_value(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-static int message_only(lua_State *L)
-{
-    if (!lua_tostring(L, 1))
-        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    return 1;
-}
-
 void replcmd_eval(repl *r, const char *chunk, int *incomplete)
 {
     lua_State *L = r->L;
@@ -554,7 +368,7 @@ void replcmd_eval(repl *r, const char *chunk, int *incomplete)
     lua_setmetatable(L, -3);
     lua_pop(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "punch.shown");
-    lua_pushcfunction(L, message_only);
+    lua_pushcfunction(L, luabind_msgh);
     lua_insert(L, 1);
     repl_interrupted = 0;
     rc = lua_pcall(L, 0, LUA_MULTRET, 1);
@@ -601,12 +415,12 @@ char **replcmd_names(repl *r)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    json_array_foreach(json_object_get(d, "mechanics"), i, m)
-    {
+    json_array_foreach(json_object_get(d, "mechanics"), i, m) {
         on = json_object_get(m, "on");
         if (json_is_string(on))
             ADD_NAME(json_string_value(on));
-        json_array_foreach(on, j, t) ADD_NAME(json_string_value(t));
+        json_array_foreach(on, j, t)
+            ADD_NAME(json_string_value(t));
     }
 out:
 #undef ADD_NAME
@@ -626,8 +440,7 @@ void replcmd_banner(repl *r)
     pc_time_format(r->s.now_ms, ts, sizeof ts);
     if (json_is_string(json_object_get(d, "version"))) {
         printf("punch repl: mechanics %s from %s:", replprint_str(d, "version"), r->scripts);
-        json_array_foreach(json_object_get(d, "mechanics"), i, m)
-        {
+        json_array_foreach(json_object_get(d, "mechanics"), i, m) {
             printf("%s %s", sep, replprint_str(m, "name"));
             sep = ",";
         }

@@ -4,13 +4,13 @@
  * Prints one line per case and a closing "N passed, N failed".
  */
 #include "cli.h"
+#include "cli/luabind-internal.h"
 #include "lua/luajson-internal.h"
 
 #include <dirent.h>
 #include <getopt.h>
 #include <lauxlib.h>
 #include <libgen.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,10 @@
 /* Cases start here unless they move the clock: a Thursday, noon UTC. */
 #define SPEC_EPOCH_MS 1767268800000LL /* 2026-01-01T12:00:00Z */
 
-/* The assertion API, in Lua over the C primitives _send, _member, _ledger, _clock. */
+/*
+ * The assertion API, in Lua over the bindings punch repl shares (luabind-internal.h),
+ * registered as _send, _member, _ledger, _draw, _leaderboard, _clock, _advance.
+ */
 static const char prelude[] =
     "local T = {}\n"
     "T.__index = T\n"
@@ -128,6 +131,7 @@ static const char prelude[] =
 
 typedef struct spec_ctx {
     session *s;
+    luabind b; /* the bindings of every spec file's state */
     int passed, failed;
     char loaded_dir[4096];
     int dir_ok;
@@ -135,126 +139,31 @@ typedef struct spec_ctx {
     int case_no;
 } spec_ctx;
 
-static spec_ctx *ctx_of(lua_State *L)
+/*
+ * What the bindings return to the assertion API: _send gives status and
+ * body (the prelude decides what fails a case); a read gives its value, nil
+ * when there is nothing (404), and fails the case on any other answer.
+ */
+static int spec_answer(lua_State *L, luabind *b, const luabind_answer *a, char *err, size_t errlen)
 {
-    return *(spec_ctx **)lua_getextraspace(L);
-}
-
-static int l_send(lua_State *L)
-{
-    spec_ctx *c = ctx_of(L);
-    char err[200];
-    json_t *ev = luajson_to_json(L, 1, err, sizeof err), *body = NULL;
-    int status;
-    if (!ev)
-        return luaL_error(L, "send: the event cannot be JSON: %s", err);
-    status = session_send(c->s, ev, &body);
-    json_decref(ev);
-    lua_pushinteger(L, status);
-    luajson_push(L, body);
-    json_decref(body);
-    return 2;
-}
-
-static int l_member(lua_State *L)
-{
-    spec_ctx *c = ctx_of(L);
-    json_t *body = NULL;
-    int status = session_member(c->s, luaL_checkstring(L, 1), &body);
-    if (status == 200)
-        luajson_push(L, body);
-    else if (status == 404)
+    if (a->call == LUABIND_SEND) {
+        lua_pushinteger(L, a->status);
+        luajson_push(L, a->body);
+        return 2;
+    }
+    if (a->status == 200)
+        luajson_push(L, a->value);
+    else if (a->status == 404 && a->call != LUABIND_LEDGER)
         lua_pushnil(L);
     else {
-        json_decref(body);
-        return luaL_error(L, "member: status %d", status);
+        snprintf(err, errlen, "%s: status %d", luabind_call_name(a->call), a->status);
+        return -1;
     }
-    json_decref(body);
     return 1;
 }
 
-static int l_ledger(lua_State *L)
-{
-    spec_ctx *c = ctx_of(L);
-    json_t *body = NULL;
-    int status = session_ledger(c->s, luaL_checkstring(L, 1), (int)luaL_checkinteger(L, 2), &body);
-    if (status != 200) {
-        json_decref(body);
-        return luaL_error(L, "ledger: status %d", status);
-    }
-    luajson_push(L, json_object_get(body, "entries"));
-    json_decref(body);
-    return 1;
-}
-
-/* _draw(name) / _leaderboard(name, top, member, period): the game's shared state, or nil. */
-static int push_game(lua_State *L, int status, json_t *body, const char *what)
-{
-    if (status == 200)
-        luajson_push(L, body);
-    else if (status == 404)
-        lua_pushnil(L);
-    json_decref(body);
-    if (status != 200 && status != 404)
-        return luaL_error(L, "%s: status %d", what, status);
-    return 1;
-}
-
-static int l_draw(lua_State *L)
-{
-    json_t *body = NULL;
-    int status = session_draw(ctx_of(L)->s, luaL_checkstring(L, 1), &body);
-    return push_game(L, status, body, "draw");
-}
-
-static int l_leaderboard(lua_State *L)
-{
-    json_t *body = NULL;
-    int status =
-        session_leaderboard(ctx_of(L)->s, luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 10),
-                            luaL_optstring(L, 3, NULL), luaL_optstring(L, 4, NULL), &body);
-    return push_game(L, status, body, "leaderboard");
-}
-
-static void push_now(lua_State *L, spec_ctx *c)
-{
-    char ts[32];
-    pc_time_format(c->s->now_ms, ts, sizeof ts);
-    lua_pushstring(L, ts);
-}
-
-static int l_clock(lua_State *L)
-{
-    spec_ctx *c = ctx_of(L);
-    if (!lua_isnoneornil(L, 1)) {
-        int64_t ms;
-        if (pc_time_parse(luaL_checkstring(L, 1), &ms))
-            return luaL_error(L, "clock: '%s' is not an RFC 3339 time", lua_tostring(L, 1));
-        c->s->now_ms = ms;
-    }
-    push_now(L, c);
-    return 1;
-}
-
-static int l_advance(lua_State *L)
-{
-    spec_ctx *c = ctx_of(L);
-    int64_t d = cli_parse_duration(luaL_checkstring(L, 1));
-    if (d < 0)
-        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 30m",
-                          lua_tostring(L, 1));
-    c->s->now_ms += d;
-    push_now(L, c);
-    return 1;
-}
-
-/* The message alone: assertions already point at the spec's file:line. */
-static int traceback(lua_State *L)
-{
-    if (!lua_tostring(L, 1))
-        lua_pushliteral(L, "(error object is not a string)");
-    return 1;
-}
+/* Specs move the clock alone: what falls due waits for t:tick(), as the cases expect. */
+static const luabind_front spec_front = {spec_answer, NULL};
 
 /* Loads the mechanics of dir for the cases of one spec file (once per folder). */
 static void load_dir(spec_ctx *c, const char *dir)
@@ -285,26 +194,15 @@ static void run_spec_file(spec_ctx *c, const char *path)
 
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     load_dir(c, dirname(dirbuf));
-    L = luaL_newstate();
-    *(spec_ctx **)lua_getextraspace(L) = c;
-    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
-    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
-    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
-    lua_settop(L, 0);
-    lua_register(L, "_send", l_send);
-    lua_register(L, "_member", l_member);
-    lua_register(L, "_ledger", l_ledger);
-    lua_register(L, "_clock", l_clock);
-    lua_register(L, "_draw", l_draw);
-    lua_register(L, "_leaderboard", l_leaderboard);
-    lua_register(L, "_advance", l_advance);
-    if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=prelude") || lua_pcall(L, 0, 0, 0)) {
-        fprintf(stderr, "punch test: prelude: %s\n", lua_tostring(L, -1));
-        exit(70);
+    if (!(L = luabind_newstate(&c->b))) {
+        printf("FAIL %s: cannot load: out of memory\n", name);
+        c->failed++;
+        return;
     }
-    if (luaL_loadfilex(L, path, "t") || lua_pcall(L, 0, 0, 0)) {
+    luabind_register(L, "_");
+    /* The prelude never fails but when out of memory; either way the file's cases cannot run. */
+    if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=prelude") || lua_pcall(L, 0, 0, 0) ||
+        luaL_loadfilex(L, path, "t") || lua_pcall(L, 0, 0, 0)) {
         printf("FAIL %s: cannot load: %s\n", name, lua_tostring(L, -1));
         c->failed++;
         lua_close(L);
@@ -332,7 +230,7 @@ static void run_spec_file(spec_ctx *c, const char *path)
         snprintf(nsbuf, sizeof nsbuf, "spec%d-%d", (int)getpid(), ++c->case_no);
         session_load(c->s, NULL, nsbuf, 0);
         c->s->now_ms = SPEC_EPOCH_MS;
-        lua_pushcfunction(L, traceback);
+        lua_pushcfunction(L, luabind_msgh);
         lua_getfield(L, -3, "fn");
         lua_getglobal(L, "_new_t");
         lua_call(L, 0, 1);
@@ -443,6 +341,10 @@ int cmd_test(int argc, char **argv)
         return 2;
     }
     c.s = &s;
+    c.b.s = &s;
+    c.b.front = &spec_front;
+    c.b.owner = &c;
+    c.b.event_as_is = 1; /* the prelude names every field, id and member */
     for (size_t i = 0; i < nfiles; i++) {
         run_spec_file(&c, files[i]);
         free(files[i]);

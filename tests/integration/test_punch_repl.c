@@ -3,12 +3,14 @@
  * what the screen shows (prompt, outcomes, balances, the explain lines, a
  * reload notice, a script error with file:line and the prompt still there,
  * completion, history across runs). Also fed lines through a pipe, which is
- * how scripts use it.
+ * how scripts use it; and held to punch test, whose spec runner shares the
+ * REPL's bindings: the same call must give Lua the same value in both.
  */
 #include "harness.h"
 #include "harness_run.h"
 #include "punchcard/common.h"
 
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,10 +285,171 @@ static void lines_through_a_pipe(void **state)
     h_proc_out_free(&o);
 }
 
+/*
+ * One shared binding, called as a REPL user types it and as a spec writes it, its value in v;
+ * then the statement fix, in both, leaves out of v what differs by chance or by the clock of
+ * the machine (a draw's roll, a ledger entry's stream id). The REPL's events are explained:
+ * the trace is left out too.
+ */
+#define UNPLACED "v = v:gsub('^[%w_]+:%d+: ', '')"
+static const struct {
+    const char *repl, *spec, *fix;
+} agree[] = {
+    {"clock(\"2026-03-02\")", "t:clock(\"2026-03-02\")", ""},
+    {"order{member=\"cy\", id=\"o1\", items={{category=\"fuel\", amount=250}, "
+     "{category=\"shop\", amount=40}}}",
+     "t:send{type=\"order\", member=\"cy\", id=\"o1\", data={items={{category=\"fuel\", "
+     "amount=250}, {category=\"shop\", amount=40}}}}",
+     ""},
+    {"send{type=\"visit\", member=\"cy\", id=\"v1\"}",
+     "t:send{type=\"visit\", member=\"cy\", id=\"v1\"}", ""},
+    {"send{type=\"Not A Type\", member=\"cy\", id=\"x1\"}",
+     "select(2, t:send_raw{type=\"Not A Type\", member=\"cy\", id=\"x1\"})", ""},
+    {"member(\"cy\")", "t:member(\"cy\")", ""},
+    {"member(\"nobody\")", "t:member(\"nobody\")", ""},
+    {"ledger(\"cy\", 5)", "t:ledger(\"cy\", 5)", "for _, e in ipairs(v) do e.id = nil end"},
+    {"spin{member=\"cy\", id=\"s1\"}", "t:send{type=\"spin\", member=\"cy\", id=\"s1\"}",
+     "v = v.outcomes[2]"},
+    {"draw(\"wheel\")", "t:draw(\"wheel\")", "v = v.prizes"},
+    {"walk{member=\"cy\", id=\"w1\", steps=500}",
+     "t:send{type=\"walk\", member=\"cy\", id=\"w1\", data={steps=500}}", ""},
+    {"walk{member=\"dee\", id=\"w2\", steps=700}",
+     "t:send{type=\"walk\", member=\"dee\", id=\"w2\", data={steps=700}}", ""},
+    {"leaderboard(\"steps\", 5, \"cy\")", "t:leaderboard(\"steps\", {top=5, member=\"cy\"})", ""},
+    /* A binding's own message; where it is raised from (the spec's prelude) is left out. */
+    {"select(2, pcall(clock, \"soon\"))", "select(2, pcall(t.clock, t, \"soon\"))", UNPLACED},
+    {"select(2, pcall(advance, \"3x\"))", "select(2, pcall(t.advance, t, \"3x\"))", UNPLACED},
+    {"advance(\"1d12h\")", "t:advance(\"1d12h\")", ""},
+};
+
+static void lua_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\%03d", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* Writes v as a Lua expression that builds the value luajson_push() makes of it. */
+static void lua_literal(FILE *f, json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        fputc('{', f);
+        json_object_foreach(v, k, x) {
+            fputc('[', f);
+            lua_string(f, k);
+            fputs("] = ", f);
+            lua_literal(f, x);
+            fputs(", ", f);
+        }
+        fputc('}', f);
+        break;
+    case JSON_ARRAY:
+        fputc('{', f);
+        json_array_foreach(v, i, x) {
+            lua_literal(f, x);
+            fputs(", ", f);
+        }
+        fputc('}', f);
+        break;
+    case JSON_STRING:
+        lua_string(f, json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        fprintf(f, "%.17g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("true", f);
+        break;
+    case JSON_FALSE:
+        fputs("false", f);
+        break;
+    case JSON_NULL:
+        fputs("nil", f);
+        break;
+    }
+}
+
+/*
+ * The REPL and punch test share their bindings: every call of agree[], made at the REPL (its
+ * value printed as JSON), then in a spec that expects those very values, must pass.
+ */
+static void the_repl_and_punch_test_agree(void **state)
+{
+    char *dir = h_scripts_copy(), *repl_in = NULL, *spec = NULL, path[4096], env_home[300];
+    const char *repl_argv[] = {PUNCH_PATH, "repl", "--scripts", dir, NULL};
+    const char *test_argv[] = {PUNCH_PATH, "test", path, NULL};
+    const char *env[] = {env_home, NULL};
+    size_t len;
+    FILE *f;
+    h_proc_out o, t;
+
+    snprintf(env_home, sizeof env_home, "HOME=%s", home);
+    snprintf(path, sizeof path, "%s/agree_test.lua", dir);
+    h_write_file(dir, "game.lua", GAME_LUA);
+    f = open_memstream(&repl_in, &len);
+    fputs("function strip(v) if type(v) == 'table' then v.explain = nil end return v end\n", f);
+    for (size_t i = 0; i < sizeof agree / sizeof *agree; i++)
+        fprintf(f, "v = strip(%s)\n%s\nprint('@@%zu')\njson(v)\nprint('@@/')\n", agree[i].repl,
+                agree[i].fix, i);
+    fclose(f);
+    h_run(repl_argv, env, repl_in, WAIT_MS, &o);
+    if (o.status != 0)
+        fail_msg("punch repl: exit %d; stderr: %s", o.status, o.err);
+
+    f = open_memstream(&spec, &len);
+    fputs("test('what punch repl showed', function(t)\n  local v\n", f);
+    for (size_t i = 0; i < sizeof agree / sizeof *agree; i++) {
+        char mark[32];
+        const char *at, *end = NULL;
+        json_t *want;
+        snprintf(mark, sizeof mark, "@@%zu\n", i);
+        if (!(at = strstr(o.out, mark)) || !(end = strstr(at, "\n@@/")))
+            fail_msg("case %zu: no value of %s in:\n%s", i, agree[i].repl, o.out);
+        at += strlen(mark);
+        if (!(want = json_loadb(at, (size_t)(end - at), JSON_DECODE_ANY, NULL)))
+            fail_msg("case %zu: %s printed %.*s", i, agree[i].repl, (int)(end - at), at);
+        fprintf(f, "  v = (%s)\n  %s\n  t:eq(v, ", agree[i].spec, agree[i].fix);
+        lua_literal(f, want);
+        fprintf(f, ", 'case %zu')\n", i);
+        json_decref(want);
+    }
+    fputs("end)\n", f);
+    fclose(f);
+    h_write_file(dir, "agree_test.lua", spec);
+    h_run(test_argv, NULL, NULL, WAIT_MS, &t);
+    if (t.status != 0 || !strstr(t.out, "1 passed, 0 failed")) {
+        fprintf(stderr, "punch repl printed:\n%s\nthe spec:\n%s\n", o.out, spec);
+        fail_msg("punch test disagrees with punch repl: %s%s", t.out, t.err);
+    }
+    h_proc_out_free(&o);
+    h_proc_out_free(&t);
+    free(repl_in);
+    free(spec);
+    h_rm_dir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_through_a_pipe),
+        cmocka_unit_test(the_repl_and_punch_test_agree),
         cmocka_unit_test_teardown(a_session_at_the_prompt, stop_pane),
         cmocka_unit_test_teardown(ctrl_c_stops_a_runaway_line, stop_pane),
     };
