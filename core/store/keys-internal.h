@@ -27,10 +27,14 @@
 
 #include <stddef.h>
 
-#define PC_KEY_MAX 512
+/* Room for any key: a claim key holds a resource name and a claim id of two ids. */
+#define PC_KEY_MAX 1024
 
 /* NS:{member}:suffix ("state", "ledger", "ev:<id>"). */
 int pc_member_key(char *out, size_t outlen, const char *ns, const char *member, const char *suffix);
+
+/* NS:{member}:ev:<event id>, the stored response of an applied event (its dedupe record). */
+int keys_event(char *out, size_t outlen, const char *ns, const char *member, const char *event_id);
 
 /* NS:name for the namespace-wide keys: "due", "claims", "stats:<day>", "stats:total". */
 int keys_global(char *out, size_t outlen, const char *ns, const char *name);
@@ -45,5 +49,22 @@ int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partn
  */
 int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
                   const char *suffix);
+
+/* NS:{draw:D}:pool:PRIZE:PERIOD, a prize's pool in one period. */
+int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, const char *prize,
+                   const char *period);
+
+/* NS:stats:DAY, NS:stats:total (day NULL) or, with a partner, NS:partner:P:DAY. */
+int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day);
+
+/*
+ * The member id of a member's key (NS:{member}:suffix, len bytes) into out;
+ * its length, or -1 when key is no member's key or the id does not fit.
+ */
+int keys_member_of(char *out, size_t outlen, const char *key, size_t len);
+
+/* NS:{kind:name}:claim:<claim id>, a reservation on a shared resource. */
+int keys_claim(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
+               const char *claim_id);
 
 #endif

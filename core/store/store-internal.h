@@ -1,14 +1,19 @@
 /*
  * Private to core/store: the command path under the store's typed
- * operations. Every command's callback is called exactly once: with the
- * reply, or with reply == NULL and an error text (not connected, timeout,
- * connection lost). The reply is owned by hiredis and valid only during the
- * call. Nothing outside core/store/ may include this header: the rest of the
- * tree never sees a redisReply.
+ * operations (ops-internal.h). Nothing outside core/store/ may include this
+ * header: the rest of the tree never sees a redisReply.
+ *
+ * Two ways to send: store_command()/store_eval() call a store_reply_fn with
+ * the raw reply (error replies included); store_send() classifies failures
+ * first (store_error) and hands a good reply to the operation's parser, which
+ * calls the operation's typed callback. Either callback is called exactly
+ * once, possibly before the sending function returns; a reply is owned by
+ * hiredis and valid only during the call.
  */
 #ifndef PUNCHCARD_STORE_INTERNAL_H
 #define PUNCHCARD_STORE_INTERNAL_H
 
+#include "ops-internal.h"
 #include "punchcard/store.h"
 
 #include <hiredis/hiredis.h>
@@ -42,5 +47,91 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
  */
 int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
                int argc, const char **argv, const size_t *argvlen);
+
+/* A typed callback (store_int_fn, store_load_fn ...), cast back by its parser. */
+typedef void (*store_cb)(void);
+
+/*
+ * Turns the reply of one operation into its typed answer: with err set,
+ * reply is NULL and the parser calls cb with err; else it checks the reply's
+ * shape (store_bad_reply() when wrong) and calls cb with the answer. cb is
+ * never NULL here: the store drops answers nobody waits for.
+ */
+typedef void store_parse_fn(redisReply *reply, const store_error *err, const char *op, store_cb cb,
+                            void *arg);
+
+/*
+ * Sends one operation: EVALSHA of script with nkeys keys (the first nkeys of
+ * argv), or the plain command argv when script is NULL. op names it in errors
+ * and logs. cb NULL: fire and forget (a failure is logged). Error replies are
+ * logged here, once.
+ */
+void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,
+                store_cb cb, void *arg, int nkeys, int argc, const char **argv,
+                const size_t *argvlen);
+
+/*
+ * Classifies a raw reply of store_command()/store_eval(): 0 when it is not a
+ * failure, else 1 with *out filled (out->message borrows reply or err).
+ */
+int store_reply_error(const redisReply *reply, const char *err, const char *op, store_error *out);
+
+/* Fills e as the STORE_FAILED error "unexpected reply" of op, logs it, and returns e. */
+const store_error *store_bad_reply(const char *op, store_error *e);
+
+/* Parsers of the common shapes (ops.c), for store_send(). */
+store_parse_fn store_parse_done; /* any reply: store_done_fn */
+store_parse_fn store_parse_int;  /* an integer: store_int_fn */
+store_parse_fn store_parse_text; /* a string, or nil (NULL): store_text_fn */
+store_parse_fn store_parse_list; /* an array of strings: store_list_fn */
+
+/*
+ * A hash's reply (an array of strings, field and value in turn) as
+ * store_pairs: small ones on the buffer's own arrays, large ones on the heap.
+ */
+typedef struct store_pairs_buf {
+    store_pairs pairs;
+    const char *sv[64];
+    size_t sl[64];
+    const char **hv;
+    size_t *hl;
+} store_pairs_buf;
+/* 0, or -1 when r is not an array of strings or on out of memory. */
+int store_pairs_from(store_pairs_buf *b, const redisReply *r);
+void store_pairs_release(store_pairs_buf *b);
+
+/*
+ * A command's arguments being built: the strings copied one after another
+ * into one buffer (a commit has tens of them: one allocation, not tens).
+ * Any failure (out of memory, a key too long) is kept in failed and makes
+ * store_args_finish() fail.
+ */
+typedef struct store_args {
+    char *text; /* the strings, each NUL-terminated */
+    size_t used, size;
+    size_t *off; /* where each starts in text */
+    size_t *len;
+    const char **v; /* filled by store_args_finish() */
+    int n, cap;
+    const char *failed; /* why the arguments cannot be sent, or NULL */
+} store_args;
+
+void store_args_push(store_args *a, const char *s, size_t len);
+void store_args_str(store_args *a, const char *s);
+void store_args_int(store_args *a, int64_t v);
+/* A key a builder of keys.c wrote into key (its result n: -1 when it did not fit). */
+void store_args_key(store_args *a, const char *key, int n);
+/* Replaces argument i by the decimal v (a count known only later). */
+void store_args_set_int(store_args *a, int i, int64_t v);
+/* a->v, once the buffer no longer moves. 0, or -1 (a->failed says why). */
+int store_args_finish(store_args *a);
+void store_args_free(store_args *a);
+
+/* Answers an operation that could not be sent with STORE_FAILED (why), logged. */
+void store_fail_now(const char *op, const char *why, store_parse_fn *parse, store_cb cb, void *arg);
+
+/* Sends a built command (store_send()), or answers cb with STORE_FAILED when a->failed. */
+void store_send_args(store *s, const store_script *script, const char *op, store_parse_fn *parse,
+                     store_cb cb, void *arg, int nkeys, store_args *a);
 
 #endif

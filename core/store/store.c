@@ -34,14 +34,22 @@ struct store {
     store_stats stats;
 };
 
+/* Who waits for a reply: a raw command's fn, or an operation's parser and typed callback. */
+typedef struct waiter {
+    store_reply_fn *fn;
+    store_parse_fn *parse;
+    store_cb cb; /* NULL: nobody waits (fire and forget) */
+    const char *op;
+    void *arg;
+} waiter;
+
 /* One command in flight. Freed by the hiredis callback, which always comes. */
 typedef struct pending {
     store *s;
-    store_reply_fn *fn;
-    void *arg;
+    waiter w;
     int64_t sent_ms;
     struct pending *prev, *next; /* the store's in-flight list */
-    int done;                    /* fn already called (by the watchdog) */
+    int done;                    /* the waiter was answered already (by the watchdog) */
     char *resp;                  /* an EVALSHA as sent (owned), to send again after NOSCRIPT */
     size_t resp_len;
     int resent; /* sent again once already */
@@ -249,6 +257,73 @@ static int resend_after_noscript(store *s, pending *p, const redisReply *reply)
     return 0;
 }
 
+/* Retryable states of a reachable Redis: the same call later will do. */
+static int retryable(const char *msg)
+{
+    static const char *const words[] = {"NOSCRIPT", "LOADING",  "BUSY",       "MASTERDOWN",
+                                        "TRYAGAIN", "READONLY", "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        size_t n = strlen(words[i]);
+        if (strncmp(msg, words[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+int store_reply_error(const redisReply *reply, const char *err, const char *op, store_error *out)
+{
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    out->op = op;
+    if (!reply) {
+        out->status = STORE_UNAVAILABLE;
+        out->message = err ? err : "redis unavailable";
+    } else {
+        out->message = reply->str ? reply->str : "error";
+        if (strncmp(out->message, "OOM ", 4) == 0)
+            out->status = STORE_FULL;
+        else if (retryable(out->message))
+            out->status = STORE_UNAVAILABLE;
+        else
+            out->status = STORE_FAILED;
+    }
+    return 1;
+}
+
+const store_error *store_bad_reply(const char *op, store_error *e)
+{
+    e->status = STORE_FAILED;
+    e->op = op;
+    e->message = "unexpected reply";
+    pc_log(PC_LOG_ERROR, "redis: %s: unexpected reply", op);
+    return e;
+}
+
+/*
+ * Answers w with a reply (an error reply included) or with errtext (no reply).
+ * An operation's failures are logged here, once: a refusal always, being
+ * unavailable only when nobody waits for the answer.
+ */
+static void answer(const waiter *w, redisReply *reply, const char *errtext)
+{
+    store_error e;
+    if (w->fn) {
+        w->fn(reply, errtext, w->arg);
+        return;
+    }
+    if (!store_reply_error(reply, errtext, w->op, &e)) {
+        if (w->cb)
+            w->parse(reply, NULL, w->op, w->cb, w->arg);
+        return;
+    }
+    if (e.status == STORE_FAILED)
+        pc_log(PC_LOG_ERROR, "redis: %s: %s", w->op, e.message);
+    else if (e.status == STORE_FULL || !w->cb)
+        pc_log(PC_LOG_WARN, "redis: %s%s: %s", w->op, w->cb ? "" : " lost", e.message);
+    if (w->cb)
+        w->parse(NULL, &e, w->op, w->cb, w->arg);
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     pending *p = priv;
@@ -260,14 +335,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         return;
     if (!p->done) {
         p->done = 1;
-        if (!reply) {
+        if (!reply || reply->type == REDIS_REPLY_ERROR)
             s->stats.errors++;
-            p->fn(NULL, "redis connection lost", p->arg);
-        } else {
-            if (reply->type == REDIS_REPLY_ERROR)
-                s->stats.errors++;
-            p->fn(reply, NULL, p->arg);
-        }
+        answer(&p->w, reply, reply ? NULL : "redis connection lost");
     }
     free(p->resp);
     free(p);
@@ -282,24 +352,22 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
     store *s = arg;
     pending *p = s->oldest;
-    store_reply_fn *fn;
-    void *fnarg;
+    waiter w;
 
     if (!p || p->done || pc_mono_ms() - p->sent_ms < s->timeout_ms)
         return;
-    fn = p->fn;
-    fnarg = p->arg;
+    w = p->w;
     p->done = 1;
     s->stats.timeouts++;
     pc_log(PC_LOG_WARN, "redis: command timed out after %d ms; reconnecting", s->timeout_ms);
     /*
      * A Redis that does not answer one command will not answer the next ones:
      * drop the connection so every waiter fails now, and reconnect. This frees
-     * p (its hiredis callback runs with NULL), so fn and arg were copied first.
+     * p (its hiredis callback runs with NULL), so its waiter was copied first.
      */
     if (s->ac)
         redisAsyncFree(s->ac);
-    fn(NULL, "redis timeout", fnarg);
+    answer(&w, NULL, "redis timeout");
 }
 
 /* Appends the decimal digits of v. */
@@ -358,8 +426,11 @@ static int send_resp(store *s, pending *p, int argc, const char **argv, const si
     return rc;
 }
 
-/* store_command(); keep: the command may be sent again (an EVALSHA). */
-static int send_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
+/*
+ * Sends argv for w; keep: the command may be sent again (an EVALSHA). w is
+ * answered at once when the store is not connected.
+ */
+static int send_command(store *s, const waiter *w, int argc, const char **argv,
                         const size_t *argvlen, int keep)
 {
     pending *p;
@@ -371,8 +442,7 @@ static int send_command(store *s, store_reply_fn *fn, void *arg, int argc, const
     if (!p)
         goto unavailable;
     p->s = s;
-    p->fn = fn;
-    p->arg = arg;
+    p->w = *w;
     link_pending(s, p);
     if (send_resp(s, p, argc, argv, argvlen, keep) != REDIS_OK) {
         unlink_pending(s, p);
@@ -382,25 +452,20 @@ static int send_command(store *s, store_reply_fn *fn, void *arg, int argc, const
     return 0;
 unavailable:
     s->stats.errors++;
-    fn(NULL, "redis unavailable", arg);
+    answer(w, NULL, "redis unavailable");
     return -1;
 }
 
-int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
-                  const size_t *argvlen)
-{
-    return send_command(s, fn, arg, argc, argv, argvlen, 0);
-}
-
-int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
-               int argc, const char **argv, const size_t *argvlen)
+/* EVALSHA script: the digest and the key count go in front of argv. */
+static int send_eval(store *s, const store_script *script, const waiter *w, int nkeys, int argc,
+                     const char **argv, const size_t *argvlen)
 {
     enum { STACK_ARGS = 64 };
     const char *sargv[STACK_ARGS + 3];
     size_t slen[STACK_ARGS + 3];
     const char **av = sargv;
     size_t *al = slen;
-    char nk[16];
+    char nk[24];
     int rc;
 
     if (argc > STACK_ARGS) {
@@ -409,27 +474,51 @@ int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *a
         if (!av || !al) {
             free(av);
             free(al);
-            fn(NULL, "out of memory", arg);
+            answer(w, NULL, "out of memory");
             return -1;
         }
     }
-    snprintf(nk, sizeof nk, "%d", nkeys);
     av[0] = "EVALSHA";
     al[0] = 7;
     av[1] = script->sha;
     al[1] = 40;
     av[2] = nk;
-    al[2] = strlen(nk);
+    al[2] = pc_format_int(nk, nkeys);
     for (int i = 0; i < argc; i++) {
         av[i + 3] = argv[i];
         al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    rc = send_command(s, fn, arg, argc + 3, av, al, 1);
+    rc = send_command(s, w, argc + 3, av, al, 1);
     if (av != sargv) {
         free(av);
         free(al);
     }
     return rc;
+}
+
+int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
+                  const size_t *argvlen)
+{
+    waiter w = {.fn = fn, .arg = arg};
+    return send_command(s, &w, argc, argv, argvlen, 0);
+}
+
+int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
+               int argc, const char **argv, const size_t *argvlen)
+{
+    waiter w = {.fn = fn, .arg = arg};
+    return send_eval(s, script, &w, nkeys, argc, argv, argvlen);
+}
+
+void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,
+                store_cb cb, void *arg, int nkeys, int argc, const char **argv,
+                const size_t *argvlen)
+{
+    waiter w = {.parse = parse, .cb = cb, .op = op, .arg = arg};
+    if (script)
+        send_eval(s, script, &w, nkeys, argc, argv, argvlen);
+    else
+        send_command(s, &w, argc, argv, argvlen, 0);
 }
 
 void store_get_stats(const store *s, store_stats *out)

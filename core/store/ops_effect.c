@@ -1,0 +1,119 @@
+/*
+ * What a commit leaves behind besides the member (ops-internal.h): the
+ * expiry schedule the sweeper reads, the program's figures, leaderboards.
+ *
+ * Keys (keys-internal.h):
+ *   NS:due                  zset   member -> next due time (ms)
+ *   NS:stats:YYYY-MM-DD     hash   "<currency>:<issued|redeemed|expired|reversed>" -> amount
+ *   NS:stats:total          hash   the same, since the beginning
+ *   NS:partner:P:YYYY-MM-DD hash   the same, for partner P
+ *   NS:{lb:L}:<period>      zset   member -> score;  NS:{lb:L}:meta  hash per, tz
+ */
+#include "keys-internal.h"
+#include "store-internal.h"
+#include "store-scripts-gen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Writes the decimal v into buf (>= 24 bytes) and returns buf. */
+static const char *num(char *buf, int64_t v)
+{
+    buf[pc_format_int(buf, v)] = '\0';
+    return buf;
+}
+
+void store_due_set(store *s, const char *ns, const char *member, int64_t due_ms, store_done_fn *fn,
+                   void *arg)
+{
+    char key[PC_KEY_MAX], score[24];
+    const char *add[4] = {"ZADD", key, num(score, due_ms), member};
+    const char *rem[3] = {"ZREM", key, member};
+    if (keys_global(key, sizeof key, ns, "due") < 0) {
+        store_fail_now("due_set", "key too long", store_parse_done, (store_cb)fn, arg);
+        return;
+    }
+    if (due_ms)
+        store_send(s, NULL, "due_set", store_parse_done, (store_cb)fn, arg, 0, 4, add, NULL);
+    else
+        store_send(s, NULL, "due_set", store_parse_done, (store_cb)fn, arg, 0, 3, rem, NULL);
+}
+
+static void parse_due(redisReply *r, const store_error *err, const char *op, store_cb cb, void *arg)
+{
+    store_due_fn *fn = (store_due_fn *)cb;
+    store_due *due = NULL;
+    size_t n = 0;
+    store_error bad;
+    /* WITHSCORES: member, score, member, score ... */
+    if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0))
+        err = store_bad_reply(op, &bad);
+    if (!err && r->elements && !(due = malloc(r->elements / 2 * sizeof *due)))
+        err = store_bad_reply(op, &bad);
+    if (err) {
+        fn(arg, err, 0, NULL);
+        return;
+    }
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            r->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        due[n].member = r->element[i]->str;
+        due[n++].due_ms = strtoll(r->element[i + 1]->str, NULL, 10);
+    }
+    fn(arg, NULL, n, due);
+    free(due);
+}
+
+void store_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                     void *arg)
+{
+    char key[PC_KEY_MAX], max[24], count[24];
+    const char *argv[8] = {"ZRANGEBYSCORE", key,     "-inf", num(max, max_ms),
+                           "WITHSCORES",    "LIMIT", "0",    num(count, limit)};
+    if (keys_global(key, sizeof key, ns, "due") < 0) {
+        store_fail_now("due_range", "key too long", parse_due, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, NULL, "due_range", parse_due, (store_cb)fn, arg, 0, 8, argv, NULL);
+}
+
+/* HINCRBY key field amount, fire and forget. */
+static void incr(store *s, const char *key, int n, const char *field, const char *amount)
+{
+    const char *argv[4] = {"HINCRBY", key, field, amount};
+    if (n < 0)
+        store_fail_now("stats_add", "key too long", store_parse_done, NULL, NULL);
+    else
+        store_send(s, NULL, "stats_add", store_parse_done, NULL, NULL, 0, 4, argv, NULL);
+}
+
+void store_stats_add(store *s, const char *ns, const char *day, const char *partner,
+                     const char *currency, const char *kind, int64_t amount)
+{
+    char key[PC_KEY_MAX], field[256], by[24];
+    num(by, amount);
+    if ((size_t)snprintf(field, sizeof field, "%s:%s", currency, kind) >= sizeof field) {
+        store_fail_now("stats_add", "field too long", store_parse_done, NULL, NULL);
+        return;
+    }
+    incr(s, key, keys_stats(key, sizeof key, ns, NULL, day), field, by);
+    incr(s, key, keys_stats(key, sizeof key, ns, NULL, NULL), field, by);
+    if (partner && *partner)
+        incr(s, key, keys_stats(key, sizeof key, ns, partner, day), field, by);
+}
+
+void store_board_add(store *s, const char *ns, const char *board, const char *period,
+                     const char *member, int64_t score, int64_t ttl_s, const char *per,
+                     const char *tz, store_done_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX], meta[PC_KEY_MAX], nscore[24], nttl[24];
+    const char *argv[7] = {key, meta, num(nscore, score), member, num(nttl, ttl_s), per, tz};
+    if (keys_resource(key, sizeof key, ns, "lb", board, period) < 0 ||
+        keys_resource(meta, sizeof meta, ns, "lb", board, "meta") < 0) {
+        store_fail_now("board_add", "key too long", store_parse_done, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_lb_add, "board_add", store_parse_done, (store_cb)fn, arg, 2, 7,
+               argv, NULL);
+}

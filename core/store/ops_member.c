@@ -1,0 +1,212 @@
+/*
+ * One member's transaction (ops-internal.h): the load (dedupe + state in one
+ * round trip) and the atomic commit, both server-side scripts on the keys of
+ * one member (one Redis Cluster slot), and the two small reads the sweeper
+ * makes of a member.
+ */
+#include "keys-internal.h"
+#include "store-internal.h"
+#include "store-scripts-gen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void parse_load(redisReply *r, const store_error *err, const char *op, store_cb cb,
+                       void *arg)
+{
+    store_load_fn *fn = (store_load_fn *)cb;
+    store_loaded res = {0};
+    store_pairs_buf b = {0};
+    store_error bad;
+
+    if (err)
+        goto fail;
+    /* {1, response} | {0, {field, value, ...} [, response or nil]} */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
+        goto bad;
+    if (r->element[0]->integer == 1) {
+        if (r->element[1]->type != REDIS_REPLY_STRING)
+            goto bad;
+        res.stored = r->element[1]->str;
+        res.stored_len = r->element[1]->len;
+        fn(arg, NULL, &res);
+        return;
+    }
+    if (store_pairs_from(&b, r->element[1]))
+        goto bad;
+    res.state = b.pairs;
+    if (r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING) {
+        res.original = r->element[2]->str;
+        res.original_len = r->element[2]->len;
+    }
+    fn(arg, NULL, &res);
+    store_pairs_release(&b);
+    return;
+bad:
+    err = store_bad_reply(op, &bad);
+fail:
+    fn(arg, err, NULL);
+}
+
+void store_load_member(store *s, const char *ns, const char *member, const char *event_id,
+                       const char *original_event_id, store_load_fn *fn, void *arg)
+{
+    char state[PC_KEY_MAX], event[PC_KEY_MAX], original[PC_KEY_MAX];
+    const char *argv[3] = {state, event, original};
+    int nkeys = original_event_id ? 3 : 2;
+    if (pc_member_key(state, sizeof state, ns, member, "state") < 0 ||
+        keys_event(event, sizeof event, ns, member, event_id) < 0 ||
+        (original_event_id &&
+         keys_event(original, sizeof original, ns, member, original_event_id) < 0)) {
+        store_fail_now("load", "key too long", parse_load, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_load, "load", parse_load, (store_cb)fn, arg, nkeys, nkeys, argv,
+               NULL);
+}
+
+/*
+ * The commit's arguments, in the order commit.lua reads them:
+ *   KEYS state, ledger, event; ARGV version, response, TTL, then the ops
+ *   S field value | D field | L n k1 v1 ... kn vn.
+ */
+struct store_commit {
+    store_args a;
+    int entry_count; /* the argument holding the open entry's n, or -1 */
+    int entry_fields;
+};
+
+store_commit *store_commit_new(const char *ns, const char *member, const char *event_id,
+                               int64_t version, const char *response, int ttl_s)
+{
+    store_commit *c = calloc(1, sizeof *c);
+    char key[PC_KEY_MAX];
+    if (!c)
+        return NULL;
+    c->entry_count = -1;
+    store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "state"));
+    store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "ledger"));
+    store_args_key(&c->a, key, keys_event(key, sizeof key, ns, member, event_id));
+    store_args_int(&c->a, version);
+    store_args_str(&c->a, response);
+    store_args_int(&c->a, ttl_s);
+    return c;
+}
+
+void store_commit_field(store_commit *c, const char *field, const char *value)
+{
+    store_args_str(&c->a, value ? "S" : "D");
+    store_args_str(&c->a, field);
+    if (value)
+        store_args_str(&c->a, value);
+}
+
+void store_commit_entry_begin(store_commit *c)
+{
+    store_args_str(&c->a, "L");
+    c->entry_count = c->a.n;
+    c->entry_fields = 0;
+    store_args_str(&c->a, "0");
+}
+
+void store_commit_entry_str(store_commit *c, const char *name, const char *value)
+{
+    store_args_str(&c->a, name);
+    store_args_str(&c->a, value);
+    c->entry_fields++;
+}
+
+void store_commit_entry_int(store_commit *c, const char *name, int64_t value)
+{
+    store_args_str(&c->a, name);
+    store_args_int(&c->a, value);
+    c->entry_fields++;
+}
+
+void store_commit_entry_end(store_commit *c)
+{
+    store_args_set_int(&c->a, c->entry_count, c->entry_fields);
+    c->entry_count = -1;
+}
+
+static void parse_commit(redisReply *r, const store_error *err, const char *op, store_cb cb,
+                         void *arg)
+{
+    store_commit_fn *fn = (store_commit_fn *)cb;
+    store_committed res = {0};
+    store_pairs_buf b = {0};
+    store_error bad;
+    redisReply *v;
+
+    if (err)
+        goto fail;
+    /* {0, new version} | {1, stored response} | {2, {field, value, ...}} */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
+        goto bad;
+    v = r->element[1];
+    switch (r->element[0]->integer) {
+    case 0:
+        if (v->type != REDIS_REPLY_INTEGER)
+            goto bad;
+        res.outcome = STORE_COMMITTED;
+        res.version = v->integer;
+        break;
+    case 1:
+        if (v->type != REDIS_REPLY_STRING)
+            goto bad;
+        res.outcome = STORE_APPLIED_BEFORE;
+        res.stored = v->str;
+        res.stored_len = v->len;
+        break;
+    case 2:
+        if (store_pairs_from(&b, v))
+            goto bad;
+        res.outcome = STORE_VERSION_MOVED;
+        res.state = b.pairs;
+        break;
+    default:
+        goto bad;
+    }
+    fn(arg, NULL, &res);
+    store_pairs_release(&b);
+    return;
+bad:
+    err = store_bad_reply(op, &bad);
+fail:
+    fn(arg, err, NULL);
+}
+
+void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg)
+{
+    if (c->entry_count >= 0 && !c->a.failed)
+        c->a.failed = "a ledger entry was not ended";
+    store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 3, &c->a);
+    store_args_free(&c->a);
+    free(c);
+}
+
+void store_event_exists(store *s, const char *ns, const char *member, const char *event_id,
+                        store_int_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX];
+    const char *argv[2] = {"EXISTS", key};
+    if (keys_event(key, sizeof key, ns, member, event_id) < 0) {
+        store_fail_now("event_exists", "key too long", store_parse_int, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, NULL, "event_exists", store_parse_int, (store_cb)fn, arg, 0, 2, argv, NULL);
+}
+
+void store_member_field(store *s, const char *ns, const char *member, const char *field,
+                        store_text_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX];
+    const char *argv[3] = {"HGET", key, field};
+    if (pc_member_key(key, sizeof key, ns, member, "state") < 0) {
+        store_fail_now("member_field", "key too long", store_parse_text, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, NULL, "member_field", store_parse_text, (store_cb)fn, arg, 0, 3, argv, NULL);
+}
