@@ -38,11 +38,19 @@ void cal_period_id(int64_t ms, const char *tz, int hour_start, int period, char 
 /* Seconds a period's keys should live: its length plus a week of slack (0 for "all"). */
 int cal_period_ttl(int period);
 
+/*
+ * Seconds since the epoch of a UTC date and time (month 1-12); a day, hour,
+ * minute or second out of its range carries over, as with timegm.
+ */
+int64_t cal_utc_seconds(int64_t y, int m, int64_t d, int64_t hour, int64_t min, int64_t sec);
+
 /* Adds months (calendar, UTC) to a time; negative months go back. Jan 31 + 1 month = Feb 28. */
 int64_t cal_add_months(int64_t ms, int months);
 
-/* The end (exclusive, ms) of the UTC calendar period ("month", "quarter", "year") holding ms; -1 on
- * a bad name. */
+/*
+ * The end (exclusive, ms) of the UTC calendar period ("month", "quarter",
+ * "year") holding ms; -1 on a bad name.
+ */
 int64_t cal_period_end(int64_t ms, const char *period);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * The calendar (calendar-internal.h): civil dates, periods in a time zone,
- * month arithmetic. One days_from_civil for the whole tree.
+ * month arithmetic. One days_from_civil for the whole tree: nothing here or
+ * elsewhere calls timegm.
  */
 #include "calendar-internal.h"
 #include "punchcard/common.h"
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <time.h> /* struct tm of pc_local_time */
 
 int cal_period_parse(const char *s)
 {
@@ -127,40 +128,61 @@ int cal_period_ttl(int period)
     return period > CAL_ALL && period <= CAL_YEAR ? len[period] + 7 * 86400 : 0;
 }
 
-int64_t cal_add_months(int64_t ms, int months)
+int64_t cal_utc_seconds(int64_t y, int m, int64_t d, int64_t hour, int64_t min, int64_t sec)
+{
+    /* days_from_civil is linear in the day, so day 0 or 32 carries over like the rest. */
+    return (cal_days_from_civil(y, m, 1) + d - 1) * 86400 + hour * 3600 + min * 60 + sec;
+}
+
+/*
+ * The UTC civil date of ms, and the time of day left over. Whole seconds are
+ * taken toward zero and the milliseconds kept apart, as gmtime of ms / 1000
+ * would, so that times before 1970 round as they always did.
+ */
+static void utc_date(int64_t ms, int *y, int *m, int *d, int64_t *sec_of_day, int64_t *sub_ms)
+{
+    int64_t secs = ms / 1000, days = floor_div(secs, 86400);
+    *sec_of_day = secs - days * 86400;
+    *sub_ms = ms % 1000;
+    cal_civil_from_days(days, y, m, d);
+}
+
+static int days_in_month(int64_t y, int m)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    int y, mo, dim;
-    gmtime_r(&t, &tm);
-    mo = tm.tm_mon + months;
-    y = tm.tm_year + 1900 + (mo >= 0 ? mo / 12 : -((11 - mo) / 12));
-    mo = ((mo % 12) + 12) % 12;
-    dim = mdays[mo] + (mo == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo;
-    if (tm.tm_mday > dim) /* Jan 31 + 1 month = Feb 28 (or 29) */
-        tm.tm_mday = dim;
-    return (int64_t)timegm(&tm) * 1000 + ms % 1000;
+    return mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+}
+
+int64_t cal_add_months(int64_t ms, int months)
+{
+    int y, m, d;
+    int64_t sod, sub, mi;
+    utc_date(ms, &y, &m, &d, &sod, &sub);
+    mi = (int64_t)y * 12 + (m - 1) + months;
+    y = (int)floor_div(mi, 12);
+    m = (int)(mi - (int64_t)y * 12) + 1;
+    if (d > days_in_month(y, m)) /* Jan 31 + 1 month = Feb 28 (or 29) */
+        d = days_in_month(y, m);
+    return (cal_days_from_civil(y, m, d) * 86400 + sod) * 1000 + sub;
 }
 
 int64_t cal_period_end(int64_t ms, const char *period)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    int y, m, d;
+    int64_t sod, sub;
+    utc_date(ms, &y, &m, &d, &sod, &sub);
     if (!strcmp(period, "month")) {
-        tm.tm_mon += 1;
+        m += 1;
     } else if (!strcmp(period, "quarter")) {
-        tm.tm_mon = (tm.tm_mon / 3 + 1) * 3;
+        m = ((m - 1) / 3 + 1) * 3 + 1;
     } else if (!strcmp(period, "year")) {
-        tm.tm_mon = 0;
-        tm.tm_year += 1;
+        m = 13;
     } else {
         return -1;
     }
-    return (int64_t)timegm(&tm) * 1000;
+    if (m > 12) {
+        y += 1;
+        m -= 12;
+    }
+    return cal_days_from_civil(y, m, 1) * 86400000;
 }

@@ -29,13 +29,11 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
     json_t *attrs = json_object_get(ev->data, "attributes"), *v;
     json_t *floor = json_object_get(ev->data, "tier_floor");
     const char *k;
-    char f[80];
 
     json_object_foreach(attrs, k, v)
     {
-        snprintf(f, sizeof f, "a:%s", k);
         if (json_is_null(v)) {
-            if (member_set(m, f, NULL))
+            if (member_set_attr(m, k, NULL))
                 return pc_fail(err, 500, "internal", "out of memory");
             continue;
         }
@@ -45,25 +43,25 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
         if (!strcmp(k, "birthday") && !valid_birthday(json_string_value(v)))
             return pc_fail(err, 400, "bad_request",
                            "attribute birthday must be YYYY-MM-DD or MM-DD");
-        if (member_set(m, f, json_string_value(v)))
+        if (member_set_attr(m, k, json_string_value(v)))
             return pc_fail(err, 500, "internal", "out of memory");
     }
     if (floor) {
         if (json_is_null(floor)) {
-            member_set(m, "tf", NULL);
+            member_set_tier_floor(m, NULL);
         } else {
-            const char *t = json_string_value(floor), *cur = member_get(m, "t");
+            const char *t = json_string_value(floor), *cur = member_tier(m);
             if (mechset_tier_rank(set, t) < 0)
                 return pc_fail(err, 400, "bad_request",
                                "tier_floor '%s' is not one of the declared tiers", t);
-            if (member_set(m, "tf", t))
+            if (member_set_tier_floor(m, t))
                 return pc_fail(err, 500, "internal", "out of memory");
             /* The floor takes effect at once. */
             if (!cur || mechset_tier_rank(set, cur) < mechset_tier_rank(set, t)) {
                 if (!member_add_outcome(m, "tier_floor",
                                         json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", t,
                                                   "from", cur ? json_string(cur) : json_null())) ||
-                    member_set(m, "t", t))
+                    member_set_tier(m, t))
                     return pc_fail(err, 500, "internal", "out of memory");
             }
         }
@@ -156,12 +154,12 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
                    pc_error *err)
 {
     const char *e = NULL;
-    int64_t wk = member_get_int(m, "wk");
+    int64_t wk = member_wake(m);
 
     /* Due lots first: on time, whatever the event. */
     if (lots_tick(m, ev->at_ms, &e))
         return pc_fail(err, 500, "internal", "%s", e);
-    if (wk && wk <= ev->at_ms && member_set(m, "wk", NULL))
+    if (wk && wk <= ev->at_ms && member_set_wake(m, 0))
         return pc_fail(err, 500, "internal", "out of memory");
     if (!strcmp(ev->type, "profile"))
         return apply_profile(ev, m, set, err);
@@ -237,8 +235,8 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
     }
     /* The next due time, for the sweeper that expires lots of silent members. */
     due = lots_next_due(m);
-    if (due != member_get_int(m, "due")) {
-        if ((due ? member_set_int(m, "due", due) : member_set(m, "due", NULL)) ||
+    if (due != member_due(m)) {
+        if (member_set_due(m, due) ||
             (figures && member_add_effect(
                             m, json_pack("{s:s, s:I}", "op", "schedule", "due", (json_int_t)due))))
             return pc_fail(err, 500, "internal", "out of memory");

@@ -1,8 +1,10 @@
 /*
- * The `punch` Lua API that mechanics call: mechanic declarations, the member
- * object (balances, counters, badges, tier, attributes) and outcome builders.
- * Every call that changes a member changes the in-memory member_state of the
- * event being decided; nothing here talks to Redis.
+ * The core of the `punch` Lua API that mechanics call: mechanic declarations,
+ * the member object and its basic methods (balances, counters, badges, tier,
+ * attributes), outcome builders, and the event and outcomes crossing into and
+ * out of a run. Every call that changes a member changes the in-memory
+ * member_state of the event being decided (core/model); nothing here talks to
+ * Redis or knows the engine.
  */
 #include "lua-internal.h"
 #include "lua/luajson-internal.h"
@@ -11,162 +13,103 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The current event's run, or a Lua error when called outside an event. */
-mech_run *api_running(lua_State *L)
-{
-    mech_run *run = run_of(L);
-    if (!run || !run->running || !run->m || !run->cur)
-        luaL_error(L, "this call is only allowed while a mechanic runs");
-    return run;
-}
-
-const char *api_check_name(lua_State *L, int arg, const char *what)
-{
-    const char *s = luaL_checkstring(L, arg);
-    if (!pc_valid_name(s))
-        luaL_error(L, "bad %s name '%s' (use 1-64 of a-z 0-9 _ . -)", what, s);
-    return s;
-}
-
-int64_t api_check_amount(lua_State *L, int arg)
-{
-    int isint = 0;
-    lua_Integer v = lua_tointegerx(L, arg, &isint);
-    if (!isint)
-        luaL_error(L, "amount must be a whole number, got %s", luaL_tolstring(L, arg, NULL));
-    if (v < 0)
-        luaL_error(L, "amount must not be negative, got %I", (lua_Integer)v);
-    return v;
-}
-
-static void oom(lua_State *L)
-{
-    luaL_error(L, "out of memory");
-}
-
 /* Pushes a new counter value and reports it as a "counter" outcome, one per mechanic. */
-static void report_counter(lua_State *L, mech_run *set, const char *name, int64_t value)
+static void report_counter(lua_State *L, mech_run *run, const char *name, int64_t value)
 {
-    json_t *outs = set->m->outcomes;
+    json_t *outs = run->m->outcomes;
     for (size_t i = 0; i < json_array_size(outs); i++) {
         json_t *o = json_array_get(outs, i);
         if (strcmp(json_string_value(json_object_get(o, "kind")), "counter") == 0 &&
-            strcmp(json_string_value(json_object_get(o, "mechanic")), set->cur->name) == 0 &&
+            strcmp(json_string_value(json_object_get(o, "mechanic")), run->cur->name) == 0 &&
             strcmp(json_string_value(json_object_get(o, "counter")), name) == 0) {
             json_object_set_new(o, "value", json_integer(value));
             return;
         }
     }
-    if (!member_add_outcome(set->m, set->cur->name,
-                            json_pack("{s:s, s:s, s:I}", "kind", "counter", "counter", name,
-                                      "value", (json_int_t)value)))
-        oom(L);
-}
-
-static void field_name(char *out, size_t n, char prefix, const char *name)
-{
-    snprintf(out, n, "%c:%s", prefix, name);
+    luart_outcome(L, run,
+                  json_pack("{s:s, s:s, s:I}", "kind", "counter", "counter", name, "value",
+                            (json_int_t)value));
 }
 
 /* m:balance(currency) -> integer */
 static int m_balance(lua_State *L)
 {
-    return api_push_field_int(L, "b", "currency");
-}
-
-int api_push_field_int(lua_State *L, const char *prefix, const char *what)
-{
-    mech_run *run = api_running(L);
-    char f[80];
-    snprintf(f, sizeof f, "%s:%s", prefix, api_check_name(L, 2, what));
-    lua_pushinteger(L, member_get_int(run->m, f));
+    mech_run *run = luart_running(L);
+    lua_pushinteger(L, member_balance(run->m, luart_check_name(L, 2, "currency")));
     return 1;
 }
 
-static int64_t add_counter(lua_State *L, mech_run *set, const char *name, int64_t by)
+static int64_t add_counter(lua_State *L, mech_run *run, const char *name, int64_t by)
 {
-    char f[80];
     int64_t v;
-    field_name(f, sizeof f, 'c', name);
-    if (__builtin_add_overflow(member_get_int(set->m, f), by, &v))
+    if (__builtin_add_overflow(member_counter(run->m, name), by, &v))
         luaL_error(L, "counter %s overflows", name);
-    if (member_set_int(set->m, f, v))
-        oom(L);
-    report_counter(L, set, name, v);
+    if (member_set_counter(run->m, name, v))
+        luart_oom(L);
+    report_counter(L, run, name, v);
     return v;
 }
 
 /* m:count(counter) -> value; counts this event once, however many mechanics ask. */
 static int m_count(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    const char *name = api_check_name(L, 2, "counter");
-    char f[80];
-    int r = member_count_once(set->m, name);
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "counter");
+    int r = member_count_once(run->m, name);
     if (r < 0)
-        oom(L);
-    if (r == 1) {
-        lua_pushinteger(L, add_counter(L, set, name, 1));
-    } else {
-        field_name(f, sizeof f, 'c', name);
-        lua_pushinteger(L, member_get_int(set->m, f));
-    }
+        luart_oom(L);
+    lua_pushinteger(L, r == 1 ? add_counter(L, run, name, 1) : member_counter(run->m, name));
     return 1;
 }
 
 /* m:incr(counter, by) -> value */
 static int m_incr(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    const char *name = api_check_name(L, 2, "counter");
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "counter");
     int isint = 0;
     lua_Integer by = lua_isnoneornil(L, 3) ? 1 : lua_tointegerx(L, 3, &isint);
     if (!lua_isnoneornil(L, 3) && !isint)
         return luaL_error(L, "incr %s: the step must be a whole number", name);
-    lua_pushinteger(L, add_counter(L, set, name, by));
+    lua_pushinteger(L, add_counter(L, run, name, by));
     return 1;
 }
 
 /* m:counter(counter) -> value */
 static int m_counter(lua_State *L)
 {
-    return api_push_field_int(L, "c", "counter");
+    mech_run *run = luart_running(L);
+    lua_pushinteger(L, member_counter(run->m, luart_check_name(L, 2, "counter")));
+    return 1;
 }
 
 /* m:badge(name) -> true when awarded now, false when the member already had it. */
 static int m_badge(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    const char *name = api_check_name(L, 2, "badge");
-    char f[80];
-    field_name(f, sizeof f, 'g', name);
-    if (member_get(set->m, f)) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    if (member_set_int(set->m, f, set->ev->at_ms) ||
-        !member_add_outcome(set->m, set->cur->name,
-                            json_pack("{s:s, s:s}", "kind", "badge", "badge", name)))
-        oom(L);
-    lua_pushboolean(L, 1);
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "badge");
+    int r = member_award_badge(run->m, name, run->ev->at_ms);
+    if (r < 0)
+        luart_oom(L);
+    if (r == 1)
+        luart_outcome(L, run, json_pack("{s:s, s:s}", "kind", "badge", "badge", name));
+    lua_pushboolean(L, r == 1);
     return 1;
 }
 
 /* m:has_badge(name) -> boolean */
 static int m_has_badge(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    char f[80];
-    field_name(f, sizeof f, 'g', api_check_name(L, 2, "badge"));
-    lua_pushboolean(L, member_get(set->m, f) != NULL);
+    mech_run *run = luart_running(L);
+    lua_pushboolean(L, member_has_badge(run->m, luart_check_name(L, 2, "badge")));
     return 1;
 }
 
 /* m:tier() -> name or nil */
 static int m_tier(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    const char *t = member_get(set->m, "t");
+    mech_run *run = luart_running(L);
+    const char *t = member_tier(run->m);
     if (t)
         lua_pushstring(L, t);
     else
@@ -177,10 +120,8 @@ static int m_tier(lua_State *L)
 /* m:attr(name) -> string or nil (member attributes) */
 static int m_attr(lua_State *L)
 {
-    mech_run *set = api_running(L);
-    char f[80];
-    field_name(f, sizeof f, 'a', api_check_name(L, 2, "attribute"));
-    const char *v = member_get(set->m, f);
+    mech_run *run = luart_running(L);
+    const char *v = member_attr(run->m, luart_check_name(L, 2, "attribute"));
     if (v)
         lua_pushstring(L, v);
     else
@@ -198,8 +139,8 @@ static int member_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "id") == 0) {
-        mech_run *set = api_running(L);
-        lua_pushstring(L, set->m->id);
+        mech_run *run = luart_running(L);
+        lua_pushstring(L, run->m->id);
         return 1;
     }
     lua_pushvalue(L, 2);
@@ -209,7 +150,7 @@ static int member_index(lua_State *L)
 
 static int member_tostring(lua_State *L)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     lua_pushfstring(L, "member(%s)", run && run->running && run->m ? run->m->id : "-");
     return 1;
 }
@@ -239,7 +180,7 @@ static int make_outcome(lua_State *L, const char *kind, const char *field)
 /* prize(name [, fields]) -> outcome */
 static int api_prize(lua_State *L)
 {
-    api_check_name(L, 1, "prize");
+    luart_check_name(L, 1, "prize");
     return make_outcome(L, "prize", "prize");
 }
 
@@ -251,16 +192,16 @@ static int api_message(lua_State *L)
 
 static void add_mechanic(lua_State *L, mechset *set, const char *name)
 {
-    mechanic_def *d;
+    luart_mechanic *d;
     for (size_t i = 0; i < set->nmechs; i++)
         if (strcmp(set->mechs[i].name, name) == 0)
             luaL_error(L, "mechanic '%s' is declared twice (first in %s)", name,
                        set->mechs[i].file);
     if (set->nmechs == set->capmechs) {
         size_t cap = set->capmechs ? set->capmechs * 2 : 8;
-        mechanic_def *nd = realloc(set->mechs, cap * sizeof *nd);
+        luart_mechanic *nd = realloc(set->mechs, cap * sizeof *nd);
         if (!nd)
-            oom(L);
+            luart_oom(L);
         set->mechs = nd;
         set->capmechs = cap;
     }
@@ -272,30 +213,30 @@ static void add_mechanic(lua_State *L, mechset *set, const char *name)
     if (!d->name || !d->file) {
         free(d->name);
         free(d->file);
-        oom(L);
+        luart_oom(L);
     }
     set->nmechs++;
 }
 
-static void add_on(lua_State *L, mechanic_def *d, const char *type)
+static void add_on(lua_State *L, luart_mechanic *d, const char *type)
 {
     if (!pc_valid_name(type))
         luaL_error(L, "mechanic '%s': bad event type '%s' in on", d->name, type);
     char **no = realloc(d->on, (size_t)(d->non + 1) * sizeof *no);
     if (!no)
-        oom(L);
+        luart_oom(L);
     d->on = no;
     if (!(d->on[d->non] = strdup(type)))
-        oom(L);
+        luart_oom(L);
     d->non++;
 }
 
 /* The function mechanic "name" returns: takes the spec table and registers it. */
 static int declare_spec(lua_State *L)
 {
-    mechset *set = run_of(L)->set;
+    mechset *set = luart_run_of(L)->set;
     const char *name = lua_tostring(L, lua_upvalueindex(1));
-    mechanic_def *d;
+    luart_mechanic *d;
 
     if (!set->loading_file)
         return luaL_error(L, "mechanic '%s' declared outside a script's top level", name);
@@ -315,7 +256,7 @@ static int declare_spec(lua_State *L)
     lua_getfield(L, 1, "run");
     if (!lua_isfunction(L, -1))
         return luaL_error(L, "mechanic '%s': run must be a function(ev, m)", name);
-    api_game_wrap_run(L, 1, name); /* campaigns and control groups (api_game.c) */
+    luart_campaign_wrap(L, 1, name); /* campaigns and control groups */
     lua_getfield(L, 1, "on");
     if (lua_type(L, -1) == LUA_TSTRING) {
         if (!pc_valid_name(lua_tostring(L, -1)))
@@ -373,14 +314,17 @@ static int api_mechanic(lua_State *L)
     return 1;
 }
 
-static int api_global_count(lua_State *L);
+/* global_count(name) -> the global counter after counting this event (once per event). */
+static int api_global_count(lua_State *L)
+{
+    const char *name = luart_check_name(L, 1, "counter");
+    return luart_global_call(L, "counter", json_pack("{s:s}", "name", name), NULL);
+}
 
-void api_register(lua_State *L)
+void luart_core_globals(lua_State *L)
 {
     lua_pushcfunction(L, api_global_count);
     lua_setfield(L, -2, "global_count");
-    api_money_globals(L);
-    api_game_globals(L);
     lua_pushcfunction(L, api_mechanic);
     lua_setfield(L, -2, "mechanic");
     lua_pushcfunction(L, api_prize);
@@ -389,14 +333,20 @@ void api_register(lua_State *L)
     lua_setfield(L, -2, "message");
 }
 
+void luart_core_methods(lua_State *L)
+{
+    luaL_setfuncs(L, member_methods, 0);
+}
+
 /* Creates the member userdata once per set; each event rebinds what it points at. */
-int api_new_member_ref(lua_State *L)
+int luart_member_ref(lua_State *L, const luart_part *parts, size_t n)
 {
     lua_newuserdatauv(L, 0, 0);
     lua_createtable(L, 0, 4);
-    luaL_newlib(L, member_methods);
-    api_money_methods(L);
-    api_game_methods(L);
+    lua_newtable(L); /* the methods, for member_index */
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].add_methods)
+            parts[i].add_methods(L);
     lua_pushcclosure(L, member_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, member_tostring);
@@ -407,7 +357,7 @@ int api_new_member_ref(lua_State *L)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void api_push_event(lua_State *L, const pc_event *ev)
+void luart_push_event(lua_State *L, const pc_event *ev)
 {
     lua_createtable(L, 0, 6);
     lua_pushstring(L, ev->id);
@@ -429,9 +379,9 @@ void api_push_event(lua_State *L, const pc_event *ev)
 }
 
 /* One outcome table returned by run -> JSON, recorded on the member. Raises on bad input. */
-static void collect_one(lua_State *L, int idx, mech_run *set)
+static void collect_one(lua_State *L, int idx, mech_run *run)
 {
-    const char *who = set->cur->name;
+    const char *who = run->cur->name;
     json_t *o;
     const char *kind;
 
@@ -463,7 +413,7 @@ static void collect_one(lua_State *L, int idx, mech_run *set)
                         lua_tostring(L, -1));
     lua_pop(L, 1);
     if (!o)
-        oom(L);
+        luart_oom(L);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
@@ -492,18 +442,16 @@ static void collect_one(lua_State *L, int idx, mech_run *set)
         json_object_set_new(o, k, v);
     }
     if (strcmp(kind, "prize") == 0) {
-        char f[80];
-        snprintf(f, sizeof f, "p:%s", json_string_value(json_object_get(o, "prize")));
-        if (member_set_int(set->m, f, member_get_int(set->m, f) + 1)) {
+        if (member_add_prize(run->m, json_string_value(json_object_get(o, "prize")))) {
             json_decref(o);
-            oom(L);
+            luart_oom(L);
         }
     }
-    if (!member_add_outcome(set->m, who, o))
-        oom(L);
+    if (!member_add_outcome(run->m, who, o))
+        luart_oom(L);
 }
 
-void api_collect_outcomes(lua_State *L, int base, mech_run *set)
+void luart_collect_outcomes(lua_State *L, int base, mech_run *run)
 {
     int top = lua_gettop(L);
     for (int i = base; i <= top; i++) {
@@ -515,7 +463,7 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *set)
         int is_outcome = lua_rawget(L, i) != LUA_TNIL;
         lua_pop(L, 1);
         if (is_outcome) {
-            collect_one(L, i, set);
+            collect_one(L, i, run);
             continue;
         }
         /* A list of outcomes. */
@@ -526,55 +474,8 @@ void api_collect_outcomes(lua_State *L, int base, mech_run *set)
         for (lua_Integer j = 1; j <= n; j++) {
             if (lua_rawgeti(L, i, j) != LUA_TTABLE)
                 luaL_error(L, "run returned a list with something not an outcome");
-            collect_one(L, lua_gettop(L), set);
+            collect_one(L, lua_gettop(L), run);
             lua_pop(L, 1);
         }
     }
-}
-
-mech_run *api_take_reply(lua_State *L)
-{
-    mech_run *run = run_of(L);
-    json_t *reply = run->reply;
-    run->reply = NULL;
-    json_decref(run->req.args);
-    run->req.args = NULL;
-    if (run->reply_err[0]) {
-        json_decref(reply);
-        luaL_error(L, "%s: %s", run->req.op, run->reply_err);
-    }
-    luajson_push(L, reply);
-    json_decref(reply);
-    return run;
-}
-
-/* The continuation of a global call: the engine's answer, as a Lua value. */
-static int global_done(lua_State *L, int status, lua_KContext k)
-{
-    api_take_reply(L);
-    return 1;
-}
-
-int api_global_call_k(lua_State *L, const char *op, json_t *args, lua_KFunction k)
-{
-    mech_run *run = api_running(L);
-    if (!args)
-        return luaL_error(L, "out of memory");
-    snprintf(run->req.op, sizeof run->req.op, "%s", op);
-    json_decref(run->req.args);
-    run->req.args = args;
-    run->waiting = 1;
-    return lua_yieldk(L, 0, 0, k);
-}
-
-int api_global_call(lua_State *L, const char *op, json_t *args)
-{
-    return api_global_call_k(L, op, args, global_done);
-}
-
-/* global_count(name) -> the global counter after counting this event (once per event). */
-static int api_global_count(lua_State *L)
-{
-    const char *name = api_check_name(L, 1, "counter");
-    return api_global_call(L, "counter", json_pack("{s:s}", "name", name));
 }

@@ -3,7 +3,7 @@
  * groups"): the `active` and `control` fields of a mechanic declaration,
  * checked when the file loads, wrap its run function.
  */
-#include "api-game-internal.h"
+#include "lua-internal.h"
 #include "model/draw-internal.h"
 
 #include <stdio.h>
@@ -51,20 +51,20 @@ static void campaign_compile(lua_State *L, int idx, const char *mech)
     int days = 0;
     char what[100];
     snprintf(what, sizeof what, "mechanic '%s': active", mech);
-    api_opt_check(L, idx, what, allowed);
-    tz = api_opt_tz(L, idx);
+    luart_opt_check(L, idx, what, allowed);
+    tz = luart_opt_tz(L, idx);
     lua_createtable(L, 0, 6);
     lua_pushstring(L, tz);
     lua_setfield(L, -2, "tz");
     for (int i = 0; i < 2; i++) {
         const char *k = i ? "to" : "from";
-        const char *v = api_opt_str(L, idx, k, NULL);
+        const char *v = luart_opt_str(L, idx, k, NULL);
         if (v) {
             lua_pushinteger(L, campaign_time(L, mech, v, tz));
             lua_setfield(L, -2, k);
         }
     }
-    if (api_opt_type(L, idx, "days") == LUA_TTABLE) {
+    if (luart_opt_type(L, idx, "days") == LUA_TTABLE) {
         lua_Integer n = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             int found = -1;
@@ -85,7 +85,7 @@ static void campaign_compile(lua_State *L, int idx, const char *mech)
     }
     lua_pushinteger(L, days ? days : 0x7f);
     lua_setfield(L, -2, "days");
-    if (api_opt_type(L, idx, "hours") == LUA_TTABLE) {
+    if (luart_opt_type(L, idx, "hours") == LUA_TTABLE) {
         lua_Integer h[2];
         for (int i = 0; i < 2; i++) {
             int isint = 0;
@@ -145,7 +145,7 @@ static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
 /* upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten thousand */
 static int wrapped_run(lua_State *L)
 {
-    mech_run *run = api_running(L);
+    mech_run *run = luart_running(L);
     lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
     lua_settop(L, 2);
     if (lua_istable(L, lua_upvalueindex(2)) &&
@@ -155,7 +155,7 @@ static int wrapped_run(lua_State *L)
     }
     if (control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
         run->skipped = "the member is held out in its control group";
-        api_game_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
+        luart_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
         return 0;
     }
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -165,7 +165,7 @@ static int wrapped_run(lua_State *L)
     return wrapped_k(L, LUA_OK, 2);
 }
 
-void api_game_wrap_run(lua_State *L, int spec, const char *name)
+void luart_campaign_wrap(lua_State *L, int spec, const char *name)
 {
     int has_active = lua_getfield(L, spec, "active") != LUA_TNIL;
     int has_control = lua_getfield(L, spec, "control") != LUA_TNIL;

@@ -1,63 +1,27 @@
 /*
- * The game part of the mechanics API (issue 4; see lua-internal.h and
- * docs/mechanics.md, "Gamification"): streaks with freezes, levelled badges,
- * instant-win draws with prize pools and per-member limits, campaign
- * budgets, leaderboard scores, referrals and global_add. The `active` and
- * `control` fields of a declaration are in api_campaign.c.
+ * The game part of the mechanics API (docs/mechanics.md, "Gamification"):
+ * streaks with freezes, levelled badges, instant-win draws with prize pools
+ * and per-member limits, campaign budgets, leaderboard scores, referrals and
+ * global_add. The `active` and `control` fields of a declaration are in
+ * api_campaign.c.
  *
- * Member-local state lives in the member's hash (model/member-internal.h):
- *   s:<streak>:len|best|last|frz|fm   streak length, best, last hit (ms),
- *                                     freezes left, month of the last refill
- *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>   level, progress, next threshold,
- *                                     when the level was reached (ms)
- *   dw:<draw>                         "<period id>|<wins in it>" (the member limit)
- * Shared state (pools, budgets, referrals, leaderboards) is the engine's:
- * these calls yield for a global operation, or queue a post-commit effect.
+ * Member-local state (streaks, badge levels, a draw's member limit) lives in
+ * the member's hash, through the model's typed accessors. Shared state
+ * (pools, budgets, referrals, leaderboards) is the engine's: these calls
+ * yield for a global operation, or queue a post-commit effect.
  */
-#include "api-game-internal.h"
+#include "lua-internal.h"
 #include "common/calendar-internal.h"
-#include "lua/luajson-internal.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void oom(lua_State *L)
-{
-    luaL_error(L, "out of memory");
-}
-
-/* Refuses option keys not in allowed (a NULL-terminated list): a misspelling is an error. */
-void api_opt_check(lua_State *L, int idx, const char *what, const char *const *allowed)
-{
-    if (lua_isnoneornil(L, idx))
-        return;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        int ok = 0;
-        for (int i = 0; allowed[i]; i++)
-            ok |= !strcmp(k, allowed[i]);
-        if (!ok)
-            luaL_error(L, "%s: unknown option '%s'", what, k);
-        lua_pop(L, 1);
-    }
-}
-
-int api_opt_type(lua_State *L, int idx, const char *name)
-{
-    if (lua_isnoneornil(L, idx))
-        return LUA_TNIL;
-    return lua_getfield(L, idx, name);
-}
 
 static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer def,
                            lua_Integer min, lua_Integer max)
 {
     int isint = 0;
     lua_Integer v = def;
-    if (api_opt_type(L, idx, name) != LUA_TNIL) {
+    if (luart_opt_type(L, idx, name) != LUA_TNIL) {
         v = lua_tointegerx(L, -1, &isint);
         if (!isint || v < min || v > max)
             luaL_error(L, "option %s must be a whole number from %I to %I", name, min, max);
@@ -67,67 +31,27 @@ static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer 
     return v;
 }
 
-/* A string option (valid while the options table lives), or def. */
-const char *api_opt_str(lua_State *L, int idx, const char *name, const char *def)
-{
-    const char *v = def;
-    int t = api_opt_type(L, idx, name);
-    if (t == LUA_TSTRING)
-        v = lua_tostring(L, -1);
-    else if (t != LUA_TNIL)
-        luaL_error(L, "option %s must be a string", name);
-    if (!lua_isnoneornil(L, idx))
-        lua_pop(L, 1);
-    return v;
-}
-
 static int opt_period(lua_State *L, int idx, const char *name, const char *def)
 {
-    const char *s = api_opt_str(L, idx, name, def);
+    const char *s = luart_opt_str(L, idx, name, def);
     int p = cal_period_parse(s);
     if (p < 0)
         luaL_error(L, "option %s: '%s' is not day, week, month, year or never", name, s);
     return p;
 }
 
-/* The program's time zone of an option table (tz = ...), checked; UTC by default. */
-const char *api_opt_tz(lua_State *L, int idx)
+/* The member's time zone (attribute "tz"), else the program's (option tz, checked), else UTC. */
+static const char *local_tz(lua_State *L, mech_run *run, int opts)
 {
-    const char *tz = api_opt_str(L, idx, "tz", "UTC");
-    if (!pc_tz_valid(tz))
-        luaL_error(L, "option tz: unknown time zone '%s'", tz);
-    return tz;
+    const char *def = luart_opt_tz(L, opts);
+    return member_tz(run->m, def);
 }
 
-/* The member's time zone (attribute "tz"), else the program's (option tz), else UTC. */
-static const char *member_tz(lua_State *L, mech_run *run, int opts)
+static void set_streak(lua_State *L, mech_run *run, const char *name, enum member_streak_part part,
+                       int64_t v)
 {
-    const char *tz = member_get(run->m, "a:tz");
-    const char *def = api_opt_tz(L, opts);
-    return tz && pc_tz_valid(tz) ? tz : def;
-}
-
-/* The field prefix + name + suffix ("s:" "walk" ":len"). */
-static int64_t field_int(mech_run *run, const char *prefix, const char *name, const char *suffix)
-{
-    char f[160];
-    snprintf(f, sizeof f, "%s%s%s", prefix, name, suffix);
-    return member_get_int(run->m, f);
-}
-
-static void set_field_int(lua_State *L, mech_run *run, const char *prefix, const char *name,
-                          const char *suffix, int64_t v)
-{
-    char f[160];
-    snprintf(f, sizeof f, "%s%s%s", prefix, name, suffix);
-    if (member_set_int(run->m, f, v))
-        oom(L);
-}
-
-void api_game_outcome(lua_State *L, mech_run *run, json_t *o)
-{
-    if (!o || !member_add_outcome(run->m, run->cur->name, o))
-        oom(L);
+    if (member_set_streak(run->m, name, part, v))
+        luart_oom(L);
 }
 
 /*
@@ -143,18 +67,18 @@ static const char *const streak_opts[] = {"per", "day_start", "grace", "freezes"
 /* m:streak(name [, {per, day_start, grace, freezes, tz}]) -> length */
 static int m_streak(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "streak");
-    const char *F = "s:";
-    api_opt_check(L, 3, "streak", streak_opts);
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "streak");
+    luart_opt_check(L, 3, "streak", streak_opts);
     int per = opt_period(L, 3, "per", "day");
     int hour = (int)opt_int(L, 3, "day_start", 0, 0, 23);
     int64_t grace = opt_int(L, 3, "grace", 0, 0, 1000);
     int64_t monthly = opt_int(L, 3, "freezes", 0, 0, 1000);
-    const char *tz = member_tz(L, run, 3);
-    int64_t at = run->ev->at_ms, last = field_int(run, F, name, ":last");
-    int64_t len = field_int(run, F, name, ":len"), best = field_int(run, F, name, ":best");
-    int64_t frz = field_int(run, F, name, ":frz"), frozen = 0, was = len;
+    const char *tz = local_tz(L, run, 3);
+    int64_t at = run->ev->at_ms, last = member_streak(run->m, name, MEMBER_STREAK_LAST);
+    int64_t len = member_streak(run->m, name, MEMBER_STREAK_LEN),
+            best = member_streak(run->m, name, MEMBER_STREAK_BEST);
+    int64_t frz = member_streak(run->m, name, MEMBER_STREAK_FREEZES), frozen = 0, was = len;
     int broke = 0;
 
     if (per != CAL_DAY && per != CAL_WEEK)
@@ -162,11 +86,11 @@ static int m_streak(lua_State *L)
     if (monthly > 0) {
         /* A monthly allowance tops freezes up; granted ones above it stay. */
         int64_t month = cal_period_index(at, tz, hour, CAL_MONTH) + 1;
-        if (field_int(run, F, name, ":fm") != month) {
+        if (member_streak(run->m, name, MEMBER_STREAK_FREEZE_MONTH) != month) {
             if (frz < monthly)
                 frz = monthly;
-            set_field_int(L, run, F, name, ":fm", month);
-            set_field_int(L, run, F, name, ":frz", frz);
+            set_streak(L, run, name, MEMBER_STREAK_FREEZE_MONTH, month);
+            set_streak(L, run, name, MEMBER_STREAK_FREEZES, frz);
         }
     }
     if (last > 0) {
@@ -175,7 +99,7 @@ static int m_streak(lua_State *L)
         if (now_i <= last_i) {
             /* The same period (or an event from the past): nothing changes. */
             if (at > last)
-                set_field_int(L, run, F, name, ":last", at);
+                set_streak(L, run, name, MEMBER_STREAK_LAST, at);
             lua_pushinteger(L, len);
             return 1;
         }
@@ -186,7 +110,7 @@ static int m_streak(lua_State *L)
             frozen = missed - grace;
             frz -= frozen;
             len++;
-            set_field_int(L, run, F, name, ":frz", frz);
+            set_streak(L, run, name, MEMBER_STREAK_FREEZES, frz);
         } else {
             broke = 1;
             len = 1;
@@ -196,16 +120,16 @@ static int m_streak(lua_State *L)
     }
     if (len > best)
         best = len;
-    set_field_int(L, run, F, name, ":len", len);
-    set_field_int(L, run, F, name, ":best", best);
-    set_field_int(L, run, F, name, ":last", at);
+    set_streak(L, run, name, MEMBER_STREAK_LEN, len);
+    set_streak(L, run, name, MEMBER_STREAK_BEST, best);
+    set_streak(L, run, name, MEMBER_STREAK_LAST, at);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kind", "streak", "streak", name, "length",
                           (json_int_t)len, "best", (json_int_t)best);
     if (o && frozen)
         json_object_set_new(o, "frozen", json_integer(frozen));
     if (o && broke)
         json_object_set_new(o, "broken", json_integer(was));
-    api_game_outcome(L, run, o);
+    luart_outcome(L, run, o);
     lua_pushinteger(L, len);
     return 1;
 }
@@ -213,11 +137,11 @@ static int m_streak(lua_State *L)
 /* m:freeze(streak, n) -> freezes left after granting n (earned or given). */
 static int m_freeze(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "streak");
-    int64_t n = lua_isnoneornil(L, 3) ? 1 : api_check_amount(L, 3);
-    int64_t frz = field_int(run, "s:", name, ":frz") + n;
-    set_field_int(L, run, "s:", name, ":frz", frz);
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "streak");
+    int64_t n = lua_isnoneornil(L, 3) ? 1 : luart_check_amount(L, 3);
+    int64_t frz = member_streak(run->m, name, MEMBER_STREAK_FREEZES) + n;
+    set_streak(L, run, name, MEMBER_STREAK_FREEZES, frz);
     lua_pushinteger(L, frz);
     return 1;
 }
@@ -225,8 +149,8 @@ static int m_freeze(lua_State *L)
 /* m:streak_length(name) -> the length as of the last hit (0 when never hit). */
 static int m_streak_length(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    lua_pushinteger(L, field_int(run, "s:", api_check_name(L, 2, "streak"), ":len"));
+    mech_run *run = luart_running(L);
+    lua_pushinteger(L, member_streak(run->m, luart_check_name(L, 2, "streak"), MEMBER_STREAK_LEN));
     return 1;
 }
 
@@ -238,12 +162,11 @@ static int m_streak_length(lua_State *L)
  */
 static int m_badge_level(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "badge");
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "badge");
     int isint = 0;
     lua_Integer progress = lua_tointegerx(L, 3, &isint);
     lua_Integer n, level = 0, prev, next = -1, last = 0;
-    char f[160];
     if (!isint)
         return luaL_error(L, "badge_level %s: progress must be a whole number", name);
     luaL_checktype(L, 4, LUA_TTABLE);
@@ -263,20 +186,19 @@ static int m_badge_level(lua_State *L)
         else if (next < 0)
             next = t;
     }
-    prev = field_int(run, "gl:", name, "");
-    set_field_int(L, run, "gp:", name, "", progress);
-    snprintf(f, sizeof f, "gn:%s", name);
-    if (next >= 0 ? member_set_int(run->m, f, next) : member_set(run->m, f, NULL))
-        oom(L);
+    prev = member_level(run->m, name, MEMBER_LEVEL);
+    /* Thresholds are above 0: next 0 (no field) says the top level is reached. */
+    if (member_set_level(run->m, name, MEMBER_LEVEL_PROGRESS, progress) ||
+        member_set_level(run->m, name, MEMBER_LEVEL_NEXT, next >= 0 ? next : 0))
+        luart_oom(L);
     if (level > prev) {
-        set_field_int(L, run, "gl:", name, "", level);
-        set_field_int(L, run, "gt:", name, "", run->ev->at_ms);
-        snprintf(f, sizeof f, "g:%s", name);
-        if (!member_get(run->m, f) && member_set_int(run->m, f, run->ev->at_ms))
-            oom(L);
-        api_game_outcome(L, run,
-                         json_pack("{s:s, s:s, s:I, s:I}", "kind", "badge", "badge", name, "level",
-                                   (json_int_t)level, "progress", (json_int_t)progress));
+        if (member_set_level(run->m, name, MEMBER_LEVEL, level) ||
+            member_set_level(run->m, name, MEMBER_LEVEL_AT, run->ev->at_ms) ||
+            member_award_badge(run->m, name, run->ev->at_ms) < 0)
+            luart_oom(L);
+        luart_outcome(L, run,
+                      json_pack("{s:s, s:s, s:I, s:I}", "kind", "badge", "badge", name, "level",
+                                (json_int_t)level, "progress", (json_int_t)progress));
     } else {
         level = prev;
     }
@@ -284,42 +206,21 @@ static int m_badge_level(lua_State *L)
     return 1;
 }
 
-/*
- * Global calls with a continuation of our own: like api_global_call(), but
- * the answer goes to k (at the top of the stack, as a Lua value), which may
- * change the member before returning to the mechanic.
- */
-static int game_yield(lua_State *L, const char *op, json_t *args, lua_KFunction k)
-{
-    return api_global_call_k(L, op, args, k);
-}
-
-/* In a continuation: pushes the answer, or raises the operation's error. */
-static mech_run *take_reply(lua_State *L)
-{
-    return api_take_reply(L);
-}
-
 static const char *const draw_opts[] = {"chance", "prize",     "prizes", "pool", "refill",
                                         "limit",  "limit_per", "tz",     NULL};
 
-/* The draw's member limit field and its current period id. */
+/* The draw's current limit period id, and the member's wins in it. */
 static void draw_limit_state(lua_State *L, mech_run *run, const char *draw, int opts, char *pid,
                              size_t n, int64_t *wins)
 {
-    char f[100];
     int per = opt_period(L, opts, "limit_per", "never");
-    cal_period_id(run->ev->at_ms, member_tz(L, run, opts), 0, per, pid, n);
-    snprintf(f, sizeof f, "dw:%s", draw);
-    const char *v = member_get(run->m, f), *bar = v ? strchr(v, '|') : NULL;
-    *wins = bar && (size_t)(bar - v) == strlen(pid) && !strncmp(v, pid, strlen(pid))
-                ? strtoll(bar + 1, NULL, 10)
-                : 0;
+    cal_period_id(run->ev->at_ms, local_tz(L, run, opts), 0, per, pid, n);
+    *wins = member_draw_wins(run->m, draw, pid);
 }
 
 static int draw_done(lua_State *L, int status, lua_KContext ctx)
 {
-    mech_run *run = take_reply(L);
+    mech_run *run = luart_take_reply(L);
     int r = lua_gettop(L), opts = 3;
     const char *draw = lua_tostring(L, 2);
     json_t *o;
@@ -329,7 +230,7 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
     const char *prize = lua_tostring(L, -1);
     o = json_pack("{s:s, s:s, s:b}", "kind", "draw", "draw", draw, "won", won);
     if (!o)
-        oom(L);
+        luart_oom(L);
     if (won)
         json_object_set_new(o, "prize", json_string(prize));
     static const char *const copy[] = {"epoch", "roll", "chance", "reason"};
@@ -343,23 +244,19 @@ static int draw_done(lua_State *L, int status, lua_KContext ctx)
             json_object_set_new(o, copy[i], json_string(lua_tostring(L, -1)));
         lua_pop(L, 1);
     }
-    api_game_outcome(L, run, o);
+    luart_outcome(L, run, o);
     if (!won) {
         lua_pushnil(L);
         return 1;
     }
     {
-        char pid[32], f[100], v[64];
+        char pid[32];
         int64_t wins;
         draw_limit_state(L, run, draw, opts, pid, sizeof pid, &wins);
-        snprintf(f, sizeof f, "dw:%s", draw);
-        snprintf(v, sizeof v, "%s|%" PRId64, pid, wins + 1);
-        snprintf(pid, sizeof pid, "p:%s", prize);
-        if (member_set(run->m, f, v) ||
-            member_set_int(run->m, pid, member_get_int(run->m, pid) + 1))
-            oom(L);
-        api_game_outcome(
-            L, run, json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw", draw));
+        if (member_set_draw_wins(run->m, draw, pid, wins + 1) || member_add_prize(run->m, prize))
+            luart_oom(L);
+        luart_outcome(L, run,
+                      json_pack("{s:s, s:s, s:s}", "kind", "prize", "prize", prize, "draw", draw));
     }
     lua_pushstring(L, prize);
     return 1;
@@ -374,7 +271,7 @@ static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, cons
     char pid[32];
     if (!pc_valid_name(prize))
         luaL_error(L, "draw: bad prize name '%s'", prize);
-    int t = api_opt_type(L, opts, "pool");
+    int t = luart_opt_type(L, opts, "pool");
     if (t == LUA_TNUMBER) {
         pool = opt_int(L, opts, "pool", -1, 0, INT32_MAX);
     } else if (t == LUA_TTABLE) {
@@ -403,36 +300,36 @@ static void draw_prize(lua_State *L, mech_run *run, int opts, json_t *list, cons
  */
 static int m_draw(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *draw = api_check_name(L, 2, "draw");
+    mech_run *run = luart_running(L);
+    const char *draw = luart_check_name(L, 2, "draw");
     json_t *prizes;
     lua_Number chance;
     luaL_checktype(L, 3, LUA_TTABLE);
-    api_opt_check(L, 3, "draw", draw_opts);
+    luart_opt_check(L, 3, "draw", draw_opts);
     lua_settop(L, 3);
-    if (api_opt_type(L, 3, "chance") != LUA_TNUMBER)
+    if (luart_opt_type(L, 3, "chance") != LUA_TNUMBER)
         return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
     chance = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (!(chance >= 0 && chance <= 1))
         return luaL_error(L, "draw %s: chance must be a number from 0 to 1", draw);
-    const char *tz = api_opt_tz(L, 3);
+    const char *tz = luart_opt_tz(L, 3);
     lua_Integer limit = opt_int(L, 3, "limit", 0, 0, INT32_MAX);
     if (limit > 0) {
         char pid[32];
         int64_t wins;
         draw_limit_state(L, run, draw, 3, pid, sizeof pid, &wins);
         if (wins >= limit) {
-            api_game_outcome(L, run,
-                             json_pack("{s:s, s:s, s:b, s:s}", "kind", "draw", "draw", draw, "won",
-                                       0, "reason", "limit"));
+            luart_outcome(L, run,
+                          json_pack("{s:s, s:s, s:b, s:s}", "kind", "draw", "draw", draw, "won", 0,
+                                    "reason", "limit"));
             lua_pushnil(L);
             return 1;
         }
     }
     if (!(prizes = json_array()))
-        oom(L);
-    if (api_opt_type(L, 3, "prizes") == LUA_TTABLE) {
+        luart_oom(L);
+    if (luart_opt_type(L, 3, "prizes") == LUA_TTABLE) {
         lua_Integer n = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, -1, i);
@@ -446,22 +343,22 @@ static int m_draw(lua_State *L)
         lua_pop(L, 1);
     } else {
         lua_settop(L, 3);
-        draw_prize(L, run, 3, prizes, api_opt_str(L, 3, "prize", draw), tz);
+        draw_prize(L, run, 3, prizes, luart_opt_str(L, 3, "prize", draw), tz);
     }
     if (json_array_size(prizes) == 0) {
         json_decref(prizes);
         return luaL_error(L, "draw %s: prizes must not be empty", draw);
     }
     lua_settop(L, 3);
-    return game_yield(L, "draw",
-                      json_pack("{s:s, s:f, s:s, s:o}", "draw", draw, "chance", (double)chance,
-                                "tz", tz, "prizes", prizes),
-                      draw_done);
+    return luart_global_call(L, "draw",
+                             json_pack("{s:s, s:f, s:s, s:o}", "draw", draw, "chance",
+                                       (double)chance, "tz", tz, "prizes", prizes),
+                             draw_done);
 }
 
 static int bool_done(lua_State *L, int status, lua_KContext ctx)
 {
-    take_reply(L);
+    luart_take_reply(L);
     lua_pushboolean(L, lua_toboolean(L, -1));
     return 1;
 }
@@ -471,22 +368,22 @@ static const char *const budget_opts[] = {"max", "per", "tz", NULL};
 /* m:budget(name, amount, {max, per, tz}) -> true when amount fits in this period's budget. */
 static int m_budget(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "budget");
-    int64_t amount = api_check_amount(L, 3);
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "budget");
+    int64_t amount = luart_check_amount(L, 3);
     char pid[32];
     luaL_checktype(L, 4, LUA_TTABLE);
-    api_opt_check(L, 4, "budget", budget_opts);
+    luart_opt_check(L, 4, "budget", budget_opts);
     lua_Integer max = opt_int(L, 4, "max", -1, 0, INT64_MAX);
     int per = opt_period(L, 4, "per", "day");
     if (max < 0)
         return luaL_error(L, "budget %s: max is required", name);
-    cal_period_id(run->ev->at_ms, api_opt_tz(L, 4), 0, per, pid, sizeof pid);
-    return game_yield(L, "budget",
-                      json_pack("{s:s, s:I, s:I, s:s, s:i}", "budget", name, "amount",
-                                (json_int_t)amount, "max", (json_int_t)max, "period", pid, "ttl",
-                                cal_period_ttl(per)),
-                      bool_done);
+    cal_period_id(run->ev->at_ms, luart_opt_tz(L, 4), 0, per, pid, sizeof pid);
+    return luart_global_call(L, "budget",
+                             json_pack("{s:s, s:I, s:I, s:s, s:i}", "budget", name, "amount",
+                                       (json_int_t)amount, "max", (json_int_t)max, "period", pid,
+                                       "ttl", cal_period_ttl(per)),
+                             bool_done);
 }
 
 static const char *const score_opts[] = {"per", "tz", NULL};
@@ -495,22 +392,22 @@ static const char *const score_opts[] = {"per", "tz", NULL};
  */
 static int m_score(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *board = api_check_name(L, 2, "leaderboard");
+    mech_run *run = luart_running(L);
+    const char *board = luart_check_name(L, 2, "leaderboard");
     int isint = 0;
     lua_Integer amount = lua_tointegerx(L, 3, &isint);
     char pid[32];
     if (!isint)
         return luaL_error(L, "score %s: the amount must be a whole number", board);
-    api_opt_check(L, 4, "score", score_opts);
+    luart_opt_check(L, 4, "score", score_opts);
     int per = opt_period(L, 4, "per", "week");
-    const char *tz = api_opt_tz(L, 4);
+    const char *tz = luart_opt_tz(L, 4);
     cal_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
     if (member_add_effect(run->m,
                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op", "leaderboard", "board",
                                     board, "period", pid, "per", cal_period_name(per), "tz", tz,
                                     "score", (json_int_t)amount)))
-        oom(L);
+        luart_oom(L);
     return 0;
 }
 
@@ -518,18 +415,18 @@ static const char *const referral_opts[] = {"event", NULL};
 
 static int referral_done(lua_State *L, int status, lua_KContext ctx)
 {
-    mech_run *run = take_reply(L);
+    mech_run *run = luart_take_reply(L);
     const char *by = lua_tostring(L, 2);
     const char *type = lua_tostring(L, 3);
     if (!lua_toboolean(L, -1)) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    /* After the commit, the engine sends the referrer their event (game_ops.c). */
+    /* After the commit, the engine sends the referrer their event. */
     if (member_add_effect(
             run->m, json_pack("{s:s, s:s, s:s}", "op", "referral", "referrer", by, "type", type)))
-        oom(L);
-    api_game_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
+        luart_oom(L);
+    luart_outcome(L, run, json_pack("{s:s, s:s}", "kind", "referral", "referrer", by));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -543,10 +440,10 @@ static int referral_done(lua_State *L, int status, lua_KContext ctx)
  */
 static int m_referral(lua_State *L)
 {
-    mech_run *run = api_running(L);
+    mech_run *run = luart_running(L);
     const char *by = lua_isnoneornil(L, 2) ? NULL : luaL_checkstring(L, 2);
-    api_opt_check(L, 3, "referral", referral_opts);
-    const char *type = api_opt_str(L, 3, "event", "referral");
+    luart_opt_check(L, 3, "referral", referral_opts);
+    const char *type = luart_opt_str(L, 3, "event", "referral");
     if (!pc_valid_name(type))
         return luaL_error(L, "referral: bad event type '%s'", type);
     if (!by || !*by || !strcmp(by, run->m->id) || !pc_valid_id(by)) {
@@ -556,8 +453,8 @@ static int m_referral(lua_State *L)
     lua_settop(L, 3);
     lua_pushstring(L, type); /* a copy, before the options table may go */
     lua_replace(L, 3);
-    return game_yield(L, "referral", json_pack("{s:s, s:s}", "referrer", by, "type", type),
-                      referral_done);
+    return luart_global_call(L, "referral", json_pack("{s:s, s:s}", "referrer", by, "type", type),
+                             referral_done);
 }
 
 static const luaL_Reg methods[] = {{"streak", m_streak},
@@ -570,7 +467,7 @@ static const luaL_Reg methods[] = {{"streak", m_streak},
                                    {"referral", m_referral},
                                    {NULL, NULL}};
 
-void api_game_methods(lua_State *L)
+void luart_game_methods(lua_State *L)
 {
     luaL_setfuncs(L, methods, 0);
 }
@@ -581,16 +478,16 @@ void api_game_methods(lua_State *L)
  */
 static int api_global_add(lua_State *L)
 {
-    const char *name = api_check_name(L, 1, "counter");
+    const char *name = luart_check_name(L, 1, "counter");
     int isint = 0;
     lua_Integer by = lua_tointegerx(L, 2, &isint);
     if (!isint)
         return luaL_error(L, "global_add %s: the amount must be a whole number", name);
-    return api_global_call(L, "counter",
-                           json_pack("{s:s, s:I}", "name", name, "by", (json_int_t)by));
+    return luart_global_call(L, "counter",
+                             json_pack("{s:s, s:I}", "name", name, "by", (json_int_t)by), NULL);
 }
 
-void api_game_globals(lua_State *L)
+void luart_game_globals(lua_State *L)
 {
     lua_pushcfunction(L, api_global_add);
     lua_setfield(L, -2, "global_add");

@@ -1,17 +1,17 @@
 /*
- * The money part of the mechanics API (issue 3): currencies declared with
- * their expiry and return window, earn/spend through lots (money.c), cashback,
- * pending and expiring amounts, rolling windows for tiers, tier order and the
- * floor a person set, once-only grants, member-local dates and birthdays, and
- * reject() / discount() for the backend.
+ * The money part of the mechanics API (docs/mechanics.md, "Currencies"):
+ * currencies declared with their expiry and return window, earn and spend
+ * through lots (model/lots-internal.h), cashback, pending and expiring
+ * amounts, rolling windows for tiers, tier order and the floor a person set,
+ * once-only grants, member-local dates and birthdays, and reject() /
+ * discount() for the backend.
  */
 #include "lua-internal.h"
 #include "common/calendar-internal.h"
 #include "model/lots-internal.h"
 
-#include <inttypes.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -134,7 +134,7 @@ static void policy_of(const mechset *set, const char *cur, policy *p)
 /* currency "stamps" { expires_in = "6mo" } -- declared at a file's top level */
 static int declare_currency(lua_State *L)
 {
-    mechset *set = run_of(L)->set;
+    mechset *set = luart_run_of(L)->set;
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     policy p = {0};
     if (!set->loading_file)
@@ -160,7 +160,7 @@ static int declare_currency(lua_State *L)
 
 static int api_currency(lua_State *L)
 {
-    api_check_name(L, 1, "currency");
+    luart_check_name(L, 1, "currency");
     lua_pushvalue(L, 1);
     lua_pushcclosure(L, declare_currency, 1);
     return 1;
@@ -169,7 +169,7 @@ static int api_currency(lua_State *L)
 /* tiers { "blue", "silver", "gold" } -- lowest first */
 static int api_tiers(lua_State *L)
 {
-    mechset *set = run_of(L)->set;
+    mechset *set = luart_run_of(L)->set;
     json_t *t;
     lua_Integer n;
     if (!set->loading_file)
@@ -182,7 +182,7 @@ static int api_tiers(lua_State *L)
         return luaL_error(L, "tiers: list the tier names, lowest first");
     for (lua_Integer i = 1; i <= n; i++) { /* check all before allocating */
         lua_geti(L, 1, i);
-        api_check_name(L, -1, "tier");
+        luart_check_name(L, -1, "tier");
         lua_pop(L, 1);
     }
     t = json_array();
@@ -198,7 +198,7 @@ static int api_tiers(lua_State *L)
 /* reject(message): the event fails with 422 "rejected" and this message; nothing is applied. */
 static int api_reject(lua_State *L)
 {
-    mech_run *run = api_running(L);
+    mech_run *run = luart_running(L);
     const char *msg = luaL_checkstring(L, 1);
     snprintf(run->rejected, sizeof run->rejected, "%s", msg);
     return luaL_error(L, "rejected: %s", msg);
@@ -270,17 +270,17 @@ static int earn(lua_State *L, mech_run *run, const char *cur, int64_t amount, in
 /* m:earn(currency, amount [, {expires_in=, expires_at=, pending=}]) -> balance */
 static int m_earn(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
-    return earn(L, run, cur, api_check_amount(L, 3), lua_isnoneornil(L, 4) ? 0 : 4);
+    mech_run *run = luart_running(L);
+    const char *cur = luart_check_name(L, 2, "currency");
+    return earn(L, run, cur, luart_check_amount(L, 3), lua_isnoneornil(L, 4) ? 0 : 4);
 }
 
 /* m:cashback(currency, amount, percent [, opts]) -> balance; rounds down */
 static int m_cashback(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
-    int64_t amount = api_check_amount(L, 3);
+    mech_run *run = luart_running(L);
+    const char *cur = luart_check_name(L, 2, "currency");
+    int64_t amount = luart_check_amount(L, 3);
     lua_Number pct = luaL_checknumber(L, 4);
     int64_t bp, back;
     if (pct < 0 || pct > 100)
@@ -294,9 +294,9 @@ static int m_cashback(lua_State *L)
 /* m:spend(currency, amount) -> balance; soonest-expiring first; fails the event when short */
 static int m_spend(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
-    int64_t amount = api_check_amount(L, 3), bal;
+    mech_run *run = luart_running(L);
+    const char *cur = luart_check_name(L, 2, "currency");
+    int64_t amount = luart_check_amount(L, 3), bal;
     const char *err = NULL;
     if (lots_spend(run->m, run->cur->name, NULL, cur, amount, &bal, &err))
         return luaL_error(L, "spend %I %s: %s", (lua_Integer)amount, cur, err);
@@ -307,14 +307,16 @@ static int m_spend(lua_State *L)
 /* m:pending(currency) -> the amount earned but not yet spendable */
 static int m_pending(lua_State *L)
 {
-    return api_push_field_int(L, "pb", "currency");
+    mech_run *run = luart_running(L);
+    lua_pushinteger(L, member_pending(run->m, luart_check_name(L, 2, "currency")));
+    return 1;
 }
 
 /* m:expiring(currency) -> amount, at (seconds) of the next expiry, or nil */
 static int m_expiring(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *cur = api_check_name(L, 2, "currency");
+    mech_run *run = luart_running(L);
+    const char *cur = luart_check_name(L, 2, "currency");
     json_t *sum = lots_summary(run->m);
     json_t *next = json_object_get(json_object_get(sum, cur), "next_expiry");
     int64_t at;
@@ -330,39 +332,22 @@ static int m_expiring(lua_State *L)
     return 2;
 }
 
-static void month_key(char *out, size_t n, const char *name, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, n, "w:%s:%04d%02d", name, tm.tm_year + 1900, tm.tm_mon + 1);
-}
-
 /* m:track(name, amount) -> this month's total; feeds m:rolling */
 static int m_track(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "window");
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "window");
+    int64_t at = run->ev->at_ms, v;
     int isint;
     lua_Integer amount = lua_tointegerx(L, 3, &isint);
-    char f[100];
-    int64_t v;
     if (!isint)
         return luaL_error(L, "track %s: the amount must be a whole number", name);
-    month_key(f, sizeof f, name, run->ev->at_ms);
-    if (__builtin_add_overflow(member_get_int(run->m, f), (int64_t)amount, &v))
+    if (__builtin_add_overflow(member_window(run->m, name, at), (int64_t)amount, &v))
         return luaL_error(L, "track %s: overflow", name);
-    if (member_set_int(run->m, f, v))
-        return luaL_error(L, "out of memory");
+    if (member_set_window(run->m, name, at, v))
+        return luart_oom(L);
     /* Buckets older than two years serve no window: drop them. */
-    char old[100], prefix[90];
-    month_key(old, sizeof old, name, cal_add_months(run->ev->at_ms, -25));
-    snprintf(prefix, sizeof prefix, "w:%s:", name);
-    for (size_t i = 0; i < run->m->nfields; i++) {
-        member_field *fl = &run->m->fields[i];
-        if (fl->value && !strncmp(fl->name, prefix, strlen(prefix)) && strcmp(fl->name, old) <= 0)
-            member_set(run->m, fl->name, NULL);
-    }
+    member_drop_windows(run->m, name, cal_add_months(at, -25));
     lua_pushinteger(L, v);
     return 1;
 }
@@ -370,17 +355,14 @@ static int m_track(lua_State *L)
 /* m:rolling(name, months) -> the total of the last `months` calendar months, this one included */
 static int m_rolling(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "window");
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "window");
     lua_Integer months = luaL_checkinteger(L, 3);
     int64_t sum = 0;
     if (months < 1 || months > 24)
         return luaL_error(L, "rolling %s: months must be 1-24", name);
-    for (int i = 0; i < months; i++) {
-        char f[100];
-        month_key(f, sizeof f, name, cal_add_months(run->ev->at_ms, -i));
-        sum += member_get_int(run->m, f);
-    }
+    for (int i = 0; i < months; i++)
+        sum += member_window(run->m, name, cal_add_months(run->ev->at_ms, -i));
     lua_pushinteger(L, sum);
     return 1;
 }
@@ -388,14 +370,14 @@ static int m_rolling(lua_State *L)
 /* m:set_tier(name) -> true when the tier changed; never below the floor a person set */
 static int m_set_tier(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *name = api_check_name(L, 2, "tier");
-    const char *floor = member_get(run->m, "tf");
-    const char *old = member_get(run->m, "t");
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 2, "tier");
+    const char *floor = member_tier_floor(run->m);
+    const char *old = member_tier(run->m);
     json_t *o;
-    if (run->set->tiers && mechset_tier_rank(run->set, name) < 0)
+    if (run->set->tiers && luart_tier_rank(run->set, name) < 0)
         return luaL_error(L, "set_tier: '%s' is not one of the declared tiers", name);
-    if (floor && mechset_tier_rank(run->set, floor) > mechset_tier_rank(run->set, name))
+    if (floor && luart_tier_rank(run->set, floor) > luart_tier_rank(run->set, name))
         name = floor;
     if (old && strcmp(old, name) == 0) {
         lua_pushboolean(L, 0);
@@ -403,25 +385,20 @@ static int m_set_tier(lua_State *L)
     }
     o = json_pack("{s:s, s:s, s:o}", "kind", "tier", "tier", name, "from",
                   old ? json_string(old) : json_null());
-    if (!member_add_outcome(run->m, run->cur->name, o) || member_set(run->m, "t", name))
-        return luaL_error(L, "out of memory");
+    luart_outcome(L, run, o);
+    if (member_set_tier(run->m, name))
+        return luart_oom(L);
     lua_pushboolean(L, 1);
     return 1;
-}
-
-static const char *member_tz(mech_run *run)
-{
-    const char *tz = member_get(run->m, "a:tz");
-    return tz && pc_tz_valid(tz) ? tz : "UTC";
 }
 
 /* m:local_date() -> {year, month, day, hour, minute, wday (1 = Sunday)} in the member's time zone
  */
 static int m_local_date(lua_State *L)
 {
-    mech_run *run = api_running(L);
+    mech_run *run = luart_running(L);
     struct tm tm;
-    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, tm.tm_year + 1900);
     lua_setfield(L, -2, "year");
@@ -441,15 +418,14 @@ static int m_local_date(lua_State *L)
 /* m:is_birthday() -> true on the member's birthday (attribute "birthday", in their time zone) */
 static int m_is_birthday(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *b = member_get(run->m, "a:birthday");
+    mech_run *run = luart_running(L);
     struct tm tm;
-    int mo = 0, d = 0;
-    if (!b || (sscanf(b, "%*4d-%2d-%2d", &mo, &d) != 2 && sscanf(b, "%2d-%2d", &mo, &d) != 2)) {
+    int mo, d;
+    if (member_birthday(run->m, &mo, &d)) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
     /* Born on 29 February: celebrated on the 28th in other years. */
     int leap = ((tm.tm_year + 1900) % 4 == 0 && (tm.tm_year + 1900) % 100 != 0) ||
                (tm.tm_year + 1900) % 400 == 0;
@@ -461,33 +437,28 @@ static int m_is_birthday(lua_State *L)
 
 static int once_key(lua_State *L, mech_run *run, const char *key)
 {
-    char f[160];
-    snprintf(f, sizeof f, "o:%s", key);
-    if (member_get(run->m, f)) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    if (member_set_int(run->m, f, run->ev->at_ms))
-        return luaL_error(L, "out of memory");
-    lua_pushboolean(L, 1);
+    int r = member_mark_once(run->m, key, run->ev->at_ms);
+    if (r < 0)
+        return luart_oom(L);
+    lua_pushboolean(L, r);
     return 1;
 }
 
 /* m:once(key) -> true the first time for this member, false ever after */
 static int m_once(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    return once_key(L, run, api_check_name(L, 2, "once key"));
+    mech_run *run = luart_running(L);
+    return once_key(L, run, luart_check_name(L, 2, "once key"));
 }
 
 /* m:once_per_year(key) -> true the first time in the member's local calendar year */
 static int m_once_per_year(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *key = api_check_name(L, 2, "once key");
+    mech_run *run = luart_running(L);
+    const char *key = luart_check_name(L, 2, "once key");
     struct tm tm;
     char k[100];
-    pc_local_time(run->ev->at_ms, member_tz(run), &tm);
+    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
     snprintf(k, sizeof k, "%s:%04d", key, tm.tm_year + 1900);
     return once_key(L, run, k);
 }
@@ -496,34 +467,32 @@ static int m_once_per_year(lua_State *L)
  * wins) */
 static int m_wake_at(lua_State *L)
 {
-    mech_run *run = api_running(L);
+    mech_run *run = luart_running(L);
     lua_Integer at = luaL_checkinteger(L, 2);
-    int64_t ms, cur = member_get_int(run->m, "wk");
+    int64_t ms, cur = member_wake(run->m);
     if (at < 0 || at > 253402300799) /* up to the year 9999 */
         return luaL_error(L, "wake_at: the time must be seconds since 1970, before the year 10000");
     ms = (int64_t)at * 1000;
     if (ms <= run->ev->at_ms)
         return luaL_error(L, "wake_at: the time must be in the future");
     if (!cur || cur <= run->ev->at_ms || ms < cur)
-        if (member_set_int(run->m, "wk", ms))
-            return luaL_error(L, "out of memory");
+        if (member_set_wake(run->m, ms))
+            return luart_oom(L);
     return 0;
 }
 
 /* m:next_birthday() -> seconds of the next local midnight of the member's birthday, or nil */
 static int m_next_birthday(lua_State *L)
 {
-    mech_run *run = api_running(L);
-    const char *b = member_get(run->m, "a:birthday");
-    const char *tz = member_tz(run);
-    struct tm now, tm = {0};
-    int mo = 0, d = 0;
-    if (!b || (sscanf(b, "%*4d-%2d-%2d", &mo, &d) != 2 && sscanf(b, "%2d-%2d", &mo, &d) != 2)) {
+    mech_run *run = luart_running(L);
+    const char *tz = member_tz(run->m, "UTC");
+    struct tm now;
+    int mo, d;
+    if (member_birthday(run->m, &mo, &d)) {
         lua_pushnil(L);
         return 1;
     }
     pc_local_time(run->ev->at_ms, tz, &now);
-    (void)tm;
     for (int y = now.tm_year + 1900; y <= now.tm_year + 1901; y++) {
         int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
         int64_t start = pc_local_to_utc(tz, y, mo, (mo == 2 && d == 29 && !leap) ? 28 : d, 0, 0, 0);
@@ -539,16 +508,13 @@ static int m_next_birthday(lua_State *L)
 /* utc(year, month, day [, hour, min, sec]) -> seconds since the epoch */
 static int api_utc(lua_State *L)
 {
-    struct tm tm = {0};
-    tm.tm_year = (int)luaL_checkinteger(L, 1) - 1900;
-    tm.tm_mon = (int)luaL_checkinteger(L, 2) - 1;
-    tm.tm_mday = (int)luaL_checkinteger(L, 3);
-    tm.tm_hour = (int)luaL_optinteger(L, 4, 0);
-    tm.tm_min = (int)luaL_optinteger(L, 5, 0);
-    tm.tm_sec = (int)luaL_optinteger(L, 6, 0);
-    if (tm.tm_year < 70 || tm.tm_year > 8000 || tm.tm_mon < 0 || tm.tm_mon > 11)
+    int year = (int)luaL_checkinteger(L, 1), month = (int)luaL_checkinteger(L, 2);
+    int day = (int)luaL_checkinteger(L, 3), hour = (int)luaL_optinteger(L, 4, 0);
+    int min = (int)luaL_optinteger(L, 5, 0), sec = (int)luaL_optinteger(L, 6, 0);
+    if (year < 1970 || year > 9900 || month < 1 || month > 12)
         return luaL_error(L, "utc: year 1970-9999, month 1-12");
-    lua_pushinteger(L, (lua_Integer)timegm(&tm));
+    /* A day, hour, minute or second out of its range carries over, as with timegm. */
+    lua_pushinteger(L, (lua_Integer)cal_utc_seconds(year, month, day, hour, min, sec));
     return 1;
 }
 
@@ -568,12 +534,12 @@ static const luaL_Reg methods[] = {{"earn", m_earn},
                                    {"wake_at", m_wake_at},
                                    {NULL, NULL}};
 
-void api_money_methods(lua_State *L)
+void luart_money_methods(lua_State *L)
 {
     luaL_setfuncs(L, methods, 0);
 }
 
-void api_money_globals(lua_State *L)
+void luart_money_globals(lua_State *L)
 {
     lua_pushcfunction(L, api_currency);
     lua_setfield(L, -2, "currency");

@@ -1,6 +1,14 @@
 /*
- * Private to core/lua: the layout of a compiled set of mechanics and the
- * helpers its files share (sandbox, API, run).
+ * Private to core/lua: the layout of a compiled set of mechanics and of one
+ * run, and the luart_ functions its files share. The files, lowest first:
+ *   api_base.c   what every part of the API uses: the running event, name
+ *                and amount checks, options, outcomes, global operations
+ *   api.c, api_money.c, api_game.c, api_campaign.c   the API by subject,
+ *                over the model (core/model) and api_base.c only
+ *   sandbox.c    a Lua state with the safe libraries and limits; the API
+ *                table is filled by the parts its caller passes
+ *   mechset.c    compiles a set and runs events; lists the API's parts
+ *   reload.c     the hot-reloaded holder of the live set
  */
 #ifndef PUNCHCARD_LUA_INTERNAL_H
 #define PUNCHCARD_LUA_INTERNAL_H
@@ -12,18 +20,19 @@
 #include <stdatomic.h>
 
 /* How often (in VM instructions) the hook checks the budget and the deadline. */
-#define MECH_HOOK_EVERY 1000
+#define LUART_HOOK_EVERY 1000
 
-enum mech_kill { KILL_NONE, KILL_BUDGET, KILL_DEADLINE, KILL_MEMORY };
+/* Why a run was stopped, if it was. */
+enum luart_kill { LUART_KILL_NONE, LUART_KILL_BUDGET, LUART_KILL_DEADLINE, LUART_KILL_MEMORY };
 
-typedef struct mechanic_def {
+typedef struct luart_mechanic {
     char *name;
     char *file; /* the file that declared it */
     char **on;  /* event types */
     int non;
     int run_ref;      /* registry reference to the run function */
     json_t *settings; /* owned: "active" and "control" as declared, for GET /v1/mechanics */
-} mechanic_def;
+} luart_mechanic;
 
 struct mechset {
     atomic_int refs;
@@ -33,7 +42,7 @@ struct mechset {
     char version[13];
     char **files;
     size_t nfiles;
-    mechanic_def *mechs;
+    luart_mechanic *mechs;
     size_t nmechs, capmechs;
     int member_ref;           /* registry reference to the member userdata */
     mech_run *active;         /* the run executing right now (memory kills land on it) */
@@ -45,7 +54,7 @@ struct mechset {
 /*
  * One event being decided, or one file loading. Kept in the extra space of
  * the Lua thread that runs it: a coroutine per event, so an event can yield
- * to wait for Redis while others run on the same set.
+ * to wait for a global operation while others run on the same set.
  */
 struct mech_run {
     mechset *set;
@@ -54,11 +63,11 @@ struct mech_run {
     int running;
     const pc_event *ev;
     member_state *m;
-    const mechanic_def *cur;
+    const luart_mechanic *cur;
     size_t next; /* index of the next mechanic to consider */
     uint64_t instr;
     int64_t deadline_ms;
-    enum mech_kill killed;
+    enum luart_kill killed;
     int waiting; /* yielded on req */
     mech_request req;
     json_t *reply;       /* the answer to req, owned until the continuation reads it */
@@ -67,79 +76,109 @@ struct mech_run {
     char reply_err[256];
 };
 
-/* The run a Lua thread belongs to (kept in the thread's extra space). */
-static inline mech_run *run_of(lua_State *L)
+/* The run a Lua thread belongs to (kept in the thread's extra space), or NULL. */
+static inline mech_run *luart_run_of(lua_State *L)
 {
     return *(mech_run **)lua_getextraspace(L);
 }
 
-/* sandbox.c: a new state whose allocator counts against set->lim.memory. */
-lua_State *sandbox_new_state(mechset *set);
+/*
+ * One part of the API, by subject. add_globals adds its functions to the API
+ * table at the top of the stack; add_methods adds its member methods to the
+ * methods table at the top. Either may be NULL.
+ */
+typedef struct luart_part {
+    void (*add_globals)(lua_State *L);
+    void (*add_methods)(lua_State *L);
+} luart_part;
 
-/* Pushes a fresh _ENV for one file: reads fall through to the frozen API. */
-void sandbox_push_env(lua_State *L);
+/* ---- api_base.c ---- */
 
-/* Arms the instruction budget and deadline of run on its thread; disarms with 0. */
-void sandbox_arm(mech_run *run, int on);
+/* The running event's context; raises a Lua error outside an event. */
+mech_run *luart_running(lua_State *L);
 
-/* Text for why run->killed stopped the script. */
-const char *sandbox_kill_reason(const mech_run *run);
+/* A checked name argument (1-64 of a-z 0-9 _ . -); raises otherwise. */
+const char *luart_check_name(lua_State *L, int arg, const char *what);
 
-/* api.c: registers mechanic(), prize(), message() and the member type into the API table at -1. */
-void api_register(lua_State *L);
+/* A checked whole, non-negative amount argument; raises otherwise. */
+int64_t luart_check_amount(lua_State *L, int arg);
 
-/* api.c: pushes the event as a Lua table. */
-void api_push_event(lua_State *L, const pc_event *ev);
+/* Raises "out of memory". */
+int luart_oom(lua_State *L);
 
-/* api.c: turns the values a run returned (stack from base to top) into outcomes; raises. */
-void api_collect_outcomes(lua_State *L, int base, mech_run *run);
+/* Records outcome o (stolen; NULL means out of memory) for the running mechanic; raises on OOM. */
+void luart_outcome(lua_State *L, mech_run *run, json_t *o);
 
 /*
  * Asks the engine for a global operation (op, args stolen) and yields; the
- * mechanic resumes with the result as a Lua value. Only from a C function
- * called by a mechanic: returns what lua_yieldk returns.
+ * mechanic resumes in k, or with the answer as a Lua value when k is NULL.
+ * Only from a C function called by a mechanic: returns what lua_yieldk returns.
  */
-int api_global_call(lua_State *L, const char *op, json_t *args);
+int luart_global_call(lua_State *L, const char *op, json_t *args, lua_KFunction k);
 
 /* In a continuation: pushes the engine's answer as a Lua value, or raises its error. */
-mech_run *api_take_reply(lua_State *L);
+mech_run *luart_take_reply(lua_State *L);
 
-/* The same, resuming in k (which takes the answer with api_take_reply). */
-int api_global_call_k(lua_State *L, const char *op, json_t *args, lua_KFunction k);
+/* Refuses keys of the options table at idx not in allowed (NULL-terminated). */
+void luart_opt_check(lua_State *L, int idx, const char *what, const char *const *allowed);
+
+/* Pushes options[name] and returns its type; pushes nothing when there is no table. */
+int luart_opt_type(lua_State *L, int idx, const char *name);
+
+/* A string option (valid while the options table lives), or def. */
+const char *luart_opt_str(lua_State *L, int idx, const char *name, const char *def);
+
+/* The option tz, checked to be a known time zone; "UTC" by default. */
+const char *luart_opt_tz(lua_State *L, int idx);
+
+/* The rank of tier in the set's `tiers {...}` (0 = lowest), or -1 when unknown. */
+int luart_tier_rank(const mechset *set, const char *tier);
+
+/* ---- the parts of the API (listed in mechset.c) ---- */
+
+/* api.c: mechanic(), prize(), message(), global_count(); balances, counters, badges, tier. */
+void luart_core_globals(lua_State *L);
+void luart_core_methods(lua_State *L);
+/* api_money.c: currencies, tiers, reject(), discount(), utc(); earn, spend, windows, dates. */
+void luart_money_globals(lua_State *L);
+void luart_money_methods(lua_State *L);
+/* api_game.c: global_add(); streaks, levelled badges, draws, budgets, scores, referrals. */
+void luart_game_globals(lua_State *L);
+void luart_game_methods(lua_State *L);
+
+/* api.c: creates the member userdata with the methods of the n parts; its registry reference. */
+int luart_member_ref(lua_State *L, const luart_part *parts, size_t n);
+
+/* api.c: pushes the event as a Lua table. */
+void luart_push_event(lua_State *L, const pc_event *ev);
+
+/* api.c: turns the values a run returned (stack from base to top) into outcomes; raises. */
+void luart_collect_outcomes(lua_State *L, int base, mech_run *run);
 
 /*
- * The API is split by subject: api.c (declarations, member basics, outcomes),
- * api_money.c (currencies: lots, expiry, pending, tiers, attributes) and
- * api_game.c (streaks, badges with levels, draws, campaigns, leaderboards,
- * referrals). Each adds its member methods to the table at -1, and its global
- * functions to the API table at -1.
- */
-void api_money_methods(lua_State *L);
-void api_money_globals(lua_State *L);
-void api_game_methods(lua_State *L);
-void api_game_globals(lua_State *L);
-
-/*
- * api_game.c: with the run function at the top of the stack and the
+ * api_campaign.c: with the run function at the top of the stack and the
  * mechanic's declaration table at spec, replaces run by a wrapper when the
  * declaration has `active` (a campaign window) or `control` (a hold-out
  * percentage); checks both, raising on bad input.
  */
-void api_game_wrap_run(lua_State *L, int spec, const char *name);
+void luart_campaign_wrap(lua_State *L, int spec, const char *name);
 
-/* api.c: the running event's context, or a Lua error outside an event. */
-mech_run *api_running(lua_State *L);
+/* ---- sandbox.c ---- */
 
-/* api.c: a checked name argument (1-64 of a-z 0-9 _ . -); raises otherwise. */
-const char *api_check_name(lua_State *L, int arg, const char *what);
+/*
+ * A new state whose allocator counts against set->lim.memory, with the safe
+ * libraries and an API table filled by the globals of the n parts. NULL when
+ * out of memory.
+ */
+lua_State *luart_new_state(mechset *set, const luart_part *parts, size_t n);
 
-/* api.c: m:method(name) -> the integer member field "<prefix>:<name>" (0 when absent). */
-int api_push_field_int(lua_State *L, const char *prefix, const char *what);
+/* Pushes a fresh _ENV for one file: reads fall through to the frozen API. */
+void luart_push_env(lua_State *L);
 
-/* api.c: a checked whole, non-negative amount argument; raises otherwise. */
-int64_t api_check_amount(lua_State *L, int arg);
+/* Arms the instruction budget and deadline of run on its thread; disarms with 0. */
+void luart_arm(mech_run *run, int on);
 
-/* api.c: creates the member userdata; returns its registry reference. */
-int api_new_member_ref(lua_State *L);
+/* Text for why run->killed stopped the script. */
+const char *luart_kill_reason(const mech_run *run);
 
 #endif

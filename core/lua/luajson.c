@@ -18,16 +18,14 @@ void luajson_push(lua_State *L, json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         lua_createtable(L, 0, (int)json_object_size(v));
-        json_object_foreach(v, k, x)
-        {
+        json_object_foreach(v, k, x) {
             luajson_push(L, x);
             lua_setfield(L, -2, k);
         }
         break;
     case JSON_ARRAY:
         lua_createtable(L, (int)json_array_size(v), 0);
-        json_array_foreach(v, i, x)
-        {
+        json_array_foreach(v, i, x) {
             luajson_push(L, x);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }

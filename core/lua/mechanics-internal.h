@@ -1,7 +1,7 @@
 /*
  * What the engine asks of a compiled set: run the mechanics of one event
- * against a member (model/member-internal.h), yielding on global operations.
- * Private to the engine and core/lua.
+ * against a member (model/member-internal.h), yielding on global operations,
+ * and read the program's tier order. Private to the engine and core/lua.
  */
 #ifndef PUNCHCARD_MECHANICS_INTERNAL_H
 #define PUNCHCARD_MECHANICS_INTERNAL_H
@@ -23,14 +23,16 @@ typedef struct mech_request {
 } mech_request;
 
 enum mech_step { MECH_DONE = 0, MECH_WAIT = 1, MECH_ERROR = -1 };
+
 /* The rank of tier in the program's `tiers {...}` (0 = lowest), or -1 when unknown. */
 int mechset_tier_rank(const mechset *set, const char *tier);
 
 /*
  * Runs the mechanics subscribed to ev->type against m, in file then
- * declaration order. now_ms is the event's time. On success m holds the
- * changes and outcomes; on failure (status 422 with "file:line: message")
- * m's changes must be discarded by the caller.
+ * declaration order, at the event's time (ev->at_ms). 0 when they finished:
+ * m holds the changes and outcomes. -1 with err filled (422) when one failed
+ * or rejected the event, or waited on a global operation, which needs the
+ * engine (mech_run_start): the caller discards m's changes.
  */
 int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err);
 

@@ -1,12 +1,21 @@
 /*
  * A compiled set of mechanics: loading a scripts folder into a fresh sandboxed
- * state, validating it, and deciding one event with it.
+ * state, validating it, and deciding one event with it. The one place that
+ * lists the parts of the API.
  */
 #include "lua-internal.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The API, subject by subject: each part adds its globals and its member methods. */
+static const luart_part api_parts[] = {
+    {luart_core_globals, luart_core_methods},
+    {luart_money_globals, luart_money_methods},
+    {luart_game_globals, luart_game_methods},
+};
+#define NPARTS (sizeof api_parts / sizeof *api_parts)
 
 static void set_free(mechset *set)
 {
@@ -59,19 +68,19 @@ static int load_one(mechset *set, const mech_source *src, pc_error *err)
     *(mech_run **)lua_getextraspace(L) = &load;
     rc = luaL_loadbufferx(L, src->text, src->len, chunk, "t");
     if (rc == LUA_OK) {
-        sandbox_push_env(L);
+        luart_push_env(L);
         lua_setupvalue(L, -2, 1);
-        sandbox_arm(&load, 1);
+        luart_arm(&load, 1);
         rc = lua_pcall(L, 0, 0, 0);
         if (rc == LUA_ERRMEM)
-            load.killed = KILL_MEMORY;
-        if (load.killed != KILL_NONE) {
+            load.killed = LUART_KILL_MEMORY;
+        if (load.killed != LUART_KILL_NONE) {
             if (rc != LUA_OK)
                 lua_pop(L, 1);
-            lua_pushfstring(L, "%s: %s", src->name, sandbox_kill_reason(&load));
+            lua_pushfstring(L, "%s: %s", src->name, luart_kill_reason(&load));
             rc = LUA_ERRRUN;
         }
-        sandbox_arm(&load, 0);
+        luart_arm(&load, 0);
     }
     *(mech_run **)lua_getextraspace(L) = NULL;
     set->loading_file = NULL;
@@ -110,12 +119,12 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
     set->lim.memory = lim && lim->memory ? lim->memory : 64u << 20;
     set->lim.deadline_ms = lim && lim->deadline_ms ? lim->deadline_ms : 100;
     set->files = calloc(n ? n : 1, sizeof *set->files);
-    set->L = sandbox_new_state(set);
+    set->L = luart_new_state(set, api_parts, NPARTS);
     if (!set->files || !set->L) {
         pc_fail(err, 500, "internal", "out of memory");
         goto err;
     }
-    set->member_ref = api_new_member_ref(set->L);
+    set->member_ref = luart_member_ref(set->L, api_parts, NPARTS);
 
     /*
      * The version digests names and texts, each prefixed by its length, so any
@@ -251,7 +260,7 @@ json_t *mechset_describe(const mechset *set)
                      mechs);
 }
 
-static int subscribed(const mechanic_def *d, const char *type)
+static int subscribed(const luart_mechanic *d, const char *type)
 {
     for (int j = 0; j < d->non; j++)
         if (strcmp(d->on[j], type) == 0)
@@ -271,9 +280,9 @@ int mechset_handles(const mechset *set, const char *type)
 static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
 {
     /* A script that caught the budget error with pcall is still stopped. */
-    if (run->killed != KILL_NONE)
-        luaL_error(L, "%s", sandbox_kill_reason(run));
-    api_collect_outcomes(L, base, run);
+    if (run->killed != LUART_KILL_NONE)
+        luaL_error(L, "%s", luart_kill_reason(run));
+    luart_collect_outcomes(L, base, run);
     lua_settop(L, 1);
     if (run->m->trace && run->skipped)
         json_array_append_new(run->m->trace,
@@ -295,13 +304,13 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
  */
 static int run_loop(lua_State *L, int status, lua_KContext k)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     mechset *set = run->set;
 
     if (k) /* resumed (or returned) from a mechanic's run */
         after_mechanic(L, run, 3, (size_t)lua_tointeger(L, 2));
     while (run->next < set->nmechs) {
-        const mechanic_def *d = &set->mechs[run->next++];
+        const luart_mechanic *d = &set->mechs[run->next++];
         if (!subscribed(d, run->ev->type)) {
             if (run->m->trace)
                 json_array_append_new(run->m->trace,
@@ -323,9 +332,9 @@ static int run_loop(lua_State *L, int status, lua_KContext k)
 
 static int run_main(lua_State *L)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     lua_settop(L, 0);
-    api_push_event(L, run->ev);
+    luart_push_event(L, run->ev);
     return run_loop(L, LUA_OK, 0);
 }
 
@@ -366,23 +375,23 @@ int mech_run_step(mech_run *run, pc_error *err)
     lua_State *co = run->co;
     int nres = 0, rc;
 
-    sandbox_arm(run, 1);
+    luart_arm(run, 1);
     rc = lua_resume(co, run->set->L, 0, &nres);
-    sandbox_arm(run, 0);
+    luart_arm(run, 0);
     if (rc == LUA_ERRMEM)
-        run->killed = KILL_MEMORY;
-    if (rc == LUA_YIELD && run->waiting && run->killed == KILL_NONE) {
+        run->killed = LUART_KILL_MEMORY;
+    if (rc == LUA_YIELD && run->waiting && run->killed == LUART_KILL_NONE) {
         lua_pop(co, nres);
         return MECH_WAIT;
     }
-    if (rc == LUA_OK && run->killed == KILL_NONE) {
+    if (rc == LUA_OK && run->killed == LUART_KILL_NONE) {
         member_finish(run->m);
         return MECH_DONE;
     }
     {
         const char *who = run->cur ? run->cur->name : "event";
-        if (run->killed != KILL_NONE)
-            pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, sandbox_kill_reason(run),
+        if (run->killed != LUART_KILL_NONE)
+            pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, luart_kill_reason(run),
                     run->cur ? run->cur->file : "-");
         else if (run->rejected[0])
             pc_fail(err, 422, "rejected", "%s", run->rejected);
@@ -430,10 +439,5 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
 
 int mechset_tier_rank(const mechset *set, const char *tier)
 {
-    size_t i;
-    json_t *t;
-    if (!tier)
-        return -1;
-    json_array_foreach(set->tiers, i, t) if (!strcmp(json_string_value(t), tier)) return (int)i;
-    return -1;
+    return luart_tier_rank(set, tier);
 }

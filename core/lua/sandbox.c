@@ -4,6 +4,8 @@
  * files, processes, bytecode, the garbage collector or other scripts' globals is
  * removed; the libraries scripts see are read-only proxies; every state has a
  * memory cap and every run an instruction budget and a wall-clock deadline.
+ * What the API holds is not the sandbox's business: its caller passes the
+ * parts that fill the API table.
  */
 #include "lua-internal.h"
 
@@ -36,33 +38,33 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     (void)ar;
-    run->instr += MECH_HOOK_EVERY;
-    if (run->killed == KILL_NONE) {
+    run->instr += LUART_HOOK_EVERY;
+    if (run->killed == LUART_KILL_NONE) {
         if (run->instr > run->set->lim.instructions)
-            run->killed = KILL_BUDGET;
+            run->killed = LUART_KILL_BUDGET;
         else if (pc_mono_ms() > run->deadline_ms)
-            run->killed = KILL_DEADLINE;
+            run->killed = LUART_KILL_DEADLINE;
     }
     /*
      * Once killed, every later hook raises again (and from now on at every
      * instruction), so nothing a script does can keep it going.
      */
-    if (run->killed != KILL_NONE) {
+    if (run->killed != LUART_KILL_NONE) {
         lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "%s", sandbox_kill_reason(run));
+        luaL_error(L, "%s", luart_kill_reason(run));
     }
 }
 
-const char *sandbox_kill_reason(const mech_run *run)
+const char *luart_kill_reason(const mech_run *run)
 {
     switch (run->killed) {
-    case KILL_BUDGET:
+    case LUART_KILL_BUDGET:
         return "instruction budget exceeded";
-    case KILL_DEADLINE:
+    case LUART_KILL_DEADLINE:
         return "time limit exceeded";
-    case KILL_MEMORY:
+    case LUART_KILL_MEMORY:
         return "memory limit exceeded";
     default:
         return "stopped";
@@ -74,13 +76,13 @@ const char *sandbox_kill_reason(const mech_run *run)
  * the deadline restarts at every resume, so time spent waiting for Redis
  * does not count against the script.
  */
-void sandbox_arm(mech_run *run, int on)
+void luart_arm(mech_run *run, int on)
 {
     if (on) {
         run->deadline_ms = pc_mono_ms() + run->set->lim.deadline_ms;
         run->running = 1;
         run->set->active = run;
-        lua_sethook(run->co, sandbox_hook, LUA_MASKCOUNT, MECH_HOOK_EVERY);
+        lua_sethook(run->co, sandbox_hook, LUA_MASKCOUNT, LUART_HOOK_EVERY);
     } else {
         lua_sethook(run->co, NULL, 0, 0);
         run->running = 0;
@@ -141,11 +143,11 @@ static void make_readonly(lua_State *L, const char *name)
  */
 static int finish_pcall(lua_State *L, int status, lua_KContext extra)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     if (status == LUA_ERRMEM)
-        run->killed = KILL_MEMORY;
-    if (run->killed != KILL_NONE)
-        return luaL_error(L, "%s", sandbox_kill_reason(run));
+        run->killed = LUART_KILL_MEMORY;
+    if (run->killed != LUART_KILL_NONE)
+        return luaL_error(L, "%s", luart_kill_reason(run));
     lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
     lua_replace(L, (int)extra); /* the slot below the results */
     return lua_gettop(L) - (int)extra + 1;
@@ -162,9 +164,9 @@ static int sandbox_pcall(lua_State *L)
 /* The message handler of xpcall: the script's own, unless the script was stopped. */
 static int xpcall_handler(lua_State *L)
 {
-    mech_run *run = run_of(L);
-    if (run && run->killed != KILL_NONE) {
-        lua_pushstring(L, sandbox_kill_reason(run));
+    mech_run *run = luart_run_of(L);
+    if (run && run->killed != LUART_KILL_NONE) {
+        lua_pushstring(L, luart_kill_reason(run));
         return 1;
     }
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -280,7 +282,7 @@ static void guard_patterns(lua_State *L)
 
 static int sandbox_print(lua_State *L)
 {
-    mech_run *run = run_of(L);
+    mech_run *run = luart_run_of(L);
     luaL_Buffer b;
     int n = lua_gettop(L);
     luaL_buffinit(L, &b);
@@ -314,7 +316,7 @@ static const struct {
 /* Registry key of the frozen API table every _ENV reads through. */
 static const char api_key = 'A';
 
-lua_State *sandbox_new_state(mechset *set)
+lua_State *luart_new_state(mechset *set, const luart_part *parts, size_t n)
 {
     lua_State *L = lua_newstate(sandbox_alloc, set);
     if (!L)
@@ -349,7 +351,7 @@ lua_State *sandbox_new_state(mechset *set)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
 
-    /* The API table: safe globals, read-only libraries, punch's own functions. */
+    /* The API table: safe globals, read-only libraries, and the parts the caller passed. */
     lua_newtable(L);
     for (int i = 0; safe_globals[i]; i++) {
         lua_getglobal(L, safe_globals[i]);
@@ -369,12 +371,14 @@ lua_State *sandbox_new_state(mechset *set)
     lua_setfield(L, -2, "setmetatable");
     lua_pushcfunction(L, sandbox_xpcall);
     lua_setfield(L, -2, "xpcall");
-    api_register(L);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].add_globals)
+            parts[i].add_globals(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &api_key);
     return L;
 }
 
-void sandbox_push_env(lua_State *L)
+void luart_push_env(lua_State *L)
 {
     lua_newtable(L);
     lua_createtable(L, 0, 2);

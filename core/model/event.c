@@ -53,8 +53,7 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err)
     memset(ev, 0, sizeof *ev);
     if (!json_is_object(obj))
         return pc_fail(err, 400, "bad_request", "the event must be a JSON object");
-    json_object_foreach(obj, key, v)
-    {
+    json_object_foreach(obj, key, v) {
         if (strcmp(key, "id") && strcmp(key, "type") && strcmp(key, "member") &&
             strcmp(key, "at") && strcmp(key, "data") && strcmp(key, "partner"))
             return pc_fail(err, 400, "bad_request", "unknown field \"%.64s\"", key);

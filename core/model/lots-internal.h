@@ -19,11 +19,12 @@
  *    the balance (soonest-expiring first), leaving a debt if the balance is
  *    short; what of them already expired is not taken twice.
  */
-#ifndef PUNCHCARD_MONEY_H
-#define PUNCHCARD_MONEY_H
+#ifndef PUNCHCARD_LOTS_INTERNAL_H
+#define PUNCHCARD_LOTS_INTERNAL_H
 
 #include "model/member-internal.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct lot_rec {
@@ -37,6 +38,19 @@ typedef struct lot_rec {
     int64_t created_ms;
     char event[129]; /* the event that earned it */
 } lot_rec;
+
+/* Enough for a lot's value: six integers, six bars and an event id. */
+#define LOTS_VALUE_MAX 320
+
+/*
+ * The lot codec, the one place that reads and writes a lot's field:
+ *   name  "l:<currency>:<n>"                                   (schema.c's MEMBER_F_LOT)
+ *   value "amount|remaining|spent|expires|avail|created|event" (times in ms, 0 = never / at once)
+ * lots_decode: 0, or -1 (lot zeroed) when name is not a lot's or value is malformed.
+ * lots_encode: writes both; 0, or -1 when they do not fit.
+ */
+int lots_decode(const char *name, const char *value, lot_rec *lot);
+int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len);
 
 /* An earn: amount of currency into a new lot. now_ms is the event's time. */
 int lots_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,

@@ -1,5 +1,6 @@
 /*
- * Lots, expiry, pending earn and reversal (lots-internal.h).
+ * Lots, expiry, pending earn and reversal (lots-internal.h), and the lot
+ * codec: the one place that reads and writes a lot's field.
  */
 #include "model/lots-internal.h"
 #include "punchcard/common.h"
@@ -8,22 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define LOT_KEEP_MS (90LL * 86400000) /* a used-up lot is kept this long, for reversals */
 
-static int parse_lot(const char *name, const char *value, lot_rec *lot)
+int lots_decode(const char *name, const char *value, lot_rec *lot)
 {
-    const char *colon;
+    member_field_ref r;
     memset(lot, 0, sizeof *lot);
-    if (strncmp(name, "l:", 2) != 0 || !value)
+    if (!value || !member_field_is(name, MEMBER_F_LOT, &r) || r.name_len >= sizeof lot->currency)
         return -1;
-    colon = strrchr(name + 2, ':');
-    if (!colon || (size_t)(colon - name - 2) >= sizeof lot->currency)
-        return -1;
-    memcpy(lot->currency, name + 2, (size_t)(colon - name - 2));
-    lot->n = strtoll(colon + 1, NULL, 10);
-    /* "amount|remaining|spent|expires|avail|created|event", read on every event: no sscanf. */
+    memcpy(lot->currency, r.name, r.name_len);
+    lot->n = strtoll(r.sub, NULL, 10);
+    /* Read on every event: no sscanf. */
     {
         int64_t *nums[6] = {&lot->amount,     &lot->remaining, &lot->spent,
                             &lot->expires_ms, &lot->avail_ms,  &lot->created_ms};
@@ -40,22 +37,38 @@ static int parse_lot(const char *name, const char *value, lot_rec *lot)
     return 0;
 }
 
+/* The field name of lot: "l:<currency>:<n>". */
+static const char *lot_name(const lot_rec *lot, char *name, size_t name_len)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%" PRId64, lot->n);
+    return member_field_name(name, name_len, MEMBER_F_LOT, lot->currency, n);
+}
+
+int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len)
+{
+    int len;
+    if (!lot_name(lot, name, name_len))
+        return -1;
+    len = snprintf(value, value_len,
+                   "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
+                   lot->amount, lot->remaining, lot->spent, lot->expires_ms, lot->avail_ms,
+                   lot->created_ms, lot->event);
+    return len >= 0 && (size_t)len < value_len ? 0 : -1;
+}
+
 static int store_lot(member_state *m, const lot_rec *lot)
 {
-    char name[100], value[300];
-    snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
-    snprintf(value, sizeof value,
-             "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
-             lot->amount, lot->remaining, lot->spent, lot->expires_ms, lot->avail_ms,
-             lot->created_ms, lot->event);
+    char name[MEMBER_FIELD_MAX], value[LOTS_VALUE_MAX];
+    if (lots_encode(lot, name, sizeof name, value, sizeof value))
+        return -1;
     return member_set(m, name, value);
 }
 
 static int drop_lot(member_state *m, const lot_rec *lot)
 {
-    char name[100];
-    snprintf(name, sizeof name, "l:%s:%" PRId64, lot->currency, lot->n);
-    return member_set(m, name, NULL);
+    char name[MEMBER_FIELD_MAX];
+    return lot_name(lot, name, sizeof name) ? member_set(m, name, NULL) : -1;
 }
 
 /* The lots of currency (all when NULL), sorted soonest-expiring first. Caller frees. */
@@ -65,7 +78,7 @@ static lot_rec *load_lots(const member_state *m, const char *currency, size_t *n
     size_t n = 0;
     for (size_t i = 0; i < m->nfields; i++) {
         lot_rec lot;
-        if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
+        if (!m->fields[i].value || lots_decode(m->fields[i].name, m->fields[i].value, &lot))
             continue;
         if (currency && strcmp(lot.currency, currency))
             continue;
@@ -96,16 +109,9 @@ void lots_each(const member_state *m, void (*fn)(const lot_rec *lot, void *arg),
 {
     for (size_t i = 0; i < m->nfields; i++) {
         lot_rec lot;
-        if (m->fields[i].value && parse_lot(m->fields[i].name, m->fields[i].value, &lot) == 0)
+        if (m->fields[i].value && lots_decode(m->fields[i].name, m->fields[i].value, &lot) == 0)
             fn(&lot, arg);
     }
-}
-
-static int64_t balance(const member_state *m, const char *currency)
-{
-    char f[80];
-    snprintf(f, sizeof f, "b:%s", currency);
-    return member_get_int(m, f);
 }
 
 int lots_earn(member_state *m, const char *mechanic, const char *currency, int64_t amount,
@@ -113,21 +119,24 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
               int64_t *balance_out, const char **err)
 {
     lot_rec lot = {0};
-    char nf[80];
+    char nf[MEMBER_FIELD_MAX];
     member_move mv = {.mechanic = mechanic, .currency = currency};
     int pending = avail_ms > now_ms;
 
     if (amount == 0) {
-        *balance_out = balance(m, currency);
+        *balance_out = member_balance(m, currency);
         return 0;
     }
     snprintf(lot.currency, sizeof lot.currency, "%s", currency);
-    snprintf(nf, sizeof nf, "ln:%s", currency);
+    if (!member_field_name(nf, sizeof nf, MEMBER_F_LOT_LAST, currency, NULL)) {
+        *err = "bad currency name";
+        return -1;
+    }
     if (!expires_ms && !pending) {
         /* Never expires, spendable at once: into the currency's one merged lot. */
-        char name[100];
-        snprintf(name, sizeof name, "l:%s:0", currency);
-        if (parse_lot(name, member_get(m, name), &lot)) {
+        char name[MEMBER_FIELD_MAX];
+        member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0");
+        if (lots_decode(name, member_get(m, name), &lot)) {
             memset(&lot, 0, sizeof lot);
             snprintf(lot.currency, sizeof lot.currency, "%s", currency);
             snprintf(lot.event, sizeof lot.event, "*");
@@ -146,7 +155,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
     if (pending) {
         mv.pending = amount;
     } else {
-        int64_t bal = balance(m, currency);
+        int64_t bal = member_balance(m, currency);
         mv.delta = amount;
         if (bal < 0) { /* repay a debt first */
             int64_t repay = -bal < amount ? -bal : amount;
@@ -213,7 +222,7 @@ int lots_spend(member_state *m, const char *mechanic, const char *kind, const ch
 {
     member_move mv = {.mechanic = mechanic, .currency = currency, .kind = kind, .delta = -amount};
     if (amount == 0) {
-        *balance_out = balance(m, currency);
+        *balance_out = member_balance(m, currency);
         return 0;
     }
     if (member_move_balance(m, &mv, balance_out, err))
@@ -244,7 +253,7 @@ int lots_tick(member_state *m, int64_t now_ms, const char **err)
                               .kind = "release",
                               .delta = lot->remaining,
                               .pending = -lot->remaining};
-            int64_t before = balance(m, lot->currency);
+            int64_t before = member_balance(m, lot->currency);
             if (before < 0) {
                 int64_t repay = -before < lot->remaining ? -before : lot->remaining;
                 lot->remaining -= repay;
@@ -289,7 +298,7 @@ int lots_tick(member_state *m, int64_t now_ms, const char **err)
 static int take_back(member_state *m, const char *currency, int64_t amount, const char *skip_event,
                      int merged, const char **err)
 {
-    int64_t bal, avail = balance(m, currency);
+    int64_t bal, avail = member_balance(m, currency);
     int64_t covered = avail > 0 ? (avail < amount ? avail : amount) : 0;
     member_move mv = {.mechanic = "reverse",
                       .currency = currency,
@@ -358,13 +367,15 @@ int lots_reverse(member_state *m, const char *event, const char *currency, int64
     /* 3. What of them expired has left the balance already: nothing to take. */
 
     /* 4. What the event earned into the merged lot, less what was reversed of it before. */
-    json_object_foreach(earned, cur, v)
-    {
-        char rf[200];
+    json_object_foreach(earned, cur, v) {
+        char rf[MEMBER_FIELD_MAX];
         int64_t done, can, take;
         if (rc || left <= 0 || (currency && strcmp(cur, currency)))
             continue;
-        snprintf(rf, sizeof rf, "rv:%s:%s", cur, event);
+        if (!member_field_name(rf, sizeof rf, MEMBER_F_REVERSED, cur, event)) {
+            rc = -1;
+            continue;
+        }
         done = member_get_int(m, rf);
         can = json_integer_value(v) - json_integer_value(json_object_get(in_lots, cur)) - done;
         take = can < left ? can : left;
@@ -387,11 +398,11 @@ int lots_reverse(member_state *m, const char *event, const char *currency, int64
 
 int64_t lots_next_due(const member_state *m)
 {
-    int64_t due = member_get_int(m, "wk");
+    int64_t due = member_wake(m);
     for (size_t i = 0; i < m->nfields; i++) {
         lot_rec lot;
         int64_t t = 0;
-        if (!m->fields[i].value || parse_lot(m->fields[i].name, m->fields[i].value, &lot))
+        if (!m->fields[i].value || lots_decode(m->fields[i].name, m->fields[i].value, &lot))
             continue;
         if (lot.avail_ms)
             t = lot.avail_ms;

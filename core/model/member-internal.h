@@ -1,33 +1,14 @@
 /*
  * A member's state as one event sees it: the fields of the Redis hash
- * {ns}:{member}:state, read once, changed in memory by the mechanics, and
- * turned into one atomic commit. Nothing here talks to Redis.
- *
- * Field names in the hash (readable with redis-cli HGETALL):
- *   v             version, bumped by every commit
- *   b:<currency>  balance (integer)
- *   c:<counter>   counter (integer)
- *   g:<badge>     badge: when it was awarded (ms since the epoch)
- *   p:<prize>     how many times this prize was won
- *   t             tier name
- *   a:<name>      member attribute (PUT /v1/members/{id})
- *   pb:<currency> pending balance: earned, spendable after its return window
- *   l:<cur>:<n>   a lot of currency cur: "amount|remaining|spent|expires|avail|created|event"
- *                 (times in ms, 0 = never / at once); spending and expiry take the
- *                 soonest-expiring lots first
- *   ln:<cur>      the next lot number of cur
- *   w:<name>:<YYYYMM>  a monthly bucket of a rolling window (m:track)
- *   tf            the tier floor a person set (PUT /v1/members/{id})
- *   o:<key>       once-markers (m:once, m:once_per_year)
- *   due           when the next lot expires or is released, or a mechanic asked to wake (ms)
- *   s:<streak>:len|best|last|frz|fm  a streak: length, best, last hit (ms), freezes
- *                 left, month of the last freeze top-up (m:streak, m:freeze)
- *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>  a levelled badge: level, progress,
- *                 next threshold, when the level was reached (ms) (m:badge_level)
- *   dw:<draw>     "<period id>|<wins>": the member's wins of a draw in its limit period
+ * {ns}:{member}:state (their names: schema-internal.h), read once, changed in
+ * memory by the mechanics, and turned into one atomic commit. Nothing here
+ * talks to Redis. Raw fields are member.c's; the typed accessors that every
+ * other layer reads and writes a member with are fields.c's.
  */
-#ifndef PUNCHCARD_MEMBER_H
-#define PUNCHCARD_MEMBER_H
+#ifndef PUNCHCARD_MEMBER_INTERNAL_H
+#define PUNCHCARD_MEMBER_INTERNAL_H
+
+#include "model/schema-internal.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -59,9 +40,11 @@ typedef struct member_state {
     size_t nentries, capentries;
     json_t *outcomes; /* owned array of outcome objects, in the order they happened */
     char *counted;    /* owned, "\n"-joined counters already counted by this event */
-    json_t *trace;    /* owned; when not NULL, mechset_run() appends why each mechanic ran or not */
+    json_t *trace;    /* owned; when not NULL, the run appends why each mechanic ran or not */
     json_t *effects;  /* owned array: global writes to do after the commit ({"op", ...}) */
 } member_state;
+
+/* ---- member.c: the state, its raw fields, balance moves and outcomes ---- */
 
 /* Queues a global effect (stolen) to apply after this event's commit. NULL-safe; -1 on OOM. */
 int member_add_effect(member_state *m, json_t *effect);
@@ -127,9 +110,89 @@ int member_count_once(member_state *m, const char *name);
 /* Drops ledger entries (and their outcomes) whose merged delta came to 0. */
 void member_finish(member_state *m);
 
+/* ---- fields.c: typed accessors ---- */
+
 /*
- * Renders the member for GET /v1/members/{id}: balances, badges, counters,
- * prizes, tier. Returns a new reference.
+ * Readers return 0 (or NULL) for an absent field; writers
+ * mark the field for the commit and return 0, or -1 when out of memory.
+ * Balances change only through member_move_balance() (the ledger).
+ */
+int64_t member_balance(const member_state *m, const char *currency);
+int64_t member_pending(const member_state *m, const char *currency);
+
+int64_t member_counter(const member_state *m, const char *counter);
+int member_set_counter(member_state *m, const char *counter, int64_t value);
+
+/* Adds one win of prize. */
+int member_add_prize(member_state *m, const char *prize);
+
+int member_has_badge(const member_state *m, const char *badge);
+/* Awards badge at at_ms: 1 when awarded now, 0 when the member had it, -1 when out of memory. */
+int member_award_badge(member_state *m, const char *badge, int64_t at_ms);
+
+const char *member_tier(const member_state *m);
+int member_set_tier(member_state *m, const char *tier);
+const char *member_tier_floor(const member_state *m);
+int member_set_tier_floor(member_state *m, const char *tier); /* NULL removes it */
+
+const char *member_attr(const member_state *m, const char *name);
+int member_set_attr(member_state *m, const char *name, const char *value); /* NULL removes it */
+
+/* The member's time zone (attribute tz) when it is a known zone, else def. */
+const char *member_tz(const member_state *m, const char *def);
+
+/* The member's birthday (attribute birthday, "YYYY-MM-DD" or "MM-DD"): 0, or -1 when none. */
+int member_birthday(const member_state *m, int *month, int *day);
+
+/* Marks key once at at_ms: 1 when marked now, 0 when it was already, -1 when out of memory. */
+int member_mark_once(member_state *m, const char *key, int64_t at_ms);
+
+/* When a mechanic asked to wake the member, and when the member is next due (ms; 0 = none). */
+int64_t member_wake(const member_state *m);
+int member_set_wake(member_state *m, int64_t at_ms); /* 0 removes it */
+int64_t member_due(const member_state *m);
+int member_set_due(member_state *m, int64_t at_ms); /* 0 removes it */
+
+/* Rolling windows: the bucket of window name for the UTC calendar month holding at_ms. */
+int64_t member_window(const member_state *m, const char *name, int64_t at_ms);
+int member_set_window(member_state *m, const char *name, int64_t at_ms, int64_t value);
+/* Drops window name's buckets of the month holding at_ms and every month before. */
+void member_drop_windows(member_state *m, const char *name, int64_t at_ms);
+
+/* The parts of a streak (MEMBER_F_STREAK_LEN ... in this order). */
+enum member_streak_part {
+    MEMBER_STREAK_LEN,          /* length as of the last hit */
+    MEMBER_STREAK_BEST,         /* the best length */
+    MEMBER_STREAK_LAST,         /* the last hit (ms) */
+    MEMBER_STREAK_FREEZES,      /* freezes left */
+    MEMBER_STREAK_FREEZE_MONTH, /* the month index + 1 of the last monthly top-up */
+};
+int64_t member_streak(const member_state *m, const char *streak, enum member_streak_part part);
+int member_set_streak(member_state *m, const char *streak, enum member_streak_part part,
+                      int64_t value);
+
+/* The parts of a levelled badge (MEMBER_F_LEVEL ... in this order). */
+enum member_level_part {
+    MEMBER_LEVEL,          /* the level reached */
+    MEMBER_LEVEL_PROGRESS, /* the progress figure last given */
+    MEMBER_LEVEL_NEXT,     /* the next threshold; 0 (no field) at the top level */
+    MEMBER_LEVEL_AT,       /* when the level was reached (ms) */
+};
+int64_t member_level(const member_state *m, const char *badge, enum member_level_part part);
+/* Sets a part; MEMBER_LEVEL_NEXT with value 0 removes the field. */
+int member_set_level(member_state *m, const char *badge, enum member_level_part part,
+                     int64_t value);
+
+/* The member's wins of draw in the limit period period_id (0 when they were in another). */
+int64_t member_draw_wins(const member_state *m, const char *draw, const char *period_id);
+int member_set_draw_wins(member_state *m, const char *draw, const char *period_id, int64_t wins);
+
+/* ---- render.c ---- */
+
+/*
+ * Renders the member for GET /v1/members/{id}: balances, pending, expiring,
+ * badges, streaks, counters, prizes, tier, tier floor, attributes, version.
+ * Returns a new reference.
  */
 json_t *member_to_json(const member_state *m);
 

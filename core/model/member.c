@@ -1,12 +1,11 @@
 /*
- * The in-memory copy of one member that mechanics change during an event.
- * Fields stay strings (as Redis keeps them); a member has tens of fields, so a
- * linear scan beats a hash table here.
+ * The in-memory copy of one member that mechanics change during an event:
+ * its raw fields, balance moves with their ledger entries, outcomes and
+ * effects. Fields stay strings (as Redis keeps them); a member has tens of
+ * fields, so a linear scan beats a hash table here. Field names come from
+ * fields.c; the JSON view is render.c's.
  */
 #include "model/member-internal.h"
-#include "punchcard/common.h"
-
-#include "model/lots-internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,7 +109,7 @@ int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const
         f->value = strndup(pairs[i + 1], lens ? lens[i + 1] : strlen(pairs[i + 1]));
         if (!f->value)
             return -1;
-        if (strcmp(f->name, "v") == 0 && parse_int(f->value, &m->version))
+        if (member_field_is(f->name, MEMBER_F_VERSION, NULL) && parse_int(f->value, &m->version))
             return -1;
     }
     return 0;
@@ -232,12 +231,15 @@ static int same_kind(const char *a, const char *b)
 int member_move_balance(member_state *m, const member_move *mv, int64_t *balance_out,
                         const char **err)
 {
-    char field[160], pfield[160];
+    char field[MEMBER_FIELD_MAX], pfield[MEMBER_FIELD_MAX];
     int64_t bal, nb, pend, np;
     member_entry *e = NULL;
 
-    snprintf(field, sizeof field, "b:%s", mv->currency);
-    snprintf(pfield, sizeof pfield, "pb:%s", mv->currency);
+    if (!member_field_name(field, sizeof field, MEMBER_F_BALANCE, mv->currency, NULL) ||
+        !member_field_name(pfield, sizeof pfield, MEMBER_F_PENDING, mv->currency, NULL)) {
+        *err = "bad currency name";
+        return -1;
+    }
     bal = member_get_int(m, field);
     pend = member_get_int(m, pfield);
     if (__builtin_add_overflow(bal, mv->delta, &nb) ||
@@ -351,108 +353,4 @@ void member_finish(member_state *m)
         free(e->currency);
     }
     m->nentries = j;
-}
-
-/* The named object in parent, created empty when missing. */
-static json_t *child(json_t *parent, const char *name)
-{
-    json_t *o = json_object_get(parent, name);
-    if (!o) {
-        o = json_object();
-        json_object_set_new(parent, name, o);
-    }
-    return o;
-}
-
-static int64_t int_of(const char *s)
-{
-    return s ? strtoll(s, NULL, 10) : 0;
-}
-
-static void member_game_json(const member_state *m, json_t *badges, json_t *streaks)
-{
-    static const struct {
-        const char *suffix, *key;
-    } sfields[] = {{"len", "length"}, {"best", "best"}, {"frz", "freezes"}};
-    for (size_t i = 0; i < m->nfields; i++) {
-        const member_field *f = &m->fields[i];
-        const char *n = f->name, *colon;
-        char name[80];
-        if (!f->value)
-            continue;
-        if (!strncmp(n, "s:", 2) && (colon = strrchr(n + 2, ':')) &&
-            (size_t)(colon - n - 2) < sizeof name) {
-            json_t *s;
-            snprintf(name, sizeof name, "%.*s", (int)(colon - n - 2), n + 2);
-            s = child(streaks, name);
-            for (size_t k = 0; k < sizeof sfields / sizeof *sfields; k++)
-                if (!strcmp(colon + 1, sfields[k].suffix))
-                    json_object_set_new(s, sfields[k].key, json_integer(int_of(f->value)));
-            if (!strcmp(colon + 1, "last")) {
-                char ts[32];
-                pc_time_format(int_of(f->value), ts, sizeof ts);
-                json_object_set_new(s, "last_at", json_string(ts));
-            }
-        } else if (!strncmp(n, "gt:", 3)) {
-            char ts[32];
-            pc_time_format(int_of(f->value), ts, sizeof ts);
-            json_object_set_new(child(badges, n + 3), "level_at", json_string(ts));
-        } else if (n[0] == 'g' && n[2] == ':' && (n[1] == 'l' || n[1] == 'p' || n[1] == 'n')) {
-            static const char *const keys[] = {"level", "progress", "next"};
-            const char *key = keys[n[1] == 'l' ? 0 : n[1] == 'p' ? 1 : 2];
-            json_object_set_new(child(badges, n + 3), key, json_integer(int_of(f->value)));
-        }
-    }
-}
-
-json_t *member_to_json(const member_state *m)
-{
-    json_t *balances = json_object(), *badges = json_object(), *counters = json_object();
-    json_t *prizes = json_object(), *streaks = json_object(), *attrs = json_object();
-    const char *tier = member_get(m, "t");
-    int64_t v;
-
-    for (size_t i = 0; i < m->nfields; i++) {
-        const member_field *f = &m->fields[i];
-        const char *n = f->name;
-        if (!f->value || strlen(n) < 3 || n[1] != ':')
-            continue;
-        switch (n[0]) {
-        case 'b':
-            json_object_set_new(balances, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
-            break;
-        case 'c':
-            json_object_set_new(counters, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
-            break;
-        case 'p':
-            json_object_set_new(prizes, n + 2, json_integer(parse_int(f->value, &v) ? 0 : v));
-            break;
-        case 'g': {
-            char ts[32];
-            if (parse_int(f->value, &v))
-                v = 0;
-            pc_time_format(v, ts, sizeof ts);
-            json_object_set_new(badges, n + 2, json_pack("{s:s}", "awarded_at", ts));
-            break;
-        }
-        case 'a':
-            json_object_set_new(attrs, n + 2, json_string(f->value));
-            break;
-        default:
-            break;
-        }
-    }
-    json_t *pending = json_object();
-    for (size_t i = 0; i < m->nfields; i++)
-        if (m->fields[i].value && !strncmp(m->fields[i].name, "pb:", 3) &&
-            !parse_int(m->fields[i].value, &v) && v)
-            json_object_set_new(pending, m->fields[i].name + 3, json_integer(v));
-    const char *floor = member_get(m, "tf");
-    member_game_json(m, badges, streaks); /* streaks, badge levels (game.c) */
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member",
-                     m->id, "balances", balances, "pending", pending, "expiring", lots_summary(m),
-                     "badges", badges, "streaks", streaks, "counters", counters, "prizes", prizes,
-                     "tier", tier ? json_string(tier) : json_null(), "tier_floor",
-                     floor ? json_string(floor) : json_null(), "attributes", attrs, "version",
-                     (json_int_t)m->version);
 }

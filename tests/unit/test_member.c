@@ -1,9 +1,11 @@
 /*
- * Unit tests for core/model/member.c, the in-memory member one event
- * changes: loading the HGETALL pairs, balances merged into one ledger entry
- * and one "stars" outcome per (mechanic, currency), refusals that leave the
- * balance alone, counting an event once per counter, dropping entries that
- * came to zero, and the JSON a GET /v1/members/{id} shows.
+ * Unit tests for the member of core/model, one cmocka group per file:
+ *  - member.c, the in-memory member one event changes: loading the HGETALL
+ *    pairs, balances merged into one ledger entry and one "stars" outcome per
+ *    (mechanic, currency), refusals that leave the balance alone, counting an
+ *    event once per counter, dropping entries that came to zero;
+ *  - render.c, the JSON a GET /v1/members/{id} shows.
+ * The hash's format itself (field names, accessors, lot codec) is test_schema.c's.
  */
 #include "model/member-internal.h"
 
@@ -322,6 +324,20 @@ static const char *const full[] = {
     "x:other", "1",
 };
 static const char *const with_tier[] = {"v", "1", "t", "gold"};
+static const char *const game[] = {"s:walk:len",  "3",
+                                   "s:walk:best", "5",
+                                   "s:walk:last", "1764059400000",
+                                   "s:walk:frz",  "1",
+                                   "s:walk:fm",   "671",
+                                   "g:runner",    "1764059400000",
+                                   "gl:runner",   "2",
+                                   "gp:runner",   "12",
+                                   "gn:runner",   "50",
+                                   "gt:runner",   "1764059400000",
+                                   "pb:stars",    "40",
+                                   "pb:points",   "0",
+                                   "tf",          "silver",
+                                   "s:swim:fm",   "671"};
 
 static const struct json_case json_cases[] = {
     {"balances", full, N(full), "balances", "{\"stars\": 12, \"points\": 0}"},
@@ -336,6 +352,15 @@ static const struct json_case json_cases[] = {
     {"member id", full, N(full), "member", "\"ann\""},
     {"empty member balances", NULL, 0, "balances", "{}"},
     {"empty member badges", NULL, 0, "badges", "{}"},
+    {"streaks", game, N(game), "streaks",
+     "{\"walk\": {\"length\": 3, \"best\": 5, \"last_at\": \"2025-11-25T08:30:00.000Z\","
+     " \"freezes\": 1}, \"swim\": {}}"},
+    {"levelled badges", game, N(game), "badges",
+     "{\"runner\": {\"awarded_at\": \"2025-11-25T08:30:00.000Z\", \"level\": 2,"
+     " \"progress\": 12, \"next\": 50, \"level_at\": \"2025-11-25T08:30:00.000Z\"}}"},
+    {"pending balances but zeros", game, N(game), "pending", "{\"stars\": 40}"},
+    {"tier floor", game, N(game), "tier_floor", "\"silver\""},
+    {"no tier floor is null", full, N(full), "tier_floor", "null"},
 };
 
 static void test_to_json(void **state)
@@ -381,7 +406,7 @@ static void test_to_json_after_changes(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest member[] = {
         cmocka_unit_test(test_load_pairs),
         cmocka_unit_test(test_add_balance_merges),
         cmocka_unit_test(test_add_balance_refuses),
@@ -389,8 +414,11 @@ int main(void)
         cmocka_unit_test(test_finish_drops_zero_entries),
         cmocka_unit_test(test_settle_after_commit),
         cmocka_unit_test(test_clone_is_clean),
+    };
+    const struct CMUnitTest render[] = {
         cmocka_unit_test(test_to_json),
         cmocka_unit_test(test_to_json_after_changes),
     };
-    return cmocka_run_group_tests_name("member", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("member", member, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("render", render, NULL, NULL);
 }

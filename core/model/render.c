@@ -1,0 +1,139 @@
+/*
+ * The member as GET /v1/members/{id} shows it (member_to_json): every field
+ * of the hash, recognised by its kind (fields.c), placed in its section.
+ */
+#include "model/lots-internal.h"
+#include "model/member-internal.h"
+#include "punchcard/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The named object in parent, created empty when missing. */
+static json_t *child(json_t *parent, const char *name)
+{
+    json_t *o = json_object_get(parent, name);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(parent, name, o);
+    }
+    return o;
+}
+
+/* An integer field's value; 0 when it is not a whole number. */
+static int64_t strict_int(const char *s)
+{
+    char *end;
+    long long v;
+    if (!*s)
+        return 0;
+    v = strtoll(s, &end, 10);
+    return *end ? 0 : v;
+}
+
+static int64_t int_of(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char ts[32];
+    pc_time_format(ms, ts, sizeof ts);
+    return json_string(ts);
+}
+
+/* Streaks and badge levels, after the plain sections (their badges exist by then). */
+static void game_json(const member_state *m, json_t *badges, json_t *streaks)
+{
+    static const char *const streak_keys[] = {[MEMBER_STREAK_LEN] = "length",
+                                              [MEMBER_STREAK_BEST] = "best",
+                                              [MEMBER_STREAK_FREEZES] = "freezes"};
+    static const char *const level_keys[] = {[MEMBER_LEVEL] = "level",
+                                             [MEMBER_LEVEL_PROGRESS] = "progress",
+                                             [MEMBER_LEVEL_NEXT] = "next"};
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        member_field_ref r;
+        char name[80];
+        enum member_kind k;
+        json_t *o;
+        if (!f->value)
+            continue;
+        k = member_field_kind(f->name, &r);
+        if (k < MEMBER_F_STREAK_LEN || k > MEMBER_F_LEVEL_AT || r.name_len >= sizeof name)
+            continue;
+        snprintf(name, sizeof name, "%.*s", (int)r.name_len, r.name);
+        if (k <= MEMBER_F_STREAK_FREEZE_MONTH) {
+            int part = (int)(k - MEMBER_F_STREAK_LEN);
+            o = child(streaks, name);
+            if (part == MEMBER_STREAK_LAST)
+                json_object_set_new(o, "last_at", time_json(int_of(f->value)));
+            else if (part != MEMBER_STREAK_FREEZE_MONTH)
+                json_object_set_new(o, streak_keys[part], json_integer(int_of(f->value)));
+        } else {
+            int part = (int)(k - MEMBER_F_LEVEL);
+            o = child(badges, name);
+            if (part == MEMBER_LEVEL_AT)
+                json_object_set_new(o, "level_at", time_json(int_of(f->value)));
+            else
+                json_object_set_new(o, level_keys[part], json_integer(int_of(f->value)));
+        }
+    }
+}
+
+json_t *member_to_json(const member_state *m)
+{
+    json_t *balances = json_object(), *badges = json_object(), *counters = json_object();
+    json_t *prizes = json_object(), *streaks = json_object(), *attrs = json_object();
+    json_t *pending = json_object();
+    const char *tier = member_tier(m), *floor = member_tier_floor(m);
+
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        const char *name = NULL;
+        json_t *section = NULL, *v = NULL;
+        member_field_ref r;
+        if (!f->value)
+            continue;
+        switch (member_field_kind(f->name, &r)) {
+        case MEMBER_F_BALANCE:
+            section = balances;
+            break;
+        case MEMBER_F_COUNTER:
+            section = counters;
+            break;
+        case MEMBER_F_PRIZE:
+            section = prizes;
+            break;
+        case MEMBER_F_BADGE:
+            v = json_pack("{s:o}", "awarded_at", time_json(strict_int(f->value)));
+            section = badges;
+            break;
+        case MEMBER_F_ATTR:
+            v = json_string(f->value);
+            section = attrs;
+            break;
+        default:
+            continue;
+        }
+        name = r.name; /* the rest of the field: these kinds have no suffix */
+        json_object_set_new(section, name, v ? v : json_integer(strict_int(f->value)));
+    }
+    /* Pending balances after the others, and only those not zero. */
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        member_field_ref r;
+        int64_t v;
+        if (f->value && member_field_is(f->name, MEMBER_F_PENDING, &r) &&
+            (v = strict_int(f->value)) != 0)
+            json_object_set_new(pending, r.name, json_integer(v));
+    }
+    game_json(m, badges, streaks);
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "member",
+                     m->id, "balances", balances, "pending", pending, "expiring", lots_summary(m),
+                     "badges", badges, "streaks", streaks, "counters", counters, "prizes", prizes,
+                     "tier", tier ? json_string(tier) : json_null(), "tier_floor",
+                     floor ? json_string(floor) : json_null(), "attributes", attrs, "version",
+                     (json_int_t)m->version);
+}
