@@ -4,7 +4,8 @@
  * every field name. Everyone else reads and writes fields through the typed
  * accessors of fields.c (member-internal.h); a raw reader of the hash (the
  * ledger check) uses member_field_name() and member_field_kind().
- *   v             version, bumped by every commit
+ *   v             version, bumped by every commit (server-side: core/store/scripts/commit.lua
+ *                 checks and bumps it in Redis, so that script spells this one name too)
  *   b:<currency>  balance (integer)
  *   pb:<currency> pending balance: earned, spendable after its return window
  *   c:<counter>   counter (integer)
