@@ -402,9 +402,8 @@ static void remove_signals(term *t)
 
 sweeper *repl_sweeper_new(repl *r)
 {
-    /* The clock only moves when told to: sweeps come from sweeper_poke(), not the timer. */
-    return sweeper_new(r->s.base, r->s.store, r->s.engine, r->s.ns, 3600 * 1000, session_clock,
-                       &r->s);
+    /* The clock only moves when told to: sweeps come from engine_sweep_now(), not a timer. */
+    return engine_sweeper_new(r->s.engine, 0);
 }
 
 static void usage(FILE *f)
@@ -485,7 +484,7 @@ out:
     remove_signals(&t);
     the_term = NULL;
     replcmd_close(&r);
-    sweeper_free(r.sweeper);
+    engine_sweeper_free(r.sweeper);
     for (size_t i = 0; i < r.nmembers; i++)
         free(r.members[i]);
     free(r.members);

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "cli/luabind-internal.h"
-#include "punchcard/sweeper.h"
+#include "punchcard/engine.h"
 
 #include <lua.h>
 #include <signal.h>

@@ -128,18 +128,18 @@ static void catch_up(repl *r)
     int64_t deadline = pc_mono_ms() + 5000;
     if (!r->sweeper)
         return;
-    before = sweeper_ticks(r->sweeper);
-    sweeper_poke(r->sweeper);
+    before = engine_sweeper_ticks(r->sweeper);
+    engine_sweep_now(r->sweeper);
     while (!nothing_due(r) && pc_mono_ms() < deadline) {
         struct timeval tick = {0, 20000};
         event_base_loopexit(r->s.base, &tick);
         event_base_dispatch(r->s.base);
-        sweeper_poke(r->sweeper);
+        engine_sweep_now(r->sweeper);
     }
-    if (sweeper_ticks(r->sweeper) > before)
+    if (engine_sweeper_ticks(r->sweeper) > before)
         printf("(%llu member%s had something due by then: ticked)\n",
-               (unsigned long long)(sweeper_ticks(r->sweeper) - before),
-               sweeper_ticks(r->sweeper) - before == 1 ? "" : "s");
+               (unsigned long long)(engine_sweeper_ticks(r->sweeper) - before),
+               engine_sweeper_ticks(r->sweeper) - before == 1 ? "" : "s");
 }
 
 /* The clock was set or moved on: the REPL sweeps what fell due meanwhile. */
@@ -202,7 +202,7 @@ static int l_reset(lua_State *L)
     if (session_wipe(&r->s))
         return luaL_error(L, "reset: redis refused to delete the namespace");
     /* A fresh engine: its cache of members must not outlive their keys. */
-    sweeper_free(r->sweeper);
+    engine_sweeper_free(r->sweeper);
     r->sweeper = NULL;
     if (session_load(&r->s, NULL, ns, 0))
         return luaL_error(L, "reset: cannot restart the engine");

@@ -1,69 +1,91 @@
 /*
- * The engine's own post-commit effects (effects.h).
+ * Post-commit effects (effects.h), through the store's typed operations.
  */
 #include "effects.h"
-#include "store/store-internal.h"
+#include "common/calendar-internal.h"
+#include "store/ops-internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static void ignore(redisReply *r, const char *err, void *arg)
+static void stats(store *s, const char *ns, json_t *fx)
 {
-    (void)r;
-    (void)arg;
-    if (err)
-        pc_log(PC_LOG_WARN, "effect lost: %s", err);
+    const char *day = json_string_value(json_object_get(fx, "day"));
+    const char *partner = json_string_value(json_object_get(fx, "partner"));
+    json_t *mv;
+    size_t i;
+    if (!day)
+        return;
+    json_array_foreach(json_object_get(fx, "moves"), i, mv) {
+        const char *currency = json_string_value(json_array_get(mv, 0));
+        const char *kind = json_string_value(json_array_get(mv, 1));
+        if (currency && kind)
+            store_stats_add(s, ns, day, partner && *partner ? partner : NULL, currency, kind,
+                            json_integer_value(json_array_get(mv, 2)));
+    }
 }
 
-static void incr(store *s, const char *key, const char *field, json_int_t by)
+static void leaderboard(store *s, const char *ns, const pc_event *ev, json_t *fx)
 {
-    char n[32];
-    const char *argv[4] = {"HINCRBY", key, field, n};
-    snprintf(n, sizeof n, "%lld", (long long)by);
-    store_command(s, ignore, NULL, 4, argv, NULL);
+    const char *board = json_string_value(json_object_get(fx, "board"));
+    const char *period = json_string_value(json_object_get(fx, "period"));
+    const char *per = json_string_value(json_object_get(fx, "per"));
+    const char *tz = json_string_value(json_object_get(fx, "tz"));
+    if (!board || !period || !per || !tz)
+        return;
+    store_board_add(s, ns, board, period, ev->member,
+                    json_integer_value(json_object_get(fx, "score")),
+                    cal_period_ttl(cal_period_parse(per)), per, tz, NULL, NULL);
 }
 
-int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect)
+int effects_referral(const char *friend_id, const char *referrer, const char *type,
+                     const char *claim_id, effects_follow_up *out)
+{
+    char id[PC_ID_MAX + 1];
+    json_t *ev;
+    pc_error err;
+    int rc;
+    if (strlen(friend_id) <= PC_ID_MAX - 4) {
+        snprintf(id, sizeof id, "ref:%s", friend_id);
+    } else {
+        char h[41];
+        pc_sha1_hex(friend_id, strlen(friend_id), h);
+        snprintf(id, sizeof id, "ref:%s", h);
+    }
+    ev = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type", type, "member", referrer, "data",
+                   "friend", friend_id);
+    rc = ev ? pc_event_from_json(ev, &out->ev, &err) : -1;
+    json_decref(ev);
+    if (rc) {
+        pc_log(PC_LOG_WARN, "referral of %s: cannot send %s its event", friend_id, referrer);
+        return -1;
+    }
+    claims_entry(out->entry, sizeof out->entry, "deliver", friend_id, claim_id);
+    return 0;
+}
+
+int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect,
+                  effects_follow_up *out)
 {
     const char *op = json_string_value(json_object_get(effect, "op"));
-    char key[256];
-    if (!op)
-        return 0;
-    if (!strcmp(op, "schedule")) {
-        json_int_t due = json_integer_value(json_object_get(effect, "due"));
-        char score[32];
-        snprintf(key, sizeof key, "%s:due", ns);
-        snprintf(score, sizeof score, "%lld", (long long)due);
-        if (due) {
-            const char *argv[4] = {"ZADD", key, score, ev->member};
-            store_command(s, ignore, NULL, 4, argv, NULL);
-        } else {
-            const char *argv[3] = {"ZREM", key, ev->member};
-            store_command(s, ignore, NULL, 3, argv, NULL);
-        }
-        return 1;
-    }
-    if (!strcmp(op, "stats")) {
-        const char *day = json_string_value(json_object_get(effect, "day"));
-        const char *partner = json_string_value(json_object_get(effect, "partner"));
-        json_t *mv;
-        size_t i;
-        json_array_foreach(json_object_get(effect, "moves"), i, mv)
-        {
-            char field[160];
-            json_int_t amount = json_integer_value(json_array_get(mv, 2));
-            snprintf(field, sizeof field, "%s:%s", json_string_value(json_array_get(mv, 0)),
-                     json_string_value(json_array_get(mv, 1)));
-            snprintf(key, sizeof key, "%s:stats:%s", ns, day);
-            incr(s, key, field, amount);
-            snprintf(key, sizeof key, "%s:stats:total", ns);
-            incr(s, key, field, amount);
-            if (partner && *partner) {
-                snprintf(key, sizeof key, "%s:partner:%s:%s", ns, partner, day);
-                incr(s, key, field, amount);
-            }
-        }
-        return 1;
+    if (op && !strcmp(op, "schedule")) {
+        store_due_set(s, ns, ev->member, json_integer_value(json_object_get(effect, "due")), NULL,
+                      NULL);
+    } else if (op && !strcmp(op, "stats")) {
+        stats(s, ns, effect);
+    } else if (op && !strcmp(op, "leaderboard")) {
+        leaderboard(s, ns, ev, effect);
+    } else if (op && !strcmp(op, "referral")) {
+        /* The friend's event committed holding the referral: reward the referrer. */
+        const char *by = json_string_value(json_object_get(effect, "referrer"));
+        const char *type = json_string_value(json_object_get(effect, "type"));
+        char claim_id[CLAIM_ID_MAX];
+        if (!by || !type)
+            return 0;
+        claims_id(claim_id, sizeof claim_id, 0, ev->member, ev->id, "referral", ev->member);
+        return effects_referral(ev->member, by, type, claim_id, out) == 0;
+    } else {
+        pc_log(PC_LOG_WARN, "event %s: unknown effect %s", ev->id, op ? op : "(none)");
     }
     return 0;
 }

@@ -1,22 +1,44 @@
 /*
- * The engine's own post-commit effects: the expiry schedule (a sorted set of
- * members by their next due time, read by the sweeper) and the program's
- * figures (per day, per currency; per partner). Fire and forget: the member's
- * ledger is the truth; these are indexes and reports.
- *   NS:due                  zset   member -> next due time (ms)
- *   NS:stats:YYYY-MM-DD     hash   "<currency>:<issued|redeemed|expired|reversed>" -> amount
- *   NS:stats:total          hash   the same, since the beginning
- *   NS:partner:P:YYYY-MM-DD hash   the same, for partner P
+ * What a committed event leaves behind besides its member, from the effects
+ * the mechanics and the builtins queued ({"op": ..., ...} objects):
+ *   schedule     {due}                         the member's next due time (the sweeper's)
+ *   stats        {day, partner, moves: [[currency, kind, amount] ...]}   the program's figures
+ *   leaderboard  {board, period, per, tz, score}                         a board's score
+ *   referral     {referrer, type}              the referrer's reward: another event
+ * Writes are fire and forget (the member's ledger stays the truth if one is
+ * lost). An effect that is another event is not sent from here: it is
+ * returned to the transaction, which submits it — this file never calls back
+ * into the engine.
  */
 #ifndef PUNCHCARD_EFFECTS_H
 #define PUNCHCARD_EFFECTS_H
 
+#include "claims.h"
 #include "punchcard/event.h"
 #include "punchcard/store.h"
 
 #include <jansson.h>
 
-/* Applies effect when it is one of the engine's own; returns 1 then, 0 otherwise. */
-int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect);
+/* An event an effect asks for, and the NS:claims entry to drop once it was answered. */
+typedef struct effects_follow_up {
+    pc_event ev; /* owned by the receiver (pc_event_clear, or engine_submit takes it) */
+    char entry[CLAIM_ENTRY_MAX];
+} effects_follow_up;
+
+/*
+ * Applies effect (borrowed) of the committed event ev. Returns 1 when it is
+ * a follow-up event, filled into *out; 0 otherwise (applied, or logged when
+ * unknown or malformed).
+ */
+int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect,
+                  effects_follow_up *out);
+
+/*
+ * The referrer's event for the referral of friend_id held under claim_id:
+ * id "ref:<friend>" (so sending it twice applies it once), type, member
+ * referrer, data {friend}. 0, or -1 when it cannot be built.
+ */
+int effects_referral(const char *friend_id, const char *referrer, const char *type,
+                     const char *claim_id, effects_follow_up *out);
 
 #endif

@@ -1,26 +1,37 @@
 /*
  * Private to core/engine: the engine's state, shared by the transaction
- * (engine.c), the queries (query.c) and the engine's other parts.
+ * (engine.c), the sweeper (sweeper.c), the queries (query.c) and the
+ * administration (admin.c).
  */
 #ifndef PUNCHCARD_ENGINE_INTERNAL_H
 #define PUNCHCARD_ENGINE_INTERNAL_H
 
 #include "punchcard/engine.h"
-#include "globals.h"
 #include "mcache.h"
 
 struct engine {
-    store *store;
+    store *store;            /* borrowed: outlives the engine */
     struct event_base *base; /* the store's loop, kept: it outlives the store at shutdown */
     mcache *cache;
-    globals *globals;
-    mech_holder *holder;
+    mech_holder *holder; /* borrowed */
     char ns[64];
     int dedupe_ttl_s;
     int max_attempts;
     int no_figures;
+    int64_t claim_timeout_ms; /* unconfirmed claims older than this are swept */
     int64_t (*clock)(void *);
     void *clock_arg;
 };
+
+/* The engine's clock: ms since the epoch (the CLI's virtual time, or the real one). */
+int64_t engine_now(const engine *e);
+
+/*
+ * Submits an event the engine owes someone (a referral's reward for the
+ * referrer), taking ev's contents. Once it was answered with a status below
+ * 500, entry (not empty) is dropped from NS:claims: until then the sweeper
+ * may send it again, which its id makes harmless.
+ */
+void engine_follow_up(engine *e, pc_event *ev, const char *entry);
 
 #endif

@@ -1,51 +1,49 @@
 /*
- * The event transaction.
+ * The event transaction (DESIGN.md, "The event transaction"):
  *
  *   submit -> LOAD (dedupe + state, one round trip)
- *          -> decide (Lua, in memory)
+ *          -> decide (Lua, in memory; global operations reserved under claims)
  *          -> COMMIT (version check + all writes + stored response, atomic)
  *          -> on a version conflict, decide again on the state COMMIT returned
+ *          -> confirm or release the claims; apply the effects; submit the
+ *             follow-up events the effects return
+ *
+ * One member's events run one at a time in this process (mcache.h); the
+ * commit's version check settles races between processes.
  */
 #include "engine-internal.h"
 #include "builtin.h"
-#include "globals.h"
-#include "mcache.h"
+#include "claims.h"
+#include "effects.h"
+#include "resources.h"
 #include "common/jsonw-internal.h"
-#include "store/keys-internal.h"
-#include "store-scripts-gen.h"
-#include "store/store-internal.h"
+#include "store/ops-internal.h"
 
 #include <event2/event.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum call_kind { CALL_EVENT };
-
 struct engine_call {
     engine *e;
-    enum call_kind kind;
     engine_done_fn *done;
     void *arg;
     int cancelled;
     int starting; /* inside the submitting function */
     int finished;
-    /* events */
     pc_event ev;
-    member_state *m;
-    mechset *set; /* the set this event started on; kept across retries */
+    int flags;       /* enum engine_flags */
+    member_state *m; /* the member being decided on */
+    mechset *set;    /* the set this event started on; kept across retries */
+    mech_run *run;   /* the mechanics deciding this event, while they run */
+    claims *claims;  /* global reservations this event holds */
     int attempts;
     json_t *response;
-    mslot *slot;           /* this member's slot while the event holds it */
-    engine_call *qnext;    /* next call waiting on the same member */
-    int from_cache;        /* decided on the cached state, without a load */
-    int64_t committed;     /* the version this event's commit wrote, or 0 */
-    int flags;             /* enum engine_flags */
-    mech_run *run;         /* the mechanics deciding this event, while they run */
-    globals_event *global; /* global reservations this event holds */
-    char k_state[PC_KEY_MAX], k_ledger[PC_KEY_MAX], k_event[PC_KEY_MAX];
-    char k_original[PC_KEY_MAX]; /* a reversal: the reversed event's stored response */
-    json_t *original;            /* ... as loaded, or NULL */
+    mslot *slot;                     /* this member's slot while the event holds it */
+    engine_call *qnext;              /* next call waiting on the same member */
+    int from_cache;                  /* decided on the cached state, without a load */
+    int64_t committed;               /* the version this event's commit wrote, or 0 */
+    char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
+    json_t *original;                /* ... its stored response as loaded, or NULL */
 };
 
 static int64_t real_clock(void *arg)
@@ -65,18 +63,14 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     snprintf(e->ns, sizeof e->ns, "%s", cfg && cfg->ns ? cfg->ns : "pc");
     e->dedupe_ttl_s = cfg && cfg->dedupe_ttl_s > 0 ? cfg->dedupe_ttl_s : 30 * 86400;
     e->max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 8;
+    e->claim_timeout_ms = cfg && cfg->claim_timeout_ms > 0 ? cfg->claim_timeout_ms : 120000;
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
     e->no_figures = cfg ? cfg->no_figures : 0;
-    e->cache = mcache_new(cfg ? cfg->cache_members : 0);
-    e->globals = globals_new(s, e->ns);
-    if (!e->cache || !e->globals) {
-        mcache_free(e->cache);
-        globals_free(e->globals);
+    if (!(e->cache = mcache_new(cfg ? cfg->cache_members : 0))) {
         free(e);
         return NULL;
     }
-    globals_set_engine(e->globals, e); /* game effects send events; claims get swept */
     return e;
 }
 
@@ -85,15 +79,29 @@ void engine_free(engine *e)
     if (!e)
         return;
     mcache_free(e->cache);
-    globals_free(e->globals);
     free(e);
+}
+
+int64_t engine_now(const engine *e)
+{
+    return e->clock(e->clock_arg);
+}
+
+int engine_redis_up(const engine *e)
+{
+    return store_ready(e->store);
+}
+
+void engine_redis_stats(const engine *e, store_stats *out)
+{
+    store_get_stats(e->store, out);
 }
 
 static void call_free(engine_call *c)
 {
     json_decref(c->original);
     mech_run_free(c->run);
-    globals_event_free(c->global);
+    claims_free(c->claims);
     pc_event_clear(&c->ev);
     member_free(c->m);
     mechset_unref(c->set);
@@ -145,21 +153,27 @@ static void release_slot(engine_call *c, int status)
     mcache_release(e->cache, slot);
 }
 
+/* claims_end()'s way to give a claim back. */
+static void release_claim(void *ctx, const claims *cs, const claim *cl)
+{
+    resources_release(cs->store, cs->ns, cl->op, cl->resource, cl->id, 0);
+}
+
 /* Reports the result (unless cancelled) and ends the call. Steals body. */
 static void finish(engine_call *c, int status, json_t *body)
 {
     /*
      * Keep what the commit used; give back what a dry run or a refused event
      * reserved; leave the rest (Redis failed mid-way, or another copy of the
-     * event was applied with these very claims) to the claims' expiry.
+     * event was applied with these very claims) to the sweeper.
      */
-    if (c->global) {
-        enum globals_end how = GLOBALS_LEAVE;
+    if (c->claims) {
+        enum claims_end how = CLAIMS_LEAVE;
         if (c->committed)
-            how = GLOBALS_CONFIRM;
+            how = CLAIMS_CONFIRM;
         else if ((c->flags & ENGINE_DRY_RUN) || (status >= 400 && status < 500))
-            how = GLOBALS_RELEASE;
-        globals_event_end(c->global, how);
+            how = CLAIMS_RELEASE;
+        claims_end(c->claims, how, release_claim, NULL);
     }
     if (c->slot)
         release_slot(c, status);
@@ -172,11 +186,24 @@ static void finish(engine_call *c, int status, json_t *body)
         call_free(c);
 }
 
+static void finish_error(engine_call *c, const pc_error *err)
+{
+    finish(c, err->status, pc_error_json(err));
+}
+
 static void finish_err(engine_call *c, int status, const char *code, const char *msg)
 {
     pc_error err;
     pc_fail(&err, status, code, "%s", msg);
-    finish(c, status, pc_error_json(&err));
+    finish_error(c, &err);
+}
+
+/* Redis failed (unavailable, full, refused): the event fails with what that means. */
+static void finish_store_error(engine_call *c, const store_error *se)
+{
+    pc_error err;
+    store_error_fail(se, &err);
+    finish_error(c, &err);
 }
 
 /* Returns c, or NULL when it already finished during the submitting call. */
@@ -190,48 +217,16 @@ static engine_call *started(engine_call *c)
     return c;
 }
 
-static engine_call *call_new(engine *e, enum call_kind kind, engine_done_fn *done, void *arg)
-{
-    engine_call *c = calloc(1, sizeof *c);
-    if (!c) {
-        pc_error err;
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
-        return NULL;
-    }
-    c->e = e;
-    c->kind = kind;
-    c->done = done;
-    c->arg = arg;
-    c->starting = 1;
-    return c;
-}
-
 void engine_cancel(engine_call *c)
 {
     if (c)
         c->cancelled = 1;
 }
 
-/* A redis error or a reply of an unexpected shape. */
-static int reply_failed(engine_call *c, redisReply *r, const char *err)
+/* The event was applied before: answer with its stored response, marked a duplicate. */
+static void reply_duplicate(engine_call *c, const char *stored, size_t len)
 {
-    if (!r) {
-        finish_err(c, 503, "unavailable", err ? err : "redis unavailable");
-        return 1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        pc_log(PC_LOG_ERROR, "redis: %s", r->str);
-        /* NOSCRIPT after a SCRIPT FLUSH: the scripts are being loaded again. */
-        finish_err(c, 503, "unavailable", "redis refused the command; retry");
-        return 1;
-    }
-    return 0;
-}
-
-static void reply_duplicate(engine_call *c, redisReply *stored)
-{
-    json_t *body = json_loadb(stored->str, stored->len, 0, NULL);
+    json_t *body = json_loadb(stored, len, 0, NULL);
     if (!body) {
         finish_err(c, 500, "internal", "stored response is not JSON");
         return;
@@ -240,134 +235,45 @@ static void reply_duplicate(engine_call *c, redisReply *stored)
     finish(c, 200, body);
 }
 
-static int load_state(engine_call *c, redisReply *pairs)
+/* c->m becomes the member as the hash state holds it. 0, or -1 when unreadable. */
+static int load_state(engine_call *c, const store_pairs *state)
 {
-    const char **v;
-    size_t *l;
-    int rc;
-
     member_free(c->m);
     c->m = member_new(c->ev.member);
     if (!c->m)
         return -1;
-    if (pairs->elements == 0)
+    if (state->n == 0)
         return 0;
-    v = malloc(pairs->elements * sizeof *v);
-    l = malloc(pairs->elements * sizeof *l);
-    if (!v || !l) {
-        free(v);
-        free(l);
-        return -1;
-    }
-    for (size_t i = 0; i < pairs->elements; i++) {
-        v[i] = pairs->element[i]->str ? pairs->element[i]->str : "";
-        l[i] = pairs->element[i]->len;
-    }
-    rc = member_load_pairs(c->m, pairs->elements, v, l);
-    free(v);
-    free(l);
-    return rc;
+    return member_load_pairs(c->m, state->n, state->v, state->len);
 }
 
-/*
- * A growable argv: the strings are copied, one after another, into one buffer
- * (an event's commit has tens of arguments: one allocation, not tens).
- */
-typedef struct argv_buf {
-    char *text; /* the strings, each NUL-terminated */
-    size_t used, size;
-    size_t *off; /* where each starts in text */
-    size_t *len;
-    const char **v; /* filled by argv_finish */
-    int n, cap;
-    int oom;
-} argv_buf;
-
-static void argv_push(argv_buf *a, const char *s, size_t len)
-{
-    if (a->oom)
-        return;
-    if (a->n == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 64;
-        size_t *no = realloc(a->off, (size_t)cap * sizeof *no);
-        size_t *nl = no ? realloc(a->len, (size_t)cap * sizeof *nl) : NULL;
-        if (no)
-            a->off = no;
-        if (!no || !nl) {
-            a->oom = 1;
-            return;
-        }
-        a->len = nl;
-        a->cap = cap;
-    }
-    if (a->used + len + 1 > a->size) {
-        size_t size = a->size ? a->size : 1024;
-        while (size < a->used + len + 1)
-            size *= 2;
-        char *nt = realloc(a->text, size);
-        if (!nt) {
-            a->oom = 1;
-            return;
-        }
-        a->text = nt;
-        a->size = size;
-    }
-    memcpy(a->text + a->used, s, len);
-    a->text[a->used + len] = '\0';
-    a->off[a->n] = a->used;
-    a->len[a->n++] = len;
-    a->used += len + 1;
-}
-
-static void argv_str(argv_buf *a, const char *s)
-{
-    argv_push(a, s, strlen(s));
-}
-
-static void argv_int(argv_buf *a, int64_t v)
-{
-    char tmp[24];
-    argv_push(a, tmp, pc_format_int(tmp, v));
-}
-
-/* The pointers, once the buffer no longer moves. 0, or -1 on out of memory. */
-static int argv_finish(argv_buf *a)
-{
-    if (a->oom || !(a->v = malloc(sizeof *a->v * (size_t)(a->n ? a->n : 1))))
-        return -1;
-    for (int i = 0; i < a->n; i++)
-        a->v[i] = a->text + a->off[i];
-    return 0;
-}
-
-static void argv_free(argv_buf *a)
-{
-    free(a->text);
-    free(a->off);
-    free(a->len);
-    free(a->v);
-}
-
-static void on_commit(redisReply *r, const char *err, void *arg);
-
-/* Decides the event on c->m and sends the commit. */
 static void send_load(engine_call *c);
-
 static void commit(engine_call *c);
 static void step_decide(engine_call *c);
 
-static void on_global_done(void *arg, json_t *result, const char *err)
+static void end_run(engine_call *c)
+{
+    mech_run_free(c->run);
+    c->run = NULL;
+}
+
+static void on_global_done(void *arg, json_t *result, const pc_error *err)
 {
     engine_call *c = arg;
-    mech_run_reply(c->run, result, err);
+    if (err && err->status != 422) {
+        /* The store failed, not the mechanic: the event fails as a whole. */
+        end_run(c);
+        finish_error(c, err);
+        return;
+    }
+    mech_run_reply(c->run, result, err ? err->message : NULL);
     step_decide(c);
 }
 
 /* The decision failed: answer with err, unless the load's dedupe should speak first. */
 static void fail_decide(engine_call *c, const pc_error *err)
 {
-    mech_run_free(c->run);
-    c->run = NULL;
+    end_run(c);
     if (c->from_cache) {
         /* Maybe a retry of an applied event: let the load's dedupe answer first. */
         c->from_cache = 0;
@@ -375,7 +281,7 @@ static void fail_decide(engine_call *c, const pc_error *err)
         return;
     }
     pc_log(PC_LOG_WARN, "event %s of %s: %s", c->ev.id, c->ev.member, err->message);
-    finish(c, err->status, pc_error_json(err));
+    finish_error(c, err);
 }
 
 /* Runs the mechanics until they finish, fail, or wait on a global operation. */
@@ -389,17 +295,15 @@ static void step_decide(engine_call *c)
              * Reserve nothing before the load's dedupe has seen this id: a
              * retry of an applied event must not reserve again.
              */
-            mech_run_free(c->run);
-            c->run = NULL;
+            end_run(c);
             c->from_cache = 0;
             send_load(c);
             return;
         }
-        globals_call(c->e->globals, c->global, mech_run_request(c->run), on_global_done, c);
+        resources_call(c->claims, mech_run_request(c->run), on_global_done, c);
         return;
     case MECH_DONE:
-        mech_run_free(c->run);
-        c->run = NULL;
+        end_run(c);
         if (builtin_after(&c->ev, c->m, !c->e->no_figures, &err)) {
             fail_decide(c, &err);
             return;
@@ -414,7 +318,9 @@ static void step_decide(engine_call *c)
 /* Decides the event on c->m (then commits it). */
 static void decide_and_commit(engine_call *c)
 {
-    if (!c->set && !(c->set = mech_holder_acquire(c->e->holder))) {
+    engine *e = c->e;
+    pc_error err;
+    if (!c->set && !(c->set = mech_holder_acquire(e->holder))) {
         finish_err(c, 503, "mechanics_unavailable",
                    "no mechanics are loaded (see GET /v1/mechanics for the error)");
         return;
@@ -423,18 +329,15 @@ static void decide_and_commit(engine_call *c)
     c->m->trace = (c->flags & ENGINE_EXPLAIN) ? json_array() : NULL;
     json_decref(c->m->effects);
     c->m->effects = NULL;
-    if (!c->global &&
-        !(c->global = globals_event_new(c->e->globals, &c->ev, c->flags & ENGINE_DRY_RUN))) {
+    if (!c->claims &&
+        !(c->claims = claims_new(e->store, e->ns, &c->ev, c->flags & ENGINE_DRY_RUN))) {
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    globals_attempt(c->global);
-    {
-        pc_error err;
-        if (builtin_before(&c->ev, c->m, c->set, c->original, &err)) {
-            fail_decide(c, &err);
-            return;
-        }
+    claims_attempt(c->claims);
+    if (builtin_before(&c->ev, c->m, c->set, c->original, &err)) {
+        fail_decide(c, &err);
+        return;
     }
     if (!(c->run = mech_run_start(c->set, &c->ev, c->m))) {
         finish_err(c, 500, "internal", "out of memory");
@@ -443,13 +346,45 @@ static void decide_and_commit(engine_call *c)
     step_decide(c);
 }
 
+/* The ledger entries of c->m, in the stream's schema (query.c reads them back). */
+static void commit_entries(engine_call *c, store_commit *sc, const char *at)
+{
+    const member_state *m = c->m;
+    const char *reason = json_string_value(json_object_get(c->ev.data, "reason"));
+    for (size_t i = 0; i < m->nentries; i++) {
+        const member_entry *en = &m->entries[i];
+        store_commit_entry_begin(sc);
+        store_commit_entry_str(sc, "kind",
+                               en->kind                       ? en->kind
+                               : en->delta + en->pending >= 0 ? "earn"
+                                                              : "spend");
+        if (en->pending)
+            store_commit_entry_int(sc, "pending", en->pending);
+        if (c->ev.partner[0])
+            store_commit_entry_str(sc, "partner", c->ev.partner);
+        if (reason && en->kind && !strcmp(en->kind, "redeem"))
+            store_commit_entry_str(sc, "reason", reason);
+        store_commit_entry_str(sc, "event", c->ev.id);
+        store_commit_entry_str(sc, "type", c->ev.type);
+        store_commit_entry_str(sc, "mechanic", en->mechanic);
+        store_commit_entry_str(sc, "currency", en->currency);
+        store_commit_entry_int(sc, "delta", en->delta);
+        store_commit_entry_int(sc, "balance", en->balance);
+        store_commit_entry_str(sc, "at", at);
+        store_commit_entry_str(sc, "mv", mechset_version(c->set));
+        store_commit_entry_end(sc);
+    }
+}
+
+static void on_commit(void *arg, const store_error *err, const store_committed *res);
+
 /* Builds the response and sends the atomic commit of c->m. */
 static void commit(engine_call *c)
 {
     engine *e = c->e;
-    argv_buf a = {0};
-    char at[32], *resp;
     member_state *m = c->m;
+    store_commit *sc;
+    char at[32], *resp;
 
     pc_time_format(c->ev.at_ms, at, sizeof at);
     json_decref(c->response);
@@ -464,103 +399,56 @@ static void commit(engine_call *c)
         return;
     }
     resp = c->response ? pc_json_dump(c->response, NULL) : NULL;
-    if (!resp) {
-        finish_err(c, 500, "internal", "out of memory");
-        return;
-    }
-    argv_str(&a, c->k_state);
-    argv_str(&a, c->k_ledger);
-    argv_str(&a, c->k_event);
-    argv_int(&a, m->version);
-    argv_str(&a, resp);
-    argv_int(&a, e->dedupe_ttl_s);
+    sc = resp ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version, resp, e->dedupe_ttl_s)
+              : NULL;
     free(resp);
-    for (size_t i = 0; i < m->nfields; i++) {
-        if (!m->fields[i].dirty)
-            continue;
-        argv_str(&a, m->fields[i].value ? "S" : "D");
-        argv_str(&a, m->fields[i].name);
-        if (m->fields[i].value)
-            argv_str(&a, m->fields[i].value);
-    }
-    for (size_t i = 0; i < m->nentries; i++) {
-        const member_entry *en = &m->entries[i];
-        const char *reason = json_string_value(json_object_get(c->ev.data, "reason"));
-        int nfields = 9 + (en->pending != 0) + (c->ev.partner[0] != 0) +
-                      (reason && en->kind && !strcmp(en->kind, "redeem"));
-        argv_str(&a, "L");
-        argv_int(&a, nfields);
-        argv_str(&a, "kind");
-        argv_str(&a, en->kind ? en->kind : en->delta + en->pending >= 0 ? "earn" : "spend");
-        if (en->pending) {
-            argv_str(&a, "pending");
-            argv_int(&a, en->pending);
-        }
-        if (c->ev.partner[0]) {
-            argv_str(&a, "partner");
-            argv_str(&a, c->ev.partner);
-        }
-        if (reason && en->kind && !strcmp(en->kind, "redeem")) {
-            argv_str(&a, "reason");
-            argv_str(&a, reason);
-        }
-        argv_str(&a, "event");
-        argv_str(&a, c->ev.id);
-        argv_str(&a, "type");
-        argv_str(&a, c->ev.type);
-        argv_str(&a, "mechanic");
-        argv_str(&a, en->mechanic);
-        argv_str(&a, "currency");
-        argv_str(&a, en->currency);
-        argv_str(&a, "delta");
-        argv_int(&a, en->delta);
-        argv_str(&a, "balance");
-        argv_int(&a, en->balance);
-        argv_str(&a, "at");
-        argv_str(&a, at);
-        argv_str(&a, "mv");
-        argv_str(&a, mechset_version(c->set));
-    }
-    if (argv_finish(&a)) {
-        argv_free(&a);
+    if (!sc) {
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    store_eval(e->store, &store_script_commit, on_commit, c, 3, a.n, a.v, a.len);
-    argv_free(&a);
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].dirty)
+            store_commit_field(sc, m->fields[i].name, m->fields[i].value);
+    commit_entries(c, sc, at);
+    store_commit_send(e->store, sc, on_commit, c);
 }
 
-static void on_commit(redisReply *r, const char *err, void *arg)
+/* The commit landed: what it leaves behind besides the member, and the events it owes. */
+static void apply_effects(engine_call *c)
+{
+    size_t i;
+    json_t *fx;
+    json_array_foreach(c->m->effects, i, fx) {
+        effects_follow_up fu;
+        if (effects_apply(c->e->store, c->e->ns, &c->ev, fx, &fu))
+            engine_follow_up(c->e, &fu.ev, fu.entry);
+    }
+}
+
+static void on_commit(void *arg, const store_error *err, const store_committed *res)
 {
     engine_call *c = arg;
-    if (reply_failed(c, r, err))
-        return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        finish_err(c, 500, "internal", "unexpected reply to commit");
+    if (err) {
+        finish_store_error(c, err);
         return;
     }
-    switch (r->element[0]->integer) {
-    case 0:
-        c->committed = r->element[1]->integer;
-        if (c->m->effects) {
-            size_t i;
-            json_t *fx;
-            json_array_foreach(c->m->effects, i, fx)
-                globals_effect(c->e->globals, &c->ev, fx);
-        }
+    switch (res->outcome) {
+    case STORE_COMMITTED:
+        c->committed = res->version;
+        apply_effects(c);
         finish(c, 200, json_incref(c->response));
         return;
-    case 1:
-        reply_duplicate(c, r->element[1]);
+    case STORE_APPLIED_BEFORE:
+        reply_duplicate(c, res->stored, res->stored_len);
         return;
-    default:
+    case STORE_VERSION_MOVED:
         /* Another writer moved the member on: decide again on what it left. */
         if (++c->attempts >= c->e->max_attempts) {
             finish_err(c, 409, "conflict",
                        "the member changed under this event too often; retry the event");
             return;
         }
-        if (load_state(c, r->element[1])) {
+        if (load_state(c, &res->state)) {
             finish_err(c, 500, "internal", "member state is unreadable");
             return;
         }
@@ -568,24 +456,22 @@ static void on_commit(redisReply *r, const char *err, void *arg)
     }
 }
 
-static void on_load(redisReply *r, const char *err, void *arg)
+static void on_load(void *arg, const store_error *err, const store_loaded *res)
 {
     engine_call *c = arg;
-    if (reply_failed(c, r, err))
-        return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-        finish_err(c, 500, "internal", "unexpected reply to load");
+    if (err) {
+        finish_store_error(c, err);
         return;
     }
-    if (r->element[0]->integer == 1) {
-        reply_duplicate(c, r->element[1]);
+    if (res->stored) {
+        reply_duplicate(c, res->stored, res->stored_len);
         return;
     }
-    if (r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING) {
+    if (res->original) {
         json_decref(c->original);
-        c->original = json_loadb(r->element[2]->str, r->element[2]->len, 0, NULL);
+        c->original = json_loadb(res->original, res->original_len, 0, NULL);
     }
-    if (load_state(c, r->element[1])) {
+    if (load_state(c, &res->state)) {
         finish_err(c, 500, "internal", "member state is unreadable");
         return;
     }
@@ -594,13 +480,10 @@ static void on_load(redisReply *r, const char *err, void *arg)
 
 static void send_load(engine_call *c)
 {
-    const char *argv[3] = {c->k_state, c->k_event, c->k_original};
     member_free(c->m);
     c->m = NULL;
-    if (c->k_original[0])
-        store_eval(c->e->store, &store_script_load, on_load, c, 3, 3, argv, NULL);
-    else
-        store_eval(c->e->store, &store_script_load, on_load, c, 2, 2, argv, NULL);
+    store_load_member(c->e->store, c->e->ns, c->ev.member, c->ev.id,
+                      c->original_id[0] ? c->original_id : NULL, on_load, c);
 }
 
 /* The event holds its member's slot: decide on the cached state, or load it. */
@@ -610,7 +493,7 @@ static void begin_event(engine_call *c)
      * A dry run always loads, so that a known id answers with its stored
      * response; so does a reversal, which needs the reversed event's response.
      */
-    if (!(c->flags & ENGINE_DRY_RUN) && !c->k_original[0] && c->slot->state &&
+    if (!(c->flags & ENGINE_DRY_RUN) && !c->original_id[0] && c->slot->state &&
         (c->m = member_clone(c->slot->state))) {
         c->from_cache = 1;
         decide_and_commit(c);
@@ -627,31 +510,31 @@ engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
                                  void *arg)
 {
-    engine_call *c = call_new(e, CALL_EVENT, done, arg);
-    char suffix[PC_ID_MAX + 8];
+    engine_call *c = calloc(1, sizeof *c);
+    const char *reversed;
 
     if (!c) {
+        pc_error err;
         pc_event_clear(ev);
+        pc_fail(&err, 500, "internal", "out of memory");
+        done(arg, 500, pc_error_json(&err));
         return NULL;
     }
+    c->e = e;
+    c->done = done;
+    c->arg = arg;
+    c->starting = 1;
     c->flags = flags;
     c->ev = *ev;
     memset(ev, 0, sizeof *ev);
     if (!c->ev.at_given)
-        c->ev.at_ms = e->clock(e->clock_arg);
-    snprintf(suffix, sizeof suffix, "ev:%s", c->ev.id);
-    if (pc_member_key(c->k_state, PC_KEY_MAX, e->ns, c->ev.member, "state") < 0 ||
-        pc_member_key(c->k_ledger, PC_KEY_MAX, e->ns, c->ev.member, "ledger") < 0 ||
-        pc_member_key(c->k_event, PC_KEY_MAX, e->ns, c->ev.member, suffix) < 0) {
-        finish_err(c, 400, "bad_request", "member or id too long");
-        return started(c);
-    }
-    if (!strcmp(c->ev.type, "reverse") && json_is_string(json_object_get(c->ev.data, "event"))) {
-        snprintf(suffix, sizeof suffix, "ev:%s",
-                 json_string_value(json_object_get(c->ev.data, "event")));
-        if (pc_member_key(c->k_original, PC_KEY_MAX, e->ns, c->ev.member, suffix) < 0)
-            c->k_original[0] = '\0';
-    }
+        c->ev.at_ms = engine_now(e);
+    reversed = !strcmp(c->ev.type, "reverse")
+                   ? json_string_value(json_object_get(c->ev.data, "event"))
+                   : NULL;
+    /* An id no event can have is an unknown event (builtin_before() says so). */
+    if (reversed && pc_valid_id(reversed))
+        snprintf(c->original_id, sizeof c->original_id, "%s", reversed);
     if (!(c->slot = mcache_acquire(e->cache, c->ev.member))) {
         finish_err(c, 500, "internal", "out of memory");
         return started(c);
@@ -668,4 +551,41 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
     c->slot->busy = 1;
     begin_event(c);
     return started(c);
+}
+
+/* A follow-up event in flight: its NS:claims entry goes once it was answered (not 5xx). */
+typedef struct follow_up {
+    store *store;
+    char ns[64];
+    char member[PC_ID_MAX + 1];
+    char entry[CLAIM_ENTRY_MAX];
+} follow_up;
+
+static void on_follow_up_done(void *arg, int status, json_t *body)
+{
+    follow_up *f = arg;
+    if (status != 200) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        pc_log(PC_LOG_WARN, "follow-up event for %s: %d %s", f->member, status, text ? text : "");
+        free(text);
+    }
+    json_decref(body);
+    if (status < 500 && f->entry[0])
+        store_claims_del(f->store, f->ns, f->entry, NULL, NULL);
+    free(f);
+}
+
+void engine_follow_up(engine *e, pc_event *ev, const char *entry)
+{
+    follow_up *f = calloc(1, sizeof *f);
+    if (!f) {
+        pc_log(PC_LOG_WARN, "follow-up event for %s: out of memory", ev->member);
+        pc_event_clear(ev);
+        return;
+    }
+    f->store = e->store;
+    snprintf(f->ns, sizeof f->ns, "%s", e->ns);
+    snprintf(f->member, sizeof f->member, "%s", ev->member);
+    snprintf(f->entry, sizeof f->entry, "%s", entry ? entry : "");
+    engine_submit(e, ev, on_follow_up_done, f);
 }

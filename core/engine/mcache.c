@@ -148,8 +148,3 @@ void mcache_release(mcache *c, mslot *s)
         remove_slot(c, s);
     }
 }
-
-size_t mcache_size(const mcache *c)
-{
-    return c->count;
-}

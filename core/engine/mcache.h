@@ -37,7 +37,4 @@ mslot *mcache_acquire(mcache *c, const char *member);
  */
 void mcache_release(mcache *c, mslot *s);
 
-/* Number of slots (busy or idle). */
-size_t mcache_size(const mcache *c);
-
 #endif

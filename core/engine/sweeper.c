@@ -1,174 +1,309 @@
 /*
- * The sweeper (sweeper.h): a timer, one ZRANGEBYSCORE, and tick events.
+ * The sweeper (engine.h): the engine's work that no request starts.
+ *
+ * Due members: every commit keeps NS:due (member -> next due time, the
+ * "schedule" effect). Every interval, the members due by the engine's clock
+ * are sent an internal "tick" event (id "tick-<due ms>", at the due time)
+ * through the normal transaction, so expiry and pending releases happen on
+ * time even for silent members, and a tick is applied exactly once even when
+ * several punchd sweep at once. Mechanics may subscribe to "tick".
+ *
+ * Unconfirmed claims (claims.h): every claim timeout / 4 (at most 30 s, real
+ * time), the oldest NS:claims entries older than the claim timeout are
+ * settled: a claim whose event has a stored response is kept (it committed),
+ * any other is released; a referral's follow-up whose friend's event
+ * committed is sent (again: its id makes that harmless).
+ *
+ * Callbacks in flight hold a reference on the sweeper, so freeing it while
+ * Redis still owes answers is safe; the engine must outlive the sweeper.
  */
-#include "punchcard/sweeper.h"
-#include "store/keys-internal.h"
-#include "store/store-internal.h"
+#include "engine-internal.h"
+#include "claims.h"
+#include "effects.h"
+#include "resources.h"
+#include "store/ops-internal.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SWEEP_BATCH 200
+#define DUE_BATCH    200
+#define CLAIMS_BATCH 100
 
 struct sweeper {
-    struct event_base *base;
-    store *store;
-    engine *engine;
-    char ns[64];
-    int interval_ms;
-    int64_t (*clock)(void *);
-    void *clock_arg;
-    struct event *timer;
-    int inflight; /* requests of the current sweep still out */
+    engine *e;
+    int interval_ms;            /* 0: due members only on engine_sweep_now() */
+    struct event *due_timer;    /* NULL without an interval */
+    struct event *claims_timer; /* every claim timeout / 4, at most 30 s */
+    int due_inflight;           /* requests of the current due sweep still out */
+    int claims_sweeping;
     uint64_t ticks;
+    int refs; /* 1 for the owner + 1 per callback in flight */
+    int dead; /* engine_sweeper_free() was called: the last callback frees */
 };
+
+static void hold(sweeper *sw)
+{
+    sw->refs++;
+}
+
+/* Drops a reference; 1 when the sweeper is gone and the callback must stop. */
+static int drop(sweeper *sw)
+{
+    int dead = sw->dead;
+    if (--sw->refs == 0)
+        free(sw);
+    return dead;
+}
+
+/* ---- due members ---- */
 
 typedef struct tick_ctx {
     sweeper *sw;
     char member[PC_ID_MAX + 1];
 } tick_ctx;
 
-static void sweep(sweeper *sw);
-
-static void arm(sweeper *sw)
+static void arm_due(sweeper *sw)
 {
     struct timeval tv = {sw->interval_ms / 1000, (sw->interval_ms % 1000) * 1000};
-    evtimer_add(sw->timer, &tv);
+    if (sw->due_timer)
+        evtimer_add(sw->due_timer, &tv);
 }
 
-static void one_done(sweeper *sw)
+/* One request of the due sweep is over; the last one arms the next sweep. */
+static void due_done(sweeper *sw)
 {
-    if (--sw->inflight == 0)
-        arm(sw);
+    if (--sw->due_inflight == 0)
+        arm_due(sw);
 }
 
-static void on_resync(redisReply *r, const char *err, void *arg)
+static void tick_end(tick_ctx *t)
 {
-    tick_ctx *t = arg;
-    one_done(t->sw);
+    if (!drop(t->sw))
+        due_done(t->sw);
     free(t);
 }
 
+static void on_resynced(void *arg, const store_error *err)
+{
+    tick_end(arg);
+}
+
 /* A tick already applied: set the schedule from what the member's state says now. */
-static void on_due_read(redisReply *r, const char *err, void *arg)
+static void on_due_read(void *arg, const store_error *err, const char *due, size_t len)
 {
     tick_ctx *t = arg;
-    char key[256];
-    snprintf(key, sizeof key, "%s:due", t->sw->ns);
-    if (r && r->type == REDIS_REPLY_STRING) {
-        const char *argv[4] = {"ZADD", key, r->str, t->member};
-        store_command(t->sw->store, on_resync, t, 4, argv, NULL);
-    } else if (r && r->type == REDIS_REPLY_NIL) {
-        const char *argv[3] = {"ZREM", key, t->member};
-        store_command(t->sw->store, on_resync, t, 3, argv, NULL);
-    } else {
-        on_resync(NULL, err, t);
+    engine *e = t->sw->e;
+    if (err || t->sw->dead) {
+        tick_end(t);
+        return;
     }
+    store_due_set(e->store, e->ns, t->member, due ? strtoll(due, NULL, 10) : 0, on_resynced, t);
 }
 
 static void on_tick_done(void *arg, int status, json_t *body)
 {
     tick_ctx *t = arg;
-    if (status == 200 && json_is_true(json_object_get(body, "duplicate"))) {
-        char key[PC_KEY_MAX];
-        pc_member_key(key, sizeof key, t->sw->ns, t->member, "state");
-        const char *argv[3] = {"HGET", key, "due"};
+    if (!t->sw->dead && status == 200 && json_is_true(json_object_get(body, "duplicate"))) {
         json_decref(body);
-        store_command(t->sw->store, on_due_read, t, 3, argv, NULL);
+        store_member_field(t->sw->e->store, t->sw->e->ns, t->member, "due", on_due_read, t);
         return;
     }
     if (status != 200)
         pc_log(PC_LOG_WARN, "sweeper: tick of %s: %d %s", t->member, status,
                json_string_value(json_object_get(json_object_get(body, "error"), "message")));
     json_decref(body);
-    one_done(t->sw);
-    free(t);
+    tick_end(t);
 }
 
-static void on_due(redisReply *r, const char *err, void *arg)
+static void on_due(void *arg, const store_error *err, size_t n, const store_due *due)
 {
     sweeper *sw = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        one_done(sw);
+    if (drop(sw))
         return;
-    }
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *member = r->element[i]->str;
-        long long due = strtoll(r->element[i + 1]->str, NULL, 10);
+    for (size_t i = 0; !err && i < n; i++) {
         pc_event ev = {0};
         tick_ctx *t;
-        if (!pc_valid_id(member) || !(t = calloc(1, sizeof *t)))
+        if (!pc_valid_id(due[i].member) || !(t = calloc(1, sizeof *t)))
             continue;
         t->sw = sw;
-        snprintf(t->member, sizeof t->member, "%s", member);
-        snprintf(ev.id, sizeof ev.id, "tick-%lld", due);
+        snprintf(t->member, sizeof t->member, "%s", due[i].member);
+        snprintf(ev.id, sizeof ev.id, "tick-%lld", (long long)due[i].due_ms);
         snprintf(ev.type, sizeof ev.type, "tick");
-        snprintf(ev.member, sizeof ev.member, "%s", member);
-        ev.at_ms = due;
+        snprintf(ev.member, sizeof ev.member, "%s", due[i].member);
+        ev.at_ms = due[i].due_ms;
         ev.at_given = 1;
         ev.data = json_object();
-        sw->inflight++;
+        sw->due_inflight++;
         sw->ticks++;
-        engine_submit(sw->engine, &ev, on_tick_done, t);
+        hold(sw);
+        engine_submit(sw->e, &ev, on_tick_done, t);
     }
-    one_done(sw);
+    due_done(sw);
 }
 
-static void sweep(sweeper *sw)
+static void sweep_due(sweeper *sw)
 {
-    char key[256], now[32], limit[16];
-    const char *argv[8] = {"ZRANGEBYSCORE", key, "-inf", now, "WITHSCORES", "LIMIT", "0", limit};
-    if (sw->inflight)
+    if (sw->due_inflight)
         return;
-    snprintf(key, sizeof key, "%s:due", sw->ns);
-    snprintf(now, sizeof now, "%lld",
-             (long long)(sw->clock ? sw->clock(sw->clock_arg) : pc_now_ms()));
-    snprintf(limit, sizeof limit, "%d", SWEEP_BATCH);
-    sw->inflight = 1;
-    store_command(sw->store, on_due, sw, 8, argv, NULL);
+    sw->due_inflight = 1;
+    hold(sw);
+    store_due_range(sw->e->store, sw->e->ns, engine_now(sw->e), DUE_BATCH, on_due, sw);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_due_timer(evutil_socket_t fd, short what, void *arg)
 {
-    sweep(arg);
+    sweep_due(arg);
 }
 
-sweeper *sweeper_new(struct event_base *base, store *s, engine *e, const char *ns, int interval_ms,
-                     int64_t (*clock)(void *), void *clock_arg)
+/* ---- unconfirmed claims ---- */
+
+typedef struct claim_ctx {
+    sweeper *sw;
+    char entry[CLAIM_ENTRY_MAX];
+    claims_parsed c;
+} claim_ctx;
+
+static void claims_drop_entry(sweeper *sw, const char *entry)
 {
+    store_claims_del(sw->e->store, sw->e->ns, entry, NULL, NULL);
+}
+
+static void release(sweeper *sw, const claims_parsed *c)
+{
+    resources_release(sw->e->store, sw->e->ns, c->op, c->resource, c->id, sw->e->claim_timeout_ms);
+}
+
+/* The friend's event committed holding the referral: send the referrer's event (again). */
+static void on_referral_read(void *arg, const store_error *err, const store_referral *ref)
+{
+    claim_ctx *x = arg;
+    effects_follow_up fu;
+    if (!drop(x->sw) && !err) {
+        if (!ref->referrer || !ref->claim || strcmp(ref->claim, x->c.id) != 0)
+            claims_drop_entry(x->sw, x->entry); /* another event holds it: nothing to send */
+        else if (effects_referral(x->c.resource, ref->referrer, ref->type ? ref->type : "referral",
+                                  x->c.id, &fu) == 0)
+            engine_follow_up(x->sw->e, &fu.ev, fu.entry);
+    }
+    free(x);
+}
+
+static void on_event_exists(void *arg, const store_error *err, int64_t exists)
+{
+    claim_ctx *x = arg;
+    sweeper *sw = x->sw;
+    if (drop(sw) || err) {
+        free(x);
+        return;
+    }
+    if (!strcmp(x->c.op, "deliver") && exists) {
+        hold(sw);
+        store_referral_read(sw->e->store, sw->e->ns, x->c.resource, on_referral_read, x);
+        return;
+    }
+    if (exists || !strcmp(x->c.op, "deliver"))
+        claims_drop_entry(sw, x->entry); /* committed: the claim stands; or nothing to send */
+    else
+        release(sw, &x->c);
+    free(x);
+}
+
+static void settle_claim(sweeper *sw, const char *entry)
+{
+    claim_ctx *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    x->sw = sw;
+    snprintf(x->entry, sizeof x->entry, "%s", entry);
+    if (claims_parse(entry, &x->c)) {
+        claims_drop_entry(sw, entry); /* not one of ours */
+        free(x);
+        return;
+    }
+    if (x->c.dry) {
+        release(sw, &x->c); /* a dry run never commits */
+        free(x);
+        return;
+    }
+    hold(sw);
+    store_event_exists(sw->e->store, sw->e->ns, x->c.member, x->c.event_id, on_event_exists, x);
+}
+
+static void on_claims(void *arg, const store_error *err, size_t n, const char *const *entries)
+{
+    sweeper *sw = arg;
+    sw->claims_sweeping = 0;
+    if (drop(sw) || err)
+        return;
+    for (size_t i = 0; i < n; i++)
+        settle_claim(sw, entries[i]);
+}
+
+static void sweep_claims(sweeper *sw)
+{
+    engine *e = sw->e;
+    if (sw->claims_sweeping || !store_ready(e->store))
+        return;
+    sw->claims_sweeping = 1;
+    hold(sw);
+    store_claims_range(e->store, e->ns, pc_now_ms() - e->claim_timeout_ms, CLAIMS_BATCH, on_claims,
+                       sw);
+}
+
+static void on_claims_timer(evutil_socket_t fd, short what, void *arg)
+{
+    sweeper *sw = arg;
+    int64_t every = sw->e->claim_timeout_ms / 4 < 30000 ? sw->e->claim_timeout_ms / 4 : 30000;
+    struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+    sweep_claims(sw);
+    evtimer_add(sw->claims_timer, &tv);
+}
+
+/* ---- the public face (engine.h) ---- */
+
+sweeper *engine_sweeper_new(engine *e, int interval_ms)
+{
+    struct timeval now = {0, 0};
     sweeper *sw = calloc(1, sizeof *sw);
     if (!sw)
         return NULL;
-    sw->base = base;
-    sw->store = s;
-    sw->engine = e;
-    snprintf(sw->ns, sizeof sw->ns, "%s", ns);
-    sw->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-    sw->clock = clock;
-    sw->clock_arg = clock_arg;
-    sw->timer = evtimer_new(base, on_timer, sw);
-    arm(sw);
+    sw->e = e;
+    sw->refs = 1;
+    sw->interval_ms = interval_ms > 0 ? interval_ms : 0;
+    sw->claims_timer = evtimer_new(e->base, on_claims_timer, sw);
+    if (!sw->claims_timer ||
+        (sw->interval_ms && !(sw->due_timer = evtimer_new(e->base, on_due_timer, sw)))) {
+        engine_sweeper_free(sw);
+        return NULL;
+    }
+    arm_due(sw);
+    evtimer_add(sw->claims_timer, &now);
     return sw;
 }
 
-void sweeper_free(sweeper *sw)
+void engine_sweeper_free(sweeper *sw)
 {
     if (!sw)
         return;
-    event_free(sw->timer);
-    free(sw);
+    if (sw->due_timer)
+        event_free(sw->due_timer);
+    if (sw->claims_timer)
+        event_free(sw->claims_timer);
+    sw->due_timer = sw->claims_timer = NULL;
+    sw->dead = 1;
+    drop(sw);
 }
 
-void sweeper_poke(sweeper *sw)
+void engine_sweep_now(sweeper *sw)
 {
-    evtimer_del(sw->timer);
-    sweep(sw);
-    if (!sw->inflight)
-        arm(sw);
+    if (sw->due_timer)
+        evtimer_del(sw->due_timer);
+    sweep_due(sw);
+    sweep_claims(sw);
 }
 
-uint64_t sweeper_ticks(const sweeper *sw)
+uint64_t engine_sweeper_ticks(const sweeper *sw)
 {
     return sw->ticks;
 }

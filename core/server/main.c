@@ -5,7 +5,6 @@
  */
 #include "server.h"
 #include "model/draw-internal.h"
-#include "punchcard/sweeper.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -38,6 +37,7 @@ typedef struct options {
     int dedupe_days;
     int redis_timeout_ms;
     int sweep_ms;
+    int64_t claim_timeout_ms;
     mech_limits lim;
 } options;
 
@@ -177,6 +177,8 @@ static void parse_options(int argc, char **argv, options *o)
     o->dedupe_days = 30;
     o->redis_timeout_ms = 2000;
     o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
+    o->claim_timeout_ms = num_arg("PUNCHD_CLAIM_TIMEOUT_MS",
+                                  env_or("PUNCHD_CLAIM_TIMEOUT_MS", "120000"), 1, 86400000);
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -359,7 +361,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int worker_init(worker *w, const options *o, int *port)
 {
     store_config sc = {.addr = o->redis, .timeout_ms = o->redis_timeout_ms};
-    engine_config ec = {.ns = o->ns, .dedupe_ttl_s = o->dedupe_days * 86400};
+    engine_config ec = {.ns = o->ns,
+                        .dedupe_ttl_s = o->dedupe_days * 86400,
+                        .claim_timeout_ms = o->claim_timeout_ms};
     server_config svc = {.max_body = o->max_body, .api_key = o->api_key, .ns = o->ns};
     struct evconnlistener *l;
 
@@ -385,9 +389,11 @@ static int worker_init(worker *w, const options *o, int *port)
     }
     if (w->index == 0 && o->unix_path && bind_unix(w->http, o->unix_path))
         return -1;
-    /* One sweeper per process is enough; ticks are deduplicated across processes anyway. */
-    if (w->index == 0 && o->sweep_ms > 0 &&
-        !(w->sweeper = sweeper_new(w->base, w->store, w->engine, o->ns, o->sweep_ms, NULL, NULL)))
+    /*
+     * One sweeper per process is enough; ticks are deduplicated across processes anyway.
+     * --sweep-ms 0 leaves due members to other punchd; claims are still settled.
+     */
+    if (w->index == 0 && !(w->sweeper = engine_sweeper_new(w->engine, o->sweep_ms)))
         return -1;
     return 0;
 }
@@ -398,7 +404,7 @@ static void worker_free(worker *w)
         evhttp_free(w->http);
     /* The store first: its pending callbacks still find the engine and sweeper alive. */
     store_free(w->store);
-    sweeper_free(w->sweeper);
+    engine_sweeper_free(w->sweeper);
     server_free(w->server);
     engine_free(w->engine);
     mech_holder_free(w->holder);

@@ -24,20 +24,28 @@ typedef struct engine_config {
     const char *ns;              /* key namespace; NULL = "pc" */
     int dedupe_ttl_s;            /* how long an event id is remembered; 0 = 30 days */
     int max_attempts;            /* decide+commit attempts on version conflicts; 0 = 8 */
-    int64_t (*clock)(void *arg); /* ms since the epoch for events without "at"; NULL = real */
+    int64_t (*clock)(void *arg); /* ms since the epoch: "now" of events without "at", of the
+                                    sweeper and of every query; NULL = real time */
     void *clock_arg;
-    size_t cache_members; /* idle members whose state is kept; 0 = 100000 */
-    int no_figures;       /* skip the program's figures and the expiry schedule (simulation:
-                             a throwaway namespace reports from the responses) */
+    size_t cache_members;     /* idle members whose state is kept; 0 = 100000 */
+    int no_figures;           /* skip the program's figures and the expiry schedule (simulation:
+                                 a throwaway namespace reports from the responses) */
+    int64_t claim_timeout_ms; /* a claim on a shared resource still unconfirmed after this
+                                 long is settled by the sweeper; 0 = 120000 */
 } engine_config;
 
 /*
  * status: an HTTP status. body: a new reference the callee owns: the response,
- * or {"error": {"code", "message"}}.
+ * or {"error": {"code", "message"}} (pc_error_json()). A Redis failure is 503
+ * "unavailable" (retry), 507 "storage_full" (Redis out of memory) or 500
+ * "internal" (Redis refused: see the log).
  */
 typedef void engine_done_fn(void *arg, int status, json_t *body);
 
-/* The engine borrows s and h; they must outlive it. */
+/*
+ * The engine borrows s and h; they must outlive it. Free the store first (its
+ * pending callbacks then find the engine alive), or let every call finish.
+ */
 engine *engine_new(store *s, mech_holder *h, const engine_config *cfg);
 void engine_free(engine *e);
 
@@ -62,5 +70,31 @@ engine_call *engine_get_ledger(engine *e, const char *member, int limit, const c
 
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);
+
+/* 1 when the engine's Redis is connected (for /healthz). */
+int engine_redis_up(const engine *e);
+
+/* The counts of the engine's Redis connection (for /metrics). */
+void engine_redis_stats(const engine *e, store_stats *out);
+
+/*
+ * The sweeper: the engine's work that no request starts, on the engine's
+ * loop and clock. Due members (whose lots expire or are released, or whose
+ * "tick" mechanics are due) are sent an internal "tick" event through the
+ * normal transaction, exactly once even when several punchd sweep at once;
+ * claims on shared resources that no commit confirmed are settled after the
+ * claim timeout. One sweeper per process is enough. Free it before the engine.
+ */
+typedef struct sweeper sweeper;
+
+/* Sweeps due members every interval_ms (0: only on engine_sweep_now()), claims on a timer. */
+sweeper *engine_sweeper_new(engine *e, int interval_ms);
+void engine_sweeper_free(sweeper *sw);
+
+/* Sweeps now (the REPL, after moving its clock). */
+void engine_sweep_now(sweeper *sw);
+
+/* Tick events sent so far. */
+uint64_t engine_sweeper_ticks(const sweeper *sw);
 
 #endif
