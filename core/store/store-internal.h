@@ -3,12 +3,13 @@
  * operations (ops-internal.h). Nothing outside core/store/ may include this
  * header: the rest of the tree never sees a redisReply.
  *
- * Two ways to send: store_command()/store_eval() call a store_reply_fn with
- * the raw reply (error replies included); store_send() classifies failures
- * first (store_error) and hands a good reply to the operation's parser, which
- * calls the operation's typed callback. Either callback is called exactly
- * once, possibly before the sending function returns; a reply is owned by
- * hiredis and valid only during the call.
+ * store_send() is the path under every typed operation: it runs a command,
+ * or a script by EVALSHA (reloading the scripts and sending again once on
+ * NOSCRIPT), classifies failures (store_error) and hands a good reply to the
+ * operation's parser, which calls the operation's typed callback.
+ * store_command() is the raw path, for what is not an operation yet. Either
+ * callback is called exactly once, possibly before the sending function
+ * returns; a reply is owned by hiredis and valid only during the call.
  */
 #ifndef PUNCHCARD_STORE_INTERNAL_H
 #define PUNCHCARD_STORE_INTERNAL_H
@@ -38,16 +39,6 @@ typedef void store_reply_fn(redisReply *reply, const char *err, void *arg);
 int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen);
 
-/*
- * EVALSHA script with nkeys keys followed by args in argv: the one way a
- * script runs. Should Redis answer NOSCRIPT (SCRIPT FLUSH by an operator, a
- * restarted server), the scripts are loaded again and the call is sent once
- * more; fn sees the reply of that second try. Like store_command(), fn may be
- * called before this returns.
- */
-int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
-               int argc, const char **argv, const size_t *argvlen);
-
 /* A typed callback (store_int_fn, store_load_fn ...), cast back by its parser. */
 typedef void (*store_cb)(void);
 
@@ -69,12 +60,6 @@ typedef void store_parse_fn(redisReply *reply, const store_error *err, const cha
 void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,
                 store_cb cb, void *arg, int nkeys, int argc, const char **argv,
                 const size_t *argvlen);
-
-/*
- * Classifies a raw reply of store_command()/store_eval(): 0 when it is not a
- * failure, else 1 with *out filled (out->message borrows reply or err).
- */
-int store_reply_error(const redisReply *reply, const char *err, const char *op, store_error *out);
 
 /* Fills e as the STORE_FAILED error "unexpected reply" of op, logs it, and returns e. */
 const store_error *store_bad_reply(const char *op, store_error *e);

@@ -3,7 +3,7 @@
  * leaves to its user: connect and per-command timeouts (evtimers), reconnect
  * with exponential backoff, and the server-side scripts: every embedded
  * script (store-scripts-gen.h) is loaded on connect, and called by EVALSHA
- * through store_eval() alone, which reloads them and retries once on NOSCRIPT.
+ * through store_send() alone, which reloads them and retries once on NOSCRIPT.
  */
 #include "store-internal.h"
 #include "store-scripts-gen.h"
@@ -270,7 +270,8 @@ static int retryable(const char *msg)
     return 0;
 }
 
-int store_reply_error(const redisReply *reply, const char *err, const char *op, store_error *out)
+/* Classifies a reply: 0 when it is no failure, else 1 with out filled (borrowing reply or err). */
+static int classify(const redisReply *reply, const char *err, const char *op, store_error *out)
 {
     if (reply && reply->type != REDIS_REPLY_ERROR)
         return 0;
@@ -311,7 +312,7 @@ static void answer(const waiter *w, redisReply *reply, const char *errtext)
         w->fn(reply, errtext, w->arg);
         return;
     }
-    if (!store_reply_error(reply, errtext, w->op, &e)) {
+    if (!classify(reply, errtext, w->op, &e)) {
         if (w->cb)
             w->parse(reply, NULL, w->op, w->cb, w->arg);
         return;
@@ -501,13 +502,6 @@ int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char 
 {
     waiter w = {.fn = fn, .arg = arg};
     return send_command(s, &w, argc, argv, argvlen, 0);
-}
-
-int store_eval(store *s, const store_script *script, store_reply_fn *fn, void *arg, int nkeys,
-               int argc, const char **argv, const size_t *argvlen)
-{
-    waiter w = {.fn = fn, .arg = arg};
-    return send_eval(s, script, &w, nkeys, argc, argv, argvlen);
 }
 
 void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,

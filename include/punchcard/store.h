@@ -1,10 +1,11 @@
 /*
  * The Redis connection of one event loop: hiredis async on libevent, with the
  * connect and command timeouts hiredis 0.14 lacks, reconnect with backoff, and
- * EVALSHA of the server-side scripts with a fall-back to EVAL after NOSCRIPT.
+ * the server-side scripts (core/store/scripts/) loaded on every connect.
  *
  * A store never blocks. What embedders see is the connection: create it on a
  * loop, hand it to the engine (which alone sends it commands), read its state.
+ * Keys, commands and replies stay inside core/store/.
  */
 #ifndef PUNCHCARD_STORE_H
 #define PUNCHCARD_STORE_H

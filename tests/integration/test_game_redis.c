@@ -10,7 +10,6 @@
  */
 #include "harness.h"
 #include "punchcard/common.h"
-#include "store/store-internal.h"
 
 #include <hiredis/hiredis.h>
 #include <math.h>
