@@ -30,8 +30,7 @@ static int apply_profile(const pc_event *ev, member_state *m, const mechset *set
     json_t *floor = json_object_get(ev->data, "tier_floor");
     const char *k;
 
-    json_object_foreach(attrs, k, v)
-    {
+    json_object_foreach(attrs, k, v) {
         if (json_is_null(v)) {
             if (member_set_attr(m, k, NULL))
                 return pc_fail(err, 500, "internal", "out of memory");
@@ -74,8 +73,7 @@ static json_t *earned_by(json_t *original)
 {
     json_t *earned = json_object(), *o;
     size_t i;
-    json_array_foreach(json_object_get(original, "outcomes"), i, o)
-    {
+    json_array_foreach(json_object_get(original, "outcomes"), i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));
         const char *cur = json_string_value(json_object_get(o, "currency"));
         json_int_t d = json_integer_value(json_object_get(o, "delta")) +
@@ -179,8 +177,7 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
                 json_decref(earned);
                 return -1;
             }
-            json_object_foreach(per, c, v)
-            {
+            json_object_foreach(per, c, v) {
                 int64_t r = 0;
                 if (rc == 0 && json_integer_value(v) > 0)
                     rc = lots_reverse(m, of, c, json_integer_value(v), earned, ev->at_ms, &r, &e);

@@ -152,8 +152,7 @@ static int race(const char *fmt_type, const char *member, int shared, const char
         size_t k;
         if (outs[i].status != 200)
             fail_msg("event %d: status %ld: %s", i, outs[i].status, outs[i].body);
-        json_array_foreach(json_object_get(outs[i].json, "outcomes"), k, o)
-        {
+        json_array_foreach(json_object_get(outs[i].json, "outcomes"), k, o) {
             const char *ok = json_string_value(json_object_get(o, "kind"));
             const char *p = json_string_value(json_object_get(o, "prize"));
             if (ok && !strcmp(ok, kind) && (!want_prize || (p && !strcmp(p, want_prize))))
@@ -186,9 +185,9 @@ static json_t *prize_of(json_t *draw, const char *prize)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(
-        json_object_get(draw, "prizes"), i,
-        p) if (!strcmp(json_string_value(json_object_get(p, "prize")), prize)) return p;
+    json_array_foreach(json_object_get(draw, "prizes"), i, p)
+        if (!strcmp(json_string_value(json_object_get(p, "prize")), prize))
+            return p;
     return NULL;
 }
 
@@ -245,9 +244,9 @@ static json_t *outcome(json_t *resp, const char *kind)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(
-        json_object_get(resp, "outcomes"), i,
-        o) if (!strcmp(json_string_value(json_object_get(o, "kind")), kind)) return o;
+    json_array_foreach(json_object_get(resp, "outcomes"), i, o)
+        if (!strcmp(json_string_value(json_object_get(o, "kind")), kind))
+            return o;
     return NULL;
 }
 

@@ -203,8 +203,7 @@ static void explain_and_dry_run(void **state)
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         size_t k;
         int seen = 0;
-        json_array_foreach(trace, k, t)
-        {
+        json_array_foreach(trace, k, t) {
             if (strcmp(json_string_value(json_object_get(t, "mechanic")), want[i].mechanic))
                 continue;
             seen = 1;
@@ -221,8 +220,7 @@ static void explain_and_dry_run(void **state)
     json_t *m;
     size_t k;
     int shown = 0;
-    json_array_foreach(json_object_get(r.json, "mechanics"), k, m)
-    {
+    json_array_foreach(json_object_get(r.json, "mechanics"), k, m) {
         const char *n = json_string_value(json_object_get(m, "name"));
         if (!strcmp(n, "xmas"))
             shown +=
