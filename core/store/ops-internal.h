@@ -128,9 +128,9 @@ void store_member_field(store *s, const char *ns, const char *member, const char
 
 /* ---- shared resources, reserved under claims (ops_global.c) ----
  *
- * A claim id names one event's reservation ("<member>/<event id>/<op>/<resource>",
- * core/engine/claims.h); reserving twice under one claim answers the same and
- * touches the claim. peek: a dry run, which looks and reserves nothing.
+ * A claim id (opaque here; the engine makes one per event and resource)
+ * names one event's reservation; reserving twice under one claim answers the
+ * same and touches the claim. peek: a dry run, which looks and reserves nothing.
  * Releases answer 1 (released), 0 (nothing to release) or -1 (with
  * min_age_ms > 0: touched more recently than that, so kept).
  */

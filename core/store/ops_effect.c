@@ -51,6 +51,7 @@ static void parse_due(redisReply *r, const store_error *err, const char *op, sto
     if (!err && r->elements && !(due = malloc(r->elements / 2 * sizeof *due)))
         err = store_bad_reply(op, &bad);
     if (err) {
+        free(due);
         fn(arg, err, 0, NULL);
         return;
     }
