@@ -12,10 +12,10 @@
 typedef struct mech_run mech_run;
 
 /*
- * A global operation a mechanic asked for (a prize pool, a global counter, a
- * budget): shared by all members, so the engine does it at once in Redis and
- * the mechanic waits for the result. op names the operation; args is owned
- * by the run.
+ * A global operation a mechanic asked for ("counter", "draw", "budget",
+ * "referral"): shared by all members, so the engine does it at once in Redis
+ * and the mechanic waits for the result. op names the operation; args is
+ * owned by the run.
  */
 typedef struct mech_request {
     char op[32];
@@ -46,7 +46,11 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
 mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m);
 int mech_run_step(mech_run *run, pc_error *err);
 const mech_request *mech_run_request(const mech_run *run);
-/* result: borrowed (may be NULL for nil); error: when not NULL, the mechanic's call fails. */
+/*
+ * result: borrowed (may be NULL for nil). error: when not NULL, the mechanic's
+ * call raises it (a misuse such as a bad name); a Redis failure is not
+ * answered here: the engine fails the whole event (503) instead.
+ */
 void mech_run_reply(mech_run *run, json_t *result, const char *error);
 void mech_run_free(mech_run *run);
 

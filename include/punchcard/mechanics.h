@@ -49,7 +49,11 @@ void mechset_unref(mechset *set);
 /* The version: the first 12 hex digits of the SHA-256 of the files' names and texts. */
 const char *mechset_version(const mechset *set);
 
-/* {"version", "files": [...], "mechanics": [{"name", "file", "on": [...]}]}; new reference. */
+/*
+ * {"version", "files": [...], "mechanics": [{"name", "file", "on": [...],
+ *  "active"?, "control"?}]} (a campaign window and a control group, as
+ * declared); new reference.
+ */
 json_t *mechset_describe(const mechset *set);
 
 /* 1 when some mechanic reacts to events of this type. */
