@@ -1,7 +1,9 @@
 /*
  * Shared by punch's subcommands: a session is the very engine punchd runs
  * (store, mechanics, engine) on a private loop, driven with blocking calls,
- * on a virtual clock, against --redis or a throwaway redis-server.
+ * on a virtual clock, against --redis or a throwaway redis-server. Every
+ * read goes through the engine's queries (punchcard/query.h); the answers
+ * are the HTTP API's bodies, errors included. (session.c)
  */
 #ifndef PUNCHCARD_CLI_H
 #define PUNCHCARD_CLI_H
@@ -57,19 +59,22 @@ int session_ledger(session *s, const char *member, int limit, json_t **body);
 int session_check_ledgers(session *s, char *err, size_t errlen);
 
 /*
- * A draw's pools (GET /v1/draws/{name}'s shape, without secrets) and a
- * leaderboard's top and a member's rank (GET /v1/leaderboards/{name}), for
- * the period holding the session's clock; member and period may be NULL.
- * Status 200, or 404 when nothing was drawn or scored yet. (sessgame.c)
+ * A draw (GET /v1/draws/{name}) and a leaderboard's top and a member's rank
+ * (GET /v1/leaderboards/{name}), for the period that holds the session's
+ * clock unless period is given; member and period may be NULL. 404 when
+ * nothing was drawn in the draw or scored on the board yet.
  */
 int session_draw(session *s, const char *name, json_t **body);
 int session_leaderboard(session *s, const char *name, int top, const char *member,
                         const char *period, json_t **body);
 
-/*
- * Deletes every key of the session's namespace (SCAN + UNLINK), waiting; on a
- * throwaway server of its own, the whole server (FLUSHALL ASYNC).
- */
+/* A global counter: {"counter", "value"}, waiting. */
+int session_counter(session *s, const char *name, json_t **body);
+
+/* How many members have something due (expiry, release, wake) by the clock; -1 on failure. */
+long long session_count_due(session *s);
+
+/* Deletes every key of the session's namespace, waiting. 0 or -1. */
 int session_wipe(session *s);
 
 /* Parses "1d", "3h", "2w", "30m", "45s" into ms; -1 when malformed. */

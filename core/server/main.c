@@ -364,7 +364,7 @@ static int worker_init(worker *w, const options *o, int *port)
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
                         .claim_timeout_ms = o->claim_timeout_ms};
-    server_config svc = {.max_body = o->max_body, .api_key = o->api_key, .ns = o->ns};
+    server_config svc = {.max_body = o->max_body, .api_key = o->api_key};
     struct evconnlistener *l;
 
     w->base = event_base_new();
@@ -377,7 +377,7 @@ static int worker_init(worker *w, const options *o, int *port)
     }
     w->holder = mech_holder_new(w->base, o->scripts, &o->lim);
     w->engine = engine_new(w->store, w->holder, &ec);
-    w->server = server_new(w->base, w->http, w->engine, w->holder, w->store, &svc);
+    w->server = server_new(w->base, w->http, w->engine, w->holder, &svc);
     w->drain_ev = evtimer_new(w->base, on_drain_tick, w);
     if (!w->holder || !w->engine || !w->server || !w->drain_ev)
         return -1;
@@ -398,14 +398,19 @@ static int worker_init(worker *w, const options *o, int *port)
     return 0;
 }
 
+/*
+ * Teardown, in the order that keeps every callback off freed memory: the
+ * server gives up its waiting requests (events cancelled, reads' late answers
+ * dropped) before evhttp frees them; then the store fires what it still holds
+ * while the engine and the sweeper are alive to take it.
+ */
 static void worker_free(worker *w)
 {
+    server_free(w->server);
     if (w->http)
         evhttp_free(w->http);
-    /* The store first: its pending callbacks still find the engine and sweeper alive. */
     store_free(w->store);
     engine_sweeper_free(w->sweeper);
-    server_free(w->server);
     engine_free(w->engine);
     mech_holder_free(w->holder);
     if (w->drain_ev)

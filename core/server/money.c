@@ -2,14 +2,15 @@
  * The money endpoints of HTTP API v1: member attributes, redemption,
  * reversal, partner summaries and program figures. The first three become
  * internal events ("profile", "redeem", "reverse") and go through the very
- * transaction events do: exactly once by id, all-or-nothing.
+ * transaction events do: exactly once by id, all-or-nothing. The figures are
+ * the engine's (engine_get_figures()).
  */
 #include "server-internal.h"
-#include "store/keys-internal.h"
-#include "store/store-internal.h"
+#include "punchcard/query.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,10 +27,8 @@ static json_t *read_body(server *s, struct evhttp_request *req)
     }
     j = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
-        send_error(s, req, 400, "bad_json", msg);
+        send_error(s, req, 400, "bad_json", "invalid JSON at line %d column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
         return NULL;
     }
     if (!json_is_object(j)) {
@@ -46,26 +45,32 @@ static int only_fields(server *s, struct evhttp_request *req, json_t *body,
 {
     const char *k;
     json_t *v;
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach(body, k, v) {
         int ok = 0;
         for (int i = 0; allowed[i]; i++)
             ok |= !strcmp(k, allowed[i]);
         if (!ok) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown field \"%.64s\"", k);
-            send_error(s, req, 400, "bad_request", msg);
+            send_error(s, req, 400, "bad_request", "unknown field \"%.64s\"", k);
             return -1;
         }
     }
     return 0;
 }
 
-/* The body, an object with only the allowed fields (NULL-terminated); NULL after an error response.
+/*
+ * The body, an object with only the allowed fields (NULL-terminated), of a
+ * request on the route parameter arg (valid() or a 400 saying bad); NULL
+ * after an error response.
  */
-static json_t *read_fields(server *s, struct evhttp_request *req, const char *const *allowed)
+static json_t *read_fields(server *s, struct evhttp_request *req, const char *arg,
+                           int (*valid)(const char *), const char *bad, const char *const *allowed)
 {
-    json_t *body = read_body(s, req);
+    json_t *body;
+    if (!valid(arg)) {
+        send_error(s, req, 400, "bad_request", "%s", bad);
+        return NULL;
+    }
+    body = read_body(s, req);
     if (body && only_fields(s, req, body, allowed)) {
         json_decref(body);
         return NULL;
@@ -81,23 +86,35 @@ static void submit(server *s, struct evhttp_request *req, const char *id, const 
         json_pack("{s:s, s:s, s:s, s:o}", "id", id, "type", type, "member", member, "data", data);
     pc_event ev;
     pc_error err;
-    pending_req *p;
     if (at)
         json_object_set(obj, "at", at);
     if (partner)
         json_object_set_new(obj, "partner", json_string(partner));
     if (pc_event_from_json(obj, &ev, &err)) {
         json_decref(obj);
-        send_error(s, req, err.status, err.code, err.message);
+        send_json(s, req, err.status, pc_error_json(&err));
         return;
     }
     json_decref(obj);
-    if (!(p = pending_new(s, req, 1))) {
-        pc_event_clear(&ev);
-        send_error(s, req, 500, "internal", "out of memory");
-        return;
-    }
-    engine_submit(s->engine, &ev, on_engine_done, p);
+    submit_event(s, req, &ev, 0);
+}
+
+/*
+ * An id for a profile change sent without one: "profile-<ms>-<16 hex>". The
+ * random part keeps two ids apart when two workers, or two punchd, make one
+ * in the same millisecond (a shared counter would need a lock, and would
+ * still repeat across processes). -1 when no random bytes can be had.
+ */
+static int profile_id(char *out, size_t n)
+{
+    unsigned char r[8];
+    char hex[17];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    snprintf(out, n, "profile-%lld-%s", (long long)pc_now_ms(), hex);
+    return 0;
 }
 
 static const char *opt_string(json_t *body, const char *key, int *bad)
@@ -111,11 +128,11 @@ static const char *opt_string(json_t *body, const char *key, int *bad)
 }
 
 /* PUT /v1/members/{m}: {"id"?, "attributes"?: {name: string | null}, "tier_floor"?: name | null} */
-static void put_member(server *s, struct evhttp_request *req, const char *member, const char *query)
+void put_member(server *s, struct evhttp_request *req, const char *member, const char *query)
 {
     static const char *const allowed[] = {"id", "attributes", "tier_floor", NULL};
-    static unsigned long seq;
-    json_t *body = read_fields(s, req, allowed), *attrs, *v, *data;
+    json_t *body = read_fields(s, req, member, pc_valid_id, "bad member id", allowed), *attrs, *v,
+           *data;
     const char *id, *k;
     char gen[64];
     int bad = 0;
@@ -131,8 +148,7 @@ static void put_member(server *s, struct evhttp_request *req, const char *member
         send_error(s, req, 400, "bad_request", "at most 64 attributes at once");
         goto out;
     }
-    json_object_foreach(attrs, k, v)
-    {
+    json_object_foreach(attrs, k, v) {
         if (!pc_valid_name(k) ||
             !(json_is_null(v) || (json_is_string(v) && json_string_length(v) <= 256))) {
             send_error(s, req, 400, "bad_request",
@@ -147,7 +163,10 @@ static void put_member(server *s, struct evhttp_request *req, const char *member
         goto out;
     }
     if (!id) {
-        snprintf(gen, sizeof gen, "profile-%lld-%lu", (long long)pc_now_ms(), ++seq);
+        if (profile_id(gen, sizeof gen)) {
+            send_error(s, req, 503, "unavailable", "no random bytes for an id; send one");
+            goto out;
+        }
         id = gen;
     }
     data = json_object();
@@ -162,11 +181,12 @@ out:
 
 /* POST /v1/members/{m}/redeem: {"id", "currency", "amount", "reason"?, "order_total"?, "partner"?,
  * "at"?} */
-static void redeem(server *s, struct evhttp_request *req, const char *member, const char *query)
+void post_redeem(server *s, struct evhttp_request *req, const char *member, const char *query)
 {
     static const char *const allowed[] = {"id",          "currency", "amount", "reason",
                                           "order_total", "partner",  "at",     NULL};
-    json_t *body = read_fields(s, req, allowed), *amount, *total, *data;
+    json_t *body = read_fields(s, req, member, pc_valid_id, "bad member id", allowed), *amount,
+           *total, *data;
     const char *id, *cur, *reason, *partner;
     int bad = 0;
     if (!body)
@@ -197,11 +217,12 @@ out:
 }
 
 /* POST /v1/events/{id}/reverse: {"member", "id"?, "currency"?, "amount"? | "items"?, "reason"?} */
-static void reverse(server *s, struct evhttp_request *req, const char *event_id, const char *query)
+void post_reverse(server *s, struct evhttp_request *req, const char *event_id, const char *query)
 {
     static const char *const allowed[] = {"member", "id",     "currency", "amount",
                                           "items",  "reason", NULL};
-    json_t *body = read_fields(s, req, allowed), *amount, *data, *items;
+    json_t *body = read_fields(s, req, event_id, pc_valid_id, "bad event id", allowed), *amount,
+           *data, *items;
     const char *member, *id, *cur, *reason;
     char gen[PC_ID_MAX + 1];
     int bad = 0;
@@ -261,148 +282,7 @@ out:
     json_decref(body);
 }
 
-/* Figures over days: one HGETALL per day (and the totals), answered together. */
-typedef struct figures {
-    server *s;
-    struct evhttp_request *req;
-    int pending, failed;
-    json_t *days;  /* {"YYYY-MM-DD": {currency: {kind: n}}} */
-    json_t *total; /* {currency: {kind: n}} or NULL when not asked */
-    char partner[PC_TYPE_MAX + 1];
-    char to_day[11];       /* the last day asked for; later days were read for outstanding only */
-    int daily_outstanding; /* every day from the asked ones to today was read */
-} figures;
-
-static void add_fields(json_t *into, redisReply *r)
-{
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        char cur[100];
-        const char *f = r->element[i]->str, *colon = strrchr(f, ':');
-        if (!colon || (size_t)(colon - f) >= sizeof cur)
-            continue;
-        memcpy(cur, f, (size_t)(colon - f));
-        cur[colon - f] = '\0';
-        json_t *c = json_object_get(into, cur);
-        if (!c) {
-            c = json_pack("{s:i, s:i, s:i, s:i}", "issued", 0, "redeemed", 0, "expired", 0,
-                          "reversed", 0);
-            json_object_set_new(into, cur, c);
-        }
-        json_object_set_new(c, colon + 1, json_integer(strtoll(r->element[i + 1]->str, NULL, 10)));
-    }
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)b, *(const char *const *)a);
-}
-
-/*
- * Outstanding at the end of each day: what is outstanding now, less what each
- * later day added (walking back from today). Days after the asked range were
- * read only for this and are dropped here.
- */
-static void daily_outstanding(figures *fg)
-{
-    size_t n = json_object_size(fg->days), i = 0;
-    const char **days = malloc(sizeof *days * (n ? n : 1)), *day, *cur;
-    json_t *running = json_object(), *d, *c;
-    if (!days || !running) {
-        free(days);
-        json_decref(running);
-        return;
-    }
-    json_object_foreach(fg->total, cur, c)
-        json_object_set(running, cur, json_object_get(c, "outstanding"));
-    json_object_foreach(fg->days, day, d) days[i++] = day;
-    qsort(days, n, sizeof *days, cmp_desc);
-    for (i = 0; i < n; i++) {
-        d = json_object_get(fg->days, days[i]);
-        json_object_foreach(d, cur, c)
-        {
-            json_int_t r = json_integer_value(json_object_get(running, cur));
-            json_int_t net = json_integer_value(json_object_get(c, "issued")) -
-                             json_integer_value(json_object_get(c, "redeemed")) -
-                             json_integer_value(json_object_get(c, "expired")) -
-                             json_integer_value(json_object_get(c, "reversed"));
-            if (fg->daily_outstanding)
-                json_object_set_new(c, "outstanding", json_integer(r));
-            json_object_set_new(running, cur, json_integer(r - net));
-        }
-    }
-    for (i = 0; i < n; i++) /* each key is freed by its own delete, after its last use */
-        if (strcmp(days[i], fg->to_day) > 0)
-            json_object_del(fg->days, days[i]);
-    free(days);
-    json_decref(running);
-}
-
-static void figures_done(figures *fg)
-{
-    json_t *body;
-    if (fg->failed) {
-        send_error(fg->s, fg->req, 503, "unavailable", "redis unavailable");
-    } else if (fg->total) {
-        const char *cur;
-        json_t *c;
-        json_object_foreach(fg->total, cur, c)
-        {
-            json_int_t out = json_integer_value(json_object_get(c, "issued")) -
-                             json_integer_value(json_object_get(c, "redeemed")) -
-                             json_integer_value(json_object_get(c, "expired")) -
-                             json_integer_value(json_object_get(c, "reversed"));
-            json_object_set_new(c, "outstanding", json_integer(out));
-        }
-        daily_outstanding(fg);
-        body = json_pack("{s:O, s:O}", "days", fg->days, "total", fg->total);
-        send_json(fg->s, fg->req, 200, body);
-    } else {
-        json_t *sum = json_object();
-        const char *day, *cur;
-        json_t *d, *c;
-        json_object_foreach(fg->days, day, d) json_object_foreach(d, cur, c)
-        {
-            json_t *t = json_object_get(sum, cur);
-            const char *k;
-            json_t *v;
-            if (!t) {
-                t = json_object();
-                json_object_set_new(sum, cur, t);
-            }
-            json_object_foreach(c, k, v) json_object_set_new(
-                t, k,
-                json_integer(json_integer_value(json_object_get(t, k)) + json_integer_value(v)));
-        }
-        body = json_pack("{s:s, s:O, s:o}", "partner", fg->partner, "days", fg->days, "sum", sum);
-        send_json(fg->s, fg->req, 200, body);
-    }
-    json_decref(fg->days);
-    json_decref(fg->total);
-    free(fg);
-}
-
-typedef struct day_req {
-    figures *fg;
-    char day[11]; /* "" for the totals */
-} day_req;
-
-static void on_day(redisReply *r, const char *err, void *arg)
-{
-    day_req *d = arg;
-    figures *fg = d->fg;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        fg->failed = 1;
-    } else if (r->elements) {
-        json_t *into = d->day[0] ? json_object() : fg->total;
-        add_fields(into, r);
-        if (d->day[0])
-            json_object_set_new(fg->days, d->day, into);
-    }
-    free(d);
-    if (--fg->pending == 0)
-        figures_done(fg);
-}
-
+/* A day "YYYY-MM-DD" (UTC) as ms; -1 when malformed. */
 static int parse_day(const char *s, int64_t *ms)
 {
     char buf[40];
@@ -416,134 +296,31 @@ static int parse_day(const char *s, int64_t *ms)
 static void get_figures(server *s, struct evhttp_request *req, const char *query,
                         const char *partner)
 {
-    struct evkeyvalq q = {0};
-    int64_t from, to, day_ms = 86400000;
-    figures *fg;
-    char key[300];
-
-    if (query && evhttp_parse_query_str(query, &q)) {
-        send_error(s, req, 400, "bad_request", "malformed query string");
+    struct evkeyvalq q;
+    int64_t from = ENGINE_DAY_DEFAULT, to = ENGINE_DAY_DEFAULT;
+    const char *v;
+    pending_req *p;
+    if (parse_query(s, req, query, &q))
         return;
-    }
-    to = pc_now_ms() / day_ms * day_ms;
-    from = to - 29 * day_ms;
-    if ((evhttp_find_header(&q, "to") && parse_day(evhttp_find_header(&q, "to"), &to)) ||
-        (evhttp_find_header(&q, "from") && parse_day(evhttp_find_header(&q, "from"), &from)) ||
-        from > to || (to - from) / day_ms > 365) {
-        evhttp_clear_headers(&q);
+    if (((v = evhttp_find_header(&q, "to")) && parse_day(v, &to)) ||
+        ((v = evhttp_find_header(&q, "from")) && parse_day(v, &from)))
         send_error(s, req, 400, "bad_request",
                    "from and to are days (YYYY-MM-DD), at most 366 apart");
-        return;
-    }
+    else if ((p = pending_new(s, req, 0)))
+        engine_get_figures(s->engine, from, to, partner, on_engine_done, p);
     evhttp_clear_headers(&q);
-    if (!(fg = calloc(1, sizeof *fg))) {
-        send_error(s, req, 500, "internal", "out of memory");
-        return;
-    }
-    fg->s = s;
-    fg->req = req;
-    fg->days = json_object();
-    fg->total = partner ? NULL : json_object();
-    snprintf(fg->partner, sizeof fg->partner, "%s", partner ? partner : "");
-    fg->pending = 1; /* held until every command is sent */
-    {
-        char ts[32];
-        pc_time_format(to, ts, sizeof ts);
-        memcpy(fg->to_day, ts, 10);
-    }
-    /* The figures also read the days after the range, up to today, for outstanding per day. */
-    int64_t today = pc_now_ms() / day_ms * day_ms, last = to;
-    if (!partner) {
-        fg->daily_outstanding = today - to <= 366 * day_ms;
-        if (fg->daily_outstanding && today > to)
-            last = today;
-    }
-    for (int64_t t = from; t <= last + (partner ? 0 : day_ms); t += day_ms) {
-        day_req *d = calloc(1, sizeof *d);
-        const char *argv[2] = {"HGETALL", key};
-        if (!d)
-            break;
-        d->fg = fg;
-        if (t > last) { /* the totals, for outstanding */
-            snprintf(key, sizeof key, "%s:stats:total", s->ns);
-        } else {
-            char ts[32];
-            pc_time_format(t, ts, sizeof ts);
-            memcpy(d->day, ts, 10);
-            if (partner)
-                snprintf(key, sizeof key, "%s:partner:%s:%s", s->ns, partner, d->day);
-            else
-                snprintf(key, sizeof key, "%s:stats:%s", s->ns, d->day);
-        }
-        fg->pending++;
-        store_command(s->store, on_day, d, 2, argv, NULL);
-    }
-    if (--fg->pending == 0)
-        figures_done(fg);
 }
 
-static void partner_summary(server *s, struct evhttp_request *req, const char *p, const char *query)
+void get_stats(server *s, struct evhttp_request *req, const char *arg, const char *query)
 {
-    get_figures(s, req, query, p);
+    get_figures(s, req, query, NULL);
 }
 
-/*
- * PREFIX{arg}SUFFIX routes. `strict`: the prefix is this file's alone, so a
- * wrong suffix is 404 here; otherwise other routes share the prefix (GET
- * /v1/members/{m}) and the request falls through unless suffix and method match.
- */
-static const struct money_route_def {
-    const char *prefix, *suffix;
-    enum evhttp_cmd_type method;
-    int strict;
-    int (*valid)(const char *);
-    const char *bad;
-    void (*handle)(server *, struct evhttp_request *, const char *, const char *);
-} routes[] = {
-    {"/v1/partners/", "/summary", EVHTTP_REQ_GET, 1, pc_valid_name, "bad partner name",
-     partner_summary},
-    {"/v1/events/", "/reverse", EVHTTP_REQ_POST, 1, pc_valid_id, "bad event id", reverse},
-    {"/v1/members/", "/redeem", EVHTTP_REQ_POST, 0, pc_valid_id, "bad member id", redeem},
-    {"/v1/members/", "", EVHTTP_REQ_PUT, 0, pc_valid_id, "bad member id", put_member},
-};
-
-int money_route(server *s, struct evhttp_request *req, char *path, const char *query)
+void get_partner_summary(server *s, struct evhttp_request *req, const char *partner,
+                         const char *query)
 {
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    if (!strcmp(path, "/v1/stats")) {
-        if (method != EVHTTP_REQ_GET)
-            send_error(s, req, 405, "method_not_allowed", "use GET");
-        else
-            get_figures(s, req, query, NULL);
-        return 1;
-    }
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        const struct money_route_def *r = &routes[i];
-        size_t n = strlen(r->prefix);
-        char *arg = path + n, *sub;
-        if (strncmp(path, r->prefix, n))
-            continue;
-        sub = strchr(arg, '/');
-        if (strcmp(sub ? sub : "", r->suffix)) {
-            if (!r->strict)
-                continue;
-            send_error(s, req, 404, "not_found", "no such resource");
-            return 1;
-        }
-        /* A route without a suffix is taken for its method only (GET /v1/members/{m} is not ours).
-         */
-        if (!*r->suffix && method != r->method)
-            continue;
-        if (sub)
-            *sub = '\0';
-        if (!r->valid(arg))
-            send_error(s, req, 400, "bad_request", r->bad);
-        else if (method != r->method)
-            send_error(s, req, 405, "method_not_allowed",
-                       r->method == EVHTTP_REQ_GET ? "use GET" : "use POST");
-        else
-            r->handle(s, req, arg, query);
-        return 1;
-    }
-    return 0;
+    if (!pc_valid_name(partner))
+        send_error(s, req, 400, "bad_request", "bad partner name");
+    else
+        get_figures(s, req, query, partner);
 }

@@ -1,6 +1,7 @@
 /*
  * punchd's HTTP front (evhttp): one server per worker loop. Routes, auth,
- * limits, JSON in and out; errors rendered once, here.
+ * limits, JSON in and out; errors rendered once, here. The server speaks to
+ * the engine only: main.c, which creates the store, hands it the engine.
  */
 #ifndef PUNCHCARD_SERVER_H
 #define PUNCHCARD_SERVER_H
@@ -13,7 +14,6 @@
 typedef struct server_config {
     size_t max_body;     /* bytes; larger bodies get 413 */
     const char *api_key; /* when set, /v1/ requires "Authorization: Bearer <key>" */
-    const char *ns;      /* the key namespace (for the figures) */
 } server_config;
 
 typedef struct server_stats {
@@ -22,13 +22,21 @@ typedef struct server_stats {
 
 typedef struct server server;
 
-/* Serves on http (borrowed) with engine, mechanics and store (borrowed). */
+/*
+ * Serves on http with engine e and mechanics h (all borrowed: they must
+ * outlive the server). NULL when out of memory.
+ */
 server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech_holder *h,
-                   store *st, const server_config *cfg);
+                   const server_config *cfg);
+
+/*
+ * Gives up the requests still waiting on the engine: none of them is answered
+ * and no later engine answer touches them, so http may be freed next, then
+ * the store (which fires what it still holds) and the engine. Frees s.
+ */
 void server_free(server *s);
 
 /* Answers new requests with 503 from now on; returns the number still in flight. */
 uint64_t server_drain(server *s);
-uint64_t server_inflight(const server *s);
 
 #endif

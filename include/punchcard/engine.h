@@ -1,7 +1,8 @@
 /*
  * One event's life (DESIGN.md, "The event transaction"): dedupe and load in
  * one round trip, decide in Lua, commit atomically with a version check,
- * respond. Also the read paths for members and their ledgers.
+ * respond. The reads (members, ledgers, draws, boards, figures) are in
+ * punchcard/query.h.
  *
  * All calls are asynchronous on the store's loop. The done callback is called
  * exactly once, unless the call was cancelled; it may be called before the
@@ -60,13 +61,6 @@ enum engine_flags {
 /* engine_submit() with flags (enum engine_flags). */
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
                                  void *arg);
-
-/* GET /v1/members/{id}: member_to_json(), or 404. */
-engine_call *engine_get_member(engine *e, const char *member, engine_done_fn *done, void *arg);
-
-/* GET /v1/members/{id}/ledger: newest first, limit 1-1000, cursor from a previous "next". */
-engine_call *engine_get_ledger(engine *e, const char *member, int limit, const char *cursor,
-                               engine_done_fn *done, void *arg);
 
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);
