@@ -123,6 +123,13 @@ static int health_answers(void *arg)
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env)
 {
+    const char *const envs[] = {env, NULL};
+    return h_punchd_start_env(p, redis, scripts, extra, envs);
+}
+
+int h_punchd_start_env(punchd_proc *p, const char *redis, const char *scripts,
+                       const char *const *extra, const char *const *env)
+{
     char portfile[300];
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "/tmp/punchd-test-XXXXXX");
@@ -141,8 +148,8 @@ int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const
         argv[n] = NULL;
         if (!freopen(p->log, "w", stderr))
             _exit(126);
-        if (env)
-            putenv((char *)env);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
         execv(PUNCHD_PATH, (char *const *)argv);
         _exit(127);
     }
@@ -319,8 +326,7 @@ long long h_ledger_sum(int port, const char *member, const char *currency, int *
             h_resp_free(&r);
             return -1;
         }
-        json_array_foreach(json_object_get(r.json, "entries"), i, e)
-        {
+        json_array_foreach(json_object_get(r.json, "entries"), i, e) {
             if (strcmp(json_string_value(json_object_get(e, "currency")), currency) == 0) {
                 sum += json_integer_value(json_object_get(e, "delta"));
                 n++;

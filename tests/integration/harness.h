@@ -45,6 +45,10 @@ void h_rm_dir(const char *dir);
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env);
 
+/* The same with any number of env entries (NAME=VALUE, NULL-terminated, may be NULL). */
+int h_punchd_start_env(punchd_proc *p, const char *redis, const char *scripts,
+                       const char *const *extra, const char *const *env);
+
 /* Starts a throwaway redis (with AOF when aof) and punchd on the prepared scripts folder. */
 int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
                   const char *const *extra);
