@@ -22,7 +22,6 @@
 
 #define REPL_HISTORY_SIZE 1000
 
-volatile sig_atomic_t repl_interrupted;
 static volatile sig_atomic_t winch, hangup;
 static int signal_pipe[2] = {-1, -1};
 
@@ -398,12 +397,6 @@ static void remove_signals(term *t)
         if (signal_pipe[i] >= 0)
             close(signal_pipe[i]);
     signal_pipe[0] = signal_pipe[1] = -1;
-}
-
-sweeper *repl_sweeper_new(repl *r)
-{
-    /* The clock only moves when told to: sweeps come from engine_sweep_now(), not a timer. */
-    return engine_sweeper_new(r->s.engine, 0);
 }
 
 static void usage(FILE *f)

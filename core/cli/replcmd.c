@@ -8,7 +8,6 @@
 #include "repl.h"
 #include "cli/luabind-internal.h"
 #include "lua/luajson-internal.h"
-#include "store/store-internal.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -33,16 +32,12 @@ static const char repl_help[] =
     "Tab completes names and member ids; Ctrl-C stops a command or clears the line; Ctrl-D\n"
     "quits. History is kept in ~/.punch_history.\n";
 
-typedef struct sync_count {
-    int done;
-    long long n;
-} sync_count;
+volatile sig_atomic_t repl_interrupted;
 
-static void on_count(redisReply *reply, const char *err, void *arg)
+sweeper *repl_sweeper_new(repl *r)
 {
-    sync_count *c = arg;
-    c->done = 1;
-    c->n = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    /* The clock only moves when told to: sweeps come from engine_sweep_now(), not a timer. */
+    return engine_sweeper_new(r->s.engine, 0);
 }
 
 static repl *repl_of(lua_State *L)
@@ -107,15 +102,7 @@ static int l_global_index(lua_State *L)
 /* Has every member whose expiry or release is due by the clock been ticked? */
 static int nothing_due(repl *r)
 {
-    char key[100], now[32];
-    sync_count c = {0};
-    snprintf(key, sizeof key, "%s:due", r->s.ns);
-    snprintf(now, sizeof now, "%lld", (long long)r->s.now_ms);
-    const char *argv[4] = {"ZCOUNT", key, "-inf", now};
-    store_command(r->s.store, on_count, &c, 4, argv, NULL);
-    while (!c.done)
-        event_base_loop(r->s.base, EVLOOP_ONCE);
-    return c.n == 0;
+    return session_count_due(&r->s) <= 0;
 }
 
 /*

@@ -4,7 +4,7 @@
  * They cannot share the member's commit (another Redis Cluster slot), so
  * each is reserved at once under a claim id derived from the event, and
  * after the member's commit the claims are confirmed — or released when the
- * event failed. DESIGN.md, "The event transaction", step 4.
+ * event failed. docs/architecture.md, "The event transaction", step 4.
  *
  * A claim id is "<member>/<event id>/<op>/<resource>" ("dry/" first for a
  * dry run): event ids are unique per member only, and '/' is in neither. A

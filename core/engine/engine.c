@@ -1,5 +1,5 @@
 /*
- * The event transaction (DESIGN.md, "The event transaction"):
+ * The event transaction (docs/architecture.md, "The event transaction"):
  *
  *   submit -> LOAD (dedupe + state, one round trip)
  *          -> decide (Lua, in memory; global operations reserved under claims)

@@ -7,8 +7,7 @@
  * or a script by EVALSHA (reloading the scripts and sending again once on
  * NOSCRIPT), classifies failures (store_error) and hands a good reply to the
  * operation's parser, which calls the operation's typed callback.
- * store_command() is the raw path, for what is not an operation yet. Either
- * callback is called exactly once, possibly before the sending function
+ * The callback is called exactly once, possibly before store_send()
  * returns; a reply is owned by hiredis and valid only during the call.
  */
 #ifndef PUNCHCARD_STORE_INTERNAL_H
@@ -29,15 +28,6 @@ typedef struct store_script {
     const char *body;
     char sha[41]; /* SHA-1 of body, computed by the build */
 } store_script;
-
-typedef void store_reply_fn(redisReply *reply, const char *err, void *arg);
-
-/*
- * Sends one command. On a store that is not connected, calls back at once with
- * an error ("redis unavailable") and returns -1; otherwise returns 0.
- */
-int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
-                  const size_t *argvlen);
 
 /* A typed callback (store_int_fn, store_load_fn ...), cast back by its parser. */
 typedef void (*store_cb)(void);

@@ -34,9 +34,8 @@ struct store {
     store_stats stats;
 };
 
-/* Who waits for a reply: a raw command's fn, or an operation's parser and typed callback. */
+/* Who waits for a reply: an operation's parser and typed callback. */
 typedef struct waiter {
-    store_reply_fn *fn;
     store_parse_fn *parse;
     store_cb cb; /* NULL: nobody waits (fire and forget) */
     const char *op;
@@ -308,10 +307,6 @@ const store_error *store_bad_reply(const char *op, store_error *e)
 static void answer(const waiter *w, redisReply *reply, const char *errtext)
 {
     store_error e;
-    if (w->fn) {
-        w->fn(reply, errtext, w->arg);
-        return;
-    }
     if (!classify(reply, errtext, w->op, &e)) {
         if (w->cb)
             w->parse(reply, NULL, w->op, w->cb, w->arg);
@@ -495,13 +490,6 @@ static int send_eval(store *s, const store_script *script, const waiter *w, int 
         free(al);
     }
     return rc;
-}
-
-int store_command(store *s, store_reply_fn *fn, void *arg, int argc, const char **argv,
-                  const size_t *argvlen)
-{
-    waiter w = {.fn = fn, .arg = arg};
-    return send_command(s, &w, argc, argv, argvlen, 0);
 }
 
 void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,

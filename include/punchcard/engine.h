@@ -1,5 +1,5 @@
 /*
- * One event's life (DESIGN.md, "The event transaction"): dedupe and load in
+ * One event's life (docs/architecture.md, "The event transaction"): dedupe and load in
  * one round trip, decide in Lua, commit atomically with a version check,
  * respond. The reads (members, ledgers, draws, boards, figures) are in
  * punchcard/query.h.
