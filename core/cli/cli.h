@@ -89,5 +89,6 @@ int cmd_member(int argc, char **argv);      /* client.c */
 int cmd_mechanics(int argc, char **argv);   /* client.c */
 int cmd_draw(int argc, char **argv);        /* client.c */
 int cmd_leaderboard(int argc, char **argv); /* client.c */
+int cmd_import(int argc, char **argv);      /* import.c */
 
 #endif

@@ -16,6 +16,7 @@ static const struct {
     {"simulate", cmd_simulate}, {"send", cmd_send},
     {"member", cmd_member},     {"mechanics", cmd_mechanics},
     {"draw", cmd_draw},         {"leaderboard", cmd_leaderboard},
+    {"import", cmd_import},
 };
 
 static void usage(FILE *f)
@@ -28,6 +29,8 @@ static void usage(FILE *f)
                "                                        replay a history; what it costs\n"
                "Against a running punchd (--url, $PUNCHD_URL; key in $PUNCHD_API_KEY):\n"
                "  send JSON|@FILE|-                     POST /v1/events\n"
+               "  import FILE.jsonl [--batch N]         a history through POST /v1/events/batch\n"
+               "                                        (resumes where it was interrupted)\n"
                "  member ID [--ledger]                  a member, or its ledger\n"
                "  mechanics                             the loaded mechanics and reload error\n"
                "  draw NAME                             a draw's pools\n"

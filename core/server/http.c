@@ -105,7 +105,7 @@ pending_req *pending_new(server *s, struct evhttp_request *req, int is_event)
     return p;
 }
 
-static void pending_unlink(server *s, pending_req *p)
+void pending_unlink(server *s, pending_req *p)
 {
     if (p->prev)
         p->prev->next = p->next;
@@ -180,10 +180,15 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
     s->cfg = *cfg;
     if (!s->cfg.max_body)
         s->cfg.max_body = 64 * 1024;
+    if (!s->cfg.max_batch_body)
+        s->cfg.max_batch_body = 4 * 1024 * 1024;
     s->api_key_len = cfg->api_key ? strlen(cfg->api_key) : 0;
     /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small
      * enough to read. */
-    evhttp_set_max_body_size(http, (ev_ssize_t)(s->cfg.max_body + 64 * 1024));
+    evhttp_set_max_body_size(
+        http, (ev_ssize_t)((s->cfg.max_batch_body > s->cfg.max_body ? s->cfg.max_batch_body
+                                                                    : s->cfg.max_body) +
+                           64 * 1024));
     evhttp_set_max_headers_size(http, 16 * 1024);
     evhttp_set_timeout(http, 30);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -205,6 +210,9 @@ void server_free(server *s)
         p->req = NULL;
         if (p->call) {
             engine_cancel(p->call); /* the engine will not answer: p goes now */
+            free(p);
+        } else if (p->batch) {
+            batch_cancel(p->batch); /* none of its events will be answered */
             free(p);
         }
         /* A read cannot be cancelled: its answer still comes (at the latest when the store is

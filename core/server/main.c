@@ -34,6 +34,7 @@ typedef struct options {
     char *api_key;
     int workers;
     size_t max_body;
+    size_t max_batch_body;
     int dedupe_days;
     int redis_timeout_ms;
     int sweep_ms;
@@ -70,6 +71,7 @@ static void usage(FILE *f)
                "  --api-key-file PATH    require 'Authorization: Bearer <key>' on /v1/\n"
                "                         (or PUNCHD_API_KEY in the environment)\n"
                "  --max-body BYTES       largest request body (default 65536)\n"
+               "  --max-batch-body BYTES largest POST /v1/events/batch body (default 4194304)\n"
                "  --dedupe-days N        how long event ids are remembered (default 30)\n"
                "  --redis-timeout-ms N   connect and command timeout (default 2000)\n"
                "  --lua-instructions N   per-event instruction budget (default 1000000)\n"
@@ -150,6 +152,7 @@ static void parse_options(int argc, char **argv, options *o)
                                           {"workers", required_argument, 0, 'w'},
                                           {"api-key-file", required_argument, 0, 'k'},
                                           {"max-body", required_argument, 0, 'b'},
+                                          {"max-batch-body", required_argument, 0, 'B'},
                                           {"dedupe-days", required_argument, 0, 'd'},
                                           {"redis-timeout-ms", required_argument, 0, 't'},
                                           {"lua-instructions", required_argument, 0, 'I'},
@@ -174,6 +177,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
     o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
     o->max_body = 65536;
+    o->max_batch_body = 4 << 20;
     o->dedupe_days = 30;
     o->redis_timeout_ms = 2000;
     o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
@@ -204,6 +208,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'b':
             o->max_body = (size_t)num_arg("--max-body", optarg, 256, 16 << 20);
+            break;
+        case 'B':
+            o->max_batch_body = (size_t)num_arg("--max-batch-body", optarg, 256, 256 << 20);
             break;
         case 'd':
             o->dedupe_days = (int)num_arg("--dedupe-days", optarg, 1, 3650);
@@ -364,7 +371,8 @@ static int worker_init(worker *w, const options *o, int *port)
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
                         .claim_timeout_ms = o->claim_timeout_ms};
-    server_config svc = {.max_body = o->max_body, .api_key = o->api_key};
+    server_config svc = {
+        .max_body = o->max_body, .max_batch_body = o->max_batch_body, .api_key = o->api_key};
     struct evconnlistener *l;
 
     w->base = event_base_new();

@@ -169,6 +169,7 @@ static const struct route {
     {"/healthz", 0, get_health},
     {"/metrics", 0, get_metrics},
     {"/v1/events", EVHTTP_REQ_POST, post_event},
+    {"/v1/events/batch", EVHTTP_REQ_POST, post_batch},
     {"/v1/events/{}/reverse", EVHTTP_REQ_POST, post_reverse},
     {"/v1/mechanics", EVHTTP_REQ_GET, get_mechanics},
     {"/v1/members/{}", EVHTTP_REQ_GET, get_member},

@@ -12,6 +12,10 @@
 #include <event2/http.h>
 
 typedef struct pending_req pending_req;
+typedef struct batch batch;
+
+/* The most events one POST /v1/events/batch may hold. */
+#define BATCH_MAX_EVENTS 1000
 
 struct server {
     struct event_base *base;
@@ -34,6 +38,7 @@ struct pending_req {
     server *s;
     struct evhttp_request *req;
     engine_call *call; /* an event's call, to cancel; NULL for a read */
+    batch *batch;      /* a batch's events, to cancel; NULL for anything else */
     int is_event;
     pending_req *prev, *next;
 };
@@ -50,6 +55,9 @@ void send_error(server *s, struct evhttp_request *req, int status, const char *c
  * on_engine_done. NULL after answering 500 when out of memory.
  */
 pending_req *pending_new(server *s, struct evhttp_request *req, int is_event);
+
+/* Takes p off the server's list of requests waiting on the engine. */
+void pending_unlink(server *s, pending_req *p);
 
 /* The engine_done_fn of every handler: sends the engine's answer. */
 void on_engine_done(void *arg, int status, json_t *body);
@@ -70,6 +78,10 @@ typedef void route_fn(server *s, struct evhttp_request *req, const char *arg, co
 /* routes.c: evhttp's callback for every request (arg: the server); answers it from the route
  * table, 404 and 405 included. */
 void route_request(struct evhttp_request *req, void *arg);
+
+/* batch.c: POST /v1/events/batch, and how server_free() gives a batch up (frees b). */
+route_fn post_batch;
+void batch_cancel(batch *b);
 
 /* money.c */
 route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;

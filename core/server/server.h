@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 typedef struct server_config {
-    size_t max_body;     /* bytes; larger bodies get 413 */
-    const char *api_key; /* when set, /v1/ requires "Authorization: Bearer <key>" */
+    size_t max_body;       /* bytes; larger bodies get 413 */
+    size_t max_batch_body; /* bytes, for POST /v1/events/batch; 0 = 4 MiB */
+    const char *api_key;   /* when set, /v1/ requires "Authorization: Bearer <key>" */
 } server_config;
 
 typedef struct server_stats {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,7 +242,11 @@ int h_http_hdr(int port, const char *method, const char *path, const char *body,
                http_resp *out)
 {
     buf b = {0};
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    /* A Content-Type given replaces the default. */
+    struct curl_slist *hdrs =
+        header && !strncasecmp(header, "Content-Type:", 13)
+            ? NULL
+            : curl_slist_append(NULL, "Content-Type: application/json");
     CURL *c;
     CURLcode rc;
     if (header)

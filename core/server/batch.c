@@ -1,0 +1,283 @@
+/*
+ * POST /v1/events/batch: many events in one request, each its own exactly-once
+ * transaction. The body is {"events": [...]} (Content-Type application/json) or
+ * one event per line (application/x-ndjson). Every event is submitted to the
+ * engine at once, so their Redis commands share the connection's pipeline; the
+ * answer, {"results": [...]}, comes when the last one is decided, in the order
+ * of the body. An event that is not valid gets its own error object in its
+ * place; the others apply.
+ */
+#include "server-internal.h"
+#include "engine/builtin.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One event of a batch: where its answer goes. */
+typedef struct batch_slot {
+    batch *b;
+    size_t index;
+    engine_call *call; /* while the engine works on it */
+} batch_slot;
+
+struct batch {
+    pending_req *p; /* the request, on the server's list until answered */
+    json_t *results;
+    size_t n, left;
+    batch_slot *slots;
+};
+
+/* The result of one event: body (stolen) with its "status" first. */
+static json_t *with_status(int status, json_t *body)
+{
+    json_t *r = json_object();
+    const char *key;
+    json_t *v;
+    if (!r) {
+        json_decref(body);
+        return NULL;
+    }
+    json_object_set_new(r, "status", json_integer(status));
+    json_object_foreach(body, key, v)
+        json_object_set(r, key, v);
+    json_decref(body);
+    return r;
+}
+
+static void batch_free(batch *b)
+{
+    json_decref(b->results);
+    free(b->slots);
+    free(b);
+}
+
+/* The last event is decided: answer and free. */
+static void batch_answer(batch *b)
+{
+    pending_req *p = b->p;
+    server *s = p->s;
+    json_t *body = json_object();
+
+    if (body)
+        json_object_set(body, "results", b->results);
+    pending_unlink(s, p);
+    s->stats.inflight--;
+    send_json(s, p->req, 200, body);
+    free(p);
+    batch_free(b);
+}
+
+static void on_event_done(void *arg, int status, json_t *body)
+{
+    batch_slot *sl = arg;
+    batch *b = sl->b;
+    server *s = b->p->s;
+
+    sl->call = NULL;
+    if (status == 200) {
+        s->stats.events++;
+        if (json_is_true(json_object_get(body, "duplicate")))
+            s->stats.duplicates++;
+    }
+    json_array_set_new(b->results, sl->index, with_status(status, body));
+    if (--b->left == 0)
+        batch_answer(b);
+}
+
+void batch_cancel(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        engine_cancel(b->slots[i].call);
+    batch_free(b);
+}
+
+/* Checks one event (obj borrowed) and hands it to the engine, or records its error. */
+static void batch_submit(batch *b, size_t i, json_t *obj, const pc_error *parse_err)
+{
+    server *s = b->p->s;
+    batch_slot *sl = &b->slots[i];
+    pc_event ev;
+    pc_error err;
+
+    memset(&ev, 0, sizeof ev);
+    sl->b = b;
+    sl->index = i;
+    if (parse_err) {
+        err = *parse_err;
+    } else if (pc_event_from_json(obj, &ev, &err) == 0) {
+        if (!builtin_reserved_type(ev.type)) {
+            /* NULL when it answered already (on_event_done ran). */
+            sl->call = engine_submit(s->engine, &ev, on_event_done, sl);
+            return;
+        }
+        pc_fail(&err, 400, "bad_request", "event type \"%s\" is the engine's own; use its endpoint",
+                ev.type);
+    }
+    pc_event_clear(&ev);
+    on_event_done(sl, err.status, pc_error_json(&err));
+}
+
+/* Is the body NDJSON (by its Content-Type)? */
+static int is_ndjson(struct evhttp_request *req)
+{
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    return ct &&
+           (!strncmp(ct, "application/x-ndjson", 20) || !strncmp(ct, "application/jsonl", 17));
+}
+
+/* The lines of an NDJSON body that hold something: their start and length. */
+typedef struct line_span {
+    const char *at;
+    size_t len, lineno; /* lineno counts from 1, blank lines included */
+} line_span;
+
+/* Splits text into its non-blank lines; -1 when there are more than max. */
+static ssize_t split_lines(const char *text, size_t len, line_span *out, size_t max)
+{
+    size_t n = 0, lineno = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end, *q = p;
+        while (q < e && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        lineno++;
+        if (q < e) {
+            if (n == max)
+                return -1;
+            out[n].at = p;
+            out[n].len = (size_t)(e - p);
+            out[n].lineno = lineno;
+            n++;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return (ssize_t)n;
+}
+
+/* A new batch of n events for req; NULL after answering 500. */
+static batch *batch_new(server *s, struct evhttp_request *req, size_t n)
+{
+    batch *b = calloc(1, sizeof *b);
+    if (b) {
+        b->n = b->left = n;
+        b->slots = calloc(n ? n : 1, sizeof *b->slots);
+        b->results = json_array();
+        for (size_t i = 0; b->results && i < n; i++)
+            if (json_array_append_new(b->results, json_null()))
+                break;
+    }
+    if (!b || !b->slots || !b->results || json_array_size(b->results) != n) {
+        if (b)
+            batch_free(b);
+        send_error(s, req, 500, "internal", "out of memory");
+        return NULL;
+    }
+    if (!(b->p = pending_new(s, req, 0))) {
+        batch_free(b);
+        return NULL;
+    }
+    b->p->batch = b;
+    return b;
+}
+
+/* Answers an empty batch at once. */
+static void answer_empty(server *s, struct evhttp_request *req)
+{
+    send_json(s, req, 200, json_pack("{s:[]}", "results"));
+}
+
+static void post_batch_ndjson(server *s, struct evhttp_request *req, const char *text, size_t len)
+{
+    line_span *lines = malloc(BATCH_MAX_EVENTS * sizeof *lines);
+    ssize_t n;
+    batch *b;
+
+    if (!lines) {
+        send_error(s, req, 500, "internal", "out of memory");
+        return;
+    }
+    n = split_lines(text, len, lines, BATCH_MAX_EVENTS);
+    if (n < 0)
+        send_error(s, req, 413, "too_large", "a batch holds at most %d events", BATCH_MAX_EVENTS);
+    else if (n == 0)
+        answer_empty(s, req);
+    else if ((b = batch_new(s, req, (size_t)n))) {
+        /* The count drops to zero with the last answer: hold one until every line is in. */
+        b->left++;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            json_error_t jerr;
+            json_t *obj = json_loadb(lines[i].at, lines[i].len, JSON_REJECT_DUPLICATES, &jerr);
+            pc_error err;
+            if (!obj)
+                pc_fail(&err, 400, "bad_json", "line %zu: invalid JSON at column %d: %s",
+                        lines[i].lineno, jerr.column, jerr.text);
+            batch_submit(b, i, obj, obj ? NULL : &err);
+            json_decref(obj);
+        }
+        if (--b->left == 0)
+            batch_answer(b);
+    }
+    free(lines);
+}
+
+static void post_batch_json(server *s, struct evhttp_request *req, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *events, *ev;
+    size_t n, i;
+    batch *b;
+
+    if (!doc) {
+        send_error(s, req, 400, "bad_json", "invalid JSON at line %d column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
+        return;
+    }
+    events = json_object_get(doc, "events");
+    if (!json_is_object(doc) || !json_is_array(events) || json_object_size(doc) != 1) {
+        send_error(s, req, 400, "bad_request",
+                   "the body must be {\"events\": [...]} (or NDJSON, one event per line)");
+    } else if ((n = json_array_size(events)) > BATCH_MAX_EVENTS) {
+        send_error(s, req, 413, "too_large", "a batch holds at most %d events", BATCH_MAX_EVENTS);
+    } else if (n == 0) {
+        answer_empty(s, req);
+    } else if ((b = batch_new(s, req, n))) {
+        b->left++;
+        json_array_foreach(events, i, ev)
+            batch_submit(b, i, ev, NULL);
+        if (--b->left == 0)
+            batch_answer(b);
+    }
+    json_decref(doc);
+}
+
+/* POST /v1/events/batch */
+void post_batch(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *text;
+
+    if (query && *query) {
+        send_error(s, req, 400, "bad_request", "a batch takes no query parameters");
+        return;
+    }
+    if (len > s->cfg.max_batch_body) {
+        send_error(s, req, 413, "too_large", "the batch body is larger than %zu bytes",
+                   s->cfg.max_batch_body);
+        return;
+    }
+    if (len == 0) {
+        send_error(s, req, 400, "bad_json", "the body is empty; send {\"events\": [...]}");
+        return;
+    }
+    if (!(text = (const char *)evbuffer_pullup(in, -1))) {
+        send_error(s, req, 500, "internal", "out of memory");
+        return;
+    }
+    if (is_ndjson(req))
+        post_batch_ndjson(s, req, text, len);
+    else
+        post_batch_json(s, req, text, len);
+}
