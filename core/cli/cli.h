@@ -77,8 +77,11 @@ long long session_count_due(session *s);
 /* Deletes every key of the session's namespace, waiting. 0 or -1. */
 int session_wipe(session *s);
 
-/* Parses "1d", "3h", "2w", "30m", "45s" into ms; -1 when malformed. */
-int64_t cli_parse_duration(const char *s);
+/*
+ * Moves *at_ms on by a duration as mechanics write it ("1d12h", "9mo", "1y";
+ * months are calendar months, docs/mechanics.md). 0, or -1 when malformed.
+ */
+int cli_advance(int64_t *at_ms, const char *span);
 
 /* The subcommands: each returns the process exit status. */
 int cmd_test(int argc, char **argv);        /* spec.c */

@@ -274,16 +274,13 @@ static int l_clock(lua_State *L)
     return clock_moved(L, b);
 }
 
-/* advance(duration): moves the clock on ("1d12h"); returns it. */
+/* advance(duration): moves the clock on ("1d12h", "9mo", "1y"); returns it. */
 static int l_advance(lua_State *L)
 {
     luabind *b = luabind_of(L);
-    int64_t d = cli_parse_duration(luaL_checkstring(L, 1));
-
-    if (d < 0)
-        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 1d12h",
+    if (cli_advance(&b->s->now_ms, luaL_checkstring(L, 1)))
+        return luaL_error(L, "advance: '%s' is not a duration like 1d, 3h, 2w, 1d12h, 9mo, 1y",
                           lua_tostring(L, 1));
-    b->s->now_ms += d;
     return clock_moved(L, b);
 }
 

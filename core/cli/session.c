@@ -5,6 +5,7 @@
  * (punchcard/query.h), on the session's virtual clock.
  */
 #include "cli.h"
+#include "common/calendar-internal.h"
 #include "punchcard/query.h"
 
 #include <stdlib.h>
@@ -229,38 +230,12 @@ int session_wipe(session *s)
     return status == 200 ? 0 : -1;
 }
 
-int64_t cli_parse_duration(const char *s)
+int cli_advance(int64_t *at_ms, const char *span)
 {
-    char *end;
-    int64_t total = 0;
-    if (!s || !*s)
+    int months;
+    int64_t ms;
+    if (cal_parse_span(span, &months, &ms))
         return -1;
-    while (*s) {
-        long long n = strtoll(s, &end, 10);
-        int64_t unit;
-        if (end == s || n < 0)
-            return -1;
-        switch (*end) {
-        case 'w':
-            unit = 7 * 86400000LL;
-            break;
-        case 'd':
-            unit = 86400000LL;
-            break;
-        case 'h':
-            unit = 3600000LL;
-            break;
-        case 'm':
-            unit = 60000LL;
-            break;
-        case 's':
-            unit = 1000LL;
-            break;
-        default:
-            return -1;
-        }
-        total += n * unit;
-        s = end + 1;
-    }
-    return total;
+    *at_ms = cal_add_span(*at_ms, months, ms);
+    return 0;
 }

@@ -48,6 +48,18 @@ int64_t cal_utc_seconds(int64_t y, int m, int64_t d, int64_t hour, int64_t min, 
 int64_t cal_add_months(int64_t ms, int months);
 
 /*
+ * A duration as marketers write it, the same everywhere (currency expiry,
+ * earn options, date arithmetic in mechanics, the specs' clock): a number
+ * and a unit, combinable: "9mo", "1y", "2w", "1d12h", "1y6mo", "30m", "10s"
+ * (y = 12 calendar months, mo = a calendar month, w d h m s). Calendar months
+ * in *months, the rest in *ms. 0, or -1 when malformed.
+ */
+int cal_parse_span(const char *s, int *months, int64_t *ms);
+
+/* at_ms moved on by months calendar months (cal_add_months), then ms milliseconds. */
+int64_t cal_add_span(int64_t at_ms, int months, int64_t ms);
+
+/*
  * The end (exclusive, ms) of the UTC calendar period ("month", "quarter",
  * "year") holding ms; -1 on a bad name.
  */

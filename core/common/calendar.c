@@ -186,3 +186,62 @@ int64_t cal_period_end(int64_t ms, const char *period)
     }
     return cal_days_from_civil(y, m, 1) * 86400000;
 }
+
+int cal_parse_span(const char *s, int *months, int64_t *ms)
+{
+    int64_t mo = 0, total = 0;
+    *months = 0;
+    *ms = 0;
+    if (!s || !*s)
+        return -1;
+    while (*s) {
+        char *end;
+        long long n;
+        int64_t unit = 0;
+        if (*s < '0' || *s > '9')
+            return -1;
+        n = strtoll(s, &end, 10);
+        if (end == s || n < 0 || n > 100000)
+            return -1;
+        if (end[0] == 'm' && end[1] == 'o') {
+            mo += n;
+            end += 2;
+        } else if (end[0] == 'y') {
+            mo += n * 12;
+            end += 1;
+        } else {
+            switch (*end) {
+            case 'w':
+                unit = 7 * 86400000LL;
+                break;
+            case 'd':
+                unit = 86400000LL;
+                break;
+            case 'h':
+                unit = 3600000LL;
+                break;
+            case 'm':
+                unit = 60000LL;
+                break;
+            case 's':
+                unit = 1000LL;
+                break;
+            default:
+                return -1;
+            }
+            total += n * unit;
+            end += 1;
+        }
+        if (mo > 1200000 || total > 100000LL * 7 * 86400000LL)
+            return -1;
+        s = end;
+    }
+    *months = (int)mo;
+    *ms = total;
+    return 0;
+}
+
+int64_t cal_add_span(int64_t at_ms, int months, int64_t ms)
+{
+    return cal_add_months(at_ms, months) + ms;
+}

@@ -230,6 +230,10 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
             if (m->entries[i].kind && !strcmp(m->entries[i].kind, "redeem") && reason)
                 json_object_set_new(m->entries[i].outcome, "reason", json_string(reason));
     }
+    /* The member's timeline (m.joined_at, m.last_event_at, m:last): the sweeper's tick is not
+     * the member's doing. Stamped after the mechanics, so they see the event before this one. */
+    if (strcmp(ev->type, "tick") && member_stamp_event(m, ev->type, ev->at_ms))
+        return pc_fail(err, 500, "internal", "out of memory");
     /* The next due time, for the sweeper that expires lots of silent members. */
     due = lots_next_due(m);
     if (due != member_due(m)) {

@@ -134,13 +134,25 @@ static const luaL_Reg member_methods[] = {
     {"counter", m_counter}, {"badge", m_badge}, {"has_badge", m_has_badge},
     {"tier", m_tier},       {"attr", m_attr},   {NULL, NULL}};
 
-/* __index of the member: m.id, or a method. */
+/* __index of the member: m.id, m.joined_at, m.last_event_at (seconds or nil), or a method. */
 static int member_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "id") == 0) {
         mech_run *run = luart_running(L);
         lua_pushstring(L, run->m->id);
+        return 1;
+    }
+    if (k && (strcmp(k, "joined_at") == 0 || strcmp(k, "last_event_at") == 0)) {
+        mech_run *run = luart_running(L);
+        int64_t at = k[0] == 'j' ? member_joined_at(run->m) : member_last_event_at(run->m);
+        /* A member's first event is when they joined (its stamp lands after the mechanics). */
+        if (k[0] == 'j' && (!at || run->ev->at_ms < at) && strcmp(run->ev->type, "tick"))
+            at = run->ev->at_ms;
+        if (at)
+            lua_pushinteger(L, at / 1000);
+        else
+            lua_pushnil(L);
         return 1;
     }
     lua_pushvalue(L, 2);

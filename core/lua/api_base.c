@@ -84,9 +84,20 @@ const char *luart_opt_str(lua_State *L, int idx, const char *name, const char *d
     return v;
 }
 
+const char *luart_program_tz(lua_State *L)
+{
+    const mech_run *run = luart_run_of(L);
+    return run && run->set && run->set->timezone ? run->set->timezone : "UTC";
+}
+
+const char *luart_member_tz(lua_State *L, const mech_run *run)
+{
+    return member_tz(run->m, luart_program_tz(L));
+}
+
 const char *luart_opt_tz(lua_State *L, int idx)
 {
-    const char *tz = luart_opt_str(L, idx, "tz", "UTC");
+    const char *tz = luart_opt_str(L, idx, "tz", luart_program_tz(L));
     if (!pc_tz_valid(tz))
         luaL_error(L, "option tz: unknown time zone '%s'", tz);
     return tz;

@@ -16,41 +16,24 @@
 #include <time.h>
 
 /*
- * "14d", "6mo", "2y", "12h", "1w" -> months and milliseconds (one of them set).
- * A number is a count of days. -1 when malformed.
+ * A span: a duration string (cal_parse_span: "14d", "6mo", "1y6mo", "12h")
+ * or a number of days -> calendar months and milliseconds. -1 when malformed.
  */
 static int parse_span(lua_State *L, int idx, int *months, int64_t *ms)
 {
     *months = 0;
     *ms = 0;
     if (lua_type(L, idx) == LUA_TNUMBER) {
-        lua_Integer d = lua_tointeger(L, idx);
-        if (d < 0)
+        int isint = 0;
+        lua_Integer d = lua_tointegerx(L, idx, &isint);
+        if (!isint || d < 0 || d > 100000 * 7)
             return -1;
         *ms = (int64_t)d * 86400000;
         return 0;
     }
-    const char *s = lua_tostring(L, idx);
-    char *end;
-    long long n;
-    if (!s)
+    if (lua_type(L, idx) != LUA_TSTRING)
         return -1;
-    n = strtoll(s, &end, 10);
-    if (end == s || n < 0 || n > 100000)
-        return -1;
-    if (!strcmp(end, "mo"))
-        *months = (int)n;
-    else if (!strcmp(end, "y"))
-        *months = (int)n * 12;
-    else if (!strcmp(end, "w"))
-        *ms = n * 7 * 86400000;
-    else if (!strcmp(end, "d"))
-        *ms = n * 86400000;
-    else if (!strcmp(end, "h"))
-        *ms = n * 3600000;
-    else
-        return -1;
-    return 0;
+    return cal_parse_span(lua_tostring(L, idx), months, ms);
 }
 
 /* The rules of a currency, or the options of one earn. */
@@ -243,10 +226,8 @@ static void earn_times(lua_State *L, mech_run *run, const char *cur, int opts, i
         read_policy(L, opts, &p, "earn");
     }
     *expires = 0;
-    if (p.months)
-        *expires = cal_add_months(now, p.months);
-    else if (p.ms)
-        *expires = now + p.ms;
+    if (p.months || p.ms)
+        *expires = cal_add_span(now, p.months, p.ms);
     if (p.period[0]) {
         int64_t end = cal_period_end(now, p.period);
         if (!*expires || end < *expires)
@@ -398,7 +379,7 @@ static int m_local_date(lua_State *L)
 {
     mech_run *run = luart_running(L);
     struct tm tm;
-    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
+    pc_local_time(run->ev->at_ms, luart_member_tz(L, run), &tm);
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, tm.tm_year + 1900);
     lua_setfield(L, -2, "year");
@@ -425,7 +406,7 @@ static int m_is_birthday(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
+    pc_local_time(run->ev->at_ms, luart_member_tz(L, run), &tm);
     /* Born on 29 February: celebrated on the 28th in other years. */
     int leap = ((tm.tm_year + 1900) % 4 == 0 && (tm.tm_year + 1900) % 100 != 0) ||
                (tm.tm_year + 1900) % 400 == 0;
@@ -458,7 +439,7 @@ static int m_once_per_year(lua_State *L)
     const char *key = luart_check_name(L, 2, "once key");
     struct tm tm;
     char k[100];
-    pc_local_time(run->ev->at_ms, member_tz(run->m, "UTC"), &tm);
+    pc_local_time(run->ev->at_ms, luart_member_tz(L, run), &tm);
     snprintf(k, sizeof k, "%s:%04d", key, tm.tm_year + 1900);
     return once_key(L, run, k);
 }
@@ -485,7 +466,7 @@ static int m_wake_at(lua_State *L)
 static int m_next_birthday(lua_State *L)
 {
     mech_run *run = luart_running(L);
-    const char *tz = member_tz(run->m, "UTC");
+    const char *tz = luart_member_tz(L, run);
     struct tm now;
     int mo, d;
     if (member_birthday(run->m, &mo, &d)) {
@@ -518,7 +499,134 @@ static int api_utc(lua_State *L)
     return 1;
 }
 
+/* timezone "Europe/Paris" -- at a file's top level: the program's time zone */
+static int api_timezone(lua_State *L)
+{
+    mech_run *run = luart_run_of(L);
+    mechset *set = run ? run->set : NULL;
+    const char *tz = luaL_checkstring(L, 1);
+    char *copy;
+    if (!set || !set->loading_file)
+        return luaL_error(L, "timezone is declared at a file's top level");
+    if (!pc_tz_valid(tz))
+        return luaL_error(L, "timezone: unknown time zone '%s' (use an IANA name like "
+                             "\"Europe/Paris\")",
+                          tz);
+    if (set->timezone && strcmp(set->timezone, tz))
+        return luaL_error(L, "timezone: the program's time zone is already '%s'", set->timezone);
+    if (!set->timezone) {
+        if (!(copy = strdup(tz)))
+            return luart_oom(L);
+        set->timezone = copy;
+    }
+    return 0;
+}
+
+/* A time argument in seconds since the epoch (0 to the year 9999). */
+static int64_t check_seconds(lua_State *L, int arg, const char *who)
+{
+    int isint = 0;
+    lua_Integer t = lua_tointegerx(L, arg, &isint);
+    if (!isint || t < 0 || t > 253402300799)
+        luaL_error(L, "%s: the time must be whole seconds since 1970, before the year 10000", who);
+    return (int64_t)t;
+}
+
+static int push_moved(lua_State *L, int64_t at_s, int months, int64_t ms, const char *who)
+{
+    int64_t out = cal_add_span(at_s * 1000, months, ms) / 1000;
+    if (out < 0 || out > 253402300799)
+        return luaL_error(L, "%s: the result is before 1970 or after the year 9999", who);
+    lua_pushinteger(L, out);
+    return 1;
+}
+
+static int months_arg(lua_State *L, int arg, const char *who, int per)
+{
+    int isint = 0;
+    lua_Integer n = lua_tointegerx(L, arg, &isint);
+    if (!isint || n < -120000 / per || n > 120000 / per)
+        luaL_error(L, "%s: the count must be a whole number", who);
+    return (int)n * per;
+}
+
+/* add_months(seconds, n) -> seconds: calendar months (31 January + 1 = 28/29 February), UTC */
+static int api_add_months(lua_State *L)
+{
+    return push_moved(L, check_seconds(L, 1, "add_months"), months_arg(L, 2, "add_months", 1), 0,
+                      "add_months");
+}
+
+/* add_years(seconds, n) -> seconds (29 February + 1 year = 28 February) */
+static int api_add_years(lua_State *L)
+{
+    return push_moved(L, check_seconds(L, 1, "add_years"), months_arg(L, 2, "add_years", 12), 0,
+                      "add_years");
+}
+
+/* after(seconds, "9mo") -> seconds: a duration as everywhere else ("1y", "2w", "1d12h") */
+static int api_after(lua_State *L)
+{
+    int64_t at = check_seconds(L, 1, "after"), ms;
+    int months;
+    const char *span = luaL_checkstring(L, 2);
+    if (cal_parse_span(span, &months, &ms))
+        return luaL_error(L, "after: '%s' is not a duration like 30d, 2w, 9mo, 1y, 1d12h", span);
+    return push_moved(L, at, months, ms, "after");
+}
+
+static int check_period(lua_State *L, int arg, const char *who)
+{
+    const char *per = luaL_checkstring(L, arg);
+    int p = cal_period_parse(per);
+    if (p < 0 || !strcmp(per, "never"))
+        luaL_error(L, "%s: the period is day, week, month, year or all", who);
+    return p;
+}
+
+/* period_id(seconds, "week" [, tz]) -> "2026-W48": the period holding a time, in tz (the
+ * program's by default) */
+static int api_period_id(lua_State *L)
+{
+    int64_t at = check_seconds(L, 1, "period_id");
+    int per = check_period(L, 2, "period_id");
+    const char *tz = luaL_optstring(L, 3, luart_program_tz(L));
+    char id[32];
+    if (!pc_tz_valid(tz))
+        return luaL_error(L, "period_id: unknown time zone '%s'", tz);
+    cal_period_id(at * 1000, tz, 0, per, id, sizeof id);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* m:period("week" [, seconds]) -> the period id of the event (or of seconds) in the member's
+ * time zone (else the program's): "2026-11-25", "2026-W48", "2026-11", "2026" */
+static int m_period(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    int per = check_period(L, 2, "period");
+    int64_t at = lua_isnoneornil(L, 3) ? run->ev->at_ms : check_seconds(L, 3, "period") * 1000;
+    char id[32];
+    cal_period_id(at, luart_member_tz(L, run), 0, per, id, sizeof id);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* m:last("order") -> seconds of the member's latest event of that type before this one, or nil */
+static int m_last(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    int64_t at = member_last_of(run->m, luart_check_name(L, 2, "event type"));
+    if (at)
+        lua_pushinteger(L, at / 1000);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 static const luaL_Reg methods[] = {{"earn", m_earn},
+                                   {"period", m_period},
+                                   {"last", m_last},
                                    {"next_birthday", m_next_birthday},
                                    {"cashback", m_cashback},
                                    {"spend", m_spend},
@@ -551,4 +659,14 @@ void luart_money_globals(lua_State *L)
     lua_setfield(L, -2, "discount");
     lua_pushcfunction(L, api_utc);
     lua_setfield(L, -2, "utc");
+    lua_pushcfunction(L, api_timezone);
+    lua_setfield(L, -2, "timezone");
+    lua_pushcfunction(L, api_add_months);
+    lua_setfield(L, -2, "add_months");
+    lua_pushcfunction(L, api_add_years);
+    lua_setfield(L, -2, "add_years");
+    lua_pushcfunction(L, api_after);
+    lua_setfield(L, -2, "after");
+    lua_pushcfunction(L, api_period_id);
+    lua_setfield(L, -2, "period_id");
 }

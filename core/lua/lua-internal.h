@@ -49,6 +49,8 @@ struct mechset {
     const char *loading_file; /* set while a file's top level runs */
     json_t *currencies;       /* {name: {"expires_months", "expires_ms", "period", "pending_ms"}} */
     json_t *tiers;            /* ["blue", "silver", "gold"]: lowest first, or NULL */
+    char *timezone;           /* owned: `timezone "Europe/Paris"`, or NULL (UTC) */
+    json_t *experiments;      /* {name: {"control", "spend"}}: `experiment {...}`, or NULL */
 };
 
 /*
@@ -72,7 +74,10 @@ struct mech_run {
     mech_request req;
     json_t *reply;       /* the answer to req, owned until the continuation reads it */
     char rejected[256];  /* set by reject(): the event fails as "rejected" */
-    const char *skipped; /* static: why the current mechanic did not run (campaign, control) */
+    const char *skipped; /* why the current mechanic did not run (campaign, control); points
+                            into skip_buf or at a static string */
+    char skip_buf[160];
+    char reason[256]; /* reason(): why the current mechanic gave nothing, or "" */
     char reply_err[256];
 };
 
@@ -128,8 +133,14 @@ int luart_opt_type(lua_State *L, int idx, const char *name);
 /* A string option (valid while the options table lives), or def. */
 const char *luart_opt_str(lua_State *L, int idx, const char *name, const char *def);
 
-/* The option tz, checked to be a known time zone; "UTC" by default. */
+/* The option tz, checked to be a known time zone; the program's (luart_program_tz) by default. */
 const char *luart_opt_tz(lua_State *L, int idx);
+
+/* The program's time zone (`timezone "Europe/Paris"` at a file's top level), else "UTC". */
+const char *luart_program_tz(lua_State *L);
+
+/* The member's time zone (attribute tz), else the program's. */
+const char *luart_member_tz(lua_State *L, const mech_run *run);
 
 /* The rank of tier in the set's `tiers {...}` (0 = lowest), or -1 when unknown. */
 int luart_tier_rank(const mechset *set, const char *tier);

@@ -23,6 +23,8 @@ static void set_free(mechset *set)
         lua_close(set->L);
     json_decref(set->currencies);
     json_decref(set->tiers);
+    json_decref(set->experiments);
+    free(set->timezone);
     for (size_t i = 0; i < set->nmechs; i++) {
         free(set->mechs[i].name);
         free(set->mechs[i].file);

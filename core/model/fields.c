@@ -229,3 +229,49 @@ int member_set_draw_wins(member_state *m, const char *draw, const char *period_i
     snprintf(v, sizeof v, "%s|%" PRId64, period_id, wins);
     return set(m, MEMBER_F_DRAW_WINS, draw, NULL, v);
 }
+
+int64_t member_joined_at(const member_state *m)
+{
+    return get_int(m, MEMBER_F_JOINED, NULL, NULL);
+}
+
+int64_t member_last_event_at(const member_state *m)
+{
+    return get_int(m, MEMBER_F_LAST_EVENT, NULL, NULL);
+}
+
+int64_t member_last_of(const member_state *m, const char *type)
+{
+    return get_int(m, MEMBER_F_LAST_TYPE, type, NULL);
+}
+
+int member_stamp_event(member_state *m, const char *type, int64_t at_ms)
+{
+    int64_t joined = member_joined_at(m);
+    if ((!joined || at_ms < joined) && set_int(m, MEMBER_F_JOINED, NULL, NULL, at_ms))
+        return -1;
+    if (at_ms > member_last_event_at(m) && set_int(m, MEMBER_F_LAST_EVENT, NULL, NULL, at_ms))
+        return -1;
+    if (at_ms > member_last_of(m, type) && set_int(m, MEMBER_F_LAST_TYPE, type, NULL, at_ms))
+        return -1;
+    return 0;
+}
+
+int member_experiment(const member_state *m, const char *exp, const char **group,
+                      int64_t *spend)
+{
+    const char *v = get(m, MEMBER_F_EXPERIMENT, exp, NULL);
+    const char *bar = v ? strchr(v, '|') : NULL;
+    if (!bar)
+        return -1;
+    *group = (size_t)(bar - v) == 7 && !strncmp(v, "control", 7) ? "control" : "treatment";
+    *spend = strtoll(bar + 1, NULL, 10);
+    return 0;
+}
+
+int member_set_experiment(member_state *m, const char *exp, const char *group, int64_t spend)
+{
+    char v[64];
+    snprintf(v, sizeof v, "%s|%" PRId64, group, spend);
+    return set(m, MEMBER_F_EXPERIMENT, exp, NULL, v);
+}

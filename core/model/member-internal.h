@@ -187,6 +187,25 @@ int member_set_level(member_state *m, const char *badge, enum member_level_part 
 int64_t member_draw_wins(const member_state *m, const char *draw, const char *period_id);
 int member_set_draw_wins(member_state *m, const char *draw, const char *period_id, int64_t wins);
 
+/* The member's timeline (ms; 0 when never): first seen, latest event, latest of a type. */
+int64_t member_joined_at(const member_state *m);
+int64_t member_last_event_at(const member_state *m);
+int64_t member_last_of(const member_state *m, const char *type);
+/*
+ * Records an event of type at at_ms on the timeline: joined is the earliest
+ * event time, the latest ones the latest (an event sent late for an earlier
+ * time moves nothing back). -1 when out of memory.
+ */
+int member_stamp_event(member_state *m, const char *type, int64_t at_ms);
+
+/*
+ * The member's entry in experiment exp: *group (a static "control" or
+ * "treatment") and the spend counted since; 0, or -1 when not entered yet.
+ */
+int member_experiment(const member_state *m, const char *exp, const char **group,
+                      int64_t *spend);
+int member_set_experiment(member_state *m, const char *exp, const char *group, int64_t spend);
+
 /* ---- render.c ---- */
 
 /*

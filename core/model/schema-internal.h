@@ -28,6 +28,11 @@
  *   gl:<badge> gp:<badge> gn:<badge> gt:<badge>  a levelled badge: level, progress,
  *                 next threshold, when the level was reached (ms) (m:badge_level)
  *   dw:<draw>     "<period id>|<wins>": the member's wins of a draw in its limit period
+ *   j             when the member was first seen: the earliest event time (ms)
+ *   le            the latest event time (ms) of any type but the engine's tick
+ *   lt:<type>     the latest time (ms) of an event of that type (m:last)
+ *   x:<exp>       "<group>|<spend>": the member's group in an experiment, and what they
+ *                 spent since they entered it (the experiment's figures)
  * Names (currencies, counters, ...) are 1-64 of a-z 0-9 _ . - and hold no ':'.
  */
 #ifndef PUNCHCARD_SCHEMA_INTERNAL_H
@@ -64,13 +69,17 @@ enum member_kind {
     MEMBER_F_LEVEL_NEXT,
     MEMBER_F_LEVEL_AT,
     MEMBER_F_DRAW_WINS, /* dw:<draw> */
+    MEMBER_F_JOINED,     /* j */
+    MEMBER_F_LAST_EVENT, /* le */
+    MEMBER_F_LAST_TYPE,  /* lt:<type> */
+    MEMBER_F_EXPERIMENT, /* x:<experiment> */
 };
 
 /* Enough for every field name of valid names and ids (names <= 64, event ids <= 128). */
 #define MEMBER_FIELD_MAX 256
 
 /*
- * Writes the field name of kind for name (NULL for v, t, tf, wk, due) and sub
+ * Writes the field name of kind for name (NULL for v, t, tf, wk, due, j, le) and sub
  * (the lot number, event or month of the kinds that have one; else NULL)
  * into out. Returns out, or NULL when it does not fit in n bytes.
  */

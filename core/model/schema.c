@@ -45,6 +45,10 @@ static const struct {
     [MEMBER_F_LEVEL_NEXT] = {"gn:", "", NAMED},
     [MEMBER_F_LEVEL_AT] = {"gt:", "", NAMED},
     [MEMBER_F_DRAW_WINS] = {"dw:", "", NAMED},
+    [MEMBER_F_JOINED] = {"j", "", SINGLE},
+    [MEMBER_F_LAST_EVENT] = {"le", "", SINGLE},
+    [MEMBER_F_LAST_TYPE] = {"lt:", "", NAMED},
+    [MEMBER_F_EXPERIMENT] = {"x:", "", NAMED},
 };
 
 #define NKINDS (sizeof schema / sizeof *schema)

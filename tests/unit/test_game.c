@@ -125,6 +125,45 @@ static void test_buckets(void **state)
     assert_in_range(low, 850, 1150);
 }
 
+/* Durations read the same everywhere: expiry, earn options, after(), the specs' clock. */
+static void test_spans(void **state)
+{
+    static const struct {
+        const char *s;
+        int ok, months;
+        int64_t ms;
+    } cases[] = {
+        {"9mo", 1, 9, 0},
+        {"1y", 1, 12, 0},
+        {"1y6mo", 1, 18, 0},
+        {"2w", 1, 0, 14 * 86400000LL},
+        {"1d12h", 1, 0, 36 * 3600000LL},
+        {"30m", 1, 0, 30 * 60000LL},
+        {"45s", 1, 0, 45000},
+        {"1mo1d", 1, 1, 86400000LL},
+        {"", 0, 0, 0},
+        {"mo", 0, 0, 0},
+        {"1x", 0, 0, 0},
+        {"-1d", 0, 0, 0},
+        {"1d-1h", 0, 0, 0},
+        {"3", 0, 0, 0},
+        {"99999999y", 0, 0, 0},
+    };
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        int months = -1;
+        int64_t ms = -1;
+        int rc = cal_parse_span(cases[i].s, &months, &ms);
+        if ((rc == 0) != cases[i].ok || (rc == 0 && (months != cases[i].months || ms != cases[i].ms)))
+            fail_msg("span '%s': rc %d, months %d, ms %lld", cases[i].s, rc, months, (long long)ms);
+    }
+    /* 31 January + 1 month is the end of February; 29 February + 1 year is 28 February. */
+    assert_int_equal(cal_add_span(ms_of("2026-01-31T10:00:00Z"), 1, 0),
+                     ms_of("2026-02-28T10:00:00Z"));
+    assert_int_equal(cal_add_span(ms_of("2028-02-29T10:00:00Z"), 12, 3600000),
+                     ms_of("2029-02-28T11:00:00Z"));
+}
+
 /* ---- running mechanics on an in-memory member ---- */
 
 static mechset *compile_one(const char *text)
@@ -476,10 +515,54 @@ static void test_control_group(void **state)
     mechset_unref(set);
 }
 
+/* The calendar in the API: the program's time zone, period ids, month and year arithmetic. */
+static void test_calendar_api(void **state)
+{
+    (void)state;
+    mechset *set = compile_one(
+        "timezone 'Europe/Paris'\n"
+        "mechanic 'cal' { on = 'order', run = function(ev, m)\n"
+        "  return message(table.concat({m:period('day'), m:period('week'), m:period('month'),\n"
+        "    period_id(ev.at, 'day'), period_id(ev.at, 'day', 'UTC'),\n"
+        "    tostring(after(ev.at, '9mo') == add_months(ev.at, 9)),\n"
+        "    tostring(add_years(utc(2028, 2, 29), 1) == utc(2029, 2, 28)),\n"
+        "    tostring(after(utc(2026, 1, 31), '1mo1d') == utc(2026, 3, 1)),\n"
+        "    tostring(m.joined_at == ev.at), tostring(m.last_event_at), tostring(m:last('order'))},\n"
+        "    ' '))\n"
+        "end }\n");
+    member_state *m = member_new("ann");
+    /* 23:30 UTC on Sunday 29 November is Monday 30 November in Paris: ISO week 49. */
+    json_t *outs = run_at(set, m, "order", "2026-11-29T23:30:00Z", NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 0), "text")),
+                        "2026-11-30 2026-W49 2026-11 2026-11-30 2026-11-29 true true true true "
+                        "nil nil");
+    json_decref(outs);
+    /* A member with a time zone of their own is judged by it. */
+    assert_int_equal(member_set_attr(m, "tz", "America/New_York"), 0);
+    outs = run_at(set, m, "order", "2026-11-29T23:30:00Z", NULL);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(outs, 0), "text")),
+                           "2026-11-29 2026-W48 2026-11 2026-11-30"));
+    json_decref(outs);
+    member_free(m);
+    mechset_unref(set);
+
+    /* Two files may not disagree on the program's time zone; an unknown zone is refused. */
+    mech_source two[] = {{"a.lua", "timezone 'Europe/Paris'", 23},
+                         {"b.lua", "timezone 'Asia/Tokyo'", 21}};
+    pc_error err = {0};
+    assert_null(mechset_compile(two, 2, NULL, &err));
+    assert_non_null(strstr(err.message, "already 'Europe/Paris'"));
+    mech_source bad = {"c.lua", "timezone 'Mars/Base'", 20};
+    assert_null(mechset_compile(&bad, 1, NULL, &err));
+    assert_non_null(strstr(err.message, "unknown time zone"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_period_ids),
+        cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_calendar_api),
         cmocka_unit_test(test_draw_roll),
         cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_streaks),

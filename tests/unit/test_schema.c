@@ -68,11 +68,15 @@ static const struct name_case {
     {MEMBER_F_LEVEL_NEXT, "runner", NULL, "gn:runner"},
     {MEMBER_F_LEVEL_AT, "runner", NULL, "gt:runner"},
     {MEMBER_F_DRAW_WINS, "coffee", NULL, "dw:coffee"},
+    {MEMBER_F_JOINED, NULL, NULL, "j"},
+    {MEMBER_F_LAST_EVENT, NULL, NULL, "le"},
+    {MEMBER_F_LAST_TYPE, "order", NULL, "lt:order"},
+    {MEMBER_F_EXPERIMENT, "spring", NULL, "x:spring"},
 };
 
 static void test_field_names(void **state)
 {
-    int failures = 0, covered[MEMBER_F_DRAW_WINS + 1] = {0};
+    int failures = 0, covered[MEMBER_F_EXPERIMENT + 1] = {0};
     char out[MEMBER_FIELD_MAX], tiny[4];
     (void)state;
     for (size_t i = 0; i < N(name_cases); i++) {
@@ -86,7 +90,7 @@ static void test_field_names(void **state)
         }
     }
     /* A kind added to the schema gets a case here. */
-    for (int k = MEMBER_F_VERSION; k <= MEMBER_F_DRAW_WINS; k++)
+    for (int k = MEMBER_F_VERSION; k <= MEMBER_F_EXPERIMENT; k++)
         if (!covered[k]) {
             print_error("kind %d has no name case\n", k);
             failures++;
@@ -99,8 +103,8 @@ static void test_field_names(void **state)
 static void test_field_kinds(void **state)
 {
     static const char *const not_fields[] = {
-        "",    "x:other", "b:", "s:walk", "s:walk:speed", "l:stars", "l::3",
-        "tfx", "vv",      "g",  "due:1",  "rv:",          "w:spend"};
+        "",    "q:other", "b:", "s:walk", "s:walk:speed", "l:stars", "l::3",
+        "tfx", "vv",      "g",  "jj", "lex", "lt:",  "due:1",  "rv:",          "w:spend"};
     int failures = 0;
     (void)state;
     for (size_t i = 0; i < N(name_cases); i++) {
