@@ -3,6 +3,8 @@
 #   make test   installs what is missing, builds, runs the whole suite through ctest
 # Sanitizers: make test SANITIZE=1 (AddressSanitizer + UBSan, in build-asan/).
 # Static analysis: make cppcheck (CI runs it before the tests; it must stay clean).
+# Fuzzing: make fuzz [FUZZ_SECONDS=N] builds the libFuzzer targets with clang (build-fuzz/)
+#   and runs each for N seconds (default 30), two at a time, from tests/fuzz/corpus/.
 
 SHELL := /bin/bash
 BUILD ?= build
@@ -18,7 +20,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 LISTEN ?= 127.0.0.1:8080
 REDIS_PORT ?= 6379
 
-.PHONY: deps build test cppcheck run stop clean format bench
+.PHONY: deps build test cppcheck fuzz run stop clean format bench
 
 deps:
 	@sh tools/install-deps.sh
@@ -42,6 +44,18 @@ CPPCHECK_FLAGS = --enable=warning,performance,portability --std=c11 --error-exit
 cppcheck: deps
 	cppcheck $(CPPCHECK_FLAGS) -j $(JOBS) core
 
+# libFuzzer wants clang; the fuzz build has its own folder and never -Werror (clang warns
+# about things gcc does not: the fuzzers are not the place to find out).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_PARALLEL ?= 2
+fuzz:
+	@sh tools/install-deps.sh --fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DPUNCH_FUZZ=ON -DPUNCH_TESTS=OFF \
+		-DPUNCH_WERROR=OFF -DPUNCH_JEMALLOC=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_PARALLEL)
+
 # Redis keeps its data under ./var with AOF on; punchd runs in the foreground (Ctrl-C stops it).
 run: build
 	@mkdir -p var
@@ -63,4 +77,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -3,6 +3,7 @@
 # One script for every consumer: `make run`, `make test`, CI and docker/Dockerfile.
 #   tools/install-deps.sh          build + test (cppcheck too) + run dependencies
 #   tools/install-deps.sh --runtime only what a built punchd needs to run
+#   tools/install-deps.sh --fuzz    build dependencies and clang with libFuzzer (make fuzz)
 set -eu
 
 build="cmake make gcc pkg-config libc6-dev
@@ -11,8 +12,12 @@ libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux cppcheck"
 runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 libjemalloc2
 libssl3 libedit2 ca-certificates"
 
+# libFuzzer's runtime is only a Recommends of clang, and this script installs none.
+fuzz="clang libclang-rt-14-dev"
+
 case "${1:-}" in
 --runtime) want=$runtime ;;
+--fuzz) want="$build $fuzz" ;;
 *) want=$build ;;
 esac
 

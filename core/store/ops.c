@@ -214,3 +214,9 @@ void store_send_args(store *s, const store_script *script, const char *op, store
     }
     store_send(s, script, op, parse, cb, arg, nkeys, a->n, a->v, a->len);
 }
+
+const store_parser store_parsers_ops[] = {{"done", store_parse_done},
+                                          {"int", store_parse_int},
+                                          {"text", store_parse_text},
+                                          {"list", store_parse_list},
+                                          {NULL, NULL}};

@@ -118,3 +118,5 @@ void store_board_add(store *s, const char *ns, const char *board, const char *pe
     store_send(s, &store_script_lb_add, "board_add", store_parse_done, (store_cb)fn, arg, 2, 7,
                argv, NULL);
 }
+
+const store_parser store_parsers_effect[] = {{"due", parse_due}, {NULL, NULL}};

@@ -280,3 +280,8 @@ void store_claims_range(store *s, const char *ns, int64_t max_ms, int limit, sto
     }
     store_send(s, NULL, "claims_range", store_parse_list, (store_cb)fn, arg, 0, 7, argv, NULL);
 }
+
+const store_parser store_parsers_global[] = {{"draw_state", parse_draw_state},
+                                             {"text", parse_prize},
+                                             {"referral", parse_referral},
+                                             {NULL, NULL}};

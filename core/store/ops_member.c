@@ -210,3 +210,6 @@ void store_member_field(store *s, const char *ns, const char *member, const char
     }
     store_send(s, NULL, "member_field", store_parse_text, (store_cb)fn, arg, 0, 3, argv, NULL);
 }
+
+const store_parser store_parsers_member[] = {
+    {"load", parse_load}, {"commit", parse_commit}, {NULL, NULL}};

@@ -492,3 +492,9 @@ void store_read_board_rank(store *s, const char *ns, const char *board, const ch
     store_send(s, &store_script_read_board_rank, "read_board_rank", parse_rank, (store_cb)fn, arg,
                1, 2, argv, NULL);
 }
+
+const store_parser store_parsers_reads[] = {{"pairs", parse_pairs},     {"entries", parse_entries},
+                                            {"members", parse_members}, {"text", parse_text},
+                                            {"int", parse_int},         {"pool", parse_pool},
+                                            {"done", parse_done},       {"scores", parse_scores},
+                                            {"rank", parse_rank},       {NULL, NULL}};

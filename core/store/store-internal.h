@@ -51,6 +51,19 @@ void store_send(store *s, const store_script *script, const char *op, store_pars
                 store_cb cb, void *arg, int nkeys, int argc, const char **argv,
                 const size_t *argvlen);
 
+/*
+ * The store's reply parsers, for the tests and fuzzers only (tests/fuzz/):
+ * each file lists its own, ending with {NULL, NULL}. shape names the typed
+ * callback a parser calls ("int": store_int_fn, "load": store_load_fn ...),
+ * so that a test can hand it one of the right type.
+ */
+typedef struct store_parser {
+    const char *shape;
+    store_parse_fn *parse;
+} store_parser;
+extern const store_parser store_parsers_ops[], store_parsers_member[], store_parsers_global[],
+    store_parsers_effect[], store_parsers_reads[];
+
 /* Fills e as the STORE_FAILED error "unexpected reply" of op, logs it, and returns e. */
 const store_error *store_bad_reply(const char *op, store_error *e);
 

@@ -223,6 +223,8 @@ static void lines_through_a_pipe(void **state)
         {"  prizes     dessert 1"},
         {"cy: 1 entry, newest first"},
         {"advance: '3x' is not a duration"},
+        /* 30500568905 weeks overflow int64 ms (they wrapped to 9.5 hours once). */
+        {"advance: '30500568905w' is not a duration"},
         {"which member? e.g. member(\"ann\")"},
         {"namespace repl wiped"},
         {"cy: no such member (no event applied yet)"},
@@ -254,6 +256,7 @@ static void lines_through_a_pipe(void **state)
           "member(\"cy\")\n"
           "ledger(\"cy\")\n"
           "advance(\"3x\")\n"
+          "advance(\"30500568905w\")\n"
           "reset()\n"
           "member()\n"
           "member(\"cy\")\n"
