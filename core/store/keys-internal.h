@@ -59,7 +59,8 @@ int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, co
 
 /*
  * The member id of a member's key (NS:{member}:suffix, len bytes) into out;
- * its length, or -1 when key is no member's key or the id does not fit.
+ * its length, or -1 when key is no member's key, the id does not fit or is
+ * not a valid member id (pc_valid_id).
  */
 int keys_member_of(char *out, size_t outlen, const char *key, size_t len);
 

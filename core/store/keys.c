@@ -2,6 +2,7 @@
  * Key names (keys-internal.h holds the layout).
  */
 #include "keys-internal.h"
+#include "punchcard/event.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,9 @@ int keys_member_of(char *out, size_t outlen, const char *key, size_t len)
         return -1;
     memcpy(out, open + 1, n);
     out[n] = '\0';
+    /* Keys are binary: "{a\0b}" would hand out the id "a", another member's. */
+    if (strlen(out) != n || !pc_valid_id(out))
+        return -1;
     return (int)n;
 }
 
