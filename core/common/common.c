@@ -64,6 +64,34 @@ size_t pc_format_int(char *out, int64_t v)
     return sizeof tmp - (size_t)i;
 }
 
+int pc_append(char *out, size_t n, size_t *at, const char *s)
+{
+    size_t len = strlen(s);
+    if (*at + len >= n) {
+        if (n)
+            out[n - 1] = '\0';
+        return -1;
+    }
+    memcpy(out + *at, s, len + 1);
+    *at += len;
+    return 0;
+}
+
+int pc_append_int(char *out, size_t n, size_t *at, int64_t v)
+{
+    char tmp[24];
+    size_t len = pc_format_int(tmp, v);
+    if (*at + len >= n) {
+        if (n)
+            out[n - 1] = '\0';
+        return -1;
+    }
+    memcpy(out + *at, tmp, len);
+    *at += len;
+    out[*at] = '\0';
+    return 0;
+}
+
 int64_t pc_now_ms(void)
 {
     struct timespec ts;
@@ -148,6 +176,22 @@ void pc_time_format(int64_t ms, char *out, size_t outlen)
     int frac = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
+    if (tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999 && outlen >= 25) {
+        /* On every event: digits by hand, no printf. */
+        int parts[7] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                        tm.tm_min,         tm.tm_sec,     frac};
+        static const char seps[] = "--T::.Z";
+        char *p = out;
+        for (int i = 0; i < 7; i++) {
+            int v = parts[i], w = i == 0 ? 4 : i == 6 ? 3 : 2;
+            for (int k = w - 1; k >= 0; k--, v /= 10)
+                p[k] = (char)('0' + v % 10);
+            p += w;
+            *p++ = seps[i];
+        }
+        *p = '\0';
+        return;
+    }
     snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }

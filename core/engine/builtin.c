@@ -237,9 +237,12 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
     /* The next due time, for the sweeper that expires lots of silent members. */
     due = lots_next_due(m);
     if (due != member_due(m)) {
-        if (member_set_due(m, due) ||
-            (figures && member_add_effect(
-                            m, json_pack("{s:s, s:I}", "op", "schedule", "due", (json_int_t)due))))
+        json_t *fx = figures ? json_object() : NULL;
+        if (fx) {
+            json_object_set_new(fx, "op", json_string_nocheck("schedule"));
+            json_object_set_new(fx, "due", json_integer(due));
+        }
+        if (member_set_due(m, due) || (figures && member_add_effect(m, fx)))
             return pc_fail(err, 500, "internal", "out of memory");
     }
     if (!figures)
@@ -252,14 +255,26 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
         int64_t amount = en->delta + en->pending;
         if (!k || !amount)
             continue;
-        json_array_append_new(moves, json_pack("[s, s, I]", en->currency, k,
-                                               (json_int_t)(amount < 0 ? -amount : amount)));
+        json_t *mv = json_array();
+        json_array_append_new(mv, json_string(en->currency));
+        json_array_append_new(mv, json_string_nocheck(k));
+        json_array_append_new(mv, json_integer(amount < 0 ? -amount : amount));
+        json_array_append_new(moves, mv);
     }
     if (json_array_size(moves)) {
         pc_time_format(ev->at_ms, day, sizeof day);
         day[10] = '\0';
-        if (member_add_effect(m, json_pack("{s:s, s:s, s:s, s:o}", "op", "stats", "day", day,
-                                           "partner", ev->partner, "moves", moves)))
+        json_t *fx = json_object();
+        if (!fx || json_object_set_new(fx, "op", json_string_nocheck("stats")) ||
+            json_object_set_new(fx, "day", json_string_nocheck(day)) ||
+            json_object_set_new(fx, "partner", json_string_nocheck(ev->partner)) ||
+            json_object_set_new(fx, "moves", moves)) {
+            if (!fx)
+                json_decref(moves);
+            json_decref(fx);
+            return pc_fail(err, 500, "internal", "out of memory");
+        }
+        if (member_add_effect(m, fx))
             return pc_fail(err, 500, "internal", "out of memory");
     } else {
         json_decref(moves);

@@ -21,6 +21,8 @@ struct engine {
     int64_t claim_timeout_ms; /* unconfirmed claims older than this are swept */
     int64_t (*clock)(void *);
     void *clock_arg;
+    const char *answer_text; /* engine_answer_text(), while a done callback runs */
+    size_t answer_len;
 };
 
 /* The engine's clock: ms since the epoch (the CLI's virtual time, or the real one). */

@@ -38,10 +38,13 @@ struct engine_call {
     claims *claims;  /* global reservations this event holds */
     int attempts;
     json_t *response;
-    mslot *slot;                     /* this member's slot while the event holds it */
-    engine_call *qnext;              /* next call waiting on the same member */
-    int from_cache;                  /* decided on the cached state, without a load */
-    int64_t committed;               /* the version this event's commit wrote, or 0 */
+    char *response_text; /* response as the commit stored it */
+    size_t response_len;
+    int answer_ready;   /* response_text is the text of the body finish() answers with */
+    mslot *slot;        /* this member's slot while the event holds it */
+    engine_call *qnext; /* next call waiting on the same member */
+    int from_cache;     /* decided on the cached state, without a load */
+    int64_t committed;  /* the version this event's commit wrote, or 0 */
     char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
     json_t *original;                /* ... its stored response as loaded, or NULL */
 };
@@ -87,6 +90,13 @@ int64_t engine_now(const engine *e)
     return e->clock(e->clock_arg);
 }
 
+const char *engine_answer_text(const engine *e, size_t *len)
+{
+    if (e->answer_text && len)
+        *len = e->answer_len;
+    return e->answer_text;
+}
+
 int engine_redis_up(const engine *e)
 {
     return store_ready(e->store);
@@ -106,6 +116,7 @@ static void call_free(engine_call *c)
     member_free(c->m);
     mechset_unref(c->set);
     json_decref(c->response);
+    free(c->response_text);
     free(c);
 }
 
@@ -177,10 +188,19 @@ static void finish(engine_call *c, int status, json_t *body)
     }
     if (c->slot)
         release_slot(c, status);
-    if (c->cancelled)
+    if (c->cancelled) {
         json_decref(body);
-    else
+    } else {
+        /* engine_answer_text() while done runs (calls may nest: keep the outer one's). */
+        engine *e = c->e;
+        const char *outer = e->answer_text;
+        size_t outer_len = e->answer_len;
+        e->answer_text = c->answer_ready ? c->response_text : NULL;
+        e->answer_len = c->response_len;
         c->done(c->arg, status, body);
+        e->answer_text = outer;
+        e->answer_len = outer_len;
+    }
     c->finished = 1;
     if (!c->starting)
         call_free(c);
@@ -384,13 +404,24 @@ static void commit(engine_call *c)
     engine *e = c->e;
     member_state *m = c->m;
     store_commit *sc;
-    char at[32], *resp;
+    char at[32];
 
     pc_time_format(c->ev.at_ms, at, sizeof at);
     json_decref(c->response);
-    c->response = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:s}", "id", c->ev.id, "type",
-                            c->ev.type, "member", c->ev.member, "at", at, "duplicate", 0,
-                            "outcomes", m->outcomes, "mechanics_version", mechset_version(c->set));
+    /* Ids, types and the version are checked ASCII: no UTF-8 pass (nor json_pack's parser). */
+    c->response = json_object();
+    if (c->response &&
+        (json_object_set_new(c->response, "id", json_string_nocheck(c->ev.id)) ||
+         json_object_set_new(c->response, "type", json_string_nocheck(c->ev.type)) ||
+         json_object_set_new(c->response, "member", json_string_nocheck(c->ev.member)) ||
+         json_object_set_new(c->response, "at", json_string_nocheck(at)) ||
+         json_object_set_new(c->response, "duplicate", json_false()) ||
+         json_object_set(c->response, "outcomes", m->outcomes) ||
+         json_object_set_new(c->response, "mechanics_version",
+                             json_string(mechset_version(c->set))))) {
+        json_decref(c->response);
+        c->response = NULL;
+    }
     if (c->response && m->trace)
         json_object_set(c->response, "explain", m->trace);
     if (c->response && (c->flags & ENGINE_DRY_RUN)) {
@@ -398,10 +429,11 @@ static void commit(engine_call *c)
         finish(c, 200, json_incref(c->response));
         return;
     }
-    resp = c->response ? pc_json_dump(c->response, NULL) : NULL;
-    sc = resp ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version, resp, e->dedupe_ttl_s)
-              : NULL;
-    free(resp);
+    free(c->response_text);
+    c->response_text = c->response ? pc_json_dump(c->response, &c->response_len) : NULL;
+    sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,
+                                             c->response_text, e->dedupe_ttl_s)
+                          : NULL;
     if (!sc) {
         finish_err(c, 500, "internal", "out of memory");
         return;
@@ -436,6 +468,8 @@ static void on_commit(void *arg, const store_error *err, const store_committed *
     case STORE_COMMITTED:
         c->committed = res->version;
         apply_effects(c);
+        /* The body is the very response the commit stored: its text is written already. */
+        c->answer_ready = 1;
         finish(c, 200, json_incref(c->response));
         return;
     case STORE_APPLIED_BEFORE:

@@ -26,9 +26,15 @@ static void report_counter(lua_State *L, mech_run *run, const char *name, int64_
             return;
         }
     }
-    luart_outcome(L, run,
-                  json_pack("{s:s, s:s, s:I}", "kind", "counter", "counter", name, "value",
-                            (json_int_t)value));
+    {
+        json_t *o = json_object();
+        if (o) {
+            json_object_set_new(o, "kind", json_string_nocheck("counter"));
+            json_object_set_new(o, "counter", json_string(name));
+            json_object_set_new(o, "value", json_integer(value));
+        }
+        luart_outcome(L, run, o);
+    }
 }
 
 /* m:balance(currency) -> integer */

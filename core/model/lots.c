@@ -32,7 +32,9 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
                 return -1;
             p = *end ? end + 1 : end;
         }
-        snprintf(lot->event, sizeof lot->event, "%s", p);
+        size_t len = strnlen(p, sizeof lot->event - 1);
+        memcpy(lot->event, p, len);
+        lot->event[len] = '\0';
     }
     return 0;
 }
@@ -41,20 +43,23 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
 static const char *lot_name(const lot_rec *lot, char *name, size_t name_len)
 {
     char n[24];
-    snprintf(n, sizeof n, "%" PRId64, lot->n);
+    n[pc_format_int(n, lot->n)] = '\0';
     return member_field_name(name, name_len, MEMBER_F_LOT, lot->currency, n);
 }
 
 int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len)
 {
-    int len;
-    if (!lot_name(lot, name, name_len))
+    const int64_t nums[6] = {lot->amount,     lot->remaining, lot->spent,
+                             lot->expires_ms, lot->avail_ms,  lot->created_ms};
+    size_t at = 0;
+    if (!lot_name(lot, name, name_len) || !value_len)
         return -1;
-    len = snprintf(value, value_len,
-                   "%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s",
-                   lot->amount, lot->remaining, lot->spent, lot->expires_ms, lot->avail_ms,
-                   lot->created_ms, lot->event);
-    return len >= 0 && (size_t)len < value_len ? 0 : -1;
+    /* Written on every earn and spend: no printf. */
+    value[0] = '\0';
+    for (int i = 0; i < 6; i++)
+        if (pc_append_int(value, value_len, &at, nums[i]) || pc_append(value, value_len, &at, "|"))
+            return -1;
+    return pc_append(value, value_len, &at, lot->event);
 }
 
 static int store_lot(member_state *m, const lot_rec *lot)

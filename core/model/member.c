@@ -6,6 +6,7 @@
  * fields.c; the JSON view is render.c's.
  */
 #include "model/member-internal.h"
+#include "punchcard/common.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -212,7 +213,7 @@ int member_set(member_state *m, const char *name, const char *value)
 int member_set_int(member_state *m, const char *name, int64_t value)
 {
     char buf[32];
-    snprintf(buf, sizeof buf, "%" PRId64, value);
+    buf[pc_format_int(buf, value)] = '\0';
     return member_set(m, name, buf);
 }
 
@@ -266,9 +267,13 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
             m->entries = ne;
             m->capentries = cap;
         }
-        o = member_add_outcome(m, mv->mechanic,
-                               json_pack("{s:s, s:s}", "kind", mv->kind ? mv->kind : "stars",
-                                         "currency", mv->currency));
+        /* On every earn: jansson's setters, not json_pack's format parser. */
+        o = json_object();
+        if (o) {
+            json_object_set_new(o, "kind", json_string(mv->kind ? mv->kind : "stars"));
+            json_object_set_new(o, "currency", json_string(mv->currency));
+        }
+        o = member_add_outcome(m, mv->mechanic, o);
         if (!o)
             goto oom;
         e = &m->entries[m->nentries++];
@@ -302,8 +307,9 @@ oom:
 json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome)
 {
     /* "mechanic" first, as readers expect it; jansson keeps insertion order. */
-    json_t *o = outcome ? json_pack("{s:s}", "mechanic", mechanic) : NULL;
-    if (!o) {
+    json_t *o = outcome ? json_object() : NULL;
+    if (!o || json_object_set_new(o, "mechanic", json_string(mechanic))) {
+        json_decref(o);
         json_decref(outcome);
         return NULL;
     }

@@ -4,6 +4,7 @@
  * member.c, fields.c's typed accessors, lots.c and render.c use them.
  */
 #include "model/schema-internal.h"
+#include "punchcard/common.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -56,21 +57,25 @@ static const struct {
 const char *member_field_name(char *out, size_t n, enum member_kind kind, const char *name,
                               const char *sub)
 {
-    int len;
-    if ((size_t)kind >= NKINDS || kind == MEMBER_F_NONE)
+    size_t at = 0;
+    int bad;
+    if ((size_t)kind >= NKINDS || kind == MEMBER_F_NONE || !n)
         return NULL;
+    /* Called many times per event: no printf. */
+    out[0] = '\0';
+    bad = pc_append(out, n, &at, schema[kind].prefix);
     switch (schema[kind].shape) {
     case SINGLE:
-        len = snprintf(out, n, "%s", schema[kind].prefix);
         break;
     case NAMED:
-        len = snprintf(out, n, "%s%s%s", schema[kind].prefix, name, schema[kind].suffix);
+        bad = bad || pc_append(out, n, &at, name) || pc_append(out, n, &at, schema[kind].suffix);
         break;
     default:
-        len = snprintf(out, n, "%s%s:%s", schema[kind].prefix, name, sub);
+        bad = bad || pc_append(out, n, &at, name) || pc_append(out, n, &at, ":") ||
+              pc_append(out, n, &at, sub);
         break;
     }
-    return len >= 0 && (size_t)len < n ? out : NULL;
+    return bad ? NULL : out;
 }
 
 int member_field_is(const char *field, enum member_kind kind, member_field_ref *ref)

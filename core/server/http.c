@@ -43,19 +43,20 @@ static const char *reason(int status)
     }
 }
 
-void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
+/* Sends text (len bytes of JSON, or NULL when out of memory: a 500 then) as the response. */
+static void send_text(server *s, struct evhttp_request *req, int status, const char *text,
+                      size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
-    char *text = body ? pc_json_dump(body, NULL) : NULL;
+    char *oom_text = NULL;
 
-    json_decref(body);
     if (!text) {
         pc_error err;
         json_t *oom;
         pc_fail(&err, 500, "internal", "out of memory");
         status = 500;
         oom = pc_error_json(&err);
-        text = oom ? pc_json_dump(oom, NULL) : NULL;
+        text = oom_text = oom ? pc_json_dump(oom, &len) : NULL;
         json_decref(oom);
     }
     if (status < 300)
@@ -66,13 +67,22 @@ void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
         s->stats.status_5xx++;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     if (text && buf) {
-        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
     }
-    free(text);
+    free(oom_text);
     evhttp_send_reply(req, status, reason(status), buf);
     if (buf)
         evbuffer_free(buf);
+}
+
+void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
+{
+    size_t len = 0;
+    char *text = body ? pc_json_dump(body, &len) : NULL;
+    json_decref(body);
+    send_text(s, req, status, text, len);
+    free(text);
 }
 
 void send_error(server *s, struct evhttp_request *req, int status, const char *code,
@@ -135,9 +145,19 @@ void on_engine_done(void *arg, int status, json_t *body)
     s->stats.inflight--;
     /*
      * A client that hung up meanwhile: evhttp kept req (detached from its
-     * connection) for exactly this reply, and frees it now.
+     * connection) for exactly this reply, and frees it now. An event's
+     * response may be written already (the text its commit stored).
      */
-    send_json(s, p->req, status, body);
+    {
+        size_t len;
+        const char *text = engine_answer_text(s->engine, &len);
+        if (text) {
+            json_decref(body);
+            send_text(s, p->req, status, text, len);
+        } else {
+            send_json(s, p->req, status, body);
+        }
+    }
     free(p);
 }
 

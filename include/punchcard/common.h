@@ -41,6 +41,14 @@ void pc_log(enum pc_log_level level, const char *fmt, ...) __attribute__((format
 /* Writes v in decimal into out (at least 21 bytes, not NUL-terminated); returns the length. */
 size_t pc_format_int(char *out, int64_t v);
 
+/*
+ * Appends to out (size n) at *at, keeping it NUL-terminated, without printf (these
+ * build field names, keys and values on every event). 0, or -1 when it does not
+ * fit (then out holds a truncated string and *at is unchanged).
+ */
+int pc_append(char *out, size_t n, size_t *at, const char *s);
+int pc_append_int(char *out, size_t n, size_t *at, int64_t v);
+
 /* Milliseconds since the Unix epoch, from the real-time clock. */
 int64_t pc_now_ms(void);
 

@@ -62,6 +62,14 @@ enum engine_flags {
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
                                  void *arg);
 
+/*
+ * Inside the done callback of engine_submit*(): the body's compact JSON text
+ * (*len its length) when the engine wrote it already (the response a commit
+ * stores for the event's duplicates), else NULL. Valid until done returns; a
+ * caller that sends the body as text need not write it a second time.
+ */
+const char *engine_answer_text(const engine *e, size_t *len);
+
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);
 
