@@ -41,6 +41,13 @@ typedef struct sim_run {
     pthread_mutex_t setup;
     pthread_cond_t go;
     int ready, expected; /* workers set up; workers started (-1 until all were) */
+    /*
+     * The settling ticks go out at the time of the history's last event, the same
+     * for every member whatever worker replayed it: each worker waits until all
+     * have read the whole file (replayed counts them) and last_at is their latest.
+     */
+    int replayed;
+    int64_t last_at;
 } sim_run;
 
 typedef struct sim_worker sim_worker;
@@ -62,6 +69,7 @@ struct sim_worker {
     atomic_llong events; /* lines taken (events, or lines that tried to be) */
     atomic_llong offset; /* how far into the file */
     int failed;          /* the worker could not run; why is already printed */
+    int arrived;         /* replay_done() was called */
     json_t *members;     /* every member replayed here (a set), for the settling ticks */
     int64_t last_at;     /* the latest event time seen */
     json_t *figures;
@@ -221,6 +229,25 @@ static void settle(sim_worker *w)
     }
 }
 
+/*
+ * The worker has replayed its lines (or given up): waits for every other worker
+ * to get there too and returns the latest event time any of them saw (0: none).
+ */
+static int64_t replay_done(sim_run *r, int64_t last_at)
+{
+    int64_t latest;
+    pthread_mutex_lock(&r->setup);
+    if (last_at > r->last_at)
+        r->last_at = last_at;
+    r->replayed++;
+    pthread_cond_broadcast(&r->go);
+    while (r->replayed < r->expected)
+        pthread_cond_wait(&r->go, &r->setup);
+    latest = r->last_at;
+    pthread_mutex_unlock(&r->setup);
+    return latest;
+}
+
 static int worker_replay(sim_worker *w, FILE *in)
 {
     sim_run *r = w->run;
@@ -267,6 +294,8 @@ static int worker_replay(sim_worker *w, FILE *in)
         fprintf(stderr, "punch simulate: %s: read error\n", r->path);
         rc = -1;
     }
+    w->arrived = 1;
+    w->last_at = replay_done(r, w->last_at);
     if (rc == 0) {
         if (!w->last_at)
             w->last_at = w->s.now_ms;
@@ -327,6 +356,8 @@ static void *worker_main(void *arg)
         w->failed = 0;
     }
 out:
+    if (!w->arrived) /* the others wait for every worker */
+        replay_done(r, 0);
     json_decref(w->members);
     free(w->slots);
     free(w->free_slots);
@@ -381,6 +412,8 @@ static int replay(sim_run *r, sim_result *out)
     pthread_cond_init(&r->go, NULL);
     r->ready = 0;
     r->expected = -1;
+    r->replayed = 0;
+    r->last_at = 0;
     if (strcmp(r->path, "-") && stat(r->path, &st) == 0 && S_ISREG(st.st_mode))
         size = st.st_size;
     for (int i = 0; i < r->nworkers; i++) {

@@ -258,6 +258,62 @@ static void expiry_of_silent_members_is_reported(void **state)
     free(dir);
 }
 
+/*
+ * The figures do not depend on --workers: 40 members' January stamps, and one
+ * member back in September. Every worker settles its members at the history's
+ * last event (September), so all the January stamps expired, however the members
+ * were shared out. (Each worker once settled at the latest event it had seen
+ * itself: with 2 workers, the members of the one without September kept theirs: 60 expired, not 120.)
+ */
+static void one_worker_or_two_the_figures_agree(void **state)
+{
+    char *dir = h_dir_copy("examples/coffee-shop"), path[300];
+    const char *one[] = {PUNCH_PATH,  "simulate", "--json", "--workers", "1",
+                         "--scripts", dir,        path,     NULL};
+    const char *two[] = {PUNCH_PATH,  "simulate", "--json", "--workers", "2",
+                         "--scripts", dir,        path,     NULL};
+    h_proc_out o1, o2;
+    json_t *j1, *j2, *f1, *f2;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/history.jsonl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 40; i++)
+        fprintf(f,
+                "{\"id\":\"j%d\",\"type\":\"order\",\"member\":\"w%d\","
+                "\"at\":\"2026-01-%02dT10:00:00Z\",\"data\":{\"items\":[{\"category\":\"drink\","
+                "\"qty\":3}]}}\n",
+                i, i, 1 + i % 28);
+    fputs("{\"id\":\"s1\",\"type\":\"order\",\"member\":\"w0\",\"at\":\"2026-09-01T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":1}]}}\n",
+          f);
+    fclose(f);
+    h_run(one, NULL, NULL, 30000, &o1);
+    h_run(two, NULL, NULL, 30000, &o2);
+    if (o1.status != 0 || o2.status != 0)
+        fail_msg("punch simulate exit %d / %d: %s %s", o1.status, o2.status, o1.err, o2.err);
+    j1 = json_loads(o1.out, 0, NULL);
+    j2 = json_loads(o2.out, 0, NULL);
+    assert_non_null(j1);
+    assert_non_null(j2);
+    f1 = json_object_get(json_object_get(j1, "scripts"), "figures");
+    f2 = json_object_get(json_object_get(j2, "scripts"), "figures");
+    assert_int_equal(at(f1, "currencies.stamps.issued"), 121);
+    assert_int_equal(at(f1, "currencies.stamps.expired"), 120);
+    if (!json_equal(f1, f2)) {
+        char *a = json_dumps(f1, JSON_COMPACT | JSON_SORT_KEYS),
+             *b = json_dumps(f2, JSON_COMPACT | JSON_SORT_KEYS);
+        fail_msg("--workers 1: %s\n--workers 2: %s", a, b);
+    }
+    json_decref(j1);
+    json_decref(j2);
+    h_proc_out_free(&o1);
+    h_proc_out_free(&o2);
+    unlink(path);
+    h_rm_dir(dir);
+    free(dir);
+}
+
 static void bad_usage(void **state)
 {
     static const struct {
@@ -289,6 +345,7 @@ int main(void)
         cmocka_unit_test(against_prices_a_rule_change),
         cmocka_unit_test(a_given_redis_is_left_clean),
         cmocka_unit_test(expiry_of_silent_members_is_reported),
+        cmocka_unit_test(one_worker_or_two_the_figures_agree),
         cmocka_unit_test(bad_usage),
     };
     return cmocka_run_group_tests_name("punch simulate", tests, group_setup, group_teardown);
