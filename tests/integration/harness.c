@@ -169,10 +169,29 @@ int h_punchd_alive(punchd_proc *p)
     return p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == 0;
 }
 
+/* Removes what h_punchd_start made for p (log, port file, folder). */
+static void punchd_cleanup(punchd_proc *p)
+{
+    char path[300];
+    unlink(p->log);
+    snprintf(path, sizeof path, "%s/port", p->dir);
+    unlink(path);
+    rmdir(p->dir);
+}
+
+int h_punchd_exited(punchd_proc *p)
+{
+    int st;
+    if (p->pid <= 0 || waitpid(p->pid, &st, WNOHANG) != p->pid)
+        return 0;
+    p->pid = 0;
+    punchd_cleanup(p);
+    return 1;
+}
+
 int h_punchd_stop(punchd_proc *p)
 {
     int st = 0;
-    char path[300];
     if (p->pid <= 0)
         return -1;
     kill(p->pid, SIGTERM);
@@ -188,10 +207,7 @@ int h_punchd_stop(punchd_proc *p)
     p->pid = 0;
     st = -1;
 out:
-    unlink(p->log);
-    snprintf(path, sizeof path, "%s/port", p->dir);
-    unlink(path);
-    rmdir(p->dir);
+    punchd_cleanup(p);
     return st;
 }
 
@@ -243,10 +259,9 @@ int h_http_hdr(int port, const char *method, const char *path, const char *body,
 {
     buf b = {0};
     /* A Content-Type given replaces the default. */
-    struct curl_slist *hdrs =
-        header && !strncasecmp(header, "Content-Type:", 13)
-            ? NULL
-            : curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hdrs = header && !strncasecmp(header, "Content-Type:", 13)
+                                  ? NULL
+                                  : curl_slist_append(NULL, "Content-Type: application/json");
     CURL *c;
     CURLcode rc;
     if (header)

@@ -59,6 +59,12 @@ int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
 /* SIGTERM and wait; returns the exit status (or -1). */
 int h_punchd_stop(punchd_proc *p);
 
+/*
+ * 1 when punchd has exited (killed, crashed): it is reaped and its folder
+ * removed, so p can be started again. 0 while it runs.
+ */
+int h_punchd_exited(punchd_proc *p);
+
 /* 1 while the process runs. */
 int h_punchd_alive(punchd_proc *p);
 
