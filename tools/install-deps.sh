@@ -8,7 +8,8 @@ set -eu
 
 build="cmake make gcc pkg-config libc6-dev
 liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev libjemalloc-dev
-libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux cppcheck"
+libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux cppcheck
+python3-yaml prometheus"
 runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 libjemalloc2
 libssl3 libedit2 ca-certificates"
 

@@ -11,29 +11,164 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum pc_log_level log_min = PC_LOG_INFO;
+static int log_json;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void pc_log_set_level(enum pc_log_level level)
 {
     log_min = level;
 }
 
+void pc_log_set_json(int on)
+{
+    log_json = on;
+}
+
+int pc_log_enabled(enum pc_log_level level)
+{
+    return level >= log_min;
+}
+
+/* Appends n bytes of s to the line, quoted and escaped as a JSON string when quote. */
+static void line_put(pc_logline *l, const char *s, size_t n, int quote)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t cap = sizeof l->buf - 8; /* room for the closing brace, newline and a cut mark */
+    if (quote && l->len < cap)
+        l->buf[l->len++] = '"';
+    for (size_t i = 0; i < n && l->len < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!quote) {
+            l->buf[l->len++] = (char)c;
+        } else if (c == '"' || c == '\\') {
+            l->buf[l->len++] = '\\';
+            l->buf[l->len++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            if (l->len + 6 >= cap)
+                break;
+            memcpy(l->buf + l->len, "\\u00", 4);
+            l->buf[l->len + 4] = hex[c >> 4];
+            l->buf[l->len + 5] = hex[c & 15];
+            l->len += 6;
+        } else {
+            l->buf[l->len++] = (char)c;
+        }
+    }
+    if (quote && l->len < cap + 1)
+        l->buf[l->len++] = '"';
+}
+
+static void line_key(pc_logline *l, const char *key)
+{
+    if (log_json) {
+        line_put(l, ",", 1, 0);
+        line_put(l, key, strlen(key), 1);
+        line_put(l, ":", 1, 0);
+    } else {
+        line_put(l, " ", 1, 0);
+        line_put(l, key, strlen(key), 0);
+        line_put(l, "=", 1, 0);
+    }
+}
+
+void pc_logline_begin(pc_logline *l, enum pc_log_level level, const char *event)
+{
+    char ts[32];
+    size_t tn;
+    pc_time_format(pc_now_ms(), ts, sizeof ts);
+    tn = strlen(ts);
+    l->len = 0;
+    if (log_json) {
+        line_put(l, "{\"ts\":", 6, 0);
+        line_put(l, ts, tn, 1);
+        line_put(l, ",\"level\":", 9, 0);
+        line_put(l, level_names[level], strlen(level_names[level]), 1);
+        line_put(l, ",\"event\":", 9, 0);
+        line_put(l, event, strlen(event), 1);
+    } else {
+        line_put(l, ts, tn, 0);
+        line_put(l, " ", 1, 0);
+        line_put(l, level_names[level], strlen(level_names[level]), 0);
+        line_put(l, " ", 1, 0);
+        line_put(l, event, strlen(event), 0);
+    }
+}
+
+void pc_logline_str(pc_logline *l, const char *key, const char *value)
+{
+    size_t n;
+    if (!value) {
+        line_key(l, key);
+        line_put(l, log_json ? "null" : "-", log_json ? 4 : 1, 0);
+        return;
+    }
+    n = strlen(value);
+    line_key(l, key);
+    /* Text: bare when it is one word, quoted (as JSON) otherwise. */
+    line_put(l, value, n, log_json || !n || strpbrk(value, " \"=\\\t\n\r"));
+}
+
+void pc_logline_int(pc_logline *l, const char *key, int64_t value)
+{
+    char num[24];
+    line_key(l, key);
+    line_put(l, num, pc_format_int(num, value), 0);
+}
+
+void pc_logline_end(pc_logline *l)
+{
+    if (log_json)
+        l->buf[l->len++] = '}';
+    l->buf[l->len++] = '\n';
+    /* One write per line, so lines from several threads do not interleave. */
+    if (write(2, l->buf, l->len) < 0)
+        l->len = 0;
+}
+
 void pc_log(enum pc_log_level level, const char *fmt, ...)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
-    char ts[32];
-    char line[2048];
+    pc_logline l;
+    char msg[2048];
     va_list ap;
 
     if (level < log_min)
         return;
-    pc_time_format(pc_now_ms(), ts, sizeof ts);
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* One write per line so lines from several threads do not interleave. */
-    fprintf(stderr, "%s %s %s\n", ts, names[level], line);
+    if (log_json) {
+        pc_logline_begin(&l, level, "log");
+        pc_logline_str(&l, "msg", msg);
+    } else {
+        /* Text lines read as before: time, level, message. */
+        char ts[32];
+        pc_time_format(pc_now_ms(), ts, sizeof ts);
+        l.len = 0;
+        line_put(&l, ts, strlen(ts), 0);
+        line_put(&l, " ", 1, 0);
+        line_put(&l, level_names[level], strlen(level_names[level]), 0);
+        line_put(&l, " ", 1, 0);
+        line_put(&l, msg, strlen(msg), 0);
+    }
+    pc_logline_end(&l);
+}
+
+void pc_log_event(enum pc_log_level level, const char *event, ...)
+{
+    pc_logline l;
+    va_list ap;
+    const char *key;
+    if (level < log_min)
+        return;
+    pc_logline_begin(&l, level, event);
+    va_start(ap, event);
+    while ((key = va_arg(ap, const char *)))
+        pc_logline_str(&l, key, va_arg(ap, const char *));
+    va_end(ap);
+    pc_logline_end(&l);
 }
 
 int pc_fail(pc_error *err, int status, const char *code, const char *fmt, ...)

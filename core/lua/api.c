@@ -227,6 +227,7 @@ static void add_mechanic(lua_State *L, mechset *set, const char *name)
     memset(d, 0, sizeof *d);
     d->run_ref = LUA_NOREF;
     d->name = strdup(name);
+    d->stat = luart_stat_for(name);
     d->file = strdup(set->loading_file);
     if (!d->name || !d->file) {
         free(d->name);

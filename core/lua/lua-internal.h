@@ -25,8 +25,21 @@
 /* Why a run was stopped, if it was. */
 enum luart_kill { LUART_KILL_NONE, LUART_KILL_BUDGET, LUART_KILL_DEADLINE, LUART_KILL_MEMORY };
 
+/* One mechanic's counters, shared by every set that has a mechanic of that name (mechstats.c). */
+typedef struct luart_stat {
+    char name[65];
+    atomic_uint_fast64_t runs, errors, lua_ns;
+} luart_stat;
+
+/* The slot of name (made on first use; never freed). */
+luart_stat *luart_stat_for(const char *name);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t luart_clock_ns(void);
+
 typedef struct luart_mechanic {
     char *name;
+    luart_stat *stat; /* its counters for /metrics */
     char *file; /* the file that declared it */
     char **on;  /* event types */
     int non;
@@ -66,7 +79,10 @@ struct mech_run {
     const pc_event *ev;
     member_state *m;
     const luart_mechanic *cur;
-    size_t next; /* index of the next mechanic to consider */
+    size_t next;        /* index of the next mechanic to consider */
+    int64_t lua_ns;     /* time spent inside lua_resume, all resumes before this one */
+    int64_t resume_ns;  /* when the current resume started */
+    int64_t mech_at_ns; /* the Lua time (lua_ns + this resume so far) when cur started */
     uint64_t instr;
     int64_t deadline_ms;
     enum luart_kill killed;

@@ -286,6 +286,12 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
         luaL_error(L, "%s", luart_kill_reason(run));
     luart_collect_outcomes(L, base, run);
     lua_settop(L, 1);
+    if (!run->skipped) {
+        int64_t now = run->lua_ns + luart_clock_ns() - run->resume_ns;
+        atomic_fetch_add_explicit(&run->cur->stat->runs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&run->cur->stat->lua_ns, (uint_fast64_t)(now - run->mech_at_ns),
+                                  memory_order_relaxed);
+    }
     if (run->m->trace && run->skipped)
         json_array_append_new(run->m->trace,
                               json_pack("{s:s, s:s, s:b, s:s}", "mechanic", run->cur->name, "file",
@@ -322,6 +328,7 @@ static int run_loop(lua_State *L, int status, lua_KContext k)
             continue;
         }
         run->cur = d;
+        run->mech_at_ns = run->lua_ns + luart_clock_ns() - run->resume_ns;
         lua_pushinteger(L, (lua_Integer)json_array_size(run->m->outcomes));
         lua_rawgeti(L, LUA_REGISTRYINDEX, d->run_ref);
         lua_pushvalue(L, 1);
@@ -378,7 +385,9 @@ int mech_run_step(mech_run *run, pc_error *err)
     int nres = 0, rc;
 
     luart_arm(run, 1);
+    run->resume_ns = luart_clock_ns();
     rc = lua_resume(co, run->set->L, 0, &nres);
+    run->lua_ns += luart_clock_ns() - run->resume_ns;
     luart_arm(run, 0);
     if (rc == LUA_ERRMEM)
         run->killed = LUART_KILL_MEMORY;
@@ -389,6 +398,12 @@ int mech_run_step(mech_run *run, pc_error *err)
     if (rc == LUA_OK && run->killed == LUART_KILL_NONE) {
         member_finish(run->m);
         return MECH_DONE;
+    }
+    if (run->cur) {
+        atomic_fetch_add_explicit(&run->cur->stat->errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&run->cur->stat->lua_ns,
+                                  (uint_fast64_t)(run->lua_ns - run->mech_at_ns),
+                                  memory_order_relaxed);
     }
     {
         const char *who = run->cur ? run->cur->name : "event";

@@ -8,12 +8,23 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #define RELOAD_DEBOUNCE_MS 50
+
+/* Every holder's loads, for /metrics (mech_reload_counts()). */
+static atomic_uint_fast64_t reloads_ok, reloads_failed;
+
+void mech_reload_counts(uint64_t *ok, uint64_t *failed)
+{
+    *ok = atomic_load_explicit(&reloads_ok, memory_order_relaxed);
+    *failed = atomic_load_explicit(&reloads_failed, memory_order_relaxed);
+}
 
 struct mech_holder {
     pthread_mutex_t lock;
@@ -49,12 +60,18 @@ int mech_holder_reload(mech_holder *h)
     }
     pthread_mutex_unlock(&h->lock);
     if (set) {
-        if (!old || strcmp(old->version, set->version))
-            pc_log(PC_LOG_INFO, "mechanics: loaded %s (%zu files, %zu mechanics) from %s",
-                   set->version, set->nfiles, set->nmechs, h->dir);
+        if (!old || strcmp(old->version, set->version)) {
+            char files[24], mechs[24];
+            snprintf(files, sizeof files, "%zu", set->nfiles);
+            snprintf(mechs, sizeof mechs, "%zu", set->nmechs);
+            pc_log_event(PC_LOG_INFO, "mechanics_loaded", "version", set->version, "files", files,
+                         "mechanics", mechs, "dir", h->dir, PC_LOG_END);
+        }
+        atomic_fetch_add_explicit(&reloads_ok, 1, memory_order_relaxed);
     } else {
-        pc_log(PC_LOG_ERROR, "mechanics: reload failed, %s: %s",
-               h->cur ? "keeping the previous set" : "no set loaded", err.message);
+        pc_log_event(PC_LOG_ERROR, "mechanics_reload_failed", "error", err.message, "serving",
+                     h->cur ? "previous" : "none", "dir", h->dir, PC_LOG_END);
+        atomic_fetch_add_explicit(&reloads_failed, 1, memory_order_relaxed);
     }
     mechset_unref(old);
     if (h->on_reload)

@@ -8,6 +8,7 @@
  * place; the others apply.
  */
 #include "server-internal.h"
+#include "metrics.h"
 #include "engine/builtin.h"
 
 #include <event2/buffer.h>
@@ -63,7 +64,10 @@ static void batch_answer(batch *b)
         json_object_set(body, "results", b->results);
     pending_unlink(s, p);
     s->stats.inflight--;
+    metrics_inflight(-1);
+    s->cur = &p->ctx;
     send_json(s, p->req, 200, body);
+    s->cur = NULL;
     free(p);
     batch_free(b);
 }

@@ -5,6 +5,7 @@
  */
 #include "server-internal.h"
 #include "common/jsonw-internal.h"
+#include "metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -22,6 +23,8 @@ static const char *reason(int status)
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -34,6 +37,8 @@ static const char *reason(int status)
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
     case 503:
         return "Service Unavailable";
     case 507:
@@ -71,6 +76,7 @@ static void send_text(server *s, struct evhttp_request *req, int status, const c
         evbuffer_add(buf, "\n", 1);
     }
     free(oom_text);
+    access_done(s, req, status);
     evhttp_send_reply(req, status, reason(status), buf);
     if (buf)
         evbuffer_free(buf);
@@ -107,11 +113,14 @@ pending_req *pending_new(server *s, struct evhttp_request *req, int is_event)
     p->s = s;
     p->req = req;
     p->is_event = is_event;
+    if (s->cur)
+        p->ctx = *s->cur;
     p->next = s->pending;
     if (s->pending)
         s->pending->prev = p;
     s->pending = p;
     s->stats.inflight++;
+    metrics_inflight(1);
     return p;
 }
 
@@ -143,11 +152,15 @@ void on_engine_done(void *arg, int status, json_t *body)
             s->stats.duplicates++;
     }
     s->stats.inflight--;
+    metrics_inflight(-1);
+    if (p->is_event)
+        access_event_answered(s, &p->ctx, status, body);
     /*
      * A client that hung up meanwhile: evhttp kept req (detached from its
      * connection) for exactly this reply, and frees it now. An event's
      * response may be written already (the text its commit stored).
      */
+    s->cur = &p->ctx;
     {
         size_t len;
         const char *text = engine_answer_text(s->engine, &len);
@@ -158,13 +171,16 @@ void on_engine_done(void *arg, int status, json_t *body)
             send_json(s, p->req, status, body);
         }
     }
+    s->cur = NULL;
     free(p);
 }
 
 void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags)
 {
-    pending_req *p = pending_new(s, req, 1);
+    pending_req *p;
     engine_call *c;
+    access_note_event(s, ev->id, ev->member, ev->type);
+    p = pending_new(s, req, 1);
     if (!p) {
         pc_event_clear(ev);
         return;
@@ -202,7 +218,6 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
         s->cfg.max_body = 64 * 1024;
     if (!s->cfg.max_batch_body)
         s->cfg.max_batch_body = 4 * 1024 * 1024;
-    s->api_key_len = cfg->api_key ? strlen(cfg->api_key) : 0;
     /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small
      * enough to read. */
     evhttp_set_max_body_size(
@@ -228,6 +243,7 @@ void server_free(server *s)
         p->prev = p->next = NULL;
         p->s = NULL;
         p->req = NULL;
+        metrics_inflight(-1);
         if (p->call) {
             engine_cancel(p->call); /* the engine will not answer: p goes now */
             free(p);

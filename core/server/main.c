@@ -3,8 +3,10 @@
  * graceful drain. Each worker owns its Redis connection, its mechanics (own
  * Lua state, own watcher) and its HTTP server; they share nothing mutable.
  */
+#include "apikeys.h"
 #include "server.h"
 #include "model/draw-internal.h"
+#include "punchcard-version.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -32,6 +34,7 @@ typedef struct options {
     const char *ns;
     const char *port_file;
     char *api_key;
+    const char *api_keys_file;
     int workers;
     size_t max_body;
     size_t max_batch_body;
@@ -58,6 +61,30 @@ typedef struct worker {
 
 static worker workers[MAX_WORKERS];
 static int nworkers;
+static apikeys *keys;
+
+/*
+ * Every worker's Redis figures summed, for /metrics. Each worker writes its
+ * own without a lock; a read here may see one counter a step behind.
+ */
+static void all_redis_stats(store_stats *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    for (int i = 0; i < nworkers; i++) {
+        store_stats st;
+        if (!workers[i].store)
+            continue;
+        store_get_stats(workers[i].store, &st);
+        sum->commands += st.commands;
+        sum->errors += st.errors;
+        sum->timeouts += st.timeouts;
+        sum->reconnects += st.reconnects;
+        for (int b = 0; b < STORE_LATENCY_BUCKETS; b++)
+            sum->latency_us[b] += st.latency_us[b];
+        sum->latency_sum_us += st.latency_sum_us;
+        sum->replies += st.replies;
+    }
+}
 
 static void usage(FILE *f)
 {
@@ -69,7 +96,9 @@ static void usage(FILE *f)
                "  --namespace NS         key prefix (default pc)\n"
                "  --workers N            event loops (default 1)\n"
                "  --api-key-file PATH    require 'Authorization: Bearer <key>' on /v1/\n"
-               "                         (or PUNCHD_API_KEY in the environment)\n"
+               "                         (or PUNCHD_API_KEY in the environment); all scopes\n"
+               "  --api-keys-file PATH   named keys with scopes and rate limits (JSON),\n"
+               "                         reloaded when it changes\n"
                "  --max-body BYTES       largest request body (default 65536)\n"
                "  --max-batch-body BYTES largest POST /v1/events/batch body (default 4194304)\n"
                "  --dedupe-days N        how long event ids are remembered (default 30)\n"
@@ -82,7 +111,9 @@ static void usage(FILE *f)
                "                         (default 1000; 0 = never, when other punchd sweep)\n"
                "  --draw-secret-file PATH  the secret instant-win draws are keyed with\n"
                "                         (or PUNCHD_DRAW_SECRET in the environment)\n"
-               "  --log-level LEVEL      debug, info, warn, error (default info)\n");
+               "  --log-level LEVEL      debug, info, warn, error (default info)\n"
+               "  --log-format FORMAT    text or json (JSON lines; default text)\n"
+               "  --version              print the version and exit\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -162,11 +193,15 @@ static void parse_options(int argc, char **argv, options *o)
                                           {"sweep-ms", required_argument, 0, 'S'},
                                           {"log-level", required_argument, 0, 'v'},
                                           {"draw-secret-file", required_argument, 0, 'X'},
+                                          {"api-keys-file", required_argument, 0, 'K'},
+                                          {"log-format", required_argument, 0, 'F'},
+                                          {"version", no_argument, 0, 'V'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     const char *key_file = env_or("PUNCHD_API_KEY_FILE", NULL);
     const char *draw_secret_file = env_or("PUNCHD_DRAW_SECRET_FILE", NULL);
     const char *level = env_or("PUNCHD_LOG_LEVEL", "info");
+    const char *format = env_or("PUNCHD_LOG_FORMAT", "text");
     int c;
 
     o->listen = env_or("PUNCHD_LISTEN", "127.0.0.1:8080");
@@ -175,6 +210,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->scripts = env_or("PUNCHD_SCRIPTS", "./scripts");
     o->ns = env_or("PUNCHD_NAMESPACE", "pc");
     o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
+    o->api_keys_file = env_or("PUNCHD_API_KEYS_FILE", NULL);
     o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
     o->max_body = 65536;
     o->max_batch_body = 4 << 20;
@@ -239,6 +275,15 @@ static void parse_options(int argc, char **argv, options *o)
         case 'X':
             draw_secret_file = optarg;
             break;
+        case 'K':
+            o->api_keys_file = optarg;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'V':
+            printf("punchd %s (%s)\n", PUNCH_VERSION, PUNCH_GIT_DESCRIBE);
+            exit(0);
         case 'h':
             usage(stdout);
             exit(0);
@@ -259,6 +304,11 @@ static void parse_options(int argc, char **argv, options *o)
         o->api_key = read_key_file(key_file);
     else if (getenv("PUNCHD_API_KEY") && *getenv("PUNCHD_API_KEY"))
         o->api_key = strdup(getenv("PUNCHD_API_KEY"));
+    if (strcmp(format, "text") && strcmp(format, "json")) {
+        fprintf(stderr, "punchd: --log-format is text or json\n");
+        exit(2);
+    }
+    pc_log_set_json(!strcmp(format, "json"));
     set_draw_secret(draw_secret_file);
     if (!strcmp(level, "debug"))
         pc_log_set_level(PC_LOG_DEBUG);
@@ -371,8 +421,10 @@ static int worker_init(worker *w, const options *o, int *port)
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
                         .claim_timeout_ms = o->claim_timeout_ms};
-    server_config svc = {
-        .max_body = o->max_body, .max_batch_body = o->max_batch_body, .api_key = o->api_key};
+    server_config svc = {.max_body = o->max_body,
+                         .max_batch_body = o->max_batch_body,
+                         .keys = keys,
+                         .redis_stats = all_redis_stats};
     struct evconnlistener *l;
 
     w->base = event_base_new();
@@ -441,6 +493,15 @@ int main(int argc, char **argv)
     struct event *sigint = NULL, *sigterm = NULL;
 
     parse_options(argc, argv, &o);
+    {
+        char err[300];
+        if (!(keys = apikeys_new(o.api_keys_file, o.api_key, err, sizeof err))) {
+            fprintf(stderr, "punchd: API keys file %s: %s\n", o.api_keys_file, err);
+            return 2;
+        }
+        if (o.api_key)
+            memset(o.api_key, 0, strlen(o.api_key));
+    }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     nworkers = o.workers;
@@ -461,9 +522,9 @@ int main(int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     pc_log(PC_LOG_INFO,
-           "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s", "0.1.0",
-           o.listen, port, o.unix_path ? " and " : "", o.unix_path ? o.unix_path : "", o.redis,
-           o.scripts, nworkers, nworkers == 1 ? "" : "s");
+           "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s",
+           PUNCH_VERSION, o.listen, port, o.unix_path ? " and " : "",
+           o.unix_path ? o.unix_path : "", o.redis, o.scripts, nworkers, nworkers == 1 ? "" : "s");
     for (int i = 1; i < nworkers; i++)
         pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]);
     event_base_dispatch(workers[0].base);
@@ -481,5 +542,6 @@ out:
     if (o.unix_path)
         unlink(o.unix_path);
     free(o.api_key);
+    apikeys_free(keys);
     return rc;
 }

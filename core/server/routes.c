@@ -6,12 +6,14 @@
  * and /metrics; money.c and game.c hold the others.
  */
 #include "server-internal.h"
+#include "apikeys.h"
+#include "metrics.h"
 #include "engine/builtin.h"
 #include "punchcard/query.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,67 +124,52 @@ static void get_health(server *s, struct evhttp_request *req, const char *arg, c
     mechset_unref(set);
 }
 
-/* GET /metrics: Prometheus text. */
-static void get_metrics(server *s, struct evhttp_request *req, const char *arg, const char *query)
-{
-    struct evbuffer *buf = evbuffer_new();
-    store_stats st;
-    engine_redis_stats(s->engine, &st);
-    evbuffer_add_printf(buf,
-                        "# TYPE punchd_requests_total counter\npunchd_requests_total %lu\n"
-                        "# TYPE punchd_events_total counter\npunchd_events_total %lu\n"
-                        "# TYPE punchd_duplicates_total counter\npunchd_duplicates_total %lu\n"
-                        "# TYPE punchd_responses_total counter\n"
-                        "punchd_responses_total{class=\"2xx\"} %lu\n"
-                        "punchd_responses_total{class=\"4xx\"} %lu\n"
-                        "punchd_responses_total{class=\"5xx\"} %lu\n"
-                        "# TYPE punchd_inflight gauge\npunchd_inflight %lu\n"
-                        "# TYPE punchd_redis_up gauge\npunchd_redis_up %d\n"
-                        "# TYPE punchd_redis_commands_total counter\n"
-                        "punchd_redis_commands_total %lu\n"
-                        "# TYPE punchd_redis_errors_total counter\npunchd_redis_errors_total %lu\n"
-                        "# TYPE punchd_redis_timeouts_total counter\n"
-                        "punchd_redis_timeouts_total %lu\n"
-                        "# TYPE punchd_redis_reconnects_total counter\n"
-                        "punchd_redis_reconnects_total %lu\n",
-                        (unsigned long)s->stats.requests, (unsigned long)s->stats.events,
-                        (unsigned long)s->stats.duplicates, (unsigned long)s->stats.status_2xx,
-                        (unsigned long)s->stats.status_4xx, (unsigned long)s->stats.status_5xx,
-                        (unsigned long)s->stats.inflight, engine_redis_up(s->engine),
-                        (unsigned long)st.commands, (unsigned long)st.errors,
-                        (unsigned long)st.timeouts, (unsigned long)st.reconnects);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", buf);
-    evbuffer_free(buf);
-}
-
 /*
  * The table. "{}" in a path is its one parameter: any run of characters but
- * '/' (empty included: the handler refuses a bad one). method 0: any.
+ * '/' (empty included: the handler refuses a bad one). method 0: any. scope:
+ * what the API key must allow (apikeys.h); SCOPE_NONE outside /v1/.
  */
 static const struct route {
     const char *path;
     enum evhttp_cmd_type method;
     route_fn *handle;
+    unsigned scope;
 } routes[] = {
-    {"/healthz", 0, get_health},
-    {"/metrics", 0, get_metrics},
-    {"/v1/events", EVHTTP_REQ_POST, post_event},
-    {"/v1/events/batch", EVHTTP_REQ_POST, post_batch},
-    {"/v1/events/{}/reverse", EVHTTP_REQ_POST, post_reverse},
-    {"/v1/mechanics", EVHTTP_REQ_GET, get_mechanics},
-    {"/v1/members/{}", EVHTTP_REQ_GET, get_member},
-    {"/v1/members/{}", EVHTTP_REQ_PUT, put_member},
-    {"/v1/members/{}/ledger", EVHTTP_REQ_GET, get_ledger},
-    {"/v1/members/{}/redeem", EVHTTP_REQ_POST, post_redeem},
-    {"/v1/stats", EVHTTP_REQ_GET, get_stats},
-    {"/v1/partners/{}/summary", EVHTTP_REQ_GET, get_partner_summary},
-    {"/v1/draws/{}", EVHTTP_REQ_GET, get_draw},
-    {"/v1/draws/{}/rotate", EVHTTP_REQ_POST, post_draw_rotate},
-    {"/v1/draws/{}/refill", EVHTTP_REQ_POST, post_draw_refill},
-    {"/v1/leaderboards/{}", EVHTTP_REQ_GET, get_leaderboard},
+    {"/healthz", 0, get_health, SCOPE_NONE},
+    {"/metrics", 0, get_metrics, SCOPE_NONE},
+    {"/v1/openapi.json", EVHTTP_REQ_GET, get_openapi, SCOPE_READ},
+    {"/v1/events", EVHTTP_REQ_POST, post_event, SCOPE_EVENTS},
+    {"/v1/events/batch", EVHTTP_REQ_POST, post_batch, SCOPE_EVENTS},
+    {"/v1/events/{}/reverse", EVHTTP_REQ_POST, post_reverse, SCOPE_EVENTS},
+    {"/v1/mechanics", EVHTTP_REQ_GET, get_mechanics, SCOPE_READ},
+    {"/v1/members/{}", EVHTTP_REQ_GET, get_member, SCOPE_READ},
+    {"/v1/members/{}", EVHTTP_REQ_PUT, put_member, SCOPE_EVENTS},
+    {"/v1/members/{}/ledger", EVHTTP_REQ_GET, get_ledger, SCOPE_READ},
+    {"/v1/members/{}/redeem", EVHTTP_REQ_POST, post_redeem, SCOPE_EVENTS},
+    {"/v1/stats", EVHTTP_REQ_GET, get_stats, SCOPE_READ},
+    {"/v1/partners/{}/summary", EVHTTP_REQ_GET, get_partner_summary, SCOPE_READ},
+    {"/v1/draws/{}", EVHTTP_REQ_GET, get_draw, SCOPE_READ},
+    {"/v1/draws/{}/rotate", EVHTTP_REQ_POST, post_draw_rotate, SCOPE_ADMIN},
+    {"/v1/draws/{}/refill", EVHTTP_REQ_POST, post_draw_refill, SCOPE_ADMIN},
+    {"/v1/leaderboards/{}", EVHTTP_REQ_GET, get_leaderboard, SCOPE_READ},
 };
+
+size_t route_count(void)
+{
+    return sizeof routes / sizeof *routes;
+}
+
+const char *route_pattern(size_t i, const char **method)
+{
+    static const char *const names[] = {"GET", "POST", "PUT", "DELETE"};
+    enum evhttp_cmd_type m = routes[i].method;
+    *method = m == EVHTTP_REQ_GET      ? names[0]
+              : m == EVHTTP_REQ_POST   ? names[1]
+              : m == EVHTTP_REQ_PUT    ? names[2]
+              : m == EVHTTP_REQ_DELETE ? names[3]
+                                       : "any";
+    return routes[i].path;
+}
 
 /* 1 when path fits pattern, its parameter (if any) copied into param (size n); else 0. */
 static int path_fits(const char *pattern, const char *path, char *param, size_t n)
@@ -223,17 +210,68 @@ static void method_names(unsigned mask, char *out, size_t n)
                 (size_t)snprintf(out + used, n - used, "%s%s", used ? " or " : "", names[i].name);
 }
 
-static int authorized(server *s, struct evhttp_request *req)
+/*
+ * The API key check of a matched /v1/ route: 0 to go on, or -1 after
+ * answering 401, 403 or 429. The RateLimit headers go on every answer of a
+ * rate-limited key.
+ */
+static int check_key(server *s, struct evhttp_request *req, unsigned scope)
 {
-    const char *h;
-    if (!s->cfg.api_key)
-        return 1;
-    h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    apikey_verdict v;
+    char num[24];
+
+    apikeys_check(s->cfg.keys,
+                  evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), scope,
+                  &v);
+    if (v.name[0] && s->cur)
+        snprintf(s->cur->key, sizeof s->cur->key, "%s", v.name);
+    if (v.limited) {
+        snprintf(num, sizeof num, "%ld", v.limit);
+        evhttp_add_header(out, "RateLimit-Limit", num);
+        snprintf(num, sizeof num, "%ld", v.remaining);
+        evhttp_add_header(out, "RateLimit-Remaining", num);
+        snprintf(num, sizeof num, "%ld", v.reset_s);
+        evhttp_add_header(out, "RateLimit-Reset", num);
+    }
+    if (!v.status)
         return 0;
-    h += 7;
-    /* Constant time, so the key cannot be guessed byte by byte from response times. */
-    return strlen(h) == s->api_key_len && CRYPTO_memcmp(h, s->cfg.api_key, s->api_key_len) == 0;
+    metrics_auth_refused(v.status);
+    if (v.status == 401) {
+        evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"punchd\"");
+        send_error(s, req, 401, "unauthorized", "missing or wrong API key (Authorization: Bearer)");
+    } else if (v.status == 403) {
+        send_error(s, req, 403, "forbidden", "the API key lacks the \"%s\" scope",
+                   apikeys_scope_name(scope));
+    } else {
+        snprintf(num, sizeof num, "%ld", v.retry_after_s);
+        evhttp_add_header(out, "Retry-After", num);
+        send_error(s, req, 429, "rate_limited",
+                   "the API key's rate limit is spent; retry after %ld s", v.retry_after_s);
+    }
+    return -1;
+}
+
+/* Runs the route's handler with req as the server's current request. */
+static void dispatch(server *s, struct evhttp_request *req, req_ctx *ctx, size_t i,
+                     const char *param, const char *query)
+{
+    const struct route *r = &routes[i];
+    ctx->route = (int)i;
+    if (r->scope != SCOPE_NONE) {
+        if (check_key(s, req, r->scope))
+            return;
+        if (s->draining) {
+            send_error(s, req, 503, "unavailable", "punchd is shutting down");
+            return;
+        }
+        /* The member a route names in its path, for the access log. */
+        if (strncmp(r->path, "/v1/members/{}", 14) == 0)
+            snprintf(ctx->member, sizeof ctx->member, "%.128s", param);
+        else if (strncmp(r->path, "/v1/events/{}", 13) == 0)
+            snprintf(ctx->event_id, sizeof ctx->event_id, "%.128s", param);
+    }
+    r->handle(s, req, strstr(r->path, "{}") ? param : NULL, query);
 }
 
 void route_request(struct evhttp_request *req, void *arg)
@@ -244,41 +282,39 @@ void route_request(struct evhttp_request *req, void *arg)
     size_t plen = query ? (size_t)(query - uri) : strlen(uri);
     char path[512], param[512], allowed[40];
     unsigned mask = 0;
+    req_ctx ctx;
 
     s->stats.requests++;
+    access_begin(&ctx, req);
+    s->cur = &ctx;
     if (query)
         query++;
     if (plen >= sizeof path) {
         send_error(s, req, 404, "not_found", "no such resource");
-        return;
+        goto out;
     }
     memcpy(path, uri, plen);
     path[plen] = '\0';
-    if (strncmp(path, "/v1/", 4) == 0) {
-        if (!authorized(s, req)) {
-            send_error(s, req, 401, "unauthorized",
-                       "missing or wrong API key (Authorization: Bearer)");
-            return;
-        }
-        if (s->draining) {
-            send_error(s, req, 503, "unavailable", "punchd is shutting down");
-            return;
-        }
-    }
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         const struct route *r = &routes[i];
         if (!path_fits(r->path, path, param, sizeof param))
             continue;
         if (!r->method || r->method == method) {
-            r->handle(s, req, strstr(r->path, "{}") ? param : NULL, query);
-            return;
+            dispatch(s, req, &ctx, i, param, query);
+            goto out;
         }
         mask |= (unsigned)r->method;
     }
+    /* Unknown paths under /v1/ still ask for a key first: they say nothing to a stranger. */
+    if (strncmp(path, "/v1/", 4) == 0 && apikeys_enabled(s->cfg.keys) &&
+        check_key(s, req, SCOPE_READ | SCOPE_EVENTS | SCOPE_ADMIN))
+        goto out;
     if (!mask) {
         send_error(s, req, 404, "not_found", "no such resource");
-        return;
+        goto out;
     }
     method_names(mask, allowed, sizeof allowed);
     send_error(s, req, 405, "method_not_allowed", "use %s", allowed);
+out:
+    s->cur = NULL;
 }

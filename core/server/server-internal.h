@@ -10,6 +10,8 @@
 #include "server.h"
 
 #include <event2/http.h>
+#include <jansson.h>
+#include <stdint.h>
 
 typedef struct pending_req pending_req;
 typedef struct batch batch;
@@ -17,16 +19,32 @@ typedef struct batch batch;
 /* The most events one POST /v1/events/batch may hold. */
 #define BATCH_MAX_EVENTS 1000
 
+/*
+ * What the access log and the metrics know of one request, from routing to
+ * its answer: on route_request()'s stack while its handler runs (server.cur),
+ * then copied into the pending_req of a request that waits on the engine.
+ */
+typedef struct req_ctx {
+    struct evhttp_request *req;
+    int route;        /* index in the route table; -1 when no route matched */
+    int64_t start_us; /* monotonic */
+    char request_id[129];
+    char member[129];
+    char event_id[129];
+    char event_type[65];
+    char key[65]; /* the API key's name, never the key */
+} req_ctx;
+
 struct server {
     struct event_base *base;
     struct evhttp *http;
     engine *engine;
     mech_holder *holder;
     server_config cfg;
-    size_t api_key_len;
     int draining;
     server_stats stats;
     pending_req *pending; /* requests waiting on the engine (a list) */
+    req_ctx *cur;         /* the request being routed or answered right now, or NULL */
 };
 
 /*
@@ -41,6 +59,7 @@ struct pending_req {
     batch *batch;      /* a batch's events, to cancel; NULL for anything else */
     int is_event;
     pending_req *prev, *next;
+    req_ctx ctx;
 };
 
 /* Sends body (stolen) as the response; evhttp frees req, even if the client left. */
@@ -82,6 +101,32 @@ void route_request(struct evhttp_request *req, void *arg);
 /* batch.c: POST /v1/events/batch, and how server_free() gives a batch up (frees b). */
 route_fn post_batch;
 void batch_cancel(batch *b);
+
+/* The route table, for the metrics: how many routes, and route i's path pattern and method. */
+size_t route_count(void);
+const char *route_pattern(size_t i, const char **method);
+
+/* access.c: the access log line and the request metrics of the answer to req (status). */
+void access_done(server *s, struct evhttp_request *req, int status);
+
+/* access.c: an event's answer for the metrics (per type, duplicate or not, outcome kinds). */
+void access_event_answered(server *s, const req_ctx *ctx, int status, const json_t *body);
+
+/* access.c: sets ctx up for req (start time, X-Request-Id read or made, and returned). */
+void access_begin(req_ctx *ctx, struct evhttp_request *req);
+
+/* access.c: remembers the event's id, member and type for the access log line. */
+void access_note_event(server *s, const char *id, const char *member, const char *type);
+
+/* Sends text (copied) as is with content type ctype: not JSON (the metrics, the OpenAPI). */
+void send_raw(server *s, struct evhttp_request *req, int status, const char *ctype,
+               const char *text, size_t len);
+
+/* metrics.c: GET /metrics. */
+route_fn get_metrics;
+
+/* openapi.c: GET /v1/openapi.json. */
+route_fn get_openapi;
 
 /* money.c */
 route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;

@@ -11,10 +11,15 @@
 #include <event2/http.h>
 #include <stdint.h>
 
+struct apikeys;
+struct store_stats;
+
 typedef struct server_config {
     size_t max_body;       /* bytes; larger bodies get 413 */
     size_t max_batch_body; /* bytes, for POST /v1/events/batch; 0 = 4 MiB */
-    const char *api_key;   /* when set, /v1/ requires "Authorization: Bearer <key>" */
+    struct apikeys *keys;  /* when it has keys, /v1/ wants one (apikeys.h); borrowed, may be NULL */
+    /* The Redis figures of /metrics: every worker's summed (NULL: this worker's engine's). */
+    void (*redis_stats)(struct store_stats *out);
 } server_config;
 
 typedef struct server_stats {

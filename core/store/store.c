@@ -14,6 +14,7 @@
 #include <hiredis/async.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
 
@@ -47,6 +48,7 @@ typedef struct pending {
     store *s;
     waiter w;
     int64_t sent_ms;
+    struct timespec sent;        /* for the latency histogram */
     struct pending *prev, *next; /* the store's in-flight list */
     int done;                    /* the waiter was answered already (by the watchdog) */
     char *resp;                  /* an EVALSHA as sent (owned), to send again after NOSCRIPT */
@@ -103,11 +105,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
     store *s = ac->data;
     evtimer_del(s->connect_timer);
     if (status != REDIS_OK) {
-        pc_log(PC_LOG_WARN, "redis: connect failed: %s", ac->errstr);
+        pc_log_event(PC_LOG_WARN, "redis_connect_failed", "error", ac->errstr, PC_LOG_END);
         schedule_reconnect(s); /* hiredis frees ac after this callback */
         return;
     }
-    pc_log(PC_LOG_INFO, "redis: connected");
+    pc_log_event(PC_LOG_INFO, "redis_up", PC_LOG_END);
     s->state = CONN_READY;
     s->backoff_ms = 100;
     load_scripts(s);
@@ -117,8 +119,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     store *s = ac->data;
     if (!s->freeing)
-        pc_log(PC_LOG_WARN, "redis: connection lost%s%s", status == REDIS_OK ? "" : ": ",
-               status == REDIS_OK ? "" : ac->errstr);
+        pc_log_event(PC_LOG_WARN, "redis_down", "error",
+                     status == REDIS_OK ? "connection closed" : ac->errstr, PC_LOG_END);
     schedule_reconnect(s);
 }
 
@@ -126,7 +128,7 @@ static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
     store *s = arg;
     redisAsyncContext *ac = s->ac;
-    pc_log(PC_LOG_WARN, "redis: connect timed out");
+    pc_log_event(PC_LOG_WARN, "redis_connect_failed", "error", "connect timed out", PC_LOG_END);
     /* Freeing a context that never connected calls no disconnect callback. */
     schedule_reconnect(s);
     if (ac)
@@ -224,6 +226,7 @@ static void unlink_pending(store *s, pending *p)
 static void link_pending(store *s, pending *p)
 {
     p->sent_ms = pc_mono_ms();
+    clock_gettime(CLOCK_MONOTONIC, &p->sent);
     p->prev = s->newest;
     p->next = NULL;
     if (s->newest)
@@ -320,6 +323,23 @@ static void answer(const waiter *w, redisReply *reply, const char *errtext)
         w->parse(NULL, &e, w->op, w->cb, w->arg);
 }
 
+const int64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, INT64_MAX};
+
+static void count_latency(store *s, const pending *p)
+{
+    struct timespec now;
+    int64_t us;
+    int i = 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    us = (int64_t)(now.tv_sec - p->sent.tv_sec) * 1000000 + (now.tv_nsec - p->sent.tv_nsec) / 1000;
+    while (us > store_latency_bounds_us[i])
+        i++;
+    s->stats.latency_us[i]++;
+    s->stats.latency_sum_us += (uint64_t)us;
+    s->stats.replies++;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     pending *p = priv;
@@ -327,6 +347,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     store *s = p->s;
 
     unlink_pending(s, p);
+    if (reply)
+        count_latency(s, p);
     if (reply && reply->type == REDIS_REPLY_ERROR && resend_after_noscript(s, p, reply))
         return;
     if (!p->done) {
@@ -355,7 +377,12 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
     w = p->w;
     p->done = 1;
     s->stats.timeouts++;
-    pc_log(PC_LOG_WARN, "redis: command timed out after %d ms; reconnecting", s->timeout_ms);
+    {
+        char ms[24];
+        snprintf(ms, sizeof ms, "%d", s->timeout_ms);
+        pc_log_event(PC_LOG_WARN, "redis_timeout", "timeout_ms", ms, "action", "reconnect",
+                     PC_LOG_END);
+    }
     /*
      * A Redis that does not answer one command will not answer the next ones:
      * drop the connection so every waiter fails now, and reconnect. This frees

@@ -35,8 +35,37 @@ enum pc_log_level { PC_LOG_DEBUG, PC_LOG_INFO, PC_LOG_WARN, PC_LOG_ERROR };
 /* Sets the lowest level that pc_log() prints (default PC_LOG_INFO). */
 void pc_log_set_level(enum pc_log_level level);
 
-/* Prints one line to stderr with a timestamp and level. Never pass secrets. */
+/* JSON lines (on) or text (off, the default) for every log line from now on. */
+void pc_log_set_json(int on);
+
+/* 1 when a line of level would be printed. */
+int pc_log_enabled(enum pc_log_level level);
+
+/*
+ * Prints one line to stderr with a timestamp and level: text "TIME LEVEL message", or
+ * {"ts", "level", "event": "log", "msg"} as JSON. Never pass secrets.
+ */
 void pc_log(enum pc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A structured event: its name (e.g. "redis_down") and string fields, as pairs of key and
+ * value ending with PC_LOG_END (a NULL value prints null). Text: "TIME LEVEL event key=value ...".
+ */
+#define PC_LOG_END ((const char *)0) /* the end of pc_log_event()'s pairs */
+void pc_log_event(enum pc_log_level level, const char *event, ...) __attribute__((sentinel));
+
+/*
+ * The same, built field by field (for numbers): begin, any str/int, end (which writes the
+ * line at once). The caller checks pc_log_enabled() first. A line is cut at 2 KB.
+ */
+typedef struct pc_logline {
+    size_t len;
+    char buf[2048];
+} pc_logline;
+void pc_logline_begin(pc_logline *l, enum pc_log_level level, const char *event);
+void pc_logline_str(pc_logline *l, const char *key, const char *value);
+void pc_logline_int(pc_logline *l, const char *key, int64_t value);
+void pc_logline_end(pc_logline *l);
 
 /* Writes v in decimal into out (at least 21 bytes, not NUL-terminated); returns the length. */
 size_t pc_format_int(char *out, int64_t v);

@@ -88,6 +88,20 @@ int mech_holder_reload(mech_holder *h);
  */
 json_t *mech_holder_describe(mech_holder *h);
 
+/* Reload attempts of every holder of the process since it started: live, and failed. */
+void mech_reload_counts(uint64_t *ok, uint64_t *failed);
+
+/* One mechanic's counters across the process, by name (mech_stats()). */
+typedef struct mech_stat {
+    char name[65];
+    uint64_t runs;   /* runs that returned (skipped by a campaign or control group: not) */
+    uint64_t errors; /* runs that failed: a Lua error, a budget, deadline or memory kill */
+    uint64_t lua_ns; /* time inside Lua, waits for Redis excluded */
+} mech_stat;
+
+/* Copies up to n mechanics' counters into out; returns how many. */
+size_t mech_stats(mech_stat *out, size_t n);
+
 /* Optional: called (on the watching loop) after every reload attempt. */
 void mech_holder_on_reload(mech_holder *h, void (*fn)(void *arg, int ok, const char *msg),
                            void *arg);

@@ -35,8 +35,14 @@ int store_ready(const store *s);
 struct event_base *store_base(const store *s);
 
 /* Counts for /metrics and tests. */
+#define STORE_LATENCY_BUCKETS 12
+/* The upper bounds, in microseconds, of the latency buckets (the last: +Inf). */
+extern const int64_t store_latency_bounds_us[STORE_LATENCY_BUCKETS];
 typedef struct store_stats {
     uint64_t commands, errors, timeouts, reconnects;
+    uint64_t
+        latency_us[STORE_LATENCY_BUCKETS]; /* replies by round trip, per bucket (not cumulative) */
+    uint64_t latency_sum_us, replies;
 } store_stats;
 void store_get_stats(const store *s, store_stats *out);
 

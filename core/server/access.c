@@ -1,0 +1,134 @@
+/*
+ * The access log and the request metrics: one structured line per answered
+ * request (method, route pattern, status, duration, member, event id,
+ * request id, API key name) and the counters of metrics.c. The request id is
+ * the client's X-Request-Id when it is a fit one (1-128 of A-Z a-z 0-9 and
+ * . _ : @ + -), else one made here; either way it is sent back.
+ */
+#include "server-internal.h"
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 32 hex digits: 64 random bits per thread (once) and a counter. */
+static void make_request_id(char out[33])
+{
+    static _Thread_local uint64_t seed, count;
+    if (!seed && getrandom(&seed, sizeof seed, 0) != sizeof seed)
+        seed = (uint64_t)mono_us() ^ (uint64_t)(uintptr_t)&count;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)seed, (unsigned long long)++count);
+}
+
+void access_begin(req_ctx *ctx, struct evhttp_request *req)
+{
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
+    ctx->route = -1;
+    ctx->start_us = mono_us();
+    if (given && pc_valid_id(given))
+        snprintf(ctx->request_id, sizeof ctx->request_id, "%s", given);
+    else
+        make_request_id(ctx->request_id);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->request_id);
+}
+
+void access_note_event(server *s, const char *id, const char *member, const char *type)
+{
+    if (!s->cur)
+        return;
+    snprintf(s->cur->event_id, sizeof s->cur->event_id, "%s", id);
+    snprintf(s->cur->member, sizeof s->cur->member, "%s", member);
+    snprintf(s->cur->event_type, sizeof s->cur->event_type, "%s", type);
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}
+
+void access_done(server *s, struct evhttp_request *req, int status)
+{
+    req_ctx *ctx = s->cur && s->cur->req == req ? s->cur : NULL;
+    int64_t us;
+    const char *pattern = NULL, *method;
+
+    if (!ctx) /* answered before routing (a front-line refusal): counted, not timed */
+        return metrics_request(-1, status, 0);
+    if (ctx->start_us == 0) /* answered twice: count the first only */
+        return;
+    us = mono_us() - ctx->start_us;
+    ctx->start_us = 0;
+    metrics_request(ctx->route, status, us);
+    if (!pc_log_enabled(PC_LOG_INFO))
+        return;
+    if (ctx->route >= 0)
+        pattern = route_pattern((size_t)ctx->route, &method);
+    {
+        pc_logline l;
+        pc_logline_begin(&l, PC_LOG_INFO, "access");
+        pc_logline_str(&l, "method", method_name(evhttp_request_get_command(req)));
+        pc_logline_str(&l, "route", pattern);
+        pc_logline_int(&l, "status", status);
+        pc_logline_int(&l, "duration_us", us);
+        pc_logline_str(&l, "request_id", ctx->request_id);
+        pc_logline_str(&l, "member", ctx->member[0] ? ctx->member : NULL);
+        pc_logline_str(&l, "event_id", ctx->event_id[0] ? ctx->event_id : NULL);
+        pc_logline_str(&l, "key", ctx->key[0] ? ctx->key : NULL);
+        pc_logline_end(&l);
+    }
+}
+
+void access_event_answered(server *s, const req_ctx *ctx, int status, const json_t *body)
+{
+    size_t i;
+    const json_t *o;
+    if (status != 200 || !ctx->event_type[0])
+        return;
+    metrics_event(ctx->event_type, json_is_true(json_object_get(body, "duplicate")));
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        if (kind)
+            metrics_outcome(kind);
+    }
+}
+
+void send_raw(server *s, struct evhttp_request *req, int status, const char *ctype,
+               const char *text, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf)
+        evbuffer_add(buf, text, len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    if (status < 300)
+        s->stats.status_2xx++;
+    access_done(s, req, status);
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", buf);
+    if (buf)
+        evbuffer_free(buf);
+}
