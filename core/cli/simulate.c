@@ -13,6 +13,7 @@
  */
 #include "cli.h"
 #include "simreport.h"
+#include "common/jsonr.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -158,9 +159,9 @@ static int line_owner(const char *text, size_t len, int nworkers)
 static int parse_line(const char *text, size_t len, long line, pc_event *ev, char *why,
                       size_t whylen)
 {
-    json_error_t jerr;
+    pc_json_error jerr;
     pc_error err;
-    json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *obj = pc_json_parse(text, len, &jerr);
     int rc;
 
     if (!obj) {

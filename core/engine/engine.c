@@ -16,6 +16,7 @@
 #include "claims.h"
 #include "effects.h"
 #include "resources.h"
+#include "common/jsonr.h"
 #include "common/jsonw-internal.h"
 #include "store/ops-internal.h"
 
@@ -246,7 +247,7 @@ void engine_cancel(engine_call *c)
 /* The event was applied before: answer with its stored response, marked a duplicate. */
 static void reply_duplicate(engine_call *c, const char *stored, size_t len)
 {
-    json_t *body = json_loadb(stored, len, 0, NULL);
+    json_t *body = pc_json_parse(stored, len, NULL);
     if (!body) {
         finish_err(c, 500, "internal", "stored response is not JSON");
         return;
@@ -503,7 +504,7 @@ static void on_load(void *arg, const store_error *err, const store_loaded *res)
     }
     if (res->original) {
         json_decref(c->original);
-        c->original = json_loadb(res->original, res->original_len, 0, NULL);
+        c->original = pc_json_parse(res->original, res->original_len, NULL);
     }
     if (load_state(c, &res->state)) {
         finish_err(c, 500, "internal", "member state is unreadable");

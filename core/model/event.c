@@ -3,6 +3,7 @@
  * read from or written to Redis, so bad input changes nothing.
  */
 #include "punchcard/event.h"
+#include "common/jsonr.h"
 
 #include <string.h>
 
@@ -96,8 +97,8 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err)
 
 int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
 {
-    json_error_t jerr;
-    json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    pc_json_error jerr;
+    json_t *obj = pc_json_parse(body, len, &jerr);
     int rc;
 
     memset(ev, 0, sizeof *ev);

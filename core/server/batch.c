@@ -8,6 +8,7 @@
  * place; the others apply.
  */
 #include "server-internal.h"
+#include "common/jsonr.h"
 #include "metrics.h"
 #include "engine/builtin.h"
 
@@ -211,8 +212,8 @@ static void post_batch_ndjson(server *s, struct evhttp_request *req, const char 
         /* The count drops to zero with the last answer: hold one until every line is in. */
         b->left++;
         for (size_t i = 0; i < (size_t)n; i++) {
-            json_error_t jerr;
-            json_t *obj = json_loadb(lines[i].at, lines[i].len, JSON_REJECT_DUPLICATES, &jerr);
+            pc_json_error jerr;
+            json_t *obj = pc_json_parse(lines[i].at, lines[i].len, &jerr);
             pc_error err;
             if (!obj)
                 pc_fail(&err, 400, "bad_json", "line %zu: invalid JSON at column %d: %s",
@@ -228,8 +229,8 @@ static void post_batch_ndjson(server *s, struct evhttp_request *req, const char 
 
 static void post_batch_json(server *s, struct evhttp_request *req, const char *text, size_t len)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *events, *ev;
+    pc_json_error jerr;
+    json_t *doc = pc_json_parse(text, len, &jerr), *events, *ev;
     size_t n, i;
     batch *b;
 
