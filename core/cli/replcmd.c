@@ -23,7 +23,8 @@ static const char repl_help[] =
     "  A member left out is the last one named.\n"
     "Clock:    clock()  clock(\"2026-01-01T09:00:00Z\")  clock(\"2026-03-01\")  "
     "advance(\"1d12h\")\n"
-    "          (w d h m s); what falls due meanwhile (expiry, releases, ticks) happens then\n"
+    "          (y mo w d h m s); what falls due meanwhile (expiry, releases, ticks) happens\n"
+    "          then and is shown, with each member's next wake\n"
     "Members:  member(\"ann\")  ledger(\"ann\" [, n])  members()\n"
     "Game:     draw(\"lunch\")  leaderboard(\"steps\" [, top [, member]])   for the clock's "
     "period\n"
@@ -34,10 +35,21 @@ static const char repl_help[] =
 
 volatile sig_atomic_t repl_interrupted;
 
+/* A tick the clock move caused: shown like an event the user sent. */
+static void on_tick(void *arg, const char *member, int status, json_t *body)
+{
+    (void)arg;
+    (void)member;
+    replprint_response(status, body);
+}
+
 sweeper *repl_sweeper_new(repl *r)
 {
     /* The clock only moves when told to: sweeps come from engine_sweep_now(), not a timer. */
-    return engine_sweeper_new(r->s.engine, 0);
+    sweeper *sw = engine_sweeper_new(r->s.engine, 0);
+    if (sw)
+        engine_sweeper_watch(sw, on_tick, r);
+    return sw;
 }
 
 static repl *repl_of(lua_State *L)
@@ -99,6 +111,29 @@ static int l_global_index(lua_State *L)
     return 1;
 }
 
+/*
+ * When the sweeper will next wake each member the REPL has seen (an expiry,
+ * a release or a mechanic's m:wake_at), so that a missing wake shows.
+ */
+static void print_next_wakes(repl *r)
+{
+    size_t shown = 0;
+    if (!r->nmembers)
+        return;
+    printf("next wake:");
+    for (size_t i = 0; i < r->nmembers && shown < 20; i++, shown++) {
+        json_t *body = NULL;
+        int status = session_member(&r->s, r->members[i], &body);
+        const char *at = json_string_value(json_object_get(body, "next_wake_at"));
+        if (status == 200)
+            printf(" %s %s%s", r->members[i], at ? at : "none", i + 1 < r->nmembers ? "," : "");
+        json_decref(body);
+    }
+    if (r->nmembers > shown)
+        printf(" ... (%zu more)", r->nmembers - shown);
+    putchar('\n');
+}
+
 /* Has every member whose expiry or release is due by the clock been ticked? */
 static int nothing_due(repl *r)
 {
@@ -127,6 +162,7 @@ static void catch_up(repl *r)
         printf("(%llu member%s had something due by then: ticked)\n",
                (unsigned long long)(engine_sweeper_ticks(r->sweeper) - before),
                engine_sweeper_ticks(r->sweeper) - before == 1 ? "" : "s");
+    print_next_wakes(r);
 }
 
 /* The clock was set or moved on: the REPL sweeps what fell due meanwhile. */

@@ -1,7 +1,8 @@
 /*
  * punch test: runs *_test.lua specs against the mechanics beside them, on the
  * very engine punchd runs, one fresh namespace per case, on a virtual clock.
- * Prints one line per case and a closing "N passed, N failed".
+ * Prints one line per case (with its warnings under it) and a closing
+ * "N passed, N failed" (", N warnings" when there were some).
  */
 #include "cli.h"
 #include "cli/luabind-internal.h"
@@ -73,7 +74,18 @@ static const char prelude[] =
     "  return self:send{member = p.member, id = p.id, type = 'profile',\n"
     "    data = {attributes = p.attributes, tier_floor = p.tier_floor}}\n"
     "end\n"
-    "function T:tick(member) return self:send{member = member, type = 'tick'} end\n"
+    "local warnings = {}\n"
+    "function _take_warnings() local w = warnings; warnings = {}; return w end\n"
+    "function T:tick(member)\n"
+    "  local id = member or self.default_member\n"
+    "  local m, now = _member(id), _clock()\n"
+    "  local wake = m and m.next_wake_at\n"
+    "  if not wake or wake > now then\n"
+    "    warnings[#warnings + 1] = string.format('t:tick() at %s: punchd would not wake %s now "
+    "(next wake: %s); is an m:wake_at missing?', now, id, wake or 'none')\n"
+    "  end\n"
+    "  return self:send{member = member, type = 'tick'}\n"
+    "end\n"
     "function T:ledger(id, limit) return _ledger(id or self.default_member, limit or 1000) end\n"
     "function T:balance(id, currency)\n"
     "  local m = _member(id)\n"
@@ -132,7 +144,7 @@ static const char prelude[] =
 typedef struct spec_ctx {
     session *s;
     luabind b; /* the bindings of every spec file's state */
-    int passed, failed;
+    int passed, failed, warnings;
     char loaded_dir[4096];
     int dir_ok;
     char dir_err[512];
@@ -183,6 +195,27 @@ static void load_dir(spec_ctx *c, const char *dir)
                  json_string_value(json_object_get(json_object_get(d, "error"), "message")));
         json_decref(d);
     }
+}
+
+/*
+ * The case's warnings, under its line: a t:tick() for a member punchd would
+ * not have woken then hides a missing m:wake_at (the spec passes; production
+ * would never send that tick).
+ */
+static void print_warnings(spec_ctx *c, lua_State *L)
+{
+    lua_getglobal(L, "_take_warnings");
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return;
+    }
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        printf("     warning: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        c->warnings++;
+    }
+    lua_pop(L, 1);
 }
 
 static void run_spec_file(spec_ctx *c, const char *path)
@@ -248,6 +281,7 @@ static void run_spec_file(spec_ctx *c, const char *path)
             printf("FAIL %s: %s\n     %s\n", name, cname, lua_tostring(L, -1));
             c->failed++;
         }
+        print_warnings(c, L);
         if (!c->s->own_redis)
             session_wipe(c->s);
         lua_settop(L, 1);
@@ -351,6 +385,10 @@ int cmd_test(int argc, char **argv)
     }
     free(files);
     session_close(&s);
-    printf("%d passed, %d failed\n", c.passed, c.failed);
+    if (c.warnings)
+        printf("%d passed, %d failed, %d warning%s\n", c.passed, c.failed, c.warnings,
+               c.warnings == 1 ? "" : "s");
+    else
+        printf("%d passed, %d failed\n", c.passed, c.failed);
     return c.failed ? 1 : 0;
 }

@@ -38,6 +38,8 @@ struct sweeper {
     int due_inflight;           /* requests of the current due sweep still out */
     int claims_sweeping;
     uint64_t ticks;
+    engine_tick_fn *watch; /* engine_sweeper_watch(), or NULL */
+    void *watch_arg;
     int refs; /* 1 for the owner + 1 per callback in flight */
     int dead; /* engine_sweeper_free() was called: the last callback frees */
 };
@@ -109,6 +111,8 @@ static void on_tick_done(void *arg, int status, json_t *body)
         store_member_field(t->sw->e->store, t->sw->e->ns, t->member, "due", on_due_read, t);
         return;
     }
+    if (!t->sw->dead && t->sw->watch)
+        t->sw->watch(t->sw->watch_arg, t->member, status, body);
     if (status != 200)
         pc_log(PC_LOG_WARN, "sweeper: tick of %s: %d %s", t->member, status,
                json_string_value(json_object_get(json_object_get(body, "error"), "message")));
@@ -301,6 +305,12 @@ void engine_sweep_now(sweeper *sw)
         evtimer_del(sw->due_timer);
     sweep_due(sw);
     sweep_claims(sw);
+}
+
+void engine_sweeper_watch(sweeper *sw, engine_tick_fn *fn, void *arg)
+{
+    sw->watch = fn;
+    sw->watch_arg = arg;
 }
 
 uint64_t engine_sweeper_ticks(const sweeper *sw)

@@ -333,6 +333,24 @@ static int api_mechanic(lua_State *L)
     return 1;
 }
 
+/*
+ * reason(text) -- why the running mechanic gives nothing this time ("spent less than 1000"),
+ * for ?explain=1 and the REPL. The last one said wins; returns nothing, so `return reason(...)`
+ * reads well.
+ */
+static int api_reason(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+    if (!run->cur)
+        return luaL_error(L, "reason: only a running mechanic can give a reason");
+    if (n >= sizeof run->reason || memchr(text, '\0', n))
+        return luaL_error(L, "reason: at most %d characters of text", (int)sizeof run->reason - 1);
+    memcpy(run->reason, text, n + 1);
+    return 0;
+}
+
 /* global_count(name) -> the global counter after counting this event (once per event). */
 static int api_global_count(lua_State *L)
 {
@@ -344,6 +362,8 @@ void luart_core_globals(lua_State *L)
 {
     lua_pushcfunction(L, api_global_count);
     lua_setfield(L, -2, "global_count");
+    lua_pushcfunction(L, api_reason);
+    lua_setfield(L, -2, "reason");
     lua_pushcfunction(L, api_mechanic);
     lua_setfield(L, -2, "mechanic");
     lua_pushcfunction(L, api_prize);

@@ -116,25 +116,58 @@ static lua_Integer field_or(lua_State *L, int t, const char *k, lua_Integer def)
     return v;
 }
 
-/* 1 when the event's time falls in the campaign (compiled table at t). */
-static int campaign_active(lua_State *L, int t, int64_t at)
+/* A bound of the campaign (ms) as the reason shows it, in the campaign's time zone. */
+static void bound_text(int64_t ms, const char *tz, char *out, size_t n)
 {
     struct tm tm;
+    if (pc_local_time(ms, tz, &tm)) {
+        pc_time_format(ms, out, n);
+        return;
+    }
+    snprintf(out, n, "%04d-%02d-%02d %02d:%02d %s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tz);
+}
+
+/*
+ * NULL when the event's time falls in the campaign (compiled table at t);
+ * else why not, naming the bound that failed, written into why.
+ */
+static const char *campaign_miss(lua_State *L, int t, int64_t at, char *why, size_t n)
+{
+    struct tm tm;
+    char b[64];
     lua_getfield(L, t, "tz");
     const char *tz = lua_tostring(L, -1);
     int ok = pc_local_time(at, tz, &tm) == 0;
     lua_pop(L, 1); /* tz stays alive in the table */
-    if (at < field_or(L, t, "from", INT64_MIN) || at >= field_or(L, t, "to", INT64_MAX))
-        return 0;
-    if (ok && !(field_or(L, t, "days", 0x7f) & (1 << tm.tm_wday)))
-        return 0;
+    lua_Integer from = field_or(L, t, "from", INT64_MIN), to = field_or(L, t, "to", INT64_MAX);
+    if (at < from) {
+        bound_text(from, tz, b, sizeof b);
+        snprintf(why, n, "outside its campaign window: before active.from (%s)", b);
+        return why;
+    }
+    if (at >= to) {
+        bound_text(to, tz, b, sizeof b);
+        snprintf(why, n, "outside its campaign window: at or after active.to (%s)", b);
+        return why;
+    }
+    if (ok && !(field_or(L, t, "days", 0x7f) & (1 << tm.tm_wday))) {
+        snprintf(why, n, "outside its campaign window: a %s in %s is not one of active.days",
+                 day_names[tm.tm_wday], tz);
+        return why;
+    }
     if (ok) {
         lua_Integer h1 = field_or(L, t, "h1", 0), h2 = field_or(L, t, "h2", 24);
         if (h1 <= h2 ? (tm.tm_hour < h1 || tm.tm_hour >= h2)
-                     : (tm.tm_hour < h1 && tm.tm_hour >= h2)) /* e.g. {22, 2} */
-            return 0;
+                     : (tm.tm_hour < h1 && tm.tm_hour >= h2)) { /* e.g. {22, 2} */
+            snprintf(why, n,
+                     "outside its campaign window: %02d:%02d in %s is outside active.hours "
+                     "{%d, %d}",
+                     tm.tm_hour, tm.tm_min, tz, (int)h1, (int)h2);
+            return why;
+        }
     }
-    return 1;
+    return NULL;
 }
 
 static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
@@ -149,10 +182,9 @@ static int wrapped_run(lua_State *L)
     lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
     lua_settop(L, 2);
     if (lua_istable(L, lua_upvalueindex(2)) &&
-        !campaign_active(L, lua_upvalueindex(2), run->ev->at_ms)) {
-        run->skipped = "outside its campaign window (active)";
+        (run->skipped = campaign_miss(L, lua_upvalueindex(2), run->ev->at_ms, run->skip_buf,
+                                      sizeof run->skip_buf)))
         return 0;
-    }
     if (control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
         run->skipped = "the member is held out in its control group";
         luart_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));

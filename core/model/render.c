@@ -130,12 +130,13 @@ json_t *member_to_json(const member_state *m)
             json_object_set_new(pending, r.name, json_integer(v));
     }
     game_json(m, badges, streaks);
-    int64_t joined = member_joined_at(m), last = member_last_event_at(m);
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+    int64_t joined = member_joined_at(m), last = member_last_event_at(m), due = member_due(m);
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
                      "member", m->id, "balances", balances, "pending", pending, "expiring",
                      lots_summary(m), "badges", badges, "streaks", streaks, "counters", counters,
                      "prizes", prizes, "tier", tier ? json_string(tier) : json_null(),
                      "tier_floor", floor ? json_string(floor) : json_null(), "attributes", attrs,
                      "joined_at", joined ? time_json(joined) : json_null(), "last_event_at",
-                     last ? time_json(last) : json_null(), "version", (json_int_t)m->version);
+                     last ? time_json(last) : json_null(), "next_wake_at",
+                     due ? time_json(due) : json_null(), "version", (json_int_t)m->version);
 }

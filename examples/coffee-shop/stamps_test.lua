@@ -26,7 +26,8 @@ test("spending takes the soonest-expiring stamps first", function(t)
   t:clock("2026-05-05T09:00:00Z")
   drinks(t, 5)                                     -- 11: free drink takes 6 old + 4 new
   t:clock("2026-07-06T09:00:00Z")
-  t:hasnt(t:tick(), {kind = "expire"})             -- nothing left of January's lot
+  -- nothing left of January's lot: the next expiry is May's, in November
+  t:eq(t:member().next_wake_at, "2026-11-05T09:00:00.000Z")
   t:eq(t:balance("ann", "stamps"), 1)
 end)
 

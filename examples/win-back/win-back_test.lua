@@ -20,9 +20,8 @@ end)
 test("a free coffee a year after joining, even for a silent member", function(t)
   t:clock("2026-01-31T09:00:00Z")
   order(t)
-  t:advance("9mo")                                 -- 31 October: nothing yet
-  t:hasnt(t:tick(), {kind = "prize"})
-  t:clock("2027-01-31T09:00:00Z")                  -- the wake asked for at joining
+  t:eq(t:member().next_wake_at, "2027-01-31T09:00:00.000Z")   -- asked for at joining
+  t:advance("1y")                                  -- 2027-01-31T09:00: the wake is due
   t:has(t:tick(), {kind = "prize", prize = "anniversary-coffee", since = "2026-01-31"})
   t:hasnt(order(t), {kind = "prize"})              -- once
 end)

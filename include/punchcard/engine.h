@@ -99,4 +99,12 @@ void engine_sweep_now(sweeper *sw);
 /* Tick events sent so far. */
 uint64_t engine_sweeper_ticks(const sweeper *sw);
 
+/*
+ * Called with each tick's answer (status, body borrowed for the call) once it
+ * is applied, for a front end that shows what the clock did (the REPL). A
+ * tick found already applied (a duplicate) is not reported. fn NULL stops.
+ */
+typedef void engine_tick_fn(void *arg, const char *member, int status, json_t *body);
+void engine_sweeper_watch(sweeper *sw, engine_tick_fn *fn, void *arg);
+
 #endif

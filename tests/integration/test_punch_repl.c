@@ -236,8 +236,14 @@ static void lines_through_a_pipe(void **state)
          "  cy is #2 with 500"},
         {"  mug            pool 5 per day, this 2026-03-08: 5 left, 0 won; won in all 2"},
         {"leaderboard steps, period 2026-W10 (per week)\n  nobody scored"},
-        /* The clock moved past the stamp's expiry: it expired then, without an event. */
-        {"(1 member had something due by then: ticked)\n2026-04-08T00:00:00.000Z"},
+        /* Moving the clock shows when each member will be woken next. */
+        {"next wake: cy none, dee none, eve 2026-04-07T00:00:00.000Z\n2026-03-09T00:00:00.000Z"},
+        /* The clock moved past the stamp's expiry: it expired then, without an event; the
+         * tick is shown as it happened. */
+        {"tick tick-1775520000000 for eve at 2026-04-07T00:00:00.000Z"},
+        {"  expiry  -1 stamps (balance 0) [expire]"},
+        {"(1 member had something due by then: ticked)\n"
+         "next wake: cy none, dee none, eve none\n2026-04-09T00:00:00.000Z"},
         {"eve (version 2)\n  balances   stamps 0"},
     };
     char *dir = h_scripts_copy();
@@ -272,6 +278,7 @@ static void lines_through_a_pipe(void **state)
           "draw(\"wheel\")\n"
           "leaderboard(\"steps\")\n"
           "stamp{member=\"eve\"}\n"
+          "advance(\"1d\")\n"
           "advance(\"31d\")\n"
           "member(\"eve\")\n",
           WAIT_MS, &o);
@@ -448,11 +455,43 @@ static void the_repl_and_punch_test_agree(void **state)
     free(dir);
 }
 
+/* punch test warns when a spec's t:tick() reaches a member punchd would not have woken then. */
+static void a_tick_nobody_asked_for_warns(void **state)
+{
+    char *dir = h_scripts_copy(), path[4096];
+    const char *argv[] = {PUNCH_PATH, "test", path, NULL};
+    h_proc_out t;
+    (void)state;
+    snprintf(path, sizeof path, "%s/tick_test.lua", dir);
+    h_write_file(dir, "game.lua", GAME_LUA);
+    h_write_file(dir, "tick_test.lua",
+                 "test('a stamp expires after 30 days', function(t)\n"
+                 "  t:send{type = 'stamp'}\n"
+                 "  t:advance('30d')\n" /* due: no warning */
+                 "  t:has(t:tick(), {kind = 'expire'})\n"
+                 "end)\n"
+                 "test('a tick too early', function(t)\n"
+                 "  t:send{type = 'stamp'}\n"
+                 "  t:advance('29d')\n"
+                 "  t:hasnt(t:tick(), {kind = 'expire'})\n"
+                 "end)\n");
+    h_run(argv, NULL, NULL, WAIT_MS, &t);
+    if (t.status != 0 || !strstr(t.out, "2 passed, 0 failed, 1 warning\n") ||
+        !strstr(t.out, "ok   tick_test.lua: a tick too early\n"
+                       "     warning: t:tick() at 2026-01-30T12:00:00.000Z: punchd would not "
+                       "wake ann now (next wake: 2026-01-31T12:00:00.000Z)"))
+        fail_msg("punch test: exit %d: %s%s", t.status, t.out, t.err);
+    h_proc_out_free(&t);
+    h_rm_dir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_through_a_pipe),
         cmocka_unit_test(the_repl_and_punch_test_agree),
+        cmocka_unit_test(a_tick_nobody_asked_for_warns),
         cmocka_unit_test_teardown(a_session_at_the_prompt, stop_pane),
         cmocka_unit_test_teardown(ctrl_c_stops_a_runaway_line, stop_pane),
     };

@@ -394,26 +394,28 @@ static void test_badge_levels(void **state)
 
 static void test_campaigns(void **state)
 {
+    /* why: the explain reason when it does not run (the bound that failed). */
     static const struct {
         const char *type, *at;
         int runs;
+        const char *why;
     } cases[] = {
-        {"weekend", "2026-11-28T12:00:00+01:00", 0}, /* a Saturday before it starts */
-        {"weekend", "2026-12-05T09:59:00+01:00", 0}, /* Saturday, before 10 */
-        {"weekend", "2026-12-05T10:00:00+01:00", 1},
-        {"weekend", "2026-12-05T17:59:00+01:00", 1},
-        {"weekend", "2026-12-05T18:00:00+01:00", 0},
-        {"weekend", "2026-12-06T12:00:00+01:00", 1}, /* Sunday */
-        {"weekend", "2026-12-07T12:00:00+01:00", 0}, /* Monday */
-        {"weekend", "2026-12-26T12:00:00+01:00", 0}, /* after it ended */
-        {"advent", "2026-11-30T22:59:59Z", 0},       /* 23:59:59 in Paris */
-        {"advent", "2026-11-30T23:00:00Z", 1},       /* midnight in Paris */
-        {"advent", "2026-12-24T16:59:59Z", 1},
-        {"advent", "2026-12-24T17:00:00Z", 0}, /* the end is excluded */
-        {"late", "2026-12-02T23:30:00Z", 1},   /* hours {22, 2} wrap midnight */
-        {"late", "2026-12-03T01:59:00Z", 1},
-        {"late", "2026-12-03T02:00:00Z", 0},
-        {"late", "2026-12-03T12:00:00Z", 0},
+        {"weekend", "2026-11-28T12:00:00+01:00", 0, "before active.from (2026-12-01 00:00 Europe/Paris)"},
+        {"weekend", "2026-12-05T09:59:00+01:00", 0, "09:59 in Europe/Paris is outside active.hours {10, 18}"},
+        {"weekend", "2026-12-05T10:00:00+01:00", 1, NULL},
+        {"weekend", "2026-12-05T17:59:00+01:00", 1, NULL},
+        {"weekend", "2026-12-05T18:00:00+01:00", 0, "18:00 in Europe/Paris is outside"},
+        {"weekend", "2026-12-06T12:00:00+01:00", 1, NULL}, /* Sunday */
+        {"weekend", "2026-12-07T12:00:00+01:00", 0, "a mon in Europe/Paris is not one of active.days"},
+        {"weekend", "2026-12-26T12:00:00+01:00", 0, "at or after active.to (2026-12-24 00:00 Europe/Paris)"},
+        {"advent", "2026-11-30T22:59:59Z", 0, "before active.from"}, /* 23:59:59 in Paris */
+        {"advent", "2026-11-30T23:00:00Z", 1, NULL},                 /* midnight in Paris */
+        {"advent", "2026-12-24T16:59:59Z", 1, NULL},
+        {"advent", "2026-12-24T17:00:00Z", 0, "at or after active.to (2026-12-24 18:00"},
+        {"late", "2026-12-02T23:30:00Z", 1, NULL}, /* hours {22, 2} wrap midnight */
+        {"late", "2026-12-03T01:59:00Z", 1, NULL},
+        {"late", "2026-12-03T02:00:00Z", 0, "02:00 in UTC is outside active.hours {22, 2}"},
+        {"late", "2026-12-03T12:00:00Z", 0, "outside active.hours"},
     };
     mechset *set = compile_one(
         "mechanic 'weekend' { on = 'weekend', run = function(ev, m) m:incr('runs') end,\n"
@@ -426,10 +428,21 @@ static void test_campaigns(void **state)
         "  active = {hours = {22, 2}} }\n");
     for (size_t i = 0; i < N(cases); i++) {
         member_state *m = member_new("ann");
+        const char *why = NULL;
+        json_t *t;
+        size_t k;
+        m->trace = json_array();
         json_decref(run_at(set, m, cases[i].type, cases[i].at, NULL));
         if (member_get_int(m, "c:runs") != cases[i].runs)
             fail_msg("%s at %s: want runs %d, got %lld", cases[i].type, cases[i].at, cases[i].runs,
                      (long long)member_get_int(m, "c:runs"));
+        json_array_foreach(m->trace, k, t) {
+            if (!strcmp(json_string_value(json_object_get(t, "mechanic")), cases[i].type))
+                why = json_string_value(json_object_get(t, "reason"));
+        }
+        if (cases[i].why ? !why || !strstr(why, cases[i].why) : why != NULL)
+            fail_msg("%s at %s: want a reason with \"%s\", got \"%s\"", cases[i].type, cases[i].at,
+                     cases[i].why ? cases[i].why : "(none)", why ? why : "(none)");
         member_free(m);
     }
     mechset_unref(set);
