@@ -7,6 +7,8 @@
 --            runs against the same Redis never collide with earlier ids
 --   MEMBERS  how many distinct members (default 10000); member k is "bm<k>"
 --   LABEL    name printed in the result line (default "run")
+--   BATCH    0 (default): one order per POST /v1/events; N: N orders per
+--            POST /v1/events/batch ({"events": [...]}); sent and ok then count events
 --
 -- Ids are "<nonce>-<thread>-<counter>", unique per run. Members are chosen
 -- round-robin (thread-interleaved), so every member gets about the same load.
@@ -26,6 +28,7 @@ end
 local nonce = os.getenv("NONCE") or fresh_nonce()
 local members = tonumber(os.getenv("MEMBERS") or "10000")
 local label = os.getenv("LABEL") or "run"
+local batch = tonumber(os.getenv("BATCH") or "0")
 
 function setup(thread)
   thread:set("tid", nthreads)
@@ -48,7 +51,19 @@ function init(args)
   pos = tid
 end
 
+local function one_order()
+  sent = sent + 1
+  local m = (pos + sent * 7919) % members
+  return prefix .. sent .. tail .. "bm" .. m .. items
+end
+
 function request()
+  if batch > 0 then
+    local parts = {}
+    for i = 1, batch do parts[i] = one_order() end
+    return wrk.format("POST", "/v1/events/batch", headers,
+      '{"events":[' .. table.concat(parts, ",") .. ']}')
+  end
   sent = sent + 1
   -- Walk all members with a prime stride (gcd(7919, members) = 1 for the default),
   -- offset by the thread id: consecutive requests hit different members.
@@ -58,6 +73,14 @@ function request()
 end
 
 function response(status, hdrs, body)
+  if batch > 0 then
+    -- One result per event; an event that failed has another status in its place.
+    local n = status == 200 and select(2, body:gsub('"status":200', '')) or 0
+    ok = ok + n
+    bad = bad + (batch - n)
+    if status >= 500 then bad5 = bad5 + batch elseif status >= 400 then bad4 = bad4 + batch end
+    return
+  end
   if status >= 200 and status < 300 then
     ok = ok + 1
   else
@@ -88,8 +111,10 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.timeout))
   io.write(string.format(
     "RESULT label=%s requests=%d secs=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f " ..
-    "max_ms=%.3f sent=%d ok=%d non2xx=%d sock_errors=%d nonce=%s\n",
-    label, summary.requests, secs, summary.requests / secs,
+    "max_ms=%.3f sent=%d ok=%d non2xx=%d sock_errors=%d nonce=%s per_request=%d\n",
+    label, summary.requests * math.max(batch, 1), secs,
+    summary.requests * math.max(batch, 1) / secs,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    sent_total, ok_total, bad_total, e.connect + e.read + e.write + e.timeout, nonce))
+    sent_total, ok_total, bad_total, e.connect + e.read + e.write + e.timeout, nonce,
+    math.max(batch, 1)))
 end

@@ -11,6 +11,9 @@
 #   THREADS=1        wrk threads
 #   WORKERS=1        punchd --workers; a list ("1 2") measures punchd once per value
 #   MEMBERS=10000    distinct members the orders are spread over
+#   BATCH=100        also measure POST /v1/events/batch with this many orders per request
+#                    (after each punchd's single-event run, same process); 0: skip
+#   BATCH_CONNS=8    wrk connections for the batch run
 #   REDIS_VIA=unix   how punchd and redis-benchmark reach Redis: unix (socket) or tcp
 #   REDIS_AOF=0      0: no persistence at all; 1: appendonly yes, appendfsync everysec
 #   BENCH_N=100000   redis-benchmark requests per test
@@ -32,6 +35,8 @@ CONNS=${CONNS:-50}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 MEMBERS=${MEMBERS:-10000}
+BATCH=${BATCH:-100}
+BATCH_CONNS=${BATCH_CONNS:-8}
 REDIS_VIA=${REDIS_VIA:-unix}
 REDIS_AOF=${REDIS_AOF:-0}
 BENCH_N=${BENCH_N:-100000}
@@ -134,16 +139,17 @@ NCPU=$(nproc)
 # Runs wrk with orders.lua against the server $4; writes its RESULT line's key=value
 # fields to $TMP/res-$1, plus the CPU that the server, Redis and wrk spent per request
 # (microseconds) and the cores that other processes of the machine kept busy meanwhile.
-# $1 label, $2 url, $3 duration, $4 server pid
+# $1 label, $2 url, $3 duration, $4 server pid; $5 orders per request (0: POST /v1/events,
+# N: POST /v1/events/batch), $6 connections (default CONNS). Rates and counts are per event.
 run_wrk() {
-	local label=$1 url=$2 dur=$3 spid=$4 out=$TMP/wrk-$1.txt res
+	local label=$1 url=$2 dur=$3 spid=$4 per=${5:-0} conns=${6:-$CONNS} out=$TMP/wrk-$1.txt res
 	local limit=$(($(secs_of "$dur") + 30))
 	local s0 r0 w0 m0 s1 r1 w1 m1 n me=$BASHPID
 	# wrk's CPU: what this shell's waited-for children used (cutime + cstime).
 	s0=$(cpu_ticks "$spid") r0=$(cpu_ticks "$REDIS_PID") w0=$(awk '{ print $16 + $17 }' "/proc/$me/stat")
 	m0=$(machine_ticks)
-	LABEL=$label NONCE=$NONCE-$label MEMBERS=$MEMBERS timeout "$limit" \
-		wrk -t"$THREADS" -c"$CONNS" -d"$dur" --timeout 5s --latency -s "$BENCH/orders.lua" "$url" \
+	LABEL=$label NONCE=$NONCE-$label MEMBERS=$MEMBERS BATCH=$per timeout "$limit" \
+		wrk -t"$THREADS" -c"$conns" -d"$dur" --timeout 5s --latency -s "$BENCH/orders.lua" "$url" \
 		>"$out" 2>&1 &
 	bg_wait $! || die "wrk $label failed: $(tail -3 "$out")"
 	m1=$(machine_ticks)
@@ -213,7 +219,7 @@ profile_report() {
 }
 
 # ---- punchd ------------------------------------------------------------------------
-declare -A P_RES P_OK P_SENT P_NS
+declare -A P_RES P_OK P_SENT P_NS B_RES
 PROFILE_TXT=""
 first=1
 for w in $WORKERS; do
@@ -242,6 +248,13 @@ for w in $WORKERS; do
 	fi
 	run_wrk "punchd-w$w" "$url" "$DURATION" "$PUNCHD_PID"
 	res=$(cat "$TMP/res-punchd-w$w")
+	bsent=0 bok=0
+	if [ "$BATCH" -gt 0 ]; then
+		log "punchd --workers $w: measuring POST /v1/events/batch, $BATCH orders each, -c$BATCH_CONNS"
+		run_wrk "punchd-w$w-batch" "$url" "$DURATION" "$PUNCHD_PID" "$BATCH" "$BATCH_CONNS"
+		B_RES[$w]=$(cat "$TMP/res-punchd-w$w-batch")
+		bsent=$(field sent "${B_RES[$w]}") bok=$(field ok "${B_RES[$w]}")
+	fi
 	if [ "$PROFILE" = 1 ] && [ "$first" = 1 ]; then
 		wait "$PERF_PID" 2>/dev/null || true
 		PROFILE_TXT=$TMP/perf-report.txt
@@ -249,8 +262,8 @@ for w in $WORKERS; do
 	fi
 	first=0
 	P_RES[$w]=$res
-	P_OK[$w]=$(($(field ok "$warm") + $(field ok "$res")))
-	P_SENT[$w]=$(($(field sent "$warm") + $(field sent "$res")))
+	P_OK[$w]=$(($(field ok "$warm") + $(field ok "$res") + bok))
+	P_SENT[$w]=$(($(field sent "$warm") + $(field sent "$res") + bsent))
 	P_NS[$w]=$ns
 	stop_pid "$PUNCHD_PID"
 done
@@ -343,17 +356,26 @@ row() {
 }
 row "hello-world (evhttp, 1 loop)" "$HELLO" "1.00"
 GOAL=met
+BATCH_LINES=()
 for w in $WORKERS; do
 	r=${P_RES[$w]}
 	ratio=$(awk -v a="$(field rps "$r")" -v b="$h_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	row "punchd --workers $w" "$r" "$ratio"
 	awk -v r="$ratio" -v g=$GOAL_RATIO -v p="$(field p99_ms "$r")" -v gp=$GOAL_P99_MS \
 		'BEGIN { exit !(r >= g && p <= gp) }' || GOAL=missed
+	if [ -n "${B_RES[$w]:-}" ]; then
+		b=${B_RES[$w]}
+		bratio=$(awk -v a="$(field rps "$b")" -v b="$h_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+		BATCH_LINES+=("punchd --workers $w: batch of $BATCH (-c$BATCH_CONNS) $(awk -v a="$(field rps "$b")" \
+			-v s="$(field rps "$r")" 'BEGIN { printf "%.2f", (s > 0 ? a / s : 0) }')x its single-event rate")
+		row "punchd --workers $w, batch of $BATCH (-c$BATCH_CONNS; latency per request)" "$b" "$bratio"
+	fi
 done
 printf '| redis-benchmark SET (-c %s -P 1) | %.0f | | | | | | | | | |\n' "$CONNS" "$RB_SET"
 printf '| redis-benchmark GET (-c %s -P 1) | %.0f | | | | | | | | | |\n' "$CONNS" "$RB_GET"
 echo
 echo "Goal: punchd >= ${GOAL_RATIO}x hello-world events/s and p99 <= ${GOAL_P99_MS} ms at $CONNS connections: $GOAL"
+for l in "${BATCH_LINES[@]}"; do echo "$l (goal >= 3x)"; done
 echo
 echo "Correctness (balance = sum of ledger deltas; 2xx <= events applied <= sent): $CHECK"
 cat "$CHECK_LINES"

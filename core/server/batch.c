@@ -10,6 +10,7 @@
 #include "server-internal.h"
 #include "common/jsonr.h"
 #include "metrics.h"
+#include "common/jsonw-internal.h"
 #include "engine/builtin.h"
 
 #include <event2/buffer.h>
@@ -21,54 +22,87 @@ typedef struct batch_slot {
     batch *b;
     size_t index;
     engine_call *call; /* while the engine works on it */
+    char *text;        /* its result, written: {"status": N, ...the body} */
+    size_t len;
 } batch_slot;
 
 struct batch {
     pending_req *p; /* the request, on the server's list until answered */
-    json_t *results;
     size_t n, left;
     batch_slot *slots;
 };
 
-/* The result of one event: body (stolen) with its "status" first. */
-static json_t *with_status(int status, json_t *body)
+/*
+ * The result of one event as text: body's JSON (text, len) with "status" first.
+ * The body's text is the engine's when it wrote it already (the response the
+ * commit stored), so a batch's answer is assembled, not serialized again.
+ */
+static void slot_result(batch_slot *sl, int status, const char *text, size_t len)
 {
-    json_t *r = json_object();
-    const char *key;
-    json_t *v;
-    if (!r) {
-        json_decref(body);
-        return NULL;
+    char head[32], *o;
+    size_t hl = 0;
+    memcpy(head, "{\"status\":", 10);
+    hl = 10 + pc_format_int(head + 10, status);
+    /* text is an object: "{}" or "{...}" */
+    if (!text || len < 2 || text[0] != '{')
+        return;
+    if (!(o = malloc(hl + len + 1)))
+        return;
+    memcpy(o, head, hl);
+    if (len == 2) {
+        o[hl] = '}';
+        sl->len = hl + 1;
+    } else {
+        o[hl] = ',';
+        memcpy(o + hl + 1, text + 1, len - 1);
+        sl->len = hl + len;
     }
-    json_object_set_new(r, "status", json_integer(status));
-    json_object_foreach(body, key, v)
-        json_object_set(r, key, v);
-    json_decref(body);
-    return r;
+    sl->text = o;
 }
 
 static void batch_free(batch *b)
 {
-    json_decref(b->results);
+    for (size_t i = 0; i < b->n; i++)
+        free(b->slots[i].text);
     free(b->slots);
     free(b);
 }
 
-/* The last event is decided: answer and free. */
+/* The last event is decided: answer {"results": [...]} and free. */
 static void batch_answer(batch *b)
 {
     pending_req *p = b->p;
     server *s = p->s;
-    json_t *body = json_object();
+    size_t total = 16, at;
+    char *out;
 
-    if (body)
-        json_object_set(body, "results", b->results);
+    for (size_t i = 0; i < b->n; i++)
+        total += (b->slots[i].text ? b->slots[i].len : 4) + 1;
+    if ((out = malloc(total))) {
+        memcpy(out, "{\"results\":[", 12);
+        at = 12;
+        for (size_t i = 0; i < b->n; i++) {
+            if (i)
+                out[at++] = ',';
+            /* A result that could not be written (out of memory) is null. */
+            if (b->slots[i].text) {
+                memcpy(out + at, b->slots[i].text, b->slots[i].len);
+                at += b->slots[i].len;
+            } else {
+                memcpy(out + at, "null", 4);
+                at += 4;
+            }
+        }
+        out[at++] = ']';
+        out[at++] = '}';
+    }
     pending_unlink(s, p);
     s->stats.inflight--;
     metrics_inflight(-1);
     s->cur = &p->ctx;
-    send_json(s, p->req, 200, body);
+    send_json_text(s, p->req, 200, out, out ? at : 0);
     s->cur = NULL;
+    free(out);
     free(p);
     batch_free(b);
 }
@@ -85,7 +119,16 @@ static void on_event_done(void *arg, int status, json_t *body)
         if (json_is_true(json_object_get(body, "duplicate")))
             s->stats.duplicates++;
     }
-    json_array_set_new(b->results, sl->index, with_status(status, body));
+    {
+        size_t len;
+        const char *text = engine_answer_text(s->engine, &len);
+        char *own = NULL;
+        if (!text)
+            text = own = pc_json_dump(body, &len);
+        slot_result(sl, status, text, len);
+        free(own);
+    }
+    json_decref(body);
     if (--b->left == 0)
         batch_answer(b);
 }
@@ -168,14 +211,9 @@ static batch *batch_new(server *s, struct evhttp_request *req, size_t n)
     if (b) {
         b->n = b->left = n;
         b->slots = calloc(n ? n : 1, sizeof *b->slots);
-        b->results = json_array();
-        for (size_t i = 0; b->results && i < n; i++)
-            if (json_array_append_new(b->results, json_null()))
-                break;
     }
-    if (!b || !b->slots || !b->results || json_array_size(b->results) != n) {
-        if (b)
-            batch_free(b);
+    if (!b || !b->slots) {
+        free(b);
         send_error(s, req, 500, "internal", "out of memory");
         return NULL;
     }

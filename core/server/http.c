@@ -48,9 +48,7 @@ static const char *reason(int status)
     }
 }
 
-/* Sends text (len bytes of JSON, or NULL when out of memory: a 500 then) as the response. */
-static void send_text(server *s, struct evhttp_request *req, int status, const char *text,
-                      size_t len)
+void send_json_text(server *s, struct evhttp_request *req, int status, const char *text, size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
     char *oom_text = NULL;
@@ -87,7 +85,7 @@ void send_json(server *s, struct evhttp_request *req, int status, json_t *body)
     size_t len = 0;
     char *text = body ? pc_json_dump(body, &len) : NULL;
     json_decref(body);
-    send_text(s, req, status, text, len);
+    send_json_text(s, req, status, text, len);
     free(text);
 }
 
@@ -166,7 +164,7 @@ void on_engine_done(void *arg, int status, json_t *body)
         const char *text = engine_answer_text(s->engine, &len);
         if (text) {
             json_decref(body);
-            send_text(s, p->req, status, text, len);
+            send_json_text(s, p->req, status, text, len);
         } else {
             send_json(s, p->req, status, body);
         }

@@ -65,6 +65,10 @@ struct pending_req {
 /* Sends body (stolen) as the response; evhttp frees req, even if the client left. */
 void send_json(server *s, struct evhttp_request *req, int status, json_t *body);
 
+/* Sends text (len bytes of JSON, borrowed; NULL when out of memory: a 500 then) as the response. */
+void send_json_text(server *s, struct evhttp_request *req, int status, const char *text,
+                    size_t len);
+
 /* Sends {"error": {"code", "message"}} (pc_error_json(), the one rendering) with status. */
 void send_error(server *s, struct evhttp_request *req, int status, const char *code,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -120,7 +124,7 @@ void access_note_event(server *s, const char *id, const char *member, const char
 
 /* Sends text (copied) as is with content type ctype: not JSON (the metrics, the OpenAPI). */
 void send_raw(server *s, struct evhttp_request *req, int status, const char *ctype,
-               const char *text, size_t len);
+              const char *text, size_t len);
 
 /* metrics.c: GET /metrics. */
 route_fn get_metrics;
