@@ -19,19 +19,21 @@ static void report_counter(lua_State *L, mech_run *run, const char *name, int64_
     json_t *outs = run->m->outcomes;
     for (size_t i = 0; i < json_array_size(outs); i++) {
         json_t *o = json_array_get(outs, i);
-        if (strcmp(json_string_value(json_object_get(o, "kind")), "counter") == 0 &&
-            strcmp(json_string_value(json_object_get(o, "mechanic")), run->cur->name) == 0 &&
-            strcmp(json_string_value(json_object_get(o, "counter")), name) == 0) {
-            json_object_set_new(o, "value", json_integer(value));
+        if (!strcmp(json_string_value(json_object_get(o, "kind")), "counter") &&
+            !strcmp(json_string_value(json_object_get(o, "mechanic")), run->cur->name) &&
+            !strcmp(json_string_value(json_object_get(o, "counter")), name)) {
+            if (json_object_set_new(o, "value", json_integer(value)))
+                luart_oom(L);
             return;
         }
     }
     {
         json_t *o = json_object();
-        if (o) {
-            json_object_set_new(o, "kind", json_string_nocheck("counter"));
-            json_object_set_new(o, "counter", json_string(name));
-            json_object_set_new(o, "value", json_integer(value));
+        if (o && (json_object_set_new(o, "kind", json_string_nocheck("counter")) |
+                  json_object_set_new(o, "counter", json_string(name)) |
+                  json_object_set_new(o, "value", json_integer(value)))) {
+            json_decref(o);
+            o = NULL; /* luart_outcome raises out of memory */
         }
         luart_outcome(L, run, o);
     }
@@ -478,7 +480,10 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
             luaL_error(L,
                        "outcome fields must be named, and be UTF-8 strings, numbers or booleans");
         }
-        json_object_set_new(o, k, v);
+        if (json_object_set_new(o, k, v)) {
+            json_decref(o);
+            luart_oom(L);
+        }
     }
     if (strcmp(kind, "prize") == 0) {
         if (member_add_prize(run->m, json_string_value(json_object_get(o, "prize")))) {

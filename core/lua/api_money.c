@@ -301,6 +301,8 @@ static int m_expiring(lua_State *L)
     json_t *sum = lots_summary(run->m);
     json_t *next = json_object_get(json_object_get(sum, cur), "next_expiry");
     int64_t at;
+    if (!sum)
+        return luart_oom(L); /* not "nothing expires" */
     if (!json_is_object(next) ||
         pc_time_parse(json_string_value(json_object_get(next, "at")), &at)) {
         json_decref(sum);
@@ -509,8 +511,9 @@ static int api_timezone(lua_State *L)
     if (!set || !set->loading_file)
         return luaL_error(L, "timezone is declared at a file's top level");
     if (!pc_tz_valid(tz))
-        return luaL_error(L, "timezone: unknown time zone '%s' (use an IANA name like "
-                             "\"Europe/Paris\")",
+        return luaL_error(L,
+                          "timezone: unknown time zone '%s' (use an IANA name like "
+                          "\"Europe/Paris\")",
                           tz);
     if (set->timezone && strcmp(set->timezone, tz))
         return luaL_error(L, "timezone: the program's time zone is already '%s'", set->timezone);

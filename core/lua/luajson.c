@@ -51,6 +51,16 @@ void luajson_push(lua_State *L, json_t *v)
     }
 }
 
+/* Why jansson refused the text s: bad UTF-8, or no memory (it says NULL for both). */
+static const char *refusal(const char *s, size_t len)
+{
+    json_t *j = json_stringn_nocheck(s, len);
+    if (!j)
+        return "out of memory";
+    json_decref(j);
+    return "must be UTF-8";
+}
+
 static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errlen)
 {
     idx = lua_absindex(L, idx);
@@ -59,20 +69,24 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
         return json_null();
     case LUA_TBOOLEAN:
         return json_boolean(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx))
-            return json_integer(lua_tointeger(L, idx));
-        if (!isfinite(lua_tonumber(L, idx))) {
+    case LUA_TNUMBER: {
+        json_t *j;
+        if (!lua_isinteger(L, idx) && !isfinite(lua_tonumber(L, idx))) {
             snprintf(err, errlen, "numbers must be finite");
             return NULL;
         }
-        return json_real(lua_tonumber(L, idx));
+        j = lua_isinteger(L, idx) ? json_integer(lua_tointeger(L, idx))
+                                  : json_real(lua_tonumber(L, idx));
+        if (!j)
+            goto oom;
+        return j;
+    }
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         json_t *j = json_stringn(s, len);
         if (!j)
-            snprintf(err, errlen, "strings must be UTF-8");
+            snprintf(err, errlen, "strings %s", refusal(s, len));
         return j;
     }
     case LUA_TTABLE: {
@@ -92,7 +106,8 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
             lua_pop(L, 1);
         }
         if (n > 0 && count == n) {
-            out = json_array();
+            if (!(out = json_array()))
+                goto oom;
             for (size_t i = 1; i <= n; i++) {
                 lua_rawgeti(L, idx, (lua_Integer)i);
                 json_t *v = convert(L, -1, depth + 1, err, errlen);
@@ -101,11 +116,15 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
                     json_decref(out);
                     return NULL;
                 }
-                json_array_append_new(out, v);
+                if (json_array_append_new(out, v)) {
+                    json_decref(out);
+                    goto oom;
+                }
             }
             return out;
         }
-        out = json_object();
+        if (!(out = json_object()))
+            goto oom;
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             json_t *v;
@@ -121,7 +140,13 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
                 json_decref(out);
                 return NULL;
             }
-            json_object_set_new(out, lua_tostring(L, -2), v);
+            if (json_object_set_new(out, lua_tostring(L, -2), v)) {
+                const char *key = lua_tostring(L, -2);
+                snprintf(err, errlen, "object keys %s", refusal(key, strlen(key)));
+                lua_pop(L, 2);
+                json_decref(out);
+                return NULL;
+            }
             lua_pop(L, 1);
         }
         return out;
@@ -130,6 +155,9 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
         snprintf(err, errlen, "a %s cannot be JSON", luaL_typename(L, idx));
         return NULL;
     }
+oom:
+    snprintf(err, errlen, "out of memory");
+    return NULL;
 }
 
 json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen)

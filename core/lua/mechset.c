@@ -353,6 +353,19 @@ static int run_main(lua_State *L)
     return run_loop(L, LUA_OK, 0);
 }
 
+/*
+ * The event's coroutine, kept alive by a registry reference: both allocate,
+ * so they run protected (a state at its memory cap must fail the event, not
+ * panic the process).
+ */
+static int new_thread(lua_State *L)
+{
+    mech_run *run = lua_touserdata(L, 1);
+    run->co = lua_newthread(L);
+    run->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
 {
     mech_run *run = calloc(1, sizeof *run);
@@ -362,12 +375,14 @@ mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
     run->ev = ev;
     run->m = m;
     run->co_ref = LUA_NOREF;
-    run->co = lua_newthread(set->L);
-    if (!run->co) {
+    lua_pushcfunction(set->L, new_thread);
+    lua_pushlightuserdata(set->L, run);
+    if (lua_pcall(set->L, 1, 0, 0) != LUA_OK) {
+        lua_pop(set->L, 1);
+        run->co_ref = LUA_NOREF; /* luaL_ref comes last: when it failed, there is no ref */
         mech_run_free(run);
         return NULL;
     }
-    run->co_ref = luaL_ref(set->L, LUA_REGISTRYINDEX);
     *(mech_run **)lua_getextraspace(run->co) = run;
     lua_pushcfunction(run->co, run_main);
     return run;

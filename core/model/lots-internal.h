@@ -81,7 +81,7 @@ int64_t lots_next_due(const member_state *m);
 /* Visits every lot of the member (any currency). */
 void lots_each(const member_state *m, void (*fn)(const lot_rec *lot, void *arg), void *arg);
 
-/* {"currency": {"next_expiry": {"amount", "at"} | null}} for GET member. */
+/* {"currency": {"next_expiry": {"amount", "at"} | null}} for GET member; NULL on out of memory. */
 json_t *lots_summary(const member_state *m);
 
 #endif

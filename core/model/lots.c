@@ -76,11 +76,17 @@ static int drop_lot(member_state *m, const lot_rec *lot)
     return lot_name(lot, name, sizeof name) ? member_set(m, name, NULL) : -1;
 }
 
-/* The lots of currency (all when NULL), sorted soonest-expiring first. Caller frees. */
-static lot_rec *load_lots(const member_state *m, const char *currency, size_t *n_out)
+/*
+ * The lots of currency (all when NULL) into *out (caller frees), in field
+ * order. 0, or -1 on out of memory: never "no lots", or a spend, tick or
+ * reversal would carry on as if the member had none.
+ */
+static int load_lots(const member_state *m, const char *currency, lot_rec **out, size_t *n_out)
 {
     lot_rec *lots = NULL;
     size_t n = 0;
+    *out = NULL;
+    *n_out = 0;
     for (size_t i = 0; i < m->nfields; i++) {
         lot_rec lot;
         if (!m->fields[i].value || lots_decode(m->fields[i].name, m->fields[i].value, &lot))
@@ -90,14 +96,14 @@ static lot_rec *load_lots(const member_state *m, const char *currency, size_t *n
         lot_rec *nl = realloc(lots, (n + 1) * sizeof *nl);
         if (!nl) {
             free(lots);
-            *n_out = 0;
-            return NULL;
+            return -1;
         }
         lots = nl;
         lots[n++] = lot;
     }
+    *out = lots;
     *n_out = n;
-    return lots;
+    return 0;
 }
 
 static int by_expiry(const void *a, const void *b)
@@ -194,8 +200,8 @@ static int take_from_lots_ordered(member_state *m, const char *currency, int64_t
                                   const char *skip_event, int merged)
 {
     size_t n;
-    lot_rec *lots = load_lots(m, currency, &n);
-    if (!lots && n)
+    lot_rec *lots;
+    if (load_lots(m, currency, &lots, &n))
         return -1;
     if (n)
         qsort(lots, n, sizeof *lots, merged ? merged_first : by_expiry);
@@ -242,10 +248,14 @@ int lots_spend(member_state *m, const char *mechanic, const char *kind, const ch
 int lots_tick(member_state *m, int64_t now_ms, const char **err)
 {
     size_t n;
-    lot_rec *lots = load_lots(m, NULL, &n);
+    lot_rec *lots;
     int64_t bal;
     int rc = 0;
 
+    if (load_lots(m, NULL, &lots, &n)) {
+        *err = "out of memory";
+        return -1;
+    }
     if (n)
         qsort(lots, n, sizeof *lots, by_expiry);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -321,19 +331,26 @@ int lots_reverse(member_state *m, const char *event, const char *currency, int64
                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err)
 {
     size_t n;
-    lot_rec *lots = load_lots(m, currency, &n);
+    lot_rec *lots;
     int64_t left = amount > 0 ? amount : INT64_MAX, total = 0, bal;
-    json_t *in_lots = json_object(), *v; /* currency -> what the event's lots hold at earn */
+    json_t *in_lots, *v; /* currency -> what the event's lots hold at earn */
     const char *cur;
     int rc = 0;
 
     *reversed_out = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(lots[i].event, event))
+    if (load_lots(m, currency, &lots, &n))
+        goto oom;
+    if (!(in_lots = json_object())) {
+        free(lots);
+        goto oom;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!strcmp(lots[i].event, event) &&
             json_object_set_new(
                 in_lots, lots[i].currency,
                 json_integer(json_integer_value(json_object_get(in_lots, lots[i].currency)) +
-                             lots[i].amount));
+                             lots[i].amount)))
+            rc = -1;
     /* 1. What is left of the event's own lots, all of them first. */
     for (size_t i = 0; i < n && left > 0 && rc == 0; i++) {
         lot_rec *lot = &lots[i];
@@ -399,6 +416,9 @@ int lots_reverse(member_state *m, const char *event, const char *currency, int64
     free(lots);
     *reversed_out = total;
     return rc;
+oom:
+    *err = "out of memory";
+    return -1;
 }
 
 int64_t lots_next_due(const member_state *m)
@@ -421,15 +441,20 @@ int64_t lots_next_due(const member_state *m)
 
 typedef struct summary_acc {
     json_t *out;
+    int failed; /* out of memory: the summary is incomplete */
 } summary_acc;
 
 static void summarize(const lot_rec *lot, void *arg)
 {
-    json_t *out = arg, *cur = json_object_get(out, lot->currency), *next;
+    summary_acc *acc = arg;
+    json_t *cur = json_object_get(acc->out, lot->currency), *next;
     char ts[32];
     if (!cur) {
         cur = json_pack("{s:n}", "next_expiry");
-        json_object_set_new(out, lot->currency, cur);
+        if (json_object_set_new(acc->out, lot->currency, cur)) {
+            acc->failed = 1;
+            return;
+        }
     }
     if (!lot->expires_ms || lot->remaining <= 0)
         return;
@@ -441,19 +466,29 @@ static void summarize(const lot_rec *lot, void *arg)
         if (c > 0)
             return;
         if (c == 0) {
-            json_object_set_new(
-                next, "amount",
-                json_integer(json_integer_value(json_object_get(next, "amount")) + lot->remaining));
+            if (json_object_set_new(
+                    next, "amount",
+                    json_integer(json_integer_value(json_object_get(next, "amount")) +
+                                 lot->remaining)))
+                acc->failed = 1;
             return;
         }
     }
-    json_object_set_new(cur, "next_expiry",
-                        json_pack("{s:I, s:s}", "amount", (json_int_t)lot->remaining, "at", ts));
+    if (json_object_set_new(
+            cur, "next_expiry",
+            json_pack("{s:I, s:s}", "amount", (json_int_t)lot->remaining, "at", ts)))
+        acc->failed = 1;
 }
 
 json_t *lots_summary(const member_state *m)
 {
-    json_t *out = json_object();
-    lots_each(m, summarize, out);
-    return out;
+    summary_acc acc = {json_object(), 0};
+    if (!acc.out)
+        return NULL;
+    lots_each(m, summarize, &acc);
+    if (acc.failed) {
+        json_decref(acc.out);
+        return NULL;
+    }
+    return acc.out;
 }

@@ -211,7 +211,8 @@ int member_set_experiment(member_state *m, const char *exp, const char *group, i
 /*
  * Renders the member for GET /v1/members/{id}: balances, pending, expiring,
  * badges, streaks, counters, prizes, tier, tier floor, attributes, version.
- * Returns a new reference.
+ * Returns a new reference, or NULL on out of memory (never a member with a
+ * part missing).
  */
 json_t *member_to_json(const member_state *m);
 

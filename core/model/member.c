@@ -269,9 +269,10 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         }
         /* On every earn: jansson's setters, not json_pack's format parser. */
         o = json_object();
-        if (o) {
-            json_object_set_new(o, "kind", json_string(mv->kind ? mv->kind : "stars"));
-            json_object_set_new(o, "currency", json_string(mv->currency));
+        if (o && (json_object_set_new(o, "kind", json_string(mv->kind ? mv->kind : "stars")) |
+                  json_object_set_new(o, "currency", json_string(mv->currency)))) {
+            json_decref(o);
+            goto oom;
         }
         o = member_add_outcome(m, mv->mechanic, o);
         if (!o)
@@ -291,12 +292,12 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     e->delta += mv->delta;
     e->pending += mv->pending;
     e->balance = nb;
-    json_object_set_new(e->outcome, "delta", json_integer(e->delta));
-    json_object_set_new(e->outcome, "balance", json_integer(nb));
-    if (e->pending) {
-        json_object_set_new(e->outcome, "pending", json_integer(e->pending));
-        json_object_set_new(e->outcome, "pending_balance", json_integer(np));
-    }
+    /* A failed set leaves an outcome that lies about the move: the event fails instead. */
+    if (json_object_set_new(e->outcome, "delta", json_integer(e->delta)) |
+        json_object_set_new(e->outcome, "balance", json_integer(nb)) |
+        (e->pending && (json_object_set_new(e->outcome, "pending", json_integer(e->pending)) |
+                        json_object_set_new(e->outcome, "pending_balance", json_integer(np)))))
+        goto oom;
     *balance_out = nb;
     return 0;
 oom:
@@ -313,7 +314,11 @@ json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcom
         json_decref(outcome);
         return NULL;
     }
-    json_object_update(o, outcome);
+    if (json_object_update(o, outcome)) {
+        json_decref(o);
+        json_decref(outcome);
+        return NULL;
+    }
     json_decref(outcome);
     if (json_array_append_new(m->outcomes, o))
         return NULL;

@@ -9,13 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The named object in parent, created empty when missing. */
-static json_t *child(json_t *parent, const char *name)
+/*
+ * Sets parent[name] = v (stolen), or counts a failure (out of memory) in *bad:
+ * a member rendered with a field missing would look like another member.
+ */
+static void put(json_t *parent, const char *name, json_t *v, int *bad)
+{
+    if (json_object_set_new(parent, name, v))
+        *bad = 1;
+}
+
+/* The named object in parent, created empty when missing; NULL (and *bad) on out of memory. */
+static json_t *child(json_t *parent, const char *name, int *bad)
 {
     json_t *o = json_object_get(parent, name);
     if (!o) {
         o = json_object();
-        json_object_set_new(parent, name, o);
+        put(parent, name, o, bad);
+        o = json_object_get(parent, name);
     }
     return o;
 }
@@ -44,7 +55,7 @@ static json_t *time_json(int64_t ms)
 }
 
 /* Streaks and badge levels, after the plain sections (their badges exist by then). */
-static void game_json(const member_state *m, json_t *badges, json_t *streaks)
+static void game_json(const member_state *m, json_t *badges, json_t *streaks, int *bad)
 {
     static const char *const streak_keys[] = {[MEMBER_STREAK_LEN] = "length",
                                               [MEMBER_STREAK_BEST] = "best",
@@ -66,18 +77,18 @@ static void game_json(const member_state *m, json_t *badges, json_t *streaks)
         snprintf(name, sizeof name, "%.*s", (int)r.name_len, r.name);
         if (k <= MEMBER_F_STREAK_FREEZE_MONTH) {
             int part = (int)(k - MEMBER_F_STREAK_LEN);
-            o = child(streaks, name);
+            o = child(streaks, name, bad);
             if (part == MEMBER_STREAK_LAST)
-                json_object_set_new(o, "last_at", time_json(int_of(f->value)));
+                put(o, "last_at", time_json(int_of(f->value)), bad);
             else if (part != MEMBER_STREAK_FREEZE_MONTH)
-                json_object_set_new(o, streak_keys[part], json_integer(int_of(f->value)));
+                put(o, streak_keys[part], json_integer(int_of(f->value)), bad);
         } else {
             int part = (int)(k - MEMBER_F_LEVEL);
-            o = child(badges, name);
+            o = child(badges, name, bad);
             if (part == MEMBER_LEVEL_AT)
-                json_object_set_new(o, "level_at", time_json(int_of(f->value)));
+                put(o, "level_at", time_json(int_of(f->value)), bad);
             else
-                json_object_set_new(o, level_keys[part], json_integer(int_of(f->value)));
+                put(o, level_keys[part], json_integer(int_of(f->value)), bad);
         }
     }
 }
@@ -88,8 +99,9 @@ json_t *member_to_json(const member_state *m)
     json_t *prizes = json_object(), *streaks = json_object(), *attrs = json_object();
     json_t *pending = json_object();
     const char *tier = member_tier(m), *floor = member_tier_floor(m);
+    int bad = !balances || !badges || !counters || !prizes || !streaks || !attrs || !pending;
 
-    for (size_t i = 0; i < m->nfields; i++) {
+    for (size_t i = 0; i < m->nfields && !bad; i++) {
         const member_field *f = &m->fields[i];
         const char *name = NULL;
         json_t *section = NULL, *v = NULL;
@@ -107,29 +119,46 @@ json_t *member_to_json(const member_state *m)
             section = prizes;
             break;
         case MEMBER_F_BADGE:
-            v = json_pack("{s:o}", "awarded_at", time_json(strict_int(f->value)));
+            if (!(v = json_pack("{s:o}", "awarded_at", time_json(strict_int(f->value))))) {
+                bad = 1;
+                continue;
+            }
             section = badges;
             break;
         case MEMBER_F_ATTR:
-            v = json_string(f->value);
+            if (!(v = json_string(f->value))) {
+                bad = 1;
+                continue;
+            }
             section = attrs;
             break;
         default:
             continue;
         }
         name = r.name; /* the rest of the field: these kinds have no suffix */
-        json_object_set_new(section, name, v ? v : json_integer(strict_int(f->value)));
+        put(section, name, v ? v : json_integer(strict_int(f->value)), &bad);
     }
     /* Pending balances after the others, and only those not zero. */
-    for (size_t i = 0; i < m->nfields; i++) {
+    for (size_t i = 0; i < m->nfields && !bad; i++) {
         const member_field *f = &m->fields[i];
         member_field_ref r;
         int64_t v;
         if (f->value && member_field_is(f->name, MEMBER_F_PENDING, &r) &&
             (v = strict_int(f->value)) != 0)
-            json_object_set_new(pending, r.name, json_integer(v));
+            put(pending, r.name, json_integer(v), &bad);
     }
-    game_json(m, badges, streaks);
+    if (!bad)
+        game_json(m, badges, streaks, &bad);
+    if (bad) {
+        json_decref(balances);
+        json_decref(badges);
+        json_decref(counters);
+        json_decref(prizes);
+        json_decref(streaks);
+        json_decref(attrs);
+        json_decref(pending);
+        return NULL;
+    }
     int64_t joined = member_joined_at(m), last = member_last_event_at(m), due = member_due(m);
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
                      "member", m->id, "balances", balances, "pending", pending, "expiring",
