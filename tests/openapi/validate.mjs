@@ -163,6 +163,15 @@ for (const [server, auth, method, path, body, want] of cases) {
     fail(`${name}: ${ajv.errorsText(validate.errors)}: ${text.slice(0, 300)}`);
 }
 
+// Every route punchd has (its table in core/server/routes.c) is described.
+const table = readFileSync(new URL("../../core/server/routes.c", import.meta.url), "utf8");
+for (const m of table.matchAll(/\{"(\/[^"]*)", (?:EVHTTP_REQ_(\w+)|0), /g)) {
+  const [, path, method] = m;
+  const sample = path.replaceAll("{}", "x");
+  if (!ops.some((o) => (!method || o.method === method) && o.re.test(sample)))
+    fail(`route ${method ?? "any"} ${path} of core/server/routes.c is not in docs/openapi.yaml`);
+}
+
 for (const o of ops) {
   if (!o.ok) fail(`${o.method} ${o.template}: no success answer was checked`);
   if (!o.err && o.template.startsWith("/v1/")) fail(`${o.method} ${o.template}: no error answer was checked`);
