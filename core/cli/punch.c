@@ -4,6 +4,7 @@
  * or speaks to a running punchd over HTTP.
  */
 #include "cli.h"
+#include "punchcard-version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,8 @@ static void usage(FILE *f)
                "  mechanics                             the loaded mechanics and reload error\n"
                "  draw NAME                             a draw's pools\n"
                "  leaderboard NAME                      a leaderboard's top\n"
-               "Run 'punch COMMAND --help' for a command's options.\n");
+               "Run 'punch COMMAND --help' for a command's options; 'punch --version' prints\n"
+               "the version. man punch has it all.\n");
 }
 
 int main(int argc, char **argv)
@@ -47,6 +49,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("punch %s (%s)\n", PUNCH_VERSION, PUNCH_GIT_DESCRIBE);
+        return 0;
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

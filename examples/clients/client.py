@@ -1,9 +1,14 @@
-"""A minimal Punchcard client in Python (standard library only).
+#!/usr/bin/env python3
+"""Send one event to punchd, safely retried (Python 3, standard library only).
 
-    python3 examples/clients/client.py [URL]
+    PUNCHD_URL=http://127.0.0.1:8080 python3 examples/clients/client.py '{"type": "order", "member": "ann"}'
 
-Retries an event with the same id on 503 or a lost connection: punchd applies an
-id once, so a retry can never double-count.
+An event without "id" gets one here, before the first try, so every retry carries the same id
+and punchd applies it once. Retried, with exponential backoff: 503 (Redis unavailable: the
+outcome is unknown), 409 (the member changed under the event too often), 429 (rate limited:
+waits Retry-After) and connection errors. Prints punchd's answer (JSON) on stdout.
+Exit status: 0 on 2xx, 1 on an HTTP error, 2 on bad usage, 3 when punchd cannot be reached.
+Environment: PUNCHD_URL, PUNCHD_API_KEY, PUNCH_RETRIES (default 8 tries).
 """
 import json
 import os
@@ -12,42 +17,57 @@ import time
 import urllib.error
 import urllib.request
 
+RETRIED = {409, 429, 503}
 
-class Punchcard:
-    def __init__(self, url="http://127.0.0.1:8080", api_key=None):
-        self.url = url.rstrip("/")
-        self.api_key = api_key or os.environ.get("PUNCHD_API_KEY")
 
-    def _call(self, method, path, body=None):
-        req = urllib.request.Request(self.url + path, method=method)
+def send(url, event, api_key=None, tries=8):
+    """POSTs event to url/v1/events; returns (status, body text), status 0 when unreachable."""
+    data = json.dumps(event).encode()
+    status, text = 0, ""
+    for attempt in range(tries):
+        req = urllib.request.Request(url.rstrip("/") + "/v1/events", data=data, method="POST")
         req.add_header("Content-Type", "application/json")
-        if self.api_key:
-            req.add_header("Authorization", "Bearer " + self.api_key)
-        data = json.dumps(body).encode() if body is not None else None
+        if api_key:
+            req.add_header("Authorization", "Bearer " + api_key)
+        wait = 0.1 * 2 ** attempt
         try:
-            with urllib.request.urlopen(req, data, timeout=5) as resp:
-                return resp.status, json.load(resp)
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
         except urllib.error.HTTPError as e:
-            return e.code, json.load(e)
+            status, text = e.code, e.read().decode()
+            if status not in RETRIED:
+                return status, text
+            if status == 429 and e.headers.get("Retry-After", "").isdigit():
+                wait = max(wait, int(e.headers["Retry-After"]))
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            status, text = 0, str(getattr(e, "reason", e))
+        if attempt + 1 < tries:
+            time.sleep(min(wait, 5.0))
+    return status, text
 
-    def send(self, event, attempts=5):
-        for i in range(attempts):
-            try:
-                status, body = self._call("POST", "/v1/events", event)
-            except (urllib.error.URLError, TimeoutError):
-                status, body = 503, None
-            if status != 503:
-                return status, body
-            time.sleep(0.1 * 2 ** i)
-        return status, body
 
-    def member(self, member):
-        return self._call("GET", "/v1/members/" + member)
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    try:
+        event = json.loads(sys.argv[1])
+    except ValueError as e:
+        print("client.py: the event is not JSON: %s" % e, file=sys.stderr)
+        return 2
+    event.setdefault("id", "py-%d-%d" % (time.time_ns(), os.getpid()))
+    status, text = send(os.environ.get("PUNCHD_URL", "http://127.0.0.1:8080"), event,
+                        os.environ.get("PUNCHD_API_KEY"),
+                        int(os.environ.get("PUNCH_RETRIES", "8")))
+    if status == 0:
+        print("client.py: punchd unreachable: %s" % text, file=sys.stderr)
+        return 3
+    print(text.strip())
+    if not 200 <= status < 300:
+        print("client.py: HTTP %d" % status, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    pc = Punchcard(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080")
-    event = {"id": "py-%d" % time.time_ns(), "type": "order", "member": "ann",
-             "data": {"items": [{"category": "fuel", "amount": 500}]}}
-    print(pc.send(event))
-    print(pc.member("ann"))
+    sys.exit(main())

@@ -19,9 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define READ_KEY "openapi-read-key-0123"
+#define READ_KEY    "openapi-read-key-0123"
 #define LIMITED_KEY "openapi-limited-key-01"
-#define TOOLS SOURCE_DIR "/.cache/openapi-tools"
+#define TOOLS       SOURCE_DIR "/.cache/openapi-tools"
 
 static tmpredis redis;
 static punchd_proc open_pd, keyed_pd;
@@ -55,9 +55,8 @@ static int group_setup(void **state)
     h_write_file(scripts, "fixture.lua", fixture);
     free(fixture);
     if (tmpredis_start(&redis, 0) ||
-        h_punchd_start(&open_pd, redis.socket, scripts, (const char *const[]){"--namespace", "oa",
-                                                                             NULL},
-                       NULL))
+        h_punchd_start(&open_pd, redis.socket, scripts,
+                       (const char *const[]){"--namespace", "oa", NULL}, NULL))
         return -1;
     return h_punchd_start(&keyed_pd, redis.socket, scripts, extra, NULL);
 }
