@@ -29,8 +29,15 @@ typedef struct session {
 /* The virtual clock as an engine/sweeper clock function: arg is the session. */
 int64_t session_clock(void *arg);
 
-/* Connects to redis_addr, or starts a throwaway server when it is NULL. 0 or -1. */
+/*
+ * Connects to redis_addr, or starts a throwaway server when it is NULL. 0 or -1.
+ * redis_addr "cluster:HOST:PORT[,HOST:PORT...]" is a Redis Cluster's seeds
+ * (session_cluster_addr() writes it).
+ */
 int session_open(session *s, const char *redis_addr);
+
+/* "cluster:SEEDS" for session_open(), for --redis-cluster SEEDS (a static buffer). */
+const char *session_cluster_addr(const char *seeds);
 void session_close(session *s);
 
 /*

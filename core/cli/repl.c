@@ -401,7 +401,8 @@ static void remove_signals(term *t)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: punch repl [--scripts DIR] [--redis ADDR] [--namespace NS]\n"
+    fprintf(f, "usage: punch repl [--scripts DIR] [--redis ADDR | --redis-cluster SEEDS] "
+               "[--namespace NS]\n"
                "A Lua prompt on the engine punchd runs: send events with order{member=\"ann\"},\n"
                "move the clock, look at members. DIR (default ./scripts) reloads when it changes.\n"
                "Without --redis, a throwaway redis-server is started and removed at exit.\n"
@@ -412,6 +413,7 @@ int cmd_repl(int argc, char **argv)
 {
     static const struct option longs[] = {{"scripts", required_argument, 0, 's'},
                                           {"redis", required_argument, 0, 'r'},
+                                          {"redis-cluster", required_argument, 0, 'C'},
                                           {"namespace", required_argument, 0, 'n'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
@@ -430,6 +432,9 @@ int cmd_repl(int argc, char **argv)
             break;
         case 'r':
             redis = optarg;
+            break;
+        case 'C':
+            redis = session_cluster_addr(optarg);
             break;
         case 'n':
             ns = optarg;

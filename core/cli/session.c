@@ -8,6 +8,7 @@
 #include "common/calendar-internal.h"
 #include "punchcard/query.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     *(int *)arg = 1;
 }
 
+const char *session_cluster_addr(const char *seeds)
+{
+    static char addr[2048];
+    snprintf(addr, sizeof addr, "cluster:%s", seeds);
+    return addr;
+}
+
 int session_open(session *s, const char *redis_addr)
 {
     store_config sc = {0};
@@ -68,6 +76,8 @@ int session_open(session *s, const char *redis_addr)
         redis_addr = s->redis.socket;
     }
     sc.addr = redis_addr;
+    if (strncmp(redis_addr, "cluster:", 8) == 0)
+        sc.cluster = redis_addr + 8;
     if (!(s->store = store_new(s->base, &sc)))
         return -1;
     /* Wait (at most 5 s) for the connection. */

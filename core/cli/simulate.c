@@ -487,6 +487,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--workers N]\n"
+            "                      [--redis-cluster HOST:PORT[,HOST:PORT...]]\n"
             "                      [--window N] [--json] [--progress | --no-progress] "
             "EVENTS.jsonl\n"
             "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
@@ -535,12 +536,17 @@ static void print_report(const char *path, int json, sim_result *scripts, sim_re
 
 int cmd_simulate(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"scripts", required_argument, 0, 's'}, {"against", required_argument, 0, 'a'},
-        {"redis", required_argument, 0, 'r'},   {"workers", required_argument, 0, 'W'},
-        {"window", required_argument, 0, 'w'},  {"json", no_argument, 0, 'j'},
-        {"progress", no_argument, 0, 'p'},      {"no-progress", no_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option longs[] = {{"scripts", required_argument, 0, 's'},
+                                          {"against", required_argument, 0, 'a'},
+                                          {"redis", required_argument, 0, 'r'},
+                                          {"workers", required_argument, 0, 'W'},
+                                          {"redis-cluster", required_argument, 0, 'C'},
+                                          {"window", required_argument, 0, 'w'},
+                                          {"json", no_argument, 0, 'j'},
+                                          {"progress", no_argument, 0, 'p'},
+                                          {"no-progress", no_argument, 0, 'P'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     const char *dir = NULL, *against = NULL, *redis = NULL, *path;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cpus > 0 ? (int)(cpus < 8 ? cpus : 8) : 1;
@@ -560,6 +566,9 @@ int cmd_simulate(int argc, char **argv)
             break;
         case 'r':
             redis = optarg;
+            break;
+        case 'C':
+            redis = session_cluster_addr(optarg);
             break;
         case 'W':
             workers = atoi(optarg);

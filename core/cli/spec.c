@@ -330,8 +330,10 @@ static void collect(const char *path, char ***list, size_t *n)
 
 int cmd_test(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"redis", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longs[] = {{"redis", required_argument, 0, 'r'},
+                                          {"redis-cluster", required_argument, 0, 'C'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     const char *redis = NULL;
     char **files = NULL;
     size_t nfiles = 0;
@@ -344,9 +346,12 @@ int cmd_test(int argc, char **argv)
         case 'r':
             redis = optarg;
             break;
+        case 'C':
+            redis = session_cluster_addr(optarg);
+            break;
         case 'h':
-            printf("usage: punch test [--redis ADDR] [FILE_OR_DIR...]   (default: scripts "
-                   "examples)\n");
+            printf("usage: punch test [--redis ADDR | --redis-cluster SEEDS] [FILE_OR_DIR...]   "
+                   "(default: scripts examples)\n");
             return 0;
         default:
             return 2;

@@ -30,6 +30,7 @@ typedef struct options {
     const char *listen;
     const char *unix_path;
     const char *redis;
+    const char *redis_cluster; /* seed nodes of a Redis Cluster, or NULL */
     const char *scripts;
     const char *ns;
     const char *port_file;
@@ -92,6 +93,7 @@ static void usage(FILE *f)
                "  --listen HOST:PORT     HTTP on TCP (default 127.0.0.1:8080; port 0 = any)\n"
                "  --unix PATH            HTTP on a Unix socket as well\n"
                "  --redis ADDR           Redis HOST:PORT or socket path (default 127.0.0.1:6379)\n"
+               "  --redis-cluster SEEDS  a Redis Cluster instead: HOST:PORT[,HOST:PORT...]\n"
                "  --scripts DIR          mechanics folder, hot-reloaded (default ./scripts)\n"
                "  --namespace NS         key prefix (default pc)\n"
                "  --workers N            event loops (default 1)\n"
@@ -178,6 +180,7 @@ static void parse_options(int argc, char **argv, options *o)
     static const struct option longs[] = {{"listen", required_argument, 0, 'l'},
                                           {"unix", required_argument, 0, 'u'},
                                           {"redis", required_argument, 0, 'r'},
+                                          {"redis-cluster", required_argument, 0, 'C'},
                                           {"scripts", required_argument, 0, 's'},
                                           {"namespace", required_argument, 0, 'n'},
                                           {"workers", required_argument, 0, 'w'},
@@ -207,6 +210,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->listen = env_or("PUNCHD_LISTEN", "127.0.0.1:8080");
     o->unix_path = env_or("PUNCHD_UNIX", NULL);
     o->redis = env_or("PUNCHD_REDIS", "127.0.0.1:6379");
+    o->redis_cluster = env_or("PUNCHD_REDIS_CLUSTER", NULL);
     o->scripts = env_or("PUNCHD_SCRIPTS", "./scripts");
     o->ns = env_or("PUNCHD_NAMESPACE", "pc");
     o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
@@ -229,6 +233,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'r':
             o->redis = optarg;
+            break;
+        case 'C':
+            o->redis_cluster = optarg;
             break;
         case 's':
             o->scripts = optarg;
@@ -417,7 +424,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int worker_init(worker *w, const options *o, int *port)
 {
-    store_config sc = {.addr = o->redis, .timeout_ms = o->redis_timeout_ms};
+    store_config sc = {
+        .addr = o->redis, .cluster = o->redis_cluster, .timeout_ms = o->redis_timeout_ms};
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
                         .claim_timeout_ms = o->claim_timeout_ms};
@@ -432,7 +440,8 @@ static int worker_init(worker *w, const options *o, int *port)
     if (!w->http)
         return -1;
     if (!(w->store = store_new(w->base, &sc))) {
-        pc_log(PC_LOG_ERROR, "bad --redis address %s", o->redis);
+        pc_log(PC_LOG_ERROR, "bad --redis%s address %s", o->redis_cluster ? "-cluster" : "",
+               o->redis_cluster ? o->redis_cluster : o->redis);
         return -1;
     }
     w->holder = mech_holder_new(w->base, o->scripts, &o->lim);
@@ -522,9 +531,11 @@ int main(int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     pc_log(PC_LOG_INFO,
-           "punchd %s: listening on %s (port %d)%s%s, redis %s, scripts %s, %d worker%s",
+           "punchd %s: listening on %s (port %d)%s%s, redis %s%s, scripts %s, %d worker%s",
            PUNCH_VERSION, o.listen, port, o.unix_path ? " and " : "",
-           o.unix_path ? o.unix_path : "", o.redis, o.scripts, nworkers, nworkers == 1 ? "" : "s");
+           o.unix_path ? o.unix_path : "", o.redis_cluster ? "cluster " : "",
+           o.redis_cluster ? o.redis_cluster : o.redis, o.scripts, nworkers,
+           nworkers == 1 ? "" : "s");
     for (int i = 1; i < nworkers; i++)
         pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]);
     event_base_dispatch(workers[0].base);

@@ -13,6 +13,14 @@
  *   NS:claims                        zset   unconfirmed claims of global operations
  *   NS:stats:YYYY-MM-DD, NS:stats:total, NS:partner:P:YYYY-MM-DD
  *                                    hash   "<currency>:<issued|redeemed|expired|reversed>"
+ *
+ * On a Redis Cluster these namespace-wide keys would each be one hot slot, so
+ * they are split into KEYS_CLUSTER_SHARDS shards, each its own slot, and read
+ * across all shards (summed or merged):
+ *   NS:{due:K}  NS:{claims:K}  NS:{stats:K}:YYYY-MM-DD  NS:{stats:K}:total
+ *   NS:{partner:K}:P:YYYY-MM-DD                                K = 0 .. shards-1
+ * A member's due time goes to the shard of its id, a claim's index entry to
+ * the shard of the entry; figures go to any shard (sums do not care).
  *   NS:{draw:D}:meta | :pool:PRIZE:PERIOD | :claim:ID     an instant-win draw
  *   NS:{budget:B}:PERIOD | :claim:ID                      a campaign budget
  *   NS:{ref:FRIEND}:by                                    who referred FRIEND
@@ -36,8 +44,26 @@ int pc_member_key(char *out, size_t outlen, const char *ns, const char *member, 
 /* NS:{member}:ev:<event id>, the stored response of an applied event (its dedupe record). */
 int keys_event(char *out, size_t outlen, const char *ns, const char *member, const char *event_id);
 
-/* NS:name for the namespace-wide keys: "due", "claims", "stats:<day>", "stats:total". */
+/* NS:name: the pattern "NS:*" of every key of a namespace. */
 int keys_global(char *out, size_t outlen, const char *ns, const char *name);
+
+/* The shards of the namespace-wide keys on a cluster (1 on a single Redis). */
+#define KEYS_CLUSTER_SHARDS 16
+
+/*
+ * NS:name ("due", "claims") with shards <= 1; NS:{name:shard} otherwise.
+ */
+int keys_sharded(char *out, size_t outlen, const char *ns, const char *name, int shard, int shards);
+
+/* The shard (0 .. shards-1) of a member id or a claim entry of len bytes. */
+int keys_shard_of(const char *id, size_t len, int shards);
+
+/*
+ * The Redis Cluster hash slot of a key (0 .. 16383): CRC16 (XMODEM) of the
+ * key, or of its hash tag (what is between the first '{' and the next '}'
+ * when that is not empty), modulo 16384.
+ */
+int keys_slot(const char *key, size_t len);
 
 /* NS:partner:P:DAY. */
 int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partner,
@@ -54,8 +80,12 @@ int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, co
 int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, const char *prize,
                    const char *period);
 
-/* NS:stats:DAY, NS:stats:total (day NULL) or, with a partner, NS:partner:P:DAY. */
-int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day);
+/*
+ * NS:stats:DAY, NS:stats:total (day NULL) or, with a partner, NS:partner:P:DAY;
+ * with shards > 1, NS:{stats:K}:DAY, NS:{stats:K}:total, NS:{partner:K}:P:DAY.
+ */
+int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day,
+               int shard, int shards);
 
 /*
  * The member id of a member's key (NS:{member}:suffix, len bytes) into out;

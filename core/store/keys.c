@@ -44,11 +44,60 @@ int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, c
     return fits(snprintf(out, outlen, "%s:{draw:%s}:pool:%s:%s", ns, draw, prize, period), outlen);
 }
 
-int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day)
+int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day,
+               int shard, int shards)
 {
+    if (shards > 1 && partner)
+        return fits(snprintf(out, outlen, "%s:{partner:%d}:%s:%s", ns, shard, partner, day),
+                    outlen);
+    if (shards > 1)
+        return fits(snprintf(out, outlen, "%s:{stats:%d}:%s", ns, shard, day ? day : "total"),
+                    outlen);
     if (partner)
         return keys_partner_day(out, outlen, ns, partner, day);
     return fits(snprintf(out, outlen, "%s:stats:%s", ns, day ? day : "total"), outlen);
+}
+
+int keys_sharded(char *out, size_t outlen, const char *ns, const char *name, int shard, int shards)
+{
+    if (shards <= 1)
+        return keys_global(out, outlen, ns, name);
+    return fits(snprintf(out, outlen, "%s:{%s:%d}", ns, name, shard), outlen);
+}
+
+/*
+ * CRC16 as Redis Cluster specifies it (CRC-16/XMODEM): polynomial
+ * x^16 + x^12 + x^5 + 1 (0x1021), initial value 0, bits taken most
+ * significant first, nothing reflected, no final xor. "123456789" gives
+ * 0x31C3. Bit by bit: keys are short and one event hashes a handful.
+ */
+static unsigned crc16(const char *p, size_t len)
+{
+    unsigned crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (unsigned)(unsigned char)p[i] << 8;
+        for (int b = 0; b < 8; b++)
+            crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+        crc &= 0xffff;
+    }
+    return crc;
+}
+
+int keys_slot(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len), *close;
+    if (open) {
+        size_t after = len - (size_t)(open - key) - 1;
+        close = memchr(open + 1, '}', after);
+        if (close && close > open + 1)
+            return (int)(crc16(open + 1, (size_t)(close - open - 1)) & 16383);
+    }
+    return (int)(crc16(key, len) & 16383);
+}
+
+int keys_shard_of(const char *id, size_t len, int shards)
+{
+    return shards > 1 ? (int)(crc16(id, len) % (unsigned)shards) : 0;
 }
 
 int keys_member_of(char *out, size_t outlen, const char *key, size_t len)

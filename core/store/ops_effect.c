@@ -2,7 +2,7 @@
  * What a commit leaves behind besides the member (ops-internal.h): the
  * expiry schedule the sweeper reads, the program's figures, leaderboards.
  *
- * Keys (keys-internal.h):
+ * Keys (keys-internal.h; on a cluster the first three are sharded, NS:{due:K} ...):
  *   NS:due                  zset   member -> next due time (ms)
  *   NS:stats:YYYY-MM-DD     hash   "<currency>:<issued|redeemed|expired|reversed>" -> amount
  *   NS:stats:total          hash   the same, since the beginning
@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Writes the decimal v into buf (>= 24 bytes) and returns buf. */
 static const char *num(char *buf, int64_t v)
@@ -29,7 +30,9 @@ void store_due_set(store *s, const char *ns, const char *member, int64_t due_ms,
     char key[PC_KEY_MAX], score[24];
     const char *add[4] = {"ZADD", key, num(score, due_ms), member};
     const char *rem[3] = {"ZREM", key, member};
-    if (keys_global(key, sizeof key, ns, "due") < 0) {
+    int shards = store_shards(s);
+    if (keys_sharded(key, sizeof key, ns, "due", keys_shard_of(member, strlen(member), shards),
+                     shards) < 0) {
         store_fail_now("due_set", "key too long", store_parse_done, (store_cb)fn, arg);
         return;
     }
@@ -72,6 +75,10 @@ void store_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_
     char key[PC_KEY_MAX], max[24], count[24];
     const char *argv[8] = {"ZRANGEBYSCORE", key,     "-inf", num(max, max_ms),
                            "WITHSCORES",    "LIMIT", "0",    num(count, limit)};
+    if (store_shards(s) > 1) {
+        shards_due_range(s, ns, max_ms, limit, fn, arg);
+        return;
+    }
     if (keys_global(key, sizeof key, ns, "due") < 0) {
         store_fail_now("due_range", "key too long", parse_due, (store_cb)fn, arg);
         return;
@@ -93,15 +100,16 @@ void store_stats_add(store *s, const char *ns, const char *day, const char *part
                      const char *currency, const char *kind, int64_t amount)
 {
     char key[PC_KEY_MAX], field[256], by[24];
+    int shards = store_shards(s), k = store_any_shard(s);
     num(by, amount);
     if ((size_t)snprintf(field, sizeof field, "%s:%s", currency, kind) >= sizeof field) {
         store_fail_now("stats_add", "field too long", store_parse_done, NULL, NULL);
         return;
     }
-    incr(s, key, keys_stats(key, sizeof key, ns, NULL, day), field, by);
-    incr(s, key, keys_stats(key, sizeof key, ns, NULL, NULL), field, by);
+    incr(s, key, keys_stats(key, sizeof key, ns, NULL, day, k, shards), field, by);
+    incr(s, key, keys_stats(key, sizeof key, ns, NULL, NULL, k, shards), field, by);
     if (partner && *partner)
-        incr(s, key, keys_stats(key, sizeof key, ns, partner, day), field, by);
+        incr(s, key, keys_stats(key, sizeof key, ns, partner, day, k, shards), field, by);
 }
 
 void store_board_add(store *s, const char *ns, const char *board, const char *period,

@@ -14,7 +14,8 @@
  *   NS:{budget:B}:<period>           hash  used, max
  *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key
  *   NS:{ref:FRIEND}:by               hash  referrer, claim, t, type (kept for good)
- *   NS:claims                        zset  index entry -> when it was listed (ms)
+ *   NS:claims                        zset  index entry -> when it was listed (ms); on a
+ *                                          cluster NS:{claims:K}, K the entry's shard
  */
 #include "keys-internal.h"
 #include "store-internal.h"
@@ -250,7 +251,9 @@ void store_claims_put(store *s, const char *ns, const char *entry, int64_t at_ms
 {
     char key[PC_KEY_MAX], score[24];
     const char *argv[4] = {"ZADD", key, num(score, at_ms), entry};
-    if (keys_global(key, sizeof key, ns, "claims") < 0) {
+    int shards = store_shards(s);
+    if (keys_sharded(key, sizeof key, ns, "claims", keys_shard_of(entry, strlen(entry), shards),
+                     shards) < 0) {
         store_fail_now("claims_put", "key too long", store_parse_done, (store_cb)fn, arg);
         return;
     }
@@ -261,7 +264,9 @@ void store_claims_del(store *s, const char *ns, const char *entry, store_done_fn
 {
     char key[PC_KEY_MAX];
     const char *argv[3] = {"ZREM", key, entry};
-    if (keys_global(key, sizeof key, ns, "claims") < 0) {
+    int shards = store_shards(s);
+    if (keys_sharded(key, sizeof key, ns, "claims", keys_shard_of(entry, strlen(entry), shards),
+                     shards) < 0) {
         store_fail_now("claims_del", "key too long", store_parse_done, (store_cb)fn, arg);
         return;
     }
@@ -274,6 +279,10 @@ void store_claims_range(store *s, const char *ns, int64_t max_ms, int limit, sto
     char key[PC_KEY_MAX], max[24], count[24];
     const char *argv[7] = {"ZRANGEBYSCORE", key, "-inf",           num(max, max_ms),
                            "LIMIT",         "0", num(count, limit)};
+    if (store_shards(s) > 1) {
+        shards_claims_range(s, ns, max_ms, limit, fn, arg);
+        return;
+    }
     if (keys_global(key, sizeof key, ns, "claims") < 0) {
         store_fail_now("claims_range", "key too long", store_parse_list, (store_cb)fn, arg);
         return;

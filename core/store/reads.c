@@ -9,6 +9,7 @@
 #include "store-internal.h"
 #include "store-scripts-gen.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,7 +146,11 @@ void store_read_stats(store *s, const char *ns, const char *partner, const char 
                       store_pairs_fn *fn, void *arg)
 {
     char key[PC_KEY_MAX];
-    read_hash(s, "read_stats", key, keys_stats(key, sizeof key, ns, partner, day), fn, arg);
+    if (store_shards(s) > 1) {
+        shards_read_stats(s, ns, partner, day, (store_cb)fn, arg);
+        return;
+    }
+    read_hash(s, "read_stats", key, keys_stats(key, sizeof key, ns, partner, day, 0, 1), fn, arg);
 }
 
 /* ---- the ledger ---- */
@@ -243,17 +248,86 @@ static void parse_members(redisReply *r, const store_error *err, const char *op,
     free(ids);
 }
 
+/*
+ * A walk over every master of a cluster, one after the other: the caller's
+ * cursor is "<master>:<cursor of that master>" ("0" alone: the start, and
+ * the end). A walk that meets a map changed under it may skip or repeat
+ * keys; its callers (a namespace's wipe, the ledger check) run when the
+ * cluster is quiet.
+ */
+typedef struct walk {
+    store_cb fn;
+    void *arg;
+    int master, masters;
+} walk;
+
+/* The caller's cursor into the master to ask and its own cursor (room 32). -1 if malformed. */
+static int walk_start(store *s, const char *cursor, walk *w, char *own)
+{
+    char *end;
+    long m = 0;
+    w->masters = store_masters(s);
+    if (strcmp(cursor, "0") != 0) {
+        m = strtol(cursor, &end, 10);
+        if (*end != ':' || strlen(end + 1) >= 32 || m < 0)
+            return -1;
+        cursor = end + 1;
+    }
+    w->master = (int)m;
+    snprintf(own, 32, "%s", cursor);
+    return 0;
+}
+
+/* The cursor to hand back after a master answered next. */
+static const char *walk_next(const walk *w, const char *next, char *buf, size_t len)
+{
+    if (!next)
+        return NULL;
+    if (strcmp(next, "0") == 0) {
+        if (w->master + 1 >= w->masters)
+            return "0";
+        snprintf(buf, len, "%d:0", w->master + 1);
+    } else {
+        snprintf(buf, len, "%d:%s", w->master, next);
+    }
+    return buf;
+}
+
+static void members_relay(void *arg, const store_error *err, const char *next, size_t n,
+                          const char *const *members)
+{
+    walk *w = arg;
+    char buf[64];
+    ((store_members_fn *)w->fn)(w->arg, err, err ? NULL : walk_next(w, next, buf, sizeof buf), n,
+                                members);
+    free(w);
+}
+
 void store_read_members(store *s, const char *ns, const char *cursor, store_members_fn *fn,
                         void *arg)
 {
-    char match[PC_KEY_MAX];
+    char match[PC_KEY_MAX], own[32];
     store_error e;
     const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+    walk *w;
     if (key_failed(pc_member_key(match, sizeof match, ns, "*", "state"), "read_members", &e)) {
         fn(arg, &e, NULL, 0, NULL);
         return;
     }
-    send_command(s, "read_members", parse_members, (store_cb)fn, arg, 6, argv);
+    if (store_masters(s) == 1 && store_shards(s) == 1) {
+        send_command(s, "read_members", parse_members, (store_cb)fn, arg, 6, argv);
+        return;
+    }
+    if (!(w = calloc(1, sizeof *w)) || walk_start(s, cursor, w, own)) {
+        free(w);
+        fn(arg, store_bad_reply("read_members", &e), NULL, 0, NULL);
+        return;
+    }
+    w->fn = (store_cb)fn;
+    w->arg = arg;
+    argv[1] = own;
+    store_send_master(s, w->master, NULL, "read_members", parse_members, (store_cb)members_relay, w,
+                      0, 6, argv, NULL);
 }
 
 static void parse_text(redisReply *r, const store_error *err, const char *op, store_cb cb,
@@ -269,17 +343,41 @@ static void parse_text(redisReply *r, const store_error *err, const char *op, st
         fn(arg, NULL, r->str, r->len);
 }
 
+static void wipe_relay(void *arg, const store_error *err, const char *text, size_t len)
+{
+    walk *w = arg;
+    char buf[64];
+    const char *next = err ? NULL : walk_next(w, text, buf, sizeof buf);
+    ((store_text_fn *)w->fn)(w->arg, err, next, next ? strlen(next) : 0);
+    free(w);
+}
+
 void store_wipe_step(store *s, const char *ns, const char *cursor, store_text_fn *fn, void *arg)
 {
-    char match[PC_KEY_MAX];
+    char match[PC_KEY_MAX], own[32];
     store_error e;
     const char *argv[2] = {cursor, match};
+    walk *w;
     if (key_failed(keys_global(match, sizeof match, ns, "*"), "wipe", &e)) {
         fn(arg, &e, NULL, 0);
         return;
     }
-    store_send(s, &store_script_admin_wipe, "wipe", parse_text, (store_cb)fn, arg, 0, 2, argv,
-               NULL);
+    if (store_masters(s) == 1 && store_shards(s) == 1) {
+        store_send(s, &store_script_admin_wipe, "wipe", parse_text, (store_cb)fn, arg, 0, 2, argv,
+                   NULL);
+        return;
+    }
+    /* On a cluster, each master wipes the keys it holds (the script SCANs them there). */
+    if (!(w = calloc(1, sizeof *w)) || walk_start(s, cursor, w, own)) {
+        free(w);
+        fn(arg, store_bad_reply("wipe", &e), NULL, 0);
+        return;
+    }
+    w->fn = (store_cb)fn;
+    w->arg = arg;
+    argv[0] = own;
+    store_send_master(s, w->master, &store_script_admin_wipe, "wipe", parse_text,
+                      (store_cb)wipe_relay, w, 0, 2, argv, NULL);
 }
 
 /* ---- numbers ---- */
@@ -315,6 +413,10 @@ void store_read_due_count(store *s, const char *ns, int64_t max_ms, store_int_fn
     char key[PC_KEY_MAX], max[24];
     store_error e;
     const char *argv[4] = {"ZCOUNT", key, "-inf", max};
+    if (store_shards(s) > 1) {
+        shards_due_count(s, ns, max_ms, fn, arg);
+        return;
+    }
     if (key_failed(keys_global(key, sizeof key, ns, "due"), "read_due_count", &e)) {
         fn(arg, &e, 0);
         return;

@@ -45,7 +45,9 @@ typedef void store_parse_fn(redisReply *reply, const store_error *err, const cha
  * Sends one operation: EVALSHA of script with nkeys keys (the first nkeys of
  * argv), or the plain command argv when script is NULL. op names it in errors
  * and logs. cb NULL: fire and forget (a failure is logged). Error replies are
- * logged here, once.
+ * logged here, once. On a cluster the command goes to the master of its
+ * first key (a script's first key, a plain command's first argument): every
+ * key of one command must be in that key's slot (Redis refuses CROSSSLOT).
  */
 void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,
                 store_cb cb, void *arg, int nkeys, int argc, const char **argv,
@@ -63,6 +65,40 @@ typedef struct store_parser {
 } store_parser;
 extern const store_parser store_parsers_ops[], store_parsers_member[], store_parsers_global[],
     store_parsers_effect[], store_parsers_reads[];
+
+/*
+ * The masters a command can be sent to one by one (SCAN, a namespace's
+ * wipe): 1 for a single Redis, the cluster's masters in slot order
+ * otherwise. store_send_master() sends to master i (0 <= i < store_masters());
+ * a master the map no longer has answers STORE_UNAVAILABLE.
+ */
+int store_masters(const store *s);
+void store_send_master(store *s, int master, const store_script *script, const char *op,
+                       store_parse_fn *parse, store_cb cb, void *arg, int nkeys, int argc,
+                       const char **argv, const size_t *argvlen);
+
+/*
+ * How many shards the namespace-wide keys (the due schedule, the claims'
+ * index, the figures) are split into: 1 on a single Redis (the keys are
+ * those of one Redis, NS:due ...), KEYS_CLUSTER_SHARDS on a cluster.
+ */
+int store_shards(const store *s);
+
+/* A shard for a write that any shard may take (figures): each in turn. */
+int store_any_shard(store *s);
+
+/*
+ * The reads of shards.c, across every shard of a namespace-wide key (with
+ * store_shards() > 1); the callers' contracts are those of ops-internal.h and
+ * reads-internal.h (store_read_stats: fn is a store_pairs_fn).
+ */
+void shards_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                      void *arg);
+void shards_claims_range(store *s, const char *ns, int64_t max_ms, int limit, store_list_fn *fn,
+                         void *arg);
+void shards_due_count(store *s, const char *ns, int64_t max_ms, store_int_fn *fn, void *arg);
+void shards_read_stats(store *s, const char *ns, const char *partner, const char *day, store_cb fn,
+                       void *arg);
 
 /* Fills e as the STORE_FAILED error "unexpected reply" of op, logs it, and returns e. */
 const store_error *store_bad_reply(const char *op, store_error *e);

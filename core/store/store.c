@@ -1,80 +1,65 @@
 /*
- * One hiredis async connection on a libevent loop, with the parts hiredis 0.14
- * leaves to its user: connect and per-command timeouts (evtimers), reconnect
- * with exponential backoff, and the server-side scripts: every embedded
- * script (store-scripts-gen.h) is loaded on connect, and called by EVALSHA
- * through store_send() alone, which reloads them and retries once on NOSCRIPT.
+ * The store's connections (conn-internal.h): hiredis async on a libevent
+ * loop, with the parts hiredis 0.14 leaves to its user: connect and
+ * per-command timeouts (evtimers), reconnect with exponential backoff, and
+ * the server-side scripts: every embedded script (store-scripts-gen.h) is
+ * loaded on every connect, and called by EVALSHA through store_send() alone,
+ * which reloads them on that node and sends again once on NOSCRIPT.
+ *
+ * A single Redis is one node. A Redis Cluster is one node per master, and
+ * cluster.c routes each command to the master of its first key's slot and
+ * follows the cluster's redirections.
  */
-#include "store-internal.h"
+#include "conn-internal.h"
+#include "keys-internal.h"
 #include "store-scripts-gen.h"
 #include "punchcard/common.h"
 
-#include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
-
-struct store {
-    struct event_base *base;
-    char *host; /* NULL for a Unix socket */
-    char *path;
-    int port;
-    int timeout_ms;
-    redisAsyncContext *ac;
-    enum conn_state state;
-    struct event *retry_timer;       /* reconnect after backoff */
-    struct event *connect_timer;     /* connect timeout */
-    struct event *watchdog;          /* command timeouts: looks at the oldest command in flight */
-    struct pending *oldest, *newest; /* commands in flight, in the order they were sent */
-    int backoff_ms;
-    int freeing;
-    store_stats stats;
-};
-
-/* Who waits for a reply: an operation's parser and typed callback. */
-typedef struct waiter {
-    store_parse_fn *parse;
-    store_cb cb; /* NULL: nobody waits (fire and forget) */
-    const char *op;
-    void *arg;
-} waiter;
-
-/* One command in flight. Freed by the hiredis callback, which always comes. */
-typedef struct pending {
-    store *s;
-    waiter w;
-    int64_t sent_ms;
-    struct timespec sent;        /* for the latency histogram */
-    struct pending *prev, *next; /* the store's in-flight list */
-    int done;                    /* the waiter was answered already (by the watchdog) */
-    char *resp;                  /* an EVALSHA as sent (owned), to send again after NOSCRIPT */
-    size_t resp_len;
-    int resent; /* sent again once already */
-} pending;
-
-static void connect_now(store *s);
+static void connect_now(node *n);
 static void on_watchdog(evutil_socket_t fd, short what, void *arg);
 
-static void schedule_reconnect(store *s)
+/* Frees a node whose connection is gone. */
+static void node_free(node *n)
 {
-    struct timeval tv = {s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000};
-    s->state = CONN_DOWN;
-    s->ac = NULL;
-    if (s->freeing)
+    store *s = n->s;
+    for (node **at = &s->nodes; *at; at = &(*at)->next)
+        if (*at == n) {
+            *at = n->next;
+            break;
+        }
+    event_free(n->retry_timer);
+    event_free(n->connect_timer);
+    free(n->host);
+    free(n->path);
+    free(n);
+}
+
+static void schedule_reconnect(node *n)
+{
+    struct timeval tv = {n->backoff_ms / 1000, (n->backoff_ms % 1000) * 1000};
+    n->state = CONN_DOWN;
+    n->ac = NULL;
+    if (n->s->freeing)
         return;
-    evtimer_add(s->retry_timer, &tv);
-    s->backoff_ms = s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2;
+    if (n->removed) {
+        node_free(n);
+        return;
+    }
+    evtimer_add(n->retry_timer, &tv);
+    n->backoff_ms = n->backoff_ms * 2 > 2000 ? 2000 : n->backoff_ms * 2;
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    store *s = arg;
-    s->stats.reconnects++;
-    connect_now(s);
+    node *n = arg;
+    n->s->stats.reconnects++;
+    connect_now(n);
 }
 
 /* A script Redis refused, or that hashes to another digest than the build computed, is logged. */
@@ -93,100 +78,194 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
  * Sends SCRIPT LOAD of every embedded script, ahead of whatever is sent next:
  * Redis answers in order, so a later EVALSHA finds them.
  */
-static void load_scripts(store *s)
+static void load_scripts(node *n)
 {
     for (int i = 0; store_scripts[i]; i++)
-        redisAsyncCommand(s->ac, on_script_loaded, (void *)store_scripts[i], "SCRIPT LOAD %s",
+        redisAsyncCommand(n->ac, on_script_loaded, (void *)store_scripts[i], "SCRIPT LOAD %s",
                           store_scripts[i]->body);
+}
+
+/* Logs a connection's event; on a cluster with the node's address ("node"). */
+static void log_node(enum pc_log_level level, const char *event, const node *n, const char *error)
+{
+    char addr[300];
+    if (!n->s->cl) {
+        if (error)
+            pc_log_event(level, event, "error", error, PC_LOG_END);
+        else
+            pc_log_event(level, event, PC_LOG_END);
+        return;
+    }
+    snprintf(addr, sizeof addr, "%s:%d", n->host, n->port);
+    if (error)
+        pc_log_event(level, event, "node", addr, "error", error, PC_LOG_END);
+    else
+        pc_log_event(level, event, "node", addr, PC_LOG_END);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    store *s = ac->data;
-    evtimer_del(s->connect_timer);
+    node *n = ac->data;
+    store *s = n->s;
+    evtimer_del(n->connect_timer);
     if (status != REDIS_OK) {
-        pc_log_event(PC_LOG_WARN, "redis_connect_failed", "error", ac->errstr, PC_LOG_END);
-        schedule_reconnect(s); /* hiredis frees ac after this callback */
+        log_node(PC_LOG_WARN, "redis_connect_failed", n, ac->errstr);
+        schedule_reconnect(n); /* hiredis frees ac after this callback; frees a removed n */
+        if (s->cl)
+            cluster_node_changed(s, NULL);
         return;
     }
-    pc_log_event(PC_LOG_INFO, "redis_up", PC_LOG_END);
-    s->state = CONN_READY;
-    s->backoff_ms = 100;
-    load_scripts(s);
+    log_node(PC_LOG_INFO, "redis_up", n, NULL);
+    n->state = CONN_READY;
+    n->backoff_ms = 100;
+    load_scripts(n);
+    if (n->s->cl)
+        cluster_node_changed(n->s, n);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    store *s = ac->data;
-    if (!s->freeing)
-        pc_log_event(PC_LOG_WARN, "redis_down", "error",
-                     status == REDIS_OK ? "connection closed" : ac->errstr, PC_LOG_END);
-    schedule_reconnect(s);
+    node *n = ac->data;
+    store *s = n->s;
+    if (!s->freeing && !n->removed)
+        log_node(PC_LOG_WARN, "redis_down", n,
+                 status == REDIS_OK ? "connection closed" : ac->errstr);
+    schedule_reconnect(n); /* frees a removed node */
+    if (s->cl && !s->freeing)
+        cluster_node_changed(s, NULL);
 }
 
 static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    store *s = arg;
-    redisAsyncContext *ac = s->ac;
-    pc_log_event(PC_LOG_WARN, "redis_connect_failed", "error", "connect timed out", PC_LOG_END);
+    node *n = arg;
+    redisAsyncContext *ac = n->ac;
+    log_node(PC_LOG_WARN, "redis_connect_failed", n, "connect timed out");
     /* Freeing a context that never connected calls no disconnect callback. */
-    schedule_reconnect(s);
+    schedule_reconnect(n);
     if (ac)
         redisAsyncFree(ac);
 }
 
-static void connect_now(store *s)
+static void connect_now(node *n)
 {
     redisAsyncContext *ac;
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    int ms = n->s->timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
-    ac = s->path ? redisAsyncConnectUnix(s->path) : redisAsyncConnect(s->host, s->port);
+    ac = n->path ? redisAsyncConnectUnix(n->path) : redisAsyncConnect(n->host, n->port);
     if (!ac || ac->err) {
         pc_log(PC_LOG_WARN, "redis: %s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
-        schedule_reconnect(s);
+        schedule_reconnect(n);
         return;
     }
-    ac->data = s;
-    s->ac = ac;
-    s->state = CONN_CONNECTING;
-    redisLibeventAttach(ac, s->base);
+    ac->data = n;
+    n->ac = ac;
+    n->state = CONN_CONNECTING;
+    redisLibeventAttach(ac, n->s->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    evtimer_add(s->connect_timer, &tv);
+    evtimer_add(n->connect_timer, &tv);
+}
+
+/* A node, not yet connecting: host NULL for the Unix socket path. */
+static node *node_alloc(store *s, const char *host, const char *path, int port)
+{
+    node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->s = s;
+    n->port = port;
+    n->backoff_ms = 100;
+    n->host = host ? strdup(host) : NULL;
+    n->path = path ? strdup(path) : NULL;
+    n->retry_timer = evtimer_new(s->base, on_retry, n);
+    n->connect_timer = evtimer_new(s->base, on_connect_timeout, n);
+    if ((host && !n->host) || (path && !n->path) || !n->retry_timer || !n->connect_timer) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+node *store_node_new(store *s, const char *host, int port)
+{
+    node *n = node_alloc(s, host, NULL, port);
+    if (!n)
+        return NULL;
+    n->next = s->nodes;
+    s->nodes = n;
+    connect_now(n);
+    return n;
+}
+
+void store_node_remove(node *n)
+{
+    n->removed = 1;
+    if (n->state == CONN_READY) {
+        /* The replies it waits for still come; then on_disconnect frees it. */
+        redisAsyncDisconnect(n->ac);
+        return;
+    }
+    if (n->ac) {
+        /* Connecting: no callback of it runs now, and freeing it calls none. */
+        evtimer_del(n->connect_timer);
+        redisAsyncFree(n->ac);
+    }
+    node_free(n);
+}
+
+/* Parses "host:port" (or a Unix socket path) into a node. */
+static node *node_of_addr(store *s, const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    char *end, *host;
+    long port;
+    node *n;
+    if (strchr(addr, '/'))
+        return node_alloc(s, NULL, addr, 0);
+    port = colon ? strtol(colon + 1, &end, 10) : 6379;
+    if (colon && (*end != '\0' || port <= 0 || port > 65535))
+        return NULL;
+    host = colon ? strndup(addr, (size_t)(colon - addr)) : strdup(addr);
+    n = host ? node_alloc(s, host, NULL, (int)port) : NULL;
+    free(host);
+    return n;
 }
 
 store *store_new(struct event_base *base, const store_config *cfg)
 {
     store *s = calloc(1, sizeof *s);
+    int every;
     if (!s)
         return NULL;
     s->base = base;
     s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
-    s->backoff_ms = 100;
-    if (strchr(cfg->addr, '/')) {
-        s->path = strdup(cfg->addr);
-    } else {
-        const char *colon = strrchr(cfg->addr, ':');
-        char *end;
-        long port = colon ? strtol(colon + 1, &end, 10) : 6379;
-        if (colon && (*end != '\0' || port <= 0 || port > 65535))
-            goto err;
-        s->host = colon ? strndup(cfg->addr, (size_t)(colon - cfg->addr)) : strdup(cfg->addr);
-        s->port = (int)port;
-    }
-    s->retry_timer = evtimer_new(base, on_retry, s);
-    s->connect_timer = evtimer_new(base, on_connect_timeout, s);
     s->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, s);
+    if (!s->watchdog)
+        goto err;
+    if (cfg->cluster) {
+        if (cluster_init(s, cfg->cluster))
+            goto err;
+    } else {
+        if (!(s->nodes = node_of_addr(s, cfg->addr)))
+            goto err;
+        connect_now(s->nodes);
+    }
+    every = s->timeout_ms / 4 > 10 ? s->timeout_ms / 4 : 10;
     {
-        int every = s->timeout_ms / 4 > 10 ? s->timeout_ms / 4 : 10;
         struct timeval wtv = {every / 1000, (every % 1000) * 1000};
         evtimer_add(s->watchdog, &wtv);
     }
-    connect_now(s);
     return s;
 err:
+    s->freeing = 1;
+    cluster_free(s);
+    while (s->nodes)
+        node_free(s->nodes);
+    if (s->watchdog)
+        event_free(s->watchdog);
     free(s);
     return NULL;
 }
@@ -196,47 +275,71 @@ void store_free(store *s)
     if (!s)
         return;
     s->freeing = 1;
-    if (s->ac)
-        redisAsyncFree(s->ac);
-    event_free(s->retry_timer);
-    event_free(s->connect_timer);
+    /* Commands in flight are answered (their callbacks run), then those parked. */
+    for (node *n = s->nodes; n; n = n->next)
+        if (n->ac) {
+            redisAsyncContext *ac = n->ac;
+            n->ac = NULL;
+            n->state = CONN_DOWN;
+            redisAsyncFree(ac);
+        }
+    cluster_free(s);
+    while (s->nodes)
+        node_free(s->nodes);
     event_free(s->watchdog);
-    free(s->host);
-    free(s->path);
     free(s);
 }
 
 int store_ready(const store *s)
 {
-    return s->state == CONN_READY;
+    if (s->cl)
+        return cluster_ready(s);
+    return s->nodes->state == CONN_READY;
 }
 
-static void unlink_pending(store *s, pending *p)
+static void unlink_pending(node *n, pending *p)
 {
     if (p->prev)
         p->prev->next = p->next;
     else
-        s->oldest = p->next;
+        n->oldest = p->next;
     if (p->next)
         p->next->prev = p->prev;
     else
-        s->newest = p->prev;
+        n->newest = p->prev;
+    p->prev = p->next = NULL;
+    p->n = NULL;
 }
 
-static void link_pending(store *s, pending *p)
+static void link_pending(node *n, pending *p)
 {
+    p->n = n;
     p->sent_ms = pc_mono_ms();
     clock_gettime(CLOCK_MONOTONIC, &p->sent);
-    p->prev = s->newest;
+    p->prev = n->newest;
     p->next = NULL;
-    if (s->newest)
-        s->newest->next = p;
+    if (n->newest)
+        n->newest->next = p;
     else
-        s->oldest = p;
-    s->newest = p;
+        n->oldest = p;
+    n->newest = p;
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv);
+
+int store_node_send(node *n, pending *p)
+{
+    if (n->state != CONN_READY || !n->ac)
+        return -1;
+    if (p->ask == n && redisAsyncCommand(n->ac, NULL, NULL, "ASKING") != REDIS_OK)
+        return -1;
+    p->ask = NULL;
+    link_pending(n, p);
+    if (redisAsyncFormattedCommand(n->ac, on_reply, p, p->resp, p->resp_len) == REDIS_OK)
+        return 0;
+    unlink_pending(n, p);
+    return -1;
+}
 
 /*
  * Redis lost the scripts (SCRIPT FLUSH, a restarted or failed-over server
@@ -244,26 +347,22 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv);
  * more behind them. NOSCRIPT means the script did not run, so this is safe.
  * 1 when p was sent again (its callback will come), 0 otherwise.
  */
-static int resend_after_noscript(store *s, pending *p, const redisReply *reply)
+static int resend_after_noscript(node *n, pending *p, const redisReply *reply)
 {
-    if (!p->resp || p->resent || p->done || strncmp(reply->str, "NOSCRIPT", 8) != 0 || !s->ac ||
-        s->state != CONN_READY)
+    if (p->resent || strncmp(reply->str, "NOSCRIPT", 8) != 0 || !n->ac || n->state != CONN_READY)
         return 0;
     pc_log(PC_LOG_WARN, "redis: scripts missing (NOSCRIPT); loading them again");
-    load_scripts(s);
+    load_scripts(n);
     p->resent = 1;
-    link_pending(s, p);
-    if (redisAsyncFormattedCommand(s->ac, on_reply, p, p->resp, p->resp_len) == REDIS_OK)
-        return 1;
-    unlink_pending(s, p);
-    return 0;
+    return store_node_send(n, p) == 0;
 }
 
 /* Retryable states of a reachable Redis: the same call later will do. */
 static int retryable(const char *msg)
 {
-    static const char *const words[] = {"NOSCRIPT", "LOADING",  "BUSY",       "MASTERDOWN",
-                                        "TRYAGAIN", "READONLY", "CLUSTERDOWN"};
+    static const char *const words[] = {"NOSCRIPT",    "LOADING",  "BUSY",
+                                        "MASTERDOWN",  "TRYAGAIN", "READONLY",
+                                        "CLUSTERDOWN", "MOVED",    "ASK"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
         size_t n = strlen(words[i]);
         if (strncmp(msg, words[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
@@ -340,57 +439,72 @@ static void count_latency(store *s, const pending *p)
     s->stats.replies++;
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+void store_pending_finish(pending *p, redisReply *reply, const char *errtext)
 {
-    pending *p = priv;
-    redisReply *reply = r;
-    store *s = p->s;
-
-    unlink_pending(s, p);
-    if (reply)
-        count_latency(s, p);
-    if (reply && reply->type == REDIS_REPLY_ERROR && resend_after_noscript(s, p, reply))
-        return;
     if (!p->done) {
         p->done = 1;
         if (!reply || reply->type == REDIS_REPLY_ERROR)
-            s->stats.errors++;
-        answer(&p->w, reply, reply ? NULL : "redis connection lost");
+            p->s->stats.errors++;
+        answer(&p->w, reply, errtext);
     }
+    if (p->wait)
+        event_free(p->wait);
     free(p->resp);
     free(p);
 }
 
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    pending *p = priv;
+    redisReply *reply = r;
+    node *n = p->n;
+    store *s = p->s;
+
+    unlink_pending(n, p);
+    if (reply)
+        count_latency(s, p);
+    if (reply && reply->type == REDIS_REPLY_ERROR && !p->done && !s->freeing &&
+        (resend_after_noscript(n, p, reply) || (s->cl && cluster_on_error(s, p, reply))))
+        return;
+    store_pending_finish(p, reply, reply ? NULL : "redis connection lost");
+}
+
 /*
  * Replies come back in the order commands were sent, so the oldest command in
- * flight is the only one that can be late. One timer per store looks at it,
- * instead of a timer per command.
+ * flight on a node is the only one there that can be late. One timer per
+ * store looks at each node's oldest, instead of a timer per command.
  */
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
     store *s = arg;
-    pending *p = s->oldest;
-    waiter w;
+    node *n = s->nodes, *next;
 
-    if (!p || p->done || pc_mono_ms() - p->sent_ms < s->timeout_ms)
-        return;
-    w = p->w;
-    p->done = 1;
-    s->stats.timeouts++;
-    {
+    for (; n; n = next) {
+        pending *p = n->oldest;
+        waiter w;
         char ms[24];
+        next = n->next;
+        if (!p || p->done || pc_mono_ms() - p->sent_ms < s->timeout_ms || !n->ac)
+            continue;
+        w = p->w;
+        p->done = 1;
+        s->stats.timeouts++;
         snprintf(ms, sizeof ms, "%d", s->timeout_ms);
-        pc_log_event(PC_LOG_WARN, "redis_timeout", "timeout_ms", ms, "action", "reconnect",
-                     PC_LOG_END);
+        if (s->cl)
+            pc_log_event(PC_LOG_WARN, "redis_timeout", "node", n->host, "timeout_ms", ms, "action",
+                         "reconnect", PC_LOG_END);
+        else
+            pc_log_event(PC_LOG_WARN, "redis_timeout", "timeout_ms", ms, "action", "reconnect",
+                         PC_LOG_END);
+        /*
+         * A Redis that does not answer one command will not answer the next
+         * ones: drop the connection so every waiter fails now, and reconnect.
+         * This frees p (its hiredis callback runs with NULL), so its waiter
+         * was copied first; a removed node is freed too (next was kept).
+         */
+        redisAsyncFree(n->ac);
+        answer(&w, NULL, "redis timeout");
     }
-    /*
-     * A Redis that does not answer one command will not answer the next ones:
-     * drop the connection so every waiter fails now, and reconnect. This frees
-     * p (its hiredis callback runs with NULL), so its waiter was copied first.
-     */
-    if (s->ac)
-        redisAsyncFree(s->ac);
-    answer(&w, NULL, "redis timeout");
 }
 
 /* Appends the decimal digits of v. */
@@ -400,28 +514,25 @@ static char *put_num(char *d, size_t v)
 }
 
 /*
- * Formats the command as RESP ourselves and hands it to hiredis: its own
- * formatter (sdscatfmt per argument) was the largest single cost of an event.
- * keep: p keeps the formatted command (p->resp), to send it again.
+ * Formats the command as RESP ourselves: hiredis's own formatter (sdscatfmt
+ * per argument) was the largest single cost of an event. The pending keeps
+ * it, to send it again (NOSCRIPT, a redirection).
  */
-static int send_resp(store *s, pending *p, int argc, const char **argv, const size_t *argvlen,
-                     int keep)
+pending *store_pending_new(store *s, const waiter *w, int argc, const char **argv,
+                           const size_t *argvlen)
 {
     size_t total = 16, *lens = NULL, stack_lens[64];
-    char *cmd, *d;
-    int rc;
+    char *cmd = NULL, *d;
+    pending *p = calloc(1, sizeof *p);
     lens = argc <= 64 ? stack_lens : malloc(sizeof *lens * (size_t)argc);
-    if (!lens)
-        return REDIS_ERR;
+    if (!p || !lens)
+        goto err;
     for (int i = 0; i < argc; i++) {
         lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
         total += lens[i] + 32;
     }
-    if (!(cmd = malloc(total))) {
-        if (lens != stack_lens)
-            free(lens);
-        return REDIS_ERR;
-    }
+    if (!(cmd = malloc(total)))
+        goto err;
     d = cmd;
     *d++ = '*';
     d = put_num(d, (size_t)argc);
@@ -437,51 +548,56 @@ static int send_resp(store *s, pending *p, int argc, const char **argv, const si
         *d++ = '\r';
         *d++ = '\n';
     }
-    rc = redisAsyncFormattedCommand(s->ac, on_reply, p, cmd, (size_t)(d - cmd));
-    if (keep && rc == REDIS_OK) {
-        p->resp = cmd;
-        p->resp_len = (size_t)(d - cmd);
-    } else {
-        free(cmd);
-    }
+    p->s = s;
+    p->w = *w;
+    p->resp = cmd;
+    p->resp_len = (size_t)(d - cmd);
+    p->slot = -1;
+    p->deadline_ms = pc_mono_ms() + s->timeout_ms;
     if (lens != stack_lens)
         free(lens);
-    return rc;
+    return p;
+err:
+    if (lens != stack_lens)
+        free(lens);
+    free(cmd);
+    free(p);
+    return NULL;
 }
 
 /*
- * Sends argv for w; keep: the command may be sent again (an EVALSHA). w is
- * answered at once when the store is not connected.
+ * Sends argv for w: to the node given, or (n NULL) to the single Redis or
+ * the master of the first key's slot (key, keylen; NULL: any master). w is
+ * answered at once when that node is not connected.
  */
-static int send_command(store *s, const waiter *w, int argc, const char **argv,
-                        const size_t *argvlen, int keep)
+static int send_command(store *s, node *n, const char *key, size_t keylen, const waiter *w,
+                        int argc, const char **argv, const size_t *argvlen)
 {
     pending *p;
 
     s->stats.commands++;
-    if (s->state != CONN_READY)
-        goto unavailable;
-    p = calloc(1, sizeof *p);
-    if (!p)
-        goto unavailable;
-    p->s = s;
-    p->w = *w;
-    link_pending(s, p);
-    if (send_resp(s, p, argc, argv, argvlen, keep) != REDIS_OK) {
-        unlink_pending(s, p);
-        free(p);
-        goto unavailable;
+    if (!(p = store_pending_new(s, w, argc, argv, argvlen))) {
+        s->stats.errors++;
+        answer(w, NULL, "out of memory");
+        return -1;
+    }
+    if (!n && s->cl) {
+        p->slot = key ? keys_slot(key, keylen) : -1;
+        cluster_send(s, p);
+        return 0;
+    }
+    if (!n)
+        n = s->nodes;
+    if (store_node_send(n, p)) {
+        store_pending_finish(p, NULL, "redis unavailable");
+        return -1;
     }
     return 0;
-unavailable:
-    s->stats.errors++;
-    answer(w, NULL, "redis unavailable");
-    return -1;
 }
 
 /* EVALSHA script: the digest and the key count go in front of argv. */
-static int send_eval(store *s, const store_script *script, const waiter *w, int nkeys, int argc,
-                     const char **argv, const size_t *argvlen)
+static int send_eval(store *s, node *n, const store_script *script, const waiter *w, int nkeys,
+                     int argc, const char **argv, const size_t *argvlen)
 {
     enum { STACK_ARGS = 64 };
     const char *sargv[STACK_ARGS + 3];
@@ -511,7 +627,7 @@ static int send_eval(store *s, const store_script *script, const waiter *w, int 
         av[i + 3] = argv[i];
         al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    rc = send_command(s, w, argc + 3, av, al, 1);
+    rc = send_command(s, n, nkeys > 0 ? av[3] : NULL, nkeys > 0 ? al[3] : 0, w, argc + 3, av, al);
     if (av != sargv) {
         free(av);
         free(al);
@@ -519,15 +635,58 @@ static int send_eval(store *s, const store_script *script, const waiter *w, int 
     return rc;
 }
 
+/* Sends to node n, or routes by the first key (n NULL). */
+static void send_to(store *s, node *n, const store_script *script, const char *op,
+                    store_parse_fn *parse, store_cb cb, void *arg, int nkeys, int argc,
+                    const char **argv, const size_t *argvlen)
+{
+    waiter w = {.parse = parse, .cb = cb, .op = op, .arg = arg};
+    if (script)
+        send_eval(s, n, script, &w, nkeys, argc, argv, argvlen);
+    else
+        /* A plain command's first key is its first argument. */
+        send_command(s, n, argc > 1 ? argv[1] : NULL,
+                     argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0, &w, argc, argv,
+                     argvlen);
+}
+
 void store_send(store *s, const store_script *script, const char *op, store_parse_fn *parse,
                 store_cb cb, void *arg, int nkeys, int argc, const char **argv,
                 const size_t *argvlen)
 {
-    waiter w = {.parse = parse, .cb = cb, .op = op, .arg = arg};
-    if (script)
-        send_eval(s, script, &w, nkeys, argc, argv, argvlen);
-    else
-        send_command(s, &w, argc, argv, argvlen, 0);
+    send_to(s, NULL, script, op, parse, cb, arg, nkeys, argc, argv, argvlen);
+}
+
+int store_masters(const store *s)
+{
+    int count = 1;
+    if (s->cl)
+        cluster_master(s, 0, &count);
+    return count;
+}
+
+void store_send_master(store *s, int master, const store_script *script, const char *op,
+                       store_parse_fn *parse, store_cb cb, void *arg, int nkeys, int argc,
+                       const char **argv, const size_t *argvlen)
+{
+    node *n = s->cl ? cluster_master(s, master, NULL) : s->nodes;
+    if (!n) {
+        waiter w = {.parse = parse, .cb = cb, .op = op, .arg = arg};
+        s->stats.errors++;
+        answer(&w, NULL, "redis cluster: no such master (the map changed)");
+        return;
+    }
+    send_to(s, n, script, op, parse, cb, arg, nkeys, argc, argv, argvlen);
+}
+
+int store_shards(const store *s)
+{
+    return s->cl ? KEYS_CLUSTER_SHARDS : 1;
+}
+
+int store_any_shard(store *s)
+{
+    return s->cl ? (int)(s->spread++ % KEYS_CLUSTER_SHARDS) : 0;
 }
 
 void store_get_stats(const store *s, store_stats *out)

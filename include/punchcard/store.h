@@ -3,6 +3,9 @@
  * connect and command timeouts hiredis 0.14 lacks, reconnect with backoff, and
  * the server-side scripts (core/store/scripts/) loaded on every connect.
  *
+ * On a Redis Cluster it holds one connection per master, routes every
+ * command to its slot's master and follows the cluster's redirections.
+ *
  * A store never blocks. What embedders see is the connection: create it on a
  * loop, hand it to the engine (which alone sends it commands), read its state.
  * Keys, commands and replies stay inside core/store/.
@@ -18,8 +21,10 @@ struct event_base;
 typedef struct store store;
 
 typedef struct store_config {
-    const char *addr; /* "host:port", or a Unix socket path (contains '/') */
-    int timeout_ms;   /* connect and command timeout; 0 = 2000 */
+    const char *addr;    /* "host:port", or a Unix socket path (contains '/') */
+    const char *cluster; /* a Redis Cluster's seed nodes "host:port[,host:port...]" instead of
+                            addr; NULL: the single Redis at addr */
+    int timeout_ms;      /* connect and command timeout; 0 = 2000 */
 } store_config;
 
 /* Creates a store on base and starts connecting. Returns NULL on a bad address. */
@@ -28,7 +33,7 @@ store *store_new(struct event_base *base, const store_config *cfg);
 /* Closes the connection; pending callbacks are called with an error first. */
 void store_free(store *s);
 
-/* 1 when connected and ready for commands. */
+/* 1 when connected and ready for commands (a cluster: every slot's master connected). */
 int store_ready(const store *s);
 
 /* The loop the store runs on. */
