@@ -22,24 +22,22 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: punch COMMAND [options]\n"
-        "On the engine itself (a throwaway redis-server, --redis ADDR or --redis-cluster SEEDS):\n"
-        "  repl [--scripts DIR]                  a Lua prompt: send events, move the clock\n"
-        "  test [FILE_OR_DIR...]                 run *_test.lua specs\n"
-        "  simulate --scripts DIR [--against DIR2] EVENTS.jsonl\n"
-        "                                        replay a history; what it costs\n"
-        "Against a running punchd (--url, $PUNCHD_URL; key in $PUNCHD_API_KEY):\n"
-        "  send JSON|@FILE|-                     POST /v1/events\n"
-        "  import FILE.jsonl [--batch N]         a history through POST /v1/events/batch\n"
-        "                                        (resumes where it was interrupted)\n"
-        "  member ID [--ledger]                  a member, or its ledger\n"
-        "  mechanics                             the loaded mechanics and reload error\n"
-        "  draw NAME                             a draw's pools\n"
-        "  leaderboard NAME                      a leaderboard's top\n"
-        "Run 'punch COMMAND --help' for a command's options; 'punch --version' prints\n"
-        "the version. man punch has it all.\n");
+    fprintf(f, "usage: punch COMMAND [options]\n"
+               "On the engine itself (a throwaway redis-server, --redis or --redis-cluster):\n"
+               "  repl [--scripts DIR]                  a Lua prompt: send events, move the clock\n"
+               "  test [FILE_OR_DIR...]                 run *_test.lua specs\n"
+               "  simulate --scripts DIR [--against DIR2] EVENTS.jsonl\n"
+               "                                        replay a history; what it costs\n"
+               "Against a running punchd (--url, $PUNCHD_URL; key in $PUNCHD_API_KEY):\n"
+               "  send JSON|@FILE|-                     POST /v1/events\n"
+               "  import FILE.jsonl [--batch N]         a history through POST /v1/events/batch\n"
+               "                                        (resumes where it was interrupted)\n"
+               "  member ID [--ledger]                  a member, or its ledger\n"
+               "  mechanics                             the loaded mechanics and reload error\n"
+               "  draw NAME                             a draw's pools\n"
+               "  leaderboard NAME                      a leaderboard's top\n"
+               "Run 'punch COMMAND --help' for a command's options; 'punch --version' prints\n"
+               "the version. man punch has it all.\n");
 }
 
 int main(int argc, char **argv)

@@ -54,6 +54,7 @@ struct pending {
     node *n; /* the node it waits on, NULL while parked */
     waiter w;
     int64_t sent_ms;      /* when it was sent on n */
+    struct timespec sent; /* the same, for the latency histogram */
     int64_t deadline_ms;  /* cluster: no retry or redirection past this (first send + timeout) */
     pending *prev, *next; /* n's in-flight list, or the parked list */
     int done;             /* the waiter was answered already (by the watchdog) */
