@@ -45,13 +45,12 @@ void access_begin(req_ctx *ctx, struct evhttp_request *req)
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->request_id);
 }
 
-void access_note_event(server *s, const char *id, const char *member, const char *type)
+void access_note_event(server *s, const char *id, const char *member)
 {
     if (!s->cur)
         return;
     snprintf(s->cur->event_id, sizeof s->cur->event_id, "%s", id);
     snprintf(s->cur->member, sizeof s->cur->member, "%s", member);
-    snprintf(s->cur->event_type, sizeof s->cur->event_type, "%s", type);
 }
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -104,13 +103,14 @@ void access_done(server *s, struct evhttp_request *req, int status)
     }
 }
 
-void access_event_answered(server *s, const req_ctx *ctx, int status, const json_t *body)
+void access_event_answered(int status, const json_t *body)
 {
     size_t i;
     const json_t *o;
-    if (status != 200 || !ctx->event_type[0])
+    const char *type = json_string_value(json_object_get(body, "type"));
+    if (status != 200 || !type)
         return;
-    metrics_event(ctx->event_type, json_is_true(json_object_get(body, "duplicate")));
+    metrics_event(type, json_is_true(json_object_get(body, "duplicate")));
     json_array_foreach(json_object_get(body, "outcomes"), i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));
         if (kind)
@@ -119,7 +119,7 @@ void access_event_answered(server *s, const req_ctx *ctx, int status, const json
 }
 
 void send_raw(server *s, struct evhttp_request *req, int status, const char *ctype,
-               const char *text, size_t len)
+              const char *text, size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
     if (buf)

@@ -114,6 +114,7 @@ static void on_event_done(void *arg, int status, json_t *body)
     server *s = b->p->s;
 
     sl->call = NULL;
+    access_event_answered(status, body);
     if (status == 200) {
         s->stats.events++;
         if (json_is_true(json_object_get(body, "duplicate")))

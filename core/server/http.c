@@ -152,7 +152,7 @@ void on_engine_done(void *arg, int status, json_t *body)
     s->stats.inflight--;
     metrics_inflight(-1);
     if (p->is_event)
-        access_event_answered(s, &p->ctx, status, body);
+        access_event_answered(status, body);
     /*
      * A client that hung up meanwhile: evhttp kept req (detached from its
      * connection) for exactly this reply, and frees it now. An event's
@@ -177,7 +177,7 @@ void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags
 {
     pending_req *p;
     engine_call *c;
-    access_note_event(s, ev->id, ev->member, ev->type);
+    access_note_event(s, ev->id, ev->member);
     p = pending_new(s, req, 1);
     if (!p) {
         pc_event_clear(ev);

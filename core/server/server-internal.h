@@ -31,7 +31,6 @@ typedef struct req_ctx {
     char request_id[129];
     char member[129];
     char event_id[129];
-    char event_type[65];
     char key[65]; /* the API key's name, never the key */
 } req_ctx;
 
@@ -113,14 +112,15 @@ const char *route_pattern(size_t i, const char **method);
 /* access.c: the access log line and the request metrics of the answer to req (status). */
 void access_done(server *s, struct evhttp_request *req, int status);
 
-/* access.c: an event's answer for the metrics (per type, duplicate or not, outcome kinds). */
-void access_event_answered(server *s, const req_ctx *ctx, int status, const json_t *body);
+/* access.c: an event's answer (status, body borrowed) for the metrics: per type, duplicate or
+ * not, outcome kinds. */
+void access_event_answered(int status, const json_t *body);
 
 /* access.c: sets ctx up for req (start time, X-Request-Id read or made, and returned). */
 void access_begin(req_ctx *ctx, struct evhttp_request *req);
 
-/* access.c: remembers the event's id, member and type for the access log line. */
-void access_note_event(server *s, const char *id, const char *member, const char *type);
+/* access.c: remembers the event's id and member for the access log line. */
+void access_note_event(server *s, const char *id, const char *member);
 
 /* Sends text (copied) as is with content type ctype: not JSON (the metrics, the OpenAPI). */
 void send_raw(server *s, struct evhttp_request *req, int status, const char *ctype,

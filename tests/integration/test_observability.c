@@ -217,6 +217,7 @@ static void metrics_pass_promtool_and_have_the_families(void **state)
         "punchd_http_requests_total{route=\"/v1/events\",method=\"POST\",code=\"200\"} 1\n",
         "punchd_http_requests_total{route=\"unmatched\",method=\"\",code=\"404\"} 1\n",
         "punchd_events_total{type=\"order\",result=\"applied\"} 1\n",
+        "punchd_events_total{type=\"workout\",result=\"applied\"} 1\n",
         "punchd_outcomes_total{kind=\"counter\"} 1\n",
         "punchd_mechanic_runs_total{mechanic=\"dessert\"} 1\n",
         "punchd_mechanic_runs_total{mechanic=\"fuel\"} 1\n",
@@ -227,6 +228,17 @@ static void metrics_pass_promtool_and_have_the_families(void **state)
         "punchd_inflight 0\n",
         "punchd_redis_up 1\n",
     };
+    {
+        /* An event of a batch counts as well. */
+        http_resp r;
+        assert_int_equal(h_http(punchd.port, "POST", "/v1/events/batch",
+                                "{\"events\":[{\"id\":\"bt-1\",\"type\":\"workout\","
+                                "\"member\":\"bo\"}]}",
+                                &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        h_resp_free(&r);
+    }
     snprintf(path, sizeof path, "%s/metrics.txt", punchd.dir);
     text = metrics_to(path);
     assert_non_null(text);
