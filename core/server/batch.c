@@ -73,7 +73,7 @@ static void batch_answer(batch *b)
 {
     pending_req *p = b->p;
     server *s = p->s;
-    size_t total = 16, at;
+    size_t total = 16, at = 0;
     char *out;
 
     for (size_t i = 0; i < b->n; i++)
