@@ -73,14 +73,24 @@ static void type_line(h_tmux *t, const char *line)
     keys(t, "Enter", NULL);
 }
 
-/* The last line of the screen. */
+/*
+ * The last line of the screen becomes want (within WAIT_MS: the REPL prints a
+ * line and redraws its prompt in two writes, and the screen may be read between).
+ */
 static void assert_last_line(h_tmux *t, const char *want)
 {
-    char *s = h_tmux_screen(t), *last = strrchr(s, '\n');
-    last = last ? last + 1 : s;
-    if (strcmp(last, want))
-        fail_msg("last line '%s', want '%s'; screen:\n%s", last, want, s);
-    free(s);
+    for (int waited = 0;; waited += 20) {
+        char *s = h_tmux_screen(t), *last = strrchr(s, '\n');
+        last = last ? last + 1 : s;
+        if (!strcmp(last, want)) {
+            free(s);
+            return;
+        }
+        if (waited >= WAIT_MS)
+            fail_msg("last line '%s', want '%s'; screen:\n%s", last, want, s);
+        free(s);
+        usleep(20 * 1000);
+    }
 }
 
 static void start_repl(h_tmux *t)
