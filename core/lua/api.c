@@ -283,8 +283,8 @@ static int declare_spec(lua_State *L)
         if (!pc_valid_name(lua_tostring(L, -1)))
             return luaL_error(L, "mechanic '%s': bad event type '%s' in on", name,
                               lua_tostring(L, -1));
-    } else if (lua_istable(L, -1) && luaL_len(L, -1) > 0) {
-        lua_Integer n = luaL_len(L, -1);
+    } else if (lua_istable(L, -1) && luart_list_len(L, -1, "mechanic on") > 0) {
+        lua_Integer n = luart_list_len(L, -1, "mechanic on");
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_geti(L, -1, i) != LUA_TSTRING)
                 return luaL_error(L, "mechanic '%s': on must list event types", name);
@@ -301,7 +301,7 @@ static int declare_spec(lua_State *L)
     if (lua_type(L, -1) == LUA_TSTRING) {
         add_on(L, d, lua_tostring(L, -1));
     } else {
-        lua_Integer n = luaL_len(L, -1);
+        lua_Integer n = luart_list_len(L, -1, "mechanic on");
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, -1, i);
             add_on(L, d, lua_tostring(L, -1));

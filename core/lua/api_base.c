@@ -36,6 +36,14 @@ int64_t luart_check_amount(lua_State *L, int arg)
     return v;
 }
 
+lua_Integer luart_list_len(lua_State *L, int idx, const char *what)
+{
+    lua_Integer n = luaL_len(L, idx);
+    if (n > LUART_LIST_MAX)
+        luaL_error(L, "%s: at most %d items, got %I", what, LUART_LIST_MAX, n);
+    return n;
+}
+
 int luart_oom(lua_State *L)
 {
     return luaL_error(L, "out of memory");

@@ -65,7 +65,7 @@ static void campaign_compile(lua_State *L, int idx, const char *mech)
         }
     }
     if (luart_opt_type(L, idx, "days") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
+        lua_Integer n = luart_list_len(L, -1, "days");
         for (lua_Integer i = 1; i <= n; i++) {
             int found = -1;
             lua_geti(L, -1, i);

@@ -330,7 +330,7 @@ static int m_draw(lua_State *L)
     if (!(prizes = json_array()))
         luart_oom(L);
     if (luart_opt_type(L, 3, "prizes") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
+        lua_Integer n = luart_list_len(L, -1, "draw prizes");
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, -1, i);
             if (lua_type(L, -1) != LUA_TSTRING) {

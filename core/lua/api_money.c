@@ -160,7 +160,7 @@ static int api_tiers(lua_State *L)
     if (set->tiers)
         return luaL_error(L, "tiers are declared twice");
     luaL_checktype(L, 1, LUA_TTABLE);
-    n = luaL_len(L, 1);
+    n = luart_list_len(L, 1, "tiers");
     if (n < 1)
         return luaL_error(L, "tiers: list the tier names, lowest first");
     for (lua_Integer i = 1; i <= n; i++) { /* check all before allocating */

@@ -7,6 +7,7 @@
  *                over the model (core/model) and api_base.c only
  *   sandbox.c    a Lua state with the safe libraries and limits; the API
  *                table is filled by the parts its caller passes
+ *   pattern.c    Lua's string patterns with a step counter on the budget
  *   mechset.c    compiles a set and runs events; lists the API's parts
  *   reload.c     the hot-reloaded holder of the live set
  */
@@ -124,6 +125,14 @@ const char *luart_check_name(lua_State *L, int arg, const char *what);
 /* A checked whole, non-negative amount argument; raises otherwise. */
 int64_t luart_check_amount(lua_State *L, int arg);
 
+/*
+ * The length of the list at idx (its __len, if any), refused past
+ * LUART_LIST_MAX: the loops over declared lists run in C, out of the hook's
+ * sight, so a lying __len must not make them endless.
+ */
+#define LUART_LIST_MAX 100
+lua_Integer luart_list_len(lua_State *L, int idx, const char *what);
+
 /* Raises "out of memory". */
 int luart_oom(lua_State *L);
 
@@ -204,6 +213,18 @@ void luart_push_env(lua_State *L);
 
 /* Arms the instruction budget and deadline of run on its thread; disarms with 0. */
 void luart_arm(mech_run *run, int on);
+
+/*
+ * Charges cost instructions of work done in C to the run of L's thread (none
+ * outside a run), and raises the kill when the budget or the deadline is
+ * passed. For library functions whose work no hook sees.
+ */
+void luart_charge(lua_State *L, uint64_t cost);
+
+/* ---- pattern.c ---- */
+
+/* Sets find, match, gmatch and gsub, metered, in the string table at the top of the stack. */
+void luart_open_patterns(lua_State *L);
 
 /* Text for why run->killed stopped the script. */
 const char *luart_kill_reason(const mech_run *run);

@@ -74,7 +74,9 @@ static int load_one(mechset *set, const mech_source *src, pc_error *err)
         lua_setupvalue(L, -2, 1);
         luart_arm(&load, 1);
         rc = lua_pcall(L, 0, 0, 0);
-        if (rc == LUA_ERRMEM)
+        /* Disarmed first: a stopped run may not allocate, and the message needs memory. */
+        luart_arm(&load, 0);
+        if (rc == LUA_ERRMEM && load.killed == LUART_KILL_NONE)
             load.killed = LUART_KILL_MEMORY;
         if (load.killed != LUART_KILL_NONE) {
             if (rc != LUA_OK)
@@ -82,7 +84,6 @@ static int load_one(mechset *set, const mech_source *src, pc_error *err)
             lua_pushfstring(L, "%s: %s", src->name, luart_kill_reason(&load));
             rc = LUA_ERRRUN;
         }
-        luart_arm(&load, 0);
     }
     *(mech_run **)lua_getextraspace(L) = NULL;
     set->loading_file = NULL;
@@ -392,8 +393,21 @@ void mech_run_free(mech_run *run)
 {
     if (!run)
         return;
-    if (run->co_ref != LUA_NOREF)
-        luaL_unref(run->set->L, LUA_REGISTRYINDEX, run->co_ref);
+    if (run->co_ref != LUA_NOREF) {
+        mechset *set = run->set;
+        luaL_unref(set->L, LUA_REGISTRYINDEX, run->co_ref);
+        /*
+         * The next event must start with the memory its rules need. A run
+         * stopped by the memory cap leaves the state full of its garbage,
+         * and Lua collects garbage in an emergency only for its own
+         * allocations: a luaL_Buffer (string.rep, table.concat, gsub,
+         * string.format...) asks the allocator directly and fails at once.
+         * So past half the cap, or after a kill, collect now, with the dead
+         * coroutine unreferenced.
+         */
+        if (run->killed != LUART_KILL_NONE || set->mem_used > set->lim.memory / 2)
+            lua_gc(set->L, LUA_GCCOLLECT);
+    }
     json_decref(run->req.args);
     json_decref(run->reply);
     mechset_unref(run->set);
@@ -410,7 +424,7 @@ int mech_run_step(mech_run *run, pc_error *err)
     rc = lua_resume(co, run->set->L, 0, &nres);
     run->lua_ns += luart_clock_ns() - run->resume_ns;
     luart_arm(run, 0);
-    if (rc == LUA_ERRMEM)
+    if (rc == LUA_ERRMEM && run->killed == LUART_KILL_NONE)
         run->killed = LUART_KILL_MEMORY;
     if (rc == LUA_YIELD && run->waiting && run->killed == LUART_KILL_NONE) {
         lua_pop(co, nres);

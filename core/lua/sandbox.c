@@ -13,27 +13,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Counts every byte a state holds; refuses growth past the cap. */
+/*
+ * Bytes a run allocates are charged to its instruction budget, one
+ * instruction per this many: copying them is work no hook sees (s .. s on a
+ * 30 MB string is one instruction). Allocations of at least
+ * ALLOC_CHECK_BYTES also look at the deadline.
+ */
+#define ALLOC_BYTES_PER_INSTR 256
+#define ALLOC_CHECK_BYTES (64u << 10)
+
+/* Decides whether run, which is growing by grow bytes, is now out of budget or time. */
+static void charge_alloc(mech_run *run, size_t grow)
+{
+    uint64_t cost = grow / ALLOC_BYTES_PER_INSTR;
+    if (run->killed != LUART_KILL_NONE)
+        return;
+    run->instr += cost;
+    if (run->instr > run->set->lim.instructions)
+        run->killed = LUART_KILL_BUDGET;
+    else if (grow >= ALLOC_CHECK_BYTES && pc_mono_ms() > run->deadline_ms)
+        run->killed = LUART_KILL_DEADLINE;
+}
+
+/*
+ * Counts every byte a state holds; refuses growth past the cap, and any
+ * growth of a run that was stopped (its error unwinds as "not enough
+ * memory", and the run's own reason is what gets reported).
+ */
 static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     mechset *set = ud;
     size_t old = ptr ? osize : 0;
+    mech_run *run = set->active;
 
     if (nsize == 0) {
         free(ptr);
         set->mem_used -= old;
         return NULL;
     }
-    /*
-     * Refuse past the cap. Lua then collects and tries once more, so the kill
-     * is decided where the memory error surfaces (LUA_ERRMEM), not here.
-     */
-    if (nsize > old && set->mem_used + (nsize - old) > set->lim.memory)
-        return NULL;
+    if (nsize > old) {
+        /*
+         * Refuse past the cap. Lua then collects and tries once more, so the
+         * kill is decided where the memory error surfaces (LUA_ERRMEM), not here.
+         */
+        if (set->mem_used + (nsize - old) > set->lim.memory)
+            return NULL;
+        if (run) {
+            charge_alloc(run, nsize - old);
+            if (run->killed != LUART_KILL_NONE)
+                return NULL;
+        }
+    }
     void *np = realloc(ptr, nsize);
     if (np)
         set->mem_used = set->mem_used - old + nsize;
     return np;
+}
+
+void luart_charge(lua_State *L, uint64_t cost)
+{
+    mech_run *run = luart_run_of(L);
+    if (!run || !run->running)
+        return;
+    if (run->killed == LUART_KILL_NONE) {
+        uint64_t lim = run->set->lim.instructions;
+        if (run->instr > lim || cost > lim - run->instr)
+            run->killed = LUART_KILL_BUDGET;
+        else if (pc_mono_ms() > run->deadline_ms)
+            run->killed = LUART_KILL_DEADLINE;
+        run->instr += cost > lim ? lim : cost;
+    }
+    if (run->killed != LUART_KILL_NONE)
+        luaL_error(L, "%s", luart_kill_reason(run));
 }
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
@@ -144,7 +195,7 @@ static void make_readonly(lua_State *L, const char *name)
 static int finish_pcall(lua_State *L, int status, lua_KContext extra)
 {
     mech_run *run = luart_run_of(L);
-    if (status == LUA_ERRMEM)
+    if (status == LUA_ERRMEM && run->killed == LUART_KILL_NONE)
         run->killed = LUART_KILL_MEMORY;
     if (run->killed != LUART_KILL_NONE)
         return luaL_error(L, "%s", luart_kill_reason(run));
@@ -211,55 +262,92 @@ static int sandbox_setmetatable(lua_State *L)
 }
 
 /*
- * Pattern functions with a cost cap. Lua's matcher backtracks inside one C
- * call, where no hook can stop it, so string.find("aaaa...", ".-.-.-.-b") would
- * hang the daemon. A pattern with q repetition items (* + - ?) can try on the
- * order of n^q positions on a subject of n bytes: refuse when that passes 1e8.
+ * The C functions of the libraries whose work grows with an argument rather
+ * than with the memory they make: table.move({}, 1, 1 << 40, 1) touches no
+ * memory and never returns, string.rep("", 1e18) loops as long. Each is
+ * wrapped to charge its element count to the instruction budget before it
+ * runs (one instruction per element, what the same loop costs in Lua at the
+ * very least), so a count the budget cannot pay stops the script at once.
+ * Bytes are charged by the allocator, patterns by their own matcher
+ * (pattern.c).
  */
-#define PATTERN_MAX_COST 1e8
+enum charged_fn { CH_MOVE, CH_CONCAT, CH_UNPACK, CH_INSERT, CH_REMOVE, CH_SORT, CH_REP };
 
-static int pattern_quantifiers(const char *p, size_t len)
+/* Elements from first to last, saturating. */
+static uint64_t span(lua_Integer first, lua_Integer last)
 {
-    int q = 0, in_set = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (c == '%') {
-            i++;
-            continue;
-        }
-        if (in_set) {
-            if (c == ']')
-                in_set = 0;
-            continue;
-        }
-        if (c == '[') {
-            in_set = 1;
-            if (i + 1 < len && p[i + 1] == '^')
-                i++;
-            if (i + 1 < len && p[i + 1] == ']')
-                i++;
-        } else if (c == '*' || c == '+' || c == '-' || c == '?') {
-            q++;
-        }
-    }
-    return q;
+    uint64_t d;
+    if (last < first)
+        return 0;
+    d = (uint64_t)last - (uint64_t)first;
+    return d == UINT64_MAX ? d : d + 1;
 }
 
-static int guarded_pattern(lua_State *L)
+/* The cost of the call on the stack, in instructions; may raise (a memory kill for string.rep). */
+static uint64_t call_cost(lua_State *L, enum charged_fn fn)
 {
-    size_t n, plen;
-    const char *p;
-    luaL_checklstring(L, 1, &n);
-    p = luaL_checklstring(L, 2, &plen);
-    /* string.find(s, p, init, true) is a plain search: no pattern. */
-    if (!(lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4))) {
-        double cost = 1;
-        int q = pattern_quantifiers(p, plen);
-        for (int i = 0; i < q && cost <= PATTERN_MAX_COST; i++)
-            cost *= (double)(n + 1);
-        if (q > 1 && cost > PATTERN_MAX_COST)
-            return luaL_error(L, "pattern too complex for a subject of %d bytes (%d repetitions)",
-                              (int)n, q);
+    switch (fn) {
+    case CH_MOVE: /* table.move(a1, f, e, t [, a2]) */
+        return span(luaL_checkinteger(L, 2), luaL_checkinteger(L, 3));
+    case CH_CONCAT: /* table.concat(t [, sep [, i [, j]]]) */
+    case CH_UNPACK: /* table.unpack(t [, i [, j]]) */ {
+        int first = fn == CH_CONCAT ? 3 : 2;
+        lua_Integer i = luaL_optinteger(L, first, 1);
+        lua_Integer j = lua_isnoneornil(L, first + 1) ? luaL_len(L, 1)
+                                                      : luaL_checkinteger(L, first + 1);
+        return span(i, j);
+    }
+    case CH_INSERT: /* table.insert(t, pos, v) shifts #t - pos + 1 elements up */
+        if (lua_gettop(L) < 3)
+            return 1;
+        return span(luaL_checkinteger(L, 2), luaL_len(L, 1));
+    case CH_REMOVE: /* table.remove(t, pos) shifts #t - pos elements down */
+        if (lua_isnoneornil(L, 2))
+            return 1;
+        return span(luaL_checkinteger(L, 2), luaL_len(L, 1));
+    case CH_SORT: /* n log n comparisons */ {
+        lua_Integer n = luaL_len(L, 1);
+        uint64_t cost = 0;
+        if (n > 1) {
+            int log2 = 0;
+            while (log2 < 63 && ((uint64_t)1 << log2) < (uint64_t)n)
+                log2++;
+            cost = (uint64_t)n > UINT64_MAX / (uint64_t)log2 ? UINT64_MAX : (uint64_t)n * log2;
+        }
+        return cost;
+    }
+    case CH_REP: /* string.rep(s, n [, sep]): refuse what cannot fit before allocating it */ {
+        size_t l, lsep = 0;
+        mech_run *run = luart_run_of(L);
+        luaL_checklstring(L, 1, &l);
+        lua_Integer n = luaL_checkinteger(L, 2);
+        luaL_optlstring(L, 3, "", &lsep);
+        if (n <= 0 || l + lsep == 0)
+            return 0;
+        if (run && run->running &&
+            (double)n * (double)(l + lsep) > (double)run->set->lim.memory) {
+            run->killed = LUART_KILL_MEMORY;
+            luaL_error(L, "%s", luart_kill_reason(run));
+        }
+        /*
+         * One call of memcpy per copy, about an instruction's time for 64 of
+         * them; the bytes themselves are charged by the allocator.
+         */
+        return (uint64_t)n / 64;
+    }
+    }
+    return 0;
+}
+
+static int charged_call(lua_State *L)
+{
+    enum charged_fn fn = (enum charged_fn)lua_tointeger(L, lua_upvalueindex(2));
+    luart_charge(L, call_cost(L, fn));
+    if (fn == CH_REP && lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) == 0 &&
+        (lua_isnoneornil(L, 3) || (lua_type(L, 3) == LUA_TSTRING && lua_rawlen(L, 3) == 0))) {
+        /* Lua would loop n times copying nothing. */
+        lua_pushliteral(L, "");
+        return 1;
     }
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -267,15 +355,40 @@ static int guarded_pattern(lua_State *L)
     return lua_gettop(L);
 }
 
-static void guard_patterns(lua_State *L)
+/* Wraps lib[name] (lib at the top of the stack) in charged_call. */
+static void charge_calls_of(lua_State *L, const char *name, enum charged_fn fn)
 {
-    static const char *const fns[] = {"find", "match", "gmatch", "gsub", NULL};
+    lua_getfield(L, -1, name);
+    lua_pushinteger(L, fn);
+    lua_pushcclosure(L, charged_call, 2);
+    lua_setfield(L, -2, name);
+}
+
+static void meter_libraries(lua_State *L)
+{
+    static const struct {
+        const char *name;
+        enum charged_fn fn;
+    } table_fns[] = {{"move", CH_MOVE},     {"concat", CH_CONCAT}, {"unpack", CH_UNPACK},
+                     {"insert", CH_INSERT}, {"remove", CH_REMOVE}, {"sort", CH_SORT}};
+    static const char *const removed[] = {"dump", "pack", "unpack", "packsize", NULL};
+
+    lua_getglobal(L, LUA_TABLIBNAME);
+    for (size_t i = 0; i < sizeof table_fns / sizeof *table_fns; i++)
+        charge_calls_of(L, table_fns[i].name, table_fns[i].fn);
+    lua_pop(L, 1);
+
     lua_getglobal(L, LUA_STRLIBNAME);
-    for (int i = 0; fns[i]; i++) {
-        lua_getfield(L, -1, fns[i]);
-        lua_pushboolean(L, i == 0); /* find has a plain mode */
-        lua_pushcclosure(L, guarded_pattern, 2);
-        lua_setfield(L, -2, fns[i]);
+    charge_calls_of(L, "rep", CH_REP);
+    luart_open_patterns(L);
+    /*
+     * string.dump stays reachable through ("").dump unless removed from the
+     * real table; pack and unpack pad and repeat by counts in their format,
+     * and no program needs binary layouts.
+     */
+    for (int i = 0; removed[i]; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, removed[i]);
     }
     lua_pop(L, 1);
 }
@@ -331,12 +444,7 @@ lua_State *luart_new_state(mechset *set, const luart_part *parts, size_t n)
         luaL_requiref(L, safe_libs[i].name, safe_libs[i].open, 1);
         lua_pop(L, 1);
     }
-    /* string.dump stays reachable through ("").dump unless removed from the real table. */
-    lua_getglobal(L, LUA_STRLIBNAME);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    lua_pop(L, 1);
-    guard_patterns(L);
+    meter_libraries(L);
     /* Randomness comes from keyed hashes of the event, never from a seed. */
     lua_getglobal(L, LUA_MATHLIBNAME);
     lua_pushnil(L);

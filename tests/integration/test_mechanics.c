@@ -31,7 +31,7 @@ static int group_setup(void **state)
         "  while true do pcall(function() while true do end end) end end }\n"
         "mechanic \"hog\" { on = \"hog\", run = function(ev, m)\n"
         "  local t = {} local i = 0\n"
-        "  while true do i = i + 1 t[i] = string.rep('x', 1000000) .. i end end }\n"
+        "  while true do i = i + 1 t[i] = string.rep('0123456789', 100000) .. i end end }\n"
         "mechanic \"oops\" { on = \"oops\", run = function(ev, m)\n"
         "  local x = nil\n"
         "  return x.field end }\n");
