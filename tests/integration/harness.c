@@ -2,6 +2,7 @@
  * Integration test harness (harness.h).
  */
 #include "harness.h"
+#include "harness_cluster.h"
 #include "punchcard/common.h"
 
 #include <curl/curl.h>
@@ -377,9 +378,36 @@ long long h_balance(int port, const char *member, const char *currency)
     return v;
 }
 
+/*
+ * With PUNCH_TEST_CLUSTER=1 in the environment, a stack runs on a real local
+ * Redis Cluster (harness_cluster.h) instead: the same scenarios, each key
+ * routed to its slot's master; Redis refuses any command whose keys cross
+ * slots (CROSSSLOT), so a scenario that passes there proves none does.
+ */
+static h_cluster stack_cluster;
+
+int h_stack_on_cluster(void)
+{
+    const char *v = getenv("PUNCH_TEST_CLUSTER");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
                   const char *const *extra)
 {
+    if (h_stack_on_cluster()) {
+        const char *args[40] = {"--redis-cluster", NULL};
+        int n = 2;
+        memset(r, 0, sizeof *r);
+        if (h_cluster_start(&stack_cluster))
+            return -1;
+        args[1] = stack_cluster.seeds;
+        fprintf(stderr, "stack on a Redis Cluster: %s\n", stack_cluster.seeds);
+        for (int i = 0; extra && extra[i] && n < 39; i++)
+            args[n++] = extra[i];
+        args[n] = NULL;
+        return h_punchd_start(p, "127.0.0.1:1", scripts, args, NULL);
+    }
     if (tmpredis_start(r, aof))
         return -1;
     return h_punchd_start(p, r->socket, scripts, extra, NULL);
@@ -388,7 +416,10 @@ int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts)
 {
     int st = h_punchd_stop(p);
-    tmpredis_destroy(r);
+    if (h_stack_on_cluster())
+        h_cluster_stop(&stack_cluster);
+    else
+        tmpredis_destroy(r);
     h_rm_dir(scripts);
     free(scripts);
     return st;

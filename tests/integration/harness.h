@@ -49,9 +49,15 @@ int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const
 int h_punchd_start_env(punchd_proc *p, const char *redis, const char *scripts,
                        const char *const *extra, const char *const *env);
 
-/* Starts a throwaway redis (with AOF when aof) and punchd on the prepared scripts folder. */
+/*
+ * Starts a throwaway redis (with AOF when aof) and punchd on the prepared scripts folder;
+ * with PUNCH_TEST_CLUSTER=1, a local Redis Cluster instead (r is left zeroed).
+ */
 int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
                   const char *const *extra);
+
+/* 1 when PUNCH_TEST_CLUSTER asks the stacks to run on a Redis Cluster. */
+int h_stack_on_cluster(void);
 
 /* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
