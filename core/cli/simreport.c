@@ -11,7 +11,8 @@
 /* A member seen in an applied event, and the tier its last tier outcome set. */
 typedef struct member_slot {
     char *id;
-    int tier; /* index into tiers, or -1 */
+    int tier;        /* index into tiers, or -1 */
+    json_t *entered; /* {experiment: spend so far} of the experiments the member entered */
 } member_slot;
 
 struct sim_report {
@@ -25,6 +26,8 @@ struct sim_report {
     size_t nmembers, cap; /* open addressing, cap a power of two */
     char **tiers;
     int ntiers;
+    json_t *exps;    /* the declared experiments (mechset_experiments), or NULL */
+    json_t *expfigs; /* name -> figures in the shape of NS:{exp:X}:figures */
 };
 
 sim_report *simrep_new(void)
@@ -39,10 +42,11 @@ sim_report *simrep_new(void)
     r->other = json_object();
     r->counters = json_object();
     r->draws = json_object();
+    r->expfigs = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
-        !r->draws || !r->members) {
+        !r->draws || !r->expfigs || !r->members) {
         simrep_free(r);
         return NULL;
     }
@@ -60,8 +64,12 @@ void simrep_free(sim_report *r)
     json_decref(r->other);
     json_decref(r->counters);
     json_decref(r->draws);
-    for (size_t i = 0; r->members && i < r->cap; i++)
+    json_decref(r->exps);
+    json_decref(r->expfigs);
+    for (size_t i = 0; r->members && i < r->cap; i++) {
         free(r->members[i].id);
+        json_decref(r->members[i].entered);
+    }
     free(r->members);
     for (int i = 0; i < r->ntiers; i++)
         free(r->tiers[i]);
@@ -236,6 +244,91 @@ void simrep_add(sim_report *r, int status, json_t *body)
     json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o);
 }
 
+void simrep_set_experiments(sim_report *r, json_t *experiments)
+{
+    json_decref(r->exps);
+    r->exps = experiments ? json_deep_copy(experiments) : NULL;
+}
+
+/* obj[key] += by as a real (sums of squares outgrow 64 bits). */
+static void bump_real(json_t *obj, const char *key, double by)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v)
+        json_real_set(v, json_real_value(v) + by);
+    else
+        json_object_set_new(obj, key, json_real(by));
+}
+
+/*
+ * The experiments' figures of one applied event, as punchd keeps them
+ * (core/engine/experiments.c): the member's group from the response, the
+ * spend from the event's data, currency issued and redeemed from the outcomes.
+ */
+static void add_experiments(sim_report *r, member_slot *m, json_t *body, json_t *data)
+{
+    json_t *groups = json_object_get(body, "experiments"), *g, *o;
+    const char *name, *type = json_string_value(json_object_get(body, "type"));
+    char k[200];
+    if (!m || !json_object_size(groups) || (type && !strcmp(type, "tick")))
+        return;
+    if (!m->entered && !(m->entered = json_object()))
+        return;
+    json_object_foreach(groups, name, g) {
+        const char *group = json_string_value(g);
+        json_t *decl = json_object_get(r->exps, name), *figs = json_object_get(r->expfigs, name);
+        const char *field = json_string_value(json_object_get(decl, "spend"));
+        json_t *sv = field ? json_object_get(data, field) : NULL, *before_j;
+        double x = json_is_number(sv) ? json_number_value(sv) : 0;
+        int64_t spend = x > 0 && x < 9e15 ? (int64_t)x : 0, before;
+        size_t i;
+        if (!group)
+            continue;
+        if (!figs) {
+            figs = json_object();
+            json_object_set_new(r->expfigs, name, figs);
+        }
+        before_j = json_object_get(m->entered, name);
+        before = json_integer_value(before_j);
+        snprintf(k, sizeof k, "%s:members", group);
+        if (!before_j)
+            bump(figs, k, 1);
+        json_object_set_new(m->entered, name, json_integer(before + spend));
+        snprintf(k, sizeof k, "%s:events", group);
+        bump(figs, k, 1);
+        if (spend) {
+            snprintf(k, sizeof k, "%s:spend", group);
+            bump(figs, k, spend);
+            snprintf(k, sizeof k, "%s:spend_sq", group);
+            bump_real(figs, k, (double)spend * (2.0 * (double)before + (double)spend));
+        }
+        json_array_foreach(json_object_get(body, "outcomes"), i, o) {
+            const char *kind = json_string_value(json_object_get(o, "kind"));
+            const char *cur = json_string_value(json_object_get(o, "currency"));
+            long long d = json_integer_value(json_object_get(o, "delta")) +
+                          json_integer_value(json_object_get(o, "pending"));
+            if (!kind || !cur || !d)
+                continue;
+            if (!strcmp(kind, "stars"))
+                snprintf(k, sizeof k, "%s:%s:%s", group, d > 0 ? "issued" : "redeemed", cur);
+            else if (!strcmp(kind, "redeem"))
+                snprintf(k, sizeof k, "%s:redeemed:%s", group, cur);
+            else
+                continue;
+            bump(figs, k, d < 0 ? -d : d);
+        }
+    }
+}
+
+void simrep_add_event(sim_report *r, int status, json_t *body, json_t *data)
+{
+    simrep_add(r, status, body);
+    if (status == 200 && !json_is_true(json_object_get(body, "duplicate"))) {
+        const char *name = json_string_value(json_object_get(body, "member"));
+        add_experiments(r, member_get(r, name ? name : ""), body, data);
+    }
+}
+
 void simrep_add_bad_input(sim_report *r)
 {
     r->failed++;
@@ -256,12 +349,15 @@ json_t *simrep_json(const sim_report *r)
     }
     if (none)
         json_object_set_new(tiers, "(none)", json_integer(none));
-    return json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
+    json_t *out = json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
                      "events", "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed,
                      "duplicates", (json_int_t)r->duplicates, "errors", r->errors, "members",
                      (json_int_t)r->nmembers, "currencies", r->currencies, "prizes", r->prizes,
                      "badges", r->badges, "counters", r->counters, "draws", r->draws, "tiers",
                      tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
+    if (out && json_object_size(r->expfigs))
+        json_object_set(out, "experiments", r->expfigs);
+    return out;
 }
 
 void simrep_merge(json_t *into, json_t *from)
@@ -275,6 +371,8 @@ void simrep_merge(json_t *into, json_t *from)
             json_object_set_new(into, k, json_deep_copy(v));
         else if (json_is_object(mine) && json_is_object(v))
             simrep_merge(mine, v);
+        else if (json_is_real(mine) && json_is_real(v))
+            json_real_set(mine, json_real_value(mine) + json_real_value(v));
         else if (json_is_integer(mine) && json_is_integer(v))
             json_integer_set(mine, !strcmp(k, "highest")
                                        ? (json_integer_value(v) > json_integer_value(mine)

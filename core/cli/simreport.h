@@ -18,6 +18,17 @@ void simrep_free(sim_report *r);
 /* Counts one answered event: status and body (borrowed) as the engine gave them. */
 void simrep_add(sim_report *r, int status, json_t *body);
 
+/* The program's experiments (mechset_experiments(), borrowed; copied), for their spend field. */
+void simrep_set_experiments(sim_report *r, json_t *experiments);
+
+/*
+ * simrep_add(), and the event's part in the experiments: its data (borrowed)
+ * holds the spend field. The figures gain "experiments": {name: figures in
+ * the shape punchd keeps them} (engine_experiment_report() turns them into a
+ * report).
+ */
+void simrep_add_event(sim_report *r, int status, json_t *body, json_t *data);
+
 /* Counts one input line that is not an event (bad JSON, bad fields). */
 void simrep_add_bad_input(sim_report *r);
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "simreport.h"
 #include "common/jsonr.h"
+#include "punchcard/query.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -57,6 +58,7 @@ typedef struct sim_worker sim_worker;
 typedef struct sim_slot {
     sim_worker *w;
     long line;
+    json_t *data; /* the event's data (a reference), for the experiments' spend */
 } sim_slot;
 
 struct sim_worker {
@@ -74,6 +76,7 @@ struct sim_worker {
     json_t *members;     /* every member replayed here (a set), for the settling ticks */
     int64_t last_at;     /* the latest event time seen */
     json_t *figures;
+    json_t *experiments; /* the set's declared experiments (a copy), or NULL */
     char version[16];
 };
 
@@ -83,6 +86,7 @@ typedef struct sim_result {
     double seconds;
     long long events;
     json_t *figures;
+    json_t *experiments; /* declared experiments, or NULL */
 } sim_result;
 
 static void show_failure(sim_run *r, long line, const char *what)
@@ -96,7 +100,9 @@ static void on_answer(void *arg, int status, json_t *body)
     sim_slot *sl = arg;
     sim_worker *w = sl->w;
 
-    simrep_add(w->rep, status, body);
+    simrep_add_event(w->rep, status, body, sl->data);
+    json_decref(sl->data);
+    sl->data = NULL;
     if (status != 200) {
         json_t *e = json_object_get(body, "error");
         char what[600];
@@ -281,6 +287,7 @@ static int worker_replay(sim_worker *w, FILE *in)
                 w->last_at = ev.at_ms;
             sl = &w->slots[w->free_slots[--w->nfree]];
             sl->line = line;
+            sl->data = json_incref(ev.data);
             w->inflight++;
             /* May answer at once (e.g. Redis down): on_answer handles both. */
             engine_submit(w->s.engine, &ev, on_answer, sl);
@@ -341,8 +348,12 @@ static void *worker_main(void *arg)
         goto out;
     }
     snprintf(w->version, sizeof w->version, "%s", mechset_version(set));
-    mechset_unref(set);
     w->rep = simrep_new();
+    if (w->rep && mechset_experiments(set)) {
+        simrep_set_experiments(w->rep, mechset_experiments(set));
+        w->experiments = json_deep_copy(mechset_experiments(set));
+    }
+    mechset_unref(set);
     w->members = json_object();
     w->slots = calloc((size_t)r->window, sizeof *w->slots);
     w->free_slots = calloc((size_t)r->window, sizeof *w->free_slots);
@@ -450,11 +461,14 @@ static int replay(sim_run *r, sim_result *out)
         } else if (!out->figures) {
             out->figures = ws[i].figures;
             ws[i].figures = NULL;
+            out->experiments = ws[i].experiments;
+            ws[i].experiments = NULL;
             snprintf(out->version, sizeof out->version, "%s", ws[i].version);
         } else {
             simrep_merge(out->figures, ws[i].figures);
         }
         json_decref(ws[i].figures);
+        json_decref(ws[i].experiments);
     }
     if (atomic_load(&r->shown) > SIM_SHOW_ERRORS)
         fprintf(stderr, "%s: ... and %d more failed events\n", r->name,
@@ -470,11 +484,76 @@ static double per_second(const sim_result *r)
     return r->seconds > 0 ? (double)r->events / r->seconds : 0.0;
 }
 
+/*
+ * Each declared experiment's report (engine_experiment_report(), as GET
+ * /v1/experiments/{name} gives it) from the replay's figures; new reference.
+ */
+static json_t *experiment_reports(const sim_result *r)
+{
+    json_t *out = json_object(), *decl, *none = json_object();
+    const char *name;
+    json_t *figs = json_object_get(r->figures, "experiments");
+    json_object_foreach(r->experiments, name, decl) {
+        json_t *f = json_object_get(figs, name);
+        json_t *rep = engine_experiment_report(name, decl, f ? f : none);
+        if (rep)
+            json_object_set_new(out, name, rep);
+    }
+    json_decref(none);
+    return out;
+}
+
 static json_t *result_json(const sim_result *r)
 {
-    return json_pack("{s:s, s:s, s:I, s:f, s:f, s:O}", "dir", r->dir, "mechanics_version",
-                     r->version, "events", (json_int_t)r->events, "seconds", r->seconds,
-                     "events_per_s", per_second(r), "figures", r->figures);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:f, s:f, s:O}", "dir", r->dir, "mechanics_version",
+                          r->version, "events", (json_int_t)r->events, "seconds", r->seconds,
+                          "events_per_s", per_second(r), "figures", r->figures);
+    if (j && r->experiments)
+        json_object_set_new(j, "experiments", experiment_reports(r));
+    return j;
+}
+
+static void print_group(const char *group, json_t *g)
+{
+    const char *cur;
+    json_t *v;
+    printf("  %-10s %6lld members %8lld events   spend %10lld (%.2f per member)", group,
+           (long long)json_integer_value(json_object_get(g, "members")),
+           (long long)json_integer_value(json_object_get(g, "events")),
+           (long long)json_integer_value(json_object_get(g, "spend")),
+           json_number_value(json_object_get(g, "spend_per_member")));
+    json_object_foreach(json_object_get(g, "issued"), cur, v) printf("   %s issued %lld", cur,
+                                                                     (long long)json_integer_value(v));
+    json_object_foreach(json_object_get(g, "redeemed"), cur, v) printf("   %s redeemed %lld", cur,
+                                                                       (long long)json_integer_value(v));
+    putchar('\n');
+}
+
+/* The experiments of a run, as text: each group, then the lift and its 95% interval. */
+static void print_experiments(const char *label, const sim_result *r)
+{
+    json_t *reps = r->experiments ? experiment_reports(r) : NULL, *rep;
+    const char *name;
+    json_object_foreach(reps, name, rep) {
+        json_t *ci = json_object_get(rep, "lift_ci95");
+        printf("\n%s: experiment %s (%g%% held out; spend: %s)\n", label, name,
+               json_number_value(json_object_get(rep, "control")),
+               json_is_string(json_object_get(rep, "spend"))
+                   ? json_string_value(json_object_get(rep, "spend"))
+                   : "not declared");
+        print_group("control", json_object_get(json_object_get(rep, "groups"), "control"));
+        print_group("treatment", json_object_get(json_object_get(rep, "groups"), "treatment"));
+        if (json_is_number(json_object_get(rep, "lift")))
+            printf("  lift of spend per member %+.2f%%, 95%% interval [%+.2f%%, %+.2f%%]%s\n",
+                   100 * json_number_value(json_object_get(rep, "lift")),
+                   100 * json_number_value(json_array_get(ci, 0)),
+                   100 * json_number_value(json_array_get(ci, 1)),
+                   json_is_true(json_object_get(rep, "significant")) ? " (significant)"
+                                                                      : " (not significant)");
+        else
+            printf("  lift: %s\n", json_string_value(json_object_get(rep, "note")));
+    }
+    json_decref(reps);
 }
 
 static void print_run(const char *label, const sim_result *r)
@@ -527,10 +606,13 @@ static void print_report(const char *path, int json, sim_result *scripts, sim_re
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, against->figures, "against", scripts->figures, "scripts");
+        print_experiments("against", against);
+        print_experiments("scripts", scripts);
     } else {
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, scripts->figures, "scripts", NULL, NULL);
+        print_experiments("scripts", scripts);
     }
 }
 
@@ -640,6 +722,8 @@ int cmd_simulate(int argc, char **argv)
 out:
     json_decref(a.figures);
     json_decref(b.figures);
+    json_decref(a.experiments);
+    json_decref(b.experiments);
     session_close(&s);
     return rc;
 }

@@ -2,6 +2,7 @@
  * Post-commit effects (effects.h), through the store's typed operations.
  */
 #include "effects.h"
+#include "experiments.h"
 #include "common/calendar-internal.h"
 #include "store/ops-internal.h"
 
@@ -73,6 +74,8 @@ int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect,
                       NULL);
     } else if (op && !strcmp(op, "stats")) {
         stats(s, ns, effect);
+    } else if (op && !strcmp(op, "experiment")) {
+        experiments_apply(s, ns, effect);
     } else if (op && !strcmp(op, "leaderboard")) {
         leaderboard(s, ns, ev, effect);
     } else if (op && !strcmp(op, "referral")) {

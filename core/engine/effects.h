@@ -5,6 +5,7 @@
  *   stats        {day, partner, moves: [[currency, kind, amount] ...]}   the program's figures
  *   leaderboard  {board, period, per, tz, score}                         a board's score
  *   referral     {referrer, type}              the referrer's reward: another event
+ *   experiment   {name, group, entered, spend, spend_sq, moves}  an experiment's figures
  * Writes are fire and forget (the member's ledger stays the truth if one is
  * lost). An effect that is another event is not sent from here: it is
  * returned to the transaction, which submits it — this file never calls back

@@ -15,6 +15,7 @@
 #include "builtin.h"
 #include "claims.h"
 #include "effects.h"
+#include "experiments.h"
 #include "resources.h"
 #include "common/jsonr.h"
 #include "common/jsonw-internal.h"
@@ -48,6 +49,7 @@ struct engine_call {
     int64_t committed;  /* the version this event's commit wrote, or 0 */
     char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
     json_t *original;                /* ... its stored response as loaded, or NULL */
+    json_t *groups;                  /* the member's experiment groups, or NULL (owned) */
 };
 
 static int64_t real_clock(void *arg)
@@ -110,6 +112,7 @@ void engine_redis_stats(const engine *e, store_stats *out)
 
 static void call_free(engine_call *c)
 {
+    json_decref(c->groups);
     json_decref(c->original);
     mech_run_free(c->run);
     claims_free(c->claims);
@@ -325,7 +328,10 @@ static void step_decide(engine_call *c)
         return;
     case MECH_DONE:
         end_run(c);
-        if (builtin_after(&c->ev, c->m, !c->e->no_figures, &err)) {
+        json_decref(c->groups);
+        c->groups = NULL;
+        if (builtin_after(&c->ev, c->m, !c->e->no_figures, &err) ||
+            experiments_after(c->set, &c->ev, c->m, !c->e->no_figures, &c->groups, &err)) {
             fail_decide(c, &err);
             return;
         }
@@ -372,6 +378,15 @@ static void commit_entries(engine_call *c, store_commit *sc, const char *at)
 {
     const member_state *m = c->m;
     const char *reason = json_string_value(json_object_get(c->ev.data, "reason"));
+    char groups[512] = "";
+    const char *name;
+    json_t *g;
+    /* "spring=control,summer=treatment": the member's groups, on every entry. */
+    json_object_foreach(c->groups, name, g) {
+        size_t used = strlen(groups);
+        snprintf(groups + used, sizeof groups - used, "%s%s=%s", used ? "," : "", name,
+                 json_string_value(g));
+    }
     for (size_t i = 0; i < m->nentries; i++) {
         const member_entry *en = &m->entries[i];
         store_commit_entry_begin(sc);
@@ -388,6 +403,8 @@ static void commit_entries(engine_call *c, store_commit *sc, const char *at)
         store_commit_entry_str(sc, "event", c->ev.id);
         store_commit_entry_str(sc, "type", c->ev.type);
         store_commit_entry_str(sc, "mechanic", en->mechanic);
+        if (groups[0])
+            store_commit_entry_str(sc, "experiments", groups);
         store_commit_entry_str(sc, "currency", en->currency);
         store_commit_entry_int(sc, "delta", en->delta);
         store_commit_entry_int(sc, "balance", en->balance);
@@ -423,6 +440,8 @@ static void commit(engine_call *c)
         json_decref(c->response);
         c->response = NULL;
     }
+    if (c->response && c->groups)
+        json_object_set(c->response, "experiments", c->groups);
     if (c->response && m->trace)
         json_object_set(c->response, "explain", m->trace);
     if (c->response && (c->flags & ENGINE_DRY_RUN)) {

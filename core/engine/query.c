@@ -212,6 +212,23 @@ static json_t *entry_json(const store_entry *en)
         s = entry_field(&en->fields, numbers[i]);
         json_object_set_new(j, numbers[i], json_integer(s ? strtoll(s, NULL, 10) : 0));
     }
+    /* The member's experiment groups, when the program declares experiments:
+     * "spring=control,summer=treatment" -> {"spring": "control", ...}. */
+    if ((s = entry_field(&en->fields, "experiments"))) {
+        json_t *g = json_object();
+        while (g && *s) {
+            const char *eq = strchr(s, '='), *comma = strchr(s, ',');
+            char k[80];
+            if (!eq || (comma && comma < eq))
+                break;
+            if (!comma)
+                comma = s + strlen(s);
+            snprintf(k, sizeof k, "%.*s", (int)(eq - s), s);
+            json_object_set_new(g, k, json_stringn(eq + 1, (size_t)(comma - eq - 1)));
+            s = *comma ? comma + 1 : comma;
+        }
+        json_object_set_new(j, "experiments", g);
+    }
     return j;
 }
 

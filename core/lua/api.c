@@ -266,10 +266,10 @@ static int declare_spec(lua_State *L)
     while (lua_next(L, 1)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         if (strcmp(k, "on") && strcmp(k, "run") && strcmp(k, "description") &&
-            strcmp(k, "active") && strcmp(k, "control"))
+            strcmp(k, "active") && strcmp(k, "control") && strcmp(k, "experiment"))
             return luaL_error(L,
                               "mechanic '%s': unknown field '%s' (use on, run, description, "
-                              "active, control)",
+                              "active, control, experiment)",
                               name, k);
         lua_pop(L, 1);
     }
@@ -312,8 +312,8 @@ static int declare_spec(lua_State *L)
     d->run_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* the run function at the top */
     /* Campaign window and control group, as declared (already checked by the wrapper). */
     d->settings = json_object();
-    for (int i = 0; i < 2; i++) {
-        const char *k = i ? "control" : "active";
+    for (int i = 0; i < 3; i++) {
+        const char *k = i == 2 ? "experiment" : i ? "control" : "active";
         char err[80];
         json_t *v;
         lua_getfield(L, 1, k);

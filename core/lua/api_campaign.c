@@ -175,17 +175,30 @@ static int wrapped_k(lua_State *L, int status, lua_KContext ctx)
     return lua_gettop(L) - (int)ctx;
 }
 
-/* upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten thousand */
+/*
+ * upvalues: 1 the run function, 2 the campaign (or nil), 3 control per ten
+ * thousand, 4 the experiment the control group is (or nil: the mechanic's own)
+ */
 static int wrapped_run(lua_State *L)
 {
     mech_run *run = luart_running(L);
     lua_Integer control = lua_tointeger(L, lua_upvalueindex(3));
+    const char *exp = lua_tostring(L, lua_upvalueindex(4));
     lua_settop(L, 2);
     if (lua_istable(L, lua_upvalueindex(2)) &&
         (run->skipped = campaign_miss(L, lua_upvalueindex(2), run->ev->at_ms, run->skip_buf,
                                       sizeof run->skip_buf)))
         return 0;
-    if (control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
+    if (exp && luart_experiment_group(exp, control, run->m->id)[0] == 'c') {
+        snprintf(run->skip_buf, sizeof run->skip_buf,
+                 "the member is in the control group of experiment %s", exp);
+        run->skipped = run->skip_buf;
+        luart_outcome(L, run,
+                      json_pack("{s:s, s:b, s:s}", "kind", "control", "held_out", 1, "experiment",
+                                exp));
+        return 0;
+    }
+    if (!exp && control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
         run->skipped = "the member is held out in its control group";
         luart_outcome(L, run, json_pack("{s:s, s:b}", "kind", "control", "held_out", 1));
         return 0;
@@ -197,11 +210,43 @@ static int wrapped_run(lua_State *L)
     return wrapped_k(L, LUA_OK, 2);
 }
 
+const char *luart_experiment_group(const char *exp, int64_t control, const char *member)
+{
+    char salt[80];
+    snprintf(salt, sizeof salt, "experiment:%s", exp); /* never a mechanic's name: no ':' */
+    return draw_bucket(salt, member) < control ? "control" : "treatment";
+}
+
+/* The control share (per ten thousand) of experiment name, declared before; raises when not. */
+static lua_Integer experiment_control(lua_State *L, const char *mech, const char *exp)
+{
+    mech_run *run = luart_run_of(L);
+    json_t *d = run ? json_object_get(run->set->experiments, exp) : NULL;
+    if (!d)
+        luaL_error(L,
+                   "mechanic '%s': experiment '%s' is not declared (declare it with experiment "
+                   "\"%s\" {control = 10} before the mechanics that use it)",
+                   mech, exp, exp);
+    return (lua_Integer)json_integer_value(json_object_get(d, "control_bp"));
+}
+
 void luart_campaign_wrap(lua_State *L, int spec, const char *name)
 {
     int has_active = lua_getfield(L, spec, "active") != LUA_TNIL;
     int has_control = lua_getfield(L, spec, "control") != LUA_TNIL;
+    int has_exp = lua_getfield(L, spec, "experiment") != LUA_TNIL;
     lua_Integer control = 0;
+    if (has_exp && has_control)
+        luaL_error(L,
+                   "mechanic '%s': control and experiment both hold members out; give one (an "
+                   "experiment's control group is declared with the experiment)",
+                   name);
+    if (has_exp) {
+        if (lua_type(L, -1) != LUA_TSTRING || !pc_valid_name(lua_tostring(L, -1)))
+            luaL_error(L, "mechanic '%s': experiment names a declared experiment", name);
+        control = experiment_control(L, name, lua_tostring(L, -1));
+    }
+    lua_insert(L, -2); /* the experiment (or nil) under control */
     if (has_control) {
         lua_Number pct = lua_tonumber(L, -1);
         if (!lua_isnumber(L, -1) || !(pct >= 0 && pct <= 100))
@@ -209,10 +254,12 @@ void luart_campaign_wrap(lua_State *L, int spec, const char *name)
         control = (lua_Integer)(pct * 100 + 0.5);
     }
     lua_pop(L, 1);
-    if (!has_active && !has_control) {
-        lua_pop(L, 1);
+    /* stack: ... run, active, experiment */
+    if (!has_active && !has_control && !has_exp) {
+        lua_pop(L, 2);
         return;
     }
+    lua_insert(L, -2); /* ... run, experiment, active */
     if (has_active) {
         if (!lua_istable(L, -1))
             luaL_error(L, "mechanic '%s': active must be a table {from, to, days, hours, tz}",
@@ -220,7 +267,62 @@ void luart_campaign_wrap(lua_State *L, int spec, const char *name)
         campaign_compile(L, lua_gettop(L), name);
         lua_remove(L, -2);
     }
-    /* stack: ... run, campaign-or-nil */
+    /* stack: ... run, experiment, campaign-or-nil */
     lua_pushinteger(L, control);
-    lua_pushcclosure(L, wrapped_run, 3);
+    lua_rotate(L, -3, -1); /* ... run, campaign, control, experiment */
+    lua_pushcclosure(L, wrapped_run, 4);
+}
+
+/* The function experiment "name" returns: takes the declaration table and records it. */
+static int declare_experiment(lua_State *L)
+{
+    static const char *const allowed[] = {"control", "spend", "description", NULL};
+    mech_run *run = luart_run_of(L);
+    mechset *set = run ? run->set : NULL;
+    const char *name = lua_tostring(L, lua_upvalueindex(1)), *spend;
+    char what[100];
+    lua_Number pct;
+    json_t *d;
+    if (!set || !set->loading_file)
+        return luaL_error(L, "experiment '%s' is declared at a file's top level", name);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    snprintf(what, sizeof what, "experiment '%s'", name);
+    luart_opt_check(L, 1, what, allowed);
+    lua_getfield(L, 1, "control");
+    pct = lua_tonumber(L, -1);
+    if (!lua_isnumber(L, -1) || !(pct > 0 && pct < 100))
+        return luaL_error(L, "%s: control is the percentage of members held out, above 0 and "
+                             "below 100",
+                          what);
+    lua_pop(L, 1);
+    spend = luart_opt_str(L, 1, "spend", NULL);
+    if (spend && !pc_valid_name(spend))
+        return luaL_error(L, "%s: spend names a field of the events' data, like \"amount\"",
+                          what);
+    if (json_object_get(set->experiments, name))
+        return luaL_error(L, "%s is declared twice", what);
+    if (!set->experiments && !(set->experiments = json_object()))
+        return luart_oom(L);
+    d = json_pack("{s:f, s:I, s:s?}", "control", (double)pct, "control_bp",
+                  (json_int_t)(pct * 100 + 0.5), "spend", spend);
+    if (!d || json_object_set_new(set->experiments, name, d))
+        return luart_oom(L);
+    return 0;
+}
+
+/* experiment "spring" { control = 10, spend = "amount" } -- at a file's top level */
+static int api_experiment(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    if (!pc_valid_name(name))
+        return luaL_error(L, "bad experiment name '%s' (use 1-64 of a-z 0-9 _ . -)", name);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, declare_experiment, 1);
+    return 1;
+}
+
+void luart_campaign_globals(lua_State *L)
+{
+    lua_pushcfunction(L, api_experiment);
+    lua_setfield(L, -2, "experiment");
 }

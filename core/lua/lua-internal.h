@@ -199,6 +199,13 @@ void luart_collect_outcomes(lua_State *L, int base, mech_run *run);
  */
 void luart_campaign_wrap(lua_State *L, int spec, const char *name);
 
+/* api_campaign.c: experiment "name" {control =, spend =}, the program-wide control groups. */
+void luart_campaign_globals(lua_State *L);
+
+/* The group ("control" or "treatment", static) of member in experiment exp holding out control
+ * per ten thousand: a keyed hash of both, so every mechanic of the experiment agrees. */
+const char *luart_experiment_group(const char *exp, int64_t control, const char *member);
+
 /* ---- sandbox.c ---- */
 
 /*

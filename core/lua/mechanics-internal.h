@@ -24,6 +24,9 @@ typedef struct mech_request {
 
 enum mech_step { MECH_DONE = 0, MECH_WAIT = 1, MECH_ERROR = -1 };
 
+/* The group ("control" or "treatment", static) of member in experiment exp declared as decl. */
+const char *mechset_experiment_group(const char *exp, json_t *decl, const char *member);
+
 /* The rank of tier in the program's `tiers {...}` (0 = lowest), or -1 when unknown. */
 int mechset_tier_rank(const mechset *set, const char *tier);
 

@@ -14,6 +14,7 @@ static const luart_part api_parts[] = {
     {luart_core_globals, luart_core_methods},
     {luart_money_globals, luart_money_methods},
     {luart_game_globals, luart_game_methods},
+    {luart_campaign_globals, NULL},
 };
 #define NPARTS (sizeof api_parts / sizeof *api_parts)
 
@@ -259,8 +260,11 @@ json_t *mechset_describe(const mechset *set)
             json_object_update(m, set->mechs[i].settings);
         json_array_append_new(mechs, m);
     }
-    return json_pack("{s:s, s:o, s:o}", "version", set->version, "files", files, "mechanics",
-                     mechs);
+    json_t *d = json_pack("{s:s, s:o, s:o}", "version", set->version, "files", files, "mechanics",
+                          mechs);
+    if (d && set->experiments)
+        json_object_set(d, "experiments", set->experiments);
+    return d;
 }
 
 static int subscribed(const luart_mechanic *d, const char *type)
@@ -487,6 +491,17 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
     }
     mech_run_free(run);
     return rc == MECH_DONE ? 0 : -1;
+}
+
+json_t *mechset_experiments(const mechset *set)
+{
+    return set->experiments;
+}
+
+const char *mechset_experiment_group(const char *exp, json_t *decl, const char *member)
+{
+    return luart_experiment_group(exp, json_integer_value(json_object_get(decl, "control_bp")),
+                                  member);
 }
 
 int mechset_tier_rank(const mechset *set, const char *tier)

@@ -62,6 +62,14 @@ void post_draw_refill(server *s, struct evhttp_request *req, const char *name, c
 }
 
 /* GET /v1/leaderboards/{name}?top=&member=&period= */
+/* GET /v1/experiments/{name}: each group's figures and the lift */
+void get_experiment(server *s, struct evhttp_request *req, const char *name, const char *query)
+{
+    pending_req *p;
+    if (name_ok(s, req, name) && (p = pending_new(s, req, 0)))
+        engine_get_experiment(s->engine, name, on_engine_done, p);
+}
+
 void get_leaderboard(server *s, struct evhttp_request *req, const char *name, const char *query)
 {
     struct evkeyvalq q;

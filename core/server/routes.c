@@ -152,6 +152,7 @@ static const struct route {
     {"/v1/draws/{}/rotate", EVHTTP_REQ_POST, post_draw_rotate, SCOPE_ADMIN},
     {"/v1/draws/{}/refill", EVHTTP_REQ_POST, post_draw_refill, SCOPE_ADMIN},
     {"/v1/leaderboards/{}", EVHTTP_REQ_GET, get_leaderboard, SCOPE_READ},
+    {"/v1/experiments/{}", EVHTTP_REQ_GET, get_experiment, SCOPE_READ},
 };
 
 size_t route_count(void)

@@ -136,6 +136,6 @@ route_fn get_openapi;
 route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;
 
 /* game.c */
-route_fn get_draw, post_draw_rotate, post_draw_refill, get_leaderboard;
+route_fn get_draw, post_draw_rotate, post_draw_refill, get_leaderboard, get_experiment;
 
 #endif

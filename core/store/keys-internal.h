@@ -26,6 +26,8 @@
  *   NS:{ref:FRIEND}:by                                    who referred FRIEND
  *   NS:{g:NAME}:counter | :claim:ID                       a global counter
  *   NS:{lb:L}:PERIOD | :meta                              a leaderboard
+ *   NS:{exp:X}:figures  hash  an experiment's figures per group: "<group>:members|events|
+ *                             spend|spend_sq", "<group>:issued:<currency>", "...:redeemed:..."
  *
  * Each builder writes the key into out and returns its length, or -1 when it
  * does not fit (callers refuse the request then).
@@ -75,6 +77,9 @@ int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partn
  */
 int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
                   const char *suffix);
+
+/* NS:{exp:X}:figures, an experiment's figures (their own slot). */
+int keys_experiment(char *out, size_t outlen, const char *ns, const char *experiment);
 
 /* NS:{draw:D}:pool:PRIZE:PERIOD, a prize's pool in one period. */
 int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, const char *prize,

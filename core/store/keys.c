@@ -38,6 +38,11 @@ int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, co
     return fits(snprintf(out, outlen, "%s:{%s:%s}:%s", ns, kind, name, suffix), outlen);
 }
 
+int keys_experiment(char *out, size_t outlen, const char *ns, const char *experiment)
+{
+    return fits(snprintf(out, outlen, "%s:{exp:%s}:figures", ns, experiment), outlen);
+}
+
 int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, const char *prize,
                    const char *period)
 {

@@ -227,6 +227,16 @@ void store_stats_add(store *s, const char *ns, const char *day, const char *part
                      const char *currency, const char *kind, int64_t amount);
 
 /*
+ * An experiment's figures (NS:{exp:X}:figures): adds by to field (HINCRBY;
+ * the float form HINCRBYFLOAT, for sums of squares that outgrow 64 bits).
+ * Fire and forget, like the program's figures.
+ */
+void store_experiment_add(store *s, const char *ns, const char *experiment, const char *field,
+                          int64_t by);
+void store_experiment_add_float(store *s, const char *ns, const char *experiment,
+                                const char *field, double by);
+
+/*
  * Adds score to member on board's period (kept ttl_s, 0 = for good), and keeps
  * the board's period kind and time zone for its readers.
  */

@@ -112,6 +112,25 @@ void store_stats_add(store *s, const char *ns, const char *day, const char *part
         incr(s, key, keys_stats(key, sizeof key, ns, partner, day, k, shards), field, by);
 }
 
+void store_experiment_add(store *s, const char *ns, const char *experiment, const char *field,
+                          int64_t by)
+{
+    char key[PC_KEY_MAX], n[24];
+    incr(s, key, keys_experiment(key, sizeof key, ns, experiment), field, num(n, by));
+}
+
+void store_experiment_add_float(store *s, const char *ns, const char *experiment,
+                                const char *field, double by)
+{
+    char key[PC_KEY_MAX], n[64];
+    const char *argv[4] = {"HINCRBYFLOAT", key, field, n};
+    snprintf(n, sizeof n, "%.0f", by); /* whole numbers: squares of integer spends */
+    if (keys_experiment(key, sizeof key, ns, experiment) < 0)
+        store_fail_now("experiment_add", "key too long", store_parse_done, NULL, NULL);
+    else
+        store_send(s, NULL, "experiment_add", store_parse_done, NULL, NULL, 0, 4, argv, NULL);
+}
+
 void store_board_add(store *s, const char *ns, const char *board, const char *period,
                      const char *member, int64_t score, int64_t ttl_s, const char *per,
                      const char *tz, store_done_fn *fn, void *arg)

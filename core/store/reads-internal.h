@@ -73,6 +73,10 @@ typedef void store_pool_fn(void *arg, const store_error *err, const store_pool *
 void store_read_pool(store *s, const char *ns, const char *draw, const char *prize,
                      const char *period, store_pool_fn *fn, void *arg);
 
+/* An experiment's figures hash (keys-internal.h lists its fields). */
+void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
+                           void *arg);
+
 /* A leaderboard's meta hash: per, tz. */
 void store_read_board_meta(store *s, const char *ns, const char *board, store_pairs_fn *fn,
                            void *arg);

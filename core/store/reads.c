@@ -142,6 +142,14 @@ void store_read_board_meta(store *s, const char *ns, const char *board, store_pa
               fn, arg);
 }
 
+void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
+                           void *arg)
+{
+    char key[PC_KEY_MAX];
+    read_hash(s, "read_experiment", key, keys_experiment(key, sizeof key, ns, experiment), fn,
+              arg);
+}
+
 void store_read_stats(store *s, const char *ns, const char *partner, const char *day,
                       store_pairs_fn *fn, void *arg)
 {

@@ -56,6 +56,13 @@ const char *mechset_version(const mechset *set);
  */
 json_t *mechset_describe(const mechset *set);
 
+/*
+ * The program's experiments (`experiment "name" {...}`): {name: {"control" (a
+ * percentage), "control_bp" (per ten thousand), "spend"?}}, borrowed from the
+ * set; NULL when none is declared.
+ */
+json_t *mechset_experiments(const mechset *set);
+
 /* 1 when some mechanic reacts to events of this type. */
 int mechset_handles(const mechset *set, const char *type);
 

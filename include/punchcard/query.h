@@ -74,6 +74,23 @@ void engine_get_board(engine *e, const char *name, int top, const char *member, 
 void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *partner,
                         engine_done_fn *done, void *arg);
 
+/*
+ * GET /v1/experiments/{name}: per group (control, treatment) the members,
+ * events, spend and spend per member, currency issued and redeemed; the lift
+ * of spend per member with its 95% confidence interval. 404 for an experiment
+ * neither declared nor seen.
+ */
+void engine_get_experiment(engine *e, const char *name, engine_done_fn *done, void *arg);
+
+/*
+ * The report of GET /v1/experiments/{name} from an experiment's figures
+ * ({"<group>:members": n, "<group>:spend": n, "<group>:spend_sq": x,
+ * "<group>:issued:<currency>": n ...}, numbers or numeric strings) and its
+ * declaration (borrowed, may be NULL). A new reference, or NULL when out of
+ * memory. punch simulate reports with it too.
+ */
+json_t *engine_experiment_report(const char *name, json_t *decl, json_t *figures);
+
 /* A global counter: {"counter": name, "value": n}; 0 when nobody counted in it yet. */
 void engine_get_counter(engine *e, const char *name, engine_done_fn *done, void *arg);
 

@@ -462,6 +462,15 @@ static void test_bad_declarations(void **state)
         {"mechanic 'x' { on = 'o', run = function() end, active = {tz = 'Mars/Olympus'} }",
          "unknown time zone"},
         {"mechanic 'x' { on = 'o', run = function() end, control = 150 }", "percentage"},
+        {"mechanic 'x' { on = 'o', run = function() end, experiment = 'spring' }",
+         "experiment 'spring' is not declared"},
+        {"experiment 'spring' { control = 10 }\n"
+         "mechanic 'x' { on = 'o', run = function() end, experiment = 'spring', control = 5 }",
+         "control and experiment both"},
+        {"experiment 'spring' { control = 100 }", "above 0 and below 100"},
+        {"experiment 'spring' { control = 10, spent = 'amount' }", "unknown option 'spent'"},
+        {"experiment 'spring' { control = 10 }\nexperiment 'spring' { control = 20 }",
+         "declared twice"},
         {"mechanic 'x' { on = 'o', run = function(ev, m) m:streak('s', {per = 'hour'}) end }\n"
          "mechanic 'y' { on = 'p', run = function(ev, m) m:draw('d', {chance = 2}) end }",
          NULL},
