@@ -1,5 +1,5 @@
 -- Mechanics the OpenAPI test needs beside scripts/: a draw that always wins (so its pool
--- exists) and a leaderboard of orders.
+-- exists), a leaderboard of orders and an experiment.
 mechanic "lucky-mug" {
   on = "order",
   run = function(ev, m)
@@ -13,6 +13,15 @@ mechanic "order-board" {
   run = function(ev, m)
     m:score("orders", 1, {per = "month"})
   end,
+}
+
+-- An experiment: every answer carries the member's group.
+experiment "spring" { control = 10, spend = "total" }
+
+mechanic "spring-bonus" {
+  on = "order",
+  experiment = "spring",
+  run = function(ev, m) m:earn("stars", 1) end,
 }
 
 -- A script error: the event fails with 422 mechanic_error.

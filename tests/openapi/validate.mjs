@@ -81,6 +81,8 @@ const cases = [
   ["open", null, "POST", "/v1/draws/Bad!/rotate", null, 404],
   ["open", null, "GET", "/v1/leaderboards/orders?member=ann&top=3", null, 200],
   ["open", null, "GET", "/v1/leaderboards/orders?top=zero", null, 400],
+  ["open", null, "GET", "/v1/experiments/spring", null, 200],
+  ["open", null, "GET", "/v1/experiments/autumn", null, 404],
   ["open", null, "GET", "/v1/mechanics", null, 200],
   ["open", null, "GET", "/v1/openapi.json", null, 200],
   ["open", null, "GET", "/healthz", null, 200],
