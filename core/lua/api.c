@@ -448,10 +448,17 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
     if (strcmp(kind, "prize") == 0 && !pc_valid_name(lua_tostring(L, -1)))
         luaL_error(L, "bad prize name '%s' (use 1-64 of a-z 0-9 _ . -)", lua_tostring(L, -1));
     /* kind and its name first, then the rest in table order. */
-    o = strcmp(kind, "discount") == 0
-            ? json_pack("{s:s}", "kind", kind)
-            : json_pack("{s:s, s:s}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
-                        lua_tostring(L, -1));
+    if (strcmp(kind, "discount") == 0) {
+        o = json_pack("{s:s}", "kind", kind);
+    } else {
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        /* jansson refuses text that is not UTF-8: say so, not "out of memory". */
+        if (!luart_utf8_valid(text, len))
+            luaL_error(L, "a %s outcome's text must be UTF-8", kind);
+        o = json_pack("{s:s, s:s%}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
+                      text, len);
+    }
     lua_pop(L, 1);
     if (!o)
         luart_oom(L);
@@ -474,11 +481,11 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
             break;
         }
         lua_pop(L, 1);
-        if (!k || !v || strcmp(k, "mechanic") == 0) {
+        if (!k || !v || strcmp(k, "mechanic") == 0 || !luart_utf8_valid(k, strlen(k))) {
             json_decref(v);
             json_decref(o);
-            luaL_error(L,
-                       "outcome fields must be named, and be UTF-8 strings, numbers or booleans");
+            luaL_error(L, "outcome fields must be named in UTF-8, and be UTF-8 strings, finite "
+                          "numbers or booleans");
         }
         if (json_object_set_new(o, k, v)) {
             json_decref(o);

@@ -44,6 +44,38 @@ lua_Integer luart_list_len(lua_State *L, int idx, const char *what)
     return n;
 }
 
+int luart_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p++;
+        int more;
+        uint32_t cp;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xc2 && c <= 0xdf)
+            more = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            more = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            more = 3, cp = c & 0x07;
+        else
+            return 0;
+        if (end - p < more)
+            return 0;
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (*p & 0x3f);
+        }
+        /* overlong forms, surrogates, past U+10FFFF */
+        if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+    }
+    return 1;
+}
+
 int luart_oom(lua_State *L)
 {
     return luaL_error(L, "out of memory");

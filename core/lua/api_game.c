@@ -140,7 +140,9 @@ static int m_freeze(lua_State *L)
     mech_run *run = luart_running(L);
     const char *name = luart_check_name(L, 2, "streak");
     int64_t n = lua_isnoneornil(L, 3) ? 1 : luart_check_amount(L, 3);
-    int64_t frz = member_streak(run->m, name, MEMBER_STREAK_FREEZES) + n;
+    int64_t frz;
+    if (__builtin_add_overflow(member_streak(run->m, name, MEMBER_STREAK_FREEZES), n, &frz))
+        return luaL_error(L, "freeze %s: too many freezes (the count would overflow)", name);
     set_streak(L, run, name, MEMBER_STREAK_FREEZES, frz);
     lua_pushinteger(L, frz);
     return 1;
@@ -472,6 +474,8 @@ void luart_game_methods(lua_State *L)
     luaL_setfuncs(L, methods, 0);
 }
 
+#define GLOBAL_ADD_MAX INT64_C(1000000000000000) /* 1e15, well inside a double's 2^53 */
+
 /*
  * global_add(counter, n) -> the global counter after adding n for this event
  * (once per event and counter, like global_count; n may be 0 or negative).
@@ -483,6 +487,10 @@ static int api_global_add(lua_State *L)
     lua_Integer by = lua_tointegerx(L, 2, &isint);
     if (!isint)
         return luaL_error(L, "global_add %s: the amount must be a whole number", name);
+    /* Redis's Lua keeps numbers as doubles: beyond 2^53 a counter would come back wrong. */
+    if (by > GLOBAL_ADD_MAX || by < -GLOBAL_ADD_MAX)
+        return luaL_error(L, "global_add %s: the amount must be within -%I and %I", name,
+                          (lua_Integer)GLOBAL_ADD_MAX, (lua_Integer)GLOBAL_ADD_MAX);
     return luart_global_call(L, "counter",
                              json_pack("{s:s, s:I}", "name", name, "by", (json_int_t)by), NULL);
 }

@@ -67,7 +67,14 @@ static void read_policy(lua_State *L, int idx, policy *p, const char *who)
     }
     if (given_in) {
         if (parse_span(L, -2, &months, &ms))
-            luaL_error(L, "%s: expires_in must be like \"30d\", \"6mo\" or \"2y\"", who);
+            luaL_error(L,
+                       "%s: expires_in must be a whole number of days (1 to 700000) or like "
+                       "\"30d\", \"6mo\" or \"2y\", got %s",
+                       who, luaL_tolstring(L, -2, NULL));
+        /* Zero would read as "never expires": refuse it rather than guess. */
+        if (months == 0 && ms == 0)
+            luaL_error(L, "%s: expires_in must be longer than 0 (leave it out for no expiry)",
+                       who);
         p->months = months;
         p->ms = ms;
     }
@@ -85,7 +92,10 @@ static void read_policy(lua_State *L, int idx, policy *p, const char *who)
     lua_getfield(L, idx, "pending");
     if (!lua_isnil(L, -1)) {
         if (parse_span(L, -1, &months, &ms) || months)
-            luaL_error(L, "%s: pending must be like \"14d\"", who);
+            luaL_error(L,
+                       "%s: pending must be a whole number of days (0 to 700000) or like "
+                       "\"14d\", got %s",
+                       who, luaL_tolstring(L, -1, NULL));
         p->has_pending = 1;
         p->pending_ms = ms;
     }
@@ -190,7 +200,10 @@ static int api_reject(lua_State *L)
 /* discount(percent [, fields]) -> {"kind": "discount", "percent": p, ...} for the backend */
 static int api_discount(lua_State *L)
 {
-    luaL_checknumber(L, 1);
+    lua_Number pct = luaL_checknumber(L, 1);
+    if (!(pct >= 0 && pct <= 100)) /* NaN fails both */
+        return luaL_error(L, "discount: percent must be a number from 0 to 100, got %s",
+                          luaL_tolstring(L, 1, NULL));
     lua_createtable(L, 0, 4);
     if (lua_istable(L, 2)) {
         lua_pushnil(L);
@@ -264,8 +277,9 @@ static int m_cashback(lua_State *L)
     int64_t amount = luart_check_amount(L, 3);
     lua_Number pct = luaL_checknumber(L, 4);
     int64_t bp, back;
-    if (pct < 0 || pct > 100)
-        return luaL_error(L, "cashback: percent must be from 0 to 100");
+    if (!(pct >= 0 && pct <= 100)) /* NaN fails both */
+        return luaL_error(L, "cashback: percent must be from 0 to 100, got %s",
+                          luaL_tolstring(L, 4, NULL));
     bp = (int64_t)(pct * 100 + 0.5); /* basis points: exact for 2 decimals */
     if (__builtin_mul_overflow(amount, bp, &back))
         return luaL_error(L, "cashback: amount too large");
@@ -345,7 +359,9 @@ static int m_rolling(lua_State *L)
     if (months < 1 || months > 24)
         return luaL_error(L, "rolling %s: months must be 1-24", name);
     for (int i = 0; i < months; i++)
-        sum += member_window(run->m, name, cal_add_months(run->ev->at_ms, -i));
+        if (__builtin_add_overflow(
+                sum, member_window(run->m, name, cal_add_months(run->ev->at_ms, -i)), &sum))
+            return luaL_error(L, "rolling %s: the total overflows", name);
     lua_pushinteger(L, sum);
     return 1;
 }

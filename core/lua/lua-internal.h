@@ -133,6 +133,9 @@ int64_t luart_check_amount(lua_State *L, int arg);
 #define LUART_LIST_MAX 100
 lua_Integer luart_list_len(lua_State *L, int idx, const char *what);
 
+/* 1 when s[0..len) is UTF-8 as JSON needs it (no overlong forms, no surrogates). */
+int luart_utf8_valid(const char *s, size_t len);
+
 /* Raises "out of memory". */
 int luart_oom(lua_State *L);
 

@@ -63,7 +63,8 @@ int member_set_counter(member_state *m, const char *counter, int64_t value)
 
 int member_add_prize(member_state *m, const char *prize)
 {
-    return set_int(m, MEMBER_F_PRIZE, prize, NULL, get_int(m, MEMBER_F_PRIZE, prize, NULL) + 1);
+    int64_t n = get_int(m, MEMBER_F_PRIZE, prize, NULL);
+    return set_int(m, MEMBER_F_PRIZE, prize, NULL, n < INT64_MAX ? n + 1 : n);
 }
 
 int member_has_badge(const member_state *m, const char *badge)

@@ -153,8 +153,11 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
             snprintf(lot.event, sizeof lot.event, "*");
             lot.created_ms = now_ms;
         }
-        lot.amount += amount;
-        lot.remaining += amount;
+        if (__builtin_add_overflow(lot.amount, amount, &lot.amount) ||
+            __builtin_add_overflow(lot.remaining, amount, &lot.remaining)) {
+            *err = "balance overflow";
+            return -1;
+        }
     } else {
         snprintf(lot.event, sizeof lot.event, "%s", event_id);
         lot.n = member_get_int(m, nf) + 1;
@@ -169,7 +172,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         int64_t bal = member_balance(m, currency);
         mv.delta = amount;
         if (bal < 0) { /* repay a debt first */
-            int64_t repay = -bal < amount ? -bal : amount;
+            int64_t repay = bal <= -amount ? amount : -bal; /* -bal: bal > -amount >= -max */
             lot.remaining -= repay;
             lot.spent += repay;
         }
