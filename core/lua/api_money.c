@@ -68,13 +68,9 @@ static void read_policy(lua_State *L, int idx, policy *p, const char *who)
     if (given_in) {
         if (parse_span(L, -2, &months, &ms))
             luaL_error(L,
-                       "%s: expires_in must be a whole number of days (1 to 700000) or like "
-                       "\"30d\", \"6mo\" or \"2y\", got %s",
+                       "%s: expires_in must be like \"30d\", \"6mo\" or \"2y\", or a whole "
+                       "number of days from 0 (never) to 700000, got %s",
                        who, luaL_tolstring(L, -2, NULL));
-        /* Zero would read as "never expires": refuse it rather than guess. */
-        if (months == 0 && ms == 0)
-            luaL_error(L, "%s: expires_in must be longer than 0 (leave it out for no expiry)",
-                       who);
         p->months = months;
         p->ms = ms;
     }
@@ -93,8 +89,8 @@ static void read_policy(lua_State *L, int idx, policy *p, const char *who)
     if (!lua_isnil(L, -1)) {
         if (parse_span(L, -1, &months, &ms) || months)
             luaL_error(L,
-                       "%s: pending must be a whole number of days (0 to 700000) or like "
-                       "\"14d\", got %s",
+                       "%s: pending must be like \"14d\", or a whole number of days from 0 to "
+                       "700000, got %s",
                        who, luaL_tolstring(L, -1, NULL));
         p->has_pending = 1;
         p->pending_ms = ms;
