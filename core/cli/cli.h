@@ -75,6 +75,9 @@ int session_draw(session *s, const char *name, json_t **body);
 int session_leaderboard(session *s, const char *name, int top, const char *member,
                         const char *period, json_t **body);
 
+/* GET /v1/experiments/{name}, waiting. */
+int session_experiment(session *s, const char *name, json_t **body);
+
 /* A global counter: {"counter", "value"}, waiting. */
 int session_counter(session *s, const char *name, json_t **body);
 

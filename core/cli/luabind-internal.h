@@ -24,6 +24,7 @@ typedef enum luabind_call {
     LUABIND_LEDGER,
     LUABIND_DRAW,
     LUABIND_BOARD,
+    LUABIND_EXPERIMENT,
 } luabind_call;
 
 /* An engine's answer, as a binding hands it to its front end; everything in it is borrowed. */
@@ -81,7 +82,7 @@ luabind *luabind_of(lua_State *L);
 
 /*
  * Sets the bindings as globals, each name after prefix: send, member,
- * ledger, draw, leaderboard, clock, advance. The REPL gives "" (they are its
+ * ledger, draw, leaderboard, experiment, clock, advance. The REPL gives "" (they are its
  * commands), the spec runner "_" (its Lua assertion API calls them).
  *
  *   send(table)                          -> the front end's answer to the event
@@ -89,6 +90,7 @@ luabind *luabind_of(lua_State *L);
  *   ledger([id [, n]])                   -> the n newest entries (20; 1-1000)
  *   draw(name)                           -> the draw's pools in the clock's period
  *   leaderboard(name [, top [, member [, period]]])   -> top (10) and member's rank
+ *   experiment(name)                     -> GET /v1/experiments/{name}: groups and lift
  *   clock([time])                        -> sets the clock (a bare date is its midnight UTC);
  *                                           returns it as RFC 3339
  *   advance(duration)                    -> moves the clock ("1d12h"); returns it

@@ -37,7 +37,8 @@ luabind *luabind_of(lua_State *L)
 
 const char *luabind_call_name(luabind_call call)
 {
-    static const char *const names[] = {"send", "member", "ledger", "draw", "leaderboard"};
+    static const char *const names[] = {"send", "member", "ledger", "draw", "leaderboard",
+                                        "experiment"};
     return names[call];
 }
 
@@ -237,6 +238,17 @@ static int l_leaderboard(lua_State *L)
     return answer(L, b, &a);
 }
 
+/* experiment(name): each group's figures and the lift, as GET /v1/experiments/{name}. */
+static int l_experiment(lua_State *L)
+{
+    luabind *b = luabind_of(L);
+    luabind_answer a = {.call = LUABIND_EXPERIMENT, .subject = luaL_checkstring(L, 1)};
+
+    a.status = session_experiment(b->s, a.subject, &a.body);
+    a.value = a.body;
+    return answer(L, b, &a);
+}
+
 static void push_clock(lua_State *L, luabind *b)
 {
     char ts[32];
@@ -292,6 +304,7 @@ void luabind_register(lua_State *L, const char *prefix)
         {"ledger", l_ledger},
         {"draw", l_draw},
         {"leaderboard", l_leaderboard},
+        {"experiment", l_experiment},
         {"clock", l_clock},
         {"advance", l_advance},
         {NULL, NULL},

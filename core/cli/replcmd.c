@@ -28,6 +28,7 @@ static const char repl_help[] =
     "Members:  member(\"ann\")  ledger(\"ann\" [, n])  members()\n"
     "Game:     draw(\"lunch\")  leaderboard(\"steps\" [, top [, member]])   for the clock's "
     "period\n"
+    "          experiment(\"spring\")   each group's figures and the lift\n"
     "Program:  mechanics()  reload()  reset() wipes the namespace\n"
     "Other:    json(value)  help()  quit()\n"
     "Tab completes names and member ids; Ctrl-C stops a command or clears the line; Ctrl-D\n"
@@ -195,7 +196,10 @@ static int show_answer(lua_State *L, luabind *b, const luabind_answer *a, char *
         replprint_ledger(a->subject, a->body);
     else if (a->call == LUABIND_DRAW)
         replprint_draw(a->body);
-    else
+    else if (a->call == LUABIND_EXPERIMENT) {
+        replprint_json(a->body);
+        putchar('\n');
+    } else
         replprint_board(a->body);
     if (!ok && (a->call == LUABIND_MEMBER || a->call == LUABIND_LEDGER))
         return 0;

@@ -92,6 +92,7 @@ static const char prelude[] =
     "  return m and m.balances[currency] or 0\n"
     "end\n"
     "function T:draw(name) return _draw(name) end\n"
+    "function T:experiment(name) return _experiment(name) end\n"
     "function T:leaderboard(name, o)\n"
     "  o = o or {}\n"
     "  return _leaderboard(name, o.top or 10, o.member, o.period)\n"
