@@ -19,6 +19,7 @@
 #include "punchcard/query.h"
 #include "store/reads-internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +572,7 @@ typedef struct figures_read {
     char partner[PC_TYPE_MAX + 1];
     char to_day[11];       /* the last day asked for; later days were read for outstanding only */
     int daily_outstanding; /* every day from the asked ones to today was read */
+    int per;               /* CAL_WEEK, CAL_MONTH, CAL_YEAR: also per period; else 0 */
 } figures_read;
 
 /* One day's figures (day "" for the totals) on their way into q. */
@@ -685,6 +687,72 @@ static json_t *figures_sum(json_t *days)
     return sum;
 }
 
+/* Of what left the balance, the share that expired unspent; null before anything left. */
+static void set_breakage(json_t *c)
+{
+    json_int_t red = json_integer_value(json_object_get(c, "redeemed"));
+    json_int_t exp = json_integer_value(json_object_get(c, "expired"));
+    json_object_set_new(c, "breakage_rate",
+                        red + exp > 0 ? json_real(round((double)exp * 10000 / (double)(red + exp)) /
+                                                  10000)
+                                      : json_null());
+}
+
+static int cmp_asc(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The days summed per period (q->per): {"2026-W48": {currency: {issued, redeemed,
+ * expired, reversed, outstanding?, breakage_rate}}}; outstanding is the last
+ * day's of the period that had figures (nothing moved on the days after it).
+ */
+static json_t *figures_per_period(figures_read *q)
+{
+    size_t n = json_object_size(q->days), i = 0;
+    const char **days = malloc(sizeof *days * (n ? n : 1)), *day, *cur, *k;
+    json_t *out = json_object(), *d, *c, *v, *p, *t;
+    if (!days || !out) {
+        free(days);
+        json_decref(out);
+        return NULL;
+    }
+    json_object_foreach(q->days, day, d)
+        days[i++] = day;
+    qsort(days, n, sizeof *days, cmp_asc);
+    for (i = 0; i < n; i++) {
+        int y, m, dd;
+        char id[32];
+        if (sscanf(days[i], "%4d-%2d-%2d", &y, &m, &dd) != 3)
+            continue;
+        cal_period_id(cal_days_from_civil(y, m, dd) * DAY_MS, "UTC", 0, q->per, id, sizeof id);
+        if (!(p = json_object_get(out, id))) {
+            p = json_object();
+            json_object_set_new(out, id, p);
+        }
+        json_object_foreach(json_object_get(q->days, days[i]), cur, c) {
+            if (!(t = json_object_get(p, cur))) {
+                t = json_pack("{s:i, s:i, s:i, s:i}", "issued", 0, "redeemed", 0, "expired", 0,
+                              "reversed", 0);
+                json_object_set_new(p, cur, t);
+            }
+            json_object_foreach(c, k, v) {
+                if (!strcmp(k, "outstanding"))
+                    json_object_set(t, k, v);
+                else
+                    json_object_set_new(t, k,
+                                        json_integer(json_integer_value(json_object_get(t, k)) +
+                                                     json_integer_value(v)));
+            }
+        }
+    }
+    json_object_foreach(out, k, p)
+        json_object_foreach(p, cur, t) set_breakage(t);
+    free(days);
+    return out;
+}
+
 static void figures_finish(read_op *op)
 {
     figures_read *q = (figures_read *)op;
@@ -693,12 +761,20 @@ static void figures_finish(read_op *op)
     if (!q->total) {
         op->body = json_pack("{s:s, s:O, s:o}", "partner", q->partner, "days", q->days, "sum",
                              figures_sum(q->days));
-        return;
+    } else {
+        json_object_foreach(q->total, cur, c) {
+            json_object_set_new(c, "outstanding", json_integer(net_of(c)));
+            set_breakage(c);
+        }
+        daily_outstanding(q);
+        if (op->failed)
+            return;
+        op->body = json_pack("{s:O, s:O}", "days", q->days, "total", q->total);
     }
-    json_object_foreach(q->total, cur, c)
-        json_object_set_new(c, "outstanding", json_integer(net_of(c)));
-    daily_outstanding(q);
-    op->body = json_pack("{s:O, s:O}", "days", q->days, "total", q->total);
+    if (op->body && q->per) {
+        json_object_set_new(op->body, "per", json_string(cal_period_name(q->per)));
+        json_object_set_new(op->body, "periods", figures_per_period(q));
+    }
 }
 
 static void figures_drop(read_op *op)
@@ -741,10 +817,11 @@ static void figures_read_day(figures_read *q, int64_t day_ms, int totals)
 }
 
 void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *partner,
-                        engine_done_fn *done, void *arg)
+                        const char *per, engine_done_fn *done, void *arg)
 {
     figures_read *q = op_new(e, sizeof *q, done, arg);
     int64_t today, from, to, last;
+    int p = per && *per ? cal_period_parse(per) : CAL_DAY;
     if (!q)
         return;
     q->op.finish = figures_finish;
@@ -754,12 +831,15 @@ void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *p
     from = from_ms == ENGINE_DAY_DEFAULT ? today - 29 * DAY_MS : day_start(from_ms);
     if (from > to || (to - from) / DAY_MS > 365) {
         op_fail(&q->op, 400, "bad_request", "from and to are days (YYYY-MM-DD), at most 366 apart");
+    } else if (p < CAL_DAY || (per && !strcmp(per, "never"))) {
+        op_fail(&q->op, 400, "bad_request", "per is day, week, month or year");
     } else if (partner && !pc_valid_name(partner)) {
         op_fail(&q->op, 400, "bad_request", "bad partner name");
     } else if (!(q->days = json_object()) || (!partner && !(q->total = json_object()))) {
         op_fail(&q->op, 500, "internal", "out of memory");
     } else {
         snprintf(q->partner, sizeof q->partner, "%s", partner ? partner : "");
+        q->per = p > CAL_DAY ? p : 0;
         day_name(to, q->to_day);
         /* The program's figures also read the days after the range, up to today, and the
          * totals: outstanding per day is worked back from outstanding now. */

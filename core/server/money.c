@@ -292,7 +292,10 @@ static int parse_day(const char *s, int64_t *ms)
     return pc_time_parse(buf, ms);
 }
 
-/* GET /v1/stats?from=&to= and GET /v1/partners/{p}/summary?from=&to= (days, UTC; at most 366). */
+/*
+ * GET /v1/stats?from=&to=&per= and GET /v1/partners/{p}/summary?from=&to=&per= (days, UTC; at
+ * most 366; per: week, month or year adds the figures per period).
+ */
 static void get_figures(server *s, struct evhttp_request *req, const char *query,
                         const char *partner)
 {
@@ -307,7 +310,8 @@ static void get_figures(server *s, struct evhttp_request *req, const char *query
         send_error(s, req, 400, "bad_request",
                    "from and to are days (YYYY-MM-DD), at most 366 apart");
     else if ((p = pending_new(s, req, 0)))
-        engine_get_figures(s->engine, from, to, partner, on_engine_done, p);
+        engine_get_figures(s->engine, from, to, partner, evhttp_find_header(&q, "per"),
+                           on_engine_done, p);
     evhttp_clear_headers(&q);
 }
 

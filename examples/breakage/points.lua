@@ -1,6 +1,7 @@
 -- Points last 12 months from the day they are earned. A month before some expire, the member
 -- is reminded — woken for it even if they buy nothing. What expires unspent is breakage:
--- GET /v1/stats shows issued, redeemed and expired per day, and the outstanding liability.
+-- GET /v1/stats?per=month shows issued, redeemed, expired, the outstanding liability and the
+-- breakage rate (expired / (redeemed + expired)) per month.
 currency "points" { expires_in = "12mo" }
 
 local function remind_before_expiry(ev, m)

@@ -69,10 +69,13 @@ void engine_get_board(engine *e, const char *name, int top, const char *member, 
  * GET /v1/stats when partner is NULL (issued, redeemed, expired, reversed,
  * outstanding at the end of each day, and the totals since the start), else
  * GET /v1/partners/{partner}/summary (the days of partner's events and their
- * sum).
+ * sum). per ("week", "month", "year"; NULL or "day": none) adds "per" and
+ * "periods": the days summed per ISO week, month or year (UTC), outstanding at
+ * the end of each, with each period's and the total's "breakage_rate"
+ * (expired / (redeemed + expired)). 400 for another per.
  */
 void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *partner,
-                        engine_done_fn *done, void *arg);
+                        const char *per, engine_done_fn *done, void *arg);
 
 /*
  * GET /v1/experiments/{name}: per group (control, treatment) the members,

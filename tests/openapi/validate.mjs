@@ -69,6 +69,8 @@ const cases = [
   ["open", null, "POST", "/v1/members/ann/redeem", `{"id":"r-2","currency":"stars","amount":1000000}`, 422],
   ["open", null, "POST", "/v1/members/ann/redeem", `{"currency":"stars"}`, 400],
   ["open", null, "GET", "/v1/stats", null, 200],
+  ["open", null, "GET", "/v1/stats?per=week", null, 200],
+  ["open", null, "GET", "/v1/stats?per=fortnight", null, 400],
   ["open", null, "GET", "/v1/stats?from=yesterday", null, 400],
   ["open", null, "GET", "/v1/partners/shell/summary", null, 200],
   ["open", null, "GET", "/v1/partners/shell/summary?to=13", null, 400],
