@@ -69,6 +69,9 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     snprintf(e->ns, sizeof e->ns, "%s", cfg && cfg->ns ? cfg->ns : "pc");
     e->dedupe_ttl_s = cfg && cfg->dedupe_ttl_s > 0 ? cfg->dedupe_ttl_s : 30 * 86400;
     e->max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 8;
+    e->max_response = cfg && cfg->max_response ? cfg->max_response : 1u << 20;
+    e->max_outcomes = cfg ? cfg->max_outcomes : 0;
+    e->max_keys = cfg ? cfg->max_keys : 0;
     e->claim_timeout_ms = cfg && cfg->claim_timeout_ms > 0 ? cfg->claim_timeout_ms : 120000;
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
@@ -370,6 +373,7 @@ static void decide_and_commit(engine_call *c)
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
+    mech_run_set_caps(c->run, e->max_outcomes, e->max_keys);
     step_decide(c);
 }
 
@@ -451,6 +455,14 @@ static void commit(engine_call *c)
     }
     free(c->response_text);
     c->response_text = c->response ? pc_json_dump(c->response, &c->response_len) : NULL;
+    if (c->response_text && c->response_len > e->max_response) {
+        pc_error err;
+        pc_fail(&err, 422, "event_too_large",
+                "the event's response would be %zu bytes, more than %zu (--max-response-bytes)",
+                c->response_len, e->max_response);
+        finish_error(c, &err);
+        return;
+    }
     sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,
                                              c->response_text, e->dedupe_ttl_s)
                           : NULL;

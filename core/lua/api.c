@@ -498,6 +498,10 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
             luart_oom(L);
         }
     }
+    if (json_array_size(run->m->outcomes) >= run->max_outcomes) {
+        json_decref(o);
+        luart_check_caps(L, run, 1, 0);
+    }
     if (!member_add_outcome(run->m, who, o))
         luart_oom(L);
 }

@@ -14,6 +14,14 @@ mech_run *luart_running(lua_State *L)
     mech_run *run = luart_run_of(L);
     if (!run || !run->running || !run->m || !run->cur)
         luaL_error(L, "this call is only allowed while a mechanic runs");
+    /*
+     * The member's fields are looked up one by one, a few times per call: a
+     * member an event has grown to thousands of fields would make every call
+     * cost what no hook sees. And what the model added since the last call
+     * (outcomes of earns, badges...) must stay within the caps.
+     */
+    luart_charge(L, run->m->nfields);
+    luart_check_caps(L, run, 0, 0);
     return run;
 }
 
@@ -81,8 +89,32 @@ int luart_oom(lua_State *L)
     return luaL_error(L, "out of memory");
 }
 
+void luart_check_caps(lua_State *L, mech_run *run, size_t more_outcomes, size_t more_keys)
+{
+    size_t outcomes = json_array_size(run->m->outcomes) + more_outcomes;
+    size_t keys = json_array_size(run->m->effects) + run->nglobal + more_keys;
+    if (run->killed == LUART_KILL_NONE) {
+        if (outcomes > run->max_outcomes)
+            snprintf(run->cap_msg, sizeof run->cap_msg,
+                     "the event makes more than %zu outcomes (--max-outcomes)", run->max_outcomes);
+        else if (keys > run->max_keys)
+            snprintf(run->cap_msg, sizeof run->cap_msg,
+                     "the event writes more than %zu shared keys (leaderboards, global "
+                     "operations; --max-event-keys)",
+                     run->max_keys);
+        else
+            return;
+        run->killed = LUART_KILL_CAP;
+    }
+    luaL_error(L, "%s", luart_kill_reason(run));
+}
+
 void luart_outcome(lua_State *L, mech_run *run, json_t *o)
 {
+    if (o && json_array_size(run->m->outcomes) >= run->max_outcomes) {
+        json_decref(o);
+        luart_check_caps(L, run, 1, 0);
+    }
     if (!o || !member_add_outcome(run->m, run->cur->name, o))
         luart_oom(L);
 }
@@ -184,6 +216,11 @@ int luart_global_call(lua_State *L, const char *op, json_t *args, lua_KFunction 
     mech_run *run = luart_running(L);
     if (!args)
         return luart_oom(L);
+    if (run->nglobal + json_array_size(run->m->effects) >= run->max_keys) {
+        json_decref(args);
+        luart_check_caps(L, run, 0, 1);
+    }
+    run->nglobal++;
     snprintf(run->req.op, sizeof run->req.op, "%s", op);
     json_decref(run->req.args);
     run->req.args = args;

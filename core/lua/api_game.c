@@ -405,6 +405,7 @@ static int m_score(lua_State *L)
     int per = opt_period(L, 4, "per", "week");
     const char *tz = luart_opt_tz(L, 4);
     cal_period_id(run->ev->at_ms, tz, 0, per, pid, sizeof pid);
+    luart_check_caps(L, run, 0, 1);
     if (member_add_effect(run->m,
                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "op", "leaderboard", "board",
                                     board, "period", pid, "per", cal_period_name(per), "tz", tz,

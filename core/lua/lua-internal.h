@@ -24,7 +24,13 @@
 #define LUART_HOOK_EVERY 1000
 
 /* Why a run was stopped, if it was. */
-enum luart_kill { LUART_KILL_NONE, LUART_KILL_BUDGET, LUART_KILL_DEADLINE, LUART_KILL_MEMORY };
+enum luart_kill {
+    LUART_KILL_NONE,
+    LUART_KILL_BUDGET,
+    LUART_KILL_DEADLINE,
+    LUART_KILL_MEMORY,
+    LUART_KILL_CAP /* a per-event cap (outcomes, keys): the event is too large */
+};
 
 /* One mechanic's counters, shared by every set that has a mechanic of that name (mechstats.c). */
 typedef struct luart_stat {
@@ -87,6 +93,9 @@ struct mech_run {
     uint64_t instr;
     int64_t deadline_ms;
     enum luart_kill killed;
+    char cap_msg[160]; /* what LUART_KILL_CAP says */
+    size_t nglobal;    /* global operations asked so far */
+    size_t max_outcomes, max_keys; /* the per-event caps (mech_run_set_caps) */
     int waiting; /* yielded on req */
     mech_request req;
     json_t *reply;       /* the answer to req, owned until the continuation reads it */
@@ -135,6 +144,13 @@ lua_Integer luart_list_len(lua_State *L, int idx, const char *what);
 
 /* 1 when s[0..len) is UTF-8 as JSON needs it (no overlong forms, no surrogates). */
 int luart_utf8_valid(const char *s, size_t len);
+
+/*
+ * Stops the run for good (as a budget would: pcall cannot catch it) when
+ * adding more_outcomes outcomes and more_keys shared keys would pass the
+ * run's per-event caps; the event then fails with 422 event_too_large.
+ */
+void luart_check_caps(lua_State *L, mech_run *run, size_t more_outcomes, size_t more_keys);
 
 /* Raises "out of memory". */
 int luart_oom(lua_State *L);
@@ -226,8 +242,9 @@ void luart_arm(mech_run *run, int on);
 
 /*
  * Charges cost instructions of work done in C to the run of L's thread (none
- * outside a run), and raises the kill when the budget or the deadline is
- * passed. For library functions whose work no hook sees.
+ * outside a run), and raises the kill when the budget or (for a cost of
+ * LUART_HOOK_EVERY or more) the deadline is passed. For library and API
+ * functions whose work no hook sees.
  */
 void luart_charge(lua_State *L, uint64_t cost);
 

@@ -50,6 +50,14 @@ mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m);
 int mech_run_step(mech_run *run, pc_error *err);
 const mech_request *mech_run_request(const mech_run *run);
 /*
+ * Per-event caps of a run (0: the default): more outcomes, or more shared
+ * keys written (leaderboard scores, global operations), fail the event with
+ * 422 event_too_large. mech_run_start() sets the defaults.
+ */
+#define MECH_MAX_OUTCOMES 1000
+#define MECH_MAX_KEYS 256
+void mech_run_set_caps(mech_run *run, size_t max_outcomes, size_t max_keys);
+/*
  * result: borrowed (may be NULL for nil). error: when not NULL, the mechanic's
  * call raises it (a misuse such as a bad name); a Redis failure is not
  * answered here: the engine fails the whole event (503) instead.

@@ -290,6 +290,7 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
     if (run->killed != LUART_KILL_NONE)
         luaL_error(L, "%s", luart_kill_reason(run));
     luart_collect_outcomes(L, base, run);
+    luart_check_caps(L, run, 0, 0); /* outcomes the model added itself (earn, badges...) */
     lua_settop(L, 1);
     if (!run->skipped) {
         int64_t now = run->lua_ns + luart_clock_ns() - run->resume_ns;
@@ -380,6 +381,8 @@ mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
     run->ev = ev;
     run->m = m;
     run->co_ref = LUA_NOREF;
+    run->max_outcomes = MECH_MAX_OUTCOMES;
+    run->max_keys = MECH_MAX_KEYS;
     lua_pushcfunction(set->L, new_thread);
     lua_pushlightuserdata(set->L, run);
     if (lua_pcall(set->L, 1, 0, 0) != LUA_OK) {
@@ -446,7 +449,10 @@ int mech_run_step(mech_run *run, pc_error *err)
     }
     {
         const char *who = run->cur ? run->cur->name : "event";
-        if (run->killed != LUART_KILL_NONE)
+        if (run->killed == LUART_KILL_CAP)
+            pc_fail(err, 422, "event_too_large", "%s: %s (%s)", who, luart_kill_reason(run),
+                    run->cur ? run->cur->file : "-");
+        else if (run->killed != LUART_KILL_NONE)
             pc_fail(err, 422, "mechanic_error", "%s: %s (%s)", who, luart_kill_reason(run),
                     run->cur ? run->cur->file : "-");
         else if (run->rejected[0])
@@ -461,6 +467,12 @@ int mech_run_step(mech_run *run, pc_error *err)
     }
     /* A dead coroutine is not resumed again; the next event gets a fresh one. */
     return MECH_ERROR;
+}
+
+void mech_run_set_caps(mech_run *run, size_t max_outcomes, size_t max_keys)
+{
+    run->max_outcomes = max_outcomes ? max_outcomes : MECH_MAX_OUTCOMES;
+    run->max_keys = max_keys ? max_keys : MECH_MAX_KEYS;
 }
 
 const mech_request *mech_run_request(const mech_run *run)

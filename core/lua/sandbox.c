@@ -79,8 +79,8 @@ void luart_charge(lua_State *L, uint64_t cost)
         uint64_t lim = run->set->lim.instructions;
         if (run->instr > lim || cost > lim - run->instr)
             run->killed = LUART_KILL_BUDGET;
-        else if (pc_mono_ms() > run->deadline_ms)
-            run->killed = LUART_KILL_DEADLINE;
+        else if (cost >= LUART_HOOK_EVERY && pc_mono_ms() > run->deadline_ms)
+            run->killed = LUART_KILL_DEADLINE; /* small charges leave the clock to the hook */
         run->instr += cost > lim ? lim : cost;
     }
     if (run->killed != LUART_KILL_NONE)
@@ -117,6 +117,8 @@ const char *luart_kill_reason(const mech_run *run)
         return "time limit exceeded";
     case LUART_KILL_MEMORY:
         return "memory limit exceeded";
+    case LUART_KILL_CAP:
+        return run->cap_msg;
     default:
         return "stopped";
     }

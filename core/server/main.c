@@ -44,7 +44,11 @@ typedef struct options {
     int sweep_ms;
     int64_t claim_timeout_ms;
     mech_limits lim;
+    long max_outcomes, max_event_keys, max_response; /* per-event caps */
 } options;
+
+/* Long options without a short letter. */
+enum { OPT_MAX_OUTCOMES = 0x100, OPT_MAX_KEYS, OPT_MAX_RESPONSE };
 
 typedef struct worker {
     int index;
@@ -108,6 +112,10 @@ static void usage(FILE *f)
                "  --lua-instructions N   per-event instruction budget (default 1000000)\n"
                "  --lua-memory-mb N      per-state memory cap (default 64)\n"
                "  --lua-deadline-ms N    per-event wall-clock limit (default 100)\n"
+               "  --max-outcomes N       outcomes one event may make (default 1000)\n"
+               "  --max-event-keys N     shared keys one event may write: leaderboard scores,\n"
+               "                         global operations (default 256)\n"
+               "  --max-response-bytes N largest response of one event (default 1048576)\n"
                "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
                "  --sweep-ms N           how often due lots of silent members are looked for\n"
                "                         (default 1000; 0 = never, when other punchd sweep)\n"
@@ -192,6 +200,10 @@ static void parse_options(int argc, char **argv, options *o)
                                           {"lua-instructions", required_argument, 0, 'I'},
                                           {"lua-memory-mb", required_argument, 0, 'M'},
                                           {"lua-deadline-ms", required_argument, 0, 'D'},
+                                          {"max-outcomes", required_argument, 0, OPT_MAX_OUTCOMES},
+                                          {"max-event-keys", required_argument, 0, OPT_MAX_KEYS},
+                                          {"max-response-bytes", required_argument, 0,
+                                           OPT_MAX_RESPONSE},
                                           {"port-file", required_argument, 0, 'p'},
                                           {"sweep-ms", required_argument, 0, 'S'},
                                           {"log-level", required_argument, 0, 'v'},
@@ -221,6 +233,12 @@ static void parse_options(int argc, char **argv, options *o)
     o->dedupe_days = 30;
     o->redis_timeout_ms = 2000;
     o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
+    o->max_outcomes = num_arg("PUNCHD_MAX_OUTCOMES", env_or("PUNCHD_MAX_OUTCOMES", "1000"), 1,
+                              1000000);
+    o->max_event_keys = num_arg("PUNCHD_MAX_EVENT_KEYS", env_or("PUNCHD_MAX_EVENT_KEYS", "256"),
+                                1, 1000000);
+    o->max_response = num_arg("PUNCHD_MAX_RESPONSE_BYTES",
+                              env_or("PUNCHD_MAX_RESPONSE_BYTES", "1048576"), 1024, 512L << 20);
     o->claim_timeout_ms = num_arg("PUNCHD_CLAIM_TIMEOUT_MS",
                                   env_or("PUNCHD_CLAIM_TIMEOUT_MS", "120000"), 1, 86400000);
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -269,6 +287,15 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'D':
             o->lim.deadline_ms = (int)num_arg("--lua-deadline-ms", optarg, 1, 60000);
+            break;
+        case OPT_MAX_OUTCOMES:
+            o->max_outcomes = num_arg("--max-outcomes", optarg, 1, 1000000);
+            break;
+        case OPT_MAX_KEYS:
+            o->max_event_keys = num_arg("--max-event-keys", optarg, 1, 1000000);
+            break;
+        case OPT_MAX_RESPONSE:
+            o->max_response = num_arg("--max-response-bytes", optarg, 1024, 512L << 20);
             break;
         case 'p':
             o->port_file = optarg;
@@ -428,7 +455,10 @@ static int worker_init(worker *w, const options *o, int *port)
         .addr = o->redis, .cluster = o->redis_cluster, .timeout_ms = o->redis_timeout_ms};
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
-                        .claim_timeout_ms = o->claim_timeout_ms};
+                        .claim_timeout_ms = o->claim_timeout_ms,
+                        .max_outcomes = (size_t)o->max_outcomes,
+                        .max_keys = (size_t)o->max_event_keys,
+                        .max_response = (size_t)o->max_response};
     server_config svc = {.max_body = o->max_body,
                          .max_batch_body = o->max_batch_body,
                          .keys = keys,

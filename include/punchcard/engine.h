@@ -33,6 +33,11 @@ typedef struct engine_config {
                                  a throwaway namespace reports from the responses) */
     int64_t claim_timeout_ms; /* a claim on a shared resource still unconfirmed after this
                                  long is settled by the sweeper; 0 = 120000 */
+    size_t max_response;      /* bytes of one event's response (its dedupe record); larger
+                                 is refused, 422 event_too_large; 0 = 1 MiB */
+    size_t max_outcomes;      /* outcomes of one event; 0 = 1000 */
+    size_t max_keys;          /* shared keys one event may write (leaderboard scores, global
+                                 operations); 0 = 256 */
 } engine_config;
 
 /*

@@ -4,7 +4,9 @@
  * nothing) fails its event fast with 422 mechanic_error while /healthz keeps
  * answering; the same attacks at a file's top level fail the hot reload and
  * the old set keeps serving; after an event killed by the memory cap, big
- * innocent events succeed at once.
+ * innocent events succeed at once; the per-event caps on outcomes, shared
+ * keys and response size refuse an event past them with 422
+ * event_too_large and apply nothing, even under pcall.
  */
 #include "harness.h"
 
@@ -38,8 +40,19 @@ static const char *const attacks[] = {
 
 static int group_setup(void **state)
 {
-    static const char *const extra[] = {"--lua-memory-mb", "32", "--max-body", "4194304",
-                                        "--lua-deadline-ms", "2000", NULL};
+    static const char *const extra[] = {"--lua-memory-mb",
+                                        "32",
+                                        "--max-body",
+                                        "4194304",
+                                        "--lua-deadline-ms",
+                                        "2000",
+                                        "--max-outcomes",
+                                        "50",
+                                        "--max-event-keys",
+                                        "20",
+                                        "--max-response-bytes",
+                                        "65536",
+                                        NULL};
     char text[4096];
     size_t len = 0;
     scripts = h_scripts_copy();
@@ -55,7 +68,16 @@ static int group_setup(void **state)
              "mechanic 'big' { on = 'big', run = function(ev, m)\n"
              "  local parts = {}\n"
              "  for i, s in ipairs(ev.data.blobs) do parts[i] = s:upper() end\n"
-             "  m:earn('stars', #table.concat(parts) // 100000) end }\n");
+             "  m:earn('stars', #table.concat(parts) // 100000) end }\n"
+             "mechanic 'capped' { on = 'capped', run = function(ev, m)\n"
+             "  local d = ev.data\n"
+             "  local function boards() for i = 1, d.boards or 0 do m:score('b' .. i, 1) end end\n"
+             "  if d.pcall then pcall(boards) else boards() end\n"
+             "  m:earn('stars', 1)\n"
+             "  local out = {}\n"
+             "  for i = 1, d.messages or 0 do out[i] = message('m' .. i) end\n"
+             "  if d.text then out[#out + 1] = message(string.rep('x', d.text)) end\n"
+             "  return out end }\n");
     h_write_file(scripts, "hostile.lua", text);
     return h_stack_start(&redis, &punchd, scripts, 0, extra);
 }
@@ -214,12 +236,57 @@ static void innocent_events_pass_after_a_memory_kill(void **state)
     assert_int_equal(h_balance(punchd.port, "bo", "stars"), 9 * 10);
 }
 
+static long capped(const char *id, const char *data, http_resp *r)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"type\":\"capped\",\"member\":\"cy\",\"data\":%s}",
+             id, data);
+    return h_event(punchd.port, body, r);
+}
+
+static void events_past_a_cap_are_refused(void **state)
+{
+    static const struct {
+        const char *data, *want;
+    } refused[] = {
+        {"{\"messages\": 51}", "more than 50 outcomes (--max-outcomes)"},
+        {"{\"messages\": 20000}", "more than 50 outcomes"},
+        {"{\"boards\": 21}", "more than 20 shared keys"},
+        {"{\"boards\": 20000, \"pcall\": true}", "more than 20 shared keys"},
+        {"{\"text\": 70000}", "more than 65536 (--max-response-bytes)"},
+    };
+    http_resp r;
+    for (size_t i = 0; i < N(refused); i++) {
+        char id[32];
+        snprintf(id, sizeof id, "cap-%zu", i);
+        if (capped(id, refused[i].data, &r) != 422 ||
+            strcmp(error_field(&r, "code"), "event_too_large") ||
+            !strstr(error_field(&r, "message"), refused[i].want))
+            fail_msg("%s: %ld %s, want 422 event_too_large with '%s'", refused[i].data, r.status,
+                     r.body, refused[i].want);
+        h_resp_free(&r);
+        healthy();
+    }
+    /* Nothing of them was applied: no star, no board. */
+    assert_int_equal(h_balance(punchd.port, "cy", "stars"), 0);
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/leaderboards/b1", NULL, &r), 0);
+    assert_int_equal(json_array_size(json_object_get(r.json, "top")), 0);
+    h_resp_free(&r);
+    /* Right at the caps is fine: 48 messages, the long one and the stars make 50. */
+    if (capped("cap-ok", "{\"messages\": 48, \"boards\": 15, \"text\": 1000}", &r) != 200)
+        fail_msg("at the caps: %s", r.body);
+    assert_int_equal(json_array_size(json_object_get(r.json, "outcomes")), 50);
+    h_resp_free(&r);
+    assert_int_equal(h_balance(punchd.port, "cy", "stars"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attacks_fail_their_event_fast),
         cmocka_unit_test(attacks_at_the_top_level_fail_the_reload),
         cmocka_unit_test(innocent_events_pass_after_a_memory_kill),
+        cmocka_unit_test(events_past_a_cap_are_refused),
     };
     return cmocka_run_group_tests_name("sandbox over HTTP", tests, group_setup, group_teardown);
 }

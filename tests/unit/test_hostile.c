@@ -534,6 +534,55 @@ static void test_honest_work_fits_the_budget(void **state)
     mechset_unref(set);
 }
 
+/* The per-event caps by default: 1,000 outcomes, 256 shared keys; pcall cannot get past them. */
+static void test_default_caps(void **state)
+{
+    static const struct {
+        const char *code, *want; /* want: NULL for success */
+        const char *err_code;
+    } cases[] = {
+        {"local out = {} for i = 1, 1000 do out[i] = message('m') end return out", NULL, NULL},
+        {"local out = {} for i = 1, 1001 do out[i] = message('m') end return out",
+         "more than 1000 outcomes", "event_too_large"},
+        {"for i = 1, 256 do m:score('b' .. i, 1) end", NULL, NULL},
+        {"for i = 1, 257 do m:score('b' .. i, 1) end", "more than 256 shared keys",
+         "event_too_large"},
+        {"pcall(function() for i = 1, 20000 do m:score('b' .. i, 1) end end)",
+         "more than 256 shared keys", "event_too_large"},
+        {"for i = 1, 1001 do m:badge('b' .. i) end", "more than 1000 outcomes",
+         "event_too_large"},
+        /* Each call pays for the member's fields, which grow by the thousand here. */
+        {"for i = 1, 50000 do pcall(m.earn, m, 'c' .. i, 1) end", "instruction budget exceeded",
+         "mechanic_error"},
+    };
+    static const mech_limits lim = {0, 0, 60000};
+    int failures = 0;
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        char text[512];
+        mech_source src = {"a.lua", text, 0};
+        pc_error err;
+        mechset *set;
+        int rc;
+        snprintf(text, sizeof text,
+                 "mechanic 'x' { on = 'order', run = function(ev, m)\n  %s\nend }\n",
+                 cases[i].code);
+        src.len = strlen(text);
+        if (!(set = mechset_compile(&src, 1, &lim, &err)))
+            fail_msg("compile: %s", err.message);
+        rc = run_order(set, "e1", &err, NULL, NULL);
+        if (cases[i].want ? rc != -1 || err.status != 422 || strcmp(err.code, cases[i].err_code) ||
+                                !strstr(err.message, cases[i].want)
+                          : rc != 0) {
+            print_error("case %s: rc=%d %s \"%s\", want %s\n", cases[i].code, rc, err.code,
+                        err.message, cases[i].want ? cases[i].want : "success");
+            failures++;
+        }
+        mechset_unref(set);
+    }
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_attacks_at_the_top_level),
         cmocka_unit_test(test_patterns_answer_as_lua),
         cmocka_unit_test(test_honest_work_fits_the_budget),
+        cmocka_unit_test(test_default_caps),
     };
     return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
