@@ -225,6 +225,16 @@ static void finish_err(engine_call *c, int status, const char *code, const char 
     finish_error(c, &err);
 }
 
+/* The response of the event passes --max-response-bytes: refused, nothing applied. */
+static void fail_too_large(engine_call *c, size_t len, size_t max)
+{
+    pc_error err;
+    pc_fail(&err, 422, "event_too_large",
+            "the event's response would be %zu bytes, more than %zu (--max-response-bytes)", len,
+            max);
+    finish_error(c, &err);
+}
+
 /* Redis failed (unavailable, full, refused): the event fails with what that means. */
 static void finish_store_error(engine_call *c, const store_error *se)
 {
@@ -449,6 +459,12 @@ static void commit(engine_call *c)
     if (c->response && m->trace)
         json_object_set(c->response, "explain", m->trace);
     if (c->response && (c->flags & ENGINE_DRY_RUN)) {
+        /* Not stored, but answered: the same cap as a real event's. */
+        size_t len = json_dumpb(c->response, NULL, 0, JSON_COMPACT);
+        if (len > e->max_response) {
+            fail_too_large(c, len, e->max_response);
+            return;
+        }
         json_object_set_new(c->response, "dry_run", json_true());
         finish(c, 200, json_incref(c->response));
         return;
@@ -456,11 +472,7 @@ static void commit(engine_call *c)
     free(c->response_text);
     c->response_text = c->response ? pc_json_dump(c->response, &c->response_len) : NULL;
     if (c->response_text && c->response_len > e->max_response) {
-        pc_error err;
-        pc_fail(&err, 422, "event_too_large",
-                "the event's response would be %zu bytes, more than %zu (--max-response-bytes)",
-                c->response_len, e->max_response);
-        finish_error(c, &err);
+        fail_too_large(c, c->response_len, e->max_response);
         return;
     }
     sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,

@@ -84,7 +84,8 @@ static void finish(gather *g)
     const store_error *err = g->failed ? &g->err : NULL;
     size_t n = err ? 0 : g->n;
     if (!err && (g->kind == G_DUE || g->kind == G_CLAIMS)) {
-        qsort(g->items, g->n, sizeof *g->items, by_score);
+        if (g->n > 1) /* items is NULL when no shard had any (qsort's argument is nonnull) */
+            qsort(g->items, g->n, sizeof *g->items, by_score);
         if (n > (size_t)g->limit)
             n = (size_t)g->limit;
     }

@@ -267,6 +267,17 @@ static void events_past_a_cap_are_refused(void **state)
         h_resp_free(&r);
         healthy();
     }
+    /* A dry run is answered, not stored, and held to the same cap. */
+    {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"cap-dry\",\"type\":\"capped\",\"member\":\"cy\","
+                 "\"data\":{\"text\": 70000}}");
+        assert_int_equal(h_http(punchd.port, "POST", "/v1/events?dry_run=1", body, &r), 0);
+        if (r.status != 422 || !strstr(r.body, "event_too_large"))
+            fail_msg("dry run past the response cap: %ld %s", r.status, r.body);
+        h_resp_free(&r);
+    }
     /* Nothing of them was applied: no star, no board. */
     assert_int_equal(h_balance(punchd.port, "cy", "stars"), 0);
     assert_int_equal(h_http(punchd.port, "GET", "/v1/leaderboards/b1", NULL, &r), 0);
