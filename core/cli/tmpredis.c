@@ -52,6 +52,11 @@ static int spawn(tmpredis *r)
         /* Should the parent die without stopping it (a crash, SIGKILL), so does the server. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
             _exit(126);
+        /*
+         * A process group of its own: Ctrl-C at a terminal signals the
+         * foreground group (punch repl, stopping a runaway line), not this server.
+         */
+        setpgid(0, 0);
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);

@@ -6,6 +6,9 @@
 #include "lua-internal.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +183,36 @@ static int is_mechanic_file(const char *name)
     return !(n >= 9 && strcmp(name + n - 9, "_test.lua") == 0);
 }
 
+/*
+ * The text of a script file, NULL when it cannot be read or is not a regular
+ * file: a FIFO or a device named *.lua must not block the loop that reloads
+ * (opened without blocking, checked before the first read).
+ */
+static char *read_script(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    char *text = NULL;
+    size_t got = 0;
+    ssize_t n = 0;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (text = malloc((size_t)st.st_size + 1))) {
+        /* A file that grows meanwhile is read as far as its size then; the next reload sees more.
+         */
+        while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+            got += (size_t)n;
+        text[got] = '\0';
+        *len = got;
+        if (got < (size_t)st.st_size && n < 0) { /* a read error: not half a script */
+            free(text);
+            text = NULL;
+        }
+    }
+    close(fd);
+    return text;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -199,7 +232,13 @@ mechset *mechset_load_dir(const char *dir, const mech_limits *lim, pc_error *err
         return NULL;
     }
     while ((de = readdir(d))) {
+        char path[4096];
+        struct stat st;
         if (!is_mechanic_file(de->d_name))
+            continue;
+        /* Only regular files (or links to them): a FIFO is skipped, never opened. */
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) || !S_ISREG(st.st_mode))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -222,9 +261,10 @@ mechset *mechset_load_dir(const char *dir, const mech_limits *lim, pc_error *err
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         src[i].name = names[i];
-        src[i].text = pc_read_file(path, &src[i].len);
+        src[i].text = read_script(path, &src[i].len);
         if (!src[i].text) {
-            pc_fail(err, 500, "script_error", "%s: cannot read the file", names[i]);
+            pc_fail(err, 500, "script_error", "%s: cannot read the file (or not a regular file)",
+                    names[i]);
             goto out;
         }
     }

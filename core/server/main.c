@@ -13,15 +13,13 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
@@ -143,6 +141,21 @@ static long num_arg(const char *flag, const char *v, long min, long max)
     return n;
 }
 
+/* The flag's value from the environment variable env, else def (a default, or NULL). */
+static long num_env(const char *env, long def, long min, long max)
+{
+    const char *v = env_or(env, NULL);
+    return v ? num_arg(env, v, min, max) : def;
+}
+
+static void check_key(const char *what, const char *k)
+{
+    if (strlen(k) < 16) {
+        fprintf(stderr, "punchd: the %s must be at least 16 characters\n", what);
+        exit(2);
+    }
+}
+
 static char *read_key_file(const char *path)
 {
     size_t len;
@@ -153,10 +166,7 @@ static char *read_key_file(const char *path)
     }
     while (len && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' '))
         k[--len] = '\0';
-    if (len < 16) {
-        fprintf(stderr, "punchd: the API key must be at least 16 characters\n");
-        exit(2);
-    }
+    check_key("API key", k);
     return k;
 }
 
@@ -185,34 +195,34 @@ static void set_draw_secret(const char *path)
 
 static void parse_options(int argc, char **argv, options *o)
 {
-    static const struct option longs[] = {{"listen", required_argument, 0, 'l'},
-                                          {"unix", required_argument, 0, 'u'},
-                                          {"redis", required_argument, 0, 'r'},
-                                          {"redis-cluster", required_argument, 0, 'C'},
-                                          {"scripts", required_argument, 0, 's'},
-                                          {"namespace", required_argument, 0, 'n'},
-                                          {"workers", required_argument, 0, 'w'},
-                                          {"api-key-file", required_argument, 0, 'k'},
-                                          {"max-body", required_argument, 0, 'b'},
-                                          {"max-batch-body", required_argument, 0, 'B'},
-                                          {"dedupe-days", required_argument, 0, 'd'},
-                                          {"redis-timeout-ms", required_argument, 0, 't'},
-                                          {"lua-instructions", required_argument, 0, 'I'},
-                                          {"lua-memory-mb", required_argument, 0, 'M'},
-                                          {"lua-deadline-ms", required_argument, 0, 'D'},
-                                          {"max-outcomes", required_argument, 0, OPT_MAX_OUTCOMES},
-                                          {"max-event-keys", required_argument, 0, OPT_MAX_KEYS},
-                                          {"max-response-bytes", required_argument, 0,
-                                           OPT_MAX_RESPONSE},
-                                          {"port-file", required_argument, 0, 'p'},
-                                          {"sweep-ms", required_argument, 0, 'S'},
-                                          {"log-level", required_argument, 0, 'v'},
-                                          {"draw-secret-file", required_argument, 0, 'X'},
-                                          {"api-keys-file", required_argument, 0, 'K'},
-                                          {"log-format", required_argument, 0, 'F'},
-                                          {"version", no_argument, 0, 'V'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"listen", required_argument, 0, 'l'},
+        {"unix", required_argument, 0, 'u'},
+        {"redis", required_argument, 0, 'r'},
+        {"redis-cluster", required_argument, 0, 'C'},
+        {"scripts", required_argument, 0, 's'},
+        {"namespace", required_argument, 0, 'n'},
+        {"workers", required_argument, 0, 'w'},
+        {"api-key-file", required_argument, 0, 'k'},
+        {"max-body", required_argument, 0, 'b'},
+        {"max-batch-body", required_argument, 0, 'B'},
+        {"dedupe-days", required_argument, 0, 'd'},
+        {"redis-timeout-ms", required_argument, 0, 't'},
+        {"lua-instructions", required_argument, 0, 'I'},
+        {"lua-memory-mb", required_argument, 0, 'M'},
+        {"lua-deadline-ms", required_argument, 0, 'D'},
+        {"max-outcomes", required_argument, 0, OPT_MAX_OUTCOMES},
+        {"max-event-keys", required_argument, 0, OPT_MAX_KEYS},
+        {"max-response-bytes", required_argument, 0, OPT_MAX_RESPONSE},
+        {"port-file", required_argument, 0, 'p'},
+        {"sweep-ms", required_argument, 0, 'S'},
+        {"log-level", required_argument, 0, 'v'},
+        {"draw-secret-file", required_argument, 0, 'X'},
+        {"api-keys-file", required_argument, 0, 'K'},
+        {"log-format", required_argument, 0, 'F'},
+        {"version", no_argument, 0, 'V'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *key_file = env_or("PUNCHD_API_KEY_FILE", NULL);
     const char *draw_secret_file = env_or("PUNCHD_DRAW_SECRET_FILE", NULL);
     const char *level = env_or("PUNCHD_LOG_LEVEL", "info");
@@ -228,15 +238,19 @@ static void parse_options(int argc, char **argv, options *o)
     o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
     o->api_keys_file = env_or("PUNCHD_API_KEYS_FILE", NULL);
     o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
-    o->max_body = 65536;
-    o->max_batch_body = 4 << 20;
-    o->dedupe_days = 30;
-    o->redis_timeout_ms = 2000;
+    o->max_body = (size_t)num_env("PUNCHD_MAX_BODY", 65536, 256, 16 << 20);
+    o->max_batch_body = (size_t)num_env("PUNCHD_MAX_BATCH_BODY", 4 << 20, 256, 256 << 20);
+    o->dedupe_days = (int)num_env("PUNCHD_DEDUPE_DAYS", 30, 1, 3650);
+    o->redis_timeout_ms = (int)num_env("PUNCHD_REDIS_TIMEOUT_MS", 2000, 10, 600000);
+    /* 0: the mechanics' own defaults (mechanics-internal.h). */
+    o->lim.instructions = (uint64_t)num_env("PUNCHD_LUA_INSTRUCTIONS", 0, 1000, 1L << 40);
+    o->lim.memory = (size_t)num_env("PUNCHD_LUA_MEMORY_MB", 0, 1, 4096) << 20;
+    o->lim.deadline_ms = (int)num_env("PUNCHD_LUA_DEADLINE_MS", 0, 1, 60000);
     o->sweep_ms = (int)num_arg("PUNCHD_SWEEP_MS", env_or("PUNCHD_SWEEP_MS", "1000"), 0, 3600000);
-    o->max_outcomes = num_arg("PUNCHD_MAX_OUTCOMES", env_or("PUNCHD_MAX_OUTCOMES", "1000"), 1,
-                              1000000);
-    o->max_event_keys = num_arg("PUNCHD_MAX_EVENT_KEYS", env_or("PUNCHD_MAX_EVENT_KEYS", "256"),
-                                1, 1000000);
+    o->max_outcomes =
+        num_arg("PUNCHD_MAX_OUTCOMES", env_or("PUNCHD_MAX_OUTCOMES", "1000"), 1, 1000000);
+    o->max_event_keys =
+        num_arg("PUNCHD_MAX_EVENT_KEYS", env_or("PUNCHD_MAX_EVENT_KEYS", "256"), 1, 1000000);
     o->max_response = num_arg("PUNCHD_MAX_RESPONSE_BYTES",
                               env_or("PUNCHD_MAX_RESPONSE_BYTES", "1048576"), 1024, 512L << 20);
     o->claim_timeout_ms = num_arg("PUNCHD_CLAIM_TIMEOUT_MS",
@@ -334,95 +348,43 @@ static void parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "punchd: --namespace must be 1-32 of a-z 0-9 _ . -\n");
         exit(2);
     }
-    if (key_file)
+    if (key_file) {
         o->api_key = read_key_file(key_file);
-    else if (getenv("PUNCHD_API_KEY") && *getenv("PUNCHD_API_KEY"))
+    } else if (getenv("PUNCHD_API_KEY") && *getenv("PUNCHD_API_KEY")) {
+        check_key("API key (PUNCHD_API_KEY)", getenv("PUNCHD_API_KEY"));
         o->api_key = strdup(getenv("PUNCHD_API_KEY"));
+    }
     if (strcmp(format, "text") && strcmp(format, "json")) {
         fprintf(stderr, "punchd: --log-format is text or json\n");
         exit(2);
     }
     pc_log_set_json(!strcmp(format, "json"));
     set_draw_secret(draw_secret_file);
-    if (!strcmp(level, "debug"))
+    if (!strcmp(level, "debug")) {
         pc_log_set_level(PC_LOG_DEBUG);
-    else if (!strcmp(level, "warn"))
+    } else if (!strcmp(level, "warn")) {
         pc_log_set_level(PC_LOG_WARN);
-    else if (!strcmp(level, "error"))
+    } else if (!strcmp(level, "error")) {
         pc_log_set_level(PC_LOG_ERROR);
+    } else if (strcmp(level, "info")) {
+        fprintf(stderr, "punchd: --log-level must be debug, info, warn or error, not \"%.32s\"\n",
+                level);
+        exit(2);
+    }
 }
 
-static struct evconnlistener *bind_tcp(struct event_base *base, const char *listen,
-                                       int port_override, int *port_out)
+/*
+ * Every connection costs an fd: take all the kernel allows this process (the
+ * soft limit is often 1024 while the hard one is far higher).
+ */
+static void raise_fd_limit(void)
 {
-    struct sockaddr_storage ss;
-    int sslen = sizeof ss;
-    char addr[300];
-    struct evconnlistener *l;
-
-    if (port_override > 0) {
-        const char *colon = strrchr(listen, ':');
-        snprintf(addr, sizeof addr, "%.*s:%d", colon ? (int)(colon - listen) : (int)strlen(listen),
-                 listen, port_override);
-    } else {
-        snprintf(addr, sizeof addr, "%s", listen);
-    }
-    /* libevent refuses port 0; parse with port 1 and clear it, so the kernel picks one. */
-    size_t alen = strlen(addr);
-    int any_port = alen > 2 && strcmp(addr + alen - 2, ":0") == 0;
-    if (any_port)
-        addr[alen - 1] = '1';
-    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen)) {
-        pc_log(PC_LOG_ERROR, "bad --listen address %s", listen);
-        return NULL;
-    }
-    if (any_port) {
-        if (ss.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-        else
-            ((struct sockaddr_in *)&ss)->sin_port = 0;
-    }
-    l = evconnlistener_new_bind(base, NULL, NULL,
-                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
-                                    LEV_OPT_CLOSE_ON_EXEC,
-                                1024, (struct sockaddr *)&ss, sslen);
-    if (!l) {
-        pc_log(PC_LOG_ERROR, "cannot listen on %s: %s", addr, strerror(errno));
-        return NULL;
-    }
-    if (port_out) {
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
-        getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &gl);
-        *port_out = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                                    : ((struct sockaddr_in *)&got)->sin_port);
-    }
-    return l;
-}
-
-static int bind_unix(struct evhttp *http, const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd;
-    if (strlen(path) >= sizeof sa.sun_path) {
-        pc_log(PC_LOG_ERROR, "--unix path too long");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    unlink(path);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 1024)) {
-        pc_log(PC_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    chmod(path, 0660);
-    if (!evhttp_accept_socket_with_handle(http, fd)) {
-        close(fd);
-        return -1;
-    }
-    return 0;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        pc_log(PC_LOG_WARN, "cannot raise the open files limit: %s", strerror(errno));
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -481,12 +443,12 @@ static int worker_init(worker *w, const options *o, int *port)
     if (!w->holder || !w->engine || !w->server || !w->drain_ev)
         return -1;
     if (o->listen && *o->listen) {
-        if (!(l = bind_tcp(w->base, o->listen, *port, w->index == 0 ? port : NULL)))
+        if (!(l = listen_tcp(w->base, o->listen, *port, w->index == 0 ? port : NULL)))
             return -1;
-        if (!evhttp_bind_listener(w->http, l))
+        if (!evhttp_bind_listener(w->http, l) || listen_watch(l))
             return -1;
     }
-    if (w->index == 0 && o->unix_path && bind_unix(w->http, o->unix_path))
+    if (w->index == 0 && o->unix_path && listen_unix(w->http, o->unix_path))
         return -1;
     /*
      * One sweeper per process is enough; ticks are deduplicated across processes anyway.
@@ -542,6 +504,9 @@ int main(int argc, char **argv)
             memset(o.api_key, 0, strlen(o.api_key));
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (o.listen && *o.listen && listen_claim(o.listen))
+        goto out;
     evthread_use_pthreads();
     nworkers = o.workers;
     for (int i = 0; i < nworkers; i++) {
@@ -580,6 +545,7 @@ out:
         event_free(sigterm);
     for (int i = 0; i < nworkers; i++)
         worker_free(&workers[i]);
+    listen_unwatch_all();
     if (o.unix_path)
         unlink(o.unix_path);
     free(o.api_key);

@@ -338,6 +338,10 @@ void get_metrics(server *s, struct evhttp_request *req, const char *arg, const c
     names_part(b);
     mechanics_part(s, b);
     redis_part(s, b);
+    family(b, "punchd_accept_errors_total", "counter",
+           "Times accept() failed (a full fd table); each pauses the listener 200 ms.");
+    evbuffer_add_printf(b, "punchd_accept_errors_total %llu\n",
+                        (unsigned long long)listen_accept_errors());
     len = evbuffer_get_length(b);
     text = (char *)evbuffer_pullup(b, -1);
     send_raw(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", text ? text : "", len);

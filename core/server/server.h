@@ -45,4 +45,32 @@ void server_free(server *s);
 /* Answers new requests with 503 from now on; returns the number still in flight. */
 uint64_t server_drain(server *s);
 
+/*
+ * listen.c: the listening sockets.
+ *
+ * listen_claim() makes this process the only punchd on the TCP address
+ * "HOST:PORT" (its workers share it with SO_REUSEPORT): -1 (logged) when
+ * another punchd, or any other program, listens there. Port 0 claims nothing.
+ */
+int listen_claim(const char *listen);
+
+/* A listener on listen (port_override > 0 replaces its port); the port bound in *port_out. */
+struct evconnlistener;
+struct evconnlistener *listen_tcp(struct event_base *base, const char *listen, int port_override,
+                                  int *port_out);
+
+/* HTTP on the Unix socket path as well, watched as listen_watch() does. 0, or -1 (logged). */
+int listen_unix(struct evhttp *http, const char *path);
+
+/*
+ * When accept() fails (a full fd table), l pauses a moment and tries again,
+ * logging one line per interval, instead of retrying at once in a loop.
+ * Set up before the workers' threads start; listen_unwatch_all() after they end.
+ */
+int listen_watch(struct evconnlistener *l);
+void listen_unwatch_all(void);
+
+/* How many times accept() failed, in this process. */
+uint64_t listen_accept_errors(void);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +123,8 @@ static int health_answers(void *arg)
     return 1;
 }
 
+int h_punchd_nofile;
+
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env)
 {
@@ -152,6 +155,11 @@ int h_punchd_start_env(punchd_proc *p, const char *redis, const char *scripts,
             _exit(126);
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
+        if (h_punchd_nofile > 0) {
+            struct rlimit rl = {(rlim_t)h_punchd_nofile, (rlim_t)h_punchd_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl))
+                _exit(125);
+        }
         execv(PUNCHD_PATH, (char *const *)argv);
         _exit(127);
     }

@@ -45,6 +45,9 @@ void h_rm_dir(const char *dir);
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env);
 
+/* When above 0, punchd processes started from now on get this open files limit (soft and hard). */
+extern int h_punchd_nofile;
+
 /* The same with any number of env entries (NAME=VALUE, NULL-terminated, may be NULL). */
 int h_punchd_start_env(punchd_proc *p, const char *redis, const char *scripts,
                        const char *const *extra, const char *const *env);

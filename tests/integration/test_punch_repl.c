@@ -209,6 +209,9 @@ static void ctrl_c_stops_a_runaway_line(void **state)
     keys(&pane, "C-c", NULL);
     assert_true(h_tmux_wait(&pane, "half typed^C", WAIT_MS));
     assert_last_line(&pane, "punch>");
+    /* The terminal signalled the foreground group only: the throwaway Redis lives on. */
+    type_line(&pane, "order{member=\"cc\", items={{category=\"fuel\", amount=500}}}");
+    assert_true(h_tmux_wait(&pane, "+50 stars (balance 50)", WAIT_MS));
     type_line(&pane, "exit()");
     for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
         usleep(10000);
