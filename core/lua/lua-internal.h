@@ -59,6 +59,7 @@ struct mechset {
     lua_State *L;
     mech_limits lim;
     size_t mem_used;
+    size_t mem_after_gc; /* mem_used after the last full collection mech_run_free() made */
     char version[13];
     char **files;
     size_t nfiles;

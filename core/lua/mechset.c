@@ -169,6 +169,7 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
             goto err;
     }
     lua_gc(set->L, LUA_GCCOLLECT);
+    set->mem_after_gc = set->mem_used;
     return set;
 err:
     set_free(set);
@@ -449,11 +450,18 @@ void mech_run_free(mech_run *run)
          * and Lua collects garbage in an emergency only for its own
          * allocations: a luaL_Buffer (string.rep, table.concat, gsub,
          * string.format...) asks the allocator directly and fails at once.
-         * So past half the cap, or after a kill, collect now, with the dead
-         * coroutine unreferenced.
+         * So after a kill, or past half the cap with a quarter of the cap
+         * grown since the last full collection, collect now, with the dead
+         * coroutine unreferenced. (Not at every event past half the cap: a
+         * set that keeps that much alive would pay a full collection each
+         * time.)
          */
-        if (run->killed != LUART_KILL_NONE || set->mem_used > set->lim.memory / 2)
+        if (run->killed != LUART_KILL_NONE ||
+            (set->mem_used > set->lim.memory / 2 &&
+             set->mem_used > set->mem_after_gc + set->lim.memory / 4)) {
             lua_gc(set->L, LUA_GCCOLLECT);
+            set->mem_after_gc = set->mem_used;
+        }
     }
     json_decref(run->req.args);
     json_decref(run->reply);
