@@ -267,10 +267,14 @@ static void kill9_under_load(void **state)
                   "punchd restarted %d times, redis %d\n",
                   acked[0] + acked[1] + acked[2], replays, retries, punchd_restarts,
                   redis_restarts);
-    /* Every kill landed on a live process, under load (one may miss a process restarting). */
+    /*
+     * Every kill delivered was seen and repaired, under load; a kill may miss a process still
+     * restarting from the last one (a slow machine), but both were killed, more than once.
+     */
     assert_int_equal(punchd_restarts, v->punchd_kills);
     assert_int_equal(redis_restarts, v->redis_kills);
-    assert_true(punchd_restarts + redis_restarts >= 4);
+    assert_true(punchd_restarts >= 1 && redis_restarts >= 1 &&
+                punchd_restarts + redis_restarts >= 3);
     munmap(v, sizeof *v);
     assert_true(retries > 0);
     assert_true(h_wait_until(healthy, NULL, 10000));
