@@ -3,8 +3,9 @@
 #   make test   installs what is missing, builds, runs the whole suite through ctest
 # Sanitizers: make test SANITIZE=1 (AddressSanitizer + UBSan, in build-asan/).
 # Static analysis: make cppcheck (CI runs it before the tests; it must stay clean).
-# Fuzzing: make fuzz [FUZZ_SECONDS=N] builds the libFuzzer targets with clang (build-fuzz/)
-#   and runs each for N seconds (default 30), two at a time, from tests/fuzz/corpus/.
+# Fuzzing: make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS="event time"] builds the libFuzzer targets
+#   with clang (build-fuzz/) and runs each for N seconds (default 30), two at a time, from
+#   tests/fuzz/corpus/.
 
 SHELL := /bin/bash
 BUILD ?= build
@@ -49,12 +50,13 @@ cppcheck: deps
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_PARALLEL ?= 2
+FUZZ_TARGETS ?=
 fuzz:
 	@sh tools/install-deps.sh --fuzz
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DPUNCH_FUZZ=ON -DPUNCH_TESTS=OFF \
 		-DPUNCH_WERROR=OFF -DPUNCH_JEMALLOC=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
-	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_PARALLEL)
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_PARALLEL) $(FUZZ_TARGETS)
 
 # Redis keeps its data under ./var with AOF on; punchd runs in the foreground (Ctrl-C stops it).
 run: build

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of tests/fuzz/ for a bounded time (make fuzz).
-#   tests/fuzz/run.sh BUILD SECONDS PARALLEL
+#   tests/fuzz/run.sh BUILD SECONDS PARALLEL [NAME...]
 # Each target fuzz_NAME starts from the checked-in seeds tests/fuzz/corpus/NAME/ and keeps
 # what it finds in BUILD/fuzz-work/NAME/corpus/ (never in the checked-in corpus), so a
 # second run goes on from where the first stopped. PARALLEL targets run at once. A crash,
@@ -13,10 +13,13 @@ cd "$(dirname "$0")/../.."
 build=${1:-build-fuzz}
 seconds=${2:-30}
 parallel=${3:-2}
-targets=()
-for d in tests/fuzz/corpus/*/; do
-	targets+=("$(basename "$d")")
-done
+shift 3 2>/dev/null || shift $#
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+	for d in tests/fuzz/corpus/*/; do
+		targets+=("$(basename "$d")")
+	done
+fi
 
 run_one() {
 	local name=$1 work=$build/fuzz-work/$1
