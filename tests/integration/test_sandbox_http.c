@@ -236,12 +236,17 @@ static void innocent_events_pass_after_a_memory_kill(void **state)
     assert_int_equal(h_balance(punchd.port, "bo", "stars"), 9 * 10);
 }
 
-static long capped(const char *id, const char *data, http_resp *r)
+static long capped_on(int port, const char *id, const char *data, http_resp *r)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"id\":\"%s\",\"type\":\"capped\",\"member\":\"cy\",\"data\":%s}",
              id, data);
-    return h_event(punchd.port, body, r);
+    return h_event(port, body, r);
+}
+
+static long capped(const char *id, const char *data, http_resp *r)
+{
+    return capped_on(punchd.port, id, data, r);
 }
 
 static void events_past_a_cap_are_refused(void **state)
@@ -291,6 +296,36 @@ static void events_past_a_cap_are_refused(void **state)
     assert_int_equal(h_balance(punchd.port, "cy", "stars"), 1);
 }
 
+/* The caps read their PUNCHD_ variables too. */
+static void caps_come_from_the_environment(void **state)
+{
+    static const char *const extra[] = {"--namespace", "envcaps", NULL};
+    static const char *const env[] = {"PUNCHD_MAX_OUTCOMES=3", "PUNCHD_MAX_EVENT_KEYS=2",
+                                      "PUNCHD_MAX_RESPONSE_BYTES=2048", NULL};
+    static const struct {
+        const char *data, *want;
+    } cases[] = {
+        {"{\"messages\": 3}", "more than 3 outcomes"},
+        {"{\"boards\": 3}", "more than 2 shared keys"},
+        {"{\"text\": 2500}", "more than 2048"},
+        {"{\"messages\": 2, \"boards\": 2}", NULL},
+    };
+    punchd_proc p2;
+    assert_int_equal(h_punchd_start_env(&p2, redis.socket, scripts, extra, env), 0);
+    for (size_t i = 0; i < N(cases); i++) {
+        char id[32];
+        http_resp r;
+        long status;
+        snprintf(id, sizeof id, "env-%zu", i);
+        status = capped_on(p2.port, id, cases[i].data, &r);
+        if (cases[i].want ? status != 422 || !strstr(r.body, cases[i].want) : status != 200)
+            fail_msg("%s: %ld %s, want %s", cases[i].data, status, r.body,
+                     cases[i].want ? cases[i].want : "200");
+        h_resp_free(&r);
+    }
+    assert_int_equal(h_punchd_stop(&p2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +333,7 @@ int main(void)
         cmocka_unit_test(attacks_at_the_top_level_fail_the_reload),
         cmocka_unit_test(innocent_events_pass_after_a_memory_kill),
         cmocka_unit_test(events_past_a_cap_are_refused),
+        cmocka_unit_test(caps_come_from_the_environment),
     };
     return cmocka_run_group_tests_name("sandbox over HTTP", tests, group_setup, group_teardown);
 }
