@@ -15,12 +15,12 @@
 #include <ctype.h>
 #include <string.h>
 
-#define PAT_ESC '%'
-#define PAT_SPECIALS "^$*+?.([%-"
-#define PAT_MAXCAPTURES 32
-#define PAT_MAXDEPTH 200 /* nesting of the matcher's recursion, as Lua's MAXCCALLS */
+#define PAT_ESC            '%'
+#define PAT_SPECIALS       "^$*+?.([%-"
+#define PAT_MAXCAPTURES    32
+#define PAT_MAXDEPTH       200 /* nesting of the matcher's recursion, as Lua's MAXCCALLS */
 #define PAT_CAP_UNFINISHED (-1)
-#define PAT_CAP_POSITION (-2)
+#define PAT_CAP_POSITION   (-2)
 
 /*
  * Matcher steps per instruction of the budget: one step (a character tried
@@ -481,8 +481,8 @@ static int pat_match(lua_State *L)
 
 /* The iterator's state, a userdata kept as its upvalue 3 (the subject and pattern are 1, 2). */
 typedef struct gmatch_state {
-    size_t pos;       /* where the next try starts */
-    ptrdiff_t last;   /* end of the last match, or -1 */
+    size_t pos;     /* where the next try starts */
+    ptrdiff_t last; /* end of the last match, or -1 */
     pat_state ms;
 } gmatch_state;
 
@@ -552,7 +552,8 @@ static void add_repl_string(pat_state *ms, luaL_Buffer *b, const char *s, const 
     luaL_addlstring(b, r, (size_t)(end - r));
 }
 
-/* Appends what replaces the match from s to e: the repl string, a table's value, a call's result. */
+/* Appends what replaces the match from s to e: the repl string, a table's value, a call's result.
+ */
 static void add_replacement(pat_state *ms, luaL_Buffer *b, const char *s, const char *e, int tr)
 {
     lua_State *L = ms->L;
@@ -590,9 +591,9 @@ static int pat_gsub(lua_State *L)
     pat_state ms;
     luaL_Buffer b;
 
-    luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
-                            tr == LUA_TTABLE,
-                     3, "string/function/table");
+    luaL_argexpected(
+        L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
+        "string/function/table");
     if (anchor) {
         p++;
         lp--;

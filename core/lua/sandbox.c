@@ -20,7 +20,7 @@
  * ALLOC_CHECK_BYTES also look at the deadline.
  */
 #define ALLOC_BYTES_PER_INSTR 256
-#define ALLOC_CHECK_BYTES (64u << 10)
+#define ALLOC_CHECK_BYTES     (64u << 10)
 
 /* Decides whether run, which is growing by grow bytes, is now out of budget or time. */
 static void charge_alloc(mech_run *run, size_t grow)
@@ -295,8 +295,8 @@ static uint64_t call_cost(lua_State *L, enum charged_fn fn)
     case CH_UNPACK: /* table.unpack(t [, i [, j]]) */ {
         int first = fn == CH_CONCAT ? 3 : 2;
         lua_Integer i = luaL_optinteger(L, first, 1);
-        lua_Integer j = lua_isnoneornil(L, first + 1) ? luaL_len(L, 1)
-                                                      : luaL_checkinteger(L, first + 1);
+        lua_Integer j =
+            lua_isnoneornil(L, first + 1) ? luaL_len(L, 1) : luaL_checkinteger(L, first + 1);
         return span(i, j);
     }
     case CH_INSERT: /* table.insert(t, pos, v) shifts #t - pos + 1 elements up */
@@ -326,8 +326,7 @@ static uint64_t call_cost(lua_State *L, enum charged_fn fn)
         luaL_optlstring(L, 3, "", &lsep);
         if (n <= 0 || l + lsep == 0)
             return 0;
-        if (run && run->running &&
-            (double)n * (double)(l + lsep) > (double)run->set->lim.memory) {
+        if (run && run->running && (double)n * (double)(l + lsep) > (double)run->set->lim.memory) {
             run->killed = LUART_KILL_MEMORY;
             luaL_error(L, "%s", luart_kill_reason(run));
         }

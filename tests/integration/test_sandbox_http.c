@@ -122,8 +122,8 @@ static void attacks_fail_their_event_fast(void **state)
         if (status != 422 || !error_field(&r, "code") ||
             strcmp(error_field(&r, "code"), "mechanic_error") ||
             !strstr(error_field(&r, "message"), "exceeded"))
-            fail_msg("%s: status %ld %s, want 422 mechanic_error ... exceeded", attacks[i],
-                     status, r.body);
+            fail_msg("%s: status %ld %s, want 422 mechanic_error ... exceeded", attacks[i], status,
+                     r.body);
         if (took > FAST_MS)
             fail_msg("%s: took %lld ms", attacks[i], (long long)took);
         h_resp_free(&r);
@@ -183,8 +183,8 @@ static void attacks_at_the_top_level_fail_the_reload(void **state)
         healthy();
         assert_string_equal(version_now(), seen_version);
         /* The old set serves. */
-        snprintf(body, sizeof body,
-                 "{\"id\":\"top-%zu\",\"type\":\"workout\",\"member\":\"eve\"}", i);
+        snprintf(body, sizeof body, "{\"id\":\"top-%zu\",\"type\":\"workout\",\"member\":\"eve\"}",
+                 i);
         assert_int_equal(h_event(punchd.port, body, &r), 200);
         h_resp_free(&r);
         h_write_file(scripts, "top.lua", "-- mended\n");

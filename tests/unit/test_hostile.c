@@ -103,11 +103,12 @@ static const struct {
      "table.remove(setmetatable({}, {__len = function() return 1 << 40 end}), 1)", STOP},
     {"table.sort under a lying __len",
      "table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end,"
-     " __index = type}))", TOP_ONLY},
+     " __index = type}))",
+     TOP_ONLY},
     {"table.unpack over 2^40", "table.unpack({}, 1, 1 << 40)", STOP},
     {"string.rep of nothing", "assert(string.rep('', 1 << 62) == '')", HARMLESS},
-    {"string.rep of nothing with a separator of nothing",
-     "assert(string.rep('', 1e15, '') == '')", HARMLESS},
+    {"string.rep of nothing with a separator of nothing", "assert(string.rep('', 1e15, '') == '')",
+     HARMLESS},
     {"string.rep of a separator", "string.rep('', 1 << 40, ',')", STOP},
     {"string.rep past the memory cap", "string.rep('x', 1 << 40)", STOP},
     {"copying a big string over and over",
@@ -236,8 +237,8 @@ static void test_attacks_in_a_run(void **state)
                         r->compile_err);
             failures++;
         } else if (attacks[i].mode == HARMLESS ? r->rc1 != 0
-                                       : r->rc1 != -1 || r->status1 != 422 || !stopped(r->err1) ||
-                                             !strstr(r->err1, "x: ")) {
+                                               : r->rc1 != -1 || r->status1 != 422 ||
+                                                     !stopped(r->err1) || !strstr(r->err1, "x: ")) {
             print_error("attack \"%s\" in a run: rc=%d status=%d \"%s\", want %s\n",
                         attacks[i].name, r->rc1, r->status1, r->err1,
                         attacks[i].mode == HARMLESS ? "success" : "a 422 stop");
@@ -270,15 +271,15 @@ static void test_attacks_at_the_top_level(void **state)
                         g == -1 ? "still loading after the guard (hung)" : "crashed");
             failures++;
         } else if (attacks[i].mode == HARMLESS ? !r->compiled
-                                       : r->compiled || !stopped(r->compile_err) ||
-                                             !strstr(r->compile_err, "a.lua")) {
+                                               : r->compiled || !stopped(r->compile_err) ||
+                                                     !strstr(r->compile_err, "a.lua")) {
             print_error("attack \"%s\" at the top level: compiled=%d \"%s\", want %s\n",
                         attacks[i].name, r->compiled, r->compile_err,
                         attacks[i].mode == HARMLESS ? "a set" : "a stop");
             failures++;
         } else if (r->compile_ms > FAST_MS) {
-            print_error("attack \"%s\" at the top level: took %lld ms to stop\n",
-                        attacks[i].name, (long long)r->compile_ms);
+            print_error("attack \"%s\" at the top level: took %lld ms to stop\n", attacks[i].name,
+                        (long long)r->compile_ms);
             failures++;
         }
     }
@@ -549,8 +550,7 @@ static void test_default_caps(void **state)
          "event_too_large"},
         {"pcall(function() for i = 1, 20000 do m:score('b' .. i, 1) end end)",
          "more than 256 shared keys", "event_too_large"},
-        {"for i = 1, 1001 do m:badge('b' .. i) end", "more than 1000 outcomes",
-         "event_too_large"},
+        {"for i = 1, 1001 do m:badge('b' .. i) end", "more than 1000 outcomes", "event_too_large"},
         /* Each call pays for the member's fields, which grow by the thousand here. */
         {"for i = 1, 50000 do pcall(m.earn, m, 'c' .. i, 1) end", "instruction budget exceeded",
          "mechanic_error"},
