@@ -50,6 +50,7 @@ struct engine_call {
     char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
     json_t *original;                /* ... its stored response as loaded, or NULL */
     json_t *groups;                  /* the member's experiment groups, or NULL (owned) */
+    char digest[65]; /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
 };
 
 static int64_t real_clock(void *arg)
@@ -260,10 +261,38 @@ void engine_cancel(engine_call *c)
         c->cancelled = 1;
 }
 
+/*
+ * A dedupe record is the stored response, after "<request digest> " when the
+ * event came with ENGINE_IDEMPOTENT: the JSON, and the digest (or "").
+ */
+static const char *record_json(const char *stored, size_t *len, char digest[65])
+{
+    digest[0] = '\0';
+    if (*len > 65 && stored[64] == ' ' && stored[0] != '{') {
+        memcpy(digest, stored, 64);
+        digest[64] = '\0';
+        *len -= 65;
+        return stored + 65;
+    }
+    return stored;
+}
+
 /* The event was applied before: answer with its stored response, marked a duplicate. */
 static void reply_duplicate(engine_call *c, const char *stored, size_t len)
 {
-    json_t *body = pc_json_parse(stored, len, NULL);
+    char digest[65];
+    json_t *body;
+    stored = record_json(stored, &len, digest);
+    if (c->digest[0] && digest[0] && strcmp(c->digest, digest)) {
+        pc_error err;
+        pc_fail(&err, 422, "idempotency_mismatch",
+                "event id \"%s\" was applied before with a different request; a retry must "
+                "repeat it exactly, and a new request needs a new id",
+                c->ev.id);
+        finish_error(c, &err);
+        return;
+    }
+    body = pc_json_parse(stored, len, NULL);
     if (!body) {
         finish_err(c, 500, "internal", "stored response is not JSON");
         return;
@@ -475,9 +504,22 @@ static void commit(engine_call *c)
         fail_too_large(c, c->response_len, e->max_response);
         return;
     }
-    sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,
-                                             c->response_text, e->dedupe_ttl_s)
-                          : NULL;
+    if (c->response_text && c->digest[0]) {
+        /* The dedupe record: "<digest> <response>" (record_json()). */
+        char *rec = malloc(c->response_len + 66);
+        if (rec) {
+            memcpy(rec, c->digest, 64);
+            rec[64] = ' ';
+            memcpy(rec + 65, c->response_text, c->response_len + 1);
+        }
+        sc = rec ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version, rec, e->dedupe_ttl_s)
+                 : NULL;
+        free(rec);
+    } else {
+        sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,
+                                                 c->response_text, e->dedupe_ttl_s)
+                              : NULL;
+    }
     if (!sc) {
         finish_err(c, 500, "internal", "out of memory");
         return;
@@ -546,8 +588,11 @@ static void on_load(void *arg, const store_error *err, const store_loaded *res)
         return;
     }
     if (res->original) {
+        char digest[65];
+        size_t len = res->original_len;
+        const char *text = record_json(res->original, &len, digest);
         json_decref(c->original);
-        c->original = pc_json_parse(res->original, res->original_len, NULL);
+        c->original = pc_json_parse(text, len, NULL);
     }
     if (load_state(c, &res->state)) {
         finish_err(c, 500, "internal", "member state is unreadable");
@@ -605,6 +650,8 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
     c->flags = flags;
     c->ev = *ev;
     memset(ev, 0, sizeof *ev);
+    if (flags & ENGINE_IDEMPOTENT)
+        pc_event_digest(&c->ev, c->digest); /* before at gets its default */
     if (!c->ev.at_given)
         c->ev.at_ms = engine_now(e);
     reversed = !strcmp(c->ev.type, "reverse")

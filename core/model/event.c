@@ -5,6 +5,7 @@
 #include "punchcard/event.h"
 #include "common/jsonr.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int charset_ok(const char *s, size_t max, const char *extra, int upper)
@@ -114,4 +115,19 @@ void pc_event_clear(pc_event *ev)
 {
     json_decref(ev->data);
     ev->data = NULL;
+}
+
+void pc_event_digest(const pc_event *ev, char out[65])
+{
+    json_t *canon =
+        json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", ev->id, "type", ev->type, "member", ev->member,
+                  "partner", ev->partner, "data", ev->data ? ev->data : json_null());
+    char *text;
+    if (canon && ev->at_given)
+        json_object_set_new(canon, "at", json_integer(ev->at_ms));
+    text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    /* Out of memory: a digest of nothing, which only an equally starved retry repeats. */
+    pc_sha256_hex(text ? text : "", text ? strlen(text) : 0, out);
+    free(text);
+    json_decref(canon);
 }

@@ -157,7 +157,7 @@ static void batch_submit(batch *b, size_t i, json_t *obj, const pc_error *parse_
     } else if (pc_event_from_json(obj, &ev, &err) == 0) {
         if (!builtin_reserved_type(ev.type)) {
             /* NULL when it answered already (on_event_done ran). */
-            sl->call = engine_submit(s->engine, &ev, on_event_done, sl);
+            sl->call = engine_submit_flags(s->engine, &ev, ENGINE_IDEMPOTENT, on_event_done, sl);
             return;
         }
         pc_fail(&err, 400, "bad_request", "event type \"%s\" is the engine's own; use its endpoint",

@@ -8,6 +8,7 @@
 #include "metrics.h"
 
 #include <event2/buffer.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,8 @@ void send_json_text(server *s, struct evhttp_request *req, int status, const cha
         text = oom_text = oom ? pc_json_dump(oom, &len) : NULL;
         json_decref(oom);
     }
+    if (status == 503 && !evhttp_find_header(evhttp_request_get_output_headers(req), "Retry-After"))
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
     if (status < 300)
         s->stats.status_2xx++;
     else if (status < 500)
@@ -159,6 +162,9 @@ void on_engine_done(void *arg, int status, json_t *body)
      * response may be written already (the text its commit stored).
      */
     s->cur = &p->ctx;
+    /* Idempotency-key drafts: an answer repeated from the dedupe record says so. */
+    if (p->is_event && status == 200 && json_is_true(json_object_get(body, "duplicate")))
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Idempotent-Replayed", "true");
     {
         size_t len;
         const char *text = engine_answer_text(s->engine, &len);
@@ -178,6 +184,13 @@ void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags
     pending_req *p;
     engine_call *c;
     access_note_event(s, ev->id, ev->member);
+    if (ev->at_given && ev->at_ms > pc_now_ms() + s->cfg.max_future_ms) {
+        send_error(s, req, 400, "bad_request",
+                   "field \"at\" is more than %lld s in the future (--max-future-s)",
+                   (long long)(s->cfg.max_future_ms / 1000));
+        pc_event_clear(ev);
+        return;
+    }
     p = pending_new(s, req, 1);
     if (!p) {
         pc_event_clear(ev);
@@ -187,7 +200,7 @@ void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags
      * NULL when the engine answered already (p is freed then); otherwise the
      * call is still running and p is alive: keep the call to cancel it.
      */
-    if ((c = engine_submit_flags(s->engine, ev, flags, on_engine_done, p)))
+    if ((c = engine_submit_flags(s->engine, ev, flags | ENGINE_IDEMPOTENT, on_engine_done, p)))
         p->call = c;
 }
 
@@ -216,6 +229,8 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
         s->cfg.max_body = 64 * 1024;
     if (!s->cfg.max_batch_body)
         s->cfg.max_batch_body = 4 * 1024 * 1024;
+    if (!s->cfg.max_future_ms)
+        s->cfg.max_future_ms = 86400 * 1000LL;
     /* evhttp's own cap sits above ours, so too-large bodies still get our JSON 413 when small
      * enough to read. */
     evhttp_set_max_body_size(
@@ -224,10 +239,13 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
                            64 * 1024));
     evhttp_set_max_headers_size(http, 16 * 1024);
     evhttp_set_timeout(http, 30);
+    /* Every method evhttp knows reaches the route table, which answers 405 with Allow. */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(http, "application/json");
     evhttp_set_gencb(http, route_request, s);
+    conns_attach(s);
     return s;
 }
 
@@ -253,6 +271,7 @@ void server_free(server *s)
          * freed) and on_engine_done() drops it, with p. */
     }
     evhttp_set_gencb(s->http, NULL, NULL);
+    conns_detach(s);
     free(s);
 }
 
@@ -260,4 +279,60 @@ uint64_t server_drain(server *s)
 {
     s->draining = 1;
     return s->stats.inflight;
+}
+
+void printable(char *out, size_t n, const char *in)
+{
+    size_t i = 0;
+    for (; *in && i + 1 < n; in++)
+        out[i++] = (*in >= 0x20 && *in < 0x7f && *in != '"' && *in != '\\') ? *in : '?';
+    out[i] = '\0';
+}
+
+/*
+ * evhttp answers some requests itself before any callback of ours sees them:
+ * a malformed request line or header (400), headers or a body over its caps
+ * (413), a method it does not know (501). It does so through this function,
+ * with an HTML page; punchd defines it, and the dynamic linker binds
+ * libevent's own calls to this definition (they go through its PLT), so
+ * those answers are the documented JSON errors too. Connection: close, as
+ * evhttp's own page has: the request could not be read to its end.
+ */
+void evhttp_send_error(struct evhttp_request *req, int error, const char *why)
+{
+    struct evbuffer *buf = evbuffer_new();
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *code = error == 413   ? "too_large"
+                       : error == 404 ? "not_found"
+                       : error == 501 ? "not_implemented"
+                       : error == 503 ? "unavailable"
+                       : error >= 500 ? "internal"
+                                      : "bad_request";
+    const char *msg = error == 413   ? "the request's headers or body are too large"
+                      : error == 501 ? "unknown method"
+                      : error == 400 ? "malformed HTTP request"
+                                     : "the request cannot be served";
+    pc_error err;
+    json_t *j;
+    char *text;
+
+    pc_fail(&err, error, code, "%s", msg);
+    j = pc_error_json(&err);
+    text = j ? pc_json_dump(j, NULL) : NULL;
+    json_decref(j);
+    if (!req->major || !req->minor) { /* what evhttp's own page does for a request line unread */
+        req->major = 1;
+        req->minor = 1;
+    }
+    evhttp_clear_headers(out);
+    evhttp_add_header(out, "Content-Type", "application/json");
+    evhttp_add_header(out, "Connection", "close");
+    if (buf && text) {
+        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, "\n", 1);
+    }
+    free(text);
+    evhttp_send_reply(req, error, why ? why : reason(error), buf);
+    if (buf)
+        evbuffer_free(buf);
 }

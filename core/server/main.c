@@ -43,10 +43,19 @@ typedef struct options {
     int64_t claim_timeout_ms;
     mech_limits lim;
     long max_outcomes, max_event_keys, max_response; /* per-event caps */
+    long max_future_s, request_timeout_ms, max_conns, max_conns_per_ip;
 } options;
 
 /* Long options without a short letter. */
-enum { OPT_MAX_OUTCOMES = 0x100, OPT_MAX_KEYS, OPT_MAX_RESPONSE };
+enum {
+    OPT_MAX_OUTCOMES = 0x100,
+    OPT_MAX_KEYS,
+    OPT_MAX_RESPONSE,
+    OPT_MAX_FUTURE,
+    OPT_REQUEST_TIMEOUT,
+    OPT_MAX_CONNS,
+    OPT_MAX_CONNS_IP
+};
 
 typedef struct worker {
     int index;
@@ -114,6 +123,11 @@ static void usage(FILE *f)
                "  --max-event-keys N     shared keys one event may write: leaderboard scores,\n"
                "                         global operations (default 256)\n"
                "  --max-response-bytes N largest response of one event (default 1048576)\n"
+               "  --max-future-s N       how far ahead an event's at may be (default 86400)\n"
+               "  --request-timeout-ms N a request must arrive whole within N ms of its first\n"
+               "                         byte (default 10000; 0 = no limit)\n"
+               "  --max-connections N    open HTTP connections at most (default 10000; 0 = any)\n"
+               "  --max-connections-per-ip N  from one address (default 1000; 0 = any)\n"
                "  --port-file PATH       write the TCP port bound (for --listen HOST:0)\n"
                "  --sweep-ms N           how often due lots of silent members are looked for\n"
                "                         (default 1000; 0 = never, when other punchd sweep)\n"
@@ -214,6 +228,10 @@ static void parse_options(int argc, char **argv, options *o)
         {"max-outcomes", required_argument, 0, OPT_MAX_OUTCOMES},
         {"max-event-keys", required_argument, 0, OPT_MAX_KEYS},
         {"max-response-bytes", required_argument, 0, OPT_MAX_RESPONSE},
+        {"max-future-s", required_argument, 0, OPT_MAX_FUTURE},
+        {"request-timeout-ms", required_argument, 0, OPT_REQUEST_TIMEOUT},
+        {"max-connections", required_argument, 0, OPT_MAX_CONNS},
+        {"max-connections-per-ip", required_argument, 0, OPT_MAX_CONNS_IP},
         {"port-file", required_argument, 0, 'p'},
         {"sweep-ms", required_argument, 0, 'S'},
         {"log-level", required_argument, 0, 'v'},
@@ -239,6 +257,10 @@ static void parse_options(int argc, char **argv, options *o)
     o->api_keys_file = env_or("PUNCHD_API_KEYS_FILE", NULL);
     o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
     o->max_body = (size_t)num_env("PUNCHD_MAX_BODY", 65536, 256, 16 << 20);
+    o->max_future_s = num_env("PUNCHD_MAX_FUTURE_S", 86400, 1, 10L * 366 * 86400);
+    o->request_timeout_ms = num_env("PUNCHD_REQUEST_TIMEOUT_MS", 10000, 0, 3600000);
+    o->max_conns = num_env("PUNCHD_MAX_CONNECTIONS", 10000, 0, 10000000);
+    o->max_conns_per_ip = num_env("PUNCHD_MAX_CONNECTIONS_PER_IP", 1000, 0, 10000000);
     o->max_batch_body = (size_t)num_env("PUNCHD_MAX_BATCH_BODY", 4 << 20, 256, 256 << 20);
     o->dedupe_days = (int)num_env("PUNCHD_DEDUPE_DAYS", 30, 1, 3650);
     o->redis_timeout_ms = (int)num_env("PUNCHD_REDIS_TIMEOUT_MS", 2000, 10, 600000);
@@ -307,6 +329,18 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case OPT_MAX_KEYS:
             o->max_event_keys = num_arg("--max-event-keys", optarg, 1, 1000000);
+            break;
+        case OPT_MAX_FUTURE:
+            o->max_future_s = num_arg("--max-future-s", optarg, 1, 10L * 366 * 86400);
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            o->request_timeout_ms = num_arg("--request-timeout-ms", optarg, 0, 3600000);
+            break;
+        case OPT_MAX_CONNS:
+            o->max_conns = num_arg("--max-connections", optarg, 0, 10000000);
+            break;
+        case OPT_MAX_CONNS_IP:
+            o->max_conns_per_ip = num_arg("--max-connections-per-ip", optarg, 0, 10000000);
             break;
         case OPT_MAX_RESPONSE:
             o->max_response = num_arg("--max-response-bytes", optarg, 1024, 512L << 20);
@@ -422,6 +456,8 @@ static int worker_init(worker *w, const options *o, int *port)
                         .max_keys = (size_t)o->max_event_keys,
                         .max_response = (size_t)o->max_response};
     server_config svc = {.max_body = o->max_body,
+                         .max_future_ms = o->max_future_s * 1000,
+                         .request_timeout_ms = (int)o->request_timeout_ms,
                          .max_batch_body = o->max_batch_body,
                          .keys = keys,
                          .redis_stats = all_redis_stats};
@@ -505,6 +541,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    conns_configure((int)o.max_conns, (int)o.max_conns_per_ip);
     if (o.listen && *o.listen && listen_claim(o.listen))
         goto out;
     evthread_use_pthreads();

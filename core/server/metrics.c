@@ -322,6 +322,27 @@ static void redis_part(server *s, struct evbuffer *b)
                         (double)st.latency_sum_us / 1e6, (unsigned long long)st.replies);
 }
 
+static void conns_part(struct evbuffer *b)
+{
+    conns_stats st;
+    conns_figures(&st);
+    family(b, "punchd_connections", "gauge", "HTTP connections open now.");
+    evbuffer_add_printf(b, "punchd_connections %llu\n", (unsigned long long)st.open);
+    family(b, "punchd_connections_refused_total", "counter",
+           "Connections refused with 503 at a cap, by cap (--max-connections, "
+           "--max-connections-per-ip).");
+    evbuffer_add_printf(b,
+                        "punchd_connections_refused_total{cap=\"total\"} %llu\n"
+                        "punchd_connections_refused_total{cap=\"per_ip\"} %llu\n",
+                        (unsigned long long)st.refused_total,
+                        (unsigned long long)st.refused_per_ip);
+    family(b, "punchd_request_timeouts_total", "counter",
+           "Connections closed because a request did not arrive whole within "
+           "--request-timeout-ms.");
+    evbuffer_add_printf(b, "punchd_request_timeouts_total %llu\n",
+                        (unsigned long long)st.request_timeouts);
+}
+
 void get_metrics(server *s, struct evhttp_request *req, const char *arg, const char *query)
 {
     struct evbuffer *b = evbuffer_new();
@@ -338,6 +359,7 @@ void get_metrics(server *s, struct evhttp_request *req, const char *arg, const c
     names_part(b);
     mechanics_part(s, b);
     redis_part(s, b);
+    conns_part(b);
     family(b, "punchd_accept_errors_total", "counter",
            "Times accept() failed (a full fd table); each pauses the listener 200 ms.");
     evbuffer_add_printf(b, "punchd_accept_errors_total %llu\n",

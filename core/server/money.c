@@ -67,7 +67,10 @@ static json_t *read_fields(server *s, struct evhttp_request *req, const char *ar
 {
     json_t *body;
     if (!valid(arg)) {
-        send_error(s, req, 400, "bad_request", "%s", bad);
+        char shown[160];
+        printable(shown, sizeof shown, arg);
+        send_error(s, req, 400, "bad_request", "%s \"%s\" (1-128 of A-Z a-z 0-9 . _ : @ + -)", bad,
+                   shown);
         return NULL;
     }
     body = read_body(s, req);

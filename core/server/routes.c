@@ -13,9 +13,11 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* 1 for "1", "true", "yes" (or empty); 0 for absent, "0", "false", "no"; -1 otherwise. */
 static int flag_param(const struct evkeyvalq *q, const char *name)
@@ -26,6 +28,15 @@ static int flag_param(const struct evkeyvalq *q, const char *name)
     if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
         return 1;
     return -1;
+}
+
+/* 400 naming the member id of the path that is not one. */
+static void bad_member(server *s, struct evhttp_request *req, const char *member)
+{
+    char shown[160];
+    printable(shown, sizeof shown, member);
+    send_error(s, req, 400, "bad_request",
+               "bad member id \"%s\" (1-128 of A-Z a-z 0-9 . _ : @ + -)", shown);
 }
 
 /* POST /v1/events?dry_run=&explain= */
@@ -73,7 +84,7 @@ static void get_member(server *s, struct evhttp_request *req, const char *member
 {
     pending_req *p;
     if (!pc_valid_id(member)) {
-        send_error(s, req, 400, "bad_request", "bad member id");
+        bad_member(s, req, member);
         return;
     }
     if ((p = pending_new(s, req, 0)))
@@ -88,7 +99,7 @@ static void get_ledger(server *s, struct evhttp_request *req, const char *member
     int limit = 50;
     pending_req *p;
     if (!pc_valid_id(member)) {
-        send_error(s, req, 400, "bad_request", "bad member id");
+        bad_member(s, req, member);
         return;
     }
     if (parse_query(s, req, query, &q))
@@ -193,8 +204,50 @@ static int path_fits(const char *pattern, const char *path, char *param, size_t 
     return 1;
 }
 
-/* "GET", "GET or PUT" ...: the methods of mask, for a 405's message. */
-static void method_names(unsigned mask, char *out, size_t n)
+/*
+ * A path parameter percent-decoded in place ("ann%40shop.com" is
+ * "ann@shop.com"). -1 for a malformed escape or one that decodes to NUL.
+ */
+static int percent_decode(char *p)
+{
+    char *w = p;
+    for (; *p; p++) {
+        if (*p != '%') {
+            *w++ = *p;
+            continue;
+        }
+        int hi = p[1], lo = hi ? p[2] : 0, v;
+        if (!isxdigit(hi) || !isxdigit(lo))
+            return -1;
+        v = (isdigit(hi) ? hi - '0' : (tolower(hi) - 'a' + 10)) * 16 +
+            (isdigit(lo) ? lo - '0' : (tolower(lo) - 'a' + 10));
+        if (v == 0)
+            return -1;
+        *w++ = (char)v;
+        p += 2;
+    }
+    *w = '\0';
+    return 0;
+}
+
+/*
+ * Request framing two readers could disagree on (request smuggling): two
+ * Content-Length headers, or one with Transfer-Encoding. 1 when so.
+ */
+static int ambiguous_length(struct evhttp_request *req)
+{
+    const struct evkeyval *h;
+    int lengths = 0, te = 0;
+    for (h = evhttp_request_get_input_headers(req)->tqh_first; h; h = h->next.tqe_next) {
+        lengths += strcasecmp(h->key, "Content-Length") == 0;
+        te |= strcasecmp(h->key, "Transfer-Encoding") == 0;
+    }
+    return lengths > 1 || (lengths && te);
+}
+
+/* "GET", "GET or PUT" ...: the methods of mask, for a 405's message (sep " or ") or Allow (", ").
+ */
+static void method_names(unsigned mask, const char *sep, char *out, size_t n)
 {
     static const struct {
         enum evhttp_cmd_type m;
@@ -207,8 +260,7 @@ static void method_names(unsigned mask, char *out, size_t n)
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if ((mask & names[i].m) && used < n)
-            used +=
-                (size_t)snprintf(out + used, n - used, "%s%s", used ? " or " : "", names[i].name);
+            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? sep : "", names[i].name);
 }
 
 /*
@@ -281,11 +333,12 @@ void route_request(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     const char *uri = evhttp_request_get_uri(req), *query = strchr(uri, '?');
     size_t plen = query ? (size_t)(query - uri) : strlen(uri);
-    char path[512], param[512], allowed[40];
+    char path[512], param[512], allowed[40], allow[40];
     unsigned mask = 0;
     req_ctx ctx;
 
     s->stats.requests++;
+    conns_request_in(s, req);
     access_begin(&ctx, req);
     s->cur = &ctx;
     if (query)
@@ -296,11 +349,24 @@ void route_request(struct evhttp_request *req, void *arg)
     }
     memcpy(path, uri, plen);
     path[plen] = '\0';
+    if (ambiguous_length(req)) {
+        /* The body's end is in doubt, and so is the next request's start: close after. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        send_error(s, req, 400, "bad_request",
+                   "more than one Content-Length, or Content-Length with Transfer-Encoding");
+        goto out;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         const struct route *r = &routes[i];
         if (!path_fits(r->path, path, param, sizeof param))
             continue;
         if (!r->method || r->method == method) {
+            /* The handler checks what the parameter decodes to, and names it when bad. */
+            if (strstr(r->path, "{}") && percent_decode(param)) {
+                send_error(s, req, 400, "bad_request",
+                           "the path has a malformed %%-escape (or one of NUL)");
+                goto out;
+            }
             dispatch(s, req, &ctx, i, param, query);
             goto out;
         }
@@ -314,7 +380,9 @@ void route_request(struct evhttp_request *req, void *arg)
         send_error(s, req, 404, "not_found", "no such resource");
         goto out;
     }
-    method_names(mask, allowed, sizeof allowed);
+    method_names(mask, " or ", allowed, sizeof allowed);
+    method_names(mask, ", ", allow, sizeof allow);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
     send_error(s, req, 405, "method_not_allowed", "use %s", allowed);
 out:
     s->cur = NULL;

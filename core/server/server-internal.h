@@ -44,6 +44,7 @@ struct server {
     server_stats stats;
     pending_req *pending; /* requests waiting on the engine (a list) */
     req_ctx *cur;         /* the request being routed or answered right now, or NULL */
+    void *conns;          /* the open connections (conns.c), a tsearch tree */
 };
 
 /*
@@ -86,6 +87,19 @@ void on_engine_done(void *arg, int status, json_t *body);
 
 /* Applies ev (taken) through the transaction, answering req; flags: enum engine_flags. */
 void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags);
+
+/*
+ * conns.c: the connections of s, counted and capped from their opening
+ * (conns_attach(), in server_new()) to server_free() (conns_detach(), before
+ * evhttp_free()). conns_request_in(): req arrived whole, its deadline stops.
+ */
+typedef struct conn conn;
+void conns_attach(server *s);
+void conns_detach(server *s);
+void conns_request_in(server *s, struct evhttp_request *req);
+
+/* in, with what cannot be shown in an error message (control, non-ASCII, quote) as '?'. */
+void printable(char *out, size_t n, const char *in);
 
 /* The query string as pairs (clear with evhttp_clear_headers); -1 after answering 400. */
 struct evkeyvalq;

@@ -15,9 +15,12 @@ struct apikeys;
 struct store_stats;
 
 typedef struct server_config {
-    size_t max_body;       /* bytes; larger bodies get 413 */
-    size_t max_batch_body; /* bytes, for POST /v1/events/batch; 0 = 4 MiB */
-    struct apikeys *keys;  /* when it has keys, /v1/ wants one (apikeys.h); borrowed, may be NULL */
+    size_t max_body;        /* bytes; larger bodies get 413 */
+    size_t max_batch_body;  /* bytes, for POST /v1/events/batch; 0 = 4 MiB */
+    int64_t max_future_ms;  /* how far ahead of now an event's "at" may be; 0 = one day */
+    int request_timeout_ms; /* a request must arrive whole this soon after its first byte; 0: no
+                               limit */
+    struct apikeys *keys; /* when it has keys, /v1/ wants one (apikeys.h); borrowed, may be NULL */
     /* The Redis figures of /metrics: every worker's summed (NULL: this worker's engine's). */
     void (*redis_stats)(struct store_stats *out);
 } server_config;
@@ -41,6 +44,19 @@ server *server_new(struct event_base *base, struct evhttp *http, engine *e, mech
  * the store (which fires what it still holds) and the engine. Frees s.
  */
 void server_free(server *s);
+
+/*
+ * conns.c, process-wide: how many HTTP connections may be open at once, in
+ * all and from one peer address (0: no cap). Set before the workers start.
+ */
+void conns_configure(int max_connections, int max_per_ip);
+
+typedef struct conns_stats {
+    uint64_t open, refused_total, refused_per_ip, request_timeouts;
+} conns_stats;
+
+/* The connections' figures for /metrics. */
+void conns_figures(conns_stats *out);
 
 /* Answers new requests with 503 from now on; returns the number still in flight. */
 uint64_t server_drain(server *s);

@@ -61,6 +61,12 @@ engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *
 enum engine_flags {
     ENGINE_DRY_RUN = 1, /* decide and answer, commit nothing ("dry_run": true) */
     ENGINE_EXPLAIN = 2, /* add "explain": [{"mechanic", "ran", "reason" | "outcomes", ...}] */
+    /*
+     * The sender's idempotency key: the id's dedupe record keeps the request's
+     * digest (pc_event_digest()), and the id sent again with another request
+     * is refused (422 idempotency_mismatch) instead of answered with the first.
+     */
+    ENGINE_IDEMPOTENT = 4,
 };
 
 /* engine_submit() with flags (enum engine_flags). */

@@ -36,6 +36,14 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err);
 /* Releases what a parsed event owns. */
 void pc_event_clear(pc_event *ev);
 
+/*
+ * The SHA-256 (hex) of the request an event is: id, type, member, partner,
+ * data with its keys sorted, and at only when the sender gave it. Two sends
+ * of the same request have the same digest whatever their key order or
+ * spacing; an id reused for another request has another (its idempotency check).
+ */
+void pc_event_digest(const pc_event *ev, char out[65]);
+
 /* 1 when s is a valid member or event id (see above). */
 int pc_valid_id(const char *s);
 

@@ -72,8 +72,7 @@ static json_t *outcome(json_t *resp, const char *kind)
 {
     json_t *o;
     size_t i;
-    json_array_foreach(json_object_get(resp, "outcomes"), i, o)
-    {
+    json_array_foreach(json_object_get(resp, "outcomes"), i, o) {
         if (!strcmp(json_string_value(json_object_get(o, "kind")), kind))
             return o;
     }
@@ -101,7 +100,10 @@ static void send_prints_the_answer(void **state)
 
     /* The same event again, built from flags: a duplicate, with the first answer. */
     j = punch(&o, NULL, NULL, "send", "--url", url, "--compact", "--type", "order", "--member",
-              "ann", "--id", "c-1", "--data", "{\"items\":[]}", NULL);
+              "ann", "--id", "c-1", "--data",
+              "{\"items\":[{\"category\":\"fuel\",\"amount\":500},"
+              "{\"category\":\"shop\",\"amount\":125}]}",
+              NULL);
     assert_int_equal(o.status, 0);
     assert_true(json_is_true(json_object_get(j, "duplicate")));
     assert_int_equal(json_integer_value(json_object_get(outcome(j, "stars"), "delta")), 86);
