@@ -212,6 +212,13 @@ int pc_append(char *out, size_t n, size_t *at, const char *s)
     return 0;
 }
 
+void pc_copy(char *dst, size_t n, const char *src)
+{
+    size_t len = strnlen(src, n - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 int pc_append_int(char *out, size_t n, size_t *at, int64_t v)
 {
     char tmp[24];

@@ -16,8 +16,8 @@ claims *claims_new(store *s, const char *ns, const pc_event *ev, int dry)
     cs->store = s;
     cs->ns = ns;
     cs->dry = dry;
-    snprintf(cs->member, sizeof cs->member, "%s", ev->member);
-    snprintf(cs->event_id, sizeof cs->event_id, "%s", ev->id);
+    pc_copy(cs->member, sizeof cs->member, ev->member);
+    pc_copy(cs->event_id, sizeof cs->event_id, ev->id);
     return cs;
 }
 

@@ -138,7 +138,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         *balance_out = member_balance(m, currency);
         return 0;
     }
-    snprintf(lot.currency, sizeof lot.currency, "%s", currency);
+    pc_copy(lot.currency, sizeof lot.currency, currency);
     if (!member_field_name(nf, sizeof nf, MEMBER_F_LOT_LAST, currency, NULL)) {
         *err = "bad currency name";
         return -1;
@@ -149,8 +149,8 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0");
         if (lots_decode(name, member_get(m, name), &lot)) {
             memset(&lot, 0, sizeof lot);
-            snprintf(lot.currency, sizeof lot.currency, "%s", currency);
-            snprintf(lot.event, sizeof lot.event, "*");
+            pc_copy(lot.currency, sizeof lot.currency, currency);
+            pc_copy(lot.event, sizeof lot.event, "*");
             lot.created_ms = now_ms;
         }
         if (__builtin_add_overflow(lot.amount, amount, &lot.amount) ||
@@ -159,7 +159,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
             return -1;
         }
     } else {
-        snprintf(lot.event, sizeof lot.event, "%s", event_id);
+        pc_copy(lot.event, sizeof lot.event, event_id);
         lot.n = member_get_int(m, nf) + 1;
         lot.amount = lot.remaining = amount;
         lot.expires_ms = expires_ms;

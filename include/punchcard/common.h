@@ -78,6 +78,9 @@ size_t pc_format_int(char *out, int64_t v);
 int pc_append(char *out, size_t n, size_t *at, const char *s);
 int pc_append_int(char *out, size_t n, size_t *at, int64_t v);
 
+/* snprintf(dst, n, "%s", src) without printf: copies what fits, always NUL-terminated (n > 0). */
+void pc_copy(char *dst, size_t n, const char *src);
+
 /* Milliseconds since the Unix epoch, from the real-time clock. */
 int64_t pc_now_ms(void);
 
