@@ -155,13 +155,18 @@ static void batch_submit(batch *b, size_t i, json_t *obj, const pc_error *parse_
     if (parse_err) {
         err = *parse_err;
     } else if (pc_event_from_json(obj, &ev, &err) == 0) {
-        if (!builtin_reserved_type(ev.type)) {
+        if (ev.at_given && ev.at_ms > pc_now_ms() + s->cfg.max_future_ms) {
+            pc_fail(&err, 400, "bad_request",
+                    "field \"at\" is more than %lld s in the future (--max-future-s)",
+                    (long long)(s->cfg.max_future_ms / 1000));
+        } else if (!builtin_reserved_type(ev.type)) {
             /* NULL when it answered already (on_event_done ran). */
             sl->call = engine_submit_flags(s->engine, &ev, ENGINE_IDEMPOTENT, on_event_done, sl);
             return;
+        } else {
+            pc_fail(&err, 400, "bad_request",
+                    "event type \"%s\" is the engine's own; use its endpoint", ev.type);
         }
-        pc_fail(&err, 400, "bad_request", "event type \"%s\" is the engine's own; use its endpoint",
-                ev.type);
     }
     pc_event_clear(&ev);
     on_event_done(sl, err.status, pc_error_json(&err));

@@ -227,6 +227,14 @@ static void percent_encoded_ids_and_the_future(void **state)
     assert_non_null(strstr(r.body, "in the future"));
     h_resp_free(&r);
     snprintf(body, sizeof body,
+             "{\"events\":[{\"id\":\"t-4\",\"type\":\"visit\",\"member\":\"ann\",\"at\":\"%s\"}]}",
+             at);
+    assert_int_equal(h_http(p.port, "POST", "/v1/events/batch", body, &r), 0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(r.json, "results"), 0), "status")),
+                     400);
+    h_resp_free(&r);
+    snprintf(body, sizeof body,
              "{\"id\":\"t-3\",\"currency\":\"stars\",\"amount\":1,\"at\":\"%s\"}", at);
     assert_int_equal(h_http(p.port, "POST", "/v1/members/ann/redeem", body, &r), 0);
     assert_int_equal(r.status, 400);
