@@ -302,20 +302,23 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *why)
 {
     struct evbuffer *buf = evbuffer_new();
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    const char *code = error == 413   ? "too_large"
-                       : error == 404 ? "not_found"
-                       : error == 501 ? "not_implemented"
-                       : error == 503 ? "unavailable"
-                       : error >= 500 ? "internal"
-                                      : "bad_request";
-    const char *msg = error == 413   ? "the request's headers or body are too large"
-                      : error == 501 ? "unknown method"
-                      : error == 400 ? "malformed HTTP request"
-                                     : "the request cannot be served";
+    const char *code, *msg;
     pc_error err;
     json_t *j;
     char *text;
 
+    if (error < 400 || error > 599) /* a status evhttp did not set: the request was unreadable */
+        error = 400;
+    code = error == 413   ? "too_large"
+           : error == 404 ? "not_found"
+           : error == 501 ? "not_implemented"
+           : error == 503 ? "unavailable"
+           : error >= 500 ? "internal"
+                          : "bad_request";
+    msg = error == 413   ? "the request's headers or body are too large"
+          : error == 501 ? "unknown method"
+          : error == 400 ? "malformed HTTP request"
+                         : "the request cannot be served";
     pc_fail(&err, error, code, "%s", msg);
     j = pc_error_json(&err);
     text = j ? pc_json_dump(j, NULL) : NULL;
