@@ -3,6 +3,8 @@
 # all on this machine, in the same run, on 127.0.0.1 only. See bench/README.md.
 #
 #   bash bench/run.sh                  (or: make bench)
+#   MODE=cluster bash bench/run.sh     the same load on one Redis and on a 3-master Redis
+#                                      Cluster, side by side (bench/cluster.sh)
 #
 # Environment (all optional):
 #   DURATION=10s     measured wrk run, per target
@@ -29,6 +31,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
+if [ "${MODE:-}" = cluster ]; then
+	exec bash "$BENCH/cluster.sh"
+fi
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 CONNS=${CONNS:-50}
