@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 #include "harness_cluster.h"
+#include "store/keys-internal.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -36,7 +37,8 @@ static const char game_lua[] =
 static int start_punchd(punchd_proc *p)
 {
     const char *const extra[] = {"--redis-cluster", cluster.seeds, "--workers", "2", NULL};
-    return h_punchd_start(p, "127.0.0.1:1", scripts, extra, NULL);
+    /* Unconfirmed claims are looked at every 750 ms (a quarter of this). */
+    return h_punchd_start(p, "127.0.0.1:1", scripts, extra, "PUNCHD_CLAIM_TIMEOUT_MS=3000");
 }
 
 static int group_setup(void **state)
@@ -255,6 +257,54 @@ static void a_slot_migrated_while_events_flow_loses_nothing(void **state)
     assert_ledger_is_balance(punchd.port, "mover", m.sent);
 }
 
+/* The claims' index entry "stale-<i>" and its shard's key. */
+static void stale_entry(int i, char *entry, char *key)
+{
+    snprintf(entry, 32, "stale-%d", i);
+    keys_sharded(key, PC_KEY_MAX, "pc", "claims",
+                 keys_shard_of(entry, strlen(entry), KEYS_CLUSTER_SHARDS), KEYS_CLUSTER_SHARDS);
+}
+
+/* 1 when no stale entry is left in any shard. */
+static int stale_entries_gone(void *arg)
+{
+    int left = 0;
+    for (int i = 0; i < 40; i++) {
+        char entry[32], key[PC_KEY_MAX];
+        redisContext *rc;
+        redisReply *r;
+        stale_entry(i, entry, key);
+        if (!(rc = h_cluster_connect(&cluster, h_cluster_master_of(&cluster, key))))
+            return 0;
+        r = redisCommand(rc, "ZSCORE %s %s", key, entry);
+        left += !r || r->type != REDIS_REPLY_NIL;
+        freeReplyObject(r);
+        redisFree(rc);
+    }
+    return left == 0;
+}
+
+static void the_sweeper_reads_every_shard_of_the_claims(void **state)
+{
+    int shards[KEYS_CLUSTER_SHARDS] = {0}, used = 0;
+    /* Entries that are no claim of ours, listed long ago, in the shards their names hash to. */
+    for (int i = 0; i < 40; i++) {
+        char entry[32], key[PC_KEY_MAX];
+        redisContext *rc;
+        redisReply *r;
+        stale_entry(i, entry, key);
+        used += !shards[keys_shard_of(entry, strlen(entry), KEYS_CLUSTER_SHARDS)]++;
+        assert_non_null(rc = h_cluster_connect(&cluster, h_cluster_master_of(&cluster, key)));
+        r = redisCommand(rc, "ZADD %s 0 %s", key, entry);
+        assert_true(r && r->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+        redisFree(rc);
+    }
+    assert_true(used >= 10); /* most shards, on every master */
+    /* The sweeper merges all shards and drops each entry from its own shard. */
+    assert_true(h_wait_until(stale_entries_gone, NULL, 10000));
+}
+
 static void a_killed_master_is_replaced_and_nothing_applies_twice(void **state)
 {
     enum { MEMBERS = 12, ROUNDS = 6 };
@@ -296,6 +346,7 @@ int main(void)
         cmocka_unit_test(a_budget_is_never_overspent),
         cmocka_unit_test(two_punchd_apply_each_event_once),
         cmocka_unit_test(a_slot_migrated_while_events_flow_loses_nothing),
+        cmocka_unit_test(the_sweeper_reads_every_shard_of_the_claims),
         cmocka_unit_test(a_killed_master_is_replaced_and_nothing_applies_twice),
     };
     return cmocka_run_group_tests_name("cluster", tests, group_setup, group_teardown);
