@@ -3,6 +3,7 @@
  * engine's responses, then printed as a table, alone or beside another run.
  */
 #include "simreport.h"
+#include "punchcard/common.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ struct sim_report {
     char **tiers;
     int ntiers;
     json_t *exps;    /* the declared experiments (mechset_experiments), or NULL */
+    char per[8];     /* "day", "week", "month", "year": also figures per period; "" none */
+    json_t *periods; /* period id -> currency -> {issued, redeemed, expired, reversed} */
     json_t *expfigs; /* name -> figures in the shape of NS:{exp:X}:figures */
 };
 
@@ -43,10 +46,11 @@ sim_report *simrep_new(void)
     r->counters = json_object();
     r->draws = json_object();
     r->expfigs = json_object();
+    r->periods = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
-        !r->draws || !r->expfigs || !r->members) {
+        !r->draws || !r->expfigs || !r->periods || !r->members) {
         simrep_free(r);
         return NULL;
     }
@@ -66,6 +70,7 @@ void simrep_free(sim_report *r)
     json_decref(r->draws);
     json_decref(r->exps);
     json_decref(r->expfigs);
+    json_decref(r->periods);
     for (size_t i = 0; r->members && i < r->cap; i++) {
         free(r->members[i].id);
         json_decref(r->members[i].entered);
@@ -160,7 +165,30 @@ static const char *const currency_fields[] = {"issued", "redeemed", "expired", N
 static const char *const counter_fields[] = {"counted", "highest", NULL};
 static const char *const draw_fields[] = {"drawn", "won", NULL};
 
-static void add_outcome(sim_report *r, member_slot *m, json_t *o)
+void simrep_set_per(sim_report *r, const char *per)
+{
+    snprintf(r->per, sizeof r->per, "%s", per ? per : "");
+}
+
+/* A currency movement into its period's figures (the period of the response's time). */
+static void add_to_period(sim_report *r, json_t *body, const char *cur, const char *kind,
+                          long long amount)
+{
+    static const char *const fields[] = {"issued", "redeemed", "expired", "reversed", NULL};
+    const char *at = json_string_value(json_object_get(body, "at"));
+    char id[32];
+    int64_t ms;
+    json_t *p;
+    if (!r->per[0] || !at || pc_time_parse(at, &ms) || pc_period_id(ms, "UTC", r->per, id, sizeof id))
+        return;
+    if (!(p = json_object_get(r->periods, id))) {
+        p = json_object();
+        json_object_set_new(r->periods, id, p);
+    }
+    bump(sub_object(p, cur, fields), kind, amount);
+}
+
+static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
 {
     const char *kind = json_string_value(json_object_get(o, "kind"));
     json_t *cur = json_object_get(o, "currency"), *delta = json_object_get(o, "delta");
@@ -171,10 +199,15 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o)
     if (json_is_string(cur) && json_is_integer(delta)) {
         json_t *c = sub_object(r->currencies, json_string_value(cur), currency_fields);
         long long d = json_integer_value(delta);
-        if (d > 0)
-            bump(c, "issued", d);
-        else if (d < 0)
-            bump(c, strstr(kind, "expir") ? "expired" : "redeemed", -d);
+        const char *k = d > 0                   ? "issued"
+                        : strstr(kind, "expir") ? "expired"
+                                                : "redeemed";
+        if (d)
+            bump(c, k, d > 0 ? d : -d);
+        /* Per period, a reversal is told apart from a redemption (it is no burn). */
+        if (d)
+            add_to_period(r, body, json_string_value(cur),
+                          d < 0 && !strcmp(kind, "reverse") ? "reversed" : k, d > 0 ? d : -d);
         return;
     }
     if (!strcmp(kind, "prize") && (name = json_string_value(json_object_get(o, "prize")))) {
@@ -216,7 +249,7 @@ void simrep_add_settled(sim_report *r, json_t *body)
     size_t i;
     const char *name = json_string_value(json_object_get(body, "member"));
     member_slot *m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
 }
 
 void simrep_add(sim_report *r, int status, json_t *body)
@@ -241,7 +274,7 @@ void simrep_add(sim_report *r, int status, json_t *body)
     r->ok++;
     name = json_string_value(json_object_get(body, "member"));
     m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
 }
 
 void simrep_set_experiments(sim_report *r, json_t *experiments)
@@ -357,6 +390,8 @@ json_t *simrep_json(const sim_report *r)
                      tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
     if (out && json_object_size(r->expfigs))
         json_object_set(out, "experiments", r->expfigs);
+    if (out && r->per[0])
+        json_object_set(out, "periods", r->periods);
     return out;
 }
 

@@ -29,6 +29,33 @@ void simrep_set_experiments(sim_report *r, json_t *experiments);
  */
 void simrep_add_event(sim_report *r, int status, json_t *body, json_t *data);
 
+/*
+ * Also sums the currencies per period ("day", "week", "month", "year"; NULL:
+ * not) of the responses' times, UTC: the figures gain "periods": {id:
+ * {currency: {issued, redeemed, expired, reversed}}} (simper_table() adds
+ * outstanding and the breakage rate).
+ */
+void simrep_set_per(sim_report *r, const char *per);
+
+/*
+ * The per-period figures of a replay (raw "periods" of simrep_json()) with,
+ * per currency and period in order, "outstanding" at its end (the replay
+ * starts from nothing) and "breakage_rate" (expired / (redeemed + expired), or
+ * null). A new reference.
+ */
+json_t *simper_table(json_t *periods);
+
+/* b - a for every figure of every period and currency of either table (simper_table()). */
+json_t *simper_diff(json_t *a, json_t *b);
+
+/*
+ * Prints the periods: issued, redeemed, expired, reversed, outstanding and
+ * breakage per currency; with b (the other run's), the issued and outstanding
+ * of both and their change (b - a).
+ */
+void simper_print(FILE *f, const char *per, json_t *a, const char *label_a, json_t *b,
+                  const char *label_b);
+
 /* Counts one input line that is not an event (bad JSON, bad fields). */
 void simrep_add_bad_input(sim_report *r);
 

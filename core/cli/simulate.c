@@ -34,6 +34,7 @@
 typedef struct sim_run {
     const char *path, *dir, *ns, *redis, *name;
     int window, nworkers, progress;
+    const char *per; /* --per: also figures per period, or NULL */
     atomic_int shown; /* failures printed so far */
     atomic_int finished;
     /*
@@ -349,6 +350,8 @@ static void *worker_main(void *arg)
     }
     snprintf(w->version, sizeof w->version, "%s", mechset_version(set));
     w->rep = simrep_new();
+    if (w->rep)
+        simrep_set_per(w->rep, r->per);
     if (w->rep && mechset_experiments(set)) {
         simrep_set_experiments(w->rep, mechset_experiments(set));
         w->experiments = json_deep_copy(mechset_experiments(set));
@@ -510,6 +513,8 @@ static json_t *result_json(const sim_result *r)
                           "events_per_s", per_second(r), "figures", r->figures);
     if (j && r->experiments)
         json_object_set_new(j, "experiments", experiment_reports(r));
+    if (j && json_object_get(r->figures, "periods"))
+        json_object_set_new(j, "periods", simper_table(json_object_get(r->figures, "periods")));
     return j;
 }
 
@@ -567,13 +572,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--workers N]\n"
             "                      [--redis-cluster HOST:PORT[,HOST:PORT...]]\n"
-            "                      [--window N] [--json] [--progress | --no-progress] "
-            "EVENTS.jsonl\n"
+            "                      [--window N] [--per day|week|month|year] [--json]\n"
+            "                      [--progress | --no-progress] EVENTS.jsonl\n"
             "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
             "namespace and reports what the mechanics in DIR would have done. With --against,\n"
             "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
             "--workers: engines in parallel (default: one per CPU); --window: events in flight\n"
-            "per engine (default %d). EVENTS.jsonl may be '-' (stdin; one worker, no --against).\n",
+            "per engine (default %d). EVENTS.jsonl may be '-' (stdin; one worker, no --against).\n"
+            "--per: also issued, redeemed, expired, reversed, outstanding and breakage per\n"
+            "period of the events' times (UTC); with --against, the change per period.\n",
             SIM_WINDOW);
 }
 
@@ -590,13 +597,18 @@ static int run_one(session *s, sim_run *r, sim_result *out)
     return rc;
 }
 
-static void print_report(const char *path, int json, sim_result *scripts, sim_result *against)
+static void print_report(const char *path, int json, const char *run_per, sim_result *scripts,
+                         sim_result *against)
 {
     if (json) {
         json_t *j = json_pack("{s:s, s:o}", "file", path, "scripts", result_json(scripts));
         if (against) {
             json_object_set_new(j, "against", result_json(against));
             json_object_set_new(j, "difference", simrep_diff(against->figures, scripts->figures));
+            if (json_object_get(scripts->figures, "periods"))
+                json_object_set_new(j, "periods_difference",
+                                    simper_diff(json_object_get(against->figures, "periods"),
+                                                json_object_get(scripts->figures, "periods")));
         }
         json_dumpf(j, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -606,12 +618,18 @@ static void print_report(const char *path, int json, sim_result *scripts, sim_re
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, against->figures, "against", scripts->figures, "scripts");
+        if (run_per)
+            simper_print(stdout, run_per, json_object_get(against->figures, "periods"), "against",
+                         json_object_get(scripts->figures, "periods"), "scripts");
         print_experiments("against", against);
         print_experiments("scripts", scripts);
     } else {
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, scripts->figures, "scripts", NULL, NULL);
+        if (run_per)
+            simper_print(stdout, run_per, json_object_get(scripts->figures, "periods"), "scripts",
+                         NULL, NULL);
         print_experiments("scripts", scripts);
     }
 }
@@ -625,11 +643,12 @@ int cmd_simulate(int argc, char **argv)
                                           {"redis-cluster", required_argument, 0, 'C'},
                                           {"window", required_argument, 0, 'w'},
                                           {"json", no_argument, 0, 'j'},
+                                          {"per", required_argument, 0, 'e'},
                                           {"progress", no_argument, 0, 'p'},
                                           {"no-progress", no_argument, 0, 'P'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
-    const char *dir = NULL, *against = NULL, *redis = NULL, *path;
+    const char *dir = NULL, *against = NULL, *redis = NULL, *path, *per = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cpus > 0 ? (int)(cpus < 8 ? cpus : 8) : 1;
     int window = SIM_WINDOW, json = 0, progress = isatty(2), opt, rc = 1;
@@ -660,6 +679,14 @@ int cmd_simulate(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'e':
+            per = optarg;
+            if (strcmp(per, "day") && strcmp(per, "week") && strcmp(per, "month") &&
+                strcmp(per, "year")) {
+                fprintf(stderr, "punch simulate: --per is day, week, month or year\n");
+                return 2;
+            }
             break;
         case 'p':
             progress = 1;
@@ -703,6 +730,7 @@ int cmd_simulate(int argc, char **argv)
     run.window = window;
     run.nworkers = workers;
     run.progress = progress;
+    run.per = per;
     run.ns = ns;
     if (against) {
         run.dir = against;
@@ -717,7 +745,7 @@ int cmd_simulate(int argc, char **argv)
     run.name = "scripts";
     if (run_one(&s, &run, against ? &b : &a))
         goto out;
-    print_report(path, json, against ? &b : &a, against ? &a : NULL);
+    print_report(path, json, per, against ? &b : &a, against ? &a : NULL);
     rc = 0;
 out:
     json_decref(a.figures);

@@ -245,3 +245,12 @@ int64_t cal_add_span(int64_t at_ms, int months, int64_t ms)
 {
     return cal_add_months(at_ms, months) + ms;
 }
+
+int pc_period_id(int64_t ms, const char *tz, const char *per, char *out, size_t n)
+{
+    int p = cal_period_parse(per);
+    if (p <= CAL_ALL)
+        return -1;
+    cal_period_id(ms, tz ? tz : "UTC", 0, p, out, n);
+    return 0;
+}

@@ -113,6 +113,13 @@ char *pc_read_file(const char *path, size_t *len_out);
 #include <time.h>
 int pc_tz_valid(const char *tz);
 int pc_local_time(int64_t ms, const char *tz, struct tm *out);
+
+/*
+ * The id of the period ("day", "week", "month", "year") holding ms in tz:
+ * "2026-11-25", "2026-W48" (ISO 8601), "2026-11", "2026". out >= 16 bytes.
+ * -1 for another period name.
+ */
+int pc_period_id(int64_t ms, const char *tz, const char *per, char *out, size_t n);
 int64_t pc_local_day_start(int64_t ms, const char *tz, int hour_start);
 /* ms of a civil time in zone tz (a time skipped by DST moves forward). */
 int64_t pc_local_to_utc(const char *tz, int year, int month, int day, int hour, int min, int sec);

@@ -259,6 +259,76 @@ static void expiry_of_silent_members_is_reported(void **state)
 }
 
 /*
+ * --per month: the history's months with what was issued and expired in each,
+ * what was outstanding at their end and the breakage rate; --against gives the
+ * change per month (stamps lasting 9 months instead of 6 are still outstanding
+ * when the history ends in September).
+ */
+static void figures_per_month(void **state)
+{
+    char *dir = h_dir_copy("examples/coffee-shop"), *longer = h_dir_copy("examples/coffee-shop");
+    char path[300];
+    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--per", "month", "--workers", "2",
+                          "--scripts", longer, "--against", dir, path, NULL};
+    h_proc_out o;
+    json_t *j, *p, *d;
+    FILE *f;
+    char *src;
+    snprintf(path, sizeof path, "%s/history.jsonl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"id\":\"a1\",\"type\":\"order\",\"member\":\"zoe\",\"at\":\"2026-01-05T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":3}]}}\n"
+          "{\"id\":\"a2\",\"type\":\"order\",\"member\":\"max\",\"at\":\"2026-03-01T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":2}]}}\n"
+          "{\"id\":\"a3\",\"type\":\"order\",\"member\":\"max\",\"at\":\"2026-09-01T10:00:00Z\","
+          "\"data\":{\"items\":[{\"category\":\"drink\",\"qty\":1}]}}\n",
+          f);
+    fclose(f);
+    /* The rule change: stamps last 9 months. */
+    snprintf(path, sizeof path, "%s/stamps.lua", longer);
+    src = pc_read_file(path, NULL);
+    assert_non_null(src);
+    assert_non_null(strstr(src, "expires_in = \"6mo\""));
+    memcpy(strstr(src, "expires_in = \"6mo\"") + 14, "9", 1);
+    h_write_file(longer, "stamps.lua", src);
+    free(src);
+    snprintf(path, sizeof path, "%s/history.jsonl", dir);
+    h_run(argv, NULL, NULL, 30000, &o);
+    if (o.status != 0)
+        fail_msg("punch simulate exit %d: %s", o.status, o.err);
+    j = json_loads(o.out, 0, NULL);
+    assert_non_null(j);
+    p = json_object_get(json_object_get(j, "against"), "periods");
+#define FIG(per, id, what)                                                                         \
+    json_integer_value(json_object_get(json_object_get(json_object_get(per, id), "stamps"), what))
+    assert_int_equal(FIG(p, "2026-01", "issued"), 3);
+    assert_int_equal(FIG(p, "2026-03", "issued"), 2);
+    assert_int_equal(FIG(p, "2026-03", "outstanding"), 5);
+    /* Six months: Max's March stamps expire at his September order, Zoe's January ones (due in
+     * July; she is silent) when the history is settled at its last event: both in September. */
+    assert_int_equal(FIG(p, "2026-09", "expired"), 5);
+    assert_int_equal(FIG(p, "2026-09", "outstanding"), 1);
+    assert_true(json_real_value(json_object_get(
+                    json_object_get(json_object_get(p, "2026-09"), "stamps"), "breakage_rate")) ==
+                1.0);
+    assert_null(json_object_get(p, "2026-02")); /* a month without events has no row */
+    /* Nine months: nothing has expired by September, so 5 more stamps are outstanding. */
+    d = json_object_get(j, "periods_difference");
+    assert_int_equal(FIG(d, "2026-09", "expired"), -5);
+    assert_int_equal(FIG(d, "2026-09", "outstanding"), 5);
+    assert_int_equal(FIG(d, "2026-03", "outstanding"), 0);
+#undef FIG
+    json_decref(j);
+    h_proc_out_free(&o);
+    unlink(path);
+    h_rm_dir(dir);
+    h_rm_dir(longer);
+    free(dir);
+    free(longer);
+}
+
+/*
  * The figures do not depend on --workers: 40 members' January stamps, and one
  * member back in September. Every worker settles its members at the history's
  * last event (September), so all the January stamps expired, however the members
@@ -324,6 +394,7 @@ static void bad_usage(void **state)
         {{"simulate", "--scripts", "scripts", "/nonexistent.jsonl", NULL}, 2, "cannot open"},
         {{"simulate", "/tmp/x.jsonl", NULL}, 2, "usage"},
         {{"simulate", "--scripts", "/nonexistent-dir", "-", NULL}, 1, "do not load"},
+        {{"simulate", "--per", "fortnight", "--scripts", "scripts", NULL}, 2, "--per is day"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *argv[8] = {PUNCH_PATH};
@@ -346,6 +417,7 @@ int main(void)
         cmocka_unit_test(a_given_redis_is_left_clean),
         cmocka_unit_test(expiry_of_silent_members_is_reported),
         cmocka_unit_test(one_worker_or_two_the_figures_agree),
+        cmocka_unit_test(figures_per_month),
         cmocka_unit_test(bad_usage),
     };
     return cmocka_run_group_tests_name("punch simulate", tests, group_setup, group_teardown);
