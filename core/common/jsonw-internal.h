@@ -9,7 +9,26 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* A growable text buffer; zero-initialise it. After an allocation failure every write is a no-op.
+ */
+typedef struct pc_jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} pc_jbuf;
+
+void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n);       /* raw bytes */
+void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n);    /* a JSON string, escaped */
+void pc_jbuf_int(pc_jbuf *b, json_int_t v);                  /* a JSON integer */
+void pc_jbuf_value(pc_jbuf *b, const json_t *v, int sorted); /* sorted: keys in byte order */
+/* NUL-terminates and hands over b's text (*len_out its length); NULL (and b freed) on OOM. */
+char *pc_jbuf_finish(pc_jbuf *b, size_t *len_out);
+
 /* Writes v compactly into a malloc'd NUL-terminated string (*len_out its length). NULL on OOM. */
 char *pc_json_dump(const json_t *v, size_t *len_out);
+
+/* pc_json_dump() with every object's keys in byte order: json_dumps(JSON_COMPACT | JSON_SORT_KEYS).
+ */
+char *pc_json_dump_sorted(const json_t *v, size_t *len_out);
 
 #endif

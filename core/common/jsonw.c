@@ -10,11 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct wbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} wbuf;
+typedef pc_jbuf wbuf;
 
 static int grow(wbuf *b, size_t more)
 {
@@ -104,38 +100,87 @@ static void put_string(wbuf *b, const char *s, size_t n)
     putc1(b, '"');
 }
 
-static void put_value(wbuf *b, const json_t *v, int depth)
+typedef struct skey {
+    const char *k;
+    size_t n;
+    json_t *v;
+} skey;
+
+/* jansson's JSON_SORT_KEYS order: bytes, then the shorter first. */
+static int skey_cmp(const void *a, const void *b)
+{
+    const skey *x = a, *y = b;
+    int r = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+    return r ? r : (x->n > y->n) - (x->n < y->n);
+}
+
+static void put_value(wbuf *b, const json_t *v, int depth, int sorted);
+
+static void put_sorted_object(wbuf *b, const json_t *v, int depth)
+{
+    skey small[8], *keys = small;
+    size_t n = json_object_size(v), i = 0, len;
+    const char *k;
+    json_t *x;
+
+    if (n > sizeof small / sizeof *small && !(keys = malloc(n * sizeof *keys))) {
+        b->oom = 1;
+        return;
+    }
+    json_object_keylen_foreach((json_t *)v, k, len, x) {
+        if (i < n)
+            keys[i++] = (skey){k, len, x};
+    }
+    qsort(keys, i, sizeof *keys, skey_cmp);
+    putc1(b, '{');
+    for (size_t j = 0; j < i; j++) {
+        if (j)
+            putc1(b, ',');
+        put_string(b, keys[j].k, keys[j].n);
+        putc1(b, ':');
+        put_value(b, keys[j].v, depth + 1, 1);
+    }
+    putc1(b, '}');
+    if (keys != small)
+        free(keys);
+}
+
+static void put_value(wbuf *b, const json_t *v, int depth, int sorted)
 {
     const char *k;
     json_t *x;
     size_t i;
     int first = 1;
 
-    if (depth > 64) { /* jansson values built here are shallow; refuse cycles */
+    /* Responses built here are shallow; a request's data (sorted, for its digest) goes as deep as
+     * jsonr reads. */
+    if (depth > (sorted ? 2100 : 64)) { /* refuse cycles */
         b->oom = 1;
         return;
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
+        if (sorted) {
+            put_sorted_object(b, v, depth);
+            break;
+        }
         putc1(b, '{');
-        json_object_foreach((json_t *)v, k, x)
-        {
+        json_object_foreach((json_t *)v, k, x) {
             if (!first)
                 putc1(b, ',');
             first = 0;
             put_string(b, k, strlen(k));
             putc1(b, ':');
-            put_value(b, x, depth + 1);
+            put_value(b, x, depth + 1, sorted);
         }
         putc1(b, '}');
         break;
     case JSON_ARRAY:
         putc1(b, '[');
-        json_array_foreach((json_t *)v, i, x)
-        {
+        json_array_foreach((json_t *)v, i, x) {
             if (i)
                 putc1(b, ',');
-            put_value(b, x, depth + 1);
+            put_value(b, x, depth + 1, sorted);
         }
         putc1(b, ']');
         break;
@@ -179,10 +224,50 @@ static void put_value(wbuf *b, const json_t *v, int depth)
     }
 }
 
+void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n)
+{
+    put(b, s, n);
+}
+
+void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n)
+{
+    put_string(b, s, n);
+}
+
+void pc_jbuf_int(pc_jbuf *b, json_int_t v)
+{
+    put_int(b, v);
+}
+
+void pc_jbuf_value(pc_jbuf *b, const json_t *v, int sorted)
+{
+    put_value(b, v, 0, sorted);
+}
+
+char *pc_jbuf_finish(pc_jbuf *b, size_t *len_out)
+{
+    if (grow(b, 0) || b->oom) {
+        free(b->p);
+        b->p = NULL;
+        return NULL;
+    }
+    b->p[b->len] = '\0';
+    if (len_out)
+        *len_out = b->len;
+    return b->p;
+}
+
+char *pc_json_dump_sorted(const json_t *v, size_t *len_out)
+{
+    wbuf b = {0};
+    put_value(&b, v, 0, 1);
+    return pc_jbuf_finish(&b, len_out);
+}
+
 char *pc_json_dump(const json_t *v, size_t *len_out)
 {
     wbuf b = {0};
-    put_value(&b, v, 0);
+    put_value(&b, v, 0, 0);
     if (grow(&b, 0) || b.oom) {
         free(b.p);
         return NULL;

@@ -4,6 +4,7 @@
  */
 #include "punchcard/event.h"
 #include "common/jsonr.h"
+#include "common/jsonw-internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,17 +118,42 @@ void pc_event_clear(pc_event *ev)
     ev->data = NULL;
 }
 
+/*
+ * The digest hashes the request's canonical text: what
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes of {at (when given), data,
+ * id, member, partner, type}, written here directly (the keys in that order
+ * are sorted already) so that records stored by earlier builds still match.
+ */
+static void put_field(pc_jbuf *b, const char *name, const char *value)
+{
+    pc_jbuf_put(b, name, strlen(name));
+    pc_jbuf_string(b, value, strlen(value));
+}
+
 void pc_event_digest(const pc_event *ev, char out[65])
 {
-    json_t *canon =
-        json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", ev->id, "type", ev->type, "member", ev->member,
-                  "partner", ev->partner, "data", ev->data ? ev->data : json_null());
+    pc_jbuf b = {0};
     char *text;
-    if (canon && ev->at_given)
-        json_object_set_new(canon, "at", json_integer(ev->at_ms));
-    text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    size_t len = 0;
+
+    pc_jbuf_put(&b, "{", 1);
+    if (ev->at_given) {
+        pc_jbuf_put(&b, "\"at\":", 5);
+        pc_jbuf_int(&b, ev->at_ms);
+        pc_jbuf_put(&b, ",", 1);
+    }
+    pc_jbuf_put(&b, "\"data\":", 7);
+    if (ev->data)
+        pc_jbuf_value(&b, ev->data, 1);
+    else
+        pc_jbuf_put(&b, "null", 4);
+    put_field(&b, ",\"id\":", ev->id);
+    put_field(&b, ",\"member\":", ev->member);
+    put_field(&b, ",\"partner\":", ev->partner);
+    put_field(&b, ",\"type\":", ev->type);
+    pc_jbuf_put(&b, "}", 1);
+    text = pc_jbuf_finish(&b, &len);
     /* Out of memory: a digest of nothing, which only an equally starved retry repeats. */
-    pc_sha256_hex(text ? text : "", text ? strlen(text) : 0, out);
+    pc_sha256_hex(text ? text : "", text ? len : 0, out);
     free(text);
-    json_decref(canon);
 }

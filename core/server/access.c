@@ -28,7 +28,13 @@ static void make_request_id(char out[33])
     static _Thread_local uint64_t seed, count;
     if (!seed && getrandom(&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t)mono_us() ^ (uint64_t)(uintptr_t)&count;
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)seed, (unsigned long long)++count);
+    static const char hex[] = "0123456789abcdef";
+    uint64_t c = ++count;
+    for (int i = 0; i < 16; i++) {
+        out[i] = hex[(seed >> (60 - 4 * i)) & 15];
+        out[16 + i] = hex[(c >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
 }
 
 void access_begin(req_ctx *ctx, struct evhttp_request *req)
@@ -39,7 +45,7 @@ void access_begin(req_ctx *ctx, struct evhttp_request *req)
     ctx->route = -1;
     ctx->start_us = mono_us();
     if (given && pc_valid_id(given))
-        snprintf(ctx->request_id, sizeof ctx->request_id, "%s", given);
+        pc_copy(ctx->request_id, sizeof ctx->request_id, given);
     else
         make_request_id(ctx->request_id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->request_id);
@@ -49,8 +55,8 @@ void access_note_event(server *s, const char *id, const char *member)
 {
     if (!s->cur)
         return;
-    snprintf(s->cur->event_id, sizeof s->cur->event_id, "%s", id);
-    snprintf(s->cur->member, sizeof s->cur->member, "%s", member);
+    pc_copy(s->cur->event_id, sizeof s->cur->event_id, id);
+    pc_copy(s->cur->member, sizeof s->cur->member, member);
 }
 
 static const char *method_name(enum evhttp_cmd_type m)

@@ -2,8 +2,10 @@
  * Key names (keys-internal.h holds the layout).
  */
 #include "keys-internal.h"
+#include "punchcard/common.h"
 #include "punchcard/event.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,24 +14,52 @@ static int fits(int n, size_t outlen)
     return n < 0 || (size_t)n >= outlen ? -1 : n;
 }
 
+/*
+ * The n strings after n, one after the other, into out: their length, or -1
+ * when they do not fit (out then holds a truncated, terminated prefix). Keys
+ * are built for every event, so without snprintf's format parsing.
+ */
+static int join(char *out, size_t outlen, int n, ...)
+{
+    va_list ap;
+    size_t len = 0;
+    int ok = 1;
+
+    va_start(ap, n);
+    for (int i = 0; i < n && ok; i++) {
+        const char *s = va_arg(ap, const char *);
+        size_t l = strlen(s);
+        if (len + l >= outlen) {
+            l = outlen > len + 1 ? outlen - len - 1 : 0;
+            ok = 0;
+        }
+        memcpy(out + len, s, l);
+        len += l;
+    }
+    va_end(ap);
+    if (outlen)
+        out[len < outlen ? len : outlen - 1] = '\0';
+    return ok ? (int)len : -1;
+}
+
 int pc_member_key(char *out, size_t outlen, const char *ns, const char *member, const char *suffix)
 {
-    return fits(snprintf(out, outlen, "%s:{%s}:%s", ns, member, suffix), outlen);
+    return join(out, outlen, 5, ns, ":{", member, "}:", suffix);
 }
 
 int keys_event(char *out, size_t outlen, const char *ns, const char *member, const char *event_id)
 {
-    return fits(snprintf(out, outlen, "%s:{%s}:ev:%s", ns, member, event_id), outlen);
+    return join(out, outlen, 5, ns, ":{", member, "}:ev:", event_id);
 }
 
 int keys_global(char *out, size_t outlen, const char *ns, const char *name)
 {
-    return fits(snprintf(out, outlen, "%s:%s", ns, name), outlen);
+    return join(out, outlen, 3, ns, ":", name);
 }
 
 int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partner, const char *day)
 {
-    return fits(snprintf(out, outlen, "%s:partner:%s:%s", ns, partner, day), outlen);
+    return join(out, outlen, 5, ns, ":partner:", partner, ":", day);
 }
 
 int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
@@ -52,15 +82,15 @@ int keys_draw_pool(char *out, size_t outlen, const char *ns, const char *draw, c
 int keys_stats(char *out, size_t outlen, const char *ns, const char *partner, const char *day,
                int shard, int shards)
 {
+    char n[24];
+    n[pc_format_int(n, shard)] = '\0';
     if (shards > 1 && partner)
-        return fits(snprintf(out, outlen, "%s:{partner:%d}:%s:%s", ns, shard, partner, day),
-                    outlen);
+        return join(out, outlen, 7, ns, ":{partner:", n, "}:", partner, ":", day);
     if (shards > 1)
-        return fits(snprintf(out, outlen, "%s:{stats:%d}:%s", ns, shard, day ? day : "total"),
-                    outlen);
+        return join(out, outlen, 5, ns, ":{stats:", n, "}:", day ? day : "total");
     if (partner)
         return keys_partner_day(out, outlen, ns, partner, day);
-    return fits(snprintf(out, outlen, "%s:stats:%s", ns, day ? day : "total"), outlen);
+    return join(out, outlen, 3, ns, ":stats:", day ? day : "total");
 }
 
 int keys_sharded(char *out, size_t outlen, const char *ns, const char *name, int shard, int shards)

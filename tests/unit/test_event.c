@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -271,12 +272,53 @@ static void test_from_json_borrows(void **state)
     json_decref(obj);
 }
 
+/* The digest as it was first computed (json_pack + json_dumps): stored records must keep matching.
+ */
+static void reference_digest(const pc_event *ev, char out[65])
+{
+    json_t *canon =
+        json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", ev->id, "type", ev->type, "member", ev->member,
+                  "partner", ev->partner, "data", ev->data ? ev->data : json_null());
+    char *text;
+    if (ev->at_given)
+        json_object_set_new(canon, "at", json_integer(ev->at_ms));
+    text = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
+    pc_sha256_hex(text, strlen(text), out);
+    free(text);
+    json_decref(canon);
+}
+
+static void test_digest_as_before(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\"}",
+        "{\"id\":\"o-2\",\"type\":\"order\",\"member\":\"ann\",\"partner\":\"p.1\","
+        "\"at\":\"2026-11-25T09:30:00.250+01:00\",\"data\":{\"zeta\":1,\"amount\":1250,"
+        "\"items\":[{\"sku\":\"x\",\"category\":\"fuel\",\"a\":[3,{\"b\":1,\"a\":2}]}],"
+        "\"ab\":true,\"a\":null,\"aa\":-2.5e-300,\"\":\"caf\\u00e9 \\\"q\\\" \\u0001\"}}",
+        "{\"data\":{\"k9\":1,\"k10\":2,\"K\":3,\"k\":{},\"l\":[],\"m\":0.1,\"n\":1e300,"
+        "\"o\":9223372036854775807},\"member\":\"m@x+y\",\"type\":\"visit\",\"id\":\"a:b\"}",
+    };
+    (void)state;
+    for (size_t i = 0; i < N(bodies); i++) {
+        pc_event ev;
+        pc_error err = {0};
+        char ours[65], theirs[65];
+        if (pc_event_parse(bodies[i], strlen(bodies[i]), &ev, &err))
+            fail_msg("case %zu: %s", i, err.message);
+        pc_event_digest(&ev, ours);
+        reference_digest(&ev, theirs);
+        if (strcmp(ours, theirs))
+            fail_msg("case %zu: digest %s, before %s", i, ours, theirs);
+        pc_event_clear(&ev);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_event_fields),
-        cmocka_unit_test(test_parse_table),
-        cmocka_unit_test(test_valid_id_and_name),
+        cmocka_unit_test(test_valid_event_fields), cmocka_unit_test(test_digest_as_before),
+        cmocka_unit_test(test_parse_table),        cmocka_unit_test(test_valid_id_and_name),
         cmocka_unit_test(test_from_json_borrows),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);

@@ -25,6 +25,9 @@ static const char *const cases[] = {
     "{\"id\":\"o-1\",\"outcomes\":[{\"mechanic\":\"fuel\",\"kind\":\"stars\",\"delta\":86}],"
     "\"duplicate\":false}",
     "{\"\":\"\",\"key with \\\"quotes\\\"\":\"\"}",
+    "{\"b\":{\"z\":1,\"y\":[{\"d\":1,\"c\":2}]},\"a\":0,\"ab\":1,\"B\":2,\"\\u00e9\":3,\"k1\":1,"
+    "\"k10\":1,"
+    "\"k2\":1,\"k3\":1,\"k4\":1,\"k5\":1,\"k6\":1,\"k7\":1,\"k8\":1,\"k9\":1}",
 };
 
 static void same_as_jansson(void **state)
@@ -41,6 +44,13 @@ static void same_as_jansson(void **state)
         assert_non_null(ours);
         if (strcmp(ours, theirs))
             fail_msg("case %zu: ours %s, jansson %s", i, ours, theirs);
+        assert_int_equal(len, strlen(ours));
+        free(theirs);
+        free(ours);
+        ours = pc_json_dump_sorted(v, &len);
+        theirs = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (strcmp(ours, theirs))
+            fail_msg("case %zu sorted: ours %s, jansson %s", i, ours, theirs);
         assert_int_equal(len, strlen(ours));
         back = json_loads(ours, 0, NULL);
         assert_true(json_equal(v, back));
