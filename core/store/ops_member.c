@@ -67,9 +67,10 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
 }
 
 /*
- * The commit's arguments, in the order commit.lua reads them:
- *   KEYS state, ledger, event; ARGV version, response, TTL, then the ops
- *   S field value | D field | L n k1 v1 ... kn vn.
+ * The commit's arguments are built as ops, in the order the engine gives them:
+ *   KEYS state, ledger, event; ARGV version, response, TTL, then
+ *   S field value | D field | L n k1 v1 ... kn vn;
+ * and sent grouped as commit.lua reads them (commit_layout()).
  */
 struct store_commit {
     store_args a;
@@ -178,10 +179,88 @@ fail:
     fn(arg, err, NULL);
 }
 
+#define COMMIT_HEAD 6 /* 3 keys, version, response, TTL */
+
+/*
+ * Regroups the ops for commit.lua: after the head, the number of S pairs and
+ * of D fields, then every S field value, every D field, and each ledger entry
+ * as n k1 v1 ... kn vn. The script then hands each write its slice of ARGV
+ * instead of walking op by op (a tenth of Redis's work per commit).
+ */
+static void commit_layout(store_args *a)
+{
+    int n = a->n, nset = 0, ndel = 0, at = COMMIT_HEAD + 2;
+    size_t *off, *len;
+
+    if (a->failed)
+        return;
+    for (int i = COMMIT_HEAD; i < n;) {
+        char op = a->text[a->off[i]];
+        if (op == 'S' && i + 2 < n) {
+            nset++;
+            i += 3;
+        } else if (op == 'D' && i + 1 < n) {
+            ndel++;
+            i += 2;
+        } else if (op == 'L' && i + 1 < n) {
+            long k = strtol(a->text + a->off[i + 1], NULL, 10);
+            if (k < 0 || k > (n - i - 2) / 2) {
+                a->failed = "a ledger entry is truncated";
+                return;
+            }
+            i += 2 + 2 * (int)k;
+        } else {
+            a->failed = "bad commit op";
+            return;
+        }
+    }
+    store_args_int(a, nset); /* arguments n and n + 1 */
+    store_args_int(a, ndel);
+    off = malloc(sizeof *off * (size_t)(n + 2));
+    len = malloc(sizeof *len * (size_t)(n + 2));
+    if (a->failed || !off || !len) {
+        free(off);
+        free(len);
+        a->failed = a->failed ? a->failed : "out of memory";
+        return;
+    }
+#define TAKE(j) (off[at] = a->off[j], len[at++] = a->len[j])
+    memcpy(off, a->off, sizeof *off * COMMIT_HEAD);
+    memcpy(len, a->len, sizeof *len * COMMIT_HEAD);
+    off[COMMIT_HEAD] = a->off[n];
+    len[COMMIT_HEAD] = a->len[n];
+    off[COMMIT_HEAD + 1] = a->off[n + 1];
+    len[COMMIT_HEAD + 1] = a->len[n + 1];
+    for (int pass = 0; pass < 3; pass++) {
+        for (int i = COMMIT_HEAD; i < n;) {
+            char op = a->text[a->off[i]];
+            int k = op == 'L' ? (int)strtol(a->text + a->off[i + 1], NULL, 10) : 0;
+            if (op == 'S' && pass == 0) {
+                TAKE(i + 1);
+                TAKE(i + 2);
+            } else if (op == 'D' && pass == 1) {
+                TAKE(i + 1);
+            } else if (op == 'L' && pass == 2) {
+                for (int j = i + 1; j <= i + 1 + 2 * k; j++)
+                    TAKE(j);
+            }
+            i += op == 'S' ? 3 : op == 'D' ? 2 : 2 + 2 * k;
+        }
+    }
+#undef TAKE
+    free(a->off);
+    free(a->len);
+    a->off = off;
+    a->len = len;
+    a->n = at;
+    a->cap = n + 2;
+}
+
 void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg)
 {
     if (c->entry_count >= 0 && !c->a.failed)
         c->a.failed = "a ledger entry was not ended";
+    commit_layout(&c->a);
     store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 3, &c->a);
     store_args_free(&c->a);
     free(c);
