@@ -11,8 +11,9 @@ build="cmake make gcc pkg-config libc6-dev
 liblua5.4-dev libhiredis-dev libevent-dev libjansson-dev libssl-dev libedit-dev libjemalloc-dev
 libcmocka-dev libcurl4-openssl-dev redis-server redis-tools curl tmux cppcheck
 python3-yaml"
-# Test tools beyond the build: promtool (Debian's prometheus) checks /metrics.
-tests="prometheus"
+# Test tools beyond the build: promtool (Debian's prometheus) checks /metrics; chromium, driven
+# headless by playwright-core (tests/console), checks the console.
+tests="prometheus chromium"
 runtime="liblua5.4-0 libhiredis0.14 libevent-2.1-7 libevent-pthreads-2.1-7 libjansson4 libjemalloc2
 libssl3 libedit2 ca-certificates"
 

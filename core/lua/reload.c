@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define RELOAD_DEBOUNCE_MS 50
+/* Loaded versions GET /v1/mechanics lists under "history" (the console shows them). */
+#define RELOAD_HISTORY 20
 
 /* Every holder's loads, for /metrics (mech_reload_counts()). */
 static atomic_uint_fast64_t reloads_ok, reloads_failed;
@@ -35,12 +37,38 @@ struct mech_holder {
     pc_error err;      /* last attempt's error; guarded by lock */
     int has_err;
     int64_t err_at;
+    json_t *history; /* [{version, loaded_at, files}], newest first; guarded by lock */
     int inotify_fd;
     struct event *watch_ev;
     struct event *debounce;
     void (*on_reload)(void *, int, const char *);
     void *on_reload_arg;
 };
+
+/*
+ * Puts set first in the holder's history of loaded versions, when its version
+ * is not the newest there already; keeps the last RELOAD_HISTORY. Called with
+ * the lock held. Out of memory: the history misses this load, nothing else.
+ */
+static void history_note(mech_holder *h, const mechset *set, int64_t at)
+{
+    json_t *files = json_array(), *entry;
+    json_t *newest = json_array_get(h->history, 0);
+    char ts[32];
+
+    if (!h->history || !files ||
+        (newest && !strcmp(json_string_value(json_object_get(newest, "version")), set->version))) {
+        json_decref(files);
+        return;
+    }
+    for (size_t i = 0; i < set->nfiles; i++)
+        json_array_append_new(files, json_string(set->files[i]));
+    pc_time_format(at, ts, sizeof ts);
+    entry = json_pack("{s:s, s:s, s:o}", "version", set->version, "loaded_at", ts, "files", files);
+    if (entry && json_array_insert_new(h->history, 0, entry) == 0)
+        while (json_array_size(h->history) > RELOAD_HISTORY)
+            json_array_remove(h->history, RELOAD_HISTORY);
+}
 
 int mech_holder_reload(mech_holder *h)
 {
@@ -53,6 +81,7 @@ int mech_holder_reload(mech_holder *h)
         h->cur = set;
         h->loaded_at = pc_now_ms();
         h->has_err = 0;
+        history_note(h, set, h->loaded_at);
     } else {
         h->err = err;
         h->has_err = 1;
@@ -113,6 +142,7 @@ mech_holder *mech_holder_new(struct event_base *base, const char *dir, const mec
         return NULL;
     pthread_mutex_init(&h->lock, NULL);
     h->dir = strdup(dir);
+    h->history = json_array();
     if (lim)
         h->lim = *lim;
     h->inotify_fd = -1;
@@ -144,6 +174,7 @@ void mech_holder_free(mech_holder *h)
     if (h->inotify_fd >= 0)
         close(h->inotify_fd);
     mechset_unref(h->cur);
+    json_decref(h->history);
     pthread_mutex_destroy(&h->lock);
     free(h->dir);
     free(h);
@@ -195,6 +226,7 @@ json_t *mech_holder_describe(mech_holder *h)
     }
     json_object_set_new(j, "dir", json_string(h->dir));
     json_object_set_new(j, "error", h->has_err ? error_json(&h->err, h->err_at) : json_null());
+    json_object_set_new(j, "history", h->history ? json_deep_copy(h->history) : json_array());
     pthread_mutex_unlock(&h->lock);
     return j;
 }

@@ -164,6 +164,8 @@ static const struct route {
     {"/v1/draws/{}/refill", EVHTTP_REQ_POST, post_draw_refill, SCOPE_ADMIN},
     {"/v1/leaderboards/{}", EVHTTP_REQ_GET, get_leaderboard, SCOPE_READ},
     {"/v1/experiments/{}", EVHTTP_REQ_GET, get_experiment, SCOPE_READ},
+    {"/console", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
+    {"/console/{}", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
 };
 
 size_t route_count(void)

@@ -146,6 +146,9 @@ route_fn get_metrics;
 /* openapi.c: GET /v1/openapi.json. */
 route_fn get_openapi;
 
+/* console.c: GET /console and /console/{file}, the embedded console. */
+route_fn get_console;
+
 /* money.c */
 route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;
 

@@ -91,7 +91,8 @@ int mech_holder_reload(mech_holder *h);
 
 /*
  * {"dir", "version", "loaded_at", "files", "mechanics", "error": null or
- *  {"message", "file", "line", "at"}}; new reference.
+ *  {"message", "file", "line", "at"}, "history": [{"version", "loaded_at",
+ *  "files"}] of the last 20 versions loaded, newest first}; new reference.
  */
 json_t *mech_holder_describe(mech_holder *h);
 

@@ -1,0 +1,224 @@
+"use strict";
+// The console's views, one per tab: each is an async function of the address's argument
+// (#member/ann: "ann") that reads /v1/ and returns the node to show.
+(() => {
+  const { el, num, pct, signed, table, facts, api, seg, askForm, go, views } = PC;
+  const when = (t) => (t ? String(t).replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
+  const section = (title, ...kids) => el("section", { class: "card" }, el("h3", {}, title), kids);
+  const keys = (o) => Object.keys(o || {});
+  const chips = (o, fmt) => keys(o).length
+    ? el("ul", { class: "chips" }, keys(o).map((k) => el("li", {}, el("b", {}, k), " ", fmt ? fmt(o[k]) : num(o[k]))))
+    : el("p", { class: "muted" }, "none");
+
+  // Mechanics: the live set, its version history, the last reload error.
+  views.mechanics = async () => {
+    const m = await api("/mechanics");
+    const err = m.error;
+    const exps = keys(m.experiments);
+    return el("div", { id: "mechanics" },
+      el("h2", {}, "Mechanics"),
+      facts([["version", el("code", { id: "mech-version" }, m.version ?? "none")],
+        ["loaded", when(m.loaded_at)], ["folder", m.dir],
+        ["files", el("span", { id: "mech-files" }, num((m.files || []).length))],
+        ["mechanics", el("span", { id: "mech-count" }, num((m.mechanics || []).length))]]),
+      section("Last reload error", err
+        ? el("div", { id: "reload-error", class: "error" },
+          el("p", {}, el("b", {}, err.file ? `${err.file}${err.line ? ":" + err.line : ""}` : "scripts"), " at ", when(err.at)),
+          el("pre", {}, err.message),
+          el("p", { class: "muted" }, "The previous set keeps serving until the file is mended."))
+        : el("p", { id: "reload-error", class: "ok" }, "none: the last reload succeeded")),
+      section("Loaded mechanics", table([
+        { title: "mechanic", key: "name" }, { title: "file", key: "file" },
+        { title: "on", get: (r) => (r.on || []).join(", ") },
+        { title: "active", get: (r) => (r.active ? [r.active.from, r.active.to].filter(Boolean).map(when).join(" – ") || "always" : "always") },
+        { title: "control", get: (r) => (r.control !== undefined ? r.control + "%" : "-") },
+      ], m.mechanics || [], { id: "mech-table" })),
+      exps.length ? section("Experiments", el("ul", {}, exps.map((n) =>
+        el("li", {}, el("a", { href: "#experiment/" + seg(n) }, n), ` (${m.experiments[n].control ?? "?"}% held out)`)))) : null,
+      section("Version history", (m.history || []).length
+        ? table([{ title: "version", get: (r) => el("code", {}, r.version) }, { title: "loaded", get: (r) => when(r.loaded_at) },
+          { title: "files", get: (r) => (r.files || []).join(", ") }], m.history, { id: "mech-history" })
+        : el("p", { class: "muted" }, "this punchd keeps no history")));
+  };
+
+  // A member: balances, timeline, ledger.
+  views.member = async (id) => {
+    const ask = askForm([{ name: "member", label: "Member id", value: id || "" }], "Show", (v) => v.member && go("member", v.member));
+    if (!id) return el("div", {}, el("h2", {}, "Members"), ask);
+    const [m, led] = await Promise.all([api("/members/" + seg(id)), api("/members/" + seg(id) + "/ledger?limit=200")]);
+    const entries = led.entries || [];
+    // The timeline: one line per event, oldest first, with what it changed.
+    const byEvent = new Map();
+    for (const e of entries.slice().reverse()) {
+      const k = e.event + "\u0000" + e.type;
+      if (!byEvent.has(k)) byEvent.set(k, { at: e.at, event: e.event, type: e.type, changes: [] });
+      byEvent.get(k).changes.push(e);
+    }
+    const steps = [{ at: m.joined_at, text: ["joined"] }];
+    for (const s of byEvent.values())
+      steps.push({ at: s.at, text: [el("b", {}, s.type), " ", el("code", {}, s.event), ": ",
+        s.changes.map((c, i) => [i ? ", " : "", `${signed(c.delta)} ${c.currency}`, c.mechanic ? ` (${c.mechanic})` : ""])] });
+    if (m.last_event_at) steps.push({ at: m.last_event_at, text: ["last event"] });
+    if (m.next_wake_at) steps.push({ at: m.next_wake_at, text: ["next wake (due lots, streaks)"], future: true });
+    steps.sort((a, b) => String(a.at).localeCompare(String(b.at)));
+    // Each currency's balance after each ledger entry.
+    const currencies = [...new Set(entries.map((e) => e.currency))];
+    const chron = entries.slice().reverse();
+    const plot = chron.length > 1 ? PC.linePlot(chron.map((e) => when(e.at).slice(5, 16)),
+      currencies.map((c) => {
+        let last = null;
+        return { name: c, values: chron.map((e) => (e.currency === c ? (last = e.balance) : last)) };
+      }), { title: "balance after each entry", height: 200 }) : null;
+    return el("div", { id: "member" },
+      ask,
+      el("h2", {}, "Member ", el("code", { id: "member-id" }, m.member)),
+      facts([["tier", m.tier ?? "none"], ["tier floor", m.tier_floor ?? "none"], ["joined", when(m.joined_at)],
+        ["last event", when(m.last_event_at)], ["next wake", when(m.next_wake_at)], ["version", num(m.version)]]),
+      section("Balances", keys(m.balances).length
+        ? el("div", { id: "balances", class: "tiles" }, keys(m.balances).map((c) =>
+          el("div", { class: "tile", "data-currency": c }, el("span", { class: "big" }, num(m.balances[c])), el("span", {}, c),
+            m.pending && m.pending[c] ? el("small", {}, `${num(m.pending[c])} pending`) : null,
+            m.expiring && m.expiring[c] && m.expiring[c].next_expiry
+              ? el("small", {}, `${num(m.expiring[c].next_expiry.amount)} expire ${when(m.expiring[c].next_expiry.at)}`) : null)))
+        : el("p", { class: "muted" }, "no balance")),
+      section("Counters", chips(m.counters)),
+      section("Badges, prizes, streaks", facts([
+        ["badges", chips(m.badges, (v) => (typeof v === "object" ? when(v.at || v.earned_at) : num(v)))],
+        ["prizes", chips(m.prizes)],
+        ["streaks", chips(m.streaks, (v) => (typeof v === "object" ? num(v.count ?? v.current ?? JSON.stringify(v)) : num(v)))]])),
+      section("Attributes", chips(m.attributes, (v) => String(v))),
+      section("Timeline", el("ol", { id: "timeline", class: "timeline" }, steps.filter((s) => s.at).map((s) =>
+        el("li", { class: s.future ? "future" : null }, el("time", {}, when(s.at)), " ", s.text)))),
+      plot,
+      section("Ledger", table([
+        { title: "at", get: (r) => when(r.at) }, { title: "event", get: (r) => el("code", {}, r.event) },
+        { title: "type", key: "type" }, { title: "mechanic", key: "mechanic" }, { title: "currency", key: "currency" },
+        { title: "change", key: "delta", num: true }, { title: "balance", key: "balance", num: true },
+        { title: "group", get: (r) => (r.experiments ? Object.entries(r.experiments).map(([k, v]) => `${k}: ${v}`).join(", ") : "-") },
+        { title: "mechanics", get: (r) => el("code", {}, r.mechanics_version || "-") },
+      ], entries, { id: "ledger" }),
+      led.next ? el("p", { class: "muted" }, `the 200 newest entries; older ones: punch member ${m.member} --ledger --cursor ${led.next}`) : null));
+  };
+
+  // Earn, burn, expire and the outstanding liability per day.
+  views.figures = async (arg) => {
+    const [from, to] = (arg || "").split("..");
+    const q = new URLSearchParams();
+    if (from) q.set("from", from);
+    if (to) q.set("to", to);
+    const st = await api("/stats" + (q.toString() ? "?" + q : ""));
+    // Every day of the range, the quiet ones too (punchd lists the days that had figures).
+    const known = keys(st.days).sort(), iso = (t) => new Date(t).toISOString().slice(0, 10);
+    const last = to || iso(Date.now()), first = from || iso(Date.parse(last) - 29 * 86400000);
+    const days = [];
+    for (let t = Date.parse(first); days.length < 366 && iso(t) <= last; t += 86400000) days.push(iso(t));
+    for (const d of known) if (!days.includes(d)) days.push(d);
+    days.sort();
+    const currencies = [...new Set(days.flatMap((d) => keys(st.days[d])).concat(keys(st.total)))].sort();
+    const ask = askForm([{ name: "from", label: "From", value: from || "", placeholder: "YYYY-MM-DD", size: 10 },
+      { name: "to", label: "to", value: to || "", placeholder: "YYYY-MM-DD", size: 10 }], "Show",
+    (v) => go("figures", `${v.from}..${v.to}`));
+    // A quiet day moved nothing: 0, and the outstanding of the day before (none before the first).
+    const fig = (d, c, f) => ((st.days[d] || {})[c] || {})[f] ?? (f === "outstanding" ? null : 0);
+    const carried = (c) => {
+      let o = null;
+      return days.map((d) => (o = fig(d, c, "outstanding") ?? o));
+    };
+    return el("div", { id: "figures" }, el("h2", {}, "Figures per day (UTC)"), ask,
+      currencies.length ? null : el("p", { class: "muted" }, "no currency moved yet"),
+      currencies.map((c) => {
+        const t = st.total[c] || {};
+        return section(c,
+          facts([["outstanding now", el("span", { class: "outstanding" }, num(t.outstanding))], ["issued", num(t.issued)],
+            ["redeemed", num(t.redeemed)], ["expired", num(t.expired)], ["reversed", num(t.reversed)], ["breakage", pct(t.breakage_rate)]]),
+          PC.linePlot(days, ["issued", "redeemed", "expired"].map((f) => ({ name: f, values: days.map((d) => fig(d, c, f)) }))
+            .concat([{ name: "outstanding", values: carried(c) }]),
+            { title: `${c}: earned, burned, expired per day, and outstanding at the day's end` }));
+      }));
+  };
+
+  // A draw: pools left, the epoch's published digest, and the revealed secrets checked.
+  views.draw = async (name) => {
+    const ask = askForm([{ name: "draw", label: "Draw", value: name || "" }], "Show", (v) => v.draw && go("draw", v.draw));
+    if (!name) return el("div", {}, el("h2", {}, "Draws"), ask);
+    const d = await api("/draws/" + seg(name));
+    const sha = async (s) => {
+      const b = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
+      return [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    };
+    const revealed = await Promise.all((d.revealed || []).map(async (r) => ({ ...r, check: crypto.subtle ? await sha(r.secret) : null })));
+    return el("div", { id: "draw" }, ask, el("h2", {}, "Draw ", el("code", {}, d.draw)),
+      facts([["epoch", num(d.epoch)], ["wins", num(d.wins)], ["secret (SHA-256)", el("code", {}, d.secret_sha256)],
+        ["secret source", d.secret_source || "-"], ["time zone", d.tz || "UTC"]]),
+      d.secret_source === "development" ? el("p", { class: "error" }, "This punchd keys draws with the built-in development secret: anyone can predict them.") : null,
+      section("Prize pools", (d.prizes || []).length ? [PC.barPlot((d.prizes || []).map((p) => ({ label: p.prize, value: p.left ?? 0, max: p.pool ?? 0 })), { title: "left of each pool", series: "left" }),
+        table([{ title: "prize", key: "prize" }, { title: "pool", key: "pool", num: true }, { title: "left", key: "left", num: true },
+          { title: "won", key: "won", num: true }, { title: "refill", key: "refill" }, { title: "period", key: "period" }], d.prizes, { id: "pools" })]
+        : el("p", { class: "muted" }, "no prize")),
+      section("Audit", el("p", {}, "Each epoch's secret is published as its SHA-256 before any draw, and revealed when the epoch ends (POST /v1/draws/{name}/rotate); a draw is then redone from the member, the event id and the secret (docs/mechanics.md, “Auditing a draw”)."),
+        revealed.length ? table([{ title: "epoch", key: "epoch", num: true }, { title: "secret", get: (r) => el("code", {}, r.secret) },
+          { title: "rotated", get: (r) => when(r.rotated_at) },
+          { title: "SHA-256 matches", get: (r) => (r.secret_sha256 ? (r.check === r.secret_sha256 ? el("span", { class: "ok" }, "yes") : el("span", { class: "error" }, "NO")) : "-") }],
+        revealed, { id: "revealed" }) : el("p", { class: "muted" }, "no epoch ended yet")));
+  };
+
+  // A leaderboard: the top N of a period, and one member's rank.
+  views.leaderboard = async (arg) => {
+    const [name, period, member] = (arg || "").split("|");
+    const ask = askForm([{ name: "board", label: "Leaderboard", value: name || "" }, { name: "period", label: "period", value: period || "", placeholder: "current" },
+      { name: "member", label: "member", value: member || "", placeholder: "optional" }], "Show",
+    (v) => v.board && go("leaderboard", [v.board, v.period, v.member].join("|").replace(/\|+$/, "")));
+    if (!name) return el("div", {}, el("h2", {}, "Leaderboards"), ask);
+    const q = new URLSearchParams({ top: "50" });
+    if (period) q.set("period", period);
+    if (member) q.set("member", member);
+    const b = await api("/leaderboards/" + seg(name) + "?" + q);
+    return el("div", { id: "leaderboard" }, ask, el("h2", {}, "Leaderboard ", el("code", {}, b.leaderboard), " ", el("small", {}, b.period || "")),
+      b.member ? el("p", {}, `${member}: rank ${num(b.member.rank)}, score ${num(b.member.score)}`) : null,
+      (b.top || []).length ? table([{ title: "rank", key: "rank", num: true }, { title: "member", get: (r) => el("a", { href: "#member/" + seg(r.member) }, r.member) },
+        { title: "score", key: "score", num: true }], b.top, { id: "board" }) : el("p", { class: "muted" }, "nobody scored in this period"));
+  };
+
+  // An experiment: its groups and the lift with its 95% interval.
+  views.experiment = async (name) => {
+    const m = name ? null : await api("/mechanics");
+    const ask = askForm([{ name: "experiment", label: "Experiment", value: name || "" }], "Show", (v) => v.experiment && go("experiment", v.experiment));
+    if (!name)
+      return el("div", {}, el("h2", {}, "Experiments"), ask, keys(m.experiments).length
+        ? el("ul", {}, keys(m.experiments).map((n) => el("li", {}, el("a", { href: "#experiment/" + seg(n) }, n))))
+        : el("p", { class: "muted" }, "the program declares no experiment"));
+    const x = await api("/experiments/" + seg(name));
+    const g = x.groups || {};
+    const row = (k) => ({ group: k, ...(g[k] || {}) });
+    const per = (o) => keys(o).map((c) => `${num(o[c])} ${c}`).join(", ") || "-";
+    const ci = x.lift_ci95 || [];
+    return el("div", { id: "experiment" }, ask, el("h2", {}, "Experiment ", el("code", {}, x.experiment)),
+      facts([["held out", `${num(x.control)}%`], ["spend field", x.spend ?? "not declared"], ["metric", x.metric ?? "-"]]),
+      table([{ title: "group", key: "group" }, { title: "members", key: "members", num: true }, { title: "events", key: "events", num: true },
+        { title: "spend", key: "spend", num: true }, { title: "spend per member", key: "spend_per_member", num: true },
+        { title: "issued", get: (r) => per(r.issued) }, { title: "redeemed", get: (r) => per(r.redeemed) }], [row("control"), row("treatment")], { id: "groups" }),
+      typeof x.lift === "number"
+        ? section("Lift", el("p", { id: "lift" }, `${x.metric || "spend per member"}: ${(100 * x.lift >= 0 ? "+" : "") + (100 * x.lift).toFixed(2)}%, 95% interval [${(100 * ci[0]).toFixed(2)}%, ${(100 * ci[1]).toFixed(2)}%] — `,
+          el("b", {}, x.significant ? "significant" : "not significant")),
+        PC.intervalPlot(x.lift, ci[0], ci[1], { title: "lift of the treatment over the control group, 95% interval", series: "lift", format: (v) => (100 * v).toFixed(1) + "%" }))
+        : section("Lift", el("p", { id: "lift", class: "muted" }, x.note || "not enough members in a group yet")));
+  };
+
+  // A `punch simulate --html` report (or its --json) opened from a file.
+  views.simulation = async () => {
+    const out = el("div", { id: "sim-report" });
+    const input = el("input", { type: "file", id: "sim-file", accept: ".html,.json,text/html,application/json" });
+    input.addEventListener("change", async () => {
+      const f = input.files[0];
+      if (!f) return;
+      try {
+        out.replaceChildren(PC.renderReport(PC.reportFromText(await f.text())));
+      } catch (e) {
+        out.replaceChildren(el("p", { class: "error" }, `${f.name}: ${e.message}`));
+      }
+    });
+    return el("div", {}, el("h2", {}, "Simulation report"),
+      el("p", {}, "Open a report written by ", el("code", {}, "punch simulate --html FILE"), " (or the output of ", el("code", {}, "--json"), "). It is read in this page: nothing is sent to punchd."),
+      el("label", {}, "Report ", input), out);
+  };
+})();

@@ -1,0 +1,200 @@
+// Drives the console served by a real punchd in Debian's headless Chromium (playwright-core,
+// no browser downloaded) and checks what it shows against what the API answers: the
+// mechanics list and its numbers, the reload error and version history, a member's balance,
+// timeline and ledger rows, the points of a plot per day, a draw's pool left, a leaderboard,
+// an experiment's groups and lift, a `punch simulate --html` report opened in the page. A
+// wrong key must show an error and no data; no request may leave 127.0.0.1; no script error
+// and no Content-Security-Policy violation may happen; text that looks like markup (a reload
+// error, a member's attribute) must show as text. Screenshots go to OUTDIR.
+//
+// usage: node console.mjs TOOLS_DIR BASE_URL READ_KEY OUTDIR [REPORT.html]
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+
+const [toolsDir, base, key, outDir, reportFile] = process.argv.slice(2);
+const require = createRequire(`${toolsDir}/package.json`);
+const { chromium } = require("playwright-core");
+mkdirSync(outDir, { recursive: true });
+
+let failures = 0;
+const fail = (msg) => {
+  failures++;
+  console.log(`FAIL ${msg}`);
+};
+const eq = (what, got, want) => {
+  if (String(got) !== String(want)) fail(`${what}: shown ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+};
+const api = async (p) => {
+  const r = await fetch(base + "/v1" + p, { headers: { Authorization: `Bearer ${key}` } });
+  if (!r.ok) throw new Error(`GET ${p}: ${r.status}`);
+  return r.json();
+};
+const fmt = (n) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 2 }));
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true });
+const outside = [], errors = [];
+async function newPage() {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  // Nothing may leave the machine: every request is looked at, a non-local one refused.
+  await ctx.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname !== "127.0.0.1") {
+      outside.push(u.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 40[134]/.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+const shot = (page, name) => page.screenshot({ path: `${outDir}/${name}.png`, fullPage: true });
+const texts = (page, sel) => page.$$eval(sel, (ns) => ns.map((n) => n.textContent.trim()));
+
+try {
+  // A wrong key: an error, and nothing of the program shown or kept.
+  {
+    const page = await newPage();
+    await page.goto(base + "/console");
+    await page.fill("#key", "not-the-key-0123456789");
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("#login-error:not([hidden])", { timeout: 5000 });
+    const msg = await page.textContent("#login-error");
+    if (!/refused/.test(msg) || !/401/.test(msg)) fail(`wrong key: the message says ${JSON.stringify(msg)}`);
+    if (!(await page.isHidden("#nav"))) fail("wrong key: the navigation is shown");
+    eq("wrong key: nodes in the view", await page.$eval("#view", (v) => v.childElementCount), 0);
+    if (await page.$("#mech-table, #ledger, .plot")) fail("wrong key: data is shown");
+    eq("wrong key: key kept", await page.evaluate(() => sessionStorage.length), 0);
+    await shot(page, "wrong-key");
+    await page.context().close();
+  }
+
+  const page = await newPage();
+  await page.goto(base + "/console");
+  await page.fill("#key", key);
+  await page.click("#login button[type=submit]");
+
+  // Mechanics: the numbers of the list, each mechanic, the reload error, the history.
+  {
+    const m = await api("/mechanics");
+    await page.waitForSelector("#mech-table");
+    eq("mechanics: version", await page.textContent("#mech-version"), m.version);
+    eq("mechanics: files", await page.textContent("#mech-files"), m.files.length);
+    eq("mechanics: count", await page.textContent("#mech-count"), m.mechanics.length);
+    eq("mechanics: rows", (await texts(page, "#mech-table tbody tr td:first-child")).join(","), m.mechanics.map((x) => x.name).join(","));
+    if (!m.error) fail("mechanics: the test expects a reload error");
+    else {
+      const shown = await page.textContent("#reload-error pre");
+      eq("mechanics: reload error", shown, m.error.message);
+      if (!shown.includes("<b id=pwn>")) fail("mechanics: the error's markup is not shown as text");
+      if (await page.$("#pwn")) fail("mechanics: the error's markup became an element");
+    }
+    if (m.history.length < 2) fail(`mechanics: the test expects 2 versions in the history, API has ${m.history.length}`);
+    eq("mechanics: history", (await texts(page, "#mech-history tbody tr td:first-child")).join(","), m.history.map((h) => h.version).join(","));
+    await shot(page, "mechanics");
+  }
+
+  // A member: balance, timeline, ledger rows, an attribute that looks like markup.
+  {
+    const [mem, led] = await Promise.all([api("/members/ann"), api("/members/ann/ledger?limit=200")]);
+    await page.goto(base + "/console#member/ann");
+    await page.waitForSelector("#ledger");
+    eq("member: id", await page.textContent("#member-id"), "ann");
+    eq("member: stars", await page.textContent('#balances .tile[data-currency="stars"] .big'), fmt(mem.balances.stars));
+    eq("member: ledger rows", (await page.$$("#ledger tbody tr")).length, led.entries.length);
+    const first = await texts(page, "#ledger tbody tr:first-child td");
+    eq("member: newest entry's event", first[1], led.entries[0].event);
+    eq("member: newest entry's change", first[5], fmt(led.entries[0].delta));
+    eq("member: newest entry's balance", first[6], fmt(led.entries[0].balance));
+    const events = new Set(led.entries.map((e) => e.event)).size;
+    const steps = (await page.$$("#timeline li")).length;
+    if (steps < events + 1) fail(`member: timeline has ${steps} steps for ${events} events and the joining`);
+    const attrs = await page.textContent("#member");
+    if (!attrs.includes(mem.attributes.note)) fail("member: the attribute is not shown as typed");
+    if (await page.evaluate(() => window.__pwned)) fail("member: an attribute ran as code");
+    await shot(page, "member");
+  }
+
+  // Figures per day: the plot's points are the API's numbers.
+  {
+    const st = await api("/stats");
+    await page.goto(base + "/console#figures");
+    await page.waitForSelector("#figures svg.plot");
+    const days = Object.keys(st.days).sort(), today = days[days.length - 1];
+    const section = await page.$$eval("#figures section.card", (ss) => ss.map((s) => [s.querySelector("h3").textContent,
+      [...s.querySelectorAll('circle.pt[data-series="issued"]')].map((n) => [n.dataset.x, Number(n.dataset.y)])]));
+    eq("figures: currencies", section.map(([c]) => c).join(","), Object.keys(st.total).sort().join(","));
+    for (const [c, pts] of section) {
+      if (pts.length < 30) fail(`figures: ${c} has ${pts.length} points of issued, not one per day of 30`);
+      for (const d of days) {
+        const p = pts.find(([x]) => x === d);
+        eq(`figures: ${c} issued on ${d}`, p ? p[1] : "no point", ((st.days[d] || {})[c] || {}).issued ?? 0);
+      }
+    }
+    const stars = section.find(([c]) => c === "stars");
+    if (!stars) fail("figures: no stars plot");
+    else {
+      const point = stars[1].find(([x]) => x === today);
+      eq(`figures: stars issued on ${today}`, point ? point[1] : "no point", st.days[today].stars.issued);
+      if (!st.days[today].stars.issued) fail("figures: the test expects stars issued today");
+    }
+    eq("figures: outstanding", (await texts(page, "#figures section.card .outstanding")).join(","),
+      Object.keys(st.total).sort().map((c) => fmt(st.total[c].outstanding)).join(","));
+    await shot(page, "figures");
+  }
+
+  // A draw: the pool left, as a bar and in the table.
+  {
+    const d = await api("/draws/lucky");
+    await page.goto(base + "/console#draw/lucky");
+    await page.waitForSelector("#pools");
+    const bar = await page.$eval('#draw rect.bar[data-x="mug"]', (n) => Number(n.dataset.y));
+    eq("draw: mug left (bar)", bar, d.prizes[0].left);
+    eq("draw: mug left (table)", (await texts(page, "#pools tbody tr:first-child td"))[2], fmt(d.prizes[0].left));
+    await shot(page, "draw");
+  }
+
+  // A leaderboard.
+  {
+    const b = await api("/leaderboards/orders?top=50");
+    await page.goto(base + "/console#leaderboard/orders");
+    await page.waitForSelector("#board");
+    eq("leaderboard: members", (await texts(page, "#board tbody tr td:nth-child(2)")).join(","), b.top.map((r) => r.member).join(","));
+    await shot(page, "leaderboard");
+  }
+
+  // An experiment: both groups' members, and the lift's point.
+  {
+    const x = await api("/experiments/spring");
+    await page.goto(base + "/console#experiment/spring");
+    await page.waitForSelector("#groups");
+    eq("experiment: members", (await texts(page, "#groups tbody tr td:nth-child(2)")).join(","),
+      [x.groups.control.members, x.groups.treatment.members].map(fmt).join(","));
+    if (typeof x.lift === "number")
+      eq("experiment: lift point", await page.$eval('#experiment circle.pt[data-series="lift"]', (n) => Number(n.dataset.y)), x.lift);
+    await shot(page, "experiment");
+  }
+
+  // A `punch simulate --html` report opened in the console.
+  if (reportFile) {
+    await page.goto(base + "/console#simulation");
+    await page.setInputFiles("#sim-file", reportFile);
+    await page.waitForSelector("#sim-figures");
+    const rows = await page.$$eval("#sim-figures tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)));
+    const ok = rows.find((r) => r[0] === "events / ok");
+    if (!ok || ok[1] === "0") fail(`simulation: events / ok shown as ${JSON.stringify(ok)}`);
+    if (!(await page.$("#sim-report svg.plot circle.pt"))) fail("simulation: no plot of the periods");
+    await shot(page, "simulation");
+  }
+} catch (e) {
+  fail(`${e.message}`);
+} finally {
+  await browser.close();
+}
+if (outside.length) fail(`requests left 127.0.0.1: ${outside.join(" ")}`);
+for (const e of errors) fail(e);
+console.log(`console checked in Chromium, ${failures} failures; screenshots in ${outDir}`);
+process.exit(failures ? 1 : 0);
