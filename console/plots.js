@@ -34,7 +34,7 @@
     const every = Math.max(1, Math.ceil(xs.length / 8));
     xs.forEach((x, i) => {
       if (i % every === 0 || i === xs.length - 1)
-        g.append(svg("text", { x: X(i), y: H - B + 18, class: "xlabel" }, x));
+        g.append(svg("text", { x: X(i), y: H - B + 18, class: xs.length > 1 && i === 0 ? "xlabel first" : xs.length > 1 && i === xs.length - 1 ? "xlabel last" : "xlabel" }, x));
     });
     series.forEach((s, k) => {
       const pts = s.values.map((v, i) => [i, v]).filter(([, v]) => v !== null && v !== undefined);

@@ -41,6 +41,11 @@ def main():
                 sys.exit(f"{path}: a console file is a lower-case name ending .html, .js or .css")
             with open(path, "rb") as f:
                 data = f.read()
+            # punch simulate --html inlines the scripts and the style sheet in <script> and
+            # <style>: nothing in them may end or comment out that element.
+            low = data.lower()
+            if (ext == ".js" and (b"</script" in low or b"<!--" in low)) or (ext == ".css" and b"</style" in low):
+                sys.exit(f"{path}: holds </script, <!-- or </style, which cannot be inlined")
             c.write(f"/* {name} */\nstatic const unsigned char asset_{i}[] = {{\n")
             for at in range(0, len(data), 16):
                 c.write("    " + ", ".join(str(b) for b in data[at:at + 16]) + ",\n")

@@ -91,4 +91,11 @@ void simrep_print(FILE *f, json_t *a, const char *label_a, json_t *b, const char
  */
 void simrep_add_settled(sim_report *r, json_t *body);
 
+/*
+ * simhtml.c: writes report (the --json report, borrowed) to path as one
+ * self-contained HTML page drawn by the console's own code, titled title. 0,
+ * or -1 when the file could not be written.
+ */
+int simhtml_write(const char *path, const char *title, json_t *report);
+
 #endif

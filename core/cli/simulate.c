@@ -573,14 +573,16 @@ static void usage(FILE *f)
             "usage: punch simulate --scripts DIR [--against DIR2] [--redis ADDR] [--workers N]\n"
             "                      [--redis-cluster HOST:PORT[,HOST:PORT...]]\n"
             "                      [--window N] [--per day|week|month|year] [--json]\n"
-            "                      [--progress | --no-progress] EVENTS.jsonl\n"
+            "                      [--html FILE] [--progress | --no-progress] EVENTS.jsonl\n"
             "Replays JSON lines (the body of POST /v1/events; \"id\" optional) in a throwaway\n"
             "namespace and reports what the mechanics in DIR would have done. With --against,\n"
             "also replays them through DIR2 and prints the change (DIR minus DIR2).\n"
             "--workers: engines in parallel (default: one per CPU); --window: events in flight\n"
             "per engine (default %d). EVENTS.jsonl may be '-' (stdin; one worker, no --against).\n"
             "--per: also issued, redeemed, expired, reversed, outstanding and breakage per\n"
-            "period of the events' times (UTC); with --against, the change per period.\n",
+            "period of the events' times (UTC); with --against, the change per period.\n"
+            "--html FILE: also write the report as one HTML page (plots; opens offline and in\n"
+            "punchd's console, /console).\n",
             SIM_WINDOW);
 }
 
@@ -597,19 +599,26 @@ static int run_one(session *s, sim_run *r, sim_result *out)
     return rc;
 }
 
+/* The report as JSON (--json, --html): a new reference. */
+static json_t *report_json(const char *path, sim_result *scripts, sim_result *against)
+{
+    json_t *j = json_pack("{s:s, s:o}", "file", path, "scripts", result_json(scripts));
+    if (j && against) {
+        json_object_set_new(j, "against", result_json(against));
+        json_object_set_new(j, "difference", simrep_diff(against->figures, scripts->figures));
+        if (json_object_get(scripts->figures, "periods"))
+            json_object_set_new(j, "periods_difference",
+                                simper_diff(json_object_get(against->figures, "periods"),
+                                            json_object_get(scripts->figures, "periods")));
+    }
+    return j;
+}
+
 static void print_report(const char *path, int json, const char *run_per, sim_result *scripts,
                          sim_result *against)
 {
     if (json) {
-        json_t *j = json_pack("{s:s, s:o}", "file", path, "scripts", result_json(scripts));
-        if (against) {
-            json_object_set_new(j, "against", result_json(against));
-            json_object_set_new(j, "difference", simrep_diff(against->figures, scripts->figures));
-            if (json_object_get(scripts->figures, "periods"))
-                json_object_set_new(j, "periods_difference",
-                                    simper_diff(json_object_get(against->figures, "periods"),
-                                                json_object_get(scripts->figures, "periods")));
-        }
+        json_t *j = report_json(path, scripts, against);
         json_dumpf(j, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(j);
@@ -643,12 +652,13 @@ int cmd_simulate(int argc, char **argv)
                                           {"redis-cluster", required_argument, 0, 'C'},
                                           {"window", required_argument, 0, 'w'},
                                           {"json", no_argument, 0, 'j'},
+                                          {"html", required_argument, 0, 'H'},
                                           {"per", required_argument, 0, 'e'},
                                           {"progress", no_argument, 0, 'p'},
                                           {"no-progress", no_argument, 0, 'P'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
-    const char *dir = NULL, *against = NULL, *redis = NULL, *path, *per = NULL;
+    const char *dir = NULL, *against = NULL, *redis = NULL, *path, *per = NULL, *html = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cpus > 0 ? (int)(cpus < 8 ? cpus : 8) : 1;
     int window = SIM_WINDOW, json = 0, progress = isatty(2), opt, rc = 1;
@@ -679,6 +689,9 @@ int cmd_simulate(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'H':
+            html = optarg;
             break;
         case 'e':
             per = optarg;
@@ -747,6 +760,14 @@ int cmd_simulate(int argc, char **argv)
         goto out;
     print_report(path, json, per, against ? &b : &a, against ? &a : NULL);
     rc = 0;
+    if (html) {
+        json_t *j = report_json(path, against ? &b : &a, against ? &a : NULL);
+        if (!j || simhtml_write(html, path, j)) {
+            fprintf(stderr, "punch simulate: %s: cannot write the report\n", html);
+            rc = 1;
+        }
+        json_decref(j);
+    }
 out:
     json_decref(a.figures);
     json_decref(b.figures);

@@ -38,7 +38,8 @@ async function newPage() {
   // Nothing may leave the machine: every request is looked at, a non-local one refused.
   await ctx.route("**/*", (route) => {
     const u = new URL(route.request().url());
-    if (u.hostname !== "127.0.0.1") {
+    const theReport = reportFile && u.protocol === "file:" && decodeURIComponent(u.pathname) === reportFile;
+    if (u.hostname !== "127.0.0.1" && !theReport) {
       outside.push(u.href);
       return route.abort();
     }
@@ -47,7 +48,7 @@ async function newPage() {
   const page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
   page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 40[134]/.test(m.text())) errors.push(`console: ${m.text()}`);
+    if (m.type() === "error" && !/status of 40[134]/.test(m.text())) errors.push(`console: ${m.text()} (${JSON.stringify(m.location())}, ${page.url()})`);
   });
   return page;
 }
@@ -188,6 +189,17 @@ try {
     if (!ok || ok[1] === "0") fail(`simulation: events / ok shown as ${JSON.stringify(ok)}`);
     if (!(await page.$("#sim-report svg.plot circle.pt"))) fail("simulation: no plot of the periods");
     await shot(page, "simulation");
+
+    // The same file opened alone, from the disk: it draws itself, with nothing fetched.
+    const alone = await newPage();
+    await alone.goto("file://" + reportFile);
+    await alone.waitForSelector("#sim-figures", { timeout: 5000 });
+    const again = await alone.$$eval("#sim-figures tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)));
+    eq("simulation alone: figures", JSON.stringify(again), JSON.stringify(rows));
+    const days = await alone.$$eval('.sim-periods tbody tr td:first-child', (ns) => ns.map((n) => n.textContent));
+    eq("simulation alone: days", days.slice(0, 3).join(","), "2026-11-20,2026-11-21,2026-11-22");
+    await shot(alone, "simulation-alone");
+    await alone.context().close();
   }
 } catch (e) {
   fail(`${e.message}`);

@@ -31,7 +31,7 @@
 
 static tmpredis redis;
 static punchd_proc pd;
-static char *scripts;
+static char *scripts, *simscripts;
 static char keydir[256];
 static int have_tools;
 
@@ -79,6 +79,8 @@ static int group_setup(void **state)
     if (!fixture)
         return -1;
     h_write_file(scripts, "fixture.lua", fixture);
+    simscripts = h_scripts_copy();
+    h_write_file(simscripts, "fixture.lua", fixture);
     free(fixture);
     if (tmpredis_start(&redis, 0) || h_punchd_start(&pd, redis.socket, scripts, extra, NULL))
         return -1;
@@ -117,6 +119,8 @@ static int group_teardown(void **state)
     tmpredis_stop(&redis);
     h_rm_dir(scripts);
     free(scripts);
+    h_rm_dir(simscripts);
+    free(simscripts);
     h_rm_dir(keydir);
     return 0;
 }
@@ -164,15 +168,46 @@ static void console_files_are_served_with_a_strict_policy(void **state)
     }
 }
 
+/*
+ * `punch simulate --html` of a short history over three days, per day: the
+ * file the browser then opens alone and in the console's Simulation view.
+ */
+static void simulate_html(const char *report)
+{
+    char events[320], cmd[1200], line[300];
+    FILE *f;
+    snprintf(events, sizeof events, "%s/history.jsonl", keydir);
+    assert_non_null(f = fopen(events, "w"));
+    for (int i = 0; i < 30; i++) {
+        snprintf(line, sizeof line,
+                 "{\"id\":\"s-%d\",\"type\":\"order\",\"member\":\"m%d\",\"at\":"
+                 "\"2026-11-%02dT10:00:00Z\",\"data\":{\"total\":%d,\"items\":[{\"category\":"
+                 "\"fuel\",\"amount\":%d}]}}\n",
+                 i, i % 7, 20 + i / 10, 100 + 10 * i, 100 + 10 * i);
+        fputs(line, f);
+    }
+    fclose(f);
+    unlink(report);
+    snprintf(cmd, sizeof cmd,
+             PUNCH_PATH " simulate --no-progress --workers 1 --per day --redis %s --scripts %s "
+                        "--html %s %s >/dev/null",
+             redis.socket, simscripts, report, events);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(access(report, R_OK), 0);
+}
+
 static void the_console_shows_the_program_in_chromium(void **state)
 {
     char cmd[1200];
+    const char *report = BUILD_DIR "/console-screenshots/simulate-report.html";
     if (!have_tools)
         skip();
+    assert_int_equal(system("mkdir -p " BUILD_DIR "/console-screenshots"), 0);
+    simulate_html(report);
     snprintf(cmd, sizeof cmd,
              "node " SOURCE_DIR "/tests/console/console.mjs " TOOLS " http://127.0.0.1:%d " READ_KEY
-             " " BUILD_DIR "/console-screenshots",
-             pd.port);
+             " " BUILD_DIR "/console-screenshots %s",
+             pd.port, report);
     if (system(cmd) != 0)
         fail_msg("the console does not show what the API answers (see FAIL lines above)");
 }
