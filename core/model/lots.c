@@ -171,7 +171,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
     } else {
         int64_t bal = member_balance(m, currency);
         mv.delta = amount;
-        if (bal < 0) { /* repay a debt first */
+        if (bal < 0) {                                      /* repay a debt first */
             int64_t repay = bal <= -amount ? amount : -bal; /* -bal: bal > -amount >= -max */
             lot.remaining -= repay;
             lot.spent += repay;
@@ -469,10 +469,13 @@ static void summarize(const lot_rec *lot, void *arg)
         if (c > 0)
             return;
         if (c == 0) {
-            if (json_object_set_new(
-                    next, "amount",
-                    json_integer(json_integer_value(json_object_get(next, "amount")) +
-                                 lot->remaining)))
+            /* Lots due at one time add up; a sum past INT64_MAX (only a state no earn could
+               make: each earn's balance is checked) is shown as the largest amount. */
+            int64_t sum;
+            if (__builtin_add_overflow(json_integer_value(json_object_get(next, "amount")),
+                                       (int64_t)lot->remaining, &sum))
+                sum = INT64_MAX;
+            if (json_object_set_new(next, "amount", json_integer(sum)))
                 acc->failed = 1;
             return;
         }
