@@ -149,7 +149,7 @@ out:
 }
 
 int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
-                   pc_error *err)
+                   int gives_codes, pc_error *err)
 {
     const char *e = NULL;
     int64_t wk = member_wake(m);
@@ -190,7 +190,7 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
         json_decref(earned);
         if (rc)
             return pc_fail(err, 500, "internal", "%s", e);
-        if (reversed == 0)
+        if (reversed == 0 && !gives_codes)
             return pc_fail(err, 422, "nothing_to_reverse",
                            "event %s of %s earned nothing%s%s that is left to reverse", of, m->id,
                            cur ? " in " : "", cur ? cur : "");

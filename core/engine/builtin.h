@@ -16,10 +16,12 @@ int builtin_reserved_type(const char *type);
 
 /*
  * Before the mechanics. original: for a reversal, the reversed event's stored
- * response (what it earned), or NULL. 0, or -1 with err.
+ * response (what it earned), or NULL. gives_codes: the reversal also gives
+ * codes back (offers.h), so nothing earned to take back is no error here.
+ * 0, or -1 with err.
  */
 int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json_t *original,
-                   pc_error *err);
+                   int gives_codes, pc_error *err);
 
 /*
  * After the mechanics (their changes are in m). figures: also queue the effects

@@ -16,6 +16,7 @@
 #include "claims.h"
 #include "effects.h"
 #include "experiments.h"
+#include "offers.h"
 #include "resources.h"
 #include "common/jsonr.h"
 #include "common/jsonw-internal.h"
@@ -50,7 +51,10 @@ struct engine_call {
     char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
     json_t *original;                /* ... its stored response as loaded, or NULL */
     json_t *groups;                  /* the member's experiment groups, or NULL (owned) */
-    char digest[65]; /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
+    json_t *code_uses; /* a whole reversal: the codes it gives back (offers.h), or NULL */
+    size_t code_next;  /* ... the next to give back to its offer's cap */
+    int codes_given;   /* ... something of them was given back */
+    char digest[65];   /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
 };
 
 static int64_t real_clock(void *arg)
@@ -116,6 +120,7 @@ void engine_redis_stats(const engine *e, store_stats *out)
 
 static void call_free(engine_call *c)
 {
+    json_decref(c->code_uses);
     json_decref(c->groups);
     json_decref(c->original);
     mech_run_free(c->run);
@@ -384,6 +389,79 @@ static void step_decide(engine_call *c)
     }
 }
 
+/* The mechanics decide (after the engine's own part). */
+static void start_mechanics(engine_call *c)
+{
+    if (!(c->run = mech_run_start(c->set, &c->ev, c->m))) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    mech_run_set_caps(c->run, c->e->max_outcomes, c->e->max_keys);
+    step_decide(c);
+}
+
+static void step_codes(engine_call *c);
+
+static void on_code_returned(void *arg, json_t *result, const pc_error *err)
+{
+    engine_call *c = arg;
+    json_t *use = json_array_get(c->code_uses, c->code_next);
+    if (err) {
+        if (err->status != 422)
+            finish_error(c, err);
+        else
+            fail_decide(c, err);
+        return;
+    }
+    if (offers_returned(c->m, use, json_is_true(result))) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    c->codes_given |= json_is_true(result) || json_is_true(json_object_get(use, "member_side"));
+    c->code_next++;
+    step_codes(c);
+}
+
+/*
+ * A whole reversal gives the codes the reversed event used back to their
+ * offers' caps, one global operation each (under the reversal's claims),
+ * before the mechanics run.
+ */
+static void step_codes(engine_call *c)
+{
+    json_t *use = json_array_get(c->code_uses, c->code_next);
+    if (use) {
+        mech_request req = {.op = "offer_return"};
+        req.args =
+            json_pack("{s:O, s:O, s:O, s:I}", "offer", json_object_get(use, "offer"), "event",
+                      json_object_get(use, "event"), "off", json_object_get(use, "off"), "ttl",
+                      (json_int_t)c->e->dedupe_ttl_s + 86400);
+        if (!req.args) {
+            finish_err(c, 500, "internal", "out of memory");
+            return;
+        }
+        resources_call(c->claims, &req, on_code_returned, c);
+        json_decref(req.args);
+        return;
+    }
+    if (json_array_size(c->code_uses) && !c->codes_given) {
+        /* Nothing earned was left to take back (builtin_before let it through for the codes),
+         * and the codes were given back before. */
+        int reversed = 0;
+        for (size_t i = 0; i < c->m->nentries; i++)
+            reversed |= c->m->entries[i].kind && !strcmp(c->m->entries[i].kind, "reverse");
+        if (!reversed) {
+            pc_error err;
+            pc_fail(&err, 422, "nothing_to_reverse",
+                    "event %s of %s earned nothing and its codes were given back already",
+                    c->original_id, c->ev.member);
+            fail_decide(c, &err);
+            return;
+        }
+    }
+    start_mechanics(c);
+}
+
 /* Decides the event on c->m (then commits it). */
 static void decide_and_commit(engine_call *c)
 {
@@ -404,16 +482,21 @@ static void decide_and_commit(engine_call *c)
         return;
     }
     claims_attempt(c->claims);
-    if (builtin_before(&c->ev, c->m, c->set, c->original, &err)) {
-        fail_decide(c, &err);
-        return;
-    }
-    if (!(c->run = mech_run_start(c->set, &c->ev, c->m))) {
+    json_decref(c->code_uses);
+    c->code_uses = NULL;
+    c->code_next = 0;
+    c->codes_given = 0;
+    if (c->original && !strcmp(c->ev.type, "reverse") &&
+        !(c->code_uses = offers_reverse_member(&c->ev, c->m, c->original))) {
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    mech_run_set_caps(c->run, e->max_outcomes, e->max_keys);
-    step_decide(c);
+    if (builtin_before(&c->ev, c->m, c->set, c->original, json_array_size(c->code_uses) > 0,
+                       &err)) {
+        fail_decide(c, &err);
+        return;
+    }
+    step_codes(c);
 }
 
 /* The ledger entries of c->m, in the stream's schema (query.c reads them back). */

@@ -1,6 +1,6 @@
 /*
  * The global operations (resources.h): global counters, instant-win draws,
- * campaign budgets and referrals, each reserved by one typed store operation
+ * campaign budgets, referrals and offers' codes, each reserved by one typed store operation
  * under a claim of the event, and given back by one.
  */
 #include "resources.h"
@@ -273,6 +273,53 @@ static void op_budget(claims *cs, json_t *args, resources_done_fn *done, void *a
                       json_integer_value(json_object_get(args, "ttl")), cs->dry, on_granted, oc);
 }
 
+/* ---- offer: one use of a code within the offer's cap; a reversal's give-back ---- */
+
+static void op_offer(claims *cs, json_t *args, resources_done_fn *done, void *arg)
+{
+    const char *name = json_string_value(json_object_get(args, "offer"));
+    claim *c;
+    op_call *oc;
+    if (!name || !pc_valid_name(name)) {
+        misuse(done, arg, "bad offer name");
+        return;
+    }
+    if (!(c = claims_remember(cs, "offer", name))) {
+        out_of_memory(done, arg);
+        return;
+    }
+    if (!(oc = op_call_new(done, arg)))
+        return;
+    if (!cs->dry)
+        claims_index(cs, c);
+    store_offer_take(cs->store, cs->ns, name, c->id,
+                     json_integer_value(json_object_get(args, "cap")),
+                     json_integer_value(json_object_get(args, "off")), cs->dry, on_granted, oc);
+}
+
+static void op_offer_return(claims *cs, json_t *args, resources_done_fn *done, void *arg)
+{
+    const char *name = json_string_value(json_object_get(args, "offer"));
+    const char *used = json_string_value(json_object_get(args, "event"));
+    claim *c;
+    op_call *oc;
+    if (!name || !pc_valid_name(name) || !used || !pc_valid_id(used)) {
+        misuse(done, arg, "bad offer name or event id");
+        return;
+    }
+    if (!(c = claims_remember(cs, "offer_return", name))) {
+        out_of_memory(done, arg);
+        return;
+    }
+    if (!(oc = op_call_new(done, arg)))
+        return;
+    if (!cs->dry)
+        claims_index(cs, c);
+    store_offer_return(cs->store, cs->ns, name, cs->member, used, c->id,
+                       json_integer_value(json_object_get(args, "off")),
+                       json_integer_value(json_object_get(args, "ttl")), cs->dry, on_granted, oc);
+}
+
 /* ---- referral: the first event to claim this member as a referred friend holds it ---- */
 
 typedef struct referral_call {
@@ -334,6 +381,10 @@ void resources_call(claims *cs, const mech_request *req, resources_done_fn *done
         op_budget(cs, req->args, done, arg);
     else if (!strcmp(req->op, "referral"))
         op_referral(cs, req->args, done, arg);
+    else if (!strcmp(req->op, "offer"))
+        op_offer(cs, req->args, done, arg);
+    else if (!strcmp(req->op, "offer_return"))
+        op_offer_return(cs, req->args, done, arg);
     else
         misuse(done, arg, "unknown global operation");
 }
@@ -373,6 +424,8 @@ void resources_release(store *s, const char *ns, const char *op, const char *res
         store_budget_release(s, ns, resource, claim_id, min_age_ms, on_released, r);
     } else if (!strcmp(op, "referral")) {
         store_referral_release(s, ns, resource, claim_id, min_age_ms, on_released, r);
+    } else if (!strcmp(op, "offer") || !strcmp(op, "offer_return")) {
+        store_offer_release(s, ns, resource, claim_id, min_age_ms, on_released, r);
     } else {
         pc_log(PC_LOG_WARN, "claim %s: unknown operation %s; dropped", claim_id, op);
         on_released(r, NULL, 0);

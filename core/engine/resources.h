@@ -6,6 +6,8 @@
  *                                    -> {won, prize, epoch, roll, chance [, reason]}
  *   budget    {budget, amount, max, period, ttl}  -> true (granted) | false
  *   referral  {referrer, type}       -> true (this event holds the member's referral) | false
+ *   offer     {offer, cap, off}      -> true (a use within the cap) | false (used up)
+ *   offer_return {offer, event, off, ttl} -> true (event's use given back) | false (before)
  * and the release of a claim, for the end of an event and for the sweeper.
  */
 #ifndef PUNCHCARD_RESOURCES_H

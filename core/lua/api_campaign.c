@@ -22,22 +22,30 @@
  */
 static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
+int luart_parse_when(const char *s, const char *tz, int64_t *ms)
+{
+    int y, mo, d;
+    char extra;
+    if (pc_time_parse(s, ms) == 0)
+        return 0;
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3) {
+        char noon[32];
+        snprintf(noon, sizeof noon, "%04d-%02d-%02dT12:00:00Z", y, mo, d);
+        if (pc_time_parse(noon, ms) == 0) {
+            /* The local day holding noon UTC is that date for every zone within +-12 h. */
+            *ms = pc_local_day_start(*ms, tz, 0);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* A date or time of a campaign bound -> ms; dates are local midnight in tz. */
 static int64_t campaign_time(lua_State *L, const char *mech, const char *s, const char *tz)
 {
     int64_t ms;
-    int y, mo, d;
-    char extra;
-    if (pc_time_parse(s, &ms) == 0)
+    if (luart_parse_when(s, tz, &ms) == 0)
         return ms;
-    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3) {
-        char noon[32];
-        snprintf(noon, sizeof noon, "%04d-%02d-%02dT12:00:00Z", y, mo, d);
-        if (pc_time_parse(noon, &ms) == 0) {
-            /* The local day holding noon UTC is that date for every zone within +-12 h. */
-            return pc_local_day_start(ms, tz, 0);
-        }
-    }
     luaL_error(L, "mechanic '%s': active: '%s' is not a date (2026-12-01) or an RFC 3339 time",
                mech, s);
     return 0;
@@ -116,8 +124,7 @@ static lua_Integer field_or(lua_State *L, int t, const char *k, lua_Integer def)
     return v;
 }
 
-/* A bound of the campaign (ms) as the reason shows it, in the campaign's time zone. */
-static void bound_text(int64_t ms, const char *tz, char *out, size_t n)
+void luart_when_text(int64_t ms, const char *tz, char *out, size_t n)
 {
     struct tm tm;
     if (pc_local_time(ms, tz, &tm)) {
@@ -142,12 +149,12 @@ static const char *campaign_miss(lua_State *L, int t, int64_t at, char *why, siz
     lua_pop(L, 1); /* tz stays alive in the table */
     lua_Integer from = field_or(L, t, "from", INT64_MIN), to = field_or(L, t, "to", INT64_MAX);
     if (at < from) {
-        bound_text(from, tz, b, sizeof b);
+        luart_when_text(from, tz, b, sizeof b);
         snprintf(why, n, "outside its campaign window: before active.from (%s)", b);
         return why;
     }
     if (at >= to) {
-        bound_text(to, tz, b, sizeof b);
+        luart_when_text(to, tz, b, sizeof b);
         snprintf(why, n, "outside its campaign window: at or after active.to (%s)", b);
         return why;
     }

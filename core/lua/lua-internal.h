@@ -72,6 +72,9 @@ struct mechset {
     json_t *tiers;            /* ["blue", "silver", "gold"]: lowest first, or NULL */
     char *timezone;           /* owned: `timezone "Europe/Paris"`, or NULL (UTC) */
     json_t *experiments;      /* {name: {"control", "spend"}}: `experiment {...}`, or NULL */
+    json_t *offers;           /* {name: declaration}: `offer "name" {...}` (api_offers.c), or NULL */
+    json_t *offer_codes;      /* {normalized shared code: offer name}, or NULL */
+    json_t *offer_pending;    /* the declaration being read (freed with the set on an error) */
 };
 
 /*
@@ -218,6 +221,17 @@ void luart_collect_outcomes(lua_State *L, int base, mech_run *run);
  * percentage); checks both, raising on bad input.
  */
 void luart_campaign_wrap(lua_State *L, int spec, const char *name);
+
+/* api_campaign.c: a date (local midnight in tz) or an RFC 3339 time -> *ms; 0, or -1. */
+int luart_parse_when(const char *s, const char *tz, int64_t *ms);
+
+/* api_campaign.c: a time as reasons show it, "2026-12-01 00:00 Europe/Paris" (into out). */
+void luart_when_text(int64_t ms, const char *tz, char *out, size_t n);
+
+/* api_offers.c: offer "name" {...}, m:redeem_code(), m:issue_code() (docs/mechanics.md, "Offers
+ * and promo codes"). */
+void luart_offers_globals(lua_State *L);
+void luart_offers_methods(lua_State *L);
 
 /* api_campaign.c: experiment "name" {control =, spend =}, the program-wide control groups. */
 void luart_campaign_globals(lua_State *L);

@@ -18,6 +18,7 @@ static const luart_part api_parts[] = {
     {luart_money_globals, luart_money_methods},
     {luart_game_globals, luart_game_methods},
     {luart_campaign_globals, NULL},
+    {luart_offers_globals, luart_offers_methods},
 };
 #define NPARTS (sizeof api_parts / sizeof *api_parts)
 
@@ -28,6 +29,9 @@ static void set_free(mechset *set)
     json_decref(set->currencies);
     json_decref(set->tiers);
     json_decref(set->experiments);
+    json_decref(set->offers);
+    json_decref(set->offer_codes);
+    json_decref(set->offer_pending);
     free(set->timezone);
     for (size_t i = 0; i < set->nmechs; i++) {
         free(set->mechs[i].name);
@@ -556,6 +560,11 @@ int mechset_run(mechset *set, const pc_event *ev, member_state *m, pc_error *err
 json_t *mechset_experiments(const mechset *set)
 {
     return set->experiments;
+}
+
+json_t *mechset_offers(const mechset *set)
+{
+    return set->offers;
 }
 
 const char *mechset_experiment_group(const char *exp, json_t *decl, const char *member)

@@ -33,6 +33,9 @@
  *   lt:<type>     the latest time (ms) of an event of that type (m:last)
  *   x:<exp>       "<group>|<spend>": the member's group in an experiment, and what they
  *                 spent since they entered it (the experiment's figures)
+ *   ou:<offer>    "<at>|<event>": the member's last counted use of a shared offer (once per
+ *                 member; renewed after renew_every)
+ *   oc:<CODE>     "<offer>|<issued>|<used or 0>|<event>": a personal code issued to the member
  * Names (currencies, counters, ...) are 1-64 of a-z 0-9 _ . - and hold no ':'.
  */
 #ifndef PUNCHCARD_SCHEMA_INTERNAL_H
@@ -73,6 +76,8 @@ enum member_kind {
     MEMBER_F_LAST_EVENT, /* le */
     MEMBER_F_LAST_TYPE,  /* lt:<type> */
     MEMBER_F_EXPERIMENT, /* x:<experiment> */
+    MEMBER_F_OFFER_USE,  /* ou:<offer> */
+    MEMBER_F_CODE,       /* oc:<CODE> (a personal code) */
 };
 
 /* Enough for every field name of valid names and ids (names <= 64, event ids <= 128). */

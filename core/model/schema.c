@@ -50,6 +50,8 @@ static const struct {
     [MEMBER_F_LAST_EVENT] = {"le", "", SINGLE},
     [MEMBER_F_LAST_TYPE] = {"lt:", "", NAMED},
     [MEMBER_F_EXPERIMENT] = {"x:", "", NAMED},
+    [MEMBER_F_OFFER_USE] = {"ou:", "", NAMED},
+    [MEMBER_F_CODE] = {"oc:", "", NAMED},
 };
 
 #define NKINDS (sizeof schema / sizeof *schema)

@@ -6,6 +6,7 @@
  *   POST /v1/draws/{name}/rotate     starts a new epoch and reveals the old secret
  *   POST /v1/draws/{name}/refill     {"prize", "add"}: adds prizes to the current period
  *   GET  /v1/leaderboards/{name}?top=&member=&period=   top N and a member's rank
+ *   GET  /v1/offers, /v1/offers/{name}  the offers and promo codes, their uses and cap left
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -68,6 +69,23 @@ void get_experiment(server *s, struct evhttp_request *req, const char *name, con
     pending_req *p;
     if (name_ok(s, req, name) && (p = pending_new(s, req, 0)))
         engine_get_experiment(s->engine, name, on_engine_done, p);
+}
+
+/* GET /v1/offers: the catalogue of offers with their uses */
+void get_offers(server *s, struct evhttp_request *req, const char *name, const char *query)
+{
+    pending_req *p;
+    (void)name;
+    if ((p = pending_new(s, req, 0)))
+        engine_get_offers(s->engine, NULL, on_engine_done, p);
+}
+
+/* GET /v1/offers/{name}: one offer, its uses, what is left of its cap */
+void get_offer(server *s, struct evhttp_request *req, const char *name, const char *query)
+{
+    pending_req *p;
+    if (name_ok(s, req, name) && (p = pending_new(s, req, 0)))
+        engine_get_offers(s->engine, name, on_engine_done, p);
 }
 
 void get_leaderboard(server *s, struct evhttp_request *req, const char *name, const char *query)

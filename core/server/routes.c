@@ -166,6 +166,8 @@ static const struct route {
     {"/v1/experiments/{}", EVHTTP_REQ_GET, get_experiment, SCOPE_READ},
     {"/console", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
     {"/console/{}", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
+    {"/v1/offers", EVHTTP_REQ_GET, get_offers, SCOPE_READ},
+    {"/v1/offers/{}", EVHTTP_REQ_GET, get_offer, SCOPE_READ},
 };
 
 size_t route_count(void)

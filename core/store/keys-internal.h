@@ -25,6 +25,7 @@
  *   NS:{budget:B}:PERIOD | :claim:ID                      a campaign budget
  *   NS:{ref:FRIEND}:by                                    who referred FRIEND
  *   NS:{g:NAME}:counter | :claim:ID                       a global counter
+ *   NS:{offer:O}:uses | :claim:ID | :ret:MEMBER/EVENT      an offer's uses, cap and returns
  *   NS:{lb:L}:PERIOD | :meta                              a leaderboard
  *   NS:{exp:X}:figures  hash  an experiment's figures per group: "<group>:members|events|
  *                             spend|spend_sq", "<group>:issued:<currency>", "...:redeemed:..."

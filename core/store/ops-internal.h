@@ -175,6 +175,23 @@ void store_budget_release(store *s, const char *ns, const char *budget, const ch
                           int64_t min_age_ms, store_int_fn *fn, void *arg);
 
 /*
+ * One use of offer within cap (0: none), adding off to its discount granted:
+ * 1 granted, 0 used up. An offer's release gives a use (or a return) back.
+ */
+void store_offer_take(store *s, const char *ns, const char *offer, const char *claim_id,
+                      int64_t cap, int64_t off, int peek, store_int_fn *fn, void *arg);
+/*
+ * A reversal gives back the use member's event used_event made of offer,
+ * under the reversal's claim_id: 1 given back, 0 when that use was given back
+ * before (by any reversal; remembered mark_ttl_s).
+ */
+void store_offer_return(store *s, const char *ns, const char *offer, const char *member,
+                        const char *used_event, const char *claim_id, int64_t off,
+                        int64_t mark_ttl_s, int peek, store_int_fn *fn, void *arg);
+void store_offer_release(store *s, const char *ns, const char *offer, const char *claim_id,
+                         int64_t min_age_ms, store_int_fn *fn, void *arg);
+
+/*
  * The first claim on friend as a referred member holds it for good: 1 held
  * by this claim, 0 by another. type: the event the referrer will be sent.
  */

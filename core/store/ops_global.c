@@ -14,6 +14,10 @@
  *   NS:{budget:B}:<period>           hash  used, max
  *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key
  *   NS:{ref:FRIEND}:by               hash  referrer, claim, t, type (kept for good)
+ *   NS:{offer:O}:uses                hash  used (uses holding the cap), returned (uses
+ *                                          given back by reversals), discount (money off)
+ *   NS:{offer:O}:claim:<claim id>    hash  t, amount (1 a use, -1 a return), off, key [, mark]
+ *   NS:{offer:O}:ret:<member>/<event> string  the use of that event was given back
  *   NS:claims                        zset  index entry -> when it was listed (ms); on a
  *                                          cluster NS:{claims:K}, K the entry's shard
  */
@@ -186,6 +190,53 @@ void store_budget_release(store *s, const char *ns, const char *budget, const ch
     }
     store_send(s, &store_script_budget_release, "budget_release", store_parse_int, (store_cb)fn,
                arg, 1, 2, argv, NULL);
+}
+
+void store_offer_take(store *s, const char *ns, const char *offer, const char *claim_id,
+                      int64_t cap, int64_t off, int peek, store_int_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX], ckey[PC_KEY_MAX], nc[24], no[24], nt[24];
+    const char *argv[6] = {
+        key, ckey, num(nc, cap), num(no, off), num(nt, CLAIM_TTL_S), peek ? "1" : "0"};
+    if (keys_resource(key, sizeof key, ns, "offer", offer, "uses") < 0 ||
+        keys_claim(ckey, sizeof ckey, ns, "offer", offer, claim_id) < 0) {
+        store_fail_now("offer_take", "key too long", store_parse_int, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_offer_take, "offer_take", store_parse_int, (store_cb)fn, arg, 2, 6,
+               argv, NULL);
+}
+
+void store_offer_return(store *s, const char *ns, const char *offer, const char *member,
+                        const char *used_event, const char *claim_id, int64_t off,
+                        int64_t mark_ttl_s, int peek, store_int_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX], mkey[PC_KEY_MAX], ckey[PC_KEY_MAX], suffix[PC_KEY_MAX];
+    char no[24], nm[24], nt[24];
+    const char *argv[7] = {
+        key, mkey, ckey, num(no, off), num(nm, mark_ttl_s), num(nt, CLAIM_TTL_S), peek ? "1" : "0"};
+    snprintf(suffix, sizeof suffix, "ret:%s/%s", member, used_event);
+    if (keys_resource(key, sizeof key, ns, "offer", offer, "uses") < 0 ||
+        keys_resource(mkey, sizeof mkey, ns, "offer", offer, suffix) < 0 ||
+        keys_claim(ckey, sizeof ckey, ns, "offer", offer, claim_id) < 0) {
+        store_fail_now("offer_return", "key too long", store_parse_int, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_offer_return, "offer_return", store_parse_int, (store_cb)fn, arg, 3,
+               7, argv, NULL);
+}
+
+void store_offer_release(store *s, const char *ns, const char *offer, const char *claim_id,
+                         int64_t min_age_ms, store_int_fn *fn, void *arg)
+{
+    char ckey[PC_KEY_MAX], age[24];
+    const char *argv[2] = {ckey, num(age, min_age_ms)};
+    if (keys_claim(ckey, sizeof ckey, ns, "offer", offer, claim_id) < 0) {
+        store_fail_now("offer_release", "key too long", store_parse_int, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_offer_release, "offer_release", store_parse_int, (store_cb)fn, arg,
+               1, 2, argv, NULL);
 }
 
 void store_referral_take(store *s, const char *ns, const char *friend_id, const char *referrer,

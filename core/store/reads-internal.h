@@ -73,6 +73,9 @@ typedef void store_pool_fn(void *arg, const store_error *err, const store_pool *
 void store_read_pool(store *s, const char *ns, const char *draw, const char *prize,
                      const char *period, store_pool_fn *fn, void *arg);
 
+/* An offer's uses hash: used, returned, discount (ops_global.c). */
+void store_read_offer(store *s, const char *ns, const char *offer, store_pairs_fn *fn, void *arg);
+
 /* An experiment's figures hash (keys-internal.h lists its fields). */
 void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
                            void *arg);

@@ -142,6 +142,13 @@ void store_read_board_meta(store *s, const char *ns, const char *board, store_pa
               fn, arg);
 }
 
+void store_read_offer(store *s, const char *ns, const char *offer, store_pairs_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX];
+    read_hash(s, "read_offer", key, keys_resource(key, sizeof key, ns, "offer", offer, "uses"), fn,
+              arg);
+}
+
 void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
                            void *arg)
 {

@@ -63,6 +63,15 @@ json_t *mechset_describe(const mechset *set);
  */
 json_t *mechset_experiments(const mechset *set);
 
+/*
+ * The program's offers (`offer "name" {...}`, docs/mechanics.md "Offers and
+ * promo codes"): {name: {"offer", "code"?, "personal", "from"?, "to"? (ms),
+ * "tz", "min_order"?, "percent" or "amount", "once_per_member",
+ * "renew_every"?, "cap"?, "valid_for"?, "prefix"?, "description"?}},
+ * borrowed from the set; NULL when none is declared.
+ */
+json_t *mechset_offers(const mechset *set);
+
 /* 1 when some mechanic reacts to events of this type. */
 int mechset_handles(const mechset *set, const char *type);
 

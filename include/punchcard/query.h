@@ -78,6 +78,15 @@ void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *p
                         const char *per, engine_done_fn *done, void *arg);
 
 /*
+ * GET /v1/offers (name NULL: {"offers": [...]}, every declared offer in name
+ * order) and GET /v1/offers/{name} (the one offer; 404 for one neither
+ * declared nor ever used): each offer as declared (code, discount, window,
+ * minimum, per-member rule, cap) with "uses", "returned", "discount" (money
+ * off granted), "left" of the cap and "valid_now" at the engine's clock.
+ */
+void engine_get_offers(engine *e, const char *name, engine_done_fn *done, void *arg);
+
+/*
  * GET /v1/experiments/{name}: per group (control, treatment) the members,
  * events, spend and spend per member, currency issued and redeemed; the lift
  * of spend per member with its 95% confidence interval. 404 for an experiment

@@ -24,6 +24,17 @@ mechanic "spring-bonus" {
   run = function(ev, m) m:earn("stars", 1) end,
 }
 
+-- An offer: its code used in an order, then GET /v1/offers.
+offer "fixture10" { code = "FIXTURE-10", discount = {percent = 10}, cap = 100,
+                    from = "2026-01-01", once_per_member = true, renew_every = "2w" }
+
+mechanic "fixture-code" {
+  on = "order",
+  run = function(ev, m)
+    if ev.data.code then m:redeem_code(ev.data.code, ev.data.total) end
+  end,
+}
+
 -- A script error: the event fails with 422 mechanic_error.
 mechanic "boom" {
   on = "boom",

@@ -125,6 +125,13 @@ static void each_operation_touches_one_slot(void **state)
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "budget", "bonus", "2026-02") > 0);
     assert_true(keys_claim(k[1], PC_KEY_MAX, "pc", "budget", "bonus", "ann/e1/budget/b") > 0);
     one_slot("a budget", k, 2);
+
+    /* offer_take, offer_return and offer_release: uses, the mark of a return, claims */
+    assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "offer", "summer10", "uses") > 0);
+    assert_true(keys_resource(k[1], PC_KEY_MAX, "pc", "offer", "summer10", "ret:ann/o:1") > 0);
+    assert_true(keys_claim(k[2], PC_KEY_MAX, "pc", "offer", "summer10",
+                           "ann/reverse-o:1/offer_return/summer10") > 0);
+    one_slot("an offer", k, 3);
     /* counter_reserve: the counter and its claim */
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "g", "visits", "counter") > 0);
     assert_true(keys_claim(k[1], PC_KEY_MAX, "pc", "g", "visits", "ann/e1/count/visits") > 0);

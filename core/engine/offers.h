@@ -1,0 +1,32 @@
+/*
+ * Offers and promo codes, the engine's part (offers.c): what a reversal gives
+ * back of the codes the reversed event used. GET /v1/offers is in
+ * include/punchcard/query.h.
+ */
+#ifndef PUNCHCARD_OFFERS_H
+#define PUNCHCARD_OFFERS_H
+
+#include "punchcard/event.h"
+#include "model/member-internal.h"
+
+#include <jansson.h>
+
+/*
+ * For a whole reversal ev (no currency, amount or items) of the event whose
+ * stored response is original: gives back on m the member's records of the
+ * codes it used (a personal code is unused again, a once-per-member use is
+ * forgotten), while they still name that event. Returns a new array of the
+ * uses to give back to each offer's cap: [{"offer", "code", "event", "off",
+ * "member_side"}] (empty for a partial reversal or an event that used no
+ * code); NULL when out of memory.
+ */
+json_t *offers_reverse_member(const pc_event *ev, member_state *m, json_t *original);
+
+/*
+ * After the cap's answer for use (an element of that array): returned says
+ * the cap got the use back now. Reports {"kind": "code_returned", "offer",
+ * "code", "cap"} when anything was given back. 0, or -1 when out of memory.
+ */
+int offers_returned(member_state *m, json_t *use, int returned);
+
+#endif
