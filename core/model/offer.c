@@ -91,10 +91,10 @@ void offer_personal_code(const char *offer, const char *prefix, const char *memb
     int len = snprintf(buf, sizeof buf, "%s\n%s\n%s\n%d", member, event_id, offer, n);
     pc_sha256_hex(buf, len > 0 && (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1, hex);
     if (prefix) {
-        for (; prefix[at] && at < OFFER_CODE_MAX - 9; at++)
+        for (; at < OFFER_CODE_MAX - 9 && prefix[at]; at++)
             out[at] = prefix[at];
     } else {
-        for (; offer[at] && at < OFFER_CODE_MAX - 9; at++)
+        for (; at < OFFER_CODE_MAX - 9 && offer[at]; at++)
             out[at] =
                 (char)(offer[at] >= 'a' && offer[at] <= 'z' ? offer[at] - 'a' + 'A' : offer[at]);
     }
