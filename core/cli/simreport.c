@@ -23,6 +23,7 @@ struct sim_report {
     json_t *prizes, *badges, *other;
     json_t *counters; /* name -> {"counted", "highest"} */
     json_t *draws;    /* name -> {"drawn", "won", "lost (REASON)"} */
+    json_t *offers;   /* name -> {"uses", "discount", "returned", "discount_returned", "issued"} */
     member_slot *members;
     size_t nmembers, cap; /* open addressing, cap a power of two */
     char **tiers;
@@ -45,12 +46,13 @@ sim_report *simrep_new(void)
     r->other = json_object();
     r->counters = json_object();
     r->draws = json_object();
+    r->offers = json_object();
     r->expfigs = json_object();
     r->periods = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
-        !r->draws || !r->expfigs || !r->periods || !r->members) {
+        !r->draws || !r->offers || !r->expfigs || !r->periods || !r->members) {
         simrep_free(r);
         return NULL;
     }
@@ -68,6 +70,7 @@ void simrep_free(sim_report *r)
     json_decref(r->other);
     json_decref(r->counters);
     json_decref(r->draws);
+    json_decref(r->offers);
     json_decref(r->exps);
     json_decref(r->expfigs);
     json_decref(r->periods);
@@ -164,6 +167,8 @@ static json_t *sub_object(json_t *obj, const char *key, const char *const *field
 static const char *const currency_fields[] = {"issued", "redeemed", "expired", NULL};
 static const char *const counter_fields[] = {"counted", "highest", NULL};
 static const char *const draw_fields[] = {"drawn", "won", NULL};
+static const char *const offer_fields[] = {"uses", "discount", "returned", "discount_returned",
+                                           "issued", NULL};
 
 void simrep_set_per(sim_report *r, const char *per)
 {
@@ -235,6 +240,22 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
         } else {
             snprintf(lost, sizeof lost, "lost (%s)", why ? why : "no reason given");
             bump(d, lost, 1);
+        }
+    } else if ((!strcmp(kind, "discount") || !strcmp(kind, "code_returned") ||
+                !strcmp(kind, "code")) &&
+               (name = json_string_value(json_object_get(o, "offer")))) {
+        /* A code's use and the money off it granted; a use a reversal gave back; a personal
+         * code issued. */
+        json_t *d = sub_object(r->offers, name, offer_fields);
+        long long off = json_integer_value(json_object_get(o, "off"));
+        if (kind[0] == 'c' && kind[4] == '\0') {
+            bump(d, "issued", 1);
+        } else if (kind[0] == 'd') {
+            bump(d, "uses", 1);
+            bump(d, "discount", off);
+        } else if (json_is_true(json_object_get(o, "cap"))) {
+            bump(d, "returned", 1);
+            bump(d, "discount_returned", off);
         }
     } else if (!strcmp(kind, "message")) {
         r->messages++;
@@ -382,11 +403,11 @@ json_t *simrep_json(const sim_report *r)
     }
     if (none)
         json_object_set_new(tiers, "(none)", json_integer(none));
-    json_t *out = json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
+    json_t *out = json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
                      "events", "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed,
                      "duplicates", (json_int_t)r->duplicates, "errors", r->errors, "members",
                      (json_int_t)r->nmembers, "currencies", r->currencies, "prizes", r->prizes,
-                     "badges", r->badges, "counters", r->counters, "draws", r->draws, "tiers",
+                     "badges", r->badges, "counters", r->counters, "draws", r->draws, "offers", r->offers, "tiers",
                      tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
     if (out && json_object_size(r->expfigs))
         json_object_set(out, "experiments", r->expfigs);
@@ -437,6 +458,7 @@ static const struct section {
     {"badges", "badges awarded", FLAT, NULL, 0},
     {"counters", "counters", NESTED, counter_fields, 0},
     {"draws", "draws", NESTED, draw_fields, 1},
+    {"offers", "offers and codes", NESTED, offer_fields, 0},
     {"tiers", "members per tier", FLAT, NULL, 0},
     {"messages", "messages", SCALAR, NULL, 0},
     {"other_outcomes", "other outcomes", FLAT, NULL, 0},

@@ -4,6 +4,7 @@
 #include "builtin.h"
 #include "model/lots-internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int builtin_reserved_type(const char *type)
@@ -211,6 +212,39 @@ static const char *stats_kind(const member_entry *en)
     return NULL; /* a release moves pending to available: counted when issued */
 }
 
+/*
+ * The offers' figures: a code's use ("discount" outcome with its offer) and
+ * a use a reversal gave back to the cap ("code_returned"), as moves of the
+ * pseudo-currency "@<offer>" (no currency name starts with '@'; the reader
+ * shows them apart): uses, discount; returned, discount_returned.
+ */
+static int offer_moves(const member_state *m, json_t *moves)
+{
+    json_t *o;
+    size_t i;
+    json_array_foreach(m->outcomes, i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *offer = json_string_value(json_object_get(o, "offer"));
+        json_int_t off = json_integer_value(json_object_get(o, "off"));
+        char cur[PC_TYPE_MAX + 2];
+        int use;
+        if (!kind || !offer || !pc_valid_name(offer))
+            continue;
+        use = !strcmp(kind, "discount");
+        if (!use && !(!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap"))))
+            continue;
+        snprintf(cur, sizeof cur, "@%s", offer);
+        if (json_array_append_new(moves, json_pack("[s, s, i]", cur, use ? "uses" : "returned",
+                                                   1)) ||
+            (off > 0 && json_array_append_new(moves, json_pack("[s, s, I]", cur,
+                                                               use ? "discount"
+                                                                   : "discount_returned",
+                                                               off))))
+            return -1;
+    }
+    return 0;
+}
+
 int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *err)
 {
     int64_t due, bal;
@@ -260,6 +294,10 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
         json_array_append_new(mv, json_string_nocheck(k));
         json_array_append_new(mv, json_integer(amount < 0 ? -amount : amount));
         json_array_append_new(moves, mv);
+    }
+    if (offer_moves(m, moves)) {
+        json_decref(moves);
+        return pc_fail(err, 500, "internal", "out of memory");
     }
     if (json_array_size(moves)) {
         pc_time_format(ev->at_ms, day, sizeof day);

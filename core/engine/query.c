@@ -569,6 +569,8 @@ typedef struct figures_read {
     read_op op;
     json_t *days;  /* {"YYYY-MM-DD": {currency: {kind: n}}} */
     json_t *total; /* {currency: {kind: n}}; NULL for a partner's summary */
+    json_t *offer_days;  /* {"YYYY-MM-DD": {offer: {kind: n}}}: the offers' figures */
+    json_t *offer_total; /* {offer: {kind: n}} */
     char partner[PC_TYPE_MAX + 1];
     char to_day[11];       /* the last day asked for; later days were read for outstanding only */
     int daily_outstanding; /* every day from the asked ones to today was read */
@@ -581,8 +583,12 @@ typedef struct day_read {
     char day[11];
 } day_read;
 
-/* Adds the "<currency>:<kind>" figures of pairs into into[currency][kind]. */
-static void add_figures(json_t *into, const store_pairs *p)
+/*
+ * Adds the "<currency>:<kind>" figures of pairs into into[currency][kind];
+ * an offer's ("@<offer>:<kind>", builtin.c) into offers[offer][kind], or
+ * nowhere when offers is NULL.
+ */
+static void add_figures(json_t *into, json_t *offers, const store_pairs *p)
 {
     for (size_t i = 0; i + 1 < p->n; i += 2) {
         char cur[100];
@@ -592,7 +598,15 @@ static void add_figures(json_t *into, const store_pairs *p)
             continue;
         memcpy(cur, f, (size_t)(colon - f));
         cur[colon - f] = '\0';
-        if (!(c = json_object_get(into, cur))) {
+        if (cur[0] == '@') {
+            if (!offers || !cur[1])
+                continue;
+            if (!(c = json_object_get(offers, cur + 1))) {
+                c = json_pack("{s:i, s:i, s:i, s:i}", "uses", 0, "returned", 0, "discount", 0,
+                              "discount_returned", 0);
+                json_object_set_new(offers, cur + 1, c);
+            }
+        } else if (!(c = json_object_get(into, cur))) {
             c = json_pack("{s:i, s:i, s:i, s:i}", "issued", 0, "redeemed", 0, "expired", 0,
                           "reversed", 0);
             json_object_set_new(into, cur, c);
@@ -609,9 +623,18 @@ static void on_day(void *arg, const store_error *err, const store_pairs *pairs)
         op_store_fail(&q->op, err);
     } else if (pairs->n) {
         json_t *into = d->day[0] ? json_object() : q->total;
-        add_figures(into, pairs);
+        /* The offers of the days asked (later ones are read for outstanding only). */
+        json_t *offers = !q->offer_days                        ? NULL
+                         : !d->day[0]                          ? q->offer_total
+                         : strcmp(d->day, q->to_day) <= 0 ? json_object()
+                                                               : NULL;
+        add_figures(into, offers, pairs);
         if (d->day[0])
             json_object_set_new(q->days, d->day, into);
+        if (d->day[0] && offers && json_object_size(offers))
+            json_object_set_new(q->offer_days, d->day, offers);
+        else if (d->day[0])
+            json_decref(offers);
     }
     free(d);
     op_release(&q->op);
@@ -769,7 +792,8 @@ static void figures_finish(read_op *op)
         daily_outstanding(q);
         if (op->failed)
             return;
-        op->body = json_pack("{s:O, s:O}", "days", q->days, "total", q->total);
+        op->body = json_pack("{s:O, s:O, s:{s:O, s:O}}", "days", q->days, "total", q->total,
+                             "offers", "days", q->offer_days, "total", q->offer_total);
     }
     if (op->body && q->per) {
         json_object_set_new(op->body, "per", json_string(cal_period_name(q->per)));
@@ -782,6 +806,8 @@ static void figures_drop(read_op *op)
     figures_read *q = (figures_read *)op;
     json_decref(q->days);
     json_decref(q->total);
+    json_decref(q->offer_days);
+    json_decref(q->offer_total);
 }
 
 /* The start (ms, UTC) of the day holding ms, also before 1970. */
@@ -835,7 +861,9 @@ void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *p
         op_fail(&q->op, 400, "bad_request", "per is day, week, month or year");
     } else if (partner && !pc_valid_name(partner)) {
         op_fail(&q->op, 400, "bad_request", "bad partner name");
-    } else if (!(q->days = json_object()) || (!partner && !(q->total = json_object()))) {
+    } else if (!(q->days = json_object()) ||
+               (!partner && (!(q->total = json_object()) || !(q->offer_days = json_object()) ||
+                             !(q->offer_total = json_object())))) {
         op_fail(&q->op, 500, "internal", "out of memory");
     } else {
         snprintf(q->partner, sizeof q->partner, "%s", partner ? partner : "");

@@ -32,7 +32,11 @@ static const char game_lua[] =
     "mechanic 'bonus' { on = 'bonus', run = function(ev, m)\n"
     "  if m:budget('bonus', 10, {max = 100, per = 'day'}) then m:incr('bonus', 10) end\n"
     "end }\n"
-    "mechanic 'visit' { on = 'visit', run = function(ev, m) m:earn('stars', 1) end }\n";
+    "mechanic 'visit' { on = 'visit', run = function(ev, m) m:earn('stars', 1) end }\n"
+    "offer 'last5' { code = 'LAST-5', discount = {percent = 20}, cap = 5 }\n"
+    "mechanic 'code' { on = 'code', run = function(ev, m)\n"
+    "  if m:redeem_code('last-5', 100) then m:incr('coded') end\n"
+    "end }\n";
 
 static int start_punchd(punchd_proc *p)
 {
@@ -120,6 +124,23 @@ static void a_budget_is_never_overspent(void **state)
         given += counter_of(punchd.port, who, "bonus");
     }
     assert_int_equal(given, 100);
+}
+
+static void a_code_cap_gives_exactly_its_uses(void **state)
+{
+    enum { N = 30 };
+    long long coded = 0;
+    http_resp r;
+    race("code", "coder", N);
+    for (int i = 0; i < N; i++) {
+        char who[32];
+        snprintf(who, sizeof who, "coder%d", i);
+        coded += counter_of(punchd.port, who, "coded");
+    }
+    assert_int_equal(coded, 5);
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/offers/last5", NULL, &r), 0);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "left")), 0);
+    h_resp_free(&r);
 }
 
 /* Sends one visit; its status (0 when punchd did not answer). */
@@ -351,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_prize_pool_gives_exactly_its_size),
         cmocka_unit_test(a_budget_is_never_overspent),
+        cmocka_unit_test(a_code_cap_gives_exactly_its_uses),
         cmocka_unit_test(two_punchd_apply_each_event_once),
         cmocka_unit_test(a_slot_migrated_while_events_flow_loses_nothing),
         cmocka_unit_test(the_sweeper_reads_every_shard_of_the_claims),

@@ -7,6 +7,7 @@
  * /v1/offers and /v1/offers/{name} count what the events said.
  */
 #include "harness.h"
+#include "harness_run.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static tmpredis redis;
 static punchd_proc punchd;
@@ -293,6 +295,85 @@ static void the_catalogue_counts_what_the_events_said(void **state)
     h_resp_free(&r);
 }
 
+/* The offers' figures of GET /v1/stats have landed (they are written after the commits). */
+static int stats_landed(void *arg)
+{
+    http_resp r;
+    int ok = 0;
+    (void)arg;
+    if (h_http(punchd.port, "GET", "/v1/stats?from=2026-06-01&to=2026-06-01", NULL, &r) == 0 &&
+        r.status == 200) {
+        json_t *duo =
+            json_object_get(json_object_get(json_object_get(r.json, "offers"), "total"), "duo");
+        ok = json_integer_value(json_object_get(duo, "returned")) == 1;
+    }
+    h_resp_free(&r);
+    return ok;
+}
+
+static void the_figures_count_uses_and_discount_granted(void **state)
+{
+    json_t *st, *offers, *day, *total;
+    assert_int_equal(h_wait_until(stats_landed, NULL, 5000), 1);
+    st = get_json("/v1/stats?from=2026-06-01&to=2026-06-01");
+    offers = json_object_get(st, "offers");
+    day = json_object_get(json_object_get(offers, "days"), "2026-06-01");
+    total = json_object_get(offers, "total");
+    /* d-1 and d-3 used DUO that day (d-1 was reversed later, at the clock's now). */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(day, "duo"), "uses")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(day, "duo"), "discount")),
+                     200);
+    const char *names[] = {"duo", "launch", "summer", "vip"};
+    const long long uses[] = {2, 7, 5, 2}, returned[] = {1, 0, 1, 1}, off[] = {200, 700, 500, 400},
+                    back[] = {100, 0, 100, 200};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *o = json_object_get(total, names[i]);
+        if (json_integer_value(json_object_get(o, "uses")) != uses[i] ||
+            json_integer_value(json_object_get(o, "returned")) != returned[i] ||
+            json_integer_value(json_object_get(o, "discount")) != off[i] ||
+            json_integer_value(json_object_get(o, "discount_returned")) != back[i])
+            fail_msg("%s: %s", names[i], json_dumps(o, 0));
+    }
+    /* The offers are not currencies. */
+    assert_null(json_object_get(json_object_get(st, "total"), "@duo"));
+    json_decref(st);
+}
+
+/* punch simulate counts the uses and the discount of a history, through the same caps. */
+static void simulate_reports_uses_and_discount_per_offer(void **state)
+{
+    char hist[512];
+    FILE *f;
+    h_proc_out out;
+    json_t *rep, *offers;
+    snprintf(hist, sizeof hist, "%s/history.jsonl", scripts);
+    assert_non_null(f = fopen(hist, "w"));
+    for (int i = 0; i < 10; i++)
+        fprintf(f,
+                "{\"type\":\"order\",\"member\":\"sim%d\",\"at\":\"2026-03-01T10:00:00Z\","
+                "\"data\":{\"code\":\"LAUNCH-7\",\"total\":200}}\n",
+                i);
+    for (int i = 0; i < 2; i++)
+        fprintf(f,
+                "{\"type\":\"order\",\"member\":\"ann\",\"at\":\"2026-03-0%dT10:00:00Z\","
+                "\"data\":{\"code\":\"ÉTÉ-10 ☀\",\"total\":1500}}\n",
+                i + 1);
+    fclose(f);
+    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--scripts", scripts, hist, NULL};
+    assert_int_equal(h_run(argv, NULL, NULL, 60000, &out), 0);
+    if (out.status != 0 || !(rep = json_loads(out.out, 0, NULL)))
+        fail_msg("punch simulate: %d\n%s\n%s", out.status, out.out, out.err);
+    offers = json_object_get(json_object_get(json_object_get(rep, "scripts"), "figures"), "offers");
+    if (json_integer_value(json_object_get(json_object_get(offers, "launch"), "uses")) != 7 ||
+        json_integer_value(json_object_get(json_object_get(offers, "launch"), "discount")) != 700 ||
+        json_integer_value(json_object_get(json_object_get(offers, "summer"), "uses")) != 1 ||
+        json_integer_value(json_object_get(json_object_get(offers, "summer"), "discount")) != 100)
+        fail_msg("offers: %s", json_dumps(offers, 0));
+    json_decref(rep);
+    h_proc_out_free(&out);
+    unlink(hist);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +383,8 @@ int main(void)
         cmocka_unit_test(a_reversal_gives_the_code_back_once),
         cmocka_unit_test(a_personal_code_is_for_its_member_only),
         cmocka_unit_test(the_catalogue_counts_what_the_events_said),
+        cmocka_unit_test(the_figures_count_uses_and_discount_granted),
+        cmocka_unit_test(simulate_reports_uses_and_discount_per_offer),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
