@@ -30,12 +30,14 @@ enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 typedef struct import_opts {
     const char *file;
-    char url[1024];        /* .../v1/events/batch */
+    char url[1100];        /* .../v1/events/batch[?replay=1] */
     const char *unix_path; /* or NULL */
     char checkpoint[1024];
     int batch;
     int retries;
     long timeout_ms;
+    int live;        /* --live: no replay hold (the events are current, not history) */
+    char base[1024]; /* .../v1/events/batch, without the query */
 } import_opts;
 
 /* A batch being sent: the lines and where each came from. */
@@ -347,6 +349,36 @@ static int import_file(import_run *r, FILE *f)
     return ret;
 }
 
+/*
+ * The replay hold (docs/architecture.md, "The sweeper"): an empty POST of
+ * the batch route with ?replay=1 holds every sweeper of the program until
+ * punchd answers (so the history's old `at` are not overtaken by wall-clock
+ * expiry), and ?replay=end lets them go at the end. 0, or -1 (printed).
+ */
+static int replay_mark(import_run *r, const char *query)
+{
+    char url[1100], err[CURL_ERROR_SIZE] = "";
+    resp_buf b = {0};
+    long status = 0;
+    CURLcode rc;
+    snprintf(url, sizeof url, "%s?%s", r->o->base, query);
+    curl_easy_setopt(r->curl, CURLOPT_URL, url);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, err);
+    rc = curl_easy_perform(r->curl);
+    curl_easy_setopt(r->curl, CURLOPT_URL, r->o->url);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        fprintf(stderr, "punch import: the replay hold (?%s): %s %s\n", query,
+                rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "HTTP",
+                b.data ? b.data : "");
+    free(b.data);
+    return status == 200 ? 0 : -1;
+}
+
 static const char import_help[] =
     "usage: punch import FILE.jsonl [options]\n"
     "Sends a history of events (one JSON object a line) to punchd's POST /v1/events/batch.\n"
@@ -359,17 +391,23 @@ static const char import_help[] =
     "  --url URL        punchd's base URL (default $PUNCHD_URL or " IMPORT_DEFAULT_URL ")\n"
     "  --unix PATH      connect through punchd's Unix socket\n"
     "  --timeout-ms N   give up on one request after N ms (default 60000)\n"
+    "  --live           the events are current: do not hold punchd's sweepers (by default\n"
+    "                   they wait, so wall-clock expiry does not overtake the history)\n"
     "The API key, when punchd wants one, comes from $PUNCHD_API_KEY.\n"
     "Exit status: 0 when every event applied (or had been), 1 when some were refused (each\n"
     "printed with its line), 3 when punchd could not be reached, 2 on bad usage.\n";
 
 static int parse_args(int argc, char **argv, import_opts *o, int *exit_out)
 {
-    static const struct option longs[] = {
-        {"batch", required_argument, 0, 'b'},   {"checkpoint", required_argument, 0, 'k'},
-        {"retries", required_argument, 0, 'r'}, {"url", required_argument, 0, 'u'},
-        {"unix", required_argument, 0, 'U'},    {"timeout-ms", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option longs[] = {{"batch", required_argument, 0, 'b'},
+                                          {"checkpoint", required_argument, 0, 'k'},
+                                          {"retries", required_argument, 0, 'r'},
+                                          {"url", required_argument, 0, 'u'},
+                                          {"unix", required_argument, 0, 'U'},
+                                          {"timeout-ms", required_argument, 0, 'T'},
+                                          {"live", no_argument, 0, 'L'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     const char *env = getenv("PUNCHD_URL"), *base = env && *env ? env : IMPORT_DEFAULT_URL;
     const char *checkpoint = NULL;
     size_t blen;
@@ -400,6 +438,9 @@ static int parse_args(int argc, char **argv, import_opts *o, int *exit_out)
         case 'T':
             o->timeout_ms = atol(optarg) > 0 ? atol(optarg) : 60000;
             break;
+        case 'L':
+            o->live = 1;
+            break;
         case 'h':
             fputs(import_help, stdout);
             *exit_out = 0;
@@ -419,7 +460,8 @@ static int parse_args(int argc, char **argv, import_opts *o, int *exit_out)
     blen = strlen(base);
     if (blen && base[blen - 1] == '/')
         blen--;
-    snprintf(o->url, sizeof o->url, "%.*s/v1/events/batch", (int)blen, base);
+    snprintf(o->base, sizeof o->base, "%.*s/v1/events/batch", (int)blen, base);
+    snprintf(o->url, sizeof o->url, "%s%s", o->base, o->live ? "" : "?replay=1");
     snprintf(o->checkpoint, sizeof o->checkpoint, "%s", checkpoint ? checkpoint : "");
     if (!checkpoint)
         snprintf(o->checkpoint, sizeof o->checkpoint, "%s.checkpoint", o->file);
@@ -468,7 +510,15 @@ int cmd_import(int argc, char **argv)
         curl_easy_setopt(r.curl, CURLOPT_WRITEFUNCTION, on_body);
         if (o.unix_path)
             curl_easy_setopt(r.curl, CURLOPT_UNIX_SOCKET_PATH, o.unix_path);
-        ret = import_file(&r, f);
+        if (!o.live && replay_mark(&r, "replay=1")) {
+            fprintf(stderr, "punch import: punchd did not take the replay hold; --live sends "
+                            "without it\n");
+            ret = EXIT_UNREACHABLE;
+        } else {
+            ret = import_file(&r, f);
+            if (!o.live)
+                replay_mark(&r, "replay=end");
+        }
         printf("{\"applied\": %lld, \"duplicates\": %lld, \"refused\": %lld, \"lines\": %lld}\n",
                r.applied, r.duplicates, r.refused, r.lines_done);
     }

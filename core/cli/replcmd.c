@@ -153,7 +153,7 @@ static void catch_up(repl *r)
         return;
     before = engine_sweeper_ticks(r->sweeper);
     engine_sweep_now(r->sweeper);
-    while (!nothing_due(r) && pc_mono_ms() < deadline) {
+    while ((!nothing_due(r) || engine_sweeper_busy(r->sweeper)) && pc_mono_ms() < deadline) {
         struct timeval tick = {0, 20000};
         event_base_loopexit(r->s.base, &tick);
         event_base_dispatch(r->s.base);

@@ -21,6 +21,7 @@ struct engine {
     size_t max_outcomes, max_keys; /* per-event caps of the runs (0: mechset's defaults) */
     int no_figures;
     int64_t claim_timeout_ms; /* unconfirmed claims older than this are swept */
+    int send_rate;            /* events a period close sends per second */
     int64_t (*clock)(void *);
     void *clock_arg;
     const char *answer_text; /* engine_answer_text(), while a done callback runs */

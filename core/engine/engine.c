@@ -78,6 +78,7 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     e->max_outcomes = cfg ? cfg->max_outcomes : 0;
     e->max_keys = cfg ? cfg->max_keys : 0;
     e->claim_timeout_ms = cfg && cfg->claim_timeout_ms > 0 ? cfg->claim_timeout_ms : 120000;
+    e->send_rate = cfg && cfg->send_rate > 0 ? cfg->send_rate : 1000;
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
     e->no_figures = cfg ? cfg->no_figures : 0;

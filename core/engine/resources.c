@@ -6,6 +6,7 @@
 #include "resources.h"
 #include "model/draw-internal.h"
 #include "store/ops-internal.h"
+#include "store/reads-internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -371,9 +372,79 @@ static void op_referral(claims *cs, json_t *args, resources_done_fn *done, void 
     store_referral_take(cs->store, cs->ns, cs->member, by, type, c->id, cs->dry, on_referral, r);
 }
 
+/* ---- reads: what all members share, taken as it is now (no claim, nothing taken) ---- */
+
+static void on_counter_read(void *arg, const store_error *err, int64_t value)
+{
+    on_counted(arg, err, value);
+}
+
+static void on_top_read(void *arg, const store_error *err, size_t n, const store_score *top)
+{
+    json_t *list;
+    if (err) {
+        op_fail(arg, err);
+        return;
+    }
+    list = json_array();
+    for (size_t i = 0; list && i < n; i++)
+        if (json_array_append_new(list, json_pack("{s:I, s:s, s:I}", "rank", (json_int_t)(i + 1),
+                                                  "member", top[i].member, "score",
+                                                  (json_int_t)top[i].score))) {
+            json_decref(list);
+            list = NULL;
+        }
+    op_answer(arg, list);
+}
+
+static void on_rank_read(void *arg, const store_error *err, int64_t rank, int64_t score)
+{
+    if (err)
+        op_fail(arg, err);
+    else if (rank < 0)
+        op_answer(arg, json_null());
+    else
+        op_answer(arg, json_pack("{s:I, s:I}", "rank", (json_int_t)(rank + 1), "score",
+                                 (json_int_t)score));
+}
+
+static void op_read(claims *cs, const char *op, json_t *args, resources_done_fn *done, void *arg)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    const char *board = json_string_value(json_object_get(args, "board"));
+    const char *period = json_string_value(json_object_get(args, "period"));
+    const char *member = json_string_value(json_object_get(args, "member"));
+    op_call *oc;
+    if (!strcmp(op, "read_counter") ? !name || !pc_valid_name(name)
+                                    : !board || !pc_valid_name(board) || !period) {
+        misuse(done, arg, "bad counter or leaderboard name");
+        return;
+    }
+    if (!strcmp(op, "board_rank") && (!member || !pc_valid_id(member))) {
+        misuse(done, arg, "bad member id");
+        return;
+    }
+    if (!(oc = op_call_new(done, arg)))
+        return;
+    if (!strcmp(op, "read_counter"))
+        store_read_counter(cs->store, cs->ns, name, on_counter_read, oc);
+    else if (!strcmp(op, "board_top"))
+        store_read_board_top(cs->store, cs->ns, board, period,
+                             (int)json_integer_value(json_object_get(args, "n")), on_top_read, oc);
+    else
+        store_read_board_rank(cs->store, cs->ns, board, period, member, on_rank_read, oc);
+}
+
+int resources_is_read(const char *op)
+{
+    return !strcmp(op, "read_counter") || !strcmp(op, "board_top") || !strcmp(op, "board_rank");
+}
+
 void resources_call(claims *cs, const mech_request *req, resources_done_fn *done, void *arg)
 {
-    if (!strcmp(req->op, "counter"))
+    if (resources_is_read(req->op))
+        op_read(cs, req->op, req->args, done, arg);
+    else if (!strcmp(req->op, "counter"))
         op_counter(cs, req->args, done, arg);
     else if (!strcmp(req->op, "draw"))
         op_draw(cs, req->args, done, arg);

@@ -8,6 +8,10 @@
  *   referral  {referrer, type}       -> true (this event holds the member's referral) | false
  *   offer     {offer, cap, off}      -> true (a use within the cap) | false (used up)
  *   offer_return {offer, event, off, ttl} -> true (event's use given back) | false (before)
+ * and reads, which take no claim and nothing (a look at the value now):
+ *   read_counter {name}                 -> the counter's value
+ *   board_top    {board, period, n}     -> [{rank (1 = best), member, score}]
+ *   board_rank   {board, period, member} -> {rank, score} | null
  * and the release of a claim, for the end of an event and for the sweeper.
  */
 #ifndef PUNCHCARD_RESOURCES_H
@@ -29,6 +33,9 @@ typedef void resources_done_fn(void *arg, json_t *result, const pc_error *err);
 
 /* Performs req for the event whose claims are cs (borrowed until done), then calls done. */
 void resources_call(claims *cs, const mech_request *req, resources_done_fn *done, void *arg);
+
+/* 1 when op is one of the reads (allowed in a period close, which has no claims). */
+int resources_is_read(const char *op);
 
 /*
  * Gives back claim_id of op on resource; with min_age_ms > 0 only when the

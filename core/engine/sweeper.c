@@ -14,21 +14,37 @@
  * any other is released; a referral's follow-up whose friend's event
  * committed is sent (again: its id makes that harmless).
  *
+ * Period closes (closes.h): at every due sweep, the periods that ended are
+ * closed by the mechanics declared `on = "period_end:..."`.
+ *
+ * The replay hold: while NS:{replay:hold}:until exists (POST
+ * /v1/events/batch?replay=1 sets it: `punch import` is sending a history
+ * with old `at`), neither due members nor closes are swept: the wall clock
+ * must not expire a member's lots while the events that came before their
+ * expiry are still arriving. Event time drives expiry: each event releases
+ * and expires what fell due by its own `at`; the due sweeps resume when the
+ * hold lapses.
+ *
  * Callbacks in flight hold a reference on the sweeper, so freeing it while
  * Redis still owes answers is safe; the engine must outlive the sweeper.
  */
 #include "engine-internal.h"
 #include "claims.h"
+#include "closes.h"
 #include "effects.h"
 #include "resources.h"
 #include "store/ops-internal.h"
 
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DUE_BATCH    200
 #define CLAIMS_BATCH 100
+
+/* Process-wide, for /metrics: due sweeps made, and skipped under the replay hold. */
+static atomic_uint_fast64_t sweeps_made, sweeps_held;
 
 struct sweeper {
     engine *e;
@@ -40,6 +56,12 @@ struct sweeper {
     uint64_t ticks;
     engine_tick_fn *watch; /* engine_sweeper_watch(), or NULL */
     void *watch_arg;
+    closes *closes; /* the period closes this sweeper drives */
+    struct {
+        char member[PC_ID_MAX + 1];
+        int64_t due_ms;
+    } due[DUE_BATCH]; /* the due members of the sweep in flight */
+    size_t ndue;
     int refs; /* 1 for the owner + 1 per callback in flight */
     int dead; /* engine_sweeper_free() was called: the last callback frees */
 };
@@ -120,22 +142,20 @@ static void on_tick_done(void *arg, int status, json_t *body)
     tick_end(t);
 }
 
-static void on_due(void *arg, const store_error *err, size_t n, const store_due *due)
+/* Sends the due members of this sweep a tick each (sw->due, taken). */
+static void send_ticks(sweeper *sw)
 {
-    sweeper *sw = arg;
-    if (drop(sw))
-        return;
-    for (size_t i = 0; !err && i < n; i++) {
+    for (size_t i = 0; i < sw->ndue; i++) {
         pc_event ev = {0};
         tick_ctx *t;
-        if (!pc_valid_id(due[i].member) || !(t = calloc(1, sizeof *t)))
+        if (!pc_valid_id(sw->due[i].member) || !(t = calloc(1, sizeof *t)))
             continue;
         t->sw = sw;
-        snprintf(t->member, sizeof t->member, "%s", due[i].member);
-        snprintf(ev.id, sizeof ev.id, "tick-%lld", (long long)due[i].due_ms);
+        snprintf(t->member, sizeof t->member, "%s", sw->due[i].member);
+        snprintf(ev.id, sizeof ev.id, "tick-%lld", (long long)sw->due[i].due_ms);
         snprintf(ev.type, sizeof ev.type, "tick");
-        snprintf(ev.member, sizeof ev.member, "%s", due[i].member);
-        ev.at_ms = due[i].due_ms;
+        snprintf(ev.member, sizeof ev.member, "%s", sw->due[i].member);
+        ev.at_ms = sw->due[i].due_ms;
         ev.at_given = 1;
         ev.data = json_object();
         sw->due_inflight++;
@@ -143,7 +163,47 @@ static void on_due(void *arg, const store_error *err, size_t n, const store_due 
         hold(sw);
         engine_submit(sw->e, &ev, on_tick_done, t);
     }
+    sw->ndue = 0;
+}
+
+/*
+ * Asked after the due range was read: a replay that began before the read
+ * may have written the due times it returned, and must not be ticked.
+ */
+static void on_held(void *arg, const store_error *err, int64_t held)
+{
+    sweeper *sw = arg;
+    if (drop(sw))
+        return;
+    if (err || held) {
+        /* A replay is running (or Redis is away): nothing is due by the wall clock now. */
+        if (held)
+            atomic_fetch_add_explicit(&sweeps_held, 1, memory_order_relaxed);
+        sw->ndue = 0;
+    } else {
+        atomic_fetch_add_explicit(&sweeps_made, 1, memory_order_relaxed);
+        closes_check(sw->closes, engine_now(sw->e));
+        send_ticks(sw);
+    }
     due_done(sw);
+}
+
+static void on_due(void *arg, const store_error *err, size_t n, const store_due *due)
+{
+    sweeper *sw = arg;
+    if (drop(sw))
+        return;
+    sw->ndue = 0;
+    for (size_t i = 0; !err && i < n && i < DUE_BATCH; i++) {
+        snprintf(sw->due[sw->ndue].member, sizeof sw->due[0].member, "%s", due[i].member);
+        sw->due[sw->ndue++].due_ms = due[i].due_ms;
+    }
+    if (err) {
+        due_done(sw);
+        return;
+    }
+    hold(sw);
+    store_replay_held(sw->e->store, sw->e->ns, on_held, sw);
 }
 
 static void sweep_due(sweeper *sw)
@@ -274,6 +334,10 @@ sweeper *engine_sweeper_new(engine *e, int interval_ms)
         return NULL;
     sw->e = e;
     sw->refs = 1;
+    if (!(sw->closes = closes_new(e))) {
+        free(sw);
+        return NULL;
+    }
     sw->interval_ms = interval_ms > 0 ? interval_ms : 0;
     sw->claims_timer = evtimer_new(e->base, on_claims_timer, sw);
     if (!sw->claims_timer ||
@@ -295,6 +359,8 @@ void engine_sweeper_free(sweeper *sw)
     if (sw->claims_timer)
         event_free(sw->claims_timer);
     sw->due_timer = sw->claims_timer = NULL;
+    closes_free(sw->closes);
+    sw->closes = NULL;
     sw->dead = 1;
     drop(sw);
 }
@@ -316,4 +382,44 @@ void engine_sweeper_watch(sweeper *sw, engine_tick_fn *fn, void *arg)
 uint64_t engine_sweeper_ticks(const sweeper *sw)
 {
     return sw->ticks;
+}
+
+int engine_sweeper_busy(const sweeper *sw)
+{
+    return sw->due_inflight > 0 || (sw->closes && closes_running(sw->closes));
+}
+
+void engine_sweep_stats(engine_sweep_counts *out)
+{
+    out->sweeps = atomic_load_explicit(&sweeps_made, memory_order_relaxed);
+    out->held = atomic_load_explicit(&sweeps_held, memory_order_relaxed);
+    closes_totals(&out->closes_done, &out->close_events);
+}
+
+/* ---- the replay hold ---- */
+
+typedef struct hold_call {
+    engine_hold_fn *done;
+    void *arg;
+} hold_call;
+
+static void on_hold_set(void *arg, const store_error *err)
+{
+    hold_call h = *(hold_call *)arg;
+    free(arg);
+    if (h.done)
+        h.done(h.arg, err == NULL);
+}
+
+void engine_replay_hold(engine *e, int64_t hold_ms, engine_hold_fn *done, void *arg)
+{
+    hold_call *h = calloc(1, sizeof *h);
+    if (!h) {
+        if (done)
+            done(arg, 0);
+        return;
+    }
+    h->done = done;
+    h->arg = arg;
+    store_replay_hold(e->store, e->ns, hold_ms, on_hold_set, h);
 }

@@ -241,7 +241,7 @@ static void add_mechanic(lua_State *L, mechset *set, const char *name)
 
 static void add_on(lua_State *L, luart_mechanic *d, const char *type)
 {
-    if (!pc_valid_name(type))
+    if (!pc_valid_name(type) && !luart_close_type(type, NULL))
         luaL_error(L, "mechanic '%s': bad event type '%s' in on", d->name, type);
     char **no = realloc(d->on, (size_t)(d->non + 1) * sizeof *no);
     if (!no)
@@ -280,17 +280,22 @@ static int declare_spec(lua_State *L)
     luart_campaign_wrap(L, 1, name); /* campaigns and control groups */
     lua_getfield(L, 1, "on");
     if (lua_type(L, -1) == LUA_TSTRING) {
-        if (!pc_valid_name(lua_tostring(L, -1)))
+        if (!pc_valid_name(lua_tostring(L, -1)) && !luart_close_type(lua_tostring(L, -1), NULL))
             return luaL_error(L, "mechanic '%s': bad event type '%s' in on", name,
                               lua_tostring(L, -1));
+        if (luart_close_type(lua_tostring(L, -1), NULL))
+            luart_close_check(L, 1, name);
     } else if (lua_istable(L, -1) && luart_list_len(L, -1, "mechanic on") > 0) {
         lua_Integer n = luart_list_len(L, -1, "mechanic on");
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_geti(L, -1, i) != LUA_TSTRING)
                 return luaL_error(L, "mechanic '%s': on must list event types", name);
             if (!pc_valid_name(lua_tostring(L, -1)))
-                return luaL_error(L, "mechanic '%s': bad event type '%s' in on", name,
-                                  lua_tostring(L, -1));
+                return luaL_error(L, "mechanic '%s': bad event type '%s' in on%s", name,
+                                  lua_tostring(L, -1),
+                                  luart_close_type(lua_tostring(L, -1), NULL)
+                                      ? " (a period_end mechanic reacts to nothing else)"
+                                      : "");
             lua_pop(L, 1);
         }
     } else {

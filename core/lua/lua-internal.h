@@ -109,6 +109,8 @@ struct mech_run {
     char skip_buf[160];
     char reason[256]; /* reason(): why the current mechanic gave nothing, or "" */
     char reply_err[256];
+    int closing;                /* a period close (closes.c): m is nil, send() allowed */
+    const luart_mechanic *only; /* when closing: the one mechanic to run */
 };
 
 /* The run a Lua thread belongs to (kept in the thread's extra space), or NULL. */
@@ -204,6 +206,13 @@ void luart_money_methods(lua_State *L);
 /* api_game.c: global_add(); streaks, levelled badges, draws, budgets, scores, referrals. */
 void luart_game_globals(lua_State *L);
 void luart_game_methods(lua_State *L);
+
+/* api_close.c: global_value(), board_top(), board_rank(), send(). */
+void luart_close_globals(lua_State *L);
+/* 1 when type is "period_end:<day|week|month|year>" (*per, when not NULL, gets the period). */
+int luart_close_type(const char *type, int *per);
+/* Raises when the declaration at spec of a period_end mechanic has active, control or experiment. */
+void luart_close_check(lua_State *L, int spec, const char *name);
 
 /* api.c: creates the member userdata with the methods of the n parts; its registry reference. */
 int luart_member_ref(lua_State *L, const luart_part *parts, size_t n);

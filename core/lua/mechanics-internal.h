@@ -65,4 +65,18 @@ void mech_run_set_caps(mech_run *run, size_t max_outcomes, size_t max_keys);
 void mech_run_reply(mech_run *run, json_t *result, const char *error);
 void mech_run_free(mech_run *run);
 
+/*
+ * Period closes (engine/closes.c). mechset_close_at(): 1 when the set's
+ * mechanic i is declared `on = "period_end:<per>"` (*name borrowed from the
+ * set, *per a cal_period), 0 when it is another, -1 past the last.
+ * mech_run_start_close() runs that mechanic alone, for no member: its `m` is
+ * nil, send() queues {"op": "send", "member", "type", "data"} in scratch's
+ * effects (scratch is an empty member the caller owns and then discards).
+ * mechset_timezone(): the program's time zone ("UTC" when none is declared).
+ */
+int mechset_close_at(const mechset *set, size_t i, const char **name, int *per);
+mech_run *mech_run_start_close(mechset *set, const pc_event *ev, member_state *scratch,
+                               size_t i);
+const char *mechset_timezone(const mechset *set);
+
 #endif

@@ -19,6 +19,7 @@ static const luart_part api_parts[] = {
     {luart_game_globals, luart_game_methods},
     {luart_campaign_globals, NULL},
     {luart_offers_globals, luart_offers_methods},
+    {luart_close_globals, NULL},
 };
 #define NPARTS (sizeof api_parts / sizeof *api_parts)
 
@@ -375,6 +376,8 @@ static int run_loop(lua_State *L, int status, lua_KContext k)
         after_mechanic(L, run, 3, (size_t)lua_tointeger(L, 2));
     while (run->next < set->nmechs) {
         const luart_mechanic *d = &set->mechs[run->next++];
+        if (run->closing && d != run->only)
+            continue;
         if (!subscribed(d, run->ev->type)) {
             if (run->m->trace)
                 json_array_append_new(run->m->trace,
@@ -389,7 +392,10 @@ static int run_loop(lua_State *L, int status, lua_KContext k)
         lua_pushinteger(L, (lua_Integer)json_array_size(run->m->outcomes));
         lua_rawgeti(L, LUA_REGISTRYINDEX, d->run_ref);
         lua_pushvalue(L, 1);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, set->member_ref);
+        if (run->closing)
+            lua_pushnil(L); /* a close is about no member */
+        else
+            lua_rawgeti(L, LUA_REGISTRYINDEX, set->member_ref);
         lua_callk(L, 2, LUA_MULTRET, 1, run_loop);
         after_mechanic(L, run, 3, (size_t)lua_tointeger(L, 2));
     }
@@ -439,6 +445,35 @@ mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
     *(mech_run **)lua_getextraspace(run->co) = run;
     lua_pushcfunction(run->co, run_main);
     return run;
+}
+
+mech_run *mech_run_start_close(mechset *set, const pc_event *ev, member_state *scratch, size_t i)
+{
+    mech_run *run;
+    if (i >= set->nmechs || !luart_close_type(set->mechs[i].on[0], NULL))
+        return NULL;
+    if (!(run = mech_run_start(set, ev, scratch)))
+        return NULL;
+    run->closing = 1;
+    run->only = &set->mechs[i];
+    return run;
+}
+
+int mechset_close_at(const mechset *set, size_t i, const char **name, int *per)
+{
+    const luart_mechanic *d;
+    if (i >= set->nmechs)
+        return -1;
+    d = &set->mechs[i];
+    if (d->non != 1 || !luart_close_type(d->on[0], per))
+        return 0;
+    *name = d->name;
+    return 1;
+}
+
+const char *mechset_timezone(const mechset *set)
+{
+    return set->timezone ? set->timezone : "UTC";
 }
 
 void mech_run_free(mech_run *run)

@@ -17,6 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * How long one replay batch holds every sweeper (engine_replay_hold()): far
+ * more than punch import needs between two batches; the due sweeps resume
+ * this long after the last one.
+ */
+#define REPLAY_HOLD_MS 120000
+
 /* One event of a batch: where its answer goes. */
 typedef struct batch_slot {
     batch *b;
@@ -301,17 +308,47 @@ static void post_batch_json(server *s, struct evhttp_request *req, const char *t
     json_decref(doc);
 }
 
-/* POST /v1/events/batch */
+/* The replay hold is in Redis (or could not be set): the empty replay batch is answered. */
+static void on_replay_held(void *arg, int ok)
+{
+    pc_error err;
+    if (ok) {
+        on_engine_done(arg, 200, json_pack("{s:[], s:b}", "results", "replay", 1));
+        return;
+    }
+    pc_fail(&err, 503, "unavailable", "Redis did not take the replay hold; retry");
+    on_engine_done(arg, 503, pc_error_json(&err));
+}
+
+/* POST /v1/events/batch[?replay=1] */
 void post_batch(server *s, struct evhttp_request *req, const char *arg, const char *query)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     const char *text;
+    int replay = query && !strcmp(query, "replay=1");
 
-    if (query && *query) {
-        send_error(s, req, 400, "bad_request", "a batch takes no query parameters");
+    if (query && !strcmp(query, "replay=end") && len == 0) {
+        /* The replay is over: the hold lapses now (a hold of 1 ms). */
+        pending_req *p = pending_new(s, req, 0);
+        if (p)
+            engine_replay_hold(s->engine, 1, on_replay_held, p);
         return;
     }
+    if (query && *query && !replay) {
+        send_error(s, req, 400, "bad_request",
+                   "a batch takes no query parameters but replay=1 (or replay=end, empty)");
+        return;
+    }
+    if (replay && len == 0) {
+        /* Sets the hold and answers once Redis has it: the replay may then begin. */
+        pending_req *p = pending_new(s, req, 0);
+        if (p)
+            engine_replay_hold(s->engine, REPLAY_HOLD_MS, on_replay_held, p);
+        return;
+    }
+    if (replay) /* every batch of the replay keeps the hold alive */
+        engine_replay_hold(s->engine, REPLAY_HOLD_MS, NULL, NULL);
     if (len > s->cfg.max_batch_body) {
         send_error(s, req, 413, "too_large", "the batch body is larger than %zu bytes",
                    s->cfg.max_batch_body);

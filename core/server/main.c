@@ -41,6 +41,7 @@ typedef struct options {
     int redis_timeout_ms;
     int sweep_ms;
     int64_t claim_timeout_ms;
+    int send_rate; /* events a period close sends per second */
     mech_limits lim;
     long max_outcomes, max_event_keys, max_response; /* per-event caps */
     long max_future_s, request_timeout_ms, max_conns, max_conns_per_ip;
@@ -277,6 +278,7 @@ static void parse_options(int argc, char **argv, options *o)
                               env_or("PUNCHD_MAX_RESPONSE_BYTES", "1048576"), 1024, 512L << 20);
     o->claim_timeout_ms = num_arg("PUNCHD_CLAIM_TIMEOUT_MS",
                                   env_or("PUNCHD_CLAIM_TIMEOUT_MS", "120000"), 1, 86400000);
+    o->send_rate = (int)num_arg("PUNCHD_SEND_RATE", env_or("PUNCHD_SEND_RATE", "1000"), 1, 1000000);
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -452,6 +454,7 @@ static int worker_init(worker *w, const options *o, int *port)
     engine_config ec = {.ns = o->ns,
                         .dedupe_ttl_s = o->dedupe_days * 86400,
                         .claim_timeout_ms = o->claim_timeout_ms,
+                        .send_rate = o->send_rate,
                         .max_outcomes = (size_t)o->max_outcomes,
                         .max_keys = (size_t)o->max_event_keys,
                         .max_response = (size_t)o->max_response};

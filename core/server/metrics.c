@@ -343,6 +343,24 @@ static void conns_part(struct evbuffer *b)
                         (unsigned long long)st.request_timeouts);
 }
 
+/* The sweeper: due sweeps made and held by a replay, events sent by period closes. */
+static void sweeper_part(struct evbuffer *b)
+{
+    engine_sweep_counts c;
+    engine_sweep_stats(&c);
+    family(b, "punchd_sweeps_total", "counter",
+           "Due sweeps made (due members ticked, ended periods closed).");
+    evbuffer_add_printf(b, "punchd_sweeps_total %llu\n", (unsigned long long)c.sweeps);
+    family(b, "punchd_sweeps_held_total", "counter",
+           "Due sweeps skipped because a replay (POST /v1/events/batch?replay=1) holds them.");
+    evbuffer_add_printf(b, "punchd_sweeps_held_total %llu\n", (unsigned long long)c.held);
+    family(b, "punchd_closes_done_total", "counter",
+           "Period closes this punchd found done or finished.");
+    evbuffer_add_printf(b, "punchd_closes_done_total %llu\n", (unsigned long long)c.closes_done);
+    family(b, "punchd_close_events_total", "counter", "Events sent by period closes.");
+    evbuffer_add_printf(b, "punchd_close_events_total %llu\n", (unsigned long long)c.close_events);
+}
+
 void get_metrics(server *s, struct evhttp_request *req, const char *arg, const char *query)
 {
     struct evbuffer *b = evbuffer_new();
@@ -364,6 +382,7 @@ void get_metrics(server *s, struct evhttp_request *req, const char *arg, const c
            "Times accept() failed (a full fd table); each pauses the listener 200 ms.");
     evbuffer_add_printf(b, "punchd_accept_errors_total %llu\n",
                         (unsigned long long)listen_accept_errors());
+    sweeper_part(b);
     len = evbuffer_get_length(b);
     text = (char *)evbuffer_pullup(b, -1);
     send_raw(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", text ? text : "", len);

@@ -261,4 +261,32 @@ void store_board_add(store *s, const char *ns, const char *board, const char *pe
                      const char *member, int64_t score, int64_t ttl_s, const char *per,
                      const char *tz, store_done_fn *fn, void *arg);
 
+/* ---- period closes and the replay hold (ops_close.c) ---- */
+
+/*
+ * A period close (NS:{close:MECHANIC}:PERIOD, a hash in its own slot) taken
+ * by owner: text "done", "busy", "mine" or "plan:<JSON>" (close_claim.lua).
+ * stale_ms: how long an owner's silence keeps others out; ttl_s: how long the
+ * hash lives.
+ */
+void store_close_claim(store *s, const char *ns, const char *mechanic, const char *period,
+                       const char *owner, int64_t now_ms, int64_t stale_ms, int64_t ttl_s,
+                       store_text_fn *fn, void *arg);
+/* Stores the close's plan once: text "plan:<the stored plan>" or "lost". */
+void store_close_plan(store *s, const char *ns, const char *mechanic, const char *period,
+                      const char *owner, const char *plan, int64_t now_ms, store_text_fn *fn,
+                      void *arg);
+/* The owner touches the close (done 0) or ends it (done 1, kept ttl_s): 1, or 0 when lost. */
+void store_close_mark(store *s, const char *ns, const char *mechanic, const char *period,
+                      const char *owner, int done, int64_t now_ms, int64_t ttl_s,
+                      store_int_fn *fn, void *arg);
+
+/*
+ * The replay hold (NS:{replay:hold}:until): while it exists, the sweepers
+ * run no due member and close no period (historic events are arriving).
+ * store_replay_hold() sets it for ms; store_replay_held() answers 1 or 0.
+ */
+void store_replay_hold(store *s, const char *ns, int64_t ms, store_done_fn *fn, void *arg);
+void store_replay_held(store *s, const char *ns, store_int_fn *fn, void *arg);
+
 #endif

@@ -38,6 +38,7 @@ typedef struct engine_config {
     size_t max_outcomes;      /* outcomes of one event; 0 = 1000 */
     size_t max_keys;          /* shared keys one event may write (leaderboard scores, global
                                  operations); 0 = 256 */
+    int send_rate;            /* events a period close sends per second; 0 = 1000 */
 } engine_config;
 
 /*
@@ -109,6 +110,27 @@ void engine_sweep_now(sweeper *sw);
 
 /* Tick events sent so far. */
 uint64_t engine_sweeper_ticks(const sweeper *sw);
+
+/* 1 while the sweeper's last sweep is still at work (ticks or period closes in flight). */
+int engine_sweeper_busy(const sweeper *sw);
+
+/* What every sweeper of the process did so far (for /metrics). */
+typedef struct engine_sweep_counts {
+    uint64_t sweeps;       /* due sweeps made */
+    uint64_t held;         /* due sweeps skipped under the replay hold */
+    uint64_t closes_done;  /* period closes found done, or done here */
+    uint64_t close_events; /* events sent by period closes */
+} engine_sweep_counts;
+void engine_sweep_stats(engine_sweep_counts *out);
+
+/*
+ * The replay hold: a history with old `at` is being replayed, so no sweeper
+ * (of any punchd on this Redis and namespace) runs due members or closes
+ * periods for the next hold_ms. done (may be NULL) is called once Redis
+ * has it (ok 1) or could not take it (ok 0).
+ */
+typedef void engine_hold_fn(void *arg, int ok);
+void engine_replay_hold(engine *e, int64_t hold_ms, engine_hold_fn *done, void *arg);
 
 /*
  * Called with each tick's answer (status, body borrowed for the call) once it

@@ -1,0 +1,551 @@
+/*
+ * Period closes (closes.h). A close job goes through:
+ *   claim   close_claim.lua: "done" (nothing to do), "busy" (another owner is
+ *           at it: look again later), "mine" (run the mechanic) or "plan:..."
+ *           (a plan stored by an earlier owner: send it, without running again)
+ *   decide  the mechanic runs alone for no member on a coroutine (only reads
+ *           may yield: global_value, board_top, board_rank); its send() calls
+ *           are the plan, stored once by close_plan.lua
+ *   send    each planned event through engine_submit, paced (engine
+ *           send_rate per second), the close touched every second so no one
+ *           takes it over while it is alive
+ *   done    close_mark.lua, once every event was answered below 500; after a
+ *           5xx the job ends undone and the next sweep sends the plan again
+ *           (the ids make the resent ones duplicates)
+ * Only the latest ended period of each mechanic is closed: a period that
+ * ended while no punchd ran is closed late, one that ended before the
+ * latest is not caught up.
+ */
+#include "closes.h"
+#include "claims.h"
+#include "resources.h"
+#include "common/calendar-internal.h"
+#include "lua/mechanics-internal.h"
+#include "model/member-internal.h"
+#include "store/ops-internal.h"
+
+#include <event2/event.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLOSE_KEEP_S    (400 * 86400) /* how long a close's hash (and "done") is kept */
+#define CLOSE_MAX_SENDS 100000        /* events one close may send */
+#define CLOSE_INFLIGHT  64            /* events of one close in flight at once */
+#define CLOSE_SEEN      64            /* closes remembered here as done or to retry later */
+#define DAY_MS          INT64_C(86400000)
+
+typedef struct close_job close_job;
+
+/* Process-wide: closes found done or done here, and events sent by closes. */
+static atomic_uint_fast64_t done_total, sent_total;
+
+/* A close this engine saw: done (never again), or to look at again after retry_at. */
+typedef struct close_seen {
+    char mechanic[PC_TYPE_MAX + 1];
+    char period[32];
+    int done;
+    int64_t retry_at;
+} close_seen;
+
+struct closes {
+    engine *e;
+    char owner[64]; /* this engine, in the closes it takes */
+    close_job *jobs;
+    close_seen seen[CLOSE_SEEN];
+    size_t seen_next;
+    int refs; /* 1 for the owner + 1 per job */
+    int dead;
+};
+
+struct close_job {
+    closes *cl;
+    close_job *next;
+    mechset *set; /* a reference */
+    size_t idx;   /* the mechanic's index in set */
+    char mechanic[PC_TYPE_MAX + 1];
+    char period[32];
+    int per;
+    int64_t end_ms; /* the period's end: the events happen 1 ms before */
+    pc_event ev;    /* the close as the mechanic sees it */
+    member_state *scratch;
+    mech_run *run;
+    claims *cs;
+    json_t *plan; /* [{member, type, data}] */
+    size_t next_send, inflight, answered;
+    int failed, lost, ending;
+    int64_t touched_ms;
+    struct event *timer;
+    int refs; /* 1 for the job itself + 1 per callback in flight */
+};
+
+static int64_t now_ms(const closes *cl)
+{
+    return engine_now(cl->e);
+}
+
+static close_seen *seen_find(closes *cl, const char *mechanic, const char *period)
+{
+    for (size_t i = 0; i < CLOSE_SEEN; i++)
+        if (!strcmp(cl->seen[i].mechanic, mechanic) && !strcmp(cl->seen[i].period, period))
+            return &cl->seen[i];
+    return NULL;
+}
+
+static void seen_set(closes *cl, const char *mechanic, const char *period, int done,
+                     int64_t retry_at)
+{
+    close_seen *s = seen_find(cl, mechanic, period);
+    if (!s) {
+        s = &cl->seen[cl->seen_next];
+        cl->seen_next = (cl->seen_next + 1) % CLOSE_SEEN;
+        snprintf(s->mechanic, sizeof s->mechanic, "%s", mechanic);
+        snprintf(s->period, sizeof s->period, "%s", period);
+    }
+    s->done = done;
+    s->retry_at = retry_at;
+}
+
+static void closes_drop(closes *cl)
+{
+    if (--cl->refs == 0)
+        free(cl);
+}
+
+/* ---- a job's life ---- */
+
+static void job_unref(close_job *j)
+{
+    if (--j->refs > 0)
+        return;
+    closes *cl = j->cl;
+    for (close_job **p = &cl->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    if (j->timer)
+        event_free(j->timer);
+    mech_run_free(j->run);
+    claims_free(j->cs);
+    member_free(j->scratch);
+    json_decref(j->plan);
+    pc_event_clear(&j->ev);
+    mechset_unref(j->set);
+    free(j);
+    closes_drop(cl);
+}
+
+/* The job stops (no more sends); retry_at > 0: look at this close again then. */
+static void job_end(close_job *j, int done, int64_t retry_at)
+{
+    if (j->ending)
+        return;
+    j->ending = 1;
+    if (j->timer)
+        evtimer_del(j->timer);
+    if (!j->cl->dead)
+        seen_set(j->cl, j->mechanic, j->period, done, retry_at);
+    if (done)
+        atomic_fetch_add_explicit(&done_total, 1, memory_order_relaxed);
+    job_unref(j);
+}
+
+/* The job holds on while a callback is out; 1 when it must stop (closes freed or job ended). */
+static int job_gone(close_job *j)
+{
+    return j->cl->dead || j->ending;
+}
+
+/* ---- send: the plan's events, paced ---- */
+
+static void arm(close_job *j);
+
+static void on_done_marked(void *arg, const store_error *err, int64_t ok)
+{
+    close_job *j = arg;
+    if (!job_gone(j)) {
+        if (err)
+            job_end(j, 0, now_ms(j->cl) + 1000);
+        else
+            job_end(j, ok == 1, ok == 1 ? 0 : now_ms(j->cl) + 1000);
+    }
+    job_unref(j);
+}
+
+static void maybe_finish(close_job *j)
+{
+    if (job_gone(j) || j->answered < json_array_size(j->plan) || j->inflight)
+        return;
+    if (j->failed || j->lost) {
+        /* Undone: the next look sends the plan again (duplicates for those answered). */
+        job_end(j, 0, now_ms(j->cl) + (j->lost ? j->cl->e->claim_timeout_ms : 1000));
+        return;
+    }
+    pc_log(PC_LOG_INFO, "close %s %s: %zu event(s) sent", j->mechanic, j->period,
+           json_array_size(j->plan));
+    j->refs++;
+    store_close_mark(j->cl->e->store, j->cl->e->ns, j->mechanic, j->period, j->cl->owner, 1,
+                     now_ms(j->cl), CLOSE_KEEP_S, on_done_marked, j);
+}
+
+static void on_sent(void *arg, int status, json_t *body)
+{
+    close_job *j = arg;
+    j->inflight--;
+    j->answered++;
+    if (status >= 500) {
+        j->failed = 1;
+        pc_log(PC_LOG_WARN, "close %s %s: an event was answered %d; sent again later", j->mechanic,
+               j->period, status);
+    } else if (status != 200) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        pc_log(PC_LOG_WARN, "close %s %s: an event was refused: %d %s", j->mechanic, j->period,
+               status, text ? text : "");
+        free(text);
+    }
+    json_decref(body);
+    maybe_finish(j);
+    job_unref(j);
+}
+
+static void send_one(close_job *j)
+{
+    json_t *s = json_array_get(j->plan, j->next_send++);
+    const char *member = json_string_value(json_object_get(s, "member"));
+    const char *type = json_string_value(json_object_get(s, "type"));
+    json_t *data = json_object_get(s, "data");
+    pc_event ev = {0};
+    if (!member || !pc_valid_id(member) || !type || !pc_valid_name(type) || !json_is_object(data)) {
+        j->answered++; /* not one close_plan could hold: skipped */
+        return;
+    }
+    snprintf(ev.id, sizeof ev.id, "close:%s:%s", j->mechanic, j->period);
+    snprintf(ev.type, sizeof ev.type, "%s", type);
+    snprintf(ev.member, sizeof ev.member, "%s", member);
+    ev.at_ms = j->end_ms - 1;
+    ev.at_given = 1;
+    ev.data = json_deep_copy(data);
+    if (!ev.data) {
+        j->answered++;
+        j->failed = 1;
+        return;
+    }
+    j->inflight++;
+    j->refs++;
+    atomic_fetch_add_explicit(&sent_total, 1, memory_order_relaxed);
+    engine_submit(j->cl->e, &ev, on_sent, j);
+}
+
+static void on_touched(void *arg, const store_error *err, int64_t ok)
+{
+    close_job *j = arg;
+    if (!job_gone(j) && !err && ok != 1) {
+        pc_log(PC_LOG_WARN, "close %s %s: taken over by another punchd; stopping", j->mechanic,
+               j->period);
+        j->lost = 1;
+        j->answered += json_array_size(j->plan) - j->next_send;
+        j->next_send = json_array_size(j->plan);
+        maybe_finish(j);
+    }
+    job_unref(j);
+}
+
+/* A timer's turn: touch the close every second, send what the rate allows. */
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    close_job *j = arg;
+    engine *e = j->cl->e;
+    int64_t now = pc_now_ms();
+    int burst = e->send_rate > 1000 ? e->send_rate / 1000 : 1;
+    j->refs++; /* a send may be answered at once, and end the job */
+    if (!job_gone(j) && now - j->touched_ms >= 1000) {
+        j->touched_ms = now;
+        j->refs++;
+        store_close_mark(e->store, e->ns, j->mechanic, j->period, j->cl->owner, 0, now_ms(j->cl),
+                         CLOSE_KEEP_S, on_touched, j);
+    }
+    for (int i = 0; i < burst && !job_gone(j) && j->inflight < CLOSE_INFLIGHT &&
+                    j->next_send < json_array_size(j->plan);
+         i++)
+        send_one(j);
+    if (!job_gone(j)) {
+        if (j->next_send < json_array_size(j->plan))
+            arm(j);
+        else
+            maybe_finish(j);
+    }
+    job_unref(j);
+}
+
+static void arm(close_job *j)
+{
+    int rate = j->cl->e->send_rate;
+    int64_t every_us = rate >= 1000 ? 1000 : 1000000 / rate;
+    struct timeval tv = {(time_t)(every_us / 1000000), (suseconds_t)(every_us % 1000000)};
+    evtimer_add(j->timer, &tv);
+}
+
+/* plan_text: "plan:<JSON>" as the store holds it. */
+static void start_sending(close_job *j, const char *plan_text)
+{
+    json_error_t jerr;
+    json_decref(j->plan);
+    j->plan = json_loads(plan_text + 5, 0, &jerr);
+    if (!json_is_array(j->plan)) {
+        pc_log(PC_LOG_ERROR, "close %s %s: the stored plan is unreadable: %s", j->mechanic,
+               j->period, jerr.text);
+        job_end(j, 0, now_ms(j->cl) + j->cl->e->claim_timeout_ms);
+        return;
+    }
+    if (!(j->timer = evtimer_new(j->cl->e->base, on_pace, j))) {
+        job_end(j, 0, now_ms(j->cl) + 1000);
+        return;
+    }
+    j->touched_ms = pc_now_ms();
+    on_pace(-1, 0, j);
+}
+
+/* ---- decide: the mechanic, for no member ---- */
+
+static void step(close_job *j);
+
+static void on_planned(void *arg, const store_error *err, const char *text, size_t len)
+{
+    close_job *j = arg;
+    if (!job_gone(j)) {
+        if (err)
+            job_end(j, 0, now_ms(j->cl) + 1000);
+        else if (!text || strncmp(text, "plan:", 5) != 0)
+            job_end(j, 0, now_ms(j->cl) + j->cl->e->claim_timeout_ms); /* "lost" */
+        else
+            start_sending(j, text);
+    }
+    job_unref(j);
+}
+
+static void store_plan(close_job *j)
+{
+    json_t *plan = json_array(), *e;
+    size_t i;
+    char *text;
+    json_array_foreach(j->scratch->effects, i, e) {
+        if (!strcmp(json_string_value(json_object_get(e, "op")), "send"))
+            json_array_append_new(
+                plan, json_pack("{s:O, s:O, s:O}", "member", json_object_get(e, "member"), "type",
+                                json_object_get(e, "type"), "data", json_object_get(e, "data")));
+    }
+    text = json_dumps(plan, JSON_COMPACT);
+    json_decref(plan);
+    if (!text) {
+        job_end(j, 0, now_ms(j->cl) + 1000);
+        return;
+    }
+    j->refs++;
+    store_close_plan(j->cl->e->store, j->cl->e->ns, j->mechanic, j->period, j->cl->owner, text,
+                     now_ms(j->cl), on_planned, j);
+    free(text);
+}
+
+static void on_read(void *arg, json_t *result, const pc_error *err)
+{
+    close_job *j = arg;
+    if (job_gone(j)) {
+        job_unref(j);
+        return;
+    }
+    if (err && err->status != 422) {
+        job_end(j, 0, now_ms(j->cl) + 1000);
+    } else {
+        mech_run_reply(j->run, result, err ? err->message : NULL);
+        step(j);
+    }
+    job_unref(j);
+}
+
+static void step(close_job *j)
+{
+    pc_error err;
+    for (;;) {
+        switch (mech_run_step(j->run, &err)) {
+        case MECH_WAIT: {
+            const mech_request *rq = mech_run_request(j->run);
+            if (!resources_is_read(rq->op)) {
+                mech_run_reply(j->run, NULL,
+                               "a period close only reads (global_value, board_top, board_rank) "
+                               "and sends");
+                continue;
+            }
+            j->refs++;
+            resources_call(j->cs, rq, on_read, j);
+            return;
+        }
+        case MECH_DONE:
+            mech_run_free(j->run);
+            j->run = NULL;
+            store_plan(j);
+            return;
+        default:
+            pc_log(PC_LOG_WARN, "close %s %s: %s", j->mechanic, j->period, err.message);
+            job_end(j, 0, now_ms(j->cl) + j->cl->e->claim_timeout_ms);
+            return;
+        }
+    }
+}
+
+static void decide(close_job *j)
+{
+    engine *e = j->cl->e;
+    snprintf(j->ev.id, sizeof j->ev.id, "close:%s:%s", j->mechanic, j->period);
+    snprintf(j->ev.type, sizeof j->ev.type, "period_end:%s", cal_period_name(j->per));
+    j->ev.at_ms = j->end_ms - 1;
+    j->ev.at_given = 1;
+    j->ev.data = json_pack("{s:s, s:s}", "period", j->period, "per", cal_period_name(j->per));
+    if (!j->ev.data || !(j->scratch = member_new("")) ||
+        !(j->cs = claims_new(e->store, e->ns, &j->ev, 0)) ||
+        !(j->run = mech_run_start_close(j->set, &j->ev, j->scratch, j->idx))) {
+        job_end(j, 0, now_ms(j->cl) + 1000);
+        return;
+    }
+    mech_run_set_caps(j->run, e->max_outcomes, CLOSE_MAX_SENDS);
+    step(j);
+}
+
+static void on_claimed(void *arg, const store_error *err, const char *text, size_t len)
+{
+    close_job *j = arg;
+    if (!job_gone(j)) {
+        int64_t now = now_ms(j->cl);
+        if (err || !text)
+            job_end(j, 0, now + 1000);
+        else if (!strcmp(text, "done"))
+            job_end(j, 1, 0);
+        else if (!strcmp(text, "busy"))
+            job_end(j, 0, now + 1000);
+        else if (!strncmp(text, "plan:", 5))
+            start_sending(j, text);
+        else
+            decide(j);
+    }
+    job_unref(j);
+}
+
+/* ---- which periods ended ---- */
+
+/*
+ * The period that ended last before now (per in tz): its id and its end (the
+ * first ms of the current period), found by stepping back into it and then
+ * halving the gap.
+ */
+static void ended_period(int64_t now, int per, const char *tz, char *id, size_t n, int64_t *end)
+{
+    int64_t cur = cal_period_index(now, tz, 0, per), lo = now - DAY_MS, hi = now;
+    int64_t stepms = per == CAL_MONTH || per == CAL_YEAR ? 7 * DAY_MS : DAY_MS;
+    while (cal_period_index(lo, tz, 0, per) >= cur)
+        lo -= stepms;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cal_period_index(mid, tz, 0, per) >= cur)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    *end = hi;
+    cal_period_id(hi - 1, tz, 0, per, id, n);
+}
+
+static int running(const closes *cl, const char *mechanic, const char *period)
+{
+    for (const close_job *j = cl->jobs; j; j = j->next)
+        if (!strcmp(j->mechanic, mechanic) && !strcmp(j->period, period))
+            return 1;
+    return 0;
+}
+
+static void start_job(closes *cl, mechset *set, size_t idx, const char *name, int per,
+                      const char *period, int64_t end_ms)
+{
+    close_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->cl = cl;
+    j->set = mechset_ref(set);
+    j->idx = idx;
+    j->per = per;
+    j->end_ms = end_ms;
+    j->refs = 2; /* the job itself + the claim below */
+    snprintf(j->mechanic, sizeof j->mechanic, "%s", name);
+    snprintf(j->period, sizeof j->period, "%s", period);
+    j->next = cl->jobs;
+    cl->jobs = j;
+    cl->refs++;
+    store_close_claim(cl->e->store, cl->e->ns, j->mechanic, j->period, cl->owner, now_ms(cl),
+                      cl->e->claim_timeout_ms, CLOSE_KEEP_S, on_claimed, j);
+}
+
+void closes_check(closes *cl, int64_t now)
+{
+    mechset *set;
+    const char *name;
+    int per, r;
+    if (!store_ready(cl->e->store) || !(set = mech_holder_acquire(cl->e->holder)))
+        return;
+    for (size_t i = 0; (r = mechset_close_at(set, i, &name, &per)) >= 0; i++) {
+        char period[32];
+        int64_t end;
+        close_seen *s;
+        if (r == 0)
+            continue;
+        ended_period(now, per, mechset_timezone(set), period, sizeof period, &end);
+        s = seen_find(cl, name, period);
+        if ((s && (s->done || s->retry_at > now)) || running(cl, name, period))
+            continue;
+        start_job(cl, set, i, name, per, period, end);
+    }
+    mechset_unref(set);
+}
+
+closes *closes_new(engine *e)
+{
+    closes *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return NULL;
+    cl->e = e;
+    cl->refs = 1;
+    /* Unique enough across processes and hosts: pid, address, and the clock at start. */
+    snprintf(cl->owner, sizeof cl->owner, "%ld-%p-%lld", (long)getpid(), (void *)cl,
+             (long long)pc_now_ms());
+    return cl;
+}
+
+void closes_free(closes *cl)
+{
+    if (!cl)
+        return;
+    cl->dead = 1;
+    for (close_job *j = cl->jobs; j; j = j->next)
+        if (j->timer)
+            evtimer_del(j->timer);
+    /* Jobs that wait for nothing end now; the others when their callbacks come. */
+    for (close_job *j = cl->jobs, *next; j; j = next) {
+        next = j->next;
+        if (!j->ending) {
+            j->ending = 1;
+            job_unref(j);
+        }
+    }
+    closes_drop(cl);
+}
+
+int closes_running(const closes *cl)
+{
+    return cl->jobs != NULL;
+}
+
+void closes_totals(uint64_t *done, uint64_t *sent)
+{
+    *done = atomic_load_explicit(&done_total, memory_order_relaxed);
+    *sent = atomic_load_explicit(&sent_total, memory_order_relaxed);
+}

@@ -1,0 +1,36 @@
+/*
+ * Period closes: the mechanics declared `on = "period_end:week"` (day,
+ * month, year) run once when a period ends, in the program's time zone,
+ * for no member, and send members events (send()) — the week's top 3 of a
+ * board get a "weekly_top" event whose mechanic earns them stars.
+ *
+ * Exactly once with any number of punchd: the close of (mechanic, period)
+ * is taken in Redis by one owner at a time (store_close_claim); its plan —
+ * the events to send — is stored once before the first is sent, so a close
+ * taken over after a crash sends the very same events; each is a member
+ * event with the id "close:<mechanic>:<period>" through the normal
+ * transaction, so a resent one answers as a duplicate. Owned by the
+ * sweeper (sweeper.c), which calls closes_check() at every sweep.
+ */
+#ifndef PUNCHCARD_CLOSES_H
+#define PUNCHCARD_CLOSES_H
+
+#include "engine-internal.h"
+
+typedef struct closes closes;
+
+/* NULL on out of memory. The engine must outlive it. */
+closes *closes_new(engine *e);
+/* Stops sending; callbacks still in flight end quietly. */
+void closes_free(closes *cl);
+
+/* Starts the closes of the periods that ended by now_ms (the engine's clock) not done yet. */
+void closes_check(closes *cl, int64_t now_ms);
+
+/* 1 while a close of this engine is at work. */
+int closes_running(const closes *cl);
+
+/* Closes of this process found done or done, and events they sent, so far (for /metrics). */
+void closes_totals(uint64_t *done, uint64_t *sent);
+
+#endif
