@@ -72,6 +72,8 @@ int session_check_ledgers(session *s, char *err, size_t errlen);
  * nothing was drawn in the draw or scored on the board yet.
  */
 int session_draw(session *s, const char *name, json_t **body);
+/* An offer (GET /v1/offers/{name}), or every offer when name is NULL (GET /v1/offers). */
+int session_offers(session *s, const char *name, json_t **body);
 int session_leaderboard(session *s, const char *name, int top, const char *member,
                         const char *period, json_t **body);
 

@@ -25,6 +25,7 @@ typedef enum luabind_call {
     LUABIND_DRAW,
     LUABIND_BOARD,
     LUABIND_EXPERIMENT,
+    LUABIND_OFFER,
 } luabind_call;
 
 /* An engine's answer, as a binding hands it to its front end; everything in it is borrowed. */

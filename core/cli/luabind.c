@@ -38,7 +38,7 @@ luabind *luabind_of(lua_State *L)
 const char *luabind_call_name(luabind_call call)
 {
     static const char *const names[] = {"send", "member", "ledger", "draw", "leaderboard",
-                                        "experiment"};
+                                        "experiment", "offer"};
     return names[call];
 }
 
@@ -249,6 +249,17 @@ static int l_experiment(lua_State *L)
     return answer(L, b, &a);
 }
 
+/* offer([name]): an offer and its uses, as GET /v1/offers/{name}; every offer without one. */
+static int l_offer(lua_State *L)
+{
+    luabind *b = luabind_of(L);
+    luabind_answer a = {.call = LUABIND_OFFER, .subject = luaL_optstring(L, 1, NULL)};
+
+    a.status = session_offers(b->s, a.subject, &a.body);
+    a.value = a.subject ? a.body : json_object_get(a.body, "offers");
+    return answer(L, b, &a);
+}
+
 static void push_clock(lua_State *L, luabind *b)
 {
     char ts[32];
@@ -305,6 +316,7 @@ void luabind_register(lua_State *L, const char *prefix)
         {"draw", l_draw},
         {"leaderboard", l_leaderboard},
         {"experiment", l_experiment},
+        {"offer", l_offer},
         {"clock", l_clock},
         {"advance", l_advance},
         {NULL, NULL},

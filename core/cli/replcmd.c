@@ -29,6 +29,7 @@ static const char repl_help[] =
     "Game:     draw(\"lunch\")  leaderboard(\"steps\" [, top [, member]])   for the clock's "
     "period\n"
     "          experiment(\"spring\")   each group's figures and the lift\n"
+    "          offer(\"summer10\")  offer()   an offer's uses and cap left; every offer\n"
     "Program:  mechanics()  reload()  reset() wipes the namespace\n"
     "Other:    json(value)  help()  quit()\n"
     "Tab completes names and member ids; Ctrl-C stops a command or clears the line; Ctrl-D\n"
@@ -201,7 +202,7 @@ static int show_answer(lua_State *L, luabind *b, const luabind_answer *a, char *
         replprint_ledger(a->subject, a->body);
     else if (a->call == LUABIND_DRAW)
         replprint_draw(a->body);
-    else if (a->call == LUABIND_EXPERIMENT) {
+    else if (a->call == LUABIND_EXPERIMENT || a->call == LUABIND_OFFER) {
         replprint_json(a->body);
         putchar('\n');
     } else

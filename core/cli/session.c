@@ -186,6 +186,13 @@ int session_experiment(session *s, const char *name, json_t **body)
     return wait_for(s, &w, body);
 }
 
+int session_offers(session *s, const char *name, json_t **body)
+{
+    waiter w = {0};
+    engine_get_offers(s->engine, name, on_done, &w);
+    return wait_for(s, &w, body);
+}
+
 int session_leaderboard(session *s, const char *name, int top, const char *member,
                         const char *period, json_t **body)
 {

@@ -93,6 +93,7 @@ static const char prelude[] =
     "end\n"
     "function T:draw(name) return _draw(name) end\n"
     "function T:experiment(name) return _experiment(name) end\n"
+    "function T:offer(name) return _offer(name) end\n"
     "function T:leaderboard(name, o)\n"
     "  o = o or {}\n"
     "  return _leaderboard(name, o.top or 10, o.member, o.period)\n"

@@ -4,6 +4,7 @@
  */
 #include "model/lots-internal.h"
 #include "model/member-internal.h"
+#include "model/offer-internal.h"
 #include "punchcard/common.h"
 
 #include <stdlib.h>
@@ -93,6 +94,57 @@ static void game_json(const member_state *m, json_t *badges, json_t *streaks, in
     }
 }
 
+/*
+ * The member's codes, when they have any: "offers" {offer: {"used_at", "event"}}, their last
+ * counted use of each once-per-member offer, and "codes" {CODE: {"offer", "issued_at",
+ * "used_at", "event"}}, their personal codes (core/model/offer.c). 0, or -1 on out of memory.
+ */
+static int offers_json(const member_state *m, json_t *out)
+{
+    json_t *offers = NULL, *codes = NULL;
+    int bad = 0;
+    for (size_t i = 0; i < m->nfields && !bad; i++) {
+        const member_field *f = &m->fields[i];
+        member_field_ref r;
+        char name[MEMBER_FIELD_MAX], ev[PC_ID_MAX + 1];
+        int64_t at;
+        member_code c;
+        if (!f->value)
+            continue;
+        switch (member_field_kind(f->name, &r)) {
+        case MEMBER_F_OFFER_USE:
+            pc_copy(name, sizeof name, r.name);
+            if (!offers && !(offers = json_object()))
+                bad = 1;
+            else if (member_offer_use(m, name, &at, ev) == 0)
+                put(offers, name, json_pack("{s:o, s:s}", "used_at", time_json(at), "event", ev),
+                    &bad);
+            break;
+        case MEMBER_F_CODE:
+            pc_copy(name, sizeof name, r.name);
+            if (!codes && !(codes = json_object()))
+                bad = 1;
+            else if (member_code_get(m, name, &c) == 0)
+                put(codes, name,
+                    json_pack("{s:s, s:o, s:o, s:o}", "offer", c.offer, "issued_at",
+                              time_json(c.issued_ms), "used_at",
+                              c.used_ms ? time_json(c.used_ms) : json_null(), "event",
+                              c.used_ms ? json_string(c.event) : json_null()),
+                    &bad);
+            break;
+        default:
+            break;
+        }
+    }
+    if (!bad && offers)
+        bad = json_object_set(out, "offers", offers) != 0;
+    if (!bad && codes)
+        bad = json_object_set(out, "codes", codes) != 0;
+    json_decref(offers);
+    json_decref(codes);
+    return bad ? -1 : 0;
+}
+
 json_t *member_to_json(const member_state *m)
 {
     json_t *balances = json_object(), *badges = json_object(), *counters = json_object();
@@ -160,12 +212,18 @@ json_t *member_to_json(const member_state *m)
         return NULL;
     }
     int64_t joined = member_joined_at(m), last = member_last_event_at(m), due = member_due(m);
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
-                     "member", m->id, "balances", balances, "pending", pending, "expiring",
-                     lots_summary(m), "badges", badges, "streaks", streaks, "counters", counters,
-                     "prizes", prizes, "tier", tier ? json_string(tier) : json_null(),
-                     "tier_floor", floor ? json_string(floor) : json_null(), "attributes", attrs,
-                     "joined_at", joined ? time_json(joined) : json_null(), "last_event_at",
-                     last ? time_json(last) : json_null(), "next_wake_at",
-                     due ? time_json(due) : json_null(), "version", (json_int_t)m->version);
+    json_t *out =
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+                  "member", m->id, "balances", balances, "pending", pending, "expiring",
+                  lots_summary(m), "badges", badges, "streaks", streaks, "counters", counters,
+                  "prizes", prizes, "tier", tier ? json_string(tier) : json_null(), "tier_floor",
+                  floor ? json_string(floor) : json_null(), "attributes", attrs, "joined_at",
+                  joined ? time_json(joined) : json_null(), "last_event_at",
+                  last ? time_json(last) : json_null(), "next_wake_at",
+                  due ? time_json(due) : json_null(), "version", (json_int_t)m->version);
+    if (out && offers_json(m, out)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }

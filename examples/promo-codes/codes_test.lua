@@ -23,8 +23,12 @@ test("LAUNCH50: a refunded order gives its use back to the next member", functio
   order(t, "LAUNCH50", 100, "ann", "o-1")
   order(t, "LAUNCH50", 100, "bo")
   t:hasnt(order(t, "LAUNCH50", 100, "cy"), {kind = "discount"})
+  t:eq(t:offer("launch50").left, 0)
   t:has(t:reverse("o-1", {member = "ann"}), {kind = "code_returned", offer = "launch50"})
+  t:eq(t:offer("launch50").left, 1)
   t:has(order(t, "LAUNCH50", 100, "cy"), {kind = "discount"})
+  local o = t:offer("launch50")
+  t:eq({o.uses, o.returned, o.discount}, {2, 1, 100})
 end)
 
 test("FRIENDS10: shared and reused freely; unknown codes give nothing", function(t)

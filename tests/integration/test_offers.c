@@ -211,7 +211,20 @@ static void a_window_a_minimum_and_bad_codes_are_refused_with_reasons(void **sta
                    "not a valid code: a code holds no control characters");
     expect_refused(order("w-5", "cy", "NOPE", 999, "2026-06-01T00:00:00Z", 200),
                    "unknown code NOPE");
-    /* Nothing of the refusals was counted. */
+    /* A dry run only looks: it answers with the discount and takes no use. */
+    {
+        http_resp r;
+        assert_int_equal(
+            h_http(punchd.port, "POST", "/v1/events?dry_run=1",
+                   "{\"id\":\"dry-1\",\"type\":\"order\",\"member\":\"zed\",\"at\":"
+                   "\"2026-06-01T00:00:00Z\",\"data\":{\"code\":\"ÉTÉ-10 ☀\",\"total\":1500}}",
+                   &r),
+            0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(discount_of(r.json));
+        h_resp_free(&r);
+    }
+    /* Nothing of the refusals (or the dry run) was counted. */
     json_t *o = get_json("/v1/offers/summer");
     assert_int_equal(json_integer_value(json_object_get(o, "uses")), 3);
     json_decref(o);
@@ -289,6 +302,16 @@ static void the_catalogue_counts_what_the_events_said(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "renew_every")), "30d");
     assert_true(json_is_null(json_object_get(o, "left")));
     json_decref(all);
+    /* The member shows their codes: gus's last use of summer, hal's personal code. */
+    json_t *gus = get_json("/v1/members/gus"), *hal = get_json("/v1/members/hal"), *c;
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(gus, "offers"), "summer"), "event")),
+                        "s-12");
+    c = json_object_iter_value(json_object_iter(json_object_get(hal, "codes")));
+    assert_string_equal(json_string_value(json_object_get(c, "offer")), "vip");
+    assert_string_equal(json_string_value(json_object_get(c, "event")), "v-5");
+    json_decref(gus);
+    json_decref(hal);
     http_resp r;
     assert_int_equal(h_http(punchd.port, "GET", "/v1/offers/nope", NULL, &r), 0);
     assert_int_equal(r.status, 404);
