@@ -1,7 +1,8 @@
 /*
  * Logging, clocks, timestamps and digests shared by every layer.
  */
-/* SHA256_Init/Update/Final hash without EVP's per-call provider lookup (most of a digest's cost). */
+/* SHA256_Init/Update/Final hash without EVP's per-call provider lookup (most of a digest's cost).
+ */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "punchcard/common.h"
 #include "calendar-internal.h"
@@ -189,17 +190,49 @@ int pc_fail(pc_error *err, int status, const char *code, const char *fmt, ...)
 
 size_t pc_format_int(char *out, int64_t v)
 {
+    /* Two digits at a time: timestamps (13 digits) are formatted many times per event. */
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char tmp[24];
     int i = sizeof tmp;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--i] = pairs[d + 1];
+        tmp[--i] = pairs[d];
+    }
+    if (u >= 10) {
+        tmp[--i] = pairs[u * 2 + 1];
+        tmp[--i] = pairs[u * 2];
+    } else {
+        tmp[--i] = (char)('0' + u);
+    }
     if (v < 0)
         tmp[--i] = '-';
     memcpy(out, tmp + i, sizeof tmp - (size_t)i);
     return sizeof tmp - (size_t)i;
+}
+
+long long pc_strtoll(const char *s, char **end)
+{
+    /* The fields punchd writes itself: [-]digits, at most 18 of them. */
+    const char *p = s;
+    int neg = *p == '-';
+    uint64_t v = 0;
+    int n = 0;
+    p += neg;
+    while (*p >= '0' && *p <= '9' && n < 19) {
+        v = v * 10 + (uint64_t)(*p++ - '0');
+        n++;
+    }
+    if (n == 0 || n > 18) /* anything else: strtoll's own rules (spaces, +, overflow) */
+        return strtoll(s, end, 10);
+    if (end)
+        *end = (char *)p;
+    return neg ? -(long long)v : (long long)v;
 }
 
 int pc_append(char *out, size_t n, size_t *at, const char *s)

@@ -12,11 +12,11 @@
 
 typedef pc_jbuf wbuf;
 
-static int grow(wbuf *b, size_t more)
+static int grow_slow(wbuf *b, size_t more)
 {
     if (b->oom)
         return -1;
-    if (b->len + more + 1 > b->cap) {
+    {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + more + 1)
             cap *= 2;
@@ -29,6 +29,11 @@ static int grow(wbuf *b, size_t more)
         b->cap = cap;
     }
     return 0;
+}
+
+static inline int grow(wbuf *b, size_t more)
+{
+    return !b->oom && b->len + more + 1 <= b->cap ? 0 : grow_slow(b, more);
 }
 
 static void put(wbuf *b, const char *s, size_t n)

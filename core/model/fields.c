@@ -220,7 +220,7 @@ int64_t member_draw_wins(const member_state *m, const char *draw, const char *pe
 {
     const char *v = get(m, MEMBER_F_DRAW_WINS, draw, NULL), *bar = v ? strchr(v, '|') : NULL;
     size_t n = strlen(period_id);
-    return bar && (size_t)(bar - v) == n && !strncmp(v, period_id, n) ? strtoll(bar + 1, NULL, 10)
+    return bar && (size_t)(bar - v) == n && !strncmp(v, period_id, n) ? pc_strtoll(bar + 1, NULL)
                                                                       : 0;
 }
 
@@ -266,7 +266,7 @@ int member_experiment(const member_state *m, const char *exp, const char **group
     if (!bar)
         return -1;
     *group = (size_t)(bar - v) == 7 && !strncmp(v, "control", 7) ? "control" : "treatment";
-    *spend = strtoll(bar + 1, NULL, 10);
+    *spend = pc_strtoll(bar + 1, NULL);
     return 0;
 }
 

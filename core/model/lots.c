@@ -19,7 +19,7 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
     if (!value || !member_field_is(name, MEMBER_F_LOT, &r) || r.name_len >= sizeof lot->currency)
         return -1;
     memcpy(lot->currency, r.name, r.name_len);
-    lot->n = strtoll(r.sub, NULL, 10);
+    lot->n = pc_strtoll(r.sub, NULL);
     /* Read on every event: no sscanf. */
     {
         int64_t *nums[6] = {&lot->amount,     &lot->remaining, &lot->spent,
@@ -27,7 +27,7 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
         const char *p = value;
         for (int i = 0; i < 6; i++) {
             char *end;
-            *nums[i] = strtoll(p, &end, 10);
+            *nums[i] = pc_strtoll(p, &end);
             if (end == p || (*end != '|' && !(i == 5 && *end == '\0')))
                 return -1;
             p = *end ? end + 1 : end;

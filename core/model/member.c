@@ -91,7 +91,7 @@ static int parse_int(const char *s, int64_t *out)
     char *end;
     if (!s || !*s)
         return -1;
-    long long v = strtoll(s, &end, 10);
+    long long v = pc_strtoll(s, &end);
     if (*end)
         return -1;
     *out = v;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *reason(int status)
 {
@@ -49,6 +50,38 @@ static const char *reason(int status)
     }
 }
 
+/*
+ * The Date header, formatted once a second per worker: evhttp would format it
+ * (and the Content-Length) through snprintf for every answer.
+ */
+static const char *http_date(void)
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char text[40];
+    time_t now = time(NULL);
+    if (now != last) {
+        struct tm tm;
+        if (!gmtime_r(&now, &tm) || !strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+            return NULL;
+        last = now;
+    }
+    return text;
+}
+
+static void add_fixed_headers(struct evhttp_request *req, size_t body_len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *date = http_date(); /* strftime's names: the C locale (punchd never sets one) */
+    char n[24];
+    if (date && !evhttp_find_header(h, "Date"))
+        evhttp_add_header(h, "Date", date);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD &&
+        !evhttp_find_header(h, "Content-Length")) {
+        n[pc_format_int(n, (int64_t)body_len)] = '\0';
+        evhttp_add_header(h, "Content-Length", n);
+    }
+}
+
 void send_json_text(server *s, struct evhttp_request *req, int status, const char *text, size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
@@ -76,6 +109,7 @@ void send_json_text(server *s, struct evhttp_request *req, int status, const cha
         evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
     }
+    add_fixed_headers(req, buf ? evbuffer_get_length(buf) : 0);
     free(oom_text);
     access_done(s, req, status);
     evhttp_send_reply(req, status, reason(status), buf);

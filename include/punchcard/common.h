@@ -69,6 +69,8 @@ void pc_logline_end(pc_logline *l);
 
 /* Writes v in decimal into out (at least 21 bytes, not NUL-terminated); returns the length. */
 size_t pc_format_int(char *out, int64_t v);
+/* strtoll(s, end, 10), faster on plain [-]digits (the fields punchd writes); the same result. */
+long long pc_strtoll(const char *s, char **end);
 
 /*
  * Appends to out (size n) at *at, keeping it NUL-terminated, without printf (these

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -196,6 +198,60 @@ static void test_digests(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* pc_format_int writes what printf does; pc_strtoll reads what strtoll does, end included. */
+static void test_int_text(void **state)
+{
+    static const int64_t ints[] = {0,
+                                   1,
+                                   -1,
+                                   9,
+                                   10,
+                                   99,
+                                   100,
+                                   -100,
+                                   12345,
+                                   1796166392434,
+                                   -99999999,
+                                   INT64_MAX,
+                                   INT64_MIN,
+                                   1000000000000000000,
+                                   999999999999999999};
+    static const char *const texts[] = {"0",
+                                        "-0",
+                                        "7",
+                                        "-7",
+                                        "42|x",
+                                        "1796166392434|",
+                                        "999999999999999999",
+                                        "1000000000000000000",
+                                        "9223372036854775807",
+                                        "9223372036854775808",
+                                        "-9223372036854775808",
+                                        "-9223372036854775809",
+                                        "",
+                                        "-",
+                                        "+5",
+                                        " 5",
+                                        "--5",
+                                        "12a",
+                                        "0x10",
+                                        "00012"};
+    (void)state;
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        char ours[32], theirs[32];
+        ours[pc_format_int(ours, ints[i])] = '\0';
+        snprintf(theirs, sizeof theirs, "%lld", (long long)ints[i]);
+        assert_string_equal(ours, theirs);
+    }
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        char *e1, *e2;
+        long long a = pc_strtoll(texts[i], &e1), b = strtoll(texts[i], &e2, 10);
+        if (a != b || e1 != e2)
+            fail_msg("\"%s\": %lld (end %td), strtoll %lld (end %td)", texts[i], a, e1 - texts[i],
+                     b, e2 - texts[i]);
+    }
+}
+
 static void test_fail_fills_error(void **state)
 {
     pc_error err;
@@ -223,10 +279,9 @@ static void test_fail_fills_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_time_format_round_trip),
-        cmocka_unit_test(test_digests),
-        cmocka_unit_test(test_fail_fills_error),
+        cmocka_unit_test(test_time_parse), cmocka_unit_test(test_time_format_round_trip),
+        cmocka_unit_test(test_digests),    cmocka_unit_test(test_fail_fills_error),
+        cmocka_unit_test(test_int_text),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
