@@ -105,6 +105,7 @@ if [ "$BATCH" -gt 0 ]; then
 	BIR=$(total_ir "$TMP/cg.batch")
 	awk -v h="$HIR" -v hn="$HN" -v p="$PIR" -v pn="$PN" -v b="$BIR" -v bn="$BN" -v size="$BATCH" 'BEGIN {
 		hi = h / (hn > 0 ? hn : 1); pi = p / (pn > 0 ? pn : 1); bi = b / (bn > 0 ? bn : 1)
+		if (bn == 0) { printf "  batch of %d: no request answered in the window (a longer DURATION or a smaller BATCH)\n", size; exit }
 		printf "  batch of %d %8.0f Ir/event     (%d events)   = %.1fx the hello-world, %.2fx fewer than single\n", size, bi, bn, (hi > 0 ? bi / hi : 0), (bi > 0 ? pi / bi : 0)
 	}'
 fi

@@ -102,10 +102,14 @@ void store_stats_add(store *s, const char *ns, const char *day, const char *part
     char key[PC_KEY_MAX], field[256], by[24];
     int shards = store_shards(s), k = store_any_shard(s);
     num(by, amount);
-    if ((size_t)snprintf(field, sizeof field, "%s:%s", currency, kind) >= sizeof field) {
+    size_t cl = strlen(currency), kl = strlen(kind);
+    if (cl + kl + 2 > sizeof field) {
         store_fail_now("stats_add", "field too long", store_parse_done, NULL, NULL);
         return;
     }
+    memcpy(field, currency, cl); /* "<currency>:<kind>", for every event that moves a balance */
+    field[cl] = ':';
+    memcpy(field + cl + 1, kind, kl + 1);
     incr(s, key, keys_stats(key, sizeof key, ns, NULL, day, k, shards), field, by);
     incr(s, key, keys_stats(key, sizeof key, ns, NULL, NULL, k, shards), field, by);
     if (partner && *partner)
