@@ -22,6 +22,8 @@ struct engine {
     int no_figures;
     int64_t claim_timeout_ms; /* unconfirmed claims older than this are swept */
     int send_rate;            /* events a period close sends per second */
+    int outbox;               /* write webhooks (outbox.c) */
+    int64_t expiring_notice_ms;
     int64_t (*clock)(void *);
     void *clock_arg;
     const char *answer_text; /* engine_answer_text(), while a done callback runs */

@@ -17,6 +17,7 @@
 #include "effects.h"
 #include "experiments.h"
 #include "offers.h"
+#include "outbox.h"
 #include "resources.h"
 #include "common/jsonr.h"
 #include "common/jsonw-internal.h"
@@ -82,6 +83,9 @@ engine *engine_new(store *s, mech_holder *h, const engine_config *cfg)
     e->clock = cfg && cfg->clock ? cfg->clock : real_clock;
     e->clock_arg = cfg ? cfg->clock_arg : NULL;
     e->no_figures = cfg ? cfg->no_figures : 0;
+    e->outbox = cfg ? cfg->outbox : 0;
+    e->expiring_notice_ms =
+        cfg && cfg->expiring_notice_ms > 0 ? cfg->expiring_notice_ms : 7 * 86400000LL;
     if (!(e->cache = mcache_new(cfg ? cfg->cache_members : 0))) {
         free(e);
         return NULL;
@@ -378,6 +382,11 @@ static void step_decide(engine_call *c)
         end_run(c);
         json_decref(c->groups);
         c->groups = NULL;
+        if (outbox_expiring(c->e, &c->ev, c->m)) {
+            pc_fail(&err, 500, "internal", "out of memory");
+            fail_decide(c, &err);
+            return;
+        }
         if (builtin_after(&c->ev, c->m, !c->e->no_figures, &err) ||
             experiments_after(c->set, &c->ev, c->m, !c->e->no_figures, &c->groups, &err)) {
             fail_decide(c, &err);
@@ -612,7 +621,7 @@ static void commit(engine_call *c)
         if (m->fields[i].dirty)
             store_commit_field(sc, m->fields[i].name, m->fields[i].value);
     commit_entries(c, sc, at);
-    store_commit_send(e->store, sc, on_commit, c);
+    outbox_commit_send(e, &c->ev, m, c->set, sc, at, on_commit, c);
 }
 
 /* The commit landed: what it leaves behind besides the member, and the events it owes. */

@@ -358,6 +358,61 @@ static int api_reason(lua_State *L)
     return 0;
 }
 
+/* The webhook types the engine sends itself: notify() may not take their names. */
+static const char *const engine_webhooks[] = {
+    "prize.won",     "badge.earned",      "tier.changed",  "points.expiring",
+    "streak.broken", "referral.rewarded", "reload.failed", NULL};
+
+/* The largest data of one notify(), as JSON. */
+#define NOTIFY_MAX_BYTES 8192
+
+/*
+ * notify(name [, data]) -- a webhook of the program's own (docs/mechanics.md,
+ * "notify"): recorded as an outcome {"kind": "notify", "notify": name, "data"},
+ * and written to the member's outbox with the event's commit, so it is sent
+ * only when the event applies. data: a table JSON can hold, 8 KiB at most.
+ */
+static int api_notify(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    const char *name = luart_check_name(L, 1, "notify");
+    char err[200];
+    json_t *data, *o;
+    size_t len;
+    if (!run->cur)
+        return luaL_error(L, "notify: only a running mechanic can notify");
+    for (int i = 0; engine_webhooks[i]; i++)
+        if (!strcmp(name, engine_webhooks[i]))
+            return luaL_error(L, "notify: '%s' is a webhook the engine sends itself", name);
+    if (lua_isnoneornil(L, 2)) {
+        data = json_object();
+    } else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (!(data = luajson_to_json(L, 2, err, sizeof err)))
+            return luaL_error(L, "notify: %s", err);
+    }
+    if (!data)
+        return luart_oom(L);
+    if (json_is_array(data) && json_array_size(data) == 0) {
+        json_decref(data);
+        if (!(data = json_object()))
+            return luart_oom(L);
+    }
+    if (!json_is_object(data)) {
+        json_decref(data);
+        return luaL_error(L, "notify: data must be a table of named fields");
+    }
+    len = json_dumpb(data, NULL, 0, JSON_COMPACT);
+    if (len > NOTIFY_MAX_BYTES) {
+        json_decref(data);
+        return luaL_error(L, "notify: data is %d bytes as JSON, more than %d", (int)len,
+                          NOTIFY_MAX_BYTES);
+    }
+    o = json_pack("{s:s, s:s, s:o}", "kind", "notify", "notify", name, "data", data);
+    luart_outcome(L, run, o);
+    return 0;
+}
+
 /* global_count(name) -> the global counter after counting this event (once per event). */
 static int api_global_count(lua_State *L)
 {
@@ -371,6 +426,8 @@ void luart_core_globals(lua_State *L)
     lua_setfield(L, -2, "global_count");
     lua_pushcfunction(L, api_reason);
     lua_setfield(L, -2, "reason");
+    lua_pushcfunction(L, api_notify);
+    lua_setfield(L, -2, "notify");
     lua_pushcfunction(L, api_mechanic);
     lua_setfield(L, -2, "mechanic");
     lua_pushcfunction(L, api_prize);

@@ -142,6 +142,29 @@ int member_set_wake(member_state *m, int64_t at_ms)
                  : set(m, MEMBER_F_WAKE, NULL, NULL, NULL);
 }
 
+int64_t member_notice_due(const member_state *m)
+{
+    return get_int(m, MEMBER_F_NOTICE_DUE, NULL, NULL);
+}
+
+int member_set_notice_due(member_state *m, int64_t at_ms)
+{
+    if (at_ms == member_notice_due(m))
+        return 0;
+    return at_ms ? set_int(m, MEMBER_F_NOTICE_DUE, NULL, NULL, at_ms)
+                 : set(m, MEMBER_F_NOTICE_DUE, NULL, NULL, NULL);
+}
+
+int64_t member_noticed(const member_state *m, const char *currency)
+{
+    return get_int(m, MEMBER_F_NOTICED, currency, NULL);
+}
+
+int member_set_noticed(member_state *m, const char *currency, int64_t expires_ms)
+{
+    return set_int(m, MEMBER_F_NOTICED, currency, NULL, expires_ms);
+}
+
 int64_t member_due(const member_state *m)
 {
     return get_int(m, MEMBER_F_DUE, NULL, NULL);

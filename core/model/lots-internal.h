@@ -75,7 +75,7 @@ int lots_tick(member_state *m, int64_t now_ms, const char **err);
 int lots_reverse(member_state *m, const char *event, const char *currency, int64_t amount,
                  json_t *earned, int64_t now_ms, int64_t *reversed_out, const char **err);
 
-/* The next time something is due (expiry, release, or field "wk"), 0 when nothing. */
+/* The next time something is due (expiry, release, field "wk" or "xd"), 0 when nothing. */
 int64_t lots_next_due(const member_state *m);
 
 /* Visits every lot of the member (any currency). */

@@ -426,7 +426,9 @@ oom:
 
 int64_t lots_next_due(const member_state *m)
 {
-    int64_t due = member_wake(m);
+    int64_t due = member_wake(m), notice = member_notice_due(m);
+    if (notice && (!due || notice < due))
+        due = notice;
     for (size_t i = 0; i < m->nfields; i++) {
         lot_rec lot;
         int64_t t = 0;

@@ -150,6 +150,12 @@ int member_mark_once(member_state *m, const char *key, int64_t at_ms);
 /* When a mechanic asked to wake the member, and when the member is next due (ms; 0 = none). */
 int64_t member_wake(const member_state *m);
 int member_set_wake(member_state *m, int64_t at_ms); /* 0 removes it */
+/* When the next "points.expiring" webhook is due (0: none; setting 0 removes it). */
+int64_t member_notice_due(const member_state *m);
+int member_set_notice_due(member_state *m, int64_t at_ms);
+/* The latest expiry of currency's lots a "points.expiring" webhook was sent for (0: none). */
+int64_t member_noticed(const member_state *m, const char *currency);
+int member_set_noticed(member_state *m, const char *currency, int64_t expires_ms);
 int64_t member_due(const member_state *m);
 int member_set_due(member_state *m, int64_t at_ms); /* 0 removes it */
 

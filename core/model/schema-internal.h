@@ -36,6 +36,8 @@
  *   ou:<offer>    "<at>|<event>": the member's last counted use of a shared offer (once per
  *                 member; renewed after renew_every)
  *   oc:<CODE>     "<offer>|<issued>|<used or 0>|<event>": a personal code issued to the member
+ *   xd            when the next "points.expiring" webhook is due (ms; in due too)
+ *   xn:<cur>      the latest expiry (ms) of cur's lots a "points.expiring" was sent for
  * Names (currencies, counters, ...) are 1-64 of a-z 0-9 _ . - and hold no ':'.
  */
 #ifndef PUNCHCARD_SCHEMA_INTERNAL_H
@@ -78,13 +80,15 @@ enum member_kind {
     MEMBER_F_EXPERIMENT, /* x:<experiment> */
     MEMBER_F_OFFER_USE,  /* ou:<offer> */
     MEMBER_F_CODE,       /* oc:<CODE> (a personal code) */
+    MEMBER_F_NOTICE_DUE, /* xd */
+    MEMBER_F_NOTICED,    /* xn:<currency> */
 };
 
 /* Enough for every field name of valid names and ids (names <= 64, event ids <= 128). */
 #define MEMBER_FIELD_MAX 256
 
 /*
- * Writes the field name of kind for name (NULL for v, t, tf, wk, due, j, le) and sub
+ * Writes the field name of kind for name (NULL for v, t, tf, wk, due, j, le, xd) and sub
  * (the lot number, event or month of the kinds that have one; else NULL)
  * into out. Returns out, or NULL when it does not fit in n bytes.
  */

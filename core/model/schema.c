@@ -52,6 +52,8 @@ static const struct {
     [MEMBER_F_EXPERIMENT] = {"x:", "", NAMED},
     [MEMBER_F_OFFER_USE] = {"ou:", "", NAMED},
     [MEMBER_F_CODE] = {"oc:", "", NAMED},
+    [MEMBER_F_NOTICE_DUE] = {"xd", "", SINGLE},
+    [MEMBER_F_NOTICED] = {"xn:", "", NAMED},
 };
 
 #define NKINDS (sizeof schema / sizeof *schema)

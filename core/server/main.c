@@ -5,9 +5,11 @@
  */
 #include "apikeys.h"
 #include "server.h"
+#include "webhook_http.h"
 #include "model/draw-internal.h"
 #include "punchcard-version.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -34,6 +36,7 @@ typedef struct options {
     const char *port_file;
     char *api_key;
     const char *api_keys_file;
+    const char *webhooks_file;
     int workers;
     size_t max_body;
     size_t max_batch_body;
@@ -55,7 +58,8 @@ enum {
     OPT_MAX_FUTURE,
     OPT_REQUEST_TIMEOUT,
     OPT_MAX_CONNS,
-    OPT_MAX_CONNS_IP
+    OPT_MAX_CONNS_IP,
+    OPT_WEBHOOKS_FILE
 };
 
 typedef struct worker {
@@ -68,6 +72,8 @@ typedef struct worker {
     engine *engine;
     server *server;
     sweeper *sweeper;
+    webhooks_sender *hooks;      /* worker 0, with --webhooks-file */
+    engine_deliverer *deliverer; /* the same */
     struct event *drain_ev;
     int64_t drain_deadline;
 } worker;
@@ -75,6 +81,7 @@ typedef struct worker {
 static worker workers[MAX_WORKERS];
 static int nworkers;
 static apikeys *keys;
+static webhooks_config *hooks_cfg; /* --webhooks-file, or NULL */
 
 /*
  * Every worker's Redis figures summed, for /metrics. Each worker writes its
@@ -113,6 +120,8 @@ static void usage(FILE *f)
                "                         (or PUNCHD_API_KEY in the environment); all scopes\n"
                "  --api-keys-file PATH   named keys with scopes and rate limits (JSON),\n"
                "                         reloaded when it changes\n"
+               "  --webhooks-file PATH   webhook endpoints (JSON: url, secret, events) and\n"
+               "                         delivery settings; events then go to outboxes\n"
                "  --max-body BYTES       largest request body (default 65536)\n"
                "  --max-batch-body BYTES largest POST /v1/events/batch body (default 4194304)\n"
                "  --dedupe-days N        how long event ids are remembered (default 30)\n"
@@ -238,6 +247,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"log-level", required_argument, 0, 'v'},
         {"draw-secret-file", required_argument, 0, 'X'},
         {"api-keys-file", required_argument, 0, 'K'},
+        {"webhooks-file", required_argument, 0, OPT_WEBHOOKS_FILE},
         {"log-format", required_argument, 0, 'F'},
         {"version", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},
@@ -256,6 +266,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->ns = env_or("PUNCHD_NAMESPACE", "pc");
     o->port_file = env_or("PUNCHD_PORT_FILE", NULL);
     o->api_keys_file = env_or("PUNCHD_API_KEYS_FILE", NULL);
+    o->webhooks_file = env_or("PUNCHD_WEBHOOKS_FILE", NULL);
     o->workers = (int)num_arg("PUNCHD_WORKERS", env_or("PUNCHD_WORKERS", "1"), 1, MAX_WORKERS);
     o->max_body = (size_t)num_env("PUNCHD_MAX_BODY", 65536, 256, 16 << 20);
     o->max_future_s = num_env("PUNCHD_MAX_FUTURE_S", 86400, 1, 10L * 366 * 86400);
@@ -362,6 +373,9 @@ static void parse_options(int argc, char **argv, options *o)
         case 'K':
             o->api_keys_file = optarg;
             break;
+        case OPT_WEBHOOKS_FILE:
+            o->webhooks_file = optarg;
+            break;
         case 'F':
             format = optarg;
             break;
@@ -447,6 +461,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* A reload failed: the program's "reload.failed" webhook (once per error, whoever saw it). */
+static void on_reload(void *arg, int ok, const char *msg)
+{
+    if (!ok)
+        engine_program_webhook(arg, "reload.failed", json_pack("{s:s}", "error", msg ? msg : ""));
+}
+
 static int worker_init(worker *w, const options *o, int *port)
 {
     store_config sc = {
@@ -457,7 +478,10 @@ static int worker_init(worker *w, const options *o, int *port)
                         .send_rate = o->send_rate,
                         .max_outcomes = (size_t)o->max_outcomes,
                         .max_keys = (size_t)o->max_event_keys,
-                        .max_response = (size_t)o->max_response};
+                        .max_response = (size_t)o->max_response,
+                        .outbox = hooks_cfg != NULL,
+                        .expiring_notice_ms =
+                            hooks_cfg ? webhooks_config_expiring_notice_ms(hooks_cfg) : 0};
     server_config svc = {.max_body = o->max_body,
                          .max_future_ms = o->max_future_s * 1000,
                          .request_timeout_ms = (int)o->request_timeout_ms,
@@ -495,6 +519,18 @@ static int worker_init(worker *w, const options *o, int *port)
      */
     if (w->index == 0 && !(w->sweeper = engine_sweeper_new(w->engine, o->sweep_ms)))
         return -1;
+    /* One deliverer per process too: the leases share the outboxes between processes. */
+    if (w->index == 0 && hooks_cfg) {
+        engine_deliverer_config dc;
+        webhooks_config_deliverer(hooks_cfg, &dc);
+        if (!(w->hooks = webhooks_sender_new(w->base, hooks_cfg, w->engine)))
+            return -1;
+        dc.send = webhooks_send;
+        dc.arg = w->hooks;
+        if (!(w->deliverer = engine_deliverer_new(w->engine, &dc)))
+            return -1;
+        mech_holder_on_reload(w->holder, on_reload, w->engine);
+    }
     return 0;
 }
 
@@ -506,6 +542,9 @@ static int worker_init(worker *w, const options *o, int *port)
  */
 static void worker_free(worker *w)
 {
+    /* The deliverer first: the posts the sender abandons then end without a next step. */
+    engine_deliverer_free(w->deliverer);
+    webhooks_sender_free(w->hooks);
     server_free(w->server);
     if (w->http)
         evhttp_free(w->http);
@@ -541,6 +580,14 @@ int main(int argc, char **argv)
         }
         if (o.api_key)
             memset(o.api_key, 0, strlen(o.api_key));
+    }
+    if (o.webhooks_file) {
+        char err[300];
+        if (!(hooks_cfg = webhooks_config_load(o.webhooks_file, err, sizeof err))) {
+            fprintf(stderr, "punchd: webhooks file %s: %s\n", o.webhooks_file, err);
+            return 2;
+        }
+        curl_global_init(CURL_GLOBAL_DEFAULT);
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -590,5 +637,9 @@ out:
         unlink(o.unix_path);
     free(o.api_key);
     apikeys_free(keys);
+    if (hooks_cfg) {
+        webhooks_config_free(hooks_cfg);
+        curl_global_cleanup();
+    }
     return rc;
 }

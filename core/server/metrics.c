@@ -10,6 +10,7 @@
 #include "apikeys.h"
 #include "metrics.h"
 #include "punchcard-version.h"
+#include "webhook_http.h"
 
 #include <event2/buffer.h>
 #include <pthread.h>
@@ -378,6 +379,7 @@ void get_metrics(server *s, struct evhttp_request *req, const char *arg, const c
     mechanics_part(s, b);
     redis_part(s, b);
     conns_part(b);
+    webhooks_metrics(b);
     family(b, "punchd_accept_errors_total", "counter",
            "Times accept() failed (a full fd table); each pauses the listener 200 ms.");
     evbuffer_add_printf(b, "punchd_accept_errors_total %llu\n",

@@ -168,6 +168,8 @@ static const struct route {
     {"/console/{}", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
     {"/v1/offers", EVHTTP_REQ_GET, get_offers, SCOPE_READ},
     {"/v1/offers/{}", EVHTTP_REQ_GET, get_offer, SCOPE_READ},
+    {"/v1/webhooks/deliveries", EVHTTP_REQ_GET, get_webhook_deliveries, SCOPE_ADMIN},
+    {"/v1/webhooks/dead/{}/retry", EVHTTP_REQ_POST, post_webhook_retry, SCOPE_ADMIN},
 };
 
 size_t route_count(void)

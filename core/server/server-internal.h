@@ -143,6 +143,9 @@ void send_raw(server *s, struct evhttp_request *req, int status, const char *cty
 /* metrics.c: GET /metrics. */
 route_fn get_metrics;
 
+/* webhook_http.c: GET /v1/webhooks/deliveries, POST /v1/webhooks/dead/{id}/retry. */
+route_fn get_webhook_deliveries, post_webhook_retry;
+
 /* openapi.c: GET /v1/openapi.json. */
 route_fn get_openapi;
 

@@ -27,6 +27,9 @@
  *   NS:{g:NAME}:counter | :claim:ID                       a global counter
  *   NS:{offer:O}:uses | :claim:ID | :ret:MEMBER/EVENT      an offer's uses, cap and returns
  *   NS:{lb:L}:PERIOD | :meta                              a leaderboard
+ *   NS:{ann}:outbox | :outbox:at | :outbox:once:ID   webhooks to deliver (ops_outbox.c)
+ *   NS:outbox (NS:{outbox:K})  zset  members with webhooks to deliver
+ *   NS:{wh:program}:log | :dead     recent webhook tries, dead letters
  *   NS:{exp:X}:figures  hash  an experiment's figures per group: "<group>:members|events|
  *                             spend|spend_sq", "<group>:issued:<currency>", "...:redeemed:..."
  *

@@ -95,6 +95,8 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
                                int64_t version, const char *response, int ttl_s);
 /* A field of the member's hash: set to value, or deleted when value is NULL. */
 void store_commit_field(store_commit *c, const char *field, const char *value);
+/* A webhook entry ("<id> <body>", ops_outbox.c) appended to the member's outbox. */
+void store_commit_outbox(store_commit *c, const char *entry);
 /* A ledger entry: begin, its fields (name, value) in order, end. */
 void store_commit_entry_begin(store_commit *c);
 void store_commit_entry_str(store_commit *c, const char *name, const char *value);
@@ -117,6 +119,8 @@ typedef void store_commit_fn(void *arg, const store_error *err, const store_comm
 
 /* Sends the commit and frees c (a builder that ran out of memory fails with STORE_FAILED). */
 void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg);
+/* Drops c unsent. */
+void store_commit_free(store_commit *c);
 
 /* 1 when event_id of member has a stored response (it was applied), else 0. */
 void store_event_exists(store *s, const char *ns, const char *member, const char *event_id,
@@ -288,5 +292,77 @@ void store_close_mark(store *s, const char *ns, const char *mechanic, const char
  */
 void store_replay_hold(store *s, const char *ns, int64_t ms, store_done_fn *fn, void *arg);
 void store_replay_held(store *s, const char *ns, store_int_fn *fn, void *arg);
+/* ---- webhooks: outboxes and their delivery (ops_outbox.c) ----
+ *
+ * A member's outbox NS:{member}:outbox is a list of entries "<id> <body>"
+ * the commit appends to (store_commit_outbox()); NS:{member}:outbox:at holds
+ * the deliverer's lease and the tries of the first entry. The index of
+ * members with entries to deliver, NS:outbox (NS:{outbox:K} on a cluster),
+ * is scored by the time of the next try: 2 x ms, +1 for a re-check of an
+ * outbox found empty (store_outbox_mark() brings those to now). The program's own outbox is the
+ * member STORE_PROGRAM_OUTBOX's. Recent attempts and dead letters live in
+ * NS:{wh:program}:log (list) and :dead (hash id -> record).
+ */
+
+/* The pseudo-member whose outbox holds the program's own events (never a member id). */
+#define STORE_PROGRAM_OUTBOX "!program"
+
+/* Lists member in the index before a commit that writes to its outbox (outbox_mark.lua). */
+void store_outbox_mark(store *s, const char *ns, const char *member, int64_t now_ms,
+                       store_done_fn *fn, void *arg);
+/* The members listed due at or before max_ms, earliest first, at most limit (due_ms: the score). */
+void store_outbox_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                        void *arg);
+/* How many members are listed. */
+void store_outbox_count(store *s, const char *ns, store_int_fn *fn, void *arg);
+/* Takes member off the index if its score is still score: 1 removed, 0 kept. */
+void store_outbox_unindex(store *s, const char *ns, const char *member, int64_t score,
+                          store_int_fn *fn, void *arg);
+/* Lists member to be tried at at_ms; recheck: only to see the outbox is still empty. */
+void store_outbox_retry_at(store *s, const char *ns, const char *member, int64_t at_ms, int recheck,
+                           store_done_fn *fn, void *arg);
+
+/* A member's first entry under this deliverer's lease (outbox_head.lua). */
+enum store_outbox_status { STORE_OUTBOX_LEASED = 0, STORE_OUTBOX_HEAD = 1, STORE_OUTBOX_EMPTY = 2 };
+typedef struct store_outbox_head {
+    enum store_outbox_status status;
+    const char *entry; /* "<id> <body>" */
+    size_t len;
+    int64_t tries;
+    const char *ok; /* "name,name": the endpoints that have it */
+} store_outbox_entry;
+typedef void store_outbox_head_fn(void *arg, const store_error *err, const store_outbox_entry *h);
+void store_outbox_head(store *s, const char *ns, const char *member, const char *owner,
+                       int64_t now_ms, int64_t lease_ms, store_outbox_head_fn *fn, void *arg);
+
+/*
+ * Ends a try of the first entry id: done (delivered or dead-lettered: taken
+ * off) or not (a try counted; ok kept). release ends the lease. Answers the
+ * entries left and the tries, or left -1 when id is no longer first.
+ */
+typedef void store_outbox_ack_fn(void *arg, const store_error *err, int64_t left, int64_t tries);
+void store_outbox_ack(store *s, const char *ns, const char *member, const char *owner,
+                      const char *id, int done, const char *ok, int release,
+                      store_outbox_ack_fn *fn, void *arg);
+
+/*
+ * Appends entry to member's outbox (the caller lists the member first);
+ * once_ttl_s > 0: only when id was not appended within that many seconds
+ * (1 appended, 0 seen before).
+ */
+void store_outbox_push(store *s, const char *ns, const char *member, const char *id,
+                       const char *entry, int64_t once_ttl_s, store_int_fn *fn, void *arg);
+
+/* The log of recent attempts: record added in front, keep at most keep. Fire and forget. */
+void store_webhooks_log(store *s, const char *ns, const char *record, int keep);
+/* The most recent records of the log, newest first. */
+void store_webhooks_recent(store *s, const char *ns, int limit, store_list_fn *fn, void *arg);
+/* Dead letters: put (record is JSON), get one (text NULL: none), delete (1, 0), all of them. */
+void store_webhooks_dead_put(store *s, const char *ns, const char *id, const char *record,
+                             store_done_fn *fn, void *arg);
+void store_webhooks_dead_get(store *s, const char *ns, const char *id, store_text_fn *fn,
+                             void *arg);
+void store_webhooks_dead_del(store *s, const char *ns, const char *id, store_int_fn *fn, void *arg);
+void store_webhooks_dead_all(store *s, const char *ns, store_list_fn *fn, void *arg);
 
 #endif

@@ -69,21 +69,35 @@ static void parse_due(redisReply *r, const store_error *err, const char *op, sto
     free(due);
 }
 
-void store_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
-                     void *arg)
+/* The members of the sharded zset name ("due", "outbox") scored at or before max_ms. */
+static void zset_range(store *s, const char *ns, const char *name, const char *op, int64_t max_ms,
+                       int limit, store_due_fn *fn, void *arg)
 {
     char key[PC_KEY_MAX], max[24], count[24];
     const char *argv[8] = {"ZRANGEBYSCORE", key,     "-inf", num(max, max_ms),
                            "WITHSCORES",    "LIMIT", "0",    num(count, limit)};
     if (store_shards(s) > 1) {
-        shards_due_range(s, ns, max_ms, limit, fn, arg);
+        shards_zset_range(s, ns, name, op, max_ms, limit, fn, arg);
         return;
     }
-    if (keys_global(key, sizeof key, ns, "due") < 0) {
-        store_fail_now("due_range", "key too long", parse_due, (store_cb)fn, arg);
+    if (keys_global(key, sizeof key, ns, name) < 0) {
+        store_fail_now(op, "key too long", parse_due, (store_cb)fn, arg);
         return;
     }
-    store_send(s, NULL, "due_range", parse_due, (store_cb)fn, arg, 0, 8, argv, NULL);
+    store_send(s, NULL, op, parse_due, (store_cb)fn, arg, 0, 8, argv, NULL);
+}
+
+void store_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                     void *arg)
+{
+    zset_range(s, ns, "due", "due_range", max_ms, limit, fn, arg);
+}
+
+void store_outbox_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                        void *arg)
+{
+    /* Scored 2 x ms (+1 for a re-check): ops_outbox.c. */
+    zset_range(s, ns, "outbox", "outbox_range", 2 * max_ms + 1, limit, fn, arg);
 }
 
 /* HINCRBY key field amount, fire and forget. */

@@ -68,12 +68,14 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
 
 /*
  * The commit's arguments are built as ops, in the order the engine gives them:
- *   KEYS state, ledger, event; ARGV version, response, TTL, then
+ *   KEYS state, ledger, event, outbox; ARGV version, response, TTL, then
  *   S field value | D field | L n k1 v1 ... kn vn;
- * and sent grouped as commit.lua reads them (commit_layout()).
+ * and sent grouped as commit.lua reads them (commit_layout()), the webhook
+ * entries for the outbox (kept apart in out) and their number last.
  */
 struct store_commit {
     store_args a;
+    store_args out; /* webhook entries (store_commit_outbox()) */
     int entry_count; /* the argument holding the open entry's n, or -1 */
     int entry_fields;
 };
@@ -89,6 +91,7 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "state"));
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "ledger"));
     store_args_key(&c->a, key, keys_event(key, sizeof key, ns, member, event_id));
+    store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "outbox"));
     store_args_int(&c->a, version);
     store_args_str(&c->a, response);
     store_args_int(&c->a, ttl_s);
@@ -101,6 +104,11 @@ void store_commit_field(store_commit *c, const char *field, const char *value)
     store_args_str(&c->a, field);
     if (value)
         store_args_str(&c->a, value);
+}
+
+void store_commit_outbox(store_commit *c, const char *entry)
+{
+    store_args_str(&c->out, entry);
 }
 
 void store_commit_entry_begin(store_commit *c)
@@ -179,7 +187,7 @@ fail:
     fn(arg, err, NULL);
 }
 
-#define COMMIT_HEAD 6 /* 3 keys, version, response, TTL */
+#define COMMIT_HEAD 7 /* 4 keys, version, response, TTL */
 
 /*
  * Regroups the ops for commit.lua: after the head, the number of S pairs and
@@ -261,9 +269,24 @@ void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg
     if (c->entry_count >= 0 && !c->a.failed)
         c->a.failed = "a ledger entry was not ended";
     commit_layout(&c->a);
-    store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 3, &c->a);
+    for (int i = 0; i < c->out.n; i++)
+        store_args_push(&c->a, c->out.text + c->out.off[i], c->out.len[i]);
+    store_args_int(&c->a, c->out.n);
+    if (c->out.failed && !c->a.failed)
+        c->a.failed = c->out.failed;
+    store_args_free(&c->out);
+    store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 4, &c->a);
     store_args_free(&c->a);
     free(c);
+}
+
+void store_commit_free(store_commit *c)
+{
+    if (c) {
+        store_args_free(&c->out);
+        store_args_free(&c->a);
+        free(c);
+    }
 }
 
 void store_event_exists(store *s, const char *ns, const char *member, const char *event_id,

@@ -9,6 +9,8 @@
 #include "keys-internal.h"
 #include "store-internal.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,19 +249,25 @@ static void parse_pairs_failed(redisReply *r, const store_error *err, const char
     ((void (*)(void *, const store_error *, const store_pairs *))cb)(arg, err, &(store_pairs){0});
 }
 
-void shards_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
-                      void *arg)
+void shards_zset_range(store *s, const char *ns, const char *name, const char *op, int64_t max_ms,
+                       int limit, store_due_fn *fn, void *arg)
 {
     char max[24], count[24];
     const char *argv[8] = {"ZRANGEBYSCORE", NULL, "-inf", max, "WITHSCORES", "LIMIT", "0", count};
-    gather *g = gather_new(G_DUE, "due_range", (store_cb)fn, arg, store_shards(s), limit);
+    gather *g = gather_new(G_DUE, op, (store_cb)fn, arg, store_shards(s), limit);
     if (!g) {
-        no_gather("due_range", parse_due_failed, (store_cb)fn, arg);
+        no_gather(op, parse_due_failed, (store_cb)fn, arg);
         return;
     }
     max[pc_format_int(max, max_ms)] = '\0';
     count[pc_format_int(count, limit)] = '\0';
-    fan_out(s, g, ns, "due", NULL, NULL, 8, argv, 1);
+    fan_out(s, g, ns, name, NULL, NULL, 8, argv, 1);
+}
+
+void shards_due_range(store *s, const char *ns, int64_t max_ms, int limit, store_due_fn *fn,
+                      void *arg)
+{
+    shards_zset_range(s, ns, "due", "due_range", max_ms, limit, fn, arg);
 }
 
 void shards_claims_range(store *s, const char *ns, int64_t max_ms, int limit, store_list_fn *fn,
@@ -277,17 +285,26 @@ void shards_claims_range(store *s, const char *ns, int64_t max_ms, int limit, st
     fan_out(s, g, ns, "claims", NULL, NULL, 8, argv, 1);
 }
 
-void shards_due_count(store *s, const char *ns, int64_t max_ms, store_int_fn *fn, void *arg)
+void shards_zset_count(store *s, const char *ns, const char *name, const char *op, int64_t max_ms,
+                       store_int_fn *fn, void *arg)
 {
     char max[24];
     const char *argv[4] = {"ZCOUNT", NULL, "-inf", max};
-    gather *g = gather_new(G_COUNT, "read_due_count", (store_cb)fn, arg, store_shards(s), 0);
+    gather *g = gather_new(G_COUNT, op, (store_cb)fn, arg, store_shards(s), 0);
     if (!g) {
-        no_gather("read_due_count", parse_count_failed, (store_cb)fn, arg);
+        no_gather(op, parse_count_failed, (store_cb)fn, arg);
         return;
     }
-    max[pc_format_int(max, max_ms)] = '\0';
-    fan_out(s, g, ns, "due", NULL, NULL, 4, argv, 1);
+    if (max_ms == INT64_MAX)
+        snprintf(max, sizeof max, "+inf");
+    else
+        max[pc_format_int(max, max_ms)] = '\0';
+    fan_out(s, g, ns, name, NULL, NULL, 4, argv, 1);
+}
+
+void shards_due_count(store *s, const char *ns, int64_t max_ms, store_int_fn *fn, void *arg)
+{
+    shards_zset_count(s, ns, "due", "read_due_count", max_ms, fn, arg);
 }
 
 void shards_read_stats(store *s, const char *ns, const char *partner, const char *day, store_cb fn,

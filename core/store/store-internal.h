@@ -97,6 +97,11 @@ void shards_due_range(store *s, const char *ns, int64_t max_ms, int limit, store
 void shards_claims_range(store *s, const char *ns, int64_t max_ms, int limit, store_list_fn *fn,
                          void *arg);
 void shards_due_count(store *s, const char *ns, int64_t max_ms, store_int_fn *fn, void *arg);
+/* The same on any sharded zset (name: "due", "outbox"); max_ms INT64_MAX counts all. */
+void shards_zset_range(store *s, const char *ns, const char *name, const char *op, int64_t max_ms,
+                       int limit, store_due_fn *fn, void *arg);
+void shards_zset_count(store *s, const char *ns, const char *name, const char *op, int64_t max_ms,
+                       store_int_fn *fn, void *arg);
 void shards_read_stats(store *s, const char *ns, const char *partner, const char *day, store_cb fn,
                        void *arg);
 

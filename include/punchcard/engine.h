@@ -39,6 +39,9 @@ typedef struct engine_config {
     size_t max_keys;          /* shared keys one event may write (leaderboard scores, global
                                  operations); 0 = 256 */
     int send_rate;            /* events a period close sends per second; 0 = 1000 */
+    int outbox;               /* write webhooks to the outboxes (punchcard/webhooks.h) */
+    /* "points.expiring" this long before a lot expires; 0 = 7 days */
+    int64_t expiring_notice_ms;
 } engine_config;
 
 /*

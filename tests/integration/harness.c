@@ -421,6 +421,19 @@ int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
     return h_punchd_start(p, r->socket, scripts, extra, NULL);
 }
 
+int h_stack_punchd_start(tmpredis *r, punchd_proc *p, const char *scripts, const char *const *extra)
+{
+    if (h_stack_on_cluster()) {
+        const char *args[40] = {"--redis-cluster", stack_cluster.seeds};
+        int n = 2;
+        for (int i = 0; extra && extra[i] && n < 39; i++)
+            args[n++] = extra[i];
+        args[n] = NULL;
+        return h_punchd_start(p, "127.0.0.1:1", scripts, args, NULL);
+    }
+    return h_punchd_start(p, r->socket, scripts, extra, NULL);
+}
+
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts)
 {
     int st = h_punchd_stop(p);

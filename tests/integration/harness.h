@@ -62,6 +62,10 @@ int h_stack_start(tmpredis *r, punchd_proc *p, const char *scripts, int aof,
 /* 1 when PUNCH_TEST_CLUSTER asks the stacks to run on a Redis Cluster. */
 int h_stack_on_cluster(void);
 
+/* Starts punchd again on the Redis (or cluster) of a running stack (after it was killed). */
+int h_stack_punchd_start(tmpredis *r, punchd_proc *p, const char *scripts,
+                         const char *const *extra);
+
 /* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
 

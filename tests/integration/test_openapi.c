@@ -58,6 +58,20 @@ static int group_setup(void **state)
         h_punchd_start(&open_pd, redis.socket, scripts,
                        (const char *const[]){"--namespace", "oa", NULL}, NULL))
         return -1;
+    {
+        /* A dead letter, for POST /v1/webhooks/dead/{id}/retry to find. */
+        char cmd[900];
+        snprintf(cmd, sizeof cmd,
+                 "redis-cli -s %s HSET 'oa:{wh:program}:dead' "
+                 "msg_0123456789abcdef0123456789abcdef '{\"id\": "
+                 "\"msg_0123456789abcdef0123456789abcdef\", \"member\": \"ann\", \"type\": "
+                 "\"prize.won\", \"attempts\": 3, \"error\": \"crm: HTTP 500\", \"dead_at\": "
+                 "\"2026-12-01T00:00:00.000Z\", \"payload\": {\"type\": \"prize.won\", "
+                 "\"timestamp\": \"2026-12-01T00:00:00.000Z\", \"data\": {}}}' >/dev/null",
+                 redis.socket);
+        if (system(cmd) != 0)
+            return -1;
+    }
     return h_punchd_start(&keyed_pd, redis.socket, scripts, extra, NULL);
 }
 
