@@ -292,6 +292,7 @@ void store_close_mark(store *s, const char *ns, const char *mechanic, const char
  */
 void store_replay_hold(store *s, const char *ns, int64_t ms, store_done_fn *fn, void *arg);
 void store_replay_held(store *s, const char *ns, store_int_fn *fn, void *arg);
+
 /* ---- webhooks: outboxes and their delivery (ops_outbox.c) ----
  *
  * A member's outbox NS:{member}:outbox is a list of entries "<id> <body>"
