@@ -22,7 +22,8 @@ static const char **sorted_keys(json_t *obj, size_t *n)
     *n = 0;
     if (!keys)
         return NULL;
-    json_object_foreach(obj, k, v) keys[(*n)++] = k;
+    json_object_foreach(obj, k, v)
+        keys[(*n)++] = k;
     qsort(keys, *n, sizeof *keys, cmp_str);
     return keys;
 }
@@ -76,7 +77,8 @@ json_t *simper_diff(json_t *a, json_t *b)
     json_t *ta = simper_table(a), *tb = simper_table(b), *out = json_object(), *p, *c;
     const char *id, *cur;
     for (int side = 0; side < 2; side++)
-        json_object_foreach(side ? tb : ta, id, p) json_object_foreach(p, cur, c) {
+        json_object_foreach(side ? tb : ta, id, p)
+            json_object_foreach(p, cur, c) {
                 json_t *ca = json_object_get(json_object_get(ta, id), cur);
                 json_t *cb = json_object_get(json_object_get(tb, id), cur);
                 json_t *d = json_object_get(out, id), *dc;
@@ -118,11 +120,13 @@ void simper_print(FILE *f, const char *per, json_t *a, const char *label_a, json
     json_t *currencies = json_object();
     json_object_foreach(ta, id, p) {
         json_object_set(both, id, json_true());
-        json_object_foreach(p, cur, c) json_object_set(currencies, cur, json_true());
+        json_object_foreach(p, cur, c)
+            json_object_set(currencies, cur, json_true());
     }
     json_object_foreach(tb, id, p) {
         json_object_set(both, id, json_true());
-        json_object_foreach(p, cur, c) json_object_set(currencies, cur, json_true());
+        json_object_foreach(p, cur, c)
+            json_object_set(currencies, cur, json_true());
     }
     ids = sorted_keys(both, &n);
     curs = sorted_keys(currencies, &nc);
@@ -160,4 +164,54 @@ void simper_print(FILE *f, const char *per, json_t *a, const char *label_a, json
     json_decref(currencies);
     json_decref(ta);
     json_decref(tb);
+}
+
+json_t *simper_discounts_diff(json_t *a, json_t *b)
+{
+    json_t *out = json_object(), *p;
+    const char *id;
+    for (int side = 0; out && side < 2; side++)
+        json_object_foreach(side ? b : a, id, p) {
+            json_t *pa = json_object_get(a, id), *pb = json_object_get(b, id);
+            if (json_object_get(out, id))
+                continue;
+            json_object_set_new(
+                out, id,
+                json_pack("{s:I, s:I}", "count", (json_int_t)(fig(pb, "count") - fig(pa, "count")),
+                          "granted", (json_int_t)(fig(pb, "granted") - fig(pa, "granted"))));
+        }
+    return out;
+}
+
+void simper_discounts_print(FILE *f, const char *per, json_t *a, const char *label_a, json_t *b,
+                            const char *label_b)
+{
+    json_t *both = json_object(), *p;
+    const char **ids, *id;
+    size_t n = 0;
+    json_object_foreach(a, id, p)
+        json_object_set(both, id, json_true());
+    json_object_foreach(b, id, p)
+        json_object_set(both, id, json_true());
+    ids = sorted_keys(both, &n);
+    if (ids && n) {
+        fprintf(f, "\ndiscounts per %s (money off granted)\n", per);
+        if (b)
+            fprintf(f, "  %-10s %12s %12s %12s %12s %12s\n", "period", label_a, "", label_b, "",
+                    "change");
+        fprintf(f, "  %-10s %12s %12s", "", "count", "granted");
+        if (b)
+            fprintf(f, " %12s %12s %12s", "count", "granted", "granted");
+        fputc('\n', f);
+    }
+    for (size_t i = 0; ids && i < n; i++) {
+        json_t *pa = json_object_get(a, ids[i]), *pb = json_object_get(b, ids[i]);
+        fprintf(f, "  %-10s %12lld %12lld", ids[i], fig(pa, "count"), fig(pa, "granted"));
+        if (b)
+            fprintf(f, " %12lld %12lld %+12lld", fig(pb, "count"), fig(pb, "granted"),
+                    fig(pb, "granted") - fig(pa, "granted"));
+        fputc('\n', f);
+    }
+    free(ids);
+    json_decref(both);
 }

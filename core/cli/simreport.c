@@ -28,10 +28,12 @@ struct sim_report {
     size_t nmembers, cap; /* open addressing, cap a power of two */
     char **tiers;
     int ntiers;
-    json_t *exps;    /* the declared experiments (mechset_experiments), or NULL */
-    char per[8];     /* "day", "week", "month", "year": also figures per period; "" none */
-    json_t *periods; /* period id -> currency -> {issued, redeemed, expired, reversed} */
-    json_t *expfigs; /* name -> figures in the shape of NS:{exp:X}:figures */
+    json_t *exps;         /* the declared experiments (mechset_experiments), or NULL */
+    char per[8];          /* "day", "week", "month", "year": also figures per period; "" none */
+    json_t *periods;      /* period id -> currency -> {issued, redeemed, expired, reversed} */
+    json_t *expfigs;      /* name -> figures in the shape of NS:{exp:X}:figures */
+    json_t *discounts;    /* {"count", "granted"}: every discount outcome, its money off */
+    json_t *disc_periods; /* period id -> {"count", "granted"} */
 };
 
 sim_report *simrep_new(void)
@@ -49,10 +51,13 @@ sim_report *simrep_new(void)
     r->offers = json_object();
     r->expfigs = json_object();
     r->periods = json_object();
+    r->discounts = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+    r->disc_periods = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
-        !r->draws || !r->offers || !r->expfigs || !r->periods || !r->members) {
+        !r->draws || !r->offers || !r->expfigs || !r->periods || !r->members || !r->discounts ||
+        !r->disc_periods) {
         simrep_free(r);
         return NULL;
     }
@@ -74,6 +79,8 @@ void simrep_free(sim_report *r)
     json_decref(r->exps);
     json_decref(r->expfigs);
     json_decref(r->periods);
+    json_decref(r->discounts);
+    json_decref(r->disc_periods);
     for (size_t i = 0; r->members && i < r->cap; i++) {
         free(r->members[i].id);
         json_decref(r->members[i].entered);
@@ -167,7 +174,7 @@ static json_t *sub_object(json_t *obj, const char *key, const char *const *field
 static const char *const currency_fields[] = {"issued", "redeemed", "expired", NULL};
 static const char *const counter_fields[] = {"counted", "highest", NULL};
 static const char *const draw_fields[] = {"drawn", "won", NULL};
-static const char *const offer_fields[] = {"uses", "discount", "returned", "discount_returned",
+static const char *const offer_fields[] = {"uses",   "discount", "returned", "discount_returned",
                                            "issued", NULL};
 
 void simrep_set_per(sim_report *r, const char *per)
@@ -184,13 +191,34 @@ static void add_to_period(sim_report *r, json_t *body, const char *cur, const ch
     char id[32];
     int64_t ms;
     json_t *p;
-    if (!r->per[0] || !at || pc_time_parse(at, &ms) || pc_period_id(ms, "UTC", r->per, id, sizeof id))
+    if (!r->per[0] || !at || pc_time_parse(at, &ms) ||
+        pc_period_id(ms, "UTC", r->per, id, sizeof id))
         return;
     if (!(p = json_object_get(r->periods, id))) {
         p = json_object();
         json_object_set_new(r->periods, id, p);
     }
     bump(sub_object(p, cur, fields), kind, amount);
+}
+
+/* A discount outcome: counted, its money off (`off`) summed, in all and per period. */
+static void add_discount(sim_report *r, json_t *o, json_t *body)
+{
+    static const char *const fields[] = {"count", "granted", NULL};
+    long long off = json_integer_value(json_object_get(o, "off"));
+    const char *at = json_string_value(json_object_get(body, "at"));
+    char id[32];
+    int64_t ms;
+    bump(r->discounts, "count", 1);
+    if (off > 0)
+        bump(r->discounts, "granted", off);
+    if (!r->per[0] || !at || pc_time_parse(at, &ms) ||
+        pc_period_id(ms, "UTC", r->per, id, sizeof id))
+        return;
+    json_t *p = sub_object(r->disc_periods, id, fields);
+    bump(p, "count", 1);
+    if (off > 0)
+        bump(p, "granted", off);
 }
 
 static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
@@ -204,9 +232,7 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
     if (json_is_string(cur) && json_is_integer(delta)) {
         json_t *c = sub_object(r->currencies, json_string_value(cur), currency_fields);
         long long d = json_integer_value(delta);
-        const char *k = d > 0                   ? "issued"
-                        : strstr(kind, "expir") ? "expired"
-                                                : "redeemed";
+        const char *k = d > 0 ? "issued" : strstr(kind, "expir") ? "expired" : "redeemed";
         if (d)
             bump(c, k, d > 0 ? d : -d);
         /* Per period, a reversal is told apart from a redemption (it is no burn). */
@@ -215,6 +241,8 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
                           d < 0 && !strcmp(kind, "reverse") ? "reversed" : k, d > 0 ? d : -d);
         return;
     }
+    if (!strcmp(kind, "discount"))
+        add_discount(r, o, body);
     if (!strcmp(kind, "prize") && (name = json_string_value(json_object_get(o, "prize")))) {
         bump(r->prizes, name, 1);
     } else if (!strcmp(kind, "badge") && (name = json_string_value(json_object_get(o, "badge")))) {
@@ -270,7 +298,8 @@ void simrep_add_settled(sim_report *r, json_t *body)
     size_t i;
     const char *name = json_string_value(json_object_get(body, "member"));
     member_slot *m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o)
+        add_outcome(r, m, o, body);
 }
 
 void simrep_add(sim_report *r, int status, json_t *body)
@@ -295,7 +324,8 @@ void simrep_add(sim_report *r, int status, json_t *body)
     r->ok++;
     name = json_string_value(json_object_get(body, "member"));
     m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o)
+        add_outcome(r, m, o, body);
 }
 
 void simrep_set_experiments(sim_report *r, json_t *experiments)
@@ -403,16 +433,21 @@ json_t *simrep_json(const sim_report *r)
     }
     if (none)
         json_object_set_new(tiers, "(none)", json_integer(none));
-    json_t *out = json_pack("{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}",
-                     "events", "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed,
-                     "duplicates", (json_int_t)r->duplicates, "errors", r->errors, "members",
-                     (json_int_t)r->nmembers, "currencies", r->currencies, "prizes", r->prizes,
-                     "badges", r->badges, "counters", r->counters, "draws", r->draws, "offers", r->offers, "tiers",
-                     tiers, "messages", (json_int_t)r->messages, "other_outcomes", r->other);
+    json_t *out = json_pack(
+        "{s:{s:I, s:I, s:I}, s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:I, s:O}", "events",
+        "ok", (json_int_t)r->ok, "failed", (json_int_t)r->failed, "duplicates",
+        (json_int_t)r->duplicates, "errors", r->errors, "members", (json_int_t)r->nmembers,
+        "currencies", r->currencies, "prizes", r->prizes, "badges", r->badges, "counters",
+        r->counters, "draws", r->draws, "offers", r->offers, "tiers", tiers, "messages",
+        (json_int_t)r->messages, "other_outcomes", r->other);
     if (out && json_object_size(r->expfigs))
         json_object_set(out, "experiments", r->expfigs);
+    if (out)
+        json_object_set(out, "discounts", r->discounts);
     if (out && r->per[0])
         json_object_set(out, "periods", r->periods);
+    if (out && r->per[0])
+        json_object_set(out, "discounts_per_period", r->disc_periods);
     return out;
 }
 
@@ -420,8 +455,7 @@ void simrep_merge(json_t *into, json_t *from)
 {
     const char *k;
     json_t *v, *mine;
-    json_object_foreach(from, k, v)
-    {
+    json_object_foreach(from, k, v) {
         mine = json_object_get(into, k);
         if (!mine)
             json_object_set_new(into, k, json_deep_copy(v));
@@ -459,6 +493,8 @@ static const struct section {
     {"counters", "counters", NESTED, counter_fields, 0},
     {"draws", "draws", NESTED, draw_fields, 1},
     {"offers", "offers and codes", NESTED, offer_fields, 0},
+    {"discounts", "discounts (money off granted)", FLAT,
+     (const char *const[]){"count", "granted", NULL}, 0},
     {"tiers", "members per tier", FLAT, NULL, 0},
     {"messages", "messages", SCALAR, NULL, 0},
     {"other_outcomes", "other outcomes", FLAT, NULL, 0},
@@ -481,8 +517,10 @@ static const char **union_keys(json_t *a, json_t *b, size_t *n)
     *n = 0;
     if (!keys)
         return NULL;
-    json_object_foreach(a, key, v) keys[k++] = key;
-    json_object_foreach(b, key, v) keys[k++] = key;
+    json_object_foreach(a, key, v)
+        keys[k++] = key;
+    json_object_foreach(b, key, v)
+        keys[k++] = key;
     qsort(keys, k, sizeof *keys, cmp_str);
     for (size_t i = 0; i < k; i++)
         if (*n == 0 || strcmp(keys[*n - 1], keys[i]))

@@ -56,6 +56,15 @@ json_t *simper_diff(json_t *a, json_t *b);
 void simper_print(FILE *f, const char *per, json_t *a, const char *label_a, json_t *b,
                   const char *label_b);
 
+/*
+ * The discount money per period (the report's "discounts_per_period": {id:
+ * {count, granted}}): b - a for each period of either, and the table printed
+ * (b, label_b NULL for one run).
+ */
+json_t *simper_discounts_diff(json_t *a, json_t *b);
+void simper_discounts_print(FILE *f, const char *per, json_t *a, const char *label_a, json_t *b,
+                            const char *label_b);
+
 /* Counts one input line that is not an event (bad JSON, bad fields). */
 void simrep_add_bad_input(sim_report *r);
 

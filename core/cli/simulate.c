@@ -34,7 +34,7 @@
 typedef struct sim_run {
     const char *path, *dir, *ns, *redis, *name;
     int window, nworkers, progress;
-    const char *per; /* --per: also figures per period, or NULL */
+    const char *per;  /* --per: also figures per period, or NULL */
     atomic_int shown; /* failures printed so far */
     atomic_int finished;
     /*
@@ -527,10 +527,10 @@ static void print_group(const char *group, json_t *g)
            (long long)json_integer_value(json_object_get(g, "events")),
            (long long)json_integer_value(json_object_get(g, "spend")),
            json_number_value(json_object_get(g, "spend_per_member")));
-    json_object_foreach(json_object_get(g, "issued"), cur, v) printf("   %s issued %lld", cur,
-                                                                     (long long)json_integer_value(v));
-    json_object_foreach(json_object_get(g, "redeemed"), cur, v) printf("   %s redeemed %lld", cur,
-                                                                       (long long)json_integer_value(v));
+    json_object_foreach(json_object_get(g, "issued"), cur, v)
+        printf("   %s issued %lld", cur, (long long)json_integer_value(v));
+    json_object_foreach(json_object_get(g, "redeemed"), cur, v)
+        printf("   %s redeemed %lld", cur, (long long)json_integer_value(v));
     putchar('\n');
 }
 
@@ -554,7 +554,7 @@ static void print_experiments(const char *label, const sim_result *r)
                    100 * json_number_value(json_array_get(ci, 0)),
                    100 * json_number_value(json_array_get(ci, 1)),
                    json_is_true(json_object_get(rep, "significant")) ? " (significant)"
-                                                                      : " (not significant)");
+                                                                     : " (not significant)");
         else
             printf("  lift: %s\n", json_string_value(json_object_get(rep, "note")));
     }
@@ -610,6 +610,11 @@ static json_t *report_json(const char *path, sim_result *scripts, sim_result *ag
             json_object_set_new(j, "periods_difference",
                                 simper_diff(json_object_get(against->figures, "periods"),
                                             json_object_get(scripts->figures, "periods")));
+        if (json_object_get(scripts->figures, "discounts_per_period"))
+            json_object_set_new(
+                j, "discounts_per_period_difference",
+                simper_discounts_diff(json_object_get(against->figures, "discounts_per_period"),
+                                      json_object_get(scripts->figures, "discounts_per_period")));
     }
     return j;
 }
@@ -627,18 +632,26 @@ static void print_report(const char *path, int json, const char *run_per, sim_re
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, against->figures, "against", scripts->figures, "scripts");
-        if (run_per)
+        if (run_per) {
             simper_print(stdout, run_per, json_object_get(against->figures, "periods"), "against",
                          json_object_get(scripts->figures, "periods"), "scripts");
+            simper_discounts_print(
+                stdout, run_per, json_object_get(against->figures, "discounts_per_period"),
+                "against", json_object_get(scripts->figures, "discounts_per_period"), "scripts");
+        }
         print_experiments("against", against);
         print_experiments("scripts", scripts);
     } else {
         print_run("scripts", scripts);
         putchar('\n');
         simrep_print(stdout, scripts->figures, "scripts", NULL, NULL);
-        if (run_per)
+        if (run_per) {
             simper_print(stdout, run_per, json_object_get(scripts->figures, "periods"), "scripts",
                          NULL, NULL);
+            simper_discounts_print(stdout, run_per,
+                                   json_object_get(scripts->figures, "discounts_per_period"),
+                                   "scripts", NULL, NULL);
+        }
         print_experiments("scripts", scripts);
     }
 }

@@ -234,12 +234,34 @@ static int offer_moves(const member_state *m, json_t *moves)
         if (!use && !(!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap"))))
             continue;
         snprintf(cur, sizeof cur, "@%s", offer);
-        if (json_array_append_new(moves, json_pack("[s, s, i]", cur, use ? "uses" : "returned",
-                                                   1)) ||
-            (off > 0 && json_array_append_new(moves, json_pack("[s, s, I]", cur,
-                                                               use ? "discount"
-                                                                   : "discount_returned",
-                                                               off))))
+        if (json_array_append_new(moves,
+                                  json_pack("[s, s, i]", cur, use ? "uses" : "returned", 1)) ||
+            (off > 0 &&
+             json_array_append_new(
+                 moves, json_pack("[s, s, I]", cur, use ? "discount" : "discount_returned", off))))
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * The money discounts granted, whatever gave them (an offer's code or a
+ * mechanic's discount(p, {of = total})): every discount outcome counted, its
+ * `off` (when it has one) summed, as moves of the pseudo-currency
+ * "%discounts" (count, granted); the reader (query.c) shows them apart.
+ */
+static int discount_moves(const member_state *m, json_t *moves)
+{
+    json_t *o;
+    size_t i;
+    json_array_foreach(m->outcomes, i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        json_int_t off = json_integer_value(json_object_get(o, "off"));
+        if (!kind || strcmp(kind, "discount"))
+            continue;
+        if (json_array_append_new(moves, json_pack("[s, s, i]", "%discounts", "count", 1)) ||
+            (off > 0 &&
+             json_array_append_new(moves, json_pack("[s, s, I]", "%discounts", "granted", off))))
             return -1;
     }
     return 0;
@@ -295,7 +317,7 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
         json_array_append_new(mv, json_integer(amount < 0 ? -amount : amount));
         json_array_append_new(moves, mv);
     }
-    if (offer_moves(m, moves)) {
+    if (offer_moves(m, moves) || discount_moves(m, moves)) {
         json_decref(moves);
         return pc_fail(err, 500, "internal", "out of memory");
     }

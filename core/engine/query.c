@@ -567,10 +567,12 @@ void engine_count_due(engine *e, engine_done_fn *done, void *arg)
 
 typedef struct figures_read {
     read_op op;
-    json_t *days;  /* {"YYYY-MM-DD": {currency: {kind: n}}} */
-    json_t *total; /* {currency: {kind: n}}; NULL for a partner's summary */
+    json_t *days;        /* {"YYYY-MM-DD": {currency: {kind: n}}} */
+    json_t *total;       /* {currency: {kind: n}}; NULL for a partner's summary */
     json_t *offer_days;  /* {"YYYY-MM-DD": {offer: {kind: n}}}: the offers' figures */
     json_t *offer_total; /* {offer: {kind: n}} */
+    json_t *disc_days;   /* {"YYYY-MM-DD": {"count", "granted"}}: discount money (builtin.c) */
+    json_t *disc_total;  /* {"count", "granted"} */
     char partner[PC_TYPE_MAX + 1];
     char to_day[11];       /* the last day asked for; later days were read for outstanding only */
     int daily_outstanding; /* every day from the asked ones to today was read */
@@ -598,7 +600,9 @@ static void add_figures(json_t *into, json_t *offers, const store_pairs *p)
             continue;
         memcpy(cur, f, (size_t)(colon - f));
         cur[colon - f] = '\0';
-        if (cur[0] == '@') {
+        if (cur[0] == '%') {
+            continue; /* the discounts' (add_discounts) */
+        } else if (cur[0] == '@') {
             if (!offers || !cur[1])
                 continue;
             if (!(c = json_object_get(offers, cur + 1))) {
@@ -615,6 +619,19 @@ static void add_figures(json_t *into, json_t *offers, const store_pairs *p)
     }
 }
 
+/* Adds the "%discounts:<count|granted>" figures of pairs into into (an object). */
+static void add_discounts(json_t *into, const store_pairs *p)
+{
+    for (size_t i = 0; i + 1 < p->n; i += 2) {
+        const char *f = p->v[i];
+        if (strncmp(f, "%discounts:", 11) != 0)
+            continue;
+        json_object_set_new(into, f + 11,
+                            json_integer(json_integer_value(json_object_get(into, f + 11)) +
+                                         strtoll(p->v[i + 1], NULL, 10)));
+    }
+}
+
 static void on_day(void *arg, const store_error *err, const store_pairs *pairs)
 {
     day_read *d = arg;
@@ -624,13 +641,24 @@ static void on_day(void *arg, const store_error *err, const store_pairs *pairs)
     } else if (pairs->n) {
         json_t *into = d->day[0] ? json_object() : q->total;
         /* The offers of the days asked (later ones are read for outstanding only). */
-        json_t *offers = !q->offer_days                        ? NULL
-                         : !d->day[0]                          ? q->offer_total
+        json_t *offers = !q->offer_days                   ? NULL
+                         : !d->day[0]                     ? q->offer_total
                          : strcmp(d->day, q->to_day) <= 0 ? json_object()
-                                                               : NULL;
+                                                          : NULL;
         add_figures(into, offers, pairs);
         if (d->day[0])
             json_object_set_new(q->days, d->day, into);
+        if (q->disc_days && !d->day[0]) {
+            add_discounts(q->disc_total, pairs);
+        } else if (q->disc_days && strcmp(d->day, q->to_day) <= 0) {
+            json_t *dd = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+            add_discounts(dd, pairs);
+            if (dd && (json_integer_value(json_object_get(dd, "count")) ||
+                       json_integer_value(json_object_get(dd, "granted"))))
+                json_object_set_new(q->disc_days, d->day, dd);
+            else
+                json_decref(dd);
+        }
         if (d->day[0] && offers && json_object_size(offers))
             json_object_set_new(q->offer_days, d->day, offers);
         else if (d->day[0])
@@ -716,9 +744,9 @@ static void set_breakage(json_t *c)
     json_int_t red = json_integer_value(json_object_get(c, "redeemed"));
     json_int_t exp = json_integer_value(json_object_get(c, "expired"));
     json_object_set_new(c, "breakage_rate",
-                        red + exp > 0 ? json_real(round((double)exp * 10000 / (double)(red + exp)) /
-                                                  10000)
-                                      : json_null());
+                        red + exp > 0
+                            ? json_real(round((double)exp * 10000 / (double)(red + exp)) / 10000)
+                            : json_null());
 }
 
 static int cmp_asc(const void *a, const void *b)
@@ -771,8 +799,34 @@ static json_t *figures_per_period(figures_read *q)
         }
     }
     json_object_foreach(out, k, p)
-        json_object_foreach(p, cur, t) set_breakage(t);
+        json_object_foreach(p, cur, t)
+            set_breakage(t);
     free(days);
+    return out;
+}
+
+/* The discount money summed per period (q->per): {"2026-W48": {"count", "granted"}}. */
+static json_t *discounts_per_period(figures_read *q)
+{
+    json_t *out = json_object(), *d, *p;
+    const char *day;
+    json_object_foreach(q->disc_days, day, d) {
+        int y, m, dd;
+        char id[32];
+        if (sscanf(day, "%4d-%2d-%2d", &y, &m, &dd) != 3)
+            continue;
+        cal_period_id(cal_days_from_civil(y, m, dd) * DAY_MS, "UTC", 0, q->per, id, sizeof id);
+        if (!(p = json_object_get(out, id))) {
+            p = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+            json_object_set_new(out, id, p);
+        }
+        for (int i = 0; i < 2; i++) {
+            const char *k = i ? "granted" : "count";
+            json_object_set_new(p, k,
+                                json_integer(json_integer_value(json_object_get(p, k)) +
+                                             json_integer_value(json_object_get(d, k))));
+        }
+    }
     return out;
 }
 
@@ -792,8 +846,12 @@ static void figures_finish(read_op *op)
         daily_outstanding(q);
         if (op->failed)
             return;
-        op->body = json_pack("{s:O, s:O, s:{s:O, s:O}}", "days", q->days, "total", q->total,
-                             "offers", "days", q->offer_days, "total", q->offer_total);
+        op->body = json_pack("{s:O, s:O, s:{s:O, s:O}, s:{s:O, s:O}}", "days", q->days, "total",
+                             q->total, "offers", "days", q->offer_days, "total", q->offer_total,
+                             "discounts", "days", q->disc_days, "total", q->disc_total);
+        if (op->body && q->per)
+            json_object_set_new(json_object_get(op->body, "discounts"), "periods",
+                                discounts_per_period(q));
     }
     if (op->body && q->per) {
         json_object_set_new(op->body, "per", json_string(cal_period_name(q->per)));
@@ -808,6 +866,8 @@ static void figures_drop(read_op *op)
     json_decref(q->total);
     json_decref(q->offer_days);
     json_decref(q->offer_total);
+    json_decref(q->disc_days);
+    json_decref(q->disc_total);
 }
 
 /* The start (ms, UTC) of the day holding ms, also before 1970. */
@@ -862,8 +922,10 @@ void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *p
     } else if (partner && !pc_valid_name(partner)) {
         op_fail(&q->op, 400, "bad_request", "bad partner name");
     } else if (!(q->days = json_object()) ||
-               (!partner && (!(q->total = json_object()) || !(q->offer_days = json_object()) ||
-                             !(q->offer_total = json_object())))) {
+               (!partner &&
+                (!(q->total = json_object()) || !(q->offer_days = json_object()) ||
+                 !(q->offer_total = json_object()) || !(q->disc_days = json_object()) ||
+                 !(q->disc_total = json_pack("{s:i, s:i}", "count", 0, "granted", 0))))) {
         op_fail(&q->op, 500, "internal", "out of memory");
     } else {
         snprintf(q->partner, sizeof q->partner, "%s", partner ? partner : "");

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -193,6 +194,36 @@ static int api_reject(lua_State *L)
     return luaL_error(L, "rejected: %s", msg);
 }
 
+#define DISCOUNT_MONEY_MAX INT64_C(1000000000000000) /* 1e15: exact in a double */
+
+/*
+ * The money a discount grants, for the figures (GET /v1/stats, punch simulate):
+ * the field `of` (the amount the percent is taken off, a whole number >= 0)
+ * sets `off` = floor(of * percent / 100); an `off` given as is must be a whole
+ * number >= 0. The outcome table is at the top of the stack.
+ */
+static void discount_money(lua_State *L, lua_Number pct)
+{
+    int isint = 0;
+    lua_Integer v;
+    if (lua_getfield(L, -1, "of") != LUA_TNIL) {
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0 || v > DISCOUNT_MONEY_MAX)
+            luaL_error(L, "discount: of must be a whole amount from 0 to 10^15");
+        lua_pop(L, 1);
+        lua_pushinteger(L, (lua_Integer)floor((double)v * pct / 100));
+        lua_setfield(L, -2, "off");
+        return;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "off") != LUA_TNIL) {
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0 || v > DISCOUNT_MONEY_MAX)
+            luaL_error(L, "discount: off must be a whole amount from 0 to 10^15");
+    }
+    lua_pop(L, 1);
+}
+
 /* discount(percent [, fields]) -> {"kind": "discount", "percent": p, ...} for the backend */
 static int api_discount(lua_State *L)
 {
@@ -213,6 +244,7 @@ static int api_discount(lua_State *L)
     lua_setfield(L, -2, "kind");
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "percent");
+    discount_money(L, pct);
     return 1;
 }
 
