@@ -162,6 +162,22 @@
         revealed, { id: "revealed" }) : el("p", { class: "muted" }, "no epoch ended yet")));
   };
 
+  // A campaign budget (m:budget): used of max per period, the newest first.
+  views.budget = async (name) => {
+    const ask = askForm([{ name: "budget", label: "Budget", value: name || "" }], "Show", (v) => v.budget && go("budget", v.budget));
+    if (!name) return el("div", {}, el("h2", {}, "Budgets"), ask);
+    const b = await api("/budgets/" + seg(name));
+    const ps = b.periods || [], now = ps[0], old = ps.slice().reverse();
+    return el("div", { id: "budget" }, ask, el("h2", {}, "Budget ", el("code", {}, b.budget)),
+      now ? facts([["period", now.period], ["used", el("span", { id: "budget-used" }, num(now.used))], ["max", num(now.max)],
+        ["left", el("span", { id: "budget-left" }, num(now.left))]]) : null,
+      now ? PC.barPlot([{ label: now.period, value: now.used, max: now.max }], { title: "used of the newest period's budget", series: "used" }) : null,
+      old.length > 1 ? PC.linePlot(old.map((p) => p.period), [{ name: "used", values: old.map((p) => p.used) }, { name: "max", values: old.map((p) => p.max) }],
+        { title: "used and max per period", height: 200 }) : null,
+      section("Periods", table([{ title: "period", key: "period" }, { title: "used", key: "used", num: true }, { title: "max", key: "max", num: true },
+        { title: "left", key: "left", num: true }, { title: "share used", get: (p) => (p.max ? pct(p.used / p.max) : "-") }], ps, { id: "budget-periods" })));
+  };
+
   // A leaderboard: the top N of a period, and one member's rank.
   views.leaderboard = async (arg) => {
     const [name, period, member] = (arg || "").split("|");

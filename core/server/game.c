@@ -7,6 +7,7 @@
  *   POST /v1/draws/{name}/refill     {"prize", "add"}: adds prizes to the current period
  *   GET  /v1/leaderboards/{name}?top=&member=&period=   top N and a member's rank
  *   GET  /v1/offers, /v1/offers/{name}  the offers and promo codes, their uses and cap left
+ *   GET  /v1/budgets/{name}          a campaign budget's used, max and left per period
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -86,6 +87,13 @@ void get_offer(server *s, struct evhttp_request *req, const char *name, const ch
     pending_req *p;
     if (name_ok(s, req, name) && (p = pending_new(s, req, 0)))
         engine_get_offers(s->engine, name, on_engine_done, p);
+}
+
+void get_budget(server *s, struct evhttp_request *req, const char *name, const char *query)
+{
+    pending_req *p;
+    if (name_ok(s, req, name) && (p = pending_new(s, req, 0)))
+        engine_get_budget(s->engine, name, on_engine_done, p);
 }
 
 void get_leaderboard(server *s, struct evhttp_request *req, const char *name, const char *query)

@@ -164,6 +164,7 @@ static const struct route {
     {"/v1/draws/{}/refill", EVHTTP_REQ_POST, post_draw_refill, SCOPE_ADMIN},
     {"/v1/leaderboards/{}", EVHTTP_REQ_GET, get_leaderboard, SCOPE_READ},
     {"/v1/experiments/{}", EVHTTP_REQ_GET, get_experiment, SCOPE_READ},
+    {"/v1/budgets/{}", EVHTTP_REQ_GET, get_budget, SCOPE_READ},
     {"/console", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
     {"/console/{}", EVHTTP_REQ_GET, get_console, SCOPE_NONE},
     {"/v1/offers", EVHTTP_REQ_GET, get_offers, SCOPE_READ},

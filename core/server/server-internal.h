@@ -156,7 +156,7 @@ route_fn get_console;
 route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;
 
 /* game.c */
-route_fn get_draw, post_draw_rotate, post_draw_refill, get_leaderboard, get_experiment;
+route_fn get_draw, post_draw_rotate, post_draw_refill, get_leaderboard, get_experiment, get_budget;
 route_fn get_offers, get_offer;
 
 #endif

@@ -22,7 +22,7 @@
  * A member's due time goes to the shard of its id, a claim's index entry to
  * the shard of the entry; figures go to any shard (sums do not care).
  *   NS:{draw:D}:meta | :pool:PRIZE:PERIOD | :claim:ID     an instant-win draw
- *   NS:{budget:B}:PERIOD | :claim:ID                      a campaign budget
+ *   NS:{budget:B}:PERIOD | :claim:ID | :log               a campaign budget (log: per period)
  *   NS:{ref:FRIEND}:by                                    who referred FRIEND
  *   NS:{g:NAME}:counter | :claim:ID                       a global counter
  *   NS:{offer:O}:uses | :claim:ID | :ret:MEMBER/EVENT      an offer's uses, cap and returns

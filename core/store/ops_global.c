@@ -12,7 +12,8 @@
  *   NS:{draw:D}:pool:<prize>:<period> hash left, won, size (expires after its period)
  *   NS:{draw:D}:claim:<claim id>     hash  t (touched, ms), epoch, prize, pool
  *   NS:{budget:B}:<period>           hash  used, max
- *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key
+ *   NS:{budget:B}:claim:<claim id>   hash  t, amount, key, period
+ *   NS:{budget:B}:log                hash  used:<period>, max:<period> (GET /v1/budgets/{B})
  *   NS:{ref:FRIEND}:by               hash  referrer, claim, t, type (kept for good)
  *   NS:{offer:O}:uses                hash  used (uses holding the cap), returned (uses
  *                                          given back by reversals), discount (money off)
@@ -162,34 +163,38 @@ void store_budget_take(store *s, const char *ns, const char *budget, const char 
                        const char *claim_id, int64_t amount, int64_t max, int64_t ttl_s, int peek,
                        store_int_fn *fn, void *arg)
 {
-    char key[PC_KEY_MAX], ckey[PC_KEY_MAX], na[24], nm[24], nt[24], nc[24];
-    const char *argv[7] = {key,
+    char key[PC_KEY_MAX], ckey[PC_KEY_MAX], lkey[PC_KEY_MAX], na[24], nm[24], nt[24], nc[24];
+    const char *argv[9] = {key,
                            ckey,
+                           lkey,
                            num(na, amount),
                            num(nm, max),
                            num(nt, ttl_s),
                            num(nc, CLAIM_TTL_S),
-                           peek ? "1" : "0"};
+                           peek ? "1" : "0",
+                           period};
     if (keys_resource(key, sizeof key, ns, "budget", budget, period) < 0 ||
-        keys_claim(ckey, sizeof ckey, ns, "budget", budget, claim_id) < 0) {
+        keys_claim(ckey, sizeof ckey, ns, "budget", budget, claim_id) < 0 ||
+        keys_resource(lkey, sizeof lkey, ns, "budget", budget, "log") < 0) {
         store_fail_now("budget_take", "key too long", store_parse_int, (store_cb)fn, arg);
         return;
     }
-    store_send(s, &store_script_budget_take, "budget_take", store_parse_int, (store_cb)fn, arg, 2,
-               7, argv, NULL);
+    store_send(s, &store_script_budget_take, "budget_take", store_parse_int, (store_cb)fn, arg, 3,
+               9, argv, NULL);
 }
 
 void store_budget_release(store *s, const char *ns, const char *budget, const char *claim_id,
                           int64_t min_age_ms, store_int_fn *fn, void *arg)
 {
-    char ckey[PC_KEY_MAX], age[24];
-    const char *argv[2] = {ckey, num(age, min_age_ms)};
-    if (keys_claim(ckey, sizeof ckey, ns, "budget", budget, claim_id) < 0) {
+    char ckey[PC_KEY_MAX], lkey[PC_KEY_MAX], age[24];
+    const char *argv[3] = {ckey, lkey, num(age, min_age_ms)};
+    if (keys_claim(ckey, sizeof ckey, ns, "budget", budget, claim_id) < 0 ||
+        keys_resource(lkey, sizeof lkey, ns, "budget", budget, "log") < 0) {
         store_fail_now("budget_release", "key too long", store_parse_int, (store_cb)fn, arg);
         return;
     }
     store_send(s, &store_script_budget_release, "budget_release", store_parse_int, (store_cb)fn,
-               arg, 1, 2, argv, NULL);
+               arg, 2, 3, argv, NULL);
 }
 
 void store_offer_take(store *s, const char *ns, const char *offer, const char *claim_id,

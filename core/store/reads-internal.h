@@ -76,6 +76,10 @@ void store_read_pool(store *s, const char *ns, const char *draw, const char *pri
 /* An offer's uses hash: used, returned, discount (ops_global.c). */
 void store_read_offer(store *s, const char *ns, const char *offer, store_pairs_fn *fn, void *arg);
 
+/* A budget's log (budget_take.lua): used:PERIOD and max:PERIOD of its last periods. */
+void store_read_budget_log(store *s, const char *ns, const char *budget, store_pairs_fn *fn,
+                           void *arg);
+
 /* An experiment's figures hash (keys-internal.h lists its fields). */
 void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
                            void *arg);

@@ -153,8 +153,15 @@ void store_read_experiment(store *s, const char *ns, const char *experiment, sto
                            void *arg)
 {
     char key[PC_KEY_MAX];
-    read_hash(s, "read_experiment", key, keys_experiment(key, sizeof key, ns, experiment), fn,
-              arg);
+    read_hash(s, "read_experiment", key, keys_experiment(key, sizeof key, ns, experiment), fn, arg);
+}
+
+void store_read_budget_log(store *s, const char *ns, const char *budget, store_pairs_fn *fn,
+                           void *arg)
+{
+    char key[PC_KEY_MAX];
+    read_hash(s, "read_budget_log", key,
+              keys_resource(key, sizeof key, ns, "budget", budget, "log"), fn, arg);
 }
 
 void store_read_stats(store *s, const char *ns, const char *partner, const char *day,

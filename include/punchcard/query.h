@@ -95,6 +95,13 @@ void engine_get_offers(engine *e, const char *name, engine_done_fn *done, void *
 void engine_get_experiment(engine *e, const char *name, engine_done_fn *done, void *arg);
 
 /*
+ * GET /v1/budgets/{name}: {"budget", "periods": [{"period", "used", "max",
+ * "left"}]}, newest period first (the last 100 to 200 that granted anything),
+ * of a campaign budget (m:budget). 404 for one nothing was taken from.
+ */
+void engine_get_budget(engine *e, const char *name, engine_done_fn *done, void *arg);
+
+/*
  * The report of GET /v1/experiments/{name} from an experiment's figures
  * ({"<group>:members": n, "<group>:spend": n, "<group>:spend_sq": x,
  * "<group>:issued:<currency>": n ...}, numbers or numeric strings) and its

@@ -1,7 +1,8 @@
 // Drives the console served by a real punchd in Debian's headless Chromium (playwright-core,
 // no browser downloaded) and checks what it shows against what the API answers: the
 // mechanics list and its numbers, the reload error and version history, a member's balance,
-// timeline and ledger rows, the points of a plot per day, a draw's pool left, a leaderboard,
+// timeline and ledger rows, the points of a plot per day, a draw's pool left, a budget's used
+// and left, a leaderboard,
 // an experiment's groups and lift, a `punch simulate --html` report opened in the page. A
 // wrong key must show an error and no data; no request may leave 127.0.0.1; no script error
 // and no Content-Security-Policy violation may happen; text that looks like markup (a reload
@@ -156,6 +157,18 @@ try {
     eq("draw: mug left (bar)", bar, d.prizes[0].left);
     eq("draw: mug left (table)", (await texts(page, "#pools tbody tr:first-child td"))[2], fmt(d.prizes[0].left));
     await shot(page, "draw");
+  }
+
+  // A budget: used and left of its newest period, and its bar.
+  {
+    const b = await api("/budgets/order-bonus");
+    await page.goto(base + "/console#budget/order-bonus");
+    await page.waitForSelector("#budget-periods");
+    eq("budget: used", await page.textContent("#budget-used"), fmt(b.periods[0].used));
+    eq("budget: left", await page.textContent("#budget-left"), fmt(b.periods[0].left));
+    eq("budget: bar", await page.$eval('#budget rect.bar[data-series="used"]', (n) => Number(n.dataset.y)), b.periods[0].used);
+    if (b.periods[0].used !== 70 || b.periods[0].left !== 5) fail(`budget: the API says used ${b.periods[0].used}, left ${b.periods[0].left}; 7 orders of 10 fit in 75`);
+    await shot(page, "budget");
   }
 
   // A leaderboard.

@@ -1,11 +1,18 @@
 -- Mechanics the console test needs beside scripts/: a draw whose every order wins a mug from
--- a pool of 50 (so the pool left is 50 minus the orders), a leaderboard of orders and an
--- experiment with its spend field.
+-- a pool of 50 (so the pool left is 50 minus the orders), a budget of 75 a day taken 10 an
+-- order, a leaderboard of orders and an experiment with its spend field.
 mechanic "lucky-mug" {
   on = "order",
   run = function(ev, m)
     local won = m:draw("lucky", {chance = 1, prizes = {"mug"}, pool = 50})
     if won then return message("a mug!") end
+  end,
+}
+
+mechanic "order-bonus" {
+  on = "order",
+  run = function(ev, m)
+    if m:budget("order-bonus", 10, {max = 75, per = "day"}) then m:earn("stars", 10) end
   end,
 }
 

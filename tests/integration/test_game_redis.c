@@ -363,6 +363,19 @@ static void a_budget_is_never_overspent(void **state)
     assert_string_equal(used->str, "100");
     freeReplyObject(used);
     freeReplyObject(r);
+    /* GET /v1/budgets/{name}: its log agrees with the period, whatever the race gave back. */
+    http_resp b;
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/budgets/bonus", NULL, &b), 0);
+    assert_int_equal(b.status, 200);
+    json_t *p = json_array_get(json_object_get(b.json, "periods"), 0);
+    assert_int_equal(json_array_size(json_object_get(b.json, "periods")), 1);
+    assert_int_equal(json_integer_value(json_object_get(p, "used")), 100);
+    assert_int_equal(json_integer_value(json_object_get(p, "max")), 100);
+    assert_int_equal(json_integer_value(json_object_get(p, "left")), 0);
+    h_resp_free(&b);
+    assert_int_equal(h_http(punchd.port, "GET", "/v1/budgets/nobody-spent", NULL, &b), 0);
+    assert_int_equal(b.status, 404);
+    h_resp_free(&b);
 }
 
 static int rita_rewarded(void *arg)

@@ -8,6 +8,14 @@ mechanic "lucky-mug" {
   end,
 }
 
+-- A budget: GET /v1/budgets/order-bonus has a period.
+mechanic "order-bonus" {
+  on = "order",
+  run = function(ev, m)
+    if m:budget("order-bonus", 5, {max = 1000, per = "day"}) then m:incr("bonus", 5) end
+  end,
+}
+
 mechanic "order-board" {
   on = "order",
   run = function(ev, m)

@@ -83,6 +83,8 @@ const cases = [
   ["open", null, "POST", "/v1/draws/Bad!/rotate", null, 404],
   ["open", null, "GET", "/v1/leaderboards/orders?member=ann&top=3", null, 200],
   ["open", null, "GET", "/v1/leaderboards/orders?top=zero", null, 400],
+  ["open", null, "GET", "/v1/budgets/order-bonus", null, 200],
+  ["open", null, "GET", "/v1/budgets/untouched", null, 404],
   ["open", null, "GET", "/v1/experiments/spring", null, 200],
   ["open", null, "GET", "/v1/experiments/autumn", null, 404],
   ["open", null, "POST", "/v1/events", `{"id":"c-1","type":"order","member":"ann","data":{"code":"fixture-10","total":900}}`, 200],

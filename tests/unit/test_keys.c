@@ -121,10 +121,11 @@ static void each_operation_touches_one_slot(void **state)
     assert_true(keys_draw_pool(k[2], PC_KEY_MAX, "pc", "spin", "car", "2026-W07") > 0);
     assert_true(keys_draw_pool(k[3], PC_KEY_MAX, "pc", "spin", "mug", "all") > 0);
     one_slot("a draw", k, 4);
-    /* budget_take: period and claim */
+    /* budget_take: period, claim and log */
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "budget", "bonus", "2026-02") > 0);
     assert_true(keys_claim(k[1], PC_KEY_MAX, "pc", "budget", "bonus", "ann/e1/budget/b") > 0);
-    one_slot("a budget", k, 2);
+    assert_true(keys_resource(k[2], PC_KEY_MAX, "pc", "budget", "bonus", "log") > 0);
+    one_slot("a budget", k, 3);
 
     /* offer_take, offer_return and offer_release: uses, the mark of a return, claims */
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "offer", "summer10", "uses") > 0);
