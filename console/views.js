@@ -159,8 +159,33 @@
         revealed.length ? table([{ title: "epoch", key: "epoch", num: true }, { title: "secret", get: (r) => el("code", {}, r.secret) },
           { title: "rotated", get: (r) => when(r.rotated_at) },
           { title: "SHA-256 matches", get: (r) => (r.secret_sha256 ? (r.check === r.secret_sha256 ? el("span", { class: "ok" }, "yes") : el("span", { class: "error" }, "NO")) : "-") }],
-        revealed, { id: "revealed" }) : el("p", { class: "muted" }, "no epoch ended yet")));
+        revealed, { id: "revealed" }) : el("p", { class: "muted" }, "no epoch ended yet"),
+        revealed.length && crypto.subtle ? redoDraw(d, revealed) : null));
   };
+
+  // Redoes one draw of an ended epoch in the browser, from its revealed secret:
+  // h = HMAC-SHA256(key = the secret's 64 hex characters, MEMBER "\n" EVENT_ID "\n" NAME),
+  // u = h's first 8 bytes big-endian, roll = u / 2^64, won = u < floor(chance * 2^64)
+  // (docs/mechanics.md, "Auditing a draw"; the next 8 bytes pick the prize tried first).
+  function redoDraw(d, revealed) {
+    const out = el("p", { id: "redo-result" });
+    const last = revealed[revealed.length - 1];
+    const form = askForm([{ name: "member", label: "Member" }, { name: "event", label: "event id" },
+      { name: "epoch", label: "epoch", value: String(last.epoch), size: 4 }, { name: "chance", label: "chance", value: "1", size: 6 }], "Redo the draw",
+    async (v) => {
+      const r = revealed.find((x) => String(x.epoch) === v.epoch);
+      if (!r) return out.replaceChildren(el("span", { class: "error" }, `epoch ${v.epoch} has not ended: its secret is not revealed yet`));
+      const enc = new TextEncoder();
+      const k = await crypto.subtle.importKey("raw", enc.encode(r.secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const h = new DataView(await crypto.subtle.sign("HMAC", k, enc.encode(`${v.member}\n${v.event}\n${d.draw}`)));
+      const u = h.getBigUint64(0), chance = Number(v.chance);
+      const roll = Number(u) / 2 ** 64;
+      const won = chance >= 1 || (chance > 0 && u < BigInt(Math.floor(chance * 2 ** 64)));
+      out.replaceChildren(el("span", { "data-roll": roll }, `roll ${roll.toPrecision(12)}: `, el("b", {}, won ? "wins" : "loses"), ` at chance ${chance}`));
+    });
+    return el("div", { class: "redo" }, el("h3", {}, "Redo a draw"),
+      el("p", { class: "muted" }, "Compare the roll with the draw's outcome in the event's answer (\"roll\")."), form, out);
+  }
 
   // A campaign budget (m:budget): used of max per period, the newest first.
   views.budget = async (name) => {

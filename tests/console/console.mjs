@@ -8,11 +8,12 @@
 // and no Content-Security-Policy violation may happen; text that looks like markup (a reload
 // error, a member's attribute) must show as text. Screenshots go to OUTDIR.
 //
-// usage: node console.mjs TOOLS_DIR BASE_URL READ_KEY OUTDIR [REPORT.html]
+// usage: node console.mjs TOOLS_DIR BASE_URL READ_KEY OUTDIR REPORT.html ROLL
+// (ROLL: the roll ann's order o-0-0 drew in draw "lucky", epoch 1, now ended.)
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 
-const [toolsDir, base, key, outDir, reportFile] = process.argv.slice(2);
+const [toolsDir, base, key, outDir, reportFile, roll] = process.argv.slice(2);
 const require = createRequire(`${toolsDir}/package.json`);
 const { chromium } = require("playwright-core");
 mkdirSync(outDir, { recursive: true });
@@ -156,6 +157,16 @@ try {
     const bar = await page.$eval('#draw rect.bar[data-x="mug"]', (n) => Number(n.dataset.y));
     eq("draw: mug left (bar)", bar, d.prizes[0].left);
     eq("draw: mug left (table)", (await texts(page, "#pools tbody tr:first-child td"))[2], fmt(d.prizes[0].left));
+    // The audit: epoch 1's secret matches its digest, and redoes ann's draw to its roll.
+    eq("draw: secret checked", (await texts(page, "#revealed tbody tr td:last-child")).join(","), d.revealed.map(() => "yes").join(","));
+    if (!d.revealed.length) fail("draw: the test expects a revealed epoch");
+    await page.fill("#ask-member", "ann");
+    await page.fill("#ask-event", "o-0-0");
+    await page.click(".redo button[type=submit]");
+    await page.waitForSelector("#redo-result span[data-roll]");
+    const redone = await page.$eval("#redo-result span", (n) => Number(n.dataset.roll));
+    if (!(Math.abs(redone - Number(roll)) < 1e-12)) fail(`draw: redone roll ${redone}, the event drew ${roll}`);
+    if (!/wins/.test(await page.textContent("#redo-result"))) fail("draw: a draw at chance 1 must win");
     await shot(page, "draw");
   }
 
