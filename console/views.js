@@ -203,6 +203,27 @@
         { title: "left", key: "left", num: true }, { title: "share used", get: (p) => (p.max ? pct(p.used / p.max) : "-") }], ps, { id: "budget-periods" })));
   };
 
+  // The offers and promo codes (offer "name" {...}): each one's rule, uses, cap left.
+  views.offers = async () => {
+    const { offers = [] } = await api("/offers");
+    const off = (o) => (o.percent !== undefined && o.percent !== null ? `${num(o.percent)}%` : o.amount !== undefined && o.amount !== null ? `${num(o.amount)} off` : "-");
+    const capped = offers.filter((o) => typeof o.cap === "number" && o.cap > 0);
+    return el("div", { id: "offers" }, el("h2", {}, "Offers and promo codes"),
+      offers.length ? null : el("p", { class: "muted" }, "the program declares no offer"),
+      capped.length ? PC.barPlot(capped.map((o) => ({ label: o.offer, value: o.uses ?? 0, max: o.cap })), { title: "uses of each capped offer", series: "uses" }) : null,
+      offers.length ? table([
+        { title: "offer", key: "offer" },
+        { title: "code", get: (o) => (o.personal ? "personal codes" : el("code", {}, o.code ?? "-")) },
+        { title: "discount", get: off },
+        { title: "window", get: (o) => (o.from || o.to ? `${o.from ? when(o.from) : "…"} – ${o.to ? when(o.to) : "…"}` : "always") },
+        { title: "min order", key: "min_order", num: true },
+        { title: "valid now", get: (o) => (o.valid_now ? "yes" : "no") },
+        { title: "uses", key: "uses", num: true }, { title: "given back", key: "returned", num: true },
+        { title: "money off", key: "discount", num: true },
+        { title: "cap left", get: (o) => (typeof o.cap === "number" ? o.left : "no cap"), num: true },
+      ], offers, { id: "offer-table" }) : null);
+  };
+
   // A leaderboard: the top N of a period, and one member's rank.
   views.leaderboard = async (arg) => {
     const [name, period, member] = (arg || "").split("|");

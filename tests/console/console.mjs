@@ -182,6 +182,25 @@ try {
     await shot(page, "budget");
   }
 
+  // The offers: the code as typed (markup shown as text), its uses and cap left.
+  {
+    const { offers } = await api("/offers");
+    const o = offers.find((x) => x.offer === "save5");
+    await page.goto(base + "/console#offers");
+    await page.waitForSelector("#offer-table");
+    const row = await page.$$eval("#offer-table tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)).find((c) => c[0] === "save5"));
+    if (!row) fail("offers: no row for save5");
+    else {
+      eq("offers: code", row[1], o.code);
+      eq("offers: uses", row[6], fmt(o.uses));
+      eq("offers: cap left", row[9], fmt(o.left));
+    }
+    if (o.uses !== 2) fail(`offers: the API counts ${o.uses} uses of save5, the test made 2`);
+    if (await page.$("#offer-table i")) fail("offers: the code's markup became an element");
+    eq("offers: bar", await page.$eval('#offers rect.bar[data-x="save5"]', (n) => Number(n.dataset.y)), o.uses);
+    await shot(page, "offers");
+  }
+
   // A leaderboard.
   {
     const b = await api("/leaderboards/orders?top=50");

@@ -23,6 +23,16 @@ mechanic "order-board" {
   end,
 }
 
+-- An offer whose code looks like markup: the console shows it as typed.
+offer "save5" { code = "<i>save-5</i>", discount = {percent = 5}, cap = 10 }
+
+mechanic "promo-code" {
+  on = "order",
+  run = function(ev, m)
+    if ev.data.code then m:redeem_code(ev.data.code, ev.data.total) end
+  end,
+}
+
 experiment "spring" { control = 30, spend = "total" }
 
 mechanic "spring-bonus" {

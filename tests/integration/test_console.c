@@ -107,6 +107,13 @@ static int group_setup(void **state)
         }
     send_ok("POST", "/v1/events",
             "{\"id\":\"w-1\",\"type\":\"workout\",\"member\":\"ann\",\"data\":{\"minutes\":30}}");
+    /* Two orders use the offer's code. */
+    send_ok("POST", "/v1/events",
+            "{\"id\":\"c-1\",\"type\":\"order\",\"member\":\"bo\",\"data\":{\"total\":400,"
+            "\"code\":\"<i>SAVE-5</i>\",\"items\":[]}}");
+    send_ok("POST", "/v1/events",
+            "{\"id\":\"c-2\",\"type\":\"order\",\"member\":\"cy\",\"data\":{\"total\":600,"
+            "\"code\":\"<i>save-5</i>\",\"items\":[]}}");
     send_ok("POST", "/v1/members/ann/redeem",
             "{\"id\":\"r-1\",\"currency\":\"stars\",\"amount\":7}");
     /* What a member or a script writes is shown as text, never run as markup. */
