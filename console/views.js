@@ -134,8 +134,19 @@
           PC.linePlot(days, ["issued", "redeemed", "expired"].map((f) => ({ name: f, values: days.map((d) => fig(d, c, f)) }))
             .concat([{ name: "outstanding", values: carried(c) }]),
             { title: `${c}: earned, burned, expired per day, and outstanding at the day's end` }));
-      }));
+      }),
+      offerFigures(st.offers, days));
   };
+
+  // The offers' codes per day (GET /v1/stats "offers"): uses of each, and the totals.
+  function offerFigures(o, days) {
+    const names = keys((o || {}).total).sort();
+    if (!names.length) return null;
+    const uses = (d, n) => ((((o.days || {})[d] || {})[n] || {}).uses ?? 0);
+    return el("section", { class: "card", id: "offer-figures" }, el("h3", {}, "Offers"),
+      facts(names.map((n) => [n, `${num(o.total[n].uses)} uses, ${num(o.total[n].returned ?? 0)} given back, ${num(o.total[n].discount)} off granted`])),
+      PC.linePlot(days, names.map((n) => ({ name: n, values: days.map((d) => uses(d, n)) })), { title: "uses of each offer's codes per day" }));
+  }
 
   // A draw: pools left, the epoch's published digest, and the revealed secrets checked.
   views.draw = async (name) => {

@@ -127,7 +127,7 @@ try {
     await page.goto(base + "/console#figures");
     await page.waitForSelector("#figures svg.plot");
     const days = Object.keys(st.days).sort(), today = days[days.length - 1];
-    const section = await page.$$eval("#figures section.card", (ss) => ss.map((s) => [s.querySelector("h3").textContent,
+    const section = await page.$$eval("#figures section.card:not(#offer-figures)", (ss) => ss.map((s) => [s.querySelector("h3").textContent,
       [...s.querySelectorAll('circle.pt[data-series="issued"]')].map((n) => [n.dataset.x, Number(n.dataset.y)])]));
     eq("figures: currencies", section.map(([c]) => c).join(","), Object.keys(st.total).sort().join(","));
     for (const [c, pts] of section) {
@@ -144,6 +144,8 @@ try {
       eq(`figures: stars issued on ${today}`, point ? point[1] : "no point", st.days[today].stars.issued);
       if (!st.days[today].stars.issued) fail("figures: the test expects stars issued today");
     }
+    const save5 = await page.$eval(`#offer-figures circle.pt[data-series="save5"][data-x="${today}"]`, (n) => Number(n.dataset.y)).catch(() => "no point");
+    eq(`figures: save5 uses on ${today}`, save5, (((st.offers || {}).days || {})[today] || {}).save5?.uses ?? "none in the API");
     eq("figures: outstanding", (await texts(page, "#figures section.card .outstanding")).join(","),
       Object.keys(st.total).sort().map((c) => fmt(st.total[c].outstanding)).join(","));
     await shot(page, "figures");
