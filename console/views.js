@@ -58,6 +58,8 @@
     for (const s of byEvent.values())
       steps.push({ at: s.at, text: [el("b", {}, s.type), " ", el("code", {}, s.event), ": ",
         s.changes.map((c, i) => [i ? ", " : "", `${signed(c.delta)} ${c.currency}`, c.mechanic ? ` (${c.mechanic})` : ""])] });
+    for (const [code, c] of Object.entries(m.codes || {}))
+      steps.push({ at: c.issued_at, text: ["code ", el("code", {}, code), ` issued (${c.offer})`] });
     if (m.last_event_at) steps.push({ at: m.last_event_at, text: ["last event"] });
     if (m.next_wake_at) steps.push({ at: m.next_wake_at, text: ["next wake (due lots, streaks)"], future: true });
     steps.sort((a, b) => String(a.at).localeCompare(String(b.at)));
@@ -87,6 +89,12 @@
         ["prizes", chips(m.prizes)],
         ["streaks", chips(m.streaks, (v) => (typeof v === "object" ? num(v.count ?? v.current ?? JSON.stringify(v)) : num(v)))]])),
       section("Attributes", chips(m.attributes, (v) => String(v))),
+      keys(m.offers).length || keys(m.codes).length ? section("Offers and codes",
+        keys(m.offers).length ? table([{ title: "offer", get: (k) => k }, { title: "last use", get: (k) => when(m.offers[k].used_at) },
+          { title: "event", get: (k) => el("code", {}, m.offers[k].event) }], keys(m.offers), { id: "member-offers" }) : null,
+        keys(m.codes).length ? table([{ title: "personal code", get: (k) => el("code", {}, k) }, { title: "offer", get: (k) => m.codes[k].offer },
+          { title: "issued", get: (k) => when(m.codes[k].issued_at) }, { title: "used", get: (k) => (m.codes[k].used_at ? when(m.codes[k].used_at) : "not yet") }],
+        keys(m.codes), { id: "member-codes" }) : null) : null,
       section("Timeline", el("ol", { id: "timeline", class: "timeline" }, steps.filter((s) => s.at).map((s) =>
         el("li", { class: s.future ? "future" : null }, el("time", {}, when(s.at)), " ", s.text)))),
       plot,

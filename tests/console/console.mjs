@@ -115,6 +115,9 @@ try {
     const events = new Set(led.entries.map((e) => e.event)).size;
     const steps = (await page.$$("#timeline li")).length;
     if (steps < events + 1) fail(`member: timeline has ${steps} steps for ${events} events and the joining`);
+    const codes = Object.keys(mem.codes || {});
+    if (codes.length !== 1) fail(`member: the API shows ${codes.length} personal codes, the test issued 1`);
+    eq("member: personal codes", (await texts(page, "#member-codes tbody tr td:first-child")).join(","), codes.join(","));
     const attrs = await page.textContent("#member");
     if (!attrs.includes(mem.attributes.note)) fail("member: the attribute is not shown as typed");
     if (await page.evaluate(() => window.__pwned)) fail("member: an attribute ran as code");

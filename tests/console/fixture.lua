@@ -33,6 +33,14 @@ mechanic "promo-code" {
   end,
 }
 
+-- A personal code for each member who works out: the member's view lists it.
+offer "welcome" { personal = true, prefix = "WELCOME", discount = {percent = 5}, valid_for = "30d" }
+
+mechanic "welcome-code" {
+  on = "workout",
+  run = function(ev, m) m:issue_code("welcome") end,
+}
+
 experiment "spring" { control = 30, spend = "total" }
 
 mechanic "spring-bonus" {
