@@ -23,6 +23,7 @@
 #include "lua/mechanics-internal.h"
 #include "model/member-internal.h"
 #include "store/ops-internal.h"
+#include "store/reads-internal.h"
 
 #include <event2/event.h>
 #include <stdatomic.h>
@@ -73,7 +74,10 @@ struct close_job {
     member_state *scratch;
     mech_run *run;
     claims *cs;
-    json_t *plan; /* [{member, type, data}] */
+    json_t *plan;         /* [{member, type, data}]: the plan, or the batch of a walk */
+    json_t *all;          /* send_all's {"type", "data"}: every member, walked; else NULL */
+    char cursor[64];      /* the walk's next step ("0": the first, or after the last) */
+    int walked, fetching; /* a walk's first step was read; a step is being read */
     size_t next_send, inflight, answered;
     int failed, lost, ending;
     int64_t touched_ms;
@@ -132,6 +136,7 @@ static void job_unref(close_job *j)
     claims_free(j->cs);
     member_free(j->scratch);
     json_decref(j->plan);
+    json_decref(j->all);
     pc_event_clear(&j->ev);
     mechset_unref(j->set);
     free(j);
@@ -175,10 +180,16 @@ static void on_done_marked(void *arg, const store_error *err, int64_t ok)
     job_unref(j);
 }
 
+static void fetch_members(close_job *j);
+
 static void maybe_finish(close_job *j)
 {
-    if (job_gone(j) || j->answered < json_array_size(j->plan) || j->inflight)
+    if (job_gone(j) || j->answered < json_array_size(j->plan) || j->inflight || j->fetching)
         return;
+    if (j->all && !j->failed && !j->lost && (!j->walked || strcmp(j->cursor, "0") != 0)) {
+        fetch_members(j); /* the walk's next step */
+        return;
+    }
     if (j->failed || j->lost) {
         /* Undone: the next look sends the plan again (duplicates for those answered). */
         job_end(j, 0, now_ms(j->cl) + (j->lost ? j->cl->e->claim_timeout_ms : 1000));
@@ -288,12 +299,55 @@ static void arm(close_job *j)
     evtimer_add(j->timer, &tv);
 }
 
+/* A step of the walk over every member: its members become the batch to send. */
+static void on_members(void *arg, const store_error *err, const char *next, size_t n,
+                       const char *const *members)
+{
+    close_job *j = arg;
+    j->fetching = 0;
+    if (!job_gone(j)) {
+        if (err) {
+            job_end(j, 0, now_ms(j->cl) + 1000);
+        } else {
+            json_decref(j->plan);
+            j->plan = json_array();
+            for (size_t i = 0; j->plan && i < n; i++)
+                json_array_append_new(j->plan, json_pack("{s:s, s:O, s:O}", "member", members[i],
+                                                         "type", json_object_get(j->all, "type"),
+                                                         "data", json_object_get(j->all, "data")));
+            j->next_send = j->answered = 0;
+            j->walked = 1;
+            snprintf(j->cursor, sizeof j->cursor, "%s", next ? next : "0");
+            if (!j->plan)
+                job_end(j, 0, now_ms(j->cl) + 1000);
+            else
+                on_pace(-1, 0, j);
+        }
+    }
+    job_unref(j);
+}
+
+static void fetch_members(close_job *j)
+{
+    j->fetching = 1;
+    j->refs++;
+    store_read_members(j->cl->e->store, j->cl->e->ns, j->cursor, on_members, j);
+}
+
 /* plan_text: "plan:<JSON>" as the store holds it. */
 static void start_sending(close_job *j, const char *plan_text)
 {
     json_error_t jerr;
     json_decref(j->plan);
     j->plan = json_loads(plan_text + 5, 0, &jerr);
+    if (json_is_object(j->plan) && json_is_object(json_object_get(j->plan, "all"))) {
+        /* send_all: every member, a step of the walk at a time (from the start again after
+         * a crash: the members sent before answer as duplicates). */
+        j->all = json_incref(json_object_get(j->plan, "all"));
+        json_decref(j->plan);
+        j->plan = json_array();
+        snprintf(j->cursor, sizeof j->cursor, "0");
+    }
     if (!json_is_array(j->plan)) {
         pc_log(PC_LOG_ERROR, "close %s %s: the stored plan is unreadable: %s", j->mechanic,
                j->period, jerr.text);
@@ -332,6 +386,12 @@ static void store_plan(close_job *j)
     size_t i;
     char *text;
     json_array_foreach(j->scratch->effects, i, e) {
+        if (!strcmp(json_string_value(json_object_get(e, "op")), "send_all")) {
+            json_decref(plan);
+            plan = json_pack("{s:{s:O, s:O}}", "all", "type", json_object_get(e, "type"), "data",
+                             json_object_get(e, "data"));
+            break;
+        }
         if (!strcmp(json_string_value(json_object_get(e, "op")), "send"))
             json_array_append_new(
                 plan, json_pack("{s:O, s:O, s:O}", "member", json_object_get(e, "member"), "type",

@@ -148,6 +148,8 @@ static int api_send(lua_State *L)
         return luaL_error(L, "send: %s is one of the engine's own event types", type);
     effects = run->m->effects;
     json_array_foreach(effects, i, e) {
+        if (!json_object_get(e, "member"))
+            return luaL_error(L, "send: not with send_all() in the same close");
         if (!strcmp(json_string_value(json_object_get(e, "member")), member))
             return luaL_error(L, "send: %s was sent an event already in this close", member);
     }
@@ -167,12 +169,43 @@ static int api_send(lua_State *L)
     return 0;
 }
 
+/*
+ * send_all(type [, data]) -> nothing: in a period_end mechanic, every member
+ * of the program is sent that event (id "close:<mechanic>:<period>"), walked
+ * and paced by the engine; the mechanics of that type decide for whom it
+ * means something (a tier, an attribute). Once per close, and not with send().
+ */
+static int api_send_all(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    const char *type = luart_check_name(L, 1, "event type");
+    char err[128];
+    json_t *data;
+    if (!run->closing)
+        return luaL_error(L, "send_all: only a period_end mechanic sends events");
+    if (!strcmp(type, "tick") || !strcmp(type, "profile") || !strcmp(type, "redeem") ||
+        !strcmp(type, "reverse"))
+        return luaL_error(L, "send_all: %s is one of the engine's own event types", type);
+    if (json_array_size(run->m->effects))
+        return luaL_error(L, "send_all: once per close, and not with send()");
+    if (lua_isnoneornil(L, 2))
+        data = json_object();
+    else if (!lua_istable(L, 2))
+        return luaL_error(L, "send_all: data must be a table");
+    else if (!(data = luajson_to_json(L, 2, err, sizeof err)) || !json_is_object(data)) {
+        json_decref(data);
+        return luaL_error(L, "send_all: data: %s", data ? "must be a table with names" : err);
+    }
+    if (member_add_effect(
+            run->m, json_pack("{s:s, s:s, s:o}", "op", "send_all", "type", type, "data", data)))
+        luart_oom(L);
+    return 0;
+}
+
 void luart_close_globals(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"global_value", api_global_value},
-                                   {"board_top", api_board_top},
-                                   {"board_rank", api_board_rank},
-                                   {"send", api_send},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"global_value", api_global_value}, {"board_top", api_board_top},
+                                   {"board_rank", api_board_rank},     {"send", api_send},
+                                   {"send_all", api_send_all},         {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }

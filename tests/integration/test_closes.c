@@ -454,6 +454,48 @@ static void test_import_replay(void **state)
     h_punchd_stop(&p);
 }
 
+/* A monthly letter to every member: each gets it once, the mechanic keeps it for the vips. */
+static void test_send_all_once_per_member(void **state)
+{
+    static punchd_proc feed, a, b;
+    const char *members[] = {"m1", "m2", "m3", "m4", "m5"};
+    http_resp r;
+    char path[64];
+
+    h_write_file(scripts, "letter.lua",
+                 "currency \"letters\" {}\n"
+                 "mechanic \"monthly-letter\" { on = \"period_end:month\", run = function(ev)\n"
+                 "  send_all(\"letter\", {month = ev.data.period}) end }\n"
+                 "mechanic \"letter\" { on = \"letter\", run = function(ev, m)\n"
+                 "  if m:attr(\"vip\") == \"yes\" then m:earn(\"letters\", 1)\n"
+                 "    return message(\"Your month \" .. ev.data.month) end end }\n");
+    start(&feed, 0, NULL);
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "/v1/members/%s", members[i]);
+        assert_int_equal(h_http(feed.port, "PUT", path,
+                                i < 2 ? "{\"attributes\": {\"vip\": \"yes\"}}"
+                                      : "{\"attributes\": {\"vip\": \"no\"}}",
+                                &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        h_resp_free(&r);
+    }
+    /* Two punchd walk every member at once (a step of the walk at a time, 1 a time). */
+    start(&a, 20, "PUNCHD_SEND_RATE=200");
+    start(&b, 20, "PUNCHD_SEND_RATE=200");
+    wait_metric(a.port, "punchd_closes_done_total", 2); /* the week's and the month's */
+    wait_metric(b.port, "punchd_closes_done_total", 2);
+    for (int i = 0; i < 5; i++) {
+        int n = 0;
+        long long sum = h_ledger_sum(feed.port, members[i], "letters", &n);
+        if (sum != (i < 2) || n != (i < 2))
+            fail_msg("%s: %d letter entries summing %lld", members[i], n, sum);
+    }
+    h_punchd_stop(&a);
+    h_punchd_stop(&b);
+    h_punchd_stop(&feed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +504,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_global_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_all_once_per_member, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
