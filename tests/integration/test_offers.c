@@ -30,6 +30,12 @@ static const char codes_lua[] =
     "  from = '2026-01-01', to = '2026-11-01', once_per_member = true, renew_every = '30d' }\n"
     "offer 'duo' { code = 'DUO', discount = {percent = 10}, cap = 1 }\n"
     "offer 'vip' { personal = true, discount = {percent = 20} }\n"
+    "offer 'open' { code = 'OPEN', discount = {percent = 5} }\n"
+    "offer 'fragile' { code = 'FRAGILE', discount = {amount = 10}, cap = 1 }\n"
+    "mechanic 'fragile' { on = 'fragile', run = function(ev, m)\n"
+    "  m:redeem_code('fragile', 100)\n"
+    "  if ev.data.fail then error('the order failed') end\n"
+    "end }\n"
     "mechanic 'codes' { on = 'order', run = function(ev, m)\n"
     "  if ev.data.code then m:redeem_code(ev.data.code, ev.data.total) end\n"
     "end }\n"
@@ -261,6 +267,26 @@ static void a_reversal_gives_the_code_back_once(void **state)
     expect_granted(order("s-12", "gus", "ÉTÉ-10 ☀", 1500, "2026-06-01T12:00:00Z", 200), 100);
 }
 
+/* An event that fails after using a code gives the use back at once (its claim is released). */
+static void a_failed_event_gives_its_use_back(void **state)
+{
+    http_resp r;
+    json_t *o;
+    assert_int_equal(h_event(punchd.port,
+                             "{\"id\":\"f-1\",\"type\":\"fragile\",\"member\":\"lou\","
+                             "\"data\":{\"fail\":true}}",
+                             &r),
+                     422);
+    h_resp_free(&r);
+    o = get_json("/v1/offers/fragile");
+    assert_int_equal(json_integer_value(json_object_get(o, "left")), 1);
+    json_decref(o);
+    assert_int_equal(
+        h_event(punchd.port, "{\"id\":\"f-2\",\"type\":\"fragile\",\"member\":\"max\"}", &r), 200);
+    assert_non_null(discount_of(r.json));
+    h_resp_free(&r);
+}
+
 static void a_personal_code_is_for_its_member_only(void **state)
 {
     http_resp r;
@@ -286,17 +312,17 @@ static void a_personal_code_is_for_its_member_only(void **state)
 static void the_catalogue_counts_what_the_events_said(void **state)
 {
     json_t *all = get_json("/v1/offers"), *list = json_object_get(all, "offers"), *o;
-    const char *names[] = {"duo", "launch", "summer", "vip"};
-    const long long uses[] = {1, 7, 4, 1}, off[] = {100, 700, 400, 200};
-    assert_int_equal(json_array_size(list), 4);
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"duo", "fragile", "launch", "open", "summer", "vip"};
+    const long long uses[] = {1, 1, 7, 0, 4, 1}, off[] = {100, 10, 700, 0, 400, 200};
+    assert_int_equal(json_array_size(list), 6);
+    for (size_t i = 0; i < 6; i++) {
         o = json_array_get(list, i);
         assert_string_equal(json_string_value(json_object_get(o, "offer")), names[i]);
         if (json_integer_value(json_object_get(o, "uses")) != uses[i] ||
             json_integer_value(json_object_get(o, "discount")) != off[i])
             fail_msg("%s: %s", names[i], json_dumps(o, 0));
     }
-    o = json_array_get(list, 2);
+    o = json_array_get(list, 4);
     assert_string_equal(json_string_value(json_object_get(o, "code")), "ÉTÉ-10 ☀");
     assert_string_equal(json_string_value(json_object_get(o, "from")), "2026-01-01T00:00:00.000Z");
     assert_string_equal(json_string_value(json_object_get(o, "renew_every")), "30d");
@@ -397,6 +423,36 @@ static void simulate_reports_uses_and_discount_per_offer(void **state)
     unlink(hist);
 }
 
+/*
+ * Some items of an order that used a code are reversed: what they earned is
+ * taken back (the mechanics re-run on just those items, without the code),
+ * and the code stays used: the order stands.
+ */
+static void a_partial_reversal_keeps_the_code(void **state)
+{
+    http_resp r;
+    json_t *o;
+    const char *order_json =
+        "{\"id\":\"p-1\",\"type\":\"order\",\"member\":\"kim\",\"at\":"
+        "\"2026-06-01T00:00:00Z\",\"data\":{\"code\":\"open\",\"total\":625,\"items\":["
+        "{\"category\":\"fuel\",\"amount\":500},{\"category\":\"shop\",\"amount\":125}]}}";
+    assert_int_equal(h_event(punchd.port, order_json, &r), 200);
+    assert_non_null(discount_of(r.json));
+    h_resp_free(&r);
+    assert_int_equal(h_http(punchd.port, "POST", "/v1/events/p-1/reverse",
+                            "{\"member\":\"kim\",\"id\":\"p-1-fuel\",\"items\":["
+                            "{\"category\":\"fuel\",\"amount\":500}]}",
+                            &r),
+                     0);
+    if (r.status != 200 || strstr(r.body, "code_returned"))
+        fail_msg("partial reversal: %ld %s", r.status, r.body);
+    h_resp_free(&r);
+    o = get_json("/v1/offers/open");
+    assert_int_equal(json_integer_value(json_object_get(o, "uses")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "returned")), 0);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,10 +460,12 @@ int main(void)
         cmocka_unit_test(once_per_member_renews_after_its_period),
         cmocka_unit_test(a_window_a_minimum_and_bad_codes_are_refused_with_reasons),
         cmocka_unit_test(a_reversal_gives_the_code_back_once),
+        cmocka_unit_test(a_failed_event_gives_its_use_back),
         cmocka_unit_test(a_personal_code_is_for_its_member_only),
         cmocka_unit_test(the_catalogue_counts_what_the_events_said),
         cmocka_unit_test(the_figures_count_uses_and_discount_granted),
         cmocka_unit_test(simulate_reports_uses_and_discount_per_offer),
+        cmocka_unit_test(a_partial_reversal_keeps_the_code),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
