@@ -45,6 +45,12 @@ void h_rm_dir(const char *dir);
 int h_punchd_start(punchd_proc *p, const char *redis, const char *scripts, const char *const *extra,
                    const char *env);
 
+/*
+ * Waits until /healthz says 200 eight times in a row (Redis, or every master of a cluster,
+ * connected; mechanics loaded). 0, or -1 after timeout_ms.
+ */
+int h_punchd_wait_healthy(punchd_proc *p, int timeout_ms);
+
 /* When above 0, punchd processes started from now on get this open files limit (soft and hard). */
 extern int h_punchd_nofile;
 

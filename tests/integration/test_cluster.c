@@ -42,7 +42,10 @@ static int start_punchd(punchd_proc *p)
 {
     const char *const extra[] = {"--redis-cluster", cluster.seeds, "--workers", "2", NULL};
     /* Unconfirmed claims are looked at every 750 ms (a quarter of this). */
-    return h_punchd_start(p, "127.0.0.1:1", scripts, extra, "PUNCHD_CLAIM_TIMEOUT_MS=3000");
+    if (h_punchd_start(p, "127.0.0.1:1", scripts, extra, "PUNCHD_CLAIM_TIMEOUT_MS=3000"))
+        return -1;
+    /* Every master connected in both workers before the first event (503s under load). */
+    return h_punchd_wait_healthy(p, 30000);
 }
 
 static int group_setup(void **state)
