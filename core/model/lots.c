@@ -12,6 +12,9 @@
 
 #define LOT_KEEP_MS (90LL * 86400000) /* a used-up lot is kept this long, for reversals */
 
+/* 9999-12-31T23:59:59.999Z, the last time an event's at may name (a lot's created_ms). */
+#define LOT_TIME_MAX 253402300799999LL
+
 int lots_decode(const char *name, const char *value, lot_rec *lot)
 {
     member_field_ref r;
@@ -36,6 +39,17 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
         memcpy(lot->event, p, len);
         lot->event[len] = '\0';
     }
+    /*
+     * What every lot keeps (earn, spend, release, expiry and reversal all do):
+     * 0 <= remaining, 0 <= spent, remaining + spent <= amount, no time before 1970, made
+     * (the event's time) by 9999.
+     * A hash read from Redis that breaks it is malformed, like an unreadable one; the
+     * arithmetic on lots can then never overflow (fuzz_resp's inputs did).
+     */
+    if (lot->amount < 0 || lot->remaining < 0 || lot->spent < 0 || lot->remaining > lot->amount ||
+        lot->spent > lot->amount - lot->remaining || lot->expires_ms < 0 || lot->avail_ms < 0 ||
+        lot->created_ms < 0 || lot->created_ms > LOT_TIME_MAX)
+        return -1;
     return 0;
 }
 
@@ -272,8 +286,8 @@ int lots_tick(member_state *m, int64_t now_ms, const char **err)
                               .delta = lot->remaining,
                               .pending = -lot->remaining};
             int64_t before = member_balance(m, lot->currency);
-            if (before < 0) {
-                int64_t repay = -before < lot->remaining ? -before : lot->remaining;
+            if (before < 0) { /* -before: before > -remaining >= -max */
+                int64_t repay = before <= -lot->remaining ? lot->remaining : -before;
                 lot->remaining -= repay;
                 lot->spent += repay;
             }

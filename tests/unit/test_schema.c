@@ -103,8 +103,8 @@ static void test_field_names(void **state)
 static void test_field_kinds(void **state)
 {
     static const char *const not_fields[] = {
-        "",    "q:other", "b:", "s:walk", "s:walk:speed", "l:stars", "l::3",
-        "tfx", "vv",      "g",  "jj", "lex", "lt:",  "due:1",  "rv:",          "w:spend"};
+        "",   "q:other", "b:", "s:walk", "s:walk:speed", "l:stars", "l::3", "tfx",
+        "vv", "g",       "jj", "lex",    "lt:",          "due:1",   "rv:",  "w:spend"};
     int failures = 0;
     (void)state;
     for (size_t i = 0; i < N(name_cases); i++) {
@@ -464,7 +464,20 @@ static const struct lot_case {
      {"pts", 12, 5, 5, 0, 0, 1764059400000, 1, "ref:ann:1"},
      NULL},
     /* A lot without its event reads (as an empty one); it is written with the bar. */
-    {"l:stars:4", "-3|0|0|0|0|9", 0, {"stars", 4, -3, 0, 0, 0, 0, 9, ""}, "-3|0|0|0|0|9|"},
+    {"l:stars:4", "3|0|0|0|0|9", 0, {"stars", 4, 3, 0, 0, 0, 0, 9, ""}, "3|0|0|0|0|9|"},
+    /* What no lot holds (earn, spend, release, expiry and reversal keep 0 <= remaining,
+       0 <= spent, remaining + spent <= amount): malformed, so no sum on it overflows. */
+    {"l:stars:4", "-3|0|0|0|0|9|e", -1, {.n = 0}, NULL},
+    {"l:stars:4", "5|-1|0|0|0|9|e", -1, {.n = 0}, NULL},
+    {"l:stars:4", "5|6|0|0|0|9|e", -1, {.n = 0}, NULL},
+    {"l:stars:4", "5|3|3|0|0|9|e", -1, {.n = 0}, NULL},
+    {"l:stars:4",
+     "9223372036854775807|9223372036854775807|9223372036619687720|0|0|9|e",
+     -1,
+     {.n = 0},
+     NULL},
+    {"l:stars:4", "5|5|0|-1|0|9|e", -1, {.n = 0}, NULL},
+    {"l:stars:4", "5|5|0|0|0|253402300800000|e", -1, {.n = 0}, NULL},
     {"l:stars:4", "1|2|3|4|5", -1, {.n = 0}, NULL},
     {"l:stars:4", "1|2|x|4|5|6|e", -1, {.n = 0}, NULL},
     {"l:stars:4", "1|2|3|4|5|6e", -1, {.n = 0}, NULL},
