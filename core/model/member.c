@@ -289,8 +289,12 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     if ((mv->delta && member_set_int(m, field, nb)) ||
         (mv->pending && member_set_int(m, pfield, np)))
         goto oom;
-    e->delta += mv->delta;
-    e->pending += mv->pending;
+    /* One entry sums an event's moves of a currency by one mechanic and kind. */
+    if (__builtin_add_overflow(e->delta, mv->delta, &e->delta) ||
+        __builtin_add_overflow(e->pending, mv->pending, &e->pending)) {
+        *err = "balance overflow";
+        return -1;
+    }
     e->balance = nb;
     /* A failed set leaves an outcome that lies about the move: the event fails instead. */
     if (json_object_set_new(e->outcome, "delta", json_integer(e->delta)) |
