@@ -37,8 +37,8 @@ luabind *luabind_of(lua_State *L)
 
 const char *luabind_call_name(luabind_call call)
 {
-    static const char *const names[] = {"send", "member", "ledger", "draw", "leaderboard",
-                                        "experiment", "offer"};
+    static const char *const names[] = {"send",        "member",     "ledger", "draw",
+                                        "leaderboard", "experiment", "offer"};
     return names[call];
 }
 

@@ -30,8 +30,7 @@ static void print_extra_fields(json_t *o, const char *const *skip)
 {
     const char *k;
     json_t *v;
-    json_object_foreach(o, k, v)
-    {
+    json_object_foreach(o, k, v) {
         int said = !strcmp(k, "mechanic") || !strcmp(k, "kind");
         for (const char *const *s = skip; *s && !said; s++)
             said = !strcmp(k, *s);
@@ -106,8 +105,7 @@ static void print_balances(json_t *outcomes)
     const char *cur, *sep = "  balances: ";
     size_t i;
 
-    json_array_foreach(outcomes, i, o)
-    {
+    json_array_foreach(outcomes, i, o) {
         json_t *delta = json_object_get(o, "delta"), *bal = json_object_get(o, "balance");
         if (!json_is_string(json_object_get(o, "currency")) || !json_is_integer(delta) ||
             !json_is_integer(bal))
@@ -121,8 +119,7 @@ static void print_balances(json_t *outcomes)
         else
             json_array_set(pair, 1, bal);
     }
-    json_object_foreach(seen, cur, pair)
-    {
+    json_object_foreach(seen, cur, pair) {
         printf("%s%s %lld -> %lld", sep, cur,
                (long long)json_integer_value(json_array_get(pair, 0)),
                (long long)json_integer_value(json_array_get(pair, 1)));
@@ -147,14 +144,12 @@ static void print_explain(json_t *trace)
     size_t i;
     int width = 0, unsubscribed = 0;
 
-    json_array_foreach(trace, i, t)
-    {
+    json_array_foreach(trace, i, t) {
         int n = (int)strlen(str(t, "mechanic"));
         if (n > width && !not_subscribed(t))
             width = n;
     }
-    json_array_foreach(trace, i, t)
-    {
+    json_array_foreach(trace, i, t) {
         json_t *reason = json_object_get(t, "reason");
         if (not_subscribed(t)) {
             unsubscribed++;
@@ -176,8 +171,7 @@ static void print_explain(json_t *trace)
     if (!unsubscribed)
         return;
     printf("  not subscribed:");
-    json_array_foreach(trace, i, t)
-    {
+    json_array_foreach(trace, i, t) {
         if (not_subscribed(t))
             printf(" %s", str(t, "mechanic"));
     }
@@ -201,13 +195,13 @@ void replprint_response(int status, json_t *body)
            json_is_true(json_object_get(body, "duplicate"))
                ? " DUPLICATE: the first answer; nothing applied again"
                : "");
-    json_array_foreach(outcomes, i, o)
-    {
+    json_array_foreach(outcomes, i, o) {
         int n = (int)strlen(str(o, "mechanic"));
         if (n > width)
             width = n;
     }
-    json_array_foreach(outcomes, i, o) print_outcome(o, width);
+    json_array_foreach(outcomes, i, o)
+        print_outcome(o, width);
     if (!json_array_size(outcomes))
         printf("  no outcomes\n");
     print_balances(outcomes);
@@ -222,8 +216,7 @@ static void print_section(const char *title, json_t *obj, int badges)
     if (!json_object_size(obj))
         return;
     printf("  %-10s ", title);
-    json_object_foreach(obj, k, v)
-    {
+    json_object_foreach(obj, k, v) {
         printf("%s%s", sep, k);
         if (badges && json_is_string(json_object_get(v, "awarded_at")))
             printf(" (%s)", json_string_value(json_object_get(v, "awarded_at")));
@@ -247,16 +240,14 @@ static int blank(json_t *v)
     if (json_is_null(v))
         return 1;
     if (json_is_object(v)) {
-        json_object_foreach(v, k, x)
-        {
+        json_object_foreach(v, k, x) {
             if (!blank(x))
                 return 0;
         }
         return 1;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x)
-        {
+        json_array_foreach(v, i, x) {
             if (!blank(x))
                 return 0;
         }
@@ -281,8 +272,7 @@ void replprint_member(json_t *body)
     if (json_is_string(json_object_get(body, "tier")))
         printf("  %-10s %s\n", "tier", json_string_value(json_object_get(body, "tier")));
     /* Whatever else the engine keeps (streaks, pending, attributes...), as JSON. */
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach(body, k, v) {
         int skip = blank(v);
         for (const char *const *s = said; *s && !skip; s++)
             skip = !strcmp(k, *s);
@@ -301,8 +291,7 @@ void replprint_ledger(const char *id, json_t *body)
     printf("%s: %zu entr%s, newest first%s\n", id, json_array_size(entries),
            json_array_size(entries) == 1 ? "y" : "ies",
            json_is_string(json_object_get(body, "next")) ? " (more: ledger(id, n))" : "");
-    json_array_foreach(entries, i, e)
-    {
+    json_array_foreach(entries, i, e) {
         printf("  %s  %-10s %-14s %-10s %-10s %+6lld = %lld\n", str(e, "at"), str(e, "type"),
                str(e, "event"), str(e, "mechanic"), str(e, "currency"),
                (long long)json_integer_value(json_object_get(e, "delta")),
@@ -318,13 +307,13 @@ void replprint_mechanics(json_t *d)
            json_is_string(json_object_get(d, "version")) ? str(d, "version") : "(none)",
            str(d, "dir"),
            json_is_string(json_object_get(d, "loaded_at")) ? str(d, "loaded_at") : "never");
-    json_array_foreach(json_object_get(d, "mechanics"), i, m)
-    {
+    json_array_foreach(json_object_get(d, "mechanics"), i, m) {
         printf("  %-16s %-16s on", str(m, "name"), str(m, "file"));
         on = json_object_get(m, "on");
         if (json_is_string(on))
             printf(" %s", json_string_value(on));
-        json_array_foreach(on, j, t) printf(" %s", json_string_value(t));
+        json_array_foreach(on, j, t)
+            printf(" %s", json_string_value(t));
         putchar('\n');
     }
     if (json_is_object(err))
@@ -340,8 +329,7 @@ void replprint_draw(json_t *d)
            (long long)json_integer_value(json_object_get(d, "wins")));
     if (!json_array_size(json_object_get(d, "prizes")))
         printf("  no prize with a pool yet (the pools appear at the first draw)\n");
-    json_array_foreach(json_object_get(d, "prizes"), i, p)
-    {
+    json_array_foreach(json_object_get(d, "prizes"), i, p) {
         printf("  %-14s pool %lld per %s, this %s: %lld left, %lld won; won in all %lld\n",
                str(p, "prize"), (long long)json_integer_value(json_object_get(p, "pool")),
                str(p, "refill"), str(p, "period"),
@@ -359,8 +347,7 @@ void replprint_board(json_t *b)
            str(b, "per"));
     if (!json_array_size(json_object_get(b, "top")))
         printf("  nobody scored in this period yet\n");
-    json_array_foreach(json_object_get(b, "top"), i, e)
-    {
+    json_array_foreach(json_object_get(b, "top"), i, e) {
         printf("  %4lld  %-20s %lld\n", (long long)json_integer_value(json_object_get(e, "rank")),
                str(e, "member"), (long long)json_integer_value(json_object_get(e, "score")));
     }

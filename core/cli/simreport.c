@@ -174,7 +174,7 @@ static json_t *sub_object(json_t *obj, const char *key, const char *const *field
 static const char *const currency_fields[] = {"issued", "redeemed", "expired", NULL};
 static const char *const counter_fields[] = {"counted", "highest", NULL};
 static const char *const draw_fields[] = {"drawn", "won", NULL};
-static const char *const offer_fields[] = {"uses", "discount", "returned", "discount_returned",
+static const char *const offer_fields[] = {"uses",   "discount", "returned", "discount_returned",
                                            "issued", NULL};
 
 void simrep_set_per(sim_report *r, const char *per)
@@ -232,9 +232,7 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
     if (json_is_string(cur) && json_is_integer(delta)) {
         json_t *c = sub_object(r->currencies, json_string_value(cur), currency_fields);
         long long d = json_integer_value(delta);
-        const char *k = d > 0                   ? "issued"
-                        : strstr(kind, "expir") ? "expired"
-                                                : "redeemed";
+        const char *k = d > 0 ? "issued" : strstr(kind, "expir") ? "expired" : "redeemed";
         if (d)
             bump(c, k, d > 0 ? d : -d);
         /* Per period, a reversal is told apart from a redemption (it is no burn). */
@@ -300,7 +298,8 @@ void simrep_add_settled(sim_report *r, json_t *body)
     size_t i;
     const char *name = json_string_value(json_object_get(body, "member"));
     member_slot *m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o)
+        add_outcome(r, m, o, body);
 }
 
 void simrep_add(sim_report *r, int status, json_t *body)
@@ -325,7 +324,8 @@ void simrep_add(sim_report *r, int status, json_t *body)
     r->ok++;
     name = json_string_value(json_object_get(body, "member"));
     m = member_get(r, name ? name : "");
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) add_outcome(r, m, o, body);
+    json_array_foreach(json_object_get(body, "outcomes"), i, o)
+        add_outcome(r, m, o, body);
 }
 
 void simrep_set_experiments(sim_report *r, json_t *experiments)

@@ -17,7 +17,7 @@ struct engine {
     char ns[64];
     int dedupe_ttl_s;
     int max_attempts;
-    size_t max_response; /* bytes of a response (the dedupe record); past it: 422 */
+    size_t max_response;           /* bytes of a response (the dedupe record); past it: 422 */
     size_t max_outcomes, max_keys; /* per-event caps of the runs (0: mechset's defaults) */
     int no_figures;
     int64_t claim_timeout_ms; /* unconfirmed claims older than this are swept */

@@ -37,7 +37,7 @@ static json_t *figures_effect(const char *name, const char *group, int entered, 
     for (size_t i = 0; moves && i < m->nentries; i++) {
         const member_entry *en = &m->entries[i];
         int64_t amount = en->delta + en->pending;
-        const char *k = !en->kind ? (amount >= 0 ? "issued" : "redeemed")
+        const char *k = !en->kind                     ? (amount >= 0 ? "issued" : "redeemed")
                         : !strcmp(en->kind, "redeem") ? "redeemed"
                                                       : NULL;
         if (k && amount)
@@ -74,8 +74,7 @@ int experiments_after(const mechset *set, const pc_event *ev, member_state *m, i
         spend = event_spend(ev, decl);
         if ((entered || spend) && member_set_experiment(m, name, group, before + spend))
             return pc_fail(err, 500, "internal", "out of memory");
-        if (figures &&
-            member_add_effect(m, figures_effect(name, group, entered, spend, before, m)))
+        if (figures && member_add_effect(m, figures_effect(name, group, entered, spend, before, m)))
             return pc_fail(err, 500, "internal", "out of memory");
     }
     return 0;
@@ -128,8 +127,7 @@ static double figure(json_t *figures, const char *group, const char *what)
 }
 
 /* One group: its counts, spend per member, and currency issued and redeemed by currency. */
-static json_t *group_json(json_t *figures, const char *group, double *n, double *mean,
-                          double *var)
+static json_t *group_json(json_t *figures, const char *group, double *n, double *mean, double *var)
 {
     json_t *issued = json_object(), *redeemed = json_object(), *v;
     const char *k;
@@ -162,13 +160,11 @@ json_t *engine_experiment_report(const char *name, json_t *decl, json_t *figures
     double nc, mc, vc, nt, mt, vt;
     json_t *control = group_json(figures, "control", &nc, &mc, &vc);
     json_t *treatment = group_json(figures, "treatment", &nt, &mt, &vt);
-    json_t *out = json_pack("{s:s, s:O, s:O, s:s, s:{s:o, s:o}}", "experiment", name, "control",
-                            decl ? json_object_get(decl, "control") : json_null(), "spend",
-                            decl && json_object_get(decl, "spend")
-                                ? json_object_get(decl, "spend")
-                                : json_null(),
-                            "metric", "spend per member", "groups", "control", control,
-                            "treatment", treatment);
+    json_t *out = json_pack(
+        "{s:s, s:O, s:O, s:s, s:{s:o, s:o}}", "experiment", name, "control",
+        decl ? json_object_get(decl, "control") : json_null(), "spend",
+        decl && json_object_get(decl, "spend") ? json_object_get(decl, "spend") : json_null(),
+        "metric", "spend per member", "groups", "control", control, "treatment", treatment);
     if (!out)
         return NULL;
     /*
@@ -219,8 +215,8 @@ static void on_figures(void *arg, const store_error *err, const store_pairs *p)
         json_object_set_new(figures, k, json_stringn(p->v[i + 1], p->len[i + 1]));
     }
     if (!q->decl && p->n == 0) {
-        pc_fail(&e, 404, "not_found", "no such experiment (declare it with experiment \"%s\" {...})",
-                q->name);
+        pc_fail(&e, 404, "not_found",
+                "no such experiment (declare it with experiment \"%s\" {...})", q->name);
         q->done(q->arg, 404, pc_error_json(&e));
         goto out;
     }
