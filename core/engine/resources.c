@@ -83,6 +83,25 @@ static void on_counted(void *arg, const store_error *err, int64_t value)
         op_answer(arg, json_integer(value));
 }
 
+/*
+ * The claim of kind on name and the call waiting for its answer; a listed claim goes into
+ * NS:claims (unless a dry run) for the sweeper. NULL when done has been answered already.
+ */
+static op_call *op_claim(claims *cs, const char *kind, const char *name, int listed,
+                         resources_done_fn *done, void *arg, claim **out)
+{
+    op_call *oc;
+    if (!(*out = claims_remember(cs, kind, name))) {
+        out_of_memory(done, arg);
+        return NULL;
+    }
+    if (!(oc = op_call_new(done, arg)))
+        return NULL;
+    if (listed && !cs->dry)
+        claims_index(cs, *out);
+    return oc;
+}
+
 static void op_counter(claims *cs, json_t *args, resources_done_fn *done, void *arg)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
@@ -93,11 +112,7 @@ static void op_counter(claims *cs, json_t *args, resources_done_fn *done, void *
         misuse(done, arg, "bad counter name");
         return;
     }
-    if (!(c = claims_remember(cs, "counter", name))) {
-        out_of_memory(done, arg);
-        return;
-    }
-    if (!(oc = op_call_new(done, arg)))
+    if (!(oc = op_claim(cs, "counter", name, 0, done, arg, &c)))
         return;
     /* Not listed in NS:claims: a counter claim expires by itself (see counter_release.lua). */
     store_counter_reserve(cs->store, cs->ns, name, c->id, by ? json_integer_value(by) : 1, cs->dry,
@@ -260,14 +275,8 @@ static void op_budget(claims *cs, json_t *args, resources_done_fn *done, void *a
         misuse(done, arg, "bad budget name");
         return;
     }
-    if (!(c = claims_remember(cs, "budget", name))) {
-        out_of_memory(done, arg);
+    if (!(oc = op_claim(cs, "budget", name, 1, done, arg, &c)))
         return;
-    }
-    if (!(oc = op_call_new(done, arg)))
-        return;
-    if (!cs->dry)
-        claims_index(cs, c);
     store_budget_take(cs->store, cs->ns, name, period, c->id,
                       json_integer_value(json_object_get(args, "amount")),
                       json_integer_value(json_object_get(args, "max")),
@@ -285,14 +294,8 @@ static void op_offer(claims *cs, json_t *args, resources_done_fn *done, void *ar
         misuse(done, arg, "bad offer name");
         return;
     }
-    if (!(c = claims_remember(cs, "offer", name))) {
-        out_of_memory(done, arg);
+    if (!(oc = op_claim(cs, "offer", name, 1, done, arg, &c)))
         return;
-    }
-    if (!(oc = op_call_new(done, arg)))
-        return;
-    if (!cs->dry)
-        claims_index(cs, c);
     store_offer_take(cs->store, cs->ns, name, c->id,
                      json_integer_value(json_object_get(args, "cap")),
                      json_integer_value(json_object_get(args, "off")), cs->dry, on_granted, oc);
@@ -308,14 +311,8 @@ static void op_offer_return(claims *cs, json_t *args, resources_done_fn *done, v
         misuse(done, arg, "bad offer name or event id");
         return;
     }
-    if (!(c = claims_remember(cs, "offer_return", name))) {
-        out_of_memory(done, arg);
+    if (!(oc = op_claim(cs, "offer_return", name, 1, done, arg, &c)))
         return;
-    }
-    if (!(oc = op_call_new(done, arg)))
-        return;
-    if (!cs->dry)
-        claims_index(cs, c);
     store_offer_return(cs->store, cs->ns, name, cs->member, used, c->id,
                        json_integer_value(json_object_get(args, "off")),
                        json_integer_value(json_object_get(args, "ttl")), cs->dry, on_granted, oc);
