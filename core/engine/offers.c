@@ -70,8 +70,8 @@ int offers_returned(member_state *m, json_t *use, int returned)
     if (!returned && !json_is_true(json_object_get(use, "member_side")))
         return 0;
     return member_add_outcome(m, "reverse",
-                              json_pack("{s:s, s:O, s:O, s:b, s:O}", "kind", "code_returned", "offer",
-                                        json_object_get(use, "offer"), "code",
+                              json_pack("{s:s, s:O, s:O, s:b, s:O}", "kind", "code_returned",
+                                        "offer", json_object_get(use, "offer"), "code",
                                         json_object_get(use, "code"), "cap", returned, "off",
                                         json_object_get(use, "off")))
                ? 0

@@ -200,9 +200,9 @@ static int wrapped_run(lua_State *L)
         snprintf(run->skip_buf, sizeof run->skip_buf,
                  "the member is in the control group of experiment %s", exp);
         run->skipped = run->skip_buf;
-        luart_outcome(L, run,
-                      json_pack("{s:s, s:b, s:s}", "kind", "control", "held_out", 1, "experiment",
-                                exp));
+        luart_outcome(
+            L, run,
+            json_pack("{s:s, s:b, s:s}", "kind", "control", "held_out", 1, "experiment", exp));
         return 0;
     }
     if (!exp && control > 0 && draw_bucket(run->cur->name, run->m->id) < control) {
@@ -298,14 +298,14 @@ static int declare_experiment(lua_State *L)
     lua_getfield(L, 1, "control");
     pct = lua_tonumber(L, -1);
     if (!lua_isnumber(L, -1) || !(pct > 0 && pct < 100))
-        return luaL_error(L, "%s: control is the percentage of members held out, above 0 and "
-                             "below 100",
+        return luaL_error(L,
+                          "%s: control is the percentage of members held out, above 0 and "
+                          "below 100",
                           what);
     lua_pop(L, 1);
     spend = luart_opt_str(L, 1, "spend", NULL);
     if (spend && !pc_valid_name(spend))
-        return luaL_error(L, "%s: spend names a field of the events' data, like \"amount\"",
-                          what);
+        return luaL_error(L, "%s: spend names a field of the events' data, like \"amount\"", what);
     if (json_object_get(set->experiments, name))
         return luaL_error(L, "%s is declared twice", what);
     if (!set->experiments && !(set->experiments = json_object()))

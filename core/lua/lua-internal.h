@@ -47,8 +47,8 @@ int64_t luart_clock_ns(void);
 typedef struct luart_mechanic {
     char *name;
     luart_stat *stat; /* its counters for /metrics */
-    char *file; /* the file that declared it */
-    char **on;  /* event types */
+    char *file;       /* the file that declared it */
+    char **on;        /* event types */
     int non;
     int run_ref;      /* registry reference to the run function */
     json_t *settings; /* owned: "active" and "control" as declared, for GET /v1/mechanics */
@@ -72,9 +72,9 @@ struct mechset {
     json_t *tiers;            /* ["blue", "silver", "gold"]: lowest first, or NULL */
     char *timezone;           /* owned: `timezone "Europe/Paris"`, or NULL (UTC) */
     json_t *experiments;      /* {name: {"control", "spend"}}: `experiment {...}`, or NULL */
-    json_t *offers;           /* {name: declaration}: `offer "name" {...}` (api_offers.c), or NULL */
-    json_t *offer_codes;      /* {normalized shared code: offer name}, or NULL */
-    json_t *offer_pending;    /* the declaration being read (freed with the set on an error) */
+    json_t *offers;        /* {name: declaration}: `offer "name" {...}` (api_offers.c), or NULL */
+    json_t *offer_codes;   /* {normalized shared code: offer name}, or NULL */
+    json_t *offer_pending; /* the declaration being read (freed with the set on an error) */
 };
 
 /*
@@ -97,10 +97,10 @@ struct mech_run {
     uint64_t instr;
     int64_t deadline_ms;
     enum luart_kill killed;
-    char cap_msg[160]; /* what LUART_KILL_CAP says */
-    size_t nglobal;    /* global operations asked so far */
+    char cap_msg[160];             /* what LUART_KILL_CAP says */
+    size_t nglobal;                /* global operations asked so far */
     size_t max_outcomes, max_keys; /* the per-event caps (mech_run_set_caps) */
-    int waiting; /* yielded on req */
+    int waiting;                   /* yielded on req */
     mech_request req;
     json_t *reply;       /* the answer to req, owned until the continuation reads it */
     char rejected[256];  /* set by reject(): the event fails as "rejected" */
@@ -211,7 +211,8 @@ void luart_game_methods(lua_State *L);
 void luart_close_globals(lua_State *L);
 /* 1 when type is "period_end:<day|week|month|year>" (*per, when not NULL, gets the period). */
 int luart_close_type(const char *type, int *per);
-/* Raises when the declaration at spec of a period_end mechanic has active, control or experiment. */
+/* Raises when the declaration at spec of a period_end mechanic has active, control or experiment.
+ */
 void luart_close_check(lua_State *L, int spec, const char *name);
 
 /* api.c: creates the member userdata with the methods of the n parts; its registry reference. */

@@ -55,7 +55,7 @@ const mech_request *mech_run_request(const mech_run *run);
  * 422 event_too_large. mech_run_start() sets the defaults.
  */
 #define MECH_MAX_OUTCOMES 1000
-#define MECH_MAX_KEYS 256
+#define MECH_MAX_KEYS     256
 void mech_run_set_caps(mech_run *run, size_t max_outcomes, size_t max_keys);
 /*
  * result: borrowed (may be NULL for nil). error: when not NULL, the mechanic's
@@ -75,8 +75,7 @@ void mech_run_free(mech_run *run);
  * mechset_timezone(): the program's time zone ("UTC" when none is declared).
  */
 int mechset_close_at(const mechset *set, size_t i, const char **name, int *per);
-mech_run *mech_run_start_close(mechset *set, const pc_event *ev, member_state *scratch,
-                               size_t i);
+mech_run *mech_run_start_close(mechset *set, const pc_event *ev, member_state *scratch, size_t i);
 const char *mechset_timezone(const mechset *set);
 
 #endif

@@ -14,12 +14,9 @@
 
 /* The API, subject by subject: each part adds its globals and its member methods. */
 static const luart_part api_parts[] = {
-    {luart_core_globals, luart_core_methods},
-    {luart_money_globals, luart_money_methods},
-    {luart_game_globals, luart_game_methods},
-    {luart_campaign_globals, NULL},
-    {luart_offers_globals, luart_offers_methods},
-    {luart_close_globals, NULL},
+    {luart_core_globals, luart_core_methods},     {luart_money_globals, luart_money_methods},
+    {luart_game_globals, luart_game_methods},     {luart_campaign_globals, NULL},
+    {luart_offers_globals, luart_offers_methods}, {luart_close_globals, NULL},
 };
 #define NPARTS (sizeof api_parts / sizeof *api_parts)
 
@@ -306,8 +303,8 @@ json_t *mechset_describe(const mechset *set)
             json_object_update(m, set->mechs[i].settings);
         json_array_append_new(mechs, m);
     }
-    json_t *d = json_pack("{s:s, s:o, s:o}", "version", set->version, "files", files, "mechanics",
-                          mechs);
+    json_t *d =
+        json_pack("{s:s, s:o, s:o}", "version", set->version, "files", files, "mechanics", mechs);
     if (d && set->experiments)
         json_object_set(d, "experiments", set->experiments);
     return d;

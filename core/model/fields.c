@@ -281,8 +281,7 @@ int member_stamp_event(member_state *m, const char *type, int64_t at_ms)
     return 0;
 }
 
-int member_experiment(const member_state *m, const char *exp, const char **group,
-                      int64_t *spend)
+int member_experiment(const member_state *m, const char *exp, const char **group, int64_t *spend)
 {
     const char *v = get(m, MEMBER_F_EXPERIMENT, exp, NULL);
     const char *bar = v ? strchr(v, '|') : NULL;

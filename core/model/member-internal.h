@@ -208,8 +208,7 @@ int member_stamp_event(member_state *m, const char *type, int64_t at_ms);
  * The member's entry in experiment exp: *group (a static "control" or
  * "treatment") and the spend counted since; 0, or -1 when not entered yet.
  */
-int member_experiment(const member_state *m, const char *exp, const char **group,
-                      int64_t *spend);
+int member_experiment(const member_state *m, const char *exp, const char **group, int64_t *spend);
 int member_set_experiment(member_state *m, const char *exp, const char *group, int64_t spend);
 
 /* ---- render.c ---- */

@@ -73,7 +73,7 @@ enum member_kind {
     MEMBER_F_LEVEL_PROGRESS,
     MEMBER_F_LEVEL_NEXT,
     MEMBER_F_LEVEL_AT,
-    MEMBER_F_DRAW_WINS, /* dw:<draw> */
+    MEMBER_F_DRAW_WINS,  /* dw:<draw> */
     MEMBER_F_JOINED,     /* j */
     MEMBER_F_LAST_EVENT, /* le */
     MEMBER_F_LAST_TYPE,  /* lt:<type> */

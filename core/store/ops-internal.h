@@ -254,8 +254,8 @@ void store_stats_add(store *s, const char *ns, const char *day, const char *part
  */
 void store_experiment_add(store *s, const char *ns, const char *experiment, const char *field,
                           int64_t by);
-void store_experiment_add_float(store *s, const char *ns, const char *experiment,
-                                const char *field, double by);
+void store_experiment_add_float(store *s, const char *ns, const char *experiment, const char *field,
+                                double by);
 
 /*
  * Adds score to member on board's period (kept ttl_s, 0 = for good), and keeps
@@ -282,8 +282,8 @@ void store_close_plan(store *s, const char *ns, const char *mechanic, const char
                       void *arg);
 /* The owner touches the close (done 0) or ends it (done 1, kept ttl_s): 1, or 0 when lost. */
 void store_close_mark(store *s, const char *ns, const char *mechanic, const char *period,
-                      const char *owner, int done, int64_t now_ms, int64_t ttl_s,
-                      store_int_fn *fn, void *arg);
+                      const char *owner, int done, int64_t now_ms, int64_t ttl_s, store_int_fn *fn,
+                      void *arg);
 
 /*
  * The replay hold (NS:{replay:hold}:until): while it exists, the sweepers

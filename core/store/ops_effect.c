@@ -137,8 +137,8 @@ void store_experiment_add(store *s, const char *ns, const char *experiment, cons
     incr(s, key, keys_experiment(key, sizeof key, ns, experiment), field, num(n, by));
 }
 
-void store_experiment_add_float(store *s, const char *ns, const char *experiment,
-                                const char *field, double by)
+void store_experiment_add_float(store *s, const char *ns, const char *experiment, const char *field,
+                                double by)
 {
     char key[PC_KEY_MAX], n[64];
     const char *argv[4] = {"HINCRBYFLOAT", key, field, n};

@@ -75,7 +75,7 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
  */
 struct store_commit {
     store_args a;
-    store_args out; /* webhook entries (store_commit_outbox()) */
+    store_args out;  /* webhook entries (store_commit_outbox()) */
     int entry_count; /* the argument holding the open entry's n, or -1 */
     int entry_fields;
 };
