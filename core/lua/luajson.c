@@ -90,7 +90,7 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
         return j;
     }
     case LUA_TTABLE: {
-        size_t n = lua_rawlen(L, idx), count = 0;
+        size_t n = lua_rawlen(L, idx), count = 0, in_range = 0;
         json_t *out;
         if (depth > 32) {
             snprintf(err, errlen, "tables nested deeper than 32");
@@ -100,12 +100,21 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
             snprintf(err, errlen, "out of stack");
             return NULL;
         }
+        /*
+         * A sequence only when its keys are exactly 1..n: lua_rawlen may name any
+         * border of a table with holes ({nil, 1} has border 2 and one key).
+         */
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             count++;
+            if (lua_isinteger(L, -2)) {
+                lua_Integer k = lua_tointeger(L, -2);
+                if (k >= 1 && (lua_Unsigned)k <= n)
+                    in_range++;
+            }
             lua_pop(L, 1);
         }
-        if (n > 0 && count == n) {
+        if (n > 0 && count == n && in_range == n) {
             if (!(out = json_array()))
                 goto oom;
             for (size_t i = 1; i <= n; i++) {

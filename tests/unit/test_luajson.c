@@ -138,6 +138,8 @@ static const struct refuse_case refuse_cases[] = {
     {"a thread", "return coroutine.create(print)", "thread"},
     {"mixed keys", "return {1, 2, x = 3}", "keys must be strings"},
     {"sparse array", "return {[2] = 'x'}", "keys must be strings"},
+    /* border 2 with two keys, yet t[1] is nil: counting keys alone took it for [null, 1] */
+    {"holes at a border", "return {nil, 1, nil, nil, 1, nil, nil, nil}", "keys must be strings"},
     {"boolean key", "return {[true] = 1}", "keys must be strings"},
     {"float key", "return {[1.5] = 1}", "keys must be strings"},
     {"invalid UTF-8", "return {s = '\\xff\\xfe'}", "UTF-8"},
