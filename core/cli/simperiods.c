@@ -177,8 +177,11 @@ json_t *simper_discounts_diff(json_t *a, json_t *b)
                 continue;
             json_object_set_new(
                 out, id,
-                json_pack("{s:I, s:I}", "count", (json_int_t)(fig(pb, "count") - fig(pa, "count")),
-                          "granted", (json_int_t)(fig(pb, "granted") - fig(pa, "granted"))));
+                json_pack("{s:I, s:I, s:I, s:I}", "count",
+                          (json_int_t)(fig(pb, "count") - fig(pa, "count")), "granted",
+                          (json_int_t)(fig(pb, "granted") - fig(pa, "granted")), "returns",
+                          (json_int_t)(fig(pb, "returns") - fig(pa, "returns")), "returned",
+                          (json_int_t)(fig(pb, "returned") - fig(pa, "returned"))));
         }
     return out;
 }
@@ -199,17 +202,18 @@ void simper_discounts_print(FILE *f, const char *per, json_t *a, const char *lab
         if (b)
             fprintf(f, "  %-10s %12s %12s %12s %12s %12s\n", "period", label_a, "", label_b, "",
                     "change");
-        fprintf(f, "  %-10s %12s %12s", "", "count", "granted");
+        fprintf(f, "  %-10s %12s %12s %12s", "", "count", "granted", "returned");
         if (b)
-            fprintf(f, " %12s %12s %12s", "count", "granted", "granted");
+            fprintf(f, " %12s %12s %12s %12s", "count", "granted", "returned", "granted");
         fputc('\n', f);
     }
     for (size_t i = 0; ids && i < n; i++) {
         json_t *pa = json_object_get(a, ids[i]), *pb = json_object_get(b, ids[i]);
-        fprintf(f, "  %-10s %12lld %12lld", ids[i], fig(pa, "count"), fig(pa, "granted"));
+        fprintf(f, "  %-10s %12lld %12lld %12lld", ids[i], fig(pa, "count"), fig(pa, "granted"),
+                fig(pa, "returned"));
         if (b)
-            fprintf(f, " %12lld %12lld %+12lld", fig(pb, "count"), fig(pb, "granted"),
-                    fig(pb, "granted") - fig(pa, "granted"));
+            fprintf(f, " %12lld %12lld %12lld %+12lld", fig(pb, "count"), fig(pb, "granted"),
+                    fig(pb, "returned"), fig(pb, "granted") - fig(pa, "granted"));
         fputc('\n', f);
     }
     free(ids);

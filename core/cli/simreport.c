@@ -51,7 +51,8 @@ sim_report *simrep_new(void)
     r->offers = json_object();
     r->expfigs = json_object();
     r->periods = json_object();
-    r->discounts = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+    r->discounts =
+        json_pack("{s:i, s:i, s:i, s:i}", "count", 0, "granted", 0, "returns", 0, "returned", 0);
     r->disc_periods = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
@@ -201,24 +202,27 @@ static void add_to_period(sim_report *r, json_t *body, const char *cur, const ch
     bump(sub_object(p, cur, fields), kind, amount);
 }
 
-/* A discount outcome: counted, its money off (`off`) summed, in all and per period. */
-static void add_discount(sim_report *r, json_t *o, json_t *body)
+/* A discount outcome (back = 0), or one a whole reversal gave back (back = 1: a plain
+ * discount's "discount_returned", a code's "code_returned" the cap took): counted, its money off
+ * (`off`) summed, in all and per period. */
+static void add_discount(sim_report *r, json_t *o, json_t *body, int back)
 {
-    static const char *const fields[] = {"count", "granted", NULL};
+    static const char *const fields[] = {"count", "granted", "returns", "returned", NULL};
+    const char *n = back ? "returns" : "count", *money = back ? "returned" : "granted";
     long long off = json_integer_value(json_object_get(o, "off"));
     const char *at = json_string_value(json_object_get(body, "at"));
     char id[32];
     int64_t ms;
-    bump(r->discounts, "count", 1);
+    bump(r->discounts, n, 1);
     if (off > 0)
-        bump(r->discounts, "granted", off);
+        bump(r->discounts, money, off);
     if (!r->per[0] || !at || pc_time_parse(at, &ms) ||
         pc_period_id(ms, "UTC", r->per, id, sizeof id))
         return;
     json_t *p = sub_object(r->disc_periods, id, fields);
-    bump(p, "count", 1);
+    bump(p, n, 1);
     if (off > 0)
-        bump(p, "granted", off);
+        bump(p, money, off);
 }
 
 static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
@@ -242,7 +246,13 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
         return;
     }
     if (!strcmp(kind, "discount"))
-        add_discount(r, o, body);
+        add_discount(r, o, body, 0);
+    if (!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap")))
+        add_discount(r, o, body, 1);
+    if (!strcmp(kind, "discount_returned")) {
+        add_discount(r, o, body, 1);
+        return;
+    }
     if (!strcmp(kind, "prize") && (name = json_string_value(json_object_get(o, "prize")))) {
         bump(r->prizes, name, 1);
     } else if (!strcmp(kind, "badge") && (name = json_string_value(json_object_get(o, "badge")))) {
@@ -494,7 +504,7 @@ static const struct section {
     {"draws", "draws", NESTED, draw_fields, 1},
     {"offers", "offers and codes", NESTED, offer_fields, 0},
     {"discounts", "discounts (money off granted)", FLAT,
-     (const char *const[]){"count", "granted", NULL}, 0},
+     (const char *const[]){"count", "granted", "returns", "returned", NULL}, 0},
     {"tiers", "members per tier", FLAT, NULL, 0},
     {"messages", "messages", SCALAR, NULL, 0},
     {"other_outcomes", "other outcomes", FLAT, NULL, 0},

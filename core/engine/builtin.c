@@ -248,7 +248,8 @@ static int offer_moves(const member_state *m, json_t *moves)
  * The money discounts granted, whatever gave them (an offer's code or a
  * mechanic's discount(p, {of = total})): every discount outcome counted, its
  * `off` (when it has one) summed, as moves of the pseudo-currency
- * "%discounts" (count, granted); the reader (query.c) shows them apart.
+ * "%discounts" (count, granted), and what whole reversals gave back (returns,
+ * returned); the reader (query.c) shows them apart.
  */
 static int discount_moves(const member_state *m, json_t *moves)
 {
@@ -257,11 +258,20 @@ static int discount_moves(const member_state *m, json_t *moves)
     json_array_foreach(m->outcomes, i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));
         json_int_t off = json_integer_value(json_object_get(o, "off"));
-        if (!kind || strcmp(kind, "discount"))
+        int back;
+        if (!kind)
             continue;
-        if (json_array_append_new(moves, json_pack("[s, s, i]", "%discounts", "count", 1)) ||
+        /* Given back by a whole reversal: a plain discount's money, or a code's use the
+         * offer's cap took back (once per used event, offer_return.lua). */
+        back = !strcmp(kind, "discount_returned") ||
+               (!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap")));
+        if (!back && strcmp(kind, "discount"))
+            continue;
+        if (json_array_append_new(
+                moves, json_pack("[s, s, i]", "%discounts", back ? "returns" : "count", 1)) ||
             (off > 0 &&
-             json_array_append_new(moves, json_pack("[s, s, I]", "%discounts", "granted", off))))
+             json_array_append_new(
+                 moves, json_pack("[s, s, I]", "%discounts", back ? "returned" : "granted", off))))
             return -1;
     }
     return 0;

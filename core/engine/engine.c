@@ -52,10 +52,11 @@ struct engine_call {
     char original_id[PC_ID_MAX + 1]; /* a reversal: the event it reverses, or "" */
     json_t *original;                /* ... its stored response as loaded, or NULL */
     json_t *groups;                  /* the member's experiment groups, or NULL (owned) */
-    json_t *code_uses; /* a whole reversal: the codes it gives back (offers.h), or NULL */
-    size_t code_next;  /* ... the next to give back to its offer's cap */
-    int codes_given;   /* ... something of them was given back */
-    char digest[65];   /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
+    json_t *code_uses;   /* a whole reversal: the codes it gives back (offers.h), or NULL */
+    size_t code_next;    /* ... the next to give back to its offer's cap */
+    int codes_given;     /* ... something of them was given back */
+    int discounts_given; /* a whole reversal: plain discounts given back (offers.h) */
+    char digest[65];     /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
 };
 
 static int64_t real_clock(void *arg)
@@ -454,7 +455,7 @@ static void step_codes(engine_call *c)
         json_decref(req.args);
         return;
     }
-    if (json_array_size(c->code_uses) && !c->codes_given) {
+    if (json_array_size(c->code_uses) && !c->codes_given && !c->discounts_given) {
         /* Nothing earned was left to take back (builtin_before let it through for the codes),
          * and the codes were given back before. */
         int reversed = 0;
@@ -501,8 +502,15 @@ static void decide_and_commit(engine_call *c)
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
-    if (builtin_before(&c->ev, c->m, c->set, c->original, json_array_size(c->code_uses) > 0,
-                       &err)) {
+    c->discounts_given = 0;
+    if (c->original && !strcmp(c->ev.type, "reverse") &&
+        (c->discounts_given = offers_reverse_discounts(&c->ev, c->m, c->original, pc_now_ms(),
+                                                       (int64_t)e->dedupe_ttl_s * 1000)) < 0) {
+        finish_err(c, 500, "internal", "out of memory");
+        return;
+    }
+    if (builtin_before(&c->ev, c->m, c->set, c->original,
+                       json_array_size(c->code_uses) > 0 || c->discounts_given > 0, &err)) {
         fail_decide(c, &err);
         return;
     }

@@ -78,6 +78,39 @@ int offers_returned(member_state *m, json_t *use, int returned)
                : -1;
 }
 
+int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *original, int64_t now_ms,
+                             int64_t keep_ms)
+{
+    const char *of = json_string_value(json_object_get(ev->data, "event"));
+    json_t *o;
+    size_t i;
+    int n = 0;
+    if (member_prune_discount_backs(m, now_ms - keep_ms))
+        return -1;
+    /* As for codes, only the whole reversal gives money off back: a partial refund leaves the
+     * order, and the discount it had, standing. */
+    if (!of || json_object_get(ev->data, "currency") || json_object_get(ev->data, "amount") ||
+        json_object_get(ev->data, "items") || member_discount_back(m, of))
+        return 0;
+    json_array_foreach(json_object_get(original, "outcomes"), i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        json_t *off = json_object_get(o, "off"), *pct = json_object_get(o, "percent");
+        if (!kind || strcmp(kind, "discount") || json_object_get(o, "offer"))
+            continue;
+        if (!member_add_outcome(m, "reverse",
+                                json_pack("{s:s, s:s, s:O, s:I}", "kind", "discount_returned",
+                                          "event", of, "percent", pct ? pct : json_null(), "off",
+                                          json_is_integer(off) && json_integer_value(off) > 0
+                                              ? json_integer_value(off)
+                                              : (json_int_t)0)))
+            return -1;
+        n++;
+    }
+    if (n && member_set_discount_back(m, of, now_ms))
+        return -1;
+    return n;
+}
+
 /* ---- GET /v1/offers, /v1/offers/{name} ---- */
 
 /* The offer as the API shows it, from its declaration (NULL: no longer declared). */

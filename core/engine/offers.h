@@ -29,4 +29,16 @@ json_t *offers_reverse_member(const pc_event *ev, member_state *m, json_t *origi
  */
 int offers_returned(member_state *m, json_t *use, int returned);
 
+/*
+ * For a whole reversal ev of the event whose stored response is original:
+ * gives the money of its plain discounts (discount(...) outcomes of no offer)
+ * back to the figures, once per reversed event: reports {"kind":
+ * "discount_returned", "event", "percent", "off"} for each (builtin.c counts
+ * them in "%discounts") and marks the event on m (dr:<event>, set at now_ms;
+ * marks older than keep_ms are dropped). Returns how many were given back
+ * (0 for a partial reversal or when given back before), -1 when out of memory.
+ */
+int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *original, int64_t now_ms,
+                             int64_t keep_ms);
+
 #endif

@@ -651,10 +651,11 @@ static void on_day(void *arg, const store_error *err, const store_pairs *pairs)
         if (q->disc_days && !d->day[0]) {
             add_discounts(q->disc_total, pairs);
         } else if (q->disc_days && strcmp(d->day, q->to_day) <= 0) {
-            json_t *dd = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+            json_t *dd = json_pack("{s:i, s:i, s:i, s:i}", "count", 0, "granted", 0, "returns", 0,
+                                   "returned", 0);
             add_discounts(dd, pairs);
             if (dd && (json_integer_value(json_object_get(dd, "count")) ||
-                       json_integer_value(json_object_get(dd, "granted"))))
+                       json_integer_value(json_object_get(dd, "returns"))))
                 json_object_set_new(q->disc_days, d->day, dd);
             else
                 json_decref(dd);
@@ -805,7 +806,8 @@ static json_t *figures_per_period(figures_read *q)
     return out;
 }
 
-/* The discount money summed per period (q->per): {"2026-W48": {"count", "granted"}}. */
+/* The discount money summed per period (q->per): {"2026-W48": {"count", "granted", "returns",
+ * "returned"}}. */
 static json_t *discounts_per_period(figures_read *q)
 {
     json_t *out = json_object(), *d, *p;
@@ -817,11 +819,13 @@ static json_t *discounts_per_period(figures_read *q)
             continue;
         cal_period_id(cal_days_from_civil(y, m, dd) * DAY_MS, "UTC", 0, q->per, id, sizeof id);
         if (!(p = json_object_get(out, id))) {
-            p = json_pack("{s:i, s:i}", "count", 0, "granted", 0);
+            p = json_pack("{s:i, s:i, s:i, s:i}", "count", 0, "granted", 0, "returns", 0,
+                          "returned", 0);
             json_object_set_new(out, id, p);
         }
-        for (int i = 0; i < 2; i++) {
-            const char *k = i ? "granted" : "count";
+        for (int i = 0; i < 4; i++) {
+            static const char *const keys[] = {"count", "granted", "returns", "returned"};
+            const char *k = keys[i];
             json_object_set_new(p, k,
                                 json_integer(json_integer_value(json_object_get(p, k)) +
                                              json_integer_value(json_object_get(d, k))));
@@ -925,7 +929,8 @@ void engine_get_figures(engine *e, int64_t from_ms, int64_t to_ms, const char *p
                (!partner &&
                 (!(q->total = json_object()) || !(q->offer_days = json_object()) ||
                  !(q->offer_total = json_object()) || !(q->disc_days = json_object()) ||
-                 !(q->disc_total = json_pack("{s:i, s:i}", "count", 0, "granted", 0))))) {
+                 !(q->disc_total = json_pack("{s:i, s:i, s:i, s:i}", "count", 0, "granted", 0,
+                                             "returns", 0, "returned", 0))))) {
         op_fail(&q->op, 500, "internal", "out of memory");
     } else {
         snprintf(q->partner, sizeof q->partner, "%s", partner ? partner : "");

@@ -63,4 +63,15 @@ int member_code_set(member_state *m, const char *code, const member_code *c);
 /* How many personal codes of offer (all offers when NULL) the member holds. */
 size_t member_code_count(const member_state *m, const char *offer);
 
+/*
+ * The marks of plain discounts a whole reversal gave back (dr:<event>): when
+ * (ms), or 0 when the event's were not given back; set one; drop those set
+ * before before_ms (the reversed event's own record is gone by then, so no
+ * reversal can see its discounts again). 0, or -1 on out of memory / a name
+ * too long.
+ */
+int64_t member_discount_back(const member_state *m, const char *event);
+int member_set_discount_back(member_state *m, const char *event, int64_t at_ms);
+int member_prune_discount_backs(member_state *m, int64_t before_ms);
+
 #endif

@@ -176,3 +176,36 @@ size_t member_code_count(const member_state *m, const char *offer)
     }
     return n;
 }
+
+/* ---- plain discounts given back by a reversal ---- */
+
+int64_t member_discount_back(const member_state *m, const char *event)
+{
+    char f[MEMBER_FIELD_MAX];
+    if (!member_field_name(f, sizeof f, MEMBER_F_DISCOUNT_BACK, event, NULL))
+        return 0;
+    return member_get_int(m, f);
+}
+
+int member_set_discount_back(member_state *m, const char *event, int64_t at_ms)
+{
+    char f[MEMBER_FIELD_MAX];
+    if (!member_field_name(f, sizeof f, MEMBER_F_DISCOUNT_BACK, event, NULL))
+        return -1;
+    return member_set_int(m, f, at_ms);
+}
+
+int member_prune_discount_backs(member_state *m, int64_t before_ms)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const member_field *f = &m->fields[i];
+        if (f->value && member_field_is(f->name, MEMBER_F_DISCOUNT_BACK, NULL) &&
+            strtoll(f->value, NULL, 10) < before_ms) {
+            char name[MEMBER_FIELD_MAX];
+            pc_copy(name, sizeof name, f->name);
+            if (member_set(m, name, NULL))
+                return -1;
+        }
+    }
+    return 0;
+}

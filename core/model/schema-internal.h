@@ -38,6 +38,8 @@
  *   oc:<CODE>     "<offer>|<issued>|<used or 0>|<event>": a personal code issued to the member
  *   xd            when the next "points.expiring" webhook is due (ms; in due too)
  *   xn:<cur>      the latest expiry (ms) of cur's lots a "points.expiring" was sent for
+ *   dr:<event>    when a whole reversal gave the plain discounts of that event back to the
+ *                 figures (ms, wall clock; pruned past the dedupe window): once per event
  * Names (currencies, counters, ...) are 1-64 of a-z 0-9 _ . - and hold no ':'.
  */
 #ifndef PUNCHCARD_SCHEMA_INTERNAL_H
@@ -73,15 +75,16 @@ enum member_kind {
     MEMBER_F_LEVEL_PROGRESS,
     MEMBER_F_LEVEL_NEXT,
     MEMBER_F_LEVEL_AT,
-    MEMBER_F_DRAW_WINS,  /* dw:<draw> */
-    MEMBER_F_JOINED,     /* j */
-    MEMBER_F_LAST_EVENT, /* le */
-    MEMBER_F_LAST_TYPE,  /* lt:<type> */
-    MEMBER_F_EXPERIMENT, /* x:<experiment> */
-    MEMBER_F_OFFER_USE,  /* ou:<offer> */
-    MEMBER_F_CODE,       /* oc:<CODE> (a personal code) */
-    MEMBER_F_NOTICE_DUE, /* xd */
-    MEMBER_F_NOTICED,    /* xn:<currency> */
+    MEMBER_F_DRAW_WINS,     /* dw:<draw> */
+    MEMBER_F_JOINED,        /* j */
+    MEMBER_F_LAST_EVENT,    /* le */
+    MEMBER_F_LAST_TYPE,     /* lt:<type> */
+    MEMBER_F_EXPERIMENT,    /* x:<experiment> */
+    MEMBER_F_OFFER_USE,     /* ou:<offer> */
+    MEMBER_F_CODE,          /* oc:<CODE> (a personal code) */
+    MEMBER_F_NOTICE_DUE,    /* xd */
+    MEMBER_F_NOTICED,       /* xn:<currency> */
+    MEMBER_F_DISCOUNT_BACK, /* dr:<event> */
 };
 
 /* Enough for every field name of valid names and ids (names <= 64, event ids <= 128). */

@@ -54,6 +54,7 @@ static const struct {
     [MEMBER_F_CODE] = {"oc:", "", NAMED},
     [MEMBER_F_NOTICE_DUE] = {"xd", "", SINGLE},
     [MEMBER_F_NOTICED] = {"xn:", "", NAMED},
+    [MEMBER_F_DISCOUNT_BACK] = {"dr:", "", NAMED},
 };
 
 #define NKINDS (sizeof schema / sizeof *schema)
