@@ -99,6 +99,7 @@ void engine_free(engine *e)
     if (!e)
         return;
     mcache_free(e->cache);
+    json_decref(e->load_note);
     free(e);
 }
 

@@ -29,6 +29,7 @@
  * Redis still owes answers is safe; the engine must outlive the sweeper.
  */
 #include "engine-internal.h"
+#include "punchcard/query.h"
 #include "claims.h"
 #include "closes.h"
 #include "effects.h"
@@ -321,6 +322,7 @@ static void on_claims_timer(evutil_socket_t fd, short what, void *arg)
     int64_t every = sw->e->claim_timeout_ms / 4 < 30000 ? sw->e->claim_timeout_ms / 4 : 30000;
     struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
     sweep_claims(sw);
+    engine_note_load(sw->e, NULL); /* a load the shared history missed (Redis was down) */
     evtimer_add(sw->claims_timer, &tv);
 }
 

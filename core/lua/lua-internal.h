@@ -62,6 +62,7 @@ struct mechset {
     size_t mem_after_gc; /* mem_used after the last full collection mech_run_free() made */
     char version[13];
     char **files;
+    char (*file_sha)[13]; /* each file's text: the first 12 hex digits of its SHA-256 */
     size_t nfiles;
     luart_mechanic *mechs;
     size_t nmechs, capmechs;

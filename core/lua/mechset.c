@@ -43,6 +43,7 @@ static void set_free(mechset *set)
     for (size_t i = 0; i < set->nfiles; i++)
         free(set->files[i]);
     free(set->files);
+    free(set->file_sha);
     free(set);
 }
 
@@ -128,8 +129,9 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
     set->lim.memory = lim && lim->memory ? lim->memory : 64u << 20;
     set->lim.deadline_ms = lim && lim->deadline_ms ? lim->deadline_ms : 100;
     set->files = calloc(n ? n : 1, sizeof *set->files);
+    set->file_sha = calloc(n ? n : 1, sizeof *set->file_sha);
     set->L = luart_new_state(set, api_parts, NPARTS);
-    if (!set->files || !set->L) {
+    if (!set->files || !set->file_sha || !set->L) {
         pc_fail(err, 500, "internal", "out of memory");
         goto err;
     }
@@ -166,6 +168,9 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
             pc_fail(err, 500, "internal", "out of memory");
             goto err;
         }
+        pc_sha256_hex(sources[i].text, sources[i].len, hex);
+        memcpy(set->file_sha[i], hex, 12);
+        set->file_sha[i][12] = '\0';
         set->nfiles++;
         if (load_one(set, &sources[i], err))
             goto err;

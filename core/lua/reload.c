@@ -231,6 +231,40 @@ json_t *mech_holder_describe(mech_holder *h)
     return j;
 }
 
+json_t *mech_holder_last_load(mech_holder *h)
+{
+    json_t *entry = NULL, *files = json_array(), *digests = json_object(), *out = NULL;
+    char ts[32], key[80], hex[65];
+    pthread_mutex_lock(&h->lock);
+    if (!files || !digests)
+        goto done;
+    if (h->has_err) {
+        /* The same error seen again (another worker, a restart) is the same load. */
+        pc_sha256_hex(h->err.message, strlen(h->err.message), hex);
+        snprintf(key, sizeof key, "err:%.16s", hex);
+        pc_time_format(h->err_at, ts, sizeof ts);
+        entry =
+            json_pack("{s:s, s:b, s:n, s:O, s:O, s:o}", "loaded_at", ts, "ok", 0, "version",
+                      "files", files, "digests", digests, "error", error_json(&h->err, h->err_at));
+    } else if (h->cur) {
+        for (size_t i = 0; i < h->cur->nfiles; i++) {
+            json_array_append_new(files, json_string(h->cur->files[i]));
+            json_object_set_new(digests, h->cur->files[i], json_string(h->cur->file_sha[i]));
+        }
+        snprintf(key, sizeof key, "ok:%s", h->cur->version);
+        pc_time_format(h->loaded_at, ts, sizeof ts);
+        entry = json_pack("{s:s, s:b, s:s, s:O, s:O, s:n}", "loaded_at", ts, "ok", 1, "version",
+                          h->cur->version, "files", files, "digests", digests, "error");
+    }
+    if (entry)
+        out = json_pack("{s:s, s:o}", "key", key, "entry", entry);
+done:
+    pthread_mutex_unlock(&h->lock);
+    json_decref(files);
+    json_decref(digests);
+    return out;
+}
+
 void mech_holder_on_reload(mech_holder *h, void (*fn)(void *arg, int ok, const char *msg),
                            void *arg)
 {

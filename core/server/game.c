@@ -8,6 +8,7 @@
  *   GET  /v1/leaderboards/{name}?top=&member=&period=   top N and a member's rank
  *   GET  /v1/offers, /v1/offers/{name}  the offers and promo codes, their uses and cap left
  *   GET  /v1/budgets/{name}          a campaign budget's used, max and left per period
+ *   GET  /v1/draws, /v1/budgets, /v1/leaderboards  every one the program used, with its figures
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -118,4 +119,26 @@ void get_leaderboard(server *s, struct evhttp_request *req, const char *name, co
     else if ((p = pending_new(s, req, 0)))
         engine_get_board(s->engine, name, top, member, period, 0, on_engine_done, p);
     evhttp_clear_headers(&q);
+}
+
+/* GET /v1/draws, /v1/budgets, /v1/leaderboards: the program's catalogue, live figures each */
+void get_draws(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_list(s->engine, "draw", on_engine_done, p);
+}
+
+void get_budgets(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_list(s->engine, "budget", on_engine_done, p);
+}
+
+void get_leaderboards(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_list(s->engine, "board", on_engine_done, p);
 }

@@ -8,6 +8,7 @@
 #include "webhook_http.h"
 #include "model/draw-internal.h"
 #include "punchcard-version.h"
+#include "punchcard/query.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -461,11 +462,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
-/* A reload failed: the program's "reload.failed" webhook (once per error, whoever saw it). */
+/*
+ * After each reload of worker 0's holder: the load goes into the program's shared history
+ * (GET /v1/mechanics), and a failed one sends the program's "reload.failed" webhook (once per
+ * error, whoever saw it) when webhooks are on.
+ */
 static void on_reload(void *arg, int ok, const char *msg)
 {
-    if (!ok)
-        engine_program_webhook(arg, "reload.failed", json_pack("{s:s}", "error", msg ? msg : ""));
+    worker *w = arg;
+    engine_note_load(w->engine, mech_holder_last_load(w->holder));
+    if (!ok && w->hooks)
+        engine_program_webhook(w->engine, "reload.failed",
+                               json_pack("{s:s}", "error", msg ? msg : ""));
 }
 
 static int worker_init(worker *w, const options *o, int *port)
@@ -529,7 +537,11 @@ static int worker_init(worker *w, const options *o, int *port)
         dc.arg = w->hooks;
         if (!(w->deliverer = engine_deliverer_new(w->engine, &dc)))
             return -1;
-        mech_holder_on_reload(w->holder, on_reload, w->engine);
+    }
+    /* Worker 0 records the scripts' loads (every worker loads the same folder alike). */
+    if (w->index == 0) {
+        engine_note_load(w->engine, mech_holder_last_load(w->holder));
+        mech_holder_on_reload(w->holder, on_reload, w);
     }
     return 0;
 }

@@ -117,10 +117,12 @@ static void get_ledger(server *s, struct evhttp_request *req, const char *member
     evhttp_clear_headers(&q);
 }
 
-/* GET /v1/mechanics */
+/* GET /v1/mechanics: the live set, the last reload error, the program's shared history */
 static void get_mechanics(server *s, struct evhttp_request *req, const char *arg, const char *query)
 {
-    send_json(s, req, 200, mech_holder_describe(s->holder));
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_get_mechanics(s->engine, on_engine_done, p);
 }
 
 /* GET /healthz */
@@ -171,6 +173,9 @@ static const struct route {
     {"/v1/offers/{}", EVHTTP_REQ_GET, get_offer, SCOPE_READ},
     {"/v1/webhooks/deliveries", EVHTTP_REQ_GET, get_webhook_deliveries, SCOPE_ADMIN},
     {"/v1/webhooks/dead/{}/retry", EVHTTP_REQ_POST, post_webhook_retry, SCOPE_ADMIN},
+    {"/v1/draws", EVHTTP_REQ_GET, get_draws, SCOPE_READ},
+    {"/v1/budgets", EVHTTP_REQ_GET, get_budgets, SCOPE_READ},
+    {"/v1/leaderboards", EVHTTP_REQ_GET, get_leaderboards, SCOPE_READ},
 };
 
 size_t route_count(void)

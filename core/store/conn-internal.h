@@ -68,6 +68,8 @@ struct pending {
     const char *why;    /* cluster: why it is parked (answered when its deadline passes) */
 };
 
+#define STORE_CATALOG_SEEN 128
+
 struct store {
     struct event_base *base;
     int timeout_ms;
@@ -77,6 +79,9 @@ struct store {
     int freeing;
     unsigned spread; /* the next shard of store_any_shard() */
     store_stats stats;
+    /* The catalogue names this connection listed already (ops_catalog.c): digests. */
+    uint64_t catalog_seen[STORE_CATALOG_SEEN];
+    int catalog_n;
 };
 
 /* ---- store.c, for cluster.c ---- */

@@ -82,6 +82,12 @@ int keys_partner_day(char *out, size_t outlen, const char *ns, const char *partn
 int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, const char *name,
                   const char *suffix);
 
+/*
+ * NS:{tag}:suffix, a key of the program's own in its own slot: {catalog}:names (the
+ * draws, budgets and boards used), {mech}:history and {mech}:last (the scripts' loads).
+ */
+int keys_program(char *out, size_t outlen, const char *ns, const char *tag, const char *suffix);
+
 /* NS:{exp:X}:figures, an experiment's figures (their own slot). */
 int keys_experiment(char *out, size_t outlen, const char *ns, const char *experiment);
 

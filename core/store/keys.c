@@ -68,6 +68,11 @@ int keys_resource(char *out, size_t outlen, const char *ns, const char *kind, co
     return fits(snprintf(out, outlen, "%s:{%s:%s}:%s", ns, kind, name, suffix), outlen);
 }
 
+int keys_program(char *out, size_t outlen, const char *ns, const char *tag, const char *suffix)
+{
+    return fits(snprintf(out, outlen, "%s:{%s}:%s", ns, tag, suffix), outlen);
+}
+
 int keys_experiment(char *out, size_t outlen, const char *ns, const char *experiment)
 {
     return fits(snprintf(out, outlen, "%s:{exp:%s}:figures", ns, experiment), outlen);

@@ -164,6 +164,22 @@ typedef struct store_prize {
     int64_t ttl_s; /* the period pool's lifetime; 0 = none */
 } store_prize;
 
+/*
+ * Lists a draw, budget or board ("draw", "budget", "board") in the program's
+ * catalogue (GET /v1/draws ...), the first time this connection uses it; fire
+ * and forget. store_catalog_forget(): after a wipe, note every name again.
+ */
+void store_catalog_note(store *s, const char *ns, const char *kind, const char *name);
+void store_catalog_forget(store *s);
+
+/*
+ * Records a load of the scripts (entry: JSON) in the program's history,
+ * keeping the last max, unless the newest entry has load_key already:
+ * value 1 recorded, 0 not.
+ */
+void store_history_add(store *s, const char *ns, const char *load_key, const char *entry, int max,
+                       store_int_fn *fn, void *arg);
+
 /* Takes one prize, trying prizes[] in order: text = the prize won, or NULL (every pool empty). */
 void store_draw_take(store *s, const char *ns, const char *draw, const char *claim_id,
                      int64_t epoch, int peek, const char *tz, const store_prize *prizes, size_t n,

@@ -160,6 +160,7 @@ void store_board_add(store *s, const char *ns, const char *board, const char *pe
         store_fail_now("board_add", "key too long", store_parse_done, (store_cb)fn, arg);
         return;
     }
+    store_catalog_note(s, ns, "board", board);
     store_send(s, &store_script_lb_add, "board_add", store_parse_done, (store_cb)fn, arg, 2, 7,
                argv, NULL);
 }

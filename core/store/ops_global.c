@@ -140,6 +140,8 @@ void store_draw_take(store *s, const char *ns, const char *draw, const char *cla
     }
     if (n == 0 && !a.failed)
         a.failed = "a draw needs at least one prize";
+    if (!peek)
+        store_catalog_note(s, ns, "draw", draw);
     store_send_args(s, &store_script_draw_take, "draw_take", parse_prize, (store_cb)fn, arg,
                     2 + (int)n, &a);
     store_args_free(&a);
@@ -179,6 +181,8 @@ void store_budget_take(store *s, const char *ns, const char *budget, const char 
         store_fail_now("budget_take", "key too long", store_parse_int, (store_cb)fn, arg);
         return;
     }
+    if (!peek)
+        store_catalog_note(s, ns, "budget", budget);
     store_send(s, &store_script_budget_take, "budget_take", store_parse_int, (store_cb)fn, arg, 3,
                9, argv, NULL);
 }

@@ -84,6 +84,16 @@ void store_read_budget_log(store *s, const char *ns, const char *budget, store_p
 void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
                            void *arg);
 
+/* The catalogue (ops_catalog.c): "draw:NAME" | "budget:NAME" | "board:NAME" -> first use (ms). */
+void store_read_catalog(store *s, const char *ns, store_pairs_fn *fn, void *arg);
+
+/* How many members scored on a board's period (ZCARD). */
+void store_read_board_size(store *s, const char *ns, const char *board, const char *period,
+                           store_int_fn *fn, void *arg);
+
+/* The scripts' last max loads, newest first: each a JSON entry (ops_catalog.c). */
+void store_read_history(store *s, const char *ns, int max, store_list_fn *fn, void *arg);
+
 /* A leaderboard's meta hash: per, tz. */
 void store_read_board_meta(store *s, const char *ns, const char *board, store_pairs_fn *fn,
                            void *arg);

@@ -134,6 +134,13 @@ void store_read_draw_meta(store *s, const char *ns, const char *draw, store_pair
               fn, arg);
 }
 
+void store_read_catalog(store *s, const char *ns, store_pairs_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX];
+    read_hash(s, "read_catalog", key, keys_program(key, sizeof key, ns, "catalog", "names"), fn,
+              arg);
+}
+
 void store_read_board_meta(store *s, const char *ns, const char *board, store_pairs_fn *fn,
                            void *arg)
 {
@@ -384,6 +391,7 @@ void store_wipe_step(store *s, const char *ns, const char *cursor, store_text_fn
         fn(arg, &e, NULL, 0);
         return;
     }
+    store_catalog_forget(s); /* the catalogue goes with the rest */
     if (store_masters(s) == 1 && store_shards(s) == 1) {
         store_send(s, &store_script_admin_wipe, "wipe", parse_text, (store_cb)fn, arg, 0, 2, argv,
                    NULL);

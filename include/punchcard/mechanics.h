@@ -119,6 +119,15 @@ typedef struct mech_stat {
 /* Copies up to n mechanics' counters into out; returns how many. */
 size_t mech_stats(mech_stat *out, size_t n);
 
+/*
+ * The holder's last load, as the program's shared history records it
+ * (GET /v1/mechanics "history"): {"key": "ok:VERSION" | "err:DIGEST", "entry":
+ * {"loaded_at", "ok", "version", "files", "digests": {file: first 12 hex of
+ * its SHA-256}, "error"}}; NULL when nothing was tried yet or out of memory.
+ * The caller owns it.
+ */
+json_t *mech_holder_last_load(mech_holder *h);
+
 /* Optional: called (on the watching loop) after every reload attempt. */
 void mech_holder_on_reload(mech_holder *h, void (*fn)(void *arg, int ok, const char *msg),
                            void *arg);

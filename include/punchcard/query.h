@@ -102,6 +102,32 @@ void engine_get_experiment(engine *e, const char *name, engine_done_fn *done, vo
 void engine_get_budget(engine *e, const char *name, engine_done_fn *done, void *arg);
 
 /*
+ * GET /v1/draws, /v1/budgets, /v1/leaderboards (kind "draw", "budget",
+ * "board"): every one the program used (listed at its first use; the first
+ * 200 by name), with its live figures: {"draws": [the draw as
+ * engine_get_draw() shows it]}, {"budgets": [{"budget", "period" (the newest),
+ * "used", "max", "left", "periods", "used_total"}]}, {"leaderboards":
+ * [{"leaderboard", "period", "per", "top" (3), "member": null, "members"}]}.
+ */
+void engine_list(engine *e, const char *kind, engine_done_fn *done, void *arg);
+
+/*
+ * GET /v1/mechanics: the holder's description (mech_holder_describe()) with
+ * "history" the loads every worker and punchd of the program share (the last
+ * 50, newest first: {"loaded_at", "ok", "version", "files", "digests",
+ * "error"}) and "history_shared": true; false (and this worker's own history)
+ * when Redis has none or cannot answer.
+ */
+void engine_get_mechanics(engine *e, engine_done_fn *done, void *arg);
+
+/*
+ * Records the holder's last load (mech_holder_last_load(), taken) in the
+ * program's shared history; a failed write is tried again at the sweeper's
+ * next claims sweep (load NULL: only that retry).
+ */
+void engine_note_load(engine *e, json_t *load);
+
+/*
  * The report of GET /v1/experiments/{name} from an experiment's figures
  * ({"<group>:members": n, "<group>:spend": n, "<group>:spend_sq": x,
  * "<group>:issued:<currency>": n ...}, numbers or numeric strings) and its

@@ -141,6 +141,13 @@ static void each_operation_touches_one_slot(void **state)
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "lb", "gym", "2026-02") > 0);
     assert_true(keys_resource(k[1], PC_KEY_MAX, "pc", "lb", "gym", "meta") > 0);
     one_slot("a leaderboard", k, 2);
+    /* history_add: the scripts' history and the key of its newest load */
+    assert_true(keys_program(k[0], PC_KEY_MAX, "pc", "mech", "history") > 0);
+    assert_string_equal(k[0], "pc:{mech}:history");
+    assert_true(keys_program(k[1], PC_KEY_MAX, "pc", "mech", "last") > 0);
+    one_slot("the scripts' history", k, 2);
+    assert_true(keys_program(k[0], PC_KEY_MAX, "pc", "catalog", "names") > 0);
+    assert_string_equal(k[0], "pc:{catalog}:names");
     /* A draw and a budget of one name are different resources, in their own slots. */
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "draw", "x", "meta") > 0);
     assert_true(keys_resource(k[1], PC_KEY_MAX, "pc", "budget", "x", "meta") > 0);
