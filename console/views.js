@@ -36,8 +36,13 @@
       exps.length ? section("Experiments", el("ul", {}, exps.map((n) =>
         el("li", {}, el("a", { href: "#experiment/" + seg(n) }, n), ` (${m.experiments[n].control ?? "?"}% held out)`)))) : null,
       section("Version history", (m.history || []).length
-        ? table([{ title: "version", get: (r) => el("code", {}, r.version) }, { title: "loaded", get: (r) => when(r.loaded_at) },
-          { title: "files", get: (r) => (r.files || []).join(", ") }], m.history, { id: "mech-history" })
+        ? [el("p", { class: "muted" }, m.history_shared
+          ? "Every load of the scripts, newest first (the last 50), the same for every punchd of the program."
+          : "The versions this punchd loaded (Redis keeps no history yet)."),
+        table([{ title: "version", get: (r) => (r.version ? el("code", {}, r.version) : "-") }, { title: "loaded", get: (r) => when(r.loaded_at) },
+          { title: "result", get: (r) => (r.ok === false ? el("span", { class: "error" }, "failed: " + ((r.error || {}).message || "")) : "live") },
+          { title: "files", get: (r) => (r.files || []).map((f, i) => [i ? ", " : "", f, r.digests && r.digests[f] ? [" ", el("code", { class: "muted" }, r.digests[f])] : ""]) }],
+        m.history, { id: "mech-history" })]
         : el("p", { class: "muted" }, "this punchd keeps no history")));
   };
 
@@ -159,7 +164,7 @@
   // A draw: pools left, the epoch's published digest, and the revealed secrets checked.
   views.draw = async (name) => {
     const ask = askForm([{ name: "draw", label: "Draw", value: name || "" }], "Show", (v) => v.draw && go("draw", v.draw));
-    if (!name) return el("div", {}, el("h2", {}, "Draws"), ask);
+    if (!name) return drawList(ask);
     const d = await api("/draws/" + seg(name));
     const sha = async (s) => {
       const b = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
@@ -206,10 +211,55 @@
       el("p", { class: "muted" }, "Compare the roll with the draw's outcome in the event's answer (\"roll\")."), form, out);
   }
 
+  // Every draw the program used: its pools left (bars and table) and its audit state.
+  async function drawList(ask) {
+    const { draws = [] } = await api("/draws");
+    const pools = draws.flatMap((d) => (d.prizes || []).map((p) => ({ draw: d.draw, ...p })));
+    const limited = pools.filter((p) => typeof p.pool === "number" && p.pool > 0);
+    return el("div", { id: "draws" }, el("h2", {}, "Draws"), ask,
+      draws.length ? null : el("p", { class: "muted" }, "the program drew nothing yet"),
+      limited.length ? PC.barPlot(limited.map((p) => ({ label: `${p.draw}/${p.prize}`, value: p.left, max: p.pool })), { title: "left in each pool (this period)", series: "left" }) : null,
+      draws.length ? table([
+        { title: "draw", get: (d) => el("a", { href: "#draw/" + seg(d.draw) }, d.draw) },
+        { title: "epoch", key: "epoch", num: true }, { title: "wins", key: "wins", num: true },
+        { title: "pools left", get: (d) => (d.prizes || []).map((p) => `${p.prize}: ${typeof p.pool === "number" && p.pool > 0 ? num(p.left) + " of " + num(p.pool) : "unlimited"}`).join(", ") || "-" },
+        { title: "secret (SHA-256)", get: (d) => (d.secret_sha256 ? el("code", {}, d.secret_sha256.slice(0, 16) + "…") : "-") },
+        { title: "epochs revealed", get: (d) => num((d.revealed || []).length), num: true },
+      ], draws, { id: "draw-list" }) : null);
+  }
+
+  // Every campaign budget the program used: its newest period's used and left.
+  async function budgetList(ask) {
+    const { budgets = [] } = await api("/budgets");
+    const live = budgets.filter((b) => typeof b.max === "number" && b.max > 0);
+    return el("div", { id: "budgets" }, el("h2", {}, "Budgets"), ask,
+      budgets.length ? null : el("p", { class: "muted" }, "the program took from no budget yet"),
+      live.length ? PC.barPlot(live.map((b) => ({ label: b.budget, value: b.used, max: b.max })), { title: "used of each budget's newest period", series: "used" }) : null,
+      budgets.length ? table([
+        { title: "budget", get: (b) => el("a", { href: "#budget/" + seg(b.budget) }, b.budget) },
+        { title: "period", get: (b) => b.period ?? "-" }, { title: "used", key: "used", num: true },
+        { title: "max", get: (b) => (b.max ?? "-"), num: true }, { title: "left", get: (b) => (b.left ?? "-"), num: true },
+        { title: "share used", get: (b) => (b.max ? pct(b.used / b.max) : "-") },
+        { title: "periods kept", key: "periods", num: true }, { title: "used in all", key: "used_total", num: true },
+      ], budgets, { id: "budget-list" }) : null);
+  }
+
+  // Every leaderboard the program scored on: its current period's size and leaders.
+  async function boardList(ask) {
+    const { leaderboards = [] } = await api("/leaderboards");
+    return el("div", { id: "leaderboards" }, el("h2", {}, "Leaderboards"), ask,
+      leaderboards.length ? table([
+        { title: "leaderboard", get: (b) => el("a", { href: "#leaderboard/" + seg(b.leaderboard) }, b.leaderboard) },
+        { title: "period", get: (b) => b.period ?? "-" }, { title: "per", get: (b) => b.per ?? "-" },
+        { title: "members", get: (b) => (b.members ?? "-"), num: true },
+        { title: "top 3", get: (b) => (b.top || []).map((r) => `${r.rank}. ${r.member} (${num(r.score)})`).join(", ") || "-" },
+      ], leaderboards, { id: "board-list" }) : el("p", { class: "muted" }, "the program scored on no board yet"));
+  }
+
   // A campaign budget (m:budget): used of max per period, the newest first.
   views.budget = async (name) => {
     const ask = askForm([{ name: "budget", label: "Budget", value: name || "" }], "Show", (v) => v.budget && go("budget", v.budget));
-    if (!name) return el("div", {}, el("h2", {}, "Budgets"), ask);
+    if (!name) return budgetList(ask);
     const b = await api("/budgets/" + seg(name));
     const ps = b.periods || [], now = ps[0], old = ps.slice().reverse();
     return el("div", { id: "budget" }, ask, el("h2", {}, "Budget ", el("code", {}, b.budget)),
@@ -249,7 +299,7 @@
     const ask = askForm([{ name: "board", label: "Leaderboard", value: name || "" }, { name: "period", label: "period", value: period || "", placeholder: "current" },
       { name: "member", label: "member", value: member || "", placeholder: "optional" }], "Show",
     (v) => v.board && go("leaderboard", [v.board, v.period, v.member].join("|").replace(/\|+$/, "")));
-    if (!name) return el("div", {}, el("h2", {}, "Leaderboards"), ask);
+    if (!name) return boardList(ask);
     const q = new URLSearchParams({ top: "50" });
     if (period) q.set("period", period);
     if (member) q.set("member", member);

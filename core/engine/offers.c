@@ -10,9 +10,11 @@
 #include "offers.h"
 #include "engine-internal.h"
 #include "punchcard/query.h"
+#include "common/calendar-internal.h"
 #include "model/offer-internal.h"
 #include "store/reads-internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,39 @@ int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *origin
     if (n && member_set_discount_back(m, of, now_ms))
         return -1;
     return n;
+}
+
+json_t *offers_per_period(json_t *days, int per)
+{
+    json_t *out = json_object(), *d, *o, *f;
+    const char *day, *offer, *kind;
+    json_object_foreach(days, day, d) {
+        int y, mo, dd;
+        char id[32];
+        json_t *p;
+        if (!out || sscanf(day, "%4d-%2d-%2d", &y, &mo, &dd) != 3)
+            continue;
+        cal_period_id(cal_days_from_civil(y, mo, dd) * 86400000LL, "UTC", 0, per, id, sizeof id);
+        if (!(p = json_object_get(out, id)) &&
+            (!(p = json_object()) || json_object_set_new(out, id, p)))
+            goto oom;
+        json_object_foreach(d, offer, o) {
+            json_t *sum = json_object_get(p, offer);
+            if (!sum && (!(sum = json_object()) || json_object_set_new(p, offer, sum)))
+                goto oom;
+            json_object_foreach(o, kind, f) {
+                if (json_object_set_new(
+                        sum, kind,
+                        json_integer(json_integer_value(json_object_get(sum, kind)) +
+                                     json_integer_value(f))))
+                    goto oom;
+            }
+        }
+    }
+    return out;
+oom:
+    json_decref(out);
+    return NULL;
 }
 
 /* ---- GET /v1/offers, /v1/offers/{name} ---- */

@@ -41,4 +41,12 @@ int offers_returned(member_state *m, json_t *use, int returned);
 int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *original, int64_t now_ms,
                              int64_t keep_ms);
 
+/*
+ * The offers' figures per day of GET /v1/stats ({"YYYY-MM-DD": {offer: {kind:
+ * n}}}, borrowed) summed per period of kind per (CAL_WEEK, CAL_MONTH,
+ * CAL_YEAR; UTC like the days): {"2026-W48": {offer: {kind: n}}}. A new
+ * reference, or NULL when out of memory.
+ */
+json_t *offers_per_period(json_t *days, int per);
+
 #endif

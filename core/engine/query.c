@@ -13,6 +13,7 @@
  * the sending function returns.
  */
 #include "engine-internal.h"
+#include "offers.h"
 #include "common/calendar-internal.h"
 #include "model/draw-internal.h"
 #include "model/member-internal.h"
@@ -853,9 +854,12 @@ static void figures_finish(read_op *op)
         op->body = json_pack("{s:O, s:O, s:{s:O, s:O}, s:{s:O, s:O}}", "days", q->days, "total",
                              q->total, "offers", "days", q->offer_days, "total", q->offer_total,
                              "discounts", "days", q->disc_days, "total", q->disc_total);
-        if (op->body && q->per)
+        if (op->body && q->per) {
             json_object_set_new(json_object_get(op->body, "discounts"), "periods",
                                 discounts_per_period(q));
+            json_object_set_new(json_object_get(op->body, "offers"), "periods",
+                                offers_per_period(q->offer_days, q->per));
+        }
     }
     if (op->body && q->per) {
         json_object_set_new(op->body, "per", json_string(cal_period_name(q->per)));

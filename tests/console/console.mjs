@@ -2,7 +2,8 @@
 // no browser downloaded) and checks what it shows against what the API answers: the
 // mechanics list and its numbers, the reload error and version history, a member's balance,
 // timeline and ledger rows, the points of a plot per day, a draw's pool left, a budget's used
-// and left, a leaderboard,
+// and left, a leaderboard, the lists of draws (pools left, epochs revealed), budgets (used,
+// max, left) and leaderboards (members) the program used, the shared history with a failed load,
 // an experiment's groups and lift, a `punch simulate --html` report opened in the page. A
 // wrong key must show an error and no data; no request may leave 127.0.0.1; no script error
 // and no Content-Security-Policy violation may happen; text that looks like markup (a reload
@@ -95,8 +96,15 @@ try {
       if (!shown.includes("<b id=pwn>")) fail("mechanics: the error's markup is not shown as text");
       if (await page.$("#pwn")) fail("mechanics: the error's markup became an element");
     }
-    if (m.history.length < 2) fail(`mechanics: the test expects 2 versions in the history, API has ${m.history.length}`);
-    eq("mechanics: history", (await texts(page, "#mech-history tbody tr td:first-child")).join(","), m.history.map((h) => h.version).join(","));
+    if (m.history.length !== 3) fail(`mechanics: the test expects 2 versions and a failed reload in the history, API has ${m.history.length}`);
+    if (!m.history_shared) fail("mechanics: the history is not the shared one (Redis)");
+    eq("mechanics: history", (await texts(page, "#mech-history tbody tr td:first-child")).join(","), m.history.map((h) => h.version ?? "-").join(","));
+    const results = await texts(page, "#mech-history tbody tr td:nth-child(3)");
+    eq("mechanics: history results", results.map((t) => t.split(":")[0]).join(","), m.history.map((h) => (h.ok === false ? "failed" : "live")).join(","));
+    if (!results[0].includes("<b id=pwn>")) fail("mechanics: the failed load's error is not shown as text");
+    const files = await texts(page, "#mech-history tbody tr:nth-child(2) td:nth-child(4)");
+    for (const f of m.history[1].files)
+      if (!files[0].includes(`${f} ${m.history[1].digests[f]}`)) fail(`mechanics: history shows ${JSON.stringify(files[0])}, not ${f} and its digest`);
     await shot(page, "mechanics");
   }
 
@@ -173,6 +181,40 @@ try {
     if (!(Math.abs(redone - Number(roll)) < 1e-12)) fail(`draw: redone roll ${redone}, the event drew ${roll}`);
     if (!/wins/.test(await page.textContent("#redo-result"))) fail("draw: a draw at chance 1 must win");
     await shot(page, "draw");
+  }
+
+  // The lists: every draw, budget and board the program used, with their figures.
+  {
+    const { draws } = await api("/draws");
+    await page.goto(base + "/console#draw");
+    await page.waitForSelector("#draw-list");
+    eq("draws: names", (await texts(page, "#draw-list tbody tr td:first-child")).join(","), draws.map((d) => d.draw).join(","));
+    if (!draws.some((d) => d.draw === "lucky")) fail("draws: the API does not list lucky");
+    const lucky = draws.find((d) => d.draw === "lucky");
+    const row = await page.$$eval("#draw-list tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)).find((c) => c[0] === "lucky"));
+    eq("draws: lucky's pools left", row ? row[3] : "no row", lucky.prizes.map((p) => `${p.prize}: ${fmt(p.left)} of ${fmt(p.pool)}`).join(", "));
+    eq("draws: lucky's epochs revealed", row ? row[5] : "no row", lucky.revealed.length);
+    eq("draws: mug left (bar)", await page.$eval('#draws rect.bar[data-x="lucky/mug"]', (n) => Number(n.dataset.y)), lucky.prizes[0].left);
+    await shot(page, "draws");
+
+    const { budgets } = await api("/budgets");
+    await page.goto(base + "/console#budget");
+    await page.waitForSelector("#budget-list");
+    const b = budgets.find((x) => x.budget === "order-bonus");
+    if (!b || b.used !== 70 || b.left !== 5) fail(`budgets: the API lists ${JSON.stringify(b)}; 7 orders of 10 fit in 75`);
+    const brow = await page.$$eval("#budget-list tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)).find((c) => c[0] === "order-bonus"));
+    eq("budgets: order-bonus used, max, left", brow ? brow.slice(2, 5).join(",") : "no row", b ? [b.used, b.max, b.left].map(fmt).join(",") : "");
+    eq("budgets: bar", await page.$eval('#budgets rect.bar[data-x="order-bonus"]', (n) => Number(n.dataset.y)), b ? b.used : "none");
+    await shot(page, "budgets");
+
+    const { leaderboards } = await api("/leaderboards");
+    await page.goto(base + "/console#leaderboard");
+    await page.waitForSelector("#board-list");
+    const l = leaderboards.find((x) => x.leaderboard === "orders");
+    const lrow = await page.$$eval("#board-list tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)).find((c) => c[0] === "orders"));
+    eq("leaderboards: orders' period and members", lrow ? [lrow[1], lrow[3]].join(",") : "no row", l ? [l.period, fmt(l.members)].join(",") : "");
+    if (!l || l.members !== 6) fail(`leaderboards: the API lists ${JSON.stringify(l)}; 6 members ordered`);
+    await shot(page, "leaderboards");
   }
 
   // A budget: used and left of its newest period, and its bar.

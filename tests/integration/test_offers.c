@@ -386,6 +386,14 @@ static void the_figures_count_uses_and_discount_granted(void **state)
     /* The offers are not currencies. */
     assert_null(json_object_get(json_object_get(st, "total"), "@duo"));
     json_decref(st);
+    /* Per month too, as the other figures: June's days summed. */
+    st = get_json("/v1/stats?from=2026-06-01&to=2026-06-30&per=month");
+    day = json_object_get(
+        json_object_get(json_object_get(json_object_get(st, "offers"), "periods"), "2026-06"),
+        "duo");
+    assert_int_equal(json_integer_value(json_object_get(day, "uses")), 2);
+    assert_int_equal(json_integer_value(json_object_get(day, "discount")), 200);
+    json_decref(st);
 }
 
 /* punch simulate counts the uses and the discount of a history, through the same caps. */
