@@ -718,8 +718,14 @@ static void begin_event(engine_call *c)
      * A dry run always loads, so that a known id answers with its stored
      * response; so does a reversal, which needs the reversed event's response.
      */
-    if (!(c->flags & ENGINE_DRY_RUN) && !c->original_id[0] && c->slot->state &&
-        (c->m = member_clone(c->slot->state))) {
+    if (!(c->flags & ENGINE_DRY_RUN) && !c->original_id[0] && c->slot->state) {
+        /*
+         * Decided on the cached state itself, not a copy: a commit leaves the
+         * state the slot keeps (release_slot()); any other end drops it, and
+         * the member's next event loads.
+         */
+        c->m = c->slot->state;
+        c->slot->state = NULL;
         c->from_cache = 1;
         decide_and_commit(c);
         return;

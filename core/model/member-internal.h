@@ -15,9 +15,10 @@
 #include <stdint.h>
 
 typedef struct member_field {
-    char *name;  /* owned */
-    char *value; /* owned; NULL once deleted */
-    int dirty;   /* changed by this event */
+    char *name;    /* owned */
+    char *value;   /* owned; NULL once deleted */
+    int dirty;     /* changed by this event */
+    uint32_t hash; /* member.c's hash of name: a lookup compares it before the name */
 } member_field;
 
 /* One ledger line this event will append: one per (mechanic, currency, kind). */

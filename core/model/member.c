@@ -2,7 +2,8 @@
  * The in-memory copy of one member that mechanics change during an event:
  * its raw fields, balance moves with their ledger entries, outcomes and
  * effects. Fields stay strings (as Redis keeps them); a member has tens of
- * fields, so a linear scan beats a hash table here. Field names come from
+ * fields, so a linear scan beats a hash table here (each field keeps its name's
+ * hash, so the scan compares integers, and names only when the hashes match). Field names come from
  * fields.c; the JSON view is render.c's.
  */
 #include "model/member-internal.h"
@@ -55,17 +56,32 @@ void member_free(member_state *m)
     free(m);
 }
 
-static member_field *find(const member_state *m, const char *name)
+/* FNV-1a of a field's name. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static member_field *find_hashed(const member_state *m, const char *name, uint32_t h)
 {
     for (size_t i = 0; i < m->nfields; i++)
-        if (strcmp(m->fields[i].name, name) == 0)
+        if (m->fields[i].hash == h && strcmp(m->fields[i].name, name) == 0)
             return &m->fields[i];
     return NULL;
 }
 
+static member_field *find(const member_state *m, const char *name)
+{
+    return find_hashed(m, name, name_hash(name));
+}
+
 static member_field *find_or_add(member_state *m, const char *name)
 {
-    member_field *f = find(m, name);
+    uint32_t h = name_hash(name);
+    member_field *f = find_hashed(m, name, h);
     if (f)
         return f;
     if (m->nfields == m->capfields) {
@@ -82,6 +98,7 @@ static member_field *find_or_add(member_state *m, const char *name)
         return NULL;
     f->value = NULL;
     f->dirty = 0;
+    f->hash = h;
     m->nfields++;
     return f;
 }
@@ -170,6 +187,7 @@ member_state *member_clone(const member_state *m)
         f->name = strdup(m->fields[i].name);
         f->value = strdup(m->fields[i].value);
         f->dirty = 0;
+        f->hash = m->fields[i].hash;
         c->nfields++;
         if (!f->name || !f->value)
             goto err;

@@ -89,6 +89,9 @@ int member_field_is(const char *field, enum member_kind kind, member_field_ref *
     size_t plen, slen;
     if ((size_t)kind >= NKINDS || kind == MEMBER_F_NONE)
         return 0;
+    /* Every prefix but NONE's has a first byte: most fields are told apart by it. */
+    if (field[0] != schema[kind].prefix[0])
+        return 0;
     plen = strlen(schema[kind].prefix);
     if (strncmp(field, schema[kind].prefix, plen) != 0)
         return 0;
