@@ -2,6 +2,7 @@
  * The engine's own part of every event (builtin.h).
  */
 #include "builtin.h"
+#include "offers.h"
 #include "model/lots-internal.h"
 
 #include <stdio.h>
@@ -10,7 +11,7 @@
 int builtin_reserved_type(const char *type)
 {
     return !strcmp(type, "tick") || !strcmp(type, "profile") || !strcmp(type, "redeem") ||
-           !strcmp(type, "reverse");
+           !strcmp(type, "reverse") || !strcmp(type, "codes");
 }
 
 static int valid_birthday(const char *s)
@@ -162,6 +163,8 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
         return pc_fail(err, 500, "internal", "out of memory");
     if (!strcmp(ev->type, "profile"))
         return apply_profile(ev, m, set, err);
+    if (!strcmp(ev->type, "codes"))
+        return offers_add_codes(ev, m, set, err);
     if (!strcmp(ev->type, "reverse")) {
         const char *of = json_string_value(json_object_get(ev->data, "event"));
         const char *cur = json_string_value(json_object_get(ev->data, "currency"));

@@ -8,6 +8,7 @@
 
 #include "punchcard/event.h"
 #include "model/member-internal.h"
+#include "punchcard/mechanics.h"
 
 #include <jansson.h>
 
@@ -48,5 +49,15 @@ int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *origin
  * reference, or NULL when out of memory.
  */
 json_t *offers_per_period(json_t *days, int per);
+
+/*
+ * The internal event "codes" {"offer", "codes": [normalized code, ...]}
+ * (POST /v1/offers/{name}/codes, codes.c): writes each code the member does
+ * not hold yet as a personal code of offer (unused, issued at the event's
+ * time), reporting {"kind": "code", "offer", "code"} for each. 422 when the
+ * offer is not declared personal, a code is the member's code of another
+ * offer, or the member would hold more than 100 codes. 0, or -1 with err.
+ */
+int offers_add_codes(const pc_event *ev, member_state *m, const mechset *set, pc_error *err);
 
 #endif

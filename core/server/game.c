@@ -9,6 +9,7 @@
  *   GET  /v1/offers, /v1/offers/{name}  the offers and promo codes, their uses and cap left
  *   GET  /v1/budgets/{name}          a campaign budget's used, max and left per period
  *   GET  /v1/draws, /v1/budgets, /v1/leaderboards  every one the program used, with its figures
+ *   POST /v1/offers/{name}/codes     {"codes": [{"code", "member"}]}: personal codes, in a batch
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -141,4 +142,25 @@ void get_leaderboards(server *s, struct evhttp_request *req, const char *arg, co
     pending_req *p;
     if ((p = pending_new(s, req, 0)))
         engine_list(s->engine, "board", on_engine_done, p);
+}
+
+/* POST /v1/offers/{name}/codes {"codes": [{"code", "member"}, ...]} (engine_add_codes) */
+void post_offer_codes(server *s, struct evhttp_request *req, const char *name, const char *query)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_t *body;
+    pending_req *p;
+    if (!name_ok(s, req, name))
+        return;
+    if (len > 512 * 1024) {
+        send_error(s, req, 413, "too_large", "a batch of codes is at most 512 KiB");
+        return;
+    }
+    body = len ? json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, NULL) : NULL;
+    if (!body)
+        send_error(s, req, 400, "bad_json", "the body is {\"codes\": [{\"code\", \"member\"}]}");
+    else if ((p = pending_new(s, req, 0)))
+        engine_add_codes(s->engine, name, body, on_engine_done, p);
+    json_decref(body);
 }

@@ -176,6 +176,7 @@ static const struct route {
     {"/v1/draws", EVHTTP_REQ_GET, get_draws, SCOPE_READ},
     {"/v1/budgets", EVHTTP_REQ_GET, get_budgets, SCOPE_READ},
     {"/v1/leaderboards", EVHTTP_REQ_GET, get_leaderboards, SCOPE_READ},
+    {"/v1/offers/{}/codes", EVHTTP_REQ_POST, post_offer_codes, SCOPE_ADMIN},
 };
 
 size_t route_count(void)

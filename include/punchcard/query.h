@@ -102,6 +102,18 @@ void engine_get_experiment(engine *e, const char *name, engine_done_fn *done, vo
 void engine_get_budget(engine *e, const char *name, engine_done_fn *done, void *arg);
 
 /*
+ * POST /v1/offers/{name}/codes {"codes": [{"code", "member"}, ...]} (1 to
+ * 1,000; at most 100 a member): personal codes of an offer declared
+ * `personal = true`, each for one member, who can then use it with
+ * m:redeem_code like a code m:issue_code gave. Each member's codes are one
+ * event of that member (exactly once; the same batch sent again changes
+ * nothing). 200 {"offer", "added", "held" (held already), "failed", "members":
+ * [{"member", "codes", "status", "added", "held" | "error"}]}; 400 for a bad
+ * body or code, 404 for an undeclared offer, 422 for one with a shared code.
+ */
+void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn *done, void *arg);
+
+/*
  * GET /v1/draws, /v1/budgets, /v1/leaderboards (kind "draw", "budget",
  * "board"): every one the program used (listed at its first use; the first
  * 200 by name), with its live figures: {"draws": [the draw as

@@ -461,6 +461,81 @@ static void a_partial_reversal_keeps_the_code(void **state)
     json_decref(o);
 }
 
+/* POST /v1/offers/{name}/codes: the answer, checked for status; the body kept. */
+static json_t *add_codes(const char *offer, const char *body, long want)
+{
+    char path[128];
+    http_resp r;
+    json_t *out;
+    snprintf(path, sizeof path, "/v1/offers/%s/codes", offer);
+    assert_int_equal(h_http(punchd.port, "POST", path, body, &r), 0);
+    if (r.status != want)
+        fail_msg("POST %s: %ld %s", path, r.status, r.body);
+    out = json_incref(r.json);
+    h_resp_free(&r);
+    return out;
+}
+
+static long long field(json_t *j, const char *k)
+{
+    return json_integer_value(json_object_get(j, k));
+}
+
+/* Personal codes declared through the API: each member's own, used once, a batch once. */
+static void codes_declared_through_the_api_are_the_members(void **state)
+{
+    static const char batch[] = "{\"codes\": [{\"code\": \"gold-1\", \"member\": \"zoe\"}, "
+                                "{\"code\": \" gold-2 \", \"member\": \"zoe\"}, "
+                                "{\"code\": \"Gold-3\", \"member\": \"yan\"}]}";
+    char big[64 * 1024];
+    size_t at;
+    json_t *j = add_codes("vip", batch, 200);
+    assert_int_equal(field(j, "added"), 3);
+    assert_int_equal(field(j, "held"), 0);
+    assert_int_equal(field(j, "failed"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "members")), 2);
+    json_decref(j);
+    /* The same batch again changes nothing; another one adds only what is new. */
+    j = add_codes("vip", batch, 200);
+    assert_int_equal(field(j, "added"), 0);
+    assert_int_equal(field(j, "held"), 3);
+    json_decref(j);
+    j = add_codes("vip",
+                  "{\"codes\": [{\"code\": \"GOLD-1\", \"member\": \"zoe\"}, {\"code\": "
+                  "\"gold-4\", \"member\": \"zoe\"}]}",
+                  200);
+    assert_int_equal(field(j, "added"), 1);
+    assert_int_equal(field(j, "held"), 1);
+    json_decref(j);
+    j = get_json("/v1/members/zoe");
+    assert_int_equal(json_object_size(json_object_get(j, "codes")), 3);
+    json_decref(j);
+    /* zoe's code works for zoe, once; not for yan. */
+    expect_granted(order("g-1", "zoe", "gold-1", 1000, "2026-06-02T10:00:00Z", 200), 200);
+    expect_refused(order("g-2", "zoe", "GOLD-1", 1000, "2026-06-02T10:01:00Z", 200),
+                   "was used already");
+    expect_refused(order("g-3", "yan", "gold-1", 1000, "2026-06-02T10:02:00Z", 200),
+                   "unknown code");
+    expect_granted(order("g-4", "yan", "gold-3", 1000, "2026-06-02T10:03:00Z", 200), 200);
+    /* Refused: an offer with a shared code, an unknown one, bad codes and members, too many. */
+    json_decref(add_codes("launch", batch, 422));
+    json_decref(add_codes("nope", batch, 404));
+    json_decref(
+        add_codes("vip", "{\"codes\": [{\"code\": \"a\\u0007b\", \"member\": \"zoe\"}]}", 400));
+    json_decref(add_codes("vip", "{\"codes\": [{\"code\": \"ok\", \"member\": \"no one\"}]}", 400));
+    json_decref(add_codes("vip", "{\"codes\": []}", 400));
+    json_decref(add_codes("vip", "{\"codes\": [\"X\"]}", 400));
+    at = (size_t)snprintf(big, sizeof big, "{\"codes\": [");
+    for (int i = 0; i < 1001; i++)
+        at += (size_t)snprintf(big + at, sizeof big - at, "%s{\"code\":\"c%d\",\"member\":\"m%d\"}",
+                               i ? "," : "", i, i);
+    snprintf(big + at, sizeof big - at, "]}");
+    json_decref(add_codes("vip", big, 400));
+    j = get_json("/v1/members/yan");
+    assert_int_equal(json_object_size(json_object_get(j, "codes")), 1);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +549,7 @@ int main(void)
         cmocka_unit_test(the_figures_count_uses_and_discount_granted),
         cmocka_unit_test(simulate_reports_uses_and_discount_per_offer),
         cmocka_unit_test(a_partial_reversal_keeps_the_code),
+        cmocka_unit_test(codes_declared_through_the_api_are_the_members),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

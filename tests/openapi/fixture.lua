@@ -50,3 +50,6 @@ mechanic "boom" {
     error("boom")
   end,
 }
+
+-- A personal offer: codes declared through POST /v1/offers/{name}/codes.
+offer "fixture-vip" { personal = true, discount = {percent = 15} }
