@@ -35,7 +35,9 @@
 #define CLOSE_KEEP_S    (400 * 86400) /* how long a close's hash (and "done") is kept */
 #define CLOSE_MAX_SENDS 100000        /* events one close may send */
 #define CLOSE_INFLIGHT  64            /* events of one close in flight at once */
-#define CLOSE_SEEN      64            /* closes remembered here as done or to retry later */
+#define CLOSE_SEEN      256           /* closes remembered here as done or to retry later */
+#define CLOSE_CATCH_UP  12 /* ended periods of a mechanic looked at: the latest and 11 before */
+#define BCAST_OPEN_MAX  32 /* broadcasts looked at per sweep, the oldest first */
 #define DAY_MS          INT64_C(86400000)
 
 typedef struct close_job close_job;
@@ -45,7 +47,7 @@ static atomic_uint_fast64_t done_total, sent_total;
 
 /* A close this engine saw: done (never again), or to look at again after retry_at. */
 typedef struct close_seen {
-    char mechanic[PC_TYPE_MAX + 1];
+    char mechanic[PC_ID_MAX + 2]; /* or a broadcast's id, after "!" */
     char period[32];
     int done;
     int64_t retry_at;
@@ -59,25 +61,30 @@ struct closes {
     size_t seen_next;
     int refs; /* 1 for the owner + 1 per job */
     int dead;
+    int fetching_broadcasts; /* the list of open broadcasts is being read */
 };
 
 struct close_job {
     closes *cl;
     close_job *next;
-    mechset *set; /* a reference */
-    size_t idx;   /* the mechanic's index in set */
-    char mechanic[PC_TYPE_MAX + 1];
-    char period[32];
+    mechset *set;                 /* a reference */
+    size_t idx;                   /* the mechanic's index in set */
+    char mechanic[PC_ID_MAX + 1]; /* a broadcast: its id */
+    char period[32];              /* a broadcast: "" */
+    int broadcast;
+    int latest; /* the latest period ended (else an older one, caught up) */
     int per;
     int64_t end_ms; /* the period's end: the events happen 1 ms before */
     pc_event ev;    /* the close as the mechanic sees it */
     member_state *scratch;
     mech_run *run;
     claims *cs;
-    json_t *plan;         /* [{member, type, data}]: the plan, or the batch of a walk */
-    json_t *all;          /* send_all's {"type", "data"}: every member, walked; else NULL */
-    char cursor[64];      /* the walk's next step ("0": the first, or after the last) */
-    int walked, fetching; /* a walk's first step was read; a step is being read */
+    json_t *plan;          /* [{member, type, data}]: the plan, or the batch of a walk */
+    json_t *all;           /* send_all's {"type", "data"[, "segment", "at"]}: every member,
+                              walked; else NULL */
+    int64_t sent, skipped; /* events answered 200 (duplicates too), refused as not in segment */
+    char cursor[64];       /* the walk's next step ("0": the first, or after the last) */
+    int walked, fetching;  /* a walk's first step was read; a step is being read */
     size_t next_send, inflight, answered;
     int failed, lost, ending;
     int64_t touched_ms;
@@ -88,6 +95,13 @@ struct close_job {
 static int64_t now_ms(const closes *cl)
 {
     return engine_now(cl->e);
+}
+
+/* The job's hash in the store (its strings borrowed from j). */
+static store_job job_key(const close_job *j)
+{
+    store_job k = {j->broadcast, j->mechanic, j->period, j->broadcast ? 0 : j->end_ms};
+    return k;
 }
 
 static close_seen *seen_find(closes *cl, const char *mechanic, const char *period)
@@ -151,10 +165,24 @@ static void job_end(close_job *j, int done, int64_t retry_at)
     j->ending = 1;
     if (j->timer)
         evtimer_del(j->timer);
-    if (!j->cl->dead)
-        seen_set(j->cl, j->mechanic, j->period, done, retry_at);
+    if (!j->cl->dead) {
+        char name[PC_ID_MAX + 2];
+        snprintf(name, sizeof name, "%s%s", j->broadcast ? "!" : "", j->mechanic);
+        seen_set(j->cl, name, j->period, done, retry_at);
+    }
     if (done)
         atomic_fetch_add_explicit(&done_total, 1, memory_order_relaxed);
+    if (done && j->broadcast && !j->cl->dead)
+        store_bcast_shut(j->cl->e->store, j->cl->e->ns, j->mechanic);
+    if (done && !j->broadcast && !j->cl->dead) {
+        /* The next period of the mechanic (caught up in order) needs no wait for a sweep. */
+        closes *cl = j->cl;
+        cl->refs++;
+        job_unref(j);
+        closes_check(cl, now_ms(cl));
+        closes_drop(cl);
+        return;
+    }
     job_unref(j);
 }
 
@@ -195,11 +223,19 @@ static void maybe_finish(close_job *j)
         job_end(j, 0, now_ms(j->cl) + (j->lost ? j->cl->e->claim_timeout_ms : 1000));
         return;
     }
-    pc_log(PC_LOG_INFO, "close %s %s: %zu event(s) sent", j->mechanic, j->period,
-           json_array_size(j->plan));
+    pc_log(PC_LOG_INFO, "%s %s %s: %lld event(s) sent", j->broadcast ? "broadcast" : "close",
+           j->mechanic, j->period, (long long)j->sent);
     j->refs++;
-    store_close_mark(j->cl->e->store, j->cl->e->ns, j->mechanic, j->period, j->cl->owner, 1,
-                     now_ms(j->cl), CLOSE_KEEP_S, on_done_marked, j);
+    store_job key = job_key(j);
+    store_close_mark(j->cl->e->store, j->cl->e->ns, &key, j->cl->owner, 1, now_ms(j->cl),
+                     CLOSE_KEEP_S, j->sent, j->skipped, on_done_marked, j);
+}
+
+/* The code of an error body {"error": {"code"}}, or "". */
+static const char *error_code(const json_t *body)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+    return code ? code : "";
 }
 
 static void on_sent(void *arg, int status, json_t *body)
@@ -207,7 +243,11 @@ static void on_sent(void *arg, int status, json_t *body)
     close_job *j = arg;
     j->inflight--;
     j->answered++;
-    if (status >= 500) {
+    if (status == 200)
+        j->sent++;
+    if (status == 422 && !strcmp(error_code(body), "not_in_segment")) {
+        j->skipped++;
+    } else if (status >= 500) {
         j->failed = 1;
         pc_log(PC_LOG_WARN, "close %s %s: an event was answered %d; sent again later", j->mechanic,
                j->period, status);
@@ -233,10 +273,13 @@ static void send_one(close_job *j)
         j->answered++; /* not one close_plan could hold: skipped */
         return;
     }
-    snprintf(ev.id, sizeof ev.id, "close:%s:%s", j->mechanic, j->period);
+    if (j->broadcast)
+        snprintf(ev.id, sizeof ev.id, "broadcast:%.118s", j->mechanic);
+    else
+        snprintf(ev.id, sizeof ev.id, "close:%.64s:%.31s", j->mechanic, j->period);
     snprintf(ev.type, sizeof ev.type, "%s", type);
     snprintf(ev.member, sizeof ev.member, "%s", member);
-    ev.at_ms = j->end_ms - 1;
+    ev.at_ms = j->end_ms - 1; /* a broadcast: when it was made */
     ev.at_given = 1;
     ev.data = json_deep_copy(data);
     if (!ev.data) {
@@ -247,7 +290,7 @@ static void send_one(close_job *j)
     j->inflight++;
     j->refs++;
     atomic_fetch_add_explicit(&sent_total, 1, memory_order_relaxed);
-    engine_submit(j->cl->e, &ev, on_sent, j);
+    engine_submit_segment(j->cl->e, &ev, json_object_get(j->all, "segment"), on_sent, j);
 }
 
 static void on_touched(void *arg, const store_error *err, int64_t ok)
@@ -275,8 +318,9 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     if (!job_gone(j) && now - j->touched_ms >= 1000) {
         j->touched_ms = now;
         j->refs++;
-        store_close_mark(e->store, e->ns, j->mechanic, j->period, j->cl->owner, 0, now_ms(j->cl),
-                         CLOSE_KEEP_S, on_touched, j);
+        store_job key = job_key(j);
+        store_close_mark(e->store, e->ns, &key, j->cl->owner, 0, now_ms(j->cl), CLOSE_KEEP_S,
+                         j->sent, j->skipped, on_touched, j);
     }
     for (int i = 0; i < burst && !job_gone(j) && j->inflight < CLOSE_INFLIGHT &&
                     j->next_send < json_array_size(j->plan);
@@ -344,6 +388,8 @@ static void start_sending(close_job *j, const char *plan_text)
         /* send_all: every member, a step of the walk at a time (from the start again after
          * a crash: the members sent before answer as duplicates). */
         j->all = json_incref(json_object_get(j->plan, "all"));
+        if (j->broadcast && json_is_integer(json_object_get(j->all, "at")))
+            j->end_ms = json_integer_value(json_object_get(j->all, "at")) + 1;
         json_decref(j->plan);
         j->plan = json_array();
         snprintf(j->cursor, sizeof j->cursor, "0");
@@ -404,8 +450,9 @@ static void store_plan(close_job *j)
         return;
     }
     j->refs++;
-    store_close_plan(j->cl->e->store, j->cl->e->ns, j->mechanic, j->period, j->cl->owner, text,
-                     now_ms(j->cl), on_planned, j);
+    store_job key = job_key(j);
+    store_close_plan(j->cl->e->store, j->cl->e->ns, &key, j->cl->owner, text, now_ms(j->cl),
+                     on_planned, j);
     free(text);
 }
 
@@ -458,7 +505,7 @@ static void step(close_job *j)
 static void decide(close_job *j)
 {
     engine *e = j->cl->e;
-    snprintf(j->ev.id, sizeof j->ev.id, "close:%s:%s", j->mechanic, j->period);
+    snprintf(j->ev.id, sizeof j->ev.id, "close:%.64s:%.31s", j->mechanic, j->period);
     snprintf(j->ev.type, sizeof j->ev.type, "period_end:%s", cal_period_name(j->per));
     j->ev.at_ms = j->end_ms - 1;
     j->ev.at_given = 1;
@@ -486,8 +533,10 @@ static void on_claimed(void *arg, const store_error *err, const char *text, size
             job_end(j, 0, now + 1000);
         else if (!strncmp(text, "plan:", 5))
             start_sending(j, text);
-        else
+        else if (!j->broadcast)
             decide(j);
+        else
+            job_end(j, 0, now + j->cl->e->claim_timeout_ms); /* a broadcast has its plan */
     }
     job_unref(j);
 }
@@ -516,33 +565,102 @@ static void ended_period(int64_t now, int per, const char *tz, char *id, size_t 
     cal_period_id(hi - 1, tz, 0, per, id, n);
 }
 
-static int running(const closes *cl, const char *mechanic, const char *period)
+/* 1 when a job of name (a mechanic, or a broadcast) is at work here. */
+static int running(const closes *cl, const char *name, int broadcast)
 {
     for (const close_job *j = cl->jobs; j; j = j->next)
-        if (!strcmp(j->mechanic, mechanic) && !strcmp(j->period, period))
+        if (j->broadcast == broadcast && !strcmp(j->mechanic, name))
             return 1;
     return 0;
 }
 
-static void start_job(closes *cl, mechset *set, size_t idx, const char *name, int per,
-                      const char *period, int64_t end_ms)
+static close_job *job_new(closes *cl, const char *name, const char *period)
 {
     close_job *j = calloc(1, sizeof *j);
     if (!j)
-        return;
+        return NULL;
     j->cl = cl;
-    j->set = mechset_ref(set);
-    j->idx = idx;
-    j->per = per;
-    j->end_ms = end_ms;
-    j->refs = 2; /* the job itself + the claim below */
+    j->refs = 2; /* the job itself + the claim */
     snprintf(j->mechanic, sizeof j->mechanic, "%s", name);
     snprintf(j->period, sizeof j->period, "%s", period);
     j->next = cl->jobs;
     cl->jobs = j;
     cl->refs++;
-    store_close_claim(cl->e->store, cl->e->ns, j->mechanic, j->period, cl->owner, now_ms(cl),
-                      cl->e->claim_timeout_ms, CLOSE_KEEP_S, on_claimed, j);
+    return j;
+}
+
+static void claim_job(close_job *j)
+{
+    closes *cl = j->cl;
+    store_job key = job_key(j);
+    store_close_claim(cl->e->store, cl->e->ns, &key, cl->owner, now_ms(cl), cl->e->claim_timeout_ms,
+                      CLOSE_KEEP_S, j->latest, on_claimed, j);
+}
+
+static void start_job(closes *cl, mechset *set, size_t idx, const char *name, int per,
+                      const char *period, int64_t end_ms, int latest)
+{
+    close_job *j = job_new(cl, name, period);
+    if (!j)
+        return;
+    j->set = mechset_ref(set);
+    j->idx = idx;
+    j->per = per;
+    j->end_ms = end_ms;
+    j->latest = latest;
+    claim_job(j);
+}
+
+/*
+ * The mechanic's ended periods, the oldest first (at most CLOSE_CATCH_UP, up
+ * to the latest): the first not done here is claimed — one at a time, so they
+ * close in order (the next starts when one is done, job_end()). The store
+ * says "done" for an older period of a mechanic that closed none before (a
+ * new mechanic closes the latest period only) or that closed a later one.
+ */
+static void check_mechanic(closes *cl, mechset *set, size_t idx, const char *name, int per,
+                           int64_t now)
+{
+    char ids[CLOSE_CATCH_UP][32];
+    int64_t ends[CLOSE_CATCH_UP], t = now;
+    if (running(cl, name, 0))
+        return;
+    for (int k = 0; k < CLOSE_CATCH_UP; k++) {
+        ended_period(t, per, mechset_timezone(set), ids[k], sizeof ids[k], &ends[k]);
+        t = ends[k] - 1; /* in the period just found: the one before it ended last */
+    }
+    for (int k = CLOSE_CATCH_UP - 1; k >= 0; k--) {
+        close_seen *s = seen_find(cl, name, ids[k]);
+        if (s && s->done)
+            continue;
+        if (!s || s->retry_at <= now)
+            start_job(cl, set, idx, name, per, ids[k], ends[k], k == 0);
+        return;
+    }
+}
+
+/* ---- broadcasts: jobs made by POST /v1/broadcasts (broadcasts.c) ---- */
+
+static void on_open_broadcasts(void *arg, const store_error *err, size_t n, const char *const *ids)
+{
+    closes *cl = arg;
+    int64_t now = now_ms(cl);
+    for (size_t i = 0; !err && !cl->dead && i < n; i++) {
+        char seen_name[PC_ID_MAX + 2];
+        close_seen *s;
+        close_job *j;
+        if (!pc_valid_id(ids[i]) || strlen(ids[i]) > BROADCAST_ID_MAX || running(cl, ids[i], 1))
+            continue;
+        snprintf(seen_name, sizeof seen_name, "!%s", ids[i]);
+        if ((s = seen_find(cl, seen_name, "")) && (s->done || s->retry_at > now))
+            continue;
+        if ((j = job_new(cl, ids[i], ""))) {
+            j->broadcast = 1;
+            claim_job(j);
+        }
+    }
+    cl->fetching_broadcasts = 0;
+    closes_drop(cl);
 }
 
 void closes_check(closes *cl, int64_t now)
@@ -552,19 +670,15 @@ void closes_check(closes *cl, int64_t now)
     int per, r;
     if (!store_ready(cl->e->store) || !(set = mech_holder_acquire(cl->e->holder)))
         return;
-    for (size_t i = 0; (r = mechset_close_at(set, i, &name, &per)) >= 0; i++) {
-        char period[32];
-        int64_t end;
-        close_seen *s;
-        if (r == 0)
-            continue;
-        ended_period(now, per, mechset_timezone(set), period, sizeof period, &end);
-        s = seen_find(cl, name, period);
-        if ((s && (s->done || s->retry_at > now)) || running(cl, name, period))
-            continue;
-        start_job(cl, set, i, name, per, period, end);
-    }
+    for (size_t i = 0; (r = mechset_close_at(set, i, &name, &per)) >= 0; i++)
+        if (r)
+            check_mechanic(cl, set, i, name, per, now);
     mechset_unref(set);
+    if (!cl->fetching_broadcasts) {
+        cl->fetching_broadcasts = 1;
+        cl->refs++;
+        store_bcast_list(cl->e->store, cl->e->ns, BCAST_OPEN_MAX, on_open_broadcasts, cl);
+    }
 }
 
 closes *closes_new(engine *e)

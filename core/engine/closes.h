@@ -19,12 +19,20 @@
 
 typedef struct closes closes;
 
+/* The longest broadcast id: its events' ids are "broadcast:<id>". */
+#define BROADCAST_ID_MAX (PC_ID_MAX - 10)
+
 /* NULL on out of memory. The engine must outlive it. */
 closes *closes_new(engine *e);
 /* Stops sending; callbacks still in flight end quietly. */
 void closes_free(closes *cl);
 
-/* Starts the closes of the periods that ended by now_ms (the engine's clock) not done yet. */
+/*
+ * Starts the closes of the periods that ended by now_ms (the engine's clock)
+ * not done yet: the latest of each mechanic, and those a mechanic missed
+ * (up to 12 periods back, oldest first, one at a time); and the broadcasts
+ * not done (the index of NS:{broadcasts:open}:ids).
+ */
 void closes_check(closes *cl, int64_t now_ms);
 
 /* 1 while a close of this engine is at work. */

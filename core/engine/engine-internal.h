@@ -43,4 +43,12 @@ int64_t engine_now(const engine *e);
  */
 void engine_follow_up(engine *e, pc_event *ev, const char *entry);
 
+/*
+ * engine_submit() of a broadcast's event: a member not in segment (borrowed,
+ * segment-internal.h; checked on the state the event would apply to, after
+ * the dedupe) is answered 422 "not_in_segment" and nothing changes.
+ */
+engine_call *engine_submit_segment(engine *e, pc_event *ev, json_t *segment, engine_done_fn *done,
+                                   void *arg);
+
 #endif

@@ -20,6 +20,7 @@
 #include "outbox.h"
 #include "resources.h"
 #include "common/jsonr.h"
+#include "model/segment-internal.h"
 #include "common/jsonw-internal.h"
 #include "store/ops-internal.h"
 
@@ -57,6 +58,7 @@ struct engine_call {
     int codes_given;     /* ... something of them was given back */
     int discounts_given; /* a whole reversal: plain discounts given back (offers.h) */
     char digest[65];     /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
+    json_t *segment;     /* a broadcast's segment (segment-internal.h): others are refused */
 };
 
 static int64_t real_clock(void *arg)
@@ -130,6 +132,7 @@ static void call_free(engine_call *c)
     json_decref(c->code_uses);
     json_decref(c->groups);
     json_decref(c->original);
+    json_decref(c->segment);
     mech_run_free(c->run);
     claims_free(c->claims);
     pc_event_clear(&c->ev);
@@ -503,6 +506,16 @@ static void decide_and_commit(engine_call *c)
         finish_err(c, 500, "internal", "out of memory");
         return;
     }
+    if (c->segment && !segment_has(c->segment, c->m)) {
+        /* Not a member of the broadcast's segment: refused quietly (the load's dedupe first). */
+        if (c->from_cache) {
+            c->from_cache = 0;
+            send_load(c);
+            return;
+        }
+        finish_err(c, 422, "not_in_segment", "the member is not in the broadcast's segment");
+        return;
+    }
     c->discounts_given = 0;
     if (c->original && !strcmp(c->ev.type, "reverse") &&
         (c->discounts_given = offers_reverse_discounts(&c->ev, c->m, c->original, pc_now_ms(),
@@ -738,8 +751,23 @@ engine_call *engine_submit(engine *e, pc_event *ev, engine_done_fn *done, void *
     return engine_submit_flags(e, ev, 0, done, arg);
 }
 
+static engine_call *submit(engine *e, pc_event *ev, int flags, json_t *segment,
+                           engine_done_fn *done, void *arg);
+
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
                                  void *arg)
+{
+    return submit(e, ev, flags, NULL, done, arg);
+}
+
+engine_call *engine_submit_segment(engine *e, pc_event *ev, json_t *segment, engine_done_fn *done,
+                                   void *arg)
+{
+    return submit(e, ev, 0, segment, done, arg);
+}
+
+static engine_call *submit(engine *e, pc_event *ev, int flags, json_t *segment,
+                           engine_done_fn *done, void *arg)
 {
     engine_call *c = calloc(1, sizeof *c);
     const char *reversed;
@@ -756,6 +784,7 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
     c->arg = arg;
     c->starting = 1;
     c->flags = flags;
+    c->segment = json_incref(segment);
     c->ev = *ev;
     memset(ev, 0, sizeof *ev);
     if (flags & ENGINE_IDEMPOTENT)

@@ -10,6 +10,9 @@
  *   GET  /v1/budgets/{name}          a campaign budget's used, max and left per period
  *   GET  /v1/draws, /v1/budgets, /v1/leaderboards  every one the program used, with its figures
  *   POST /v1/offers/{name}/codes     {"codes": [{"code", "member"}]}: personal codes, in a batch
+ *   POST /v1/broadcasts              {id, type, data, segment}: one event to every member
+ *                                    of the segment, once (engine.h)
+ *   GET  /v1/broadcasts/{id}         its progress: sent, skipped, status
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -163,4 +166,36 @@ void post_offer_codes(server *s, struct evhttp_request *req, const char *name, c
     else if ((p = pending_new(s, req, 0)))
         engine_add_codes(s->engine, name, body, on_engine_done, p);
     json_decref(body);
+}
+
+/* POST /v1/broadcasts {"id", "type", "data", "segment"} (the engine checks every field) */
+void post_broadcast(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *body;
+    pending_req *p;
+    (void)arg;
+    if (len > s->cfg.max_body) {
+        send_error(s, req, 413, "too_large", "the body is larger than %zu bytes", s->cfg.max_body);
+        return;
+    }
+    body =
+        len ? json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr)
+            : NULL;
+    if (!body)
+        send_error(s, req, 400, "bad_json", "the body must be a JSON object: %s",
+                   len ? jerr.text : "it is empty");
+    else if ((p = pending_new(s, req, 0)))
+        engine_make_broadcast(s->engine, body, on_engine_done, p);
+    json_decref(body);
+}
+
+/* GET /v1/broadcasts/{id} */
+void get_broadcast(server *s, struct evhttp_request *req, const char *id, const char *query)
+{
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_get_broadcast(s->engine, id, on_engine_done, p);
 }

@@ -177,6 +177,8 @@ static const struct route {
     {"/v1/budgets", EVHTTP_REQ_GET, get_budgets, SCOPE_READ},
     {"/v1/leaderboards", EVHTTP_REQ_GET, get_leaderboards, SCOPE_READ},
     {"/v1/offers/{}/codes", EVHTTP_REQ_POST, post_offer_codes, SCOPE_ADMIN},
+    {"/v1/broadcasts", EVHTTP_REQ_POST, post_broadcast, SCOPE_ADMIN},
+    {"/v1/broadcasts/{}", EVHTTP_REQ_GET, get_broadcast, SCOPE_READ},
 };
 
 size_t route_count(void)

@@ -284,22 +284,53 @@ void store_board_add(store *s, const char *ns, const char *board, const char *pe
 /* ---- period closes and the replay hold (ops_close.c) ---- */
 
 /*
- * A period close (NS:{close:MECHANIC}:PERIOD, a hash in its own slot) taken
- * by owner: text "done", "busy", "mine" or "plan:<JSON>" (close_claim.lua).
- * stale_ms: how long an owner's silence keeps others out; ttl_s: how long the
- * hash lives.
+ * A close job: a period close (NS:{close:MECHANIC}:PERIOD, a hash in its own
+ * slot, with NS:{close:MECHANIC}:last beside it: the end of the mechanic's
+ * latest period closed) or a broadcast (NS:{bcast:ID}:job).
  */
-void store_close_claim(store *s, const char *ns, const char *mechanic, const char *period,
-                       const char *owner, int64_t now_ms, int64_t stale_ms, int64_t ttl_s,
+typedef struct store_job {
+    int broadcast;      /* 1: a broadcast (name: its id); 0: a period close */
+    const char *name;   /* the mechanic, or the broadcast's id */
+    const char *period; /* a close's period id */
+    int64_t end_ms;     /* a close's period end (kept in the marker when done); 0: no marker */
+} store_job;
+
+/*
+ * The job taken by owner: text "done", "busy", "mine" or "plan:<JSON>"
+ * (close_claim.lua). stale_ms: how long an owner's silence keeps others out;
+ * ttl_s: how long the hash lives. A period close that is not its mechanic's
+ * latest (latest 0) is "done" when the mechanic closed no period before
+ * (nothing to catch up) or closed a later one.
+ */
+void store_close_claim(store *s, const char *ns, const store_job *job, const char *owner,
+                       int64_t now_ms, int64_t stale_ms, int64_t ttl_s, int latest,
                        store_text_fn *fn, void *arg);
-/* Stores the close's plan once: text "plan:<the stored plan>" or "lost". */
-void store_close_plan(store *s, const char *ns, const char *mechanic, const char *period,
-                      const char *owner, const char *plan, int64_t now_ms, store_text_fn *fn,
+/* Stores the job's plan once: text "plan:<the stored plan>" or "lost". */
+void store_close_plan(store *s, const char *ns, const store_job *job, const char *owner,
+                      const char *plan, int64_t now_ms, store_text_fn *fn, void *arg);
+/*
+ * The owner touches the job (done 0) or ends it (done 1, kept ttl_s; a close
+ * moves its marker on), writing its counts of events sent and skipped (not in
+ * the segment): 1, or 0 when lost.
+ */
+void store_close_mark(store *s, const char *ns, const store_job *job, const char *owner, int done,
+                      int64_t now_ms, int64_t ttl_s, int64_t sent, int64_t skipped,
+                      store_int_fn *fn, void *arg);
+
+/*
+ * A broadcast made once (bcast_create.lua): body is the request as text,
+ * plan what the job sends. Text "new", "same" (made before with this body) or
+ * "mismatch" (made before with another body).
+ */
+void store_bcast_create(store *s, const char *ns, const char *id, const char *body,
+                        const char *plan, int64_t now_ms, int64_t ttl_s, store_text_fn *fn,
+                        void *arg);
+/* The index of broadcasts not done: add (at_ms: when made), remove (fire and forget), the
+ * max oldest. */
+void store_bcast_open(store *s, const char *ns, const char *id, int64_t at_ms, store_done_fn *fn,
                       void *arg);
-/* The owner touches the close (done 0) or ends it (done 1, kept ttl_s): 1, or 0 when lost. */
-void store_close_mark(store *s, const char *ns, const char *mechanic, const char *period,
-                      const char *owner, int done, int64_t now_ms, int64_t ttl_s, store_int_fn *fn,
-                      void *arg);
+void store_bcast_shut(store *s, const char *ns, const char *id);
+void store_bcast_list(store *s, const char *ns, size_t max, store_list_fn *fn, void *arg);
 
 /*
  * The replay hold (NS:{replay:hold}:until): while it exists, the sweepers

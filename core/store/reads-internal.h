@@ -80,6 +80,9 @@ void store_read_offer(store *s, const char *ns, const char *offer, store_pairs_f
 void store_read_budget_log(store *s, const char *ns, const char *budget, store_pairs_fn *fn,
                            void *arg);
 
+/* A broadcast's hash NS:{bcast:ID}:job (body, plan, created, owner, t, sent, skipped, done). */
+void store_read_broadcast(store *s, const char *ns, const char *id, store_pairs_fn *fn, void *arg);
+
 /* An experiment's figures hash (keys-internal.h lists its fields). */
 void store_read_experiment(store *s, const char *ns, const char *experiment, store_pairs_fn *fn,
                            void *arg);

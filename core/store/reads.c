@@ -171,6 +171,13 @@ void store_read_budget_log(store *s, const char *ns, const char *budget, store_p
               keys_resource(key, sizeof key, ns, "budget", budget, "log"), fn, arg);
 }
 
+void store_read_broadcast(store *s, const char *ns, const char *id, store_pairs_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX];
+    read_hash(s, "read_broadcast", key, keys_resource(key, sizeof key, ns, "bcast", id, "job"), fn,
+              arg);
+}
+
 void store_read_stats(store *s, const char *ns, const char *partner, const char *day,
                       store_pairs_fn *fn, void *arg)
 {

@@ -73,6 +73,16 @@ enum engine_flags {
     ENGINE_IDEMPOTENT = 4,
 };
 
+/*
+ * Broadcasts (POST /v1/broadcasts): body {id, type, data?, segment?}
+ * (borrowed) is validated and stored once (the same id with another body:
+ * 422 idempotency_mismatch); the sweepers of every punchd then send it to
+ * each member of the segment, once. Answers 202 with its progress (200 when
+ * it existed). engine_get_broadcast(): its progress, or 404.
+ */
+void engine_make_broadcast(engine *e, const json_t *body, engine_done_fn *done, void *arg);
+void engine_get_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg);
+
 /* engine_submit() with flags (enum engine_flags). */
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
                                  void *arg);

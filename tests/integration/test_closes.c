@@ -9,7 +9,9 @@
  *     a board changed meanwhile does not change who is sent;
  *   - a mechanic reads a global counter and a board's rank and top;
  *   - while a replay holds the sweepers, a member's lot is not expired by
- *     the wall clock before the replay's later events arrive.
+ *     the wall clock before the replay's later events arrive;
+ *   - weeks that ended while no punchd ran are closed when one starts, each
+ *     once and in order, at most 12 back.
  * Last week is "now - 7 days" (the same weekday of the ISO week before), so
  * its close is due as soon as a sweeping punchd starts.
  */
@@ -496,6 +498,82 @@ static void test_send_all_once_per_member(void **state)
     h_punchd_stop(&feed);
 }
 
+/* Monday 00:00 UTC of the week holding ms. */
+static long long week_start(long long ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (ms / 86400000 - (tm.tm_wday + 6) % 7) * 86400000;
+}
+
+static long long close_field(const char *week, const char *field)
+{
+    redisReply *r = redisCommand(rc, "HGET pc:{close:weekly-top}:%s %s", week, field);
+    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/*
+ * The last close was 15 weeks ago (the marker says so) and no punchd ran
+ * since: two punchd starting close the 12 latest weeks, each once and the
+ * oldest first; the 2 weeks before them are past the bound and stay open.
+ */
+static void test_missed_weeks_caught_up(void **state)
+{
+    static punchd_proc feed, a, b;
+    long long this_week = week_start(now_ms());
+    char week[16];
+    redisReply *r;
+
+    start(&feed, 0, NULL);
+    /* ann is the best of every week from 14 weeks ago to last week. */
+    for (int k = 1; k <= 14; k++)
+        workout(feed.port, "ann", 1, this_week - k * WEEK_MS + 3600000);
+    r = redisCommand(rc, "SET pc:{close:weekly-top}:last %lld", this_week - 14 * WEEK_MS);
+    freeReplyObject(r);
+    start(&a, 20, NULL);
+    start(&b, 20, NULL);
+    wait_stars(feed.port, "ann", 12 * 100);
+    week_id(this_week - WEEK_MS, week, sizeof week);
+    {
+        close_ref c;
+        snprintf(c.key, sizeof c.key, "pc:{close:weekly-top}:%s", week);
+        assert_true(h_wait_until(close_done, &c, 15000));
+    }
+    one_award(feed.port, "bob", 0);
+    {
+        int n = 0;
+        assert_int_equal(h_ledger_sum(feed.port, "ann", "stars", &n), 1200);
+        assert_int_equal(n, 12);
+    }
+    /* In order: each week was done no earlier than the week before it. */
+    for (int k = 12; k >= 1; k--) {
+        char prev[16];
+        week_id(this_week - k * WEEK_MS, week, sizeof week);
+        if (close_field(week, "done") < 0)
+            fail_msg("week %s (%d back) was not closed", week, k);
+        if (k < 12) {
+            week_id(this_week - (k + 1) * WEEK_MS, prev, sizeof prev);
+            if (close_field(week, "done") < close_field(prev, "done"))
+                fail_msg("week %s was closed before %s", week, prev);
+        }
+    }
+    /* Past the bound: 13 and 14 weeks back stay open. */
+    for (int k = 13; k <= 14; k++) {
+        week_id(this_week - k * WEEK_MS, week, sizeof week);
+        assert_int_equal(close_field(week, "done"), -1);
+    }
+    r = redisCommand(rc, "GET pc:{close:weekly-top}:last");
+    assert_true(r && r->type == REDIS_REPLY_STRING);
+    assert_int_equal(atoll(r->str), this_week);
+    freeReplyObject(r);
+    h_punchd_stop(&a);
+    h_punchd_stop(&b);
+    h_punchd_stop(&feed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_all_once_per_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missed_weeks_caught_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

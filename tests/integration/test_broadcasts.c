@@ -1,0 +1,253 @@
+/*
+ * Broadcasts (POST /v1/broadcasts, GET /v1/broadcasts/{id}) on real punchd
+ * processes and a real Redis:
+ *   - every field is checked: a bad request is a 400 naming the field, and
+ *     nothing is made; an unknown id is a 404;
+ *   - a broadcast to a segment (tier and attribute) reaches each member of
+ *     the segment exactly once, and no one else, though the punchd sending it
+ *     is killed mid-walk and two others take it over; its progress says done
+ *     with the members sent and skipped;
+ *   - the same id with the same body is the same broadcast (200); with
+ *     another body it is refused (422 idempotency_mismatch).
+ */
+#include "harness.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char program[] = "currency \"letters\" {}\n"
+                              "tiers { \"blue\", \"silver\", \"gold\" }\n"
+                              "mechanic \"letter\" { on = \"letter\", run = function(ev, m)\n"
+                              "  m:earn(\"letters\", 1)\n"
+                              "  return message(\"News: \" .. ev.data.title) end }\n";
+
+static tmpredis redis;
+static char *scripts;
+static punchd_proc *started[8]; /* stopped by the teardown when a failed test left them */
+static int nstarted;
+
+static int setup(void **state)
+{
+    char tmpl[] = "/tmp/punch-bcast-XXXXXX";
+    if (tmpredis_start(&redis, 0) || !mkdtemp(tmpl))
+        return -1;
+    scripts = strdup(tmpl);
+    h_write_file(scripts, "letters.lua", program);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    for (int i = 0; i < nstarted; i++)
+        if (started[i]->pid > 0)
+            h_punchd_stop(started[i]);
+    nstarted = 0;
+    tmpredis_stop(&redis);
+    h_rm_dir(redis.dir);
+    h_rm_dir(scripts);
+    free(scripts);
+    return 0;
+}
+
+/* A punchd on the test's Redis; sweep_ms 0: it never sweeps (sends no broadcast). */
+static void start(punchd_proc *p, int sweep_ms, const char *more_env)
+{
+    char sweep[64];
+    const char *env[4] = {sweep, "PUNCHD_CLAIM_TIMEOUT_MS=1000", more_env, NULL};
+    snprintf(sweep, sizeof sweep, "PUNCHD_SWEEP_MS=%d", sweep_ms);
+    assert_int_equal(h_punchd_start_env(p, redis.socket, scripts, NULL, env), 0);
+    if (nstarted < 8)
+        started[nstarted++] = p;
+}
+
+/* POSTs body to /v1/broadcasts: the status; the error code (or "") into code. */
+static long post(int port, const char *body, char *code, size_t n, http_resp *keep)
+{
+    http_resp r;
+    long st;
+    assert_int_equal(h_http(port, "POST", "/v1/broadcasts", body, &r), 0);
+    st = r.status;
+    if (code)
+        snprintf(code, n, "%s",
+                 json_string_value(json_object_get(json_object_get(r.json, "error"), "code"))
+                     ? json_string_value(json_object_get(json_object_get(r.json, "error"), "code"))
+                     : "");
+    if (keep)
+        *keep = r;
+    else
+        h_resp_free(&r);
+    return st;
+}
+
+/* Every bad request is a 400 that names what is wrong; none makes a broadcast. */
+static void test_bad_requests(void **state)
+{
+    static punchd_proc p;
+    static const struct {
+        const char *body, *says;
+    } cases[] = {
+        {"", "empty"},
+        {"[1]", "JSON object"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"extra\": 1}", "unknown field \"extra\""},
+        {"{\"type\": \"letter\"}", "field \"id\""},
+        {"{\"id\": \"b 1\", \"type\": \"letter\"}", "field \"id\""},
+        {"{\"id\": 7, \"type\": \"letter\"}", "field \"id\""},
+        {"{\"id\": \"b1\"}", "field \"type\""},
+        {"{\"id\": \"b1\", \"type\": \"Letter!\"}", "field \"type\""},
+        {"{\"id\": \"b1\", \"type\": \"tick\"}", "engine's own"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"data\": [1]}", "\"data\" must be an object"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": \"gold\"}", "segment must be"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"tier\": 3}}", "segment.tier"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"tier\": []}}", "segment.tier"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"country\": \"FR\"}}",
+         "unknown key \"country\""},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"attributes\": {\"country\": 3}}}",
+         "segment.attributes.country"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"badges\": \"vip\"}}",
+         "segment.badges"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"min_balance\": {\"stars\": -1}}}",
+         "segment.min_balance.stars"},
+        {"{\"id\": \"b1\", \"type\": \"letter\", \"segment\": {\"active_since\": \"May\"}}",
+         "segment.active_since"},
+    };
+    http_resp r;
+    start(&p, 0, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        long st = post(p.port, cases[i].body, NULL, 0, &r);
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+        if (st != 400 || !msg || !strstr(msg, cases[i].says))
+            fail_msg("%s: %ld %s (want 400 saying %s)", cases[i].body, st, r.body, cases[i].says);
+        h_resp_free(&r);
+    }
+    assert_int_equal(h_http(p.port, "GET", "/v1/broadcasts/b1", NULL, &r), 0);
+    assert_int_equal(r.status, 404); /* none of them was made */
+    h_resp_free(&r);
+    assert_int_equal(h_http(p.port, "GET", "/v1/broadcasts/no%20such", NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    h_resp_free(&r);
+    h_punchd_stop(&p);
+}
+
+typedef struct letters_want {
+    int port;
+    long long at_least;
+} letters_want;
+
+static const char *const members[] = {"g1", "g2", "g3", "g4", "s1", "g5"};
+/* g1-g4: gold in FR; s1: silver in FR; g5: gold in DE. */
+static const char *const profiles[] = {
+    "{\"tier_floor\": \"gold\", \"attributes\": {\"country\": \"FR\"}}",
+    "{\"tier_floor\": \"gold\", \"attributes\": {\"country\": \"FR\"}}",
+    "{\"tier_floor\": \"gold\", \"attributes\": {\"country\": \"FR\"}}",
+    "{\"tier_floor\": \"gold\", \"attributes\": {\"country\": \"FR\"}}",
+    "{\"tier_floor\": \"silver\", \"attributes\": {\"country\": \"FR\"}}",
+    "{\"tier_floor\": \"gold\", \"attributes\": {\"country\": \"DE\"}}",
+};
+
+static int some_letters(void *arg)
+{
+    letters_want *w = arg;
+    long long sum = 0;
+    for (int i = 0; i < 6; i++)
+        sum += h_balance(w->port, members[i], "letters");
+    return sum >= w->at_least;
+}
+
+typedef struct status_want {
+    int port;
+    const char *path;
+} status_want;
+
+static int broadcast_done(void *arg)
+{
+    status_want *w = arg;
+    http_resp r;
+    int done = h_http(w->port, "GET", w->path, NULL, &r) == 0 && r.status == 200 &&
+               !strcmp(json_string_value(json_object_get(r.json, "status")) ?: "", "done");
+    h_resp_free(&r);
+    return done;
+}
+
+/* A segment's members get the broadcast once, though its sender dies mid-walk. */
+static void test_segment_once_across_a_kill(void **state)
+{
+    static punchd_proc feed, first, a, b;
+    static const char body[] =
+        "{\"id\": \"spring-news\", \"type\": \"letter\", \"data\": {\"title\": \"Spring\"}, "
+        "\"segment\": {\"tier\": [\"gold\", \"platinum\"], \"attributes\": {\"country\": "
+        "\"FR\"}}}";
+    letters_want lw;
+    status_want sw = {0, "/v1/broadcasts/spring-news"};
+    http_resp r;
+    char path[64], code[64];
+
+    start(&feed, 0, NULL);
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/v1/members/%s", members[i]);
+        assert_int_equal(h_http(feed.port, "PUT", path, profiles[i], &r), 0);
+        assert_int_equal(r.status, 200);
+        h_resp_free(&r);
+    }
+    /* Made once: 202, waiting for a sweeper; the same request again is the same broadcast. */
+    assert_int_equal(post(feed.port, body, NULL, 0, &r), 202);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "waiting");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "sent")), 0);
+    h_resp_free(&r);
+    assert_int_equal(post(feed.port, body, NULL, 0, NULL), 200);
+    assert_int_equal(post(feed.port,
+                          "{\"id\": \"spring-news\", \"type\": \"letter\", \"data\": {\"title\": "
+                          "\"Summer\"}}",
+                          code, sizeof code, NULL),
+                     422);
+    assert_string_equal(code, "idempotency_mismatch");
+
+    /* One event a second: the kill lands after the first letter, before the last. */
+    start(&first, 20, "PUNCHD_SEND_RATE=1");
+    lw = (letters_want){feed.port, 1};
+    assert_true(h_wait_until(some_letters, &lw, 15000));
+    kill(first.pid, SIGKILL);
+    h_punchd_stop(&first);
+    assert_false(some_letters(&(letters_want){feed.port, 4}));
+
+    /* Two punchd take it over (after the claim timeout) and walk every member again. */
+    start(&a, 20, "PUNCHD_SEND_RATE=200");
+    start(&b, 20, "PUNCHD_SEND_RATE=200");
+    sw.port = feed.port;
+    assert_true(h_wait_until(broadcast_done, &sw, 20000));
+    for (int i = 0; i < 6; i++) {
+        int n = 0, want = i < 4;
+        long long sum = h_ledger_sum(feed.port, members[i], "letters", &n);
+        if (sum != want || n != want)
+            fail_msg("%s: %d letter entries summing %lld; want %d", members[i], n, sum, want);
+    }
+    assert_int_equal(h_http(feed.port, "GET", sw.path, NULL, &r), 0);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "sent")), 4);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "skipped")), 2);
+    assert_string_equal(json_string_value(json_object_get(r.json, "type")), "letter");
+    assert_non_null(json_object_get(r.json, "done_at"));
+    h_resp_free(&r);
+    /* Done: the same request answers its progress, and sends nothing again. */
+    assert_int_equal(post(feed.port, body, NULL, 0, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "done");
+    h_resp_free(&r);
+    h_punchd_stop(&a);
+    h_punchd_stop(&b);
+    h_punchd_stop(&feed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_once_across_a_kill, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
