@@ -9,6 +9,7 @@
 #include "lua/luajson-internal.h"
 
 #include <dirent.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -23,7 +24,8 @@
 
 /*
  * The assertion API, in Lua over the bindings punch repl shares (luabind-internal.h),
- * registered as _send, _member, _ledger, _draw, _leaderboard, _clock, _advance.
+ * registered as _send, _member, _ledger, _draw, _leaderboard, _clock, _advance; and
+ * _close, the spec's own.
  */
 static const char prelude[] =
     "local T = {}\n"
@@ -100,6 +102,7 @@ static const char prelude[] =
     "end\n"
     "function T:clock(iso) return _clock(iso) end\n"
     "function T:advance(d) return _advance(d) end\n"
+    "function T:close() return _close() end\n"
     "function T:ok(v, msg) if not v then error(prefix(msg) .. 'expected a true value, got ' .. "
     "fmt(v), 2) end return v end\n"
     "function T:eq(got, want, msg)\n"
@@ -176,6 +179,38 @@ static int spec_answer(lua_State *L, luabind *b, const luabind_answer *a, char *
     return 1;
 }
 
+/*
+ * _close(): the period closes (and broadcasts) due by the spec's clock, run as
+ * punchd's sweeper runs them — each ended period of every period_end
+ * mechanic not closed yet, missed ones caught up in order — and waited for.
+ * Returns the number of events they sent. Due members are not ticked: that
+ * stays t:tick()'s.
+ */
+static int l_close(lua_State *L)
+{
+    luabind *b = luabind_of(L);
+    sweeper *sw = engine_sweeper_new(b->s->engine, 0);
+    engine_sweep_counts before, after;
+    int64_t deadline = pc_mono_ms() + 10000;
+    if (!sw)
+        return luaL_error(L, "close: out of memory");
+    engine_sweep_stats(&before);
+    engine_close_now(sw);
+    while (engine_sweeper_busy(sw) && pc_mono_ms() < deadline) {
+        struct timeval tick = {0, 2000};
+        event_base_loopexit(b->s->base, &tick);
+        event_base_dispatch(b->s->base);
+    }
+    if (engine_sweeper_busy(sw)) {
+        engine_sweeper_free(sw);
+        return luaL_error(L, "close: the closes were not done in 10 s");
+    }
+    engine_sweeper_free(sw);
+    engine_sweep_stats(&after);
+    lua_pushinteger(L, (lua_Integer)(after.close_events - before.close_events));
+    return 1;
+}
+
 /* Specs move the clock alone: what falls due waits for t:tick(), as the cases expect. */
 static const luabind_front spec_front = {spec_answer, NULL};
 
@@ -235,6 +270,7 @@ static void run_spec_file(spec_ctx *c, const char *path)
         return;
     }
     luabind_register(L, "_");
+    lua_register(L, "_close", l_close);
     /* The prelude never fails but when out of memory; either way the file's cases cannot run. */
     if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=prelude") || lua_pcall(L, 0, 0, 0) ||
         luaL_loadfilex(L, path, "t") || lua_pcall(L, 0, 0, 0)) {

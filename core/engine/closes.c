@@ -565,11 +565,11 @@ static void ended_period(int64_t now, int per, const char *tz, char *id, size_t 
     cal_period_id(hi - 1, tz, 0, per, id, n);
 }
 
-/* 1 when a job of name (a mechanic, or a broadcast) is at work here. */
+/* 1 when a job of name (a mechanic, or a broadcast) is at work here (not ending). */
 static int running(const closes *cl, const char *name, int broadcast)
 {
     for (const close_job *j = cl->jobs; j; j = j->next)
-        if (j->broadcast == broadcast && !strcmp(j->mechanic, name))
+        if (!j->ending && j->broadcast == broadcast && !strcmp(j->mechanic, name))
             return 1;
     return 0;
 }
@@ -715,7 +715,7 @@ void closes_free(closes *cl)
 
 int closes_running(const closes *cl)
 {
-    return cl->jobs != NULL;
+    return cl->jobs != NULL || cl->fetching_broadcasts;
 }
 
 void closes_totals(uint64_t *done, uint64_t *sent)

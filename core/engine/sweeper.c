@@ -375,6 +375,11 @@ void engine_sweep_now(sweeper *sw)
     sweep_claims(sw);
 }
 
+void engine_close_now(sweeper *sw)
+{
+    closes_check(sw->closes, engine_now(sw->e));
+}
+
 void engine_sweeper_watch(sweeper *sw, engine_tick_fn *fn, void *arg)
 {
     sw->watch = fn;

@@ -30,3 +30,34 @@ test("seven days in a row earn the streak badge", function(t)
   end
   t:has(workout(t), {kind = "badge", badge = "7-day-streak"})
 end)
+
+local function workouts(t, member, n)
+  for _ = 1, n do t:send{type = "workout", member = member} end
+end
+
+test("when the week ends, its three keenest get 100, 50 and 25 gold stars, once", function(t)
+  t:clock("2026-01-05T18:00:00Z")                  -- Monday of 2026-W02
+  workouts(t, "ann", 4); workouts(t, "bob", 2); workouts(t, "cat", 1); workouts(t, "dan", 3)
+  t:eq(t:close(), 0, "nothing ended yet")
+  t:advance("1w")                                  -- the next Monday: W02 ended
+  t:eq(t:close(), 3)
+  t:eq(t:balance("ann", "gold_stars"), 50 + 100)   -- the challenge, then first place
+  t:eq(t:balance("dan", "gold_stars"), 50 + 50)
+  t:eq(t:balance("bob", "gold_stars"), 25)
+  t:eq(t:balance("cat", "gold_stars"), 0)
+  t:eq(t:close(), 0, "a week is closed once")
+end)
+
+test("weeks missed while nothing ran are closed in order when it runs again", function(t)
+  t:clock("2026-01-05T18:00:00Z")
+  workouts(t, "ann", 1)
+  t:advance("1w")
+  t:eq(t:close(), 1)                               -- W02: ann alone
+  workouts(t, "bob", 1)                            -- W03
+  t:advance("1w")
+  workouts(t, "ann", 2)                            -- W04
+  t:advance("1w")                                  -- W03 and W04 ended, nothing closed them
+  t:eq(t:close(), 2)
+  t:eq(t:balance("bob", "gold_stars"), 100)
+  t:eq(t:balance("ann", "gold_stars"), 200)
+end)

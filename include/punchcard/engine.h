@@ -121,6 +121,13 @@ void engine_sweeper_free(sweeper *sw);
 /* Sweeps now (the REPL, after moving its clock). */
 void engine_sweep_now(sweeper *sw);
 
+/*
+ * Starts the period closes (and broadcasts) due by the engine's clock now,
+ * ticking no due member (punch test's t:close()); engine_sweeper_busy() says
+ * when they are done.
+ */
+void engine_close_now(sweeper *sw);
+
 /* Tick events sent so far. */
 uint64_t engine_sweeper_ticks(const sweeper *sw);
 
