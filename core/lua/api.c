@@ -28,14 +28,14 @@ static void report_counter(lua_State *L, mech_run *run, const char *name, int64_
         }
     }
     {
-        json_t *o = json_object();
+        json_t *o = member_outcome_new(run->cur->name);
         if (o && (json_object_set_new(o, "kind", json_string_nocheck("counter")) |
                   json_object_set_new(o, "counter", json_string(name)) |
                   json_object_set_new(o, "value", json_integer(value)))) {
             json_decref(o);
-            o = NULL; /* luart_outcome raises out of memory */
+            o = NULL; /* luart_outcome_named raises out of memory */
         }
-        luart_outcome(L, run, o);
+        luart_outcome_named(L, run, o);
     }
 }
 

@@ -119,6 +119,16 @@ void luart_outcome(lua_State *L, mech_run *run, json_t *o)
         luart_oom(L);
 }
 
+void luart_outcome_named(lua_State *L, mech_run *run, json_t *o)
+{
+    if (o && json_array_size(run->m->outcomes) >= run->max_outcomes) {
+        json_decref(o);
+        luart_check_caps(L, run, 1, 0);
+    }
+    if (!o || !member_append_outcome(run->m, o))
+        luart_oom(L);
+}
+
 void luart_opt_check(lua_State *L, int idx, const char *what, const char *const *allowed)
 {
     if (lua_isnoneornil(L, idx))

@@ -105,6 +105,15 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
  */
 json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome);
 
+/*
+ * The same in two steps, without copying the outcome's keys (the hot paths):
+ * member_outcome_new() makes {"mechanic": mechanic} (NULL on out of memory), the
+ * caller adds the rest, and member_append_outcome() appends it (stolen; NULL-safe)
+ * and returns it (borrowed), or NULL on out of memory.
+ */
+json_t *member_outcome_new(const char *mechanic);
+json_t *member_append_outcome(member_state *m, json_t *o);
+
 /* Counts this event once in counter name: 1 if it was counted now, 0 if already. */
 int member_count_once(member_state *m, const char *name);
 

@@ -286,13 +286,13 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
             m->capentries = cap;
         }
         /* On every earn: jansson's setters, not json_pack's format parser. */
-        o = json_object();
+        o = member_outcome_new(mv->mechanic);
         if (o && (json_object_set_new(o, "kind", json_string(mv->kind ? mv->kind : "stars")) |
                   json_object_set_new(o, "currency", json_string(mv->currency)))) {
             json_decref(o);
             goto oom;
         }
-        o = member_add_outcome(m, mv->mechanic, o);
+        o = member_append_outcome(m, o);
         if (!o)
             goto oom;
         e = &m->entries[m->nentries++];
@@ -325,6 +325,23 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
 oom:
     *err = "out of memory";
     return -1;
+}
+
+json_t *member_outcome_new(const char *mechanic)
+{
+    json_t *o = json_object();
+    if (o && json_object_set_new(o, "mechanic", json_string(mechanic))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *member_append_outcome(member_state *m, json_t *o)
+{
+    if (!o || json_array_append_new(m->outcomes, o))
+        return NULL;
+    return o;
 }
 
 json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome)
