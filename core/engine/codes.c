@@ -1,23 +1,27 @@
 /*
- * Personal codes declared through the API (POST /v1/offers/{name}/codes,
- * query.h): a batch of codes, each for one member, of an offer declared
- * `personal = true`. Each member's share of the batch is one internal event
- * "codes" (id "codes:" + a digest of the offer and those codes), applied by
- * the member's own transaction: written in the member's hash as m:issue_code
- * writes a code (so m:redeem_code takes it), exactly once, and a batch sent
- * again answers the same (its events are duplicates).
+ * Codes declared through the API (POST /v1/offers/{name}/codes, query.h).
+ * Personal ones, each for one member, of an offer declared `personal = true`:
+ * each member's share of the batch is one internal event "codes" (id "codes:"
+ * + a digest of the offer and those codes), applied by the member's own
+ * transaction: written in the member's hash as m:issue_code writes a code (so
+ * m:redeem_code takes it), exactly once, and a batch sent again answers the
+ * same (its events are duplicates). Shared ones, of an offer that is not
+ * personal: in NS:{codes}:shared (code -> offer, codes_add.lua), which
+ * m:redeem_code reads for a code it does not know.
  */
 #include "engine-internal.h"
 #include "offers.h"
 #include "punchcard/query.h"
 #include "model/offer-internal.h"
+#include "store/ops-internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CODES_BATCH_MAX  1000 /* codes in one request */
-#define CODES_MEMBER_MAX 100  /* personal codes one member holds (as m:issue_code) */
+#define CODES_BATCH_MAX  1000   /* codes in one request */
+#define CODES_MEMBER_MAX 100    /* personal codes one member holds (as m:issue_code) */
+#define CODES_SHARED_MAX 100000 /* shared codes added through the API, all offers together */
 
 /* ---- the member's side: the internal event "codes" (builtin.c) ---- */
 
@@ -124,7 +128,8 @@ static void on_member_done(void *arg, int status, json_t *body)
 }
 
 /* 0 with the member's row in rows[member] (made or found), or -1 with err. */
-static int add_code(json_t *rows, json_t *order, json_t *item, pc_error *err)
+static int add_code(json_t *rows, json_t *order, json_t *shared, int personal, json_t *item,
+                    pc_error *err)
 {
     const char *member = json_string_value(json_object_get(item, "member"));
     const char *code = json_string_value(json_object_get(item, "code"));
@@ -132,13 +137,25 @@ static int add_code(json_t *rows, json_t *order, json_t *item, pc_error *err)
     const char *why;
     json_t *row, *codes, *c;
     size_t i;
-    if (!json_is_object(item) || json_object_size(item) != 2 || !code || !member)
+    if (!json_is_object(item) || json_object_size(item) != (personal ? 2u : 1u) || !code ||
+        (personal && !member))
         return pc_fail(err, 400, "bad_request",
-                       "each code is {\"code\": string, \"member\": member id}");
-    if (!pc_valid_id(member))
+                       personal ? "each code of a personal offer is {\"code\": string, "
+                                  "\"member\": member id}"
+                                : "each code of a shared offer is {\"code\": string}, for no "
+                                  "member (the offer is not declared personal = true)");
+    if (personal && !pc_valid_id(member))
         return pc_fail(err, 400, "bad_request", "member must be 1-128 of A-Z a-z 0-9 . _ : @ + -");
     if (offer_code_normalize(code, strlen(code), norm, &why))
         return pc_fail(err, 400, "bad_request", "not a valid code: %s", why);
+    if (!personal) {
+        json_array_foreach(shared, i, c)
+            if (!strcmp(json_string_value(c), norm))
+                return 0;
+        return json_array_append_new(shared, json_string(norm))
+                   ? pc_fail(err, 500, "internal", "out of memory")
+                   : 0;
+    }
     if (!(row = json_object_get(rows, member))) {
         row = json_pack("{s:s, s:[]}", "member", member, "codes");
         if (!row || json_object_set_new(rows, member, row) || json_array_append(order, row))
@@ -188,6 +205,90 @@ static int batch_id(const char *offer, json_t *codes, char *out, size_t n)
     return 0;
 }
 
+/* ---- shared codes ---- */
+
+typedef struct shared_add {
+    engine_done_fn *done;
+    void *arg;
+    char offer[PC_TYPE_MAX + 1];
+    json_int_t held; /* the offer's own declared code, sent again */
+    json_t *taken;   /* codes another offer holds (declared or added) */
+} shared_add;
+
+/* A list of the script's answer ({} when empty, as cjson encodes an empty table), appended. */
+static void append_list(json_t *to, json_t *list)
+{
+    json_t *c;
+    size_t i;
+    json_array_foreach(list, i, c)
+        json_array_append(to, c);
+}
+
+static void on_shared_added(void *arg, const store_error *err, const char *text, size_t len)
+{
+    shared_add *q = arg;
+    json_t *j = text ? json_loadb(text, len, 0, NULL) : NULL, *full = json_array();
+    pc_error e;
+    if (err || !j || !full) {
+        if (err)
+            store_error_fail(err, &e);
+        else
+            pc_fail(&e, 500, "internal", "unexpected answer of codes_add");
+        q->done(q->arg, e.status, pc_error_json(&e));
+    } else {
+        append_list(q->taken, json_object_get(j, "taken"));
+        append_list(full, json_object_get(j, "full"));
+        q->done(q->arg, 200,
+                json_pack("{s:s, s:I, s:I, s:i, s:[], s:O, s:O}", "offer", q->offer, "added",
+                          json_integer_value(json_object_get(j, "added")), "held",
+                          json_integer_value(json_object_get(j, "held")) + q->held, "failed", 0,
+                          "members", "taken", q->taken, "full", full));
+    }
+    json_decref(j);
+    json_decref(full);
+    json_decref(q->taken);
+    free(q);
+}
+
+/* Shared codes (normalized, borrowed) of offer: the declared codes settled here, the rest in
+ * Redis. */
+static void add_shared(engine *e, const mechset *set, const char *offer, json_t *codes,
+                       engine_done_fn *done, void *arg)
+{
+    shared_add *q = calloc(1, sizeof *q);
+    const char **v = calloc(json_array_size(codes) + 1, sizeof *v);
+    json_t *offers = mechset_offers(set), *c, *d;
+    size_t i, n = 0;
+    const char *k;
+    if (!q || !v || !(q->taken = json_array())) {
+        pc_error err;
+        free(q);
+        free(v);
+        pc_fail(&err, 500, "internal", "out of memory");
+        done(arg, 500, pc_error_json(&err));
+        return;
+    }
+    q->done = done;
+    q->arg = arg;
+    pc_copy(q->offer, sizeof q->offer, offer);
+    json_array_foreach(codes, i, c) {
+        const char *code = json_string_value(c), *owner = NULL;
+        json_object_foreach(offers, k, d) {
+            const char *dc = json_string_value(json_object_get(d, "code"));
+            if (dc && !strcmp(dc, code))
+                owner = k;
+        }
+        if (!owner)
+            v[n++] = code;
+        else if (!strcmp(owner, offer))
+            q->held++;
+        else
+            json_array_append(q->taken, c);
+    }
+    store_codes_add(e->store, e->ns, offer, v, n, CODES_SHARED_MAX, on_shared_added, q);
+    free(v);
+}
+
 void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn *done, void *arg)
 {
     json_t *list = json_object_get(body, "codes"), *rows = json_object(), *item;
@@ -196,9 +297,9 @@ void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn
     codes_add *q = NULL;
     pc_error err;
     size_t i;
+    json_t *shared = json_array();
     int personal = json_is_true(json_object_get(decl, "personal"));
-    mechset_unref(set);
-    if (!rows || !(q = calloc(1, sizeof *q)) || !(q->results = json_array())) {
+    if (!shared || !rows || !(q = calloc(1, sizeof *q)) || !(q->results = json_array())) {
         pc_fail(&err, 500, "internal", "out of memory");
         goto fail;
     }
@@ -207,25 +308,30 @@ void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn
                 pc_valid_name(offer) ? offer : "name");
         goto fail;
     }
-    if (!personal) {
-        pc_fail(&err, 422, "rejected",
-                "offer %s has one shared code; only an offer declared with personal = true "
-                "takes codes through the API",
-                offer);
-        goto fail;
-    }
     if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_array(list) ||
         json_array_size(list) == 0 || json_array_size(list) > CODES_BATCH_MAX) {
         pc_fail(&err, 400, "bad_request",
-                "the body is {\"codes\": [{\"code\", \"member\"}, ...]} "
-                "with 1 to 1000 codes");
+                "the body is {\"codes\": [{\"code\", \"member\"}, ...]} (a member for each "
+                "code of a personal offer, none for a shared one) with 1 to 1000 codes");
         goto fail;
     }
     json_array_foreach(list, i, item)
-        if (add_code(rows, q->results, item, &err))
+        if (add_code(rows, q->results, shared, personal, item, &err))
             goto fail;
     json_decref(rows);
     rows = NULL;
+    if (!personal) {
+        add_shared(e, set, offer, shared, done, arg);
+        json_decref(shared);
+        json_decref(q->results);
+        free(q);
+        mechset_unref(set);
+        return;
+    }
+    json_decref(shared);
+    mechset_unref(set);
+    shared = NULL;
+    set = NULL;
     q->e = e;
     q->done = done;
     q->arg = arg;
@@ -258,6 +364,8 @@ void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn
         codes_finish(q);
     return;
 fail:
+    mechset_unref(set);
+    json_decref(shared);
     json_decref(rows);
     if (q)
         json_decref(q->results);

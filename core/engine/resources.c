@@ -405,6 +405,27 @@ static void on_rank_read(void *arg, const store_error *err, int64_t rank, int64_
                                  (json_int_t)score));
 }
 
+static void on_code_read(void *arg, const store_error *err, const char *text, size_t len)
+{
+    if (err)
+        op_fail(arg, err);
+    else
+        op_answer(arg, text ? json_stringn(text, len) : json_null());
+}
+
+/* code_find: the offer a shared code added through the API belongs to, or null. */
+static void op_code_find(claims *cs, json_t *args, resources_done_fn *done, void *arg)
+{
+    const char *code = json_string_value(json_object_get(args, "code"));
+    op_call *oc;
+    if (!code || !*code || strlen(code) > 192) {
+        misuse(done, arg, "bad code");
+        return;
+    }
+    if ((oc = op_call_new(done, arg)))
+        store_read_shared_code(cs->store, cs->ns, code, on_code_read, oc);
+}
+
 static void op_read(claims *cs, const char *op, json_t *args, resources_done_fn *done, void *arg)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
@@ -434,12 +455,15 @@ static void op_read(claims *cs, const char *op, json_t *args, resources_done_fn 
 
 int resources_is_read(const char *op)
 {
-    return !strcmp(op, "read_counter") || !strcmp(op, "board_top") || !strcmp(op, "board_rank");
+    return !strcmp(op, "read_counter") || !strcmp(op, "board_top") || !strcmp(op, "board_rank") ||
+           !strcmp(op, "code_find");
 }
 
 void resources_call(claims *cs, const mech_request *req, resources_done_fn *done, void *arg)
 {
-    if (resources_is_read(req->op))
+    if (!strcmp(req->op, "code_find"))
+        op_code_find(cs, req->args, done, arg);
+    else if (resources_is_read(req->op))
         op_read(cs, req->op, req->args, done, arg);
     else if (!strcmp(req->op, "counter"))
         op_counter(cs, req->args, done, arg);

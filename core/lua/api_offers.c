@@ -352,44 +352,21 @@ static const char *personal_offer_of(const mech_run *run, const char *code)
 }
 
 /*
- * m:redeem_code(code [, order_total]) -> the offer {offer, code, percent | amount, off},
- * or nil and why not (also the mechanic's reason()). Checks, in order: the
- * code, the offer's window, the order's minimum, the member's own use, then
- * takes one use of the offer's cap. Reports {"kind": "discount", "offer",
- * "code", "percent" | "amount", "off"}.
+ * The checks of a code of offer name for this member and event (personal: the
+ * member's own, mc its record), then the cap's claim (redeem_done goes on).
+ * The stack holds the method's arguments (1-3).
  */
-static int m_redeem_code(lua_State *L)
+static int redeem_checks(lua_State *L, mech_run *run, const char *code, const char *name,
+                         int personal, const member_code *mc_in, int64_t total)
 {
-    mech_run *run = luart_running(L);
-    char code[OFFER_CODE_MAX + 1], when[96];
-    const char *why, *name = NULL, *tz;
-    size_t len;
-    int64_t total = -1, at = run->ev->at_ms, off;
-    int personal = 0;
+    char when[96];
+    const char *tz;
+    int64_t at = run->ev->at_ms, off;
     json_t *decl, *bound;
     member_code mc;
-
-    if (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER)
-        return refuse(L, run, "no code given");
-    if (!lua_isnoneornil(L, 3))
-        total = luart_check_amount(L, 3);
-    {
-        const char *s = lua_tolstring(L, 2, &len);
-        if (offer_code_normalize(s, len, code, &why))
-            return refuse(L, run, "not a valid code: %s", why);
-    }
-    name = json_string_value(json_object_get(run->set->offer_codes, code));
-    if (!name && member_code_get(run->m, code, &mc) == 0) {
-        name = mc.offer;
-        personal = 1;
-        if (!offer_decl(run, name))
-            return refuse(L, run, "code %s: its offer %s is no longer running", code, name);
-    }
-    if (!name) {
-        if (personal_offer_of(run, code))
-            return refuse(L, run, "code %s is not one of this member's codes", code);
-        return refuse(L, run, "unknown code %s", code);
-    }
+    memset(&mc, 0, sizeof mc);
+    if (personal)
+        mc = *mc_in;
     decl = offer_decl(run, name);
     tz = json_string_value(json_object_get(decl, "tz"));
     if ((bound = json_object_get(decl, "from")) && at < json_integer_value(bound)) {
@@ -445,6 +422,74 @@ static int m_redeem_code(lua_State *L)
                              redeem_done);
 }
 
+/*
+ * The continuation of m:redeem_code after looking a code up among the shared
+ * codes added through the API (stack: the arguments, 4 the normalized code,
+ * then the offer's name or nil).
+ */
+static int found_done(lua_State *L, int status, lua_KContext ctx)
+{
+    mech_run *run = luart_take_reply(L);
+    char code[OFFER_CODE_MAX + 1], name[PC_TYPE_MAX + 1];
+    int64_t total = -1;
+    (void)status;
+    (void)ctx;
+    pc_copy(code, sizeof code, lua_tostring(L, 4));
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return refuse(L, run, "unknown code %s", code);
+    pc_copy(name, sizeof name, lua_tostring(L, -1));
+    if (!offer_decl(run, name))
+        return refuse(L, run, "code %s: its offer %s is no longer running", code, name);
+    lua_settop(L, 3);
+    if (!lua_isnoneornil(L, 3))
+        total = luart_check_amount(L, 3);
+    return redeem_checks(L, run, code, name, 0, NULL, total);
+}
+
+/*
+ * m:redeem_code(code [, order_total]) -> the offer {offer, code, percent | amount, off},
+ * or nil and why not (also the mechanic's reason()). Checks, in order: the
+ * code (declared, the member's own, or a shared code added through the API:
+ * looked up in Redis), the offer's window, the order's minimum, the member's
+ * own use, then takes one use of the offer's cap. Reports {"kind": "discount", "offer",
+ * "code", "percent" | "amount", "off"}.
+ */
+static int m_redeem_code(lua_State *L)
+{
+    mech_run *run = luart_running(L);
+    char code[OFFER_CODE_MAX + 1];
+    const char *why, *name = NULL;
+    size_t len;
+    int64_t total = -1;
+    int personal = 0;
+    member_code mc;
+
+    if (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER)
+        return refuse(L, run, "no code given");
+    if (!lua_isnoneornil(L, 3))
+        total = luart_check_amount(L, 3);
+    {
+        const char *s = lua_tolstring(L, 2, &len);
+        if (offer_code_normalize(s, len, code, &why))
+            return refuse(L, run, "not a valid code: %s", why);
+    }
+    name = json_string_value(json_object_get(run->set->offer_codes, code));
+    if (!name && member_code_get(run->m, code, &mc) == 0) {
+        name = mc.offer;
+        personal = 1;
+        if (!offer_decl(run, name))
+            return refuse(L, run, "code %s: its offer %s is no longer running", code, name);
+    }
+    if (!name) {
+        if (personal_offer_of(run, code))
+            return refuse(L, run, "code %s is not one of this member's codes", code);
+        /* Not declared here: maybe a shared code added through the API (a read in Redis). */
+        lua_settop(L, 3);
+        lua_pushstring(L, code);
+        return luart_global_call(L, "code_find", json_pack("{s:s}", "code", code), found_done);
+    }
+    return redeem_checks(L, run, code, name, personal, &mc, total);
+}
 /*
  * m:issue_code(offer) -> a new personal code of the offer for this member
  * (reported as {"kind": "code", "offer", "code"}), or nil and why not.

@@ -173,6 +173,14 @@ void store_catalog_note(store *s, const char *ns, const char *kind, const char *
 void store_catalog_forget(store *s);
 
 /*
+ * Adds shared codes (normalized) of offer through the API, the hash holding at
+ * most cap: text = JSON {"added", "held", "taken": [...], "full": [...]}
+ * (codes_add.lua; an empty list may come as {}).
+ */
+void store_codes_add(store *s, const char *ns, const char *offer, const char *const *codes,
+                     size_t n, int64_t cap, store_text_fn *fn, void *arg);
+
+/*
  * Records a load of the scripts (entry: JSON) in the program's history,
  * keeping the last max, unless the newest entry has load_key already:
  * value 1 recorded, 0 not.

@@ -10,6 +10,8 @@
  *                                (catalog_note.lua; at most STORE_CATALOG_CAP names)
  *   NS:{mech}:history    list    the last loads of the scripts, newest first (JSON each)
  *   NS:{mech}:last       string  the key of the newest load ("ok:VERSION", "err:DIGEST")
+ *   NS:{codes}:shared    hash    shared codes added through the API: code -> offer
+ *                                (codes_add.lua; read by m:redeem_code for a code it does not know)
  */
 #include "conn-internal.h"
 #include "keys-internal.h"
@@ -98,4 +100,31 @@ void store_read_history(store *s, const char *ns, int max, store_list_fn *fn, vo
         return;
     }
     store_send(s, NULL, "read_history", store_parse_list, (store_cb)fn, arg, 0, 4, argv, NULL);
+}
+
+void store_codes_add(store *s, const char *ns, const char *offer, const char *const *codes,
+                     size_t n, int64_t cap, store_text_fn *fn, void *arg)
+{
+    store_args a = {0};
+    char key[PC_KEY_MAX];
+    store_args_key(&a, key, keys_program(key, sizeof key, ns, "codes", "shared"));
+    store_args_str(&a, offer);
+    store_args_int(&a, cap);
+    for (size_t i = 0; i < n; i++)
+        store_args_str(&a, codes[i]);
+    store_send_args(s, &store_script_codes_add, "codes_add", store_parse_text, (store_cb)fn, arg, 1,
+                    &a);
+    store_args_free(&a);
+}
+
+void store_read_shared_code(store *s, const char *ns, const char *code, store_text_fn *fn,
+                            void *arg)
+{
+    char key[PC_KEY_MAX];
+    const char *argv[3] = {"HGET", key, code};
+    if (keys_program(key, sizeof key, ns, "codes", "shared") < 0) {
+        store_fail_now("read_shared_code", "key too long", store_parse_text, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, NULL, "read_shared_code", store_parse_text, (store_cb)fn, arg, 0, 3, argv, NULL);
 }

@@ -94,6 +94,10 @@ void store_read_catalog(store *s, const char *ns, store_pairs_fn *fn, void *arg)
 void store_read_board_size(store *s, const char *ns, const char *board, const char *period,
                            store_int_fn *fn, void *arg);
 
+/* The offer a shared code added through the API belongs to (text NULL: none). */
+void store_read_shared_code(store *s, const char *ns, const char *code, store_text_fn *fn,
+                            void *arg);
+
 /* The scripts' last max loads, newest first: each a JSON entry (ops_catalog.c). */
 void store_read_history(store *s, const char *ns, int max, store_list_fn *fn, void *arg);
 

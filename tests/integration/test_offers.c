@@ -518,7 +518,7 @@ static void codes_declared_through_the_api_are_the_members(void **state)
                    "unknown code");
     expect_granted(order("g-4", "yan", "gold-3", 1000, "2026-06-02T10:03:00Z", 200), 200);
     /* Refused: an offer with a shared code, an unknown one, bad codes and members, too many. */
-    json_decref(add_codes("launch", batch, 422));
+    json_decref(add_codes("launch", batch, 400)); /* members for a shared offer */
     json_decref(add_codes("nope", batch, 404));
     json_decref(
         add_codes("vip", "{\"codes\": [{\"code\": \"a\\u0007b\", \"member\": \"zoe\"}]}", 400));
@@ -536,6 +536,38 @@ static void codes_declared_through_the_api_are_the_members(void **state)
     json_decref(j);
 }
 
+/* Shared codes added through the API: more codes of an offer, for every member, kept in Redis. */
+static void shared_codes_added_through_the_api_work_for_everyone(void **state)
+{
+    static const char batch[] = "{\"codes\": [{\"code\": \"open-2\"}, {\"code\": \"open\"}, "
+                                "{\"code\": \"launch-7\"}, {\"code\": \"Open-2\"}]}";
+    json_t *j = add_codes("open", batch, 200);
+    assert_int_equal(field(j, "added"), 1);
+    assert_int_equal(field(j, "held"), 1); /* its own declared code */
+    assert_int_equal(json_array_size(json_object_get(j, "taken")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "taken"), 0)),
+                        "LAUNCH-7");
+    json_decref(j);
+    j = add_codes("open", batch, 200);
+    assert_int_equal(field(j, "added"), 0);
+    assert_int_equal(field(j, "held"), 2);
+    json_decref(j);
+    /* Another offer cannot take it. */
+    j = add_codes("summer", "{\"codes\": [{\"code\": \"OPEN-2\"}]}", 200);
+    assert_int_equal(field(j, "added"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "taken")), 1);
+    json_decref(j);
+    /* Any member uses it, under the offer's own rules; a dry run only looks. */
+    expect_granted(order("s2-1", "una", "open-2", 1000, "2026-06-03T10:00:00Z", 200), 50);
+    expect_granted(order("s2-2", "val", " OPEN-2 ", 1000, "2026-06-03T10:01:00Z", 200), 50);
+    expect_refused(order("s2-3", "val", "open-3", 1000, "2026-06-03T10:02:00Z", 200),
+                   "unknown code OPEN-3");
+    json_decref(add_codes("open", "{\"codes\": [{\"code\": \"x\", \"member\": \"val\"}]}", 400));
+    j = get_json("/v1/offers/open");
+    assert_int_equal(json_integer_value(json_object_get(j, "uses")), 3); /* kim's too */
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +582,7 @@ int main(void)
         cmocka_unit_test(simulate_reports_uses_and_discount_per_offer),
         cmocka_unit_test(a_partial_reversal_keeps_the_code),
         cmocka_unit_test(codes_declared_through_the_api_are_the_members),
+        cmocka_unit_test(shared_codes_added_through_the_api_work_for_everyone),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

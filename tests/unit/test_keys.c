@@ -152,6 +152,8 @@ static void each_operation_touches_one_slot(void **state)
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "close", "weekly-top", "2026-W07") > 0);
     assert_true(keys_resource(k[1], PC_KEY_MAX, "pc", "close", "weekly-top", "last") > 0);
     one_slot("a period close", k, 2);
+    assert_true(keys_program(k[0], PC_KEY_MAX, "pc", "codes", "shared") > 0);
+    assert_string_equal(k[0], "pc:{codes}:shared");
     /* A draw and a budget of one name are different resources, in their own slots. */
     assert_true(keys_resource(k[0], PC_KEY_MAX, "pc", "draw", "x", "meta") > 0);
     assert_true(keys_resource(k[1], PC_KEY_MAX, "pc", "budget", "x", "meta") > 0);
