@@ -54,6 +54,9 @@ typedef struct luart_mechanic {
     json_t *settings; /* owned: "active" and "control" as declared, for GET /v1/mechanics */
 } luart_mechanic;
 
+/* How many finished coroutines a set keeps for reuse: more than runs end per loop turn. */
+#define LUART_IDLE_THREADS 16
+
 struct mechset {
     atomic_int refs;
     lua_State *L;
@@ -76,6 +79,10 @@ struct mechset {
     json_t *offers;        /* {name: declaration}: `offer "name" {...}` (api_offers.c), or NULL */
     json_t *offer_codes;   /* {normalized shared code: offer name}, or NULL */
     json_t *offer_pending; /* the declaration being read (freed with the set on an error) */
+    /* Coroutines of runs that ended well, kept for the next runs (mech_run_start). */
+    lua_State *idle_co[LUART_IDLE_THREADS];
+    int idle_ref[LUART_IDLE_THREADS];
+    int nidle;
 };
 
 /*
@@ -87,6 +94,7 @@ struct mech_run {
     mechset *set;
     lua_State *co; /* the event's coroutine; set->L while loading */
     int co_ref;    /* registry reference keeping co alive */
+    int ended_ok;  /* co returned normally: it may run the set's next event */
     int running;
     const pc_event *ev;
     member_state *m;

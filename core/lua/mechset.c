@@ -436,6 +436,15 @@ mech_run *mech_run_start(mechset *set, const pc_event *ev, member_state *m)
     run->co_ref = LUA_NOREF;
     run->max_outcomes = MECH_MAX_OUTCOMES;
     run->max_keys = MECH_MAX_KEYS;
+    if (set->nidle > 0) {
+        /* A coroutine that ran an event to its end: its stack is empty, it starts anew. */
+        set->nidle--;
+        run->co = set->idle_co[set->nidle];
+        run->co_ref = set->idle_ref[set->nidle];
+        *(mech_run **)lua_getextraspace(run->co) = run;
+        lua_pushcfunction(run->co, run_main);
+        return run;
+    }
     lua_pushcfunction(set->L, new_thread);
     lua_pushlightuserdata(set->L, run);
     if (lua_pcall(set->L, 1, 0, 0) != LUA_OK) {
@@ -484,7 +493,16 @@ void mech_run_free(mech_run *run)
         return;
     if (run->co_ref != LUA_NOREF) {
         mechset *set = run->set;
-        luaL_unref(set->L, LUA_REGISTRYINDEX, run->co_ref);
+        if (run->ended_ok && set->nidle < LUART_IDLE_THREADS && lua_status(run->co) == LUA_OK) {
+            /* Kept for the next event: a thread per event costs its allocation and its GC. */
+            lua_settop(run->co, 0);
+            *(mech_run **)lua_getextraspace(run->co) = NULL;
+            set->idle_co[set->nidle] = run->co;
+            set->idle_ref[set->nidle] = run->co_ref;
+            set->nidle++;
+        } else {
+            luaL_unref(set->L, LUA_REGISTRYINDEX, run->co_ref);
+        }
         /*
          * The next event must start with the memory its rules need. A run
          * stopped by the memory cap leaves the state full of its garbage,
@@ -493,9 +511,9 @@ void mech_run_free(mech_run *run)
          * string.format...) asks the allocator directly and fails at once.
          * So after a kill, or past half the cap with a quarter of the cap
          * grown since the last full collection, collect now, with the dead
-         * coroutine unreferenced. (Not at every event past half the cap: a
-         * set that keeps that much alive would pay a full collection each
-         * time.)
+         * coroutine unreferenced (a kept one holds nothing). (Not at every
+         * event past half the cap: a set that keeps that much alive would pay
+         * a full collection each time.)
          */
         if (run->killed != LUART_KILL_NONE ||
             (set->mem_used > set->lim.memory / 2 &&
@@ -528,6 +546,7 @@ int mech_run_step(mech_run *run, pc_error *err)
     }
     if (rc == LUA_OK && run->killed == LUART_KILL_NONE) {
         member_finish(run->m);
+        run->ended_ok = 1;
         return MECH_DONE;
     }
     if (run->cur) {
