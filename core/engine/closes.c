@@ -247,7 +247,8 @@ static void on_sent(void *arg, int status, json_t *body)
         j->sent++;
     if (status == 422 && !strcmp(error_code(body), "not_in_segment")) {
         j->skipped++;
-    } else if (status >= 500) {
+    } else if (status >= 500 || status == 409) {
+        /* Unknown outcome, or a conflict the engine gave up on: sent again later. */
         j->failed = 1;
         pc_log(PC_LOG_WARN, "close %s %s: an event was answered %d; sent again later", j->mechanic,
                j->period, status);

@@ -5,7 +5,7 @@
  *   attributes      {"country": "FR", "lang": ["fr", "de"]}: each attribute is (one of) that
  *   badges          ["vip"]: the member holds every badge listed
  *   min_balance     {"stars": 100}: the available balance is at least that
- *   joined_before   a time: the member was first seen before it
+ *   joined_before   a time (RFC 3339, or a date: its midnight UTC): first seen before it
  *   joined_after    a time: first seen at or after it
  *   active_since    a time: an event at or after it
  *   inactive_since  a time: no event at or after it

@@ -9,6 +9,7 @@
 #include "model/segment-internal.h"
 #include "punchcard/event.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define SEGMENT_LIST_MAX 32 /* values in one list, attributes, badges, currencies */
@@ -46,6 +47,16 @@ static int one_of(const json_t *v, const char *s)
 
 static const char *const time_keys[] = {"joined_before", "joined_after", "active_since",
                                         "inactive_since"};
+
+/* A time of the segment: RFC 3339, or a bare date (its midnight, UTC). 0, or -1. */
+static int seg_time(const char *s, int64_t *ms)
+{
+    char buf[40];
+    if (!s || strlen(s) >= 30)
+        return -1;
+    snprintf(buf, sizeof buf, strlen(s) == 10 ? "%sT00:00:00Z" : "%s", s);
+    return pc_time_parse(buf, ms);
+}
 
 static int is_time_key(const char *k)
 {
@@ -97,9 +108,11 @@ int segment_check(const json_t *seg, pc_error *err)
                 return pc_fail(err, 400, "bad_request",
                                "segment.badges must be a list of 1-32 badge names (all held)");
         } else if (is_time_key(k)) {
-            if (!json_is_string(v) || pc_time_parse(json_string_value(v), &ms))
+            if (!json_is_string(v) || seg_time(json_string_value(v), &ms))
                 return pc_fail(err, 400, "bad_request",
-                               "segment.%s must be a time like 2026-03-01T00:00:00Z", k);
+                               "segment.%s must be a time like 2026-03-01T00:00:00Z (or a date "
+                               "like 2026-03-01: its midnight, UTC)",
+                               k);
         } else {
             return pc_fail(err, 400, "bad_request",
                            "segment: unknown key \"%.64s\" (tier, attributes, badges, "
@@ -135,7 +148,7 @@ int segment_has(const json_t *seg, const member_state *m)
             json_array_foreach(v, i, x)
                 if (!member_has_badge(m, json_string_value(x)))
                     return 0;
-        } else if (is_time_key(k) && !pc_time_parse(json_string_value(v), &t)) {
+        } else if (is_time_key(k) && !seg_time(json_string_value(v), &t)) {
             int64_t joined = member_joined_at(m), last = member_last_event_at(m);
             if ((!strcmp(k, "joined_before") && !(joined && joined < t)) ||
                 (!strcmp(k, "joined_after") && !(joined >= t)) ||
