@@ -211,7 +211,7 @@
       el("p", { class: "muted" }, "Compare the roll with the draw's outcome in the event's answer (\"roll\")."), form, out);
   }
 
-  // Every draw the program used: its pools left (bars and table) and its audit state.
+  // Every draw the scripts name or the program used: its pools left (bars and table), its audit state.
   async function drawList(ask) {
     const { draws = [] } = await api("/draws");
     const pools = draws.flatMap((d) => (d.prizes || []).map((p) => ({ draw: d.draw, ...p })));
@@ -225,6 +225,7 @@
         { title: "pools left", get: (d) => (d.prizes || []).map((p) => `${p.prize}: ${typeof p.pool === "number" && p.pool > 0 ? num(p.left) + " of " + num(p.pool) : "unlimited"}`).join(", ") || "-" },
         { title: "secret (SHA-256)", get: (d) => (d.secret_sha256 ? el("code", {}, d.secret_sha256.slice(0, 16) + "…") : "-") },
         { title: "epochs revealed", get: (d) => num((d.revealed || []).length), num: true },
+        { title: "status", get: (x) => (x.seen === false ? "named in the scripts, not used yet" : x.declared === false ? "used (no longer named)" : "in use") },
       ], draws, { id: "draw-list" }) : null);
   }
 
@@ -241,6 +242,7 @@
         { title: "max", get: (b) => (b.max ?? "-"), num: true }, { title: "left", get: (b) => (b.left ?? "-"), num: true },
         { title: "share used", get: (b) => (b.max ? pct(b.used / b.max) : "-") },
         { title: "periods kept", key: "periods", num: true }, { title: "used in all", key: "used_total", num: true },
+        { title: "status", get: (x) => (x.seen === false ? "named in the scripts, not used yet" : x.declared === false ? "used (no longer named)" : "in use") },
       ], budgets, { id: "budget-list" }) : null);
   }
 
@@ -253,6 +255,7 @@
         { title: "period", get: (b) => b.period ?? "-" }, { title: "per", get: (b) => b.per ?? "-" },
         { title: "members", get: (b) => (b.members ?? "-"), num: true },
         { title: "top 3", get: (b) => (b.top || []).map((r) => `${r.rank}. ${r.member} (${num(r.score)})`).join(", ") || "-" },
+        { title: "status", get: (x) => (x.seen === false ? "named in the scripts, not used yet" : x.declared === false ? "used (no longer named)" : "in use") },
       ], leaderboards, { id: "board-list" }) : el("p", { class: "muted" }, "the program scored on no board yet"));
   }
 

@@ -1,8 +1,9 @@
 /*
  * The program's catalogue and its scripts' shared history (query.h):
  * GET /v1/draws, /v1/budgets and /v1/leaderboards list every draw, budget and
- * board the program used (the store notes each name at its first use on a
- * connection, in NS:{catalog}:names), each with its live figures read through
+ * board the loaded scripts name (mechset_named()) or the program used (the
+ * store notes each name at its first use on a connection, in
+ * NS:{catalog}:names), each with its live figures read through
  * the one-name queries; GET /v1/mechanics answers the holder's description
  * with the history every worker and punchd of the program share (the last
  * HISTORY_MAX loads, recorded by engine_note_load()).
@@ -26,6 +27,8 @@ typedef struct list_read {
     engine_done_fn *done;
     void *arg;
     const char *kind; /* "draw", "budget", "board" */
+    json_t *declared; /* {name: true}: the names the loaded scripts spell out (a copy) */
+    json_t *used;     /* {name: true}: the names the catalogue lists (used at least once) */
     json_t *names;    /* the names to read, sorted */
     json_t *items;    /* what was read of them, in order */
     size_t next;
@@ -34,6 +37,8 @@ typedef struct list_read {
 static void list_answer(list_read *q, int status, json_t *body)
 {
     q->done(q->arg, status, body);
+    json_decref(q->declared);
+    json_decref(q->used);
     json_decref(q->names);
     json_decref(q->items);
     free(q);
@@ -86,6 +91,10 @@ static void on_one(void *arg, int status, json_t *body)
         /* Listed but without figures yet (a board's meta not written, say): named alone. */
         json_decref(body);
         row = json_pack("{s:s}", !strcmp(q->kind, "draw") ? "draw" : "leaderboard", name);
+    }
+    if (row) {
+        json_object_set_new(row, "declared", json_boolean(json_object_get(q->declared, name)));
+        json_object_set_new(row, "seen", json_boolean(json_object_get(q->used, name)));
     }
     if (!row || json_array_append_new(q->items, row)) {
         pc_error e;
@@ -156,8 +165,28 @@ static void on_catalog(void *arg, const store_error *err, const store_pairs *p)
             continue;
         memcpy(name, p->v[i] + klen + 1, len - klen - 1);
         name[len - klen - 1] = '\0';
-        if (pc_valid_name(name))
+        if (pc_valid_name(name) && !json_object_get(q->used, name)) {
+            json_object_set_new(q->used, name, json_true());
             names[n++] = json_string(name);
+        }
+    }
+    {
+        const char *k;
+        json_t *v;
+        json_t **more = realloc(names, (n + json_object_size(q->declared) + 1) * sizeof *names);
+        if (!more) {
+            for (size_t i = 0; i < n; i++)
+                json_decref(names[i]);
+            free(names);
+            pc_fail(&e, 500, "internal", "out of memory");
+            list_answer(q, 500, pc_error_json(&e));
+            return;
+        }
+        names = more;
+        json_object_foreach(q->declared, k, v) {
+            if (!json_object_get(q->used, k))
+                names[n++] = json_string(k);
+        }
     }
     qsort(names, n, sizeof *names, cmp_json_names);
     for (size_t i = 0; i < n; i++) {
@@ -185,6 +214,13 @@ void engine_list(engine *e, const char *kind, engine_done_fn *done, void *arg)
     q->done = done;
     q->arg = arg;
     q->kind = !strcmp(kind, "draw") ? "draw" : !strcmp(kind, "budget") ? "budget" : "board";
+    {
+        mechset *set = mech_holder_acquire(e->holder);
+        json_t *named = set ? json_object_get(mechset_named(set), q->kind) : NULL;
+        q->declared = named ? json_deep_copy(named) : json_object();
+        q->used = json_object();
+        mechset_unref(set);
+    }
     store_read_catalog(e->store, e->ns, on_catalog, q);
 }
 

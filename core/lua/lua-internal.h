@@ -83,6 +83,7 @@ struct mechset {
     lua_State *idle_co[LUART_IDLE_THREADS];
     int idle_ref[LUART_IDLE_THREADS];
     int nidle;
+    json_t *named; /* {"draw"|"budget"|"board": {name: true}}: names the scripts spell out */
 };
 
 /*

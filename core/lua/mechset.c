@@ -30,6 +30,7 @@ static void set_free(mechset *set)
     json_decref(set->offers);
     json_decref(set->offer_codes);
     json_decref(set->offer_pending);
+    json_decref(set->named);
     free(set->timezone);
     for (size_t i = 0; i < set->nmechs; i++) {
         free(set->mechs[i].name);
@@ -45,6 +46,47 @@ static void set_free(mechset *set)
     free(set->files);
     free(set->file_sha);
     free(set);
+}
+
+/*
+ * The draws, budgets and boards a script names with a literal (m:draw("lucky",
+ * m:budget('bonus', m:score("orders"), into set->named: GET /v1/draws and the
+ * others list them before their first use. A name built at run time is not
+ * seen here (the store lists it at its first use). Out of memory: fewer names.
+ */
+static void note_names(mechset *set, const char *text, size_t len)
+{
+    static const struct {
+        const char *call, *kind;
+    } calls[] = {{":draw(", "draw"}, {":budget(", "budget"}, {":score(", "board"}};
+    if (!set->named && !(set->named = json_pack("{s:{}, s:{}, s:{}}", "draw", "budget", "board")))
+        return;
+    for (size_t c = 0; c < sizeof calls / sizeof *calls; c++) {
+        size_t cl = strlen(calls[c].call);
+        for (const char *p = text; p && p + cl < text + len;) {
+            const char *hit = memmem(p, (size_t)(text + len - p), calls[c].call, cl), *q, *end;
+            char name[PC_TYPE_MAX + 1];
+            if (!hit)
+                break;
+            p = hit + cl;
+            for (q = p; q < text + len && (*q == ' ' || *q == '\t'); q++)
+                ;
+            if (q >= text + len || (*q != '"' && *q != '\''))
+                continue;
+            end = memchr(q + 1, *q, (size_t)(text + len - q - 1));
+            if (!end || (size_t)(end - q - 1) > PC_TYPE_MAX)
+                continue;
+            memcpy(name, q + 1, (size_t)(end - q - 1));
+            name[end - q - 1] = '\0';
+            if (pc_valid_name(name))
+                json_object_set_new(json_object_get(set->named, calls[c].kind), name, json_true());
+        }
+    }
+}
+
+json_t *mechset_named(const mechset *set)
+{
+    return set->named;
 }
 
 mechset *mechset_ref(mechset *set)
@@ -174,6 +216,7 @@ mechset *mechset_compile(const mech_source *sources, size_t n, const mech_limits
         set->nfiles++;
         if (load_one(set, &sources[i], err))
             goto err;
+        note_names(set, sources[i].text, sources[i].len);
     }
     lua_gc(set->L, LUA_GCCOLLECT);
     set->mem_after_gc = set->mem_used;

@@ -72,6 +72,12 @@ json_t *mechset_experiments(const mechset *set);
  */
 json_t *mechset_offers(const mechset *set);
 
+/*
+ * The draws, budgets and boards the scripts name with a literal:
+ * {"draw"|"budget"|"board": {name: true}} (borrowed; NULL when none was read).
+ */
+json_t *mechset_named(const mechset *set);
+
 /* 1 when some mechanic reacts to events of this type. */
 int mechset_handles(const mechset *set, const char *type);
 

@@ -115,8 +115,9 @@ void engine_add_codes(engine *e, const char *offer, json_t *body, engine_done_fn
 
 /*
  * GET /v1/draws, /v1/budgets, /v1/leaderboards (kind "draw", "budget",
- * "board"): every one the program used (listed at its first use; the first
- * 200 by name), with its live figures: {"draws": [the draw as
+ * "board"): every one the loaded scripts name with a literal or the program
+ * used (listed at its first use; the first 200 by name), each with "declared"
+ * and "seen" (used at least once) and its live figures: {"draws": [the draw as
  * engine_get_draw() shows it]}, {"budgets": [{"budget", "period" (the newest),
  * "used", "max", "left", "periods", "used_total"}]}, {"leaderboards":
  * [{"leaderboard", "period", "per", "top" (3), "member": null, "members"}]}.

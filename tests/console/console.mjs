@@ -194,6 +194,7 @@ try {
     const row = await page.$$eval("#draw-list tbody tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)).find((c) => c[0] === "lucky"));
     eq("draws: lucky's pools left", row ? row[3] : "no row", lucky.prizes.map((p) => `${p.prize}: ${fmt(p.left)} of ${fmt(p.pool)}`).join(", "));
     eq("draws: lucky's epochs revealed", row ? row[5] : "no row", lucky.revealed.length);
+    eq("draws: lucky's status", row ? row[6] : "no row", lucky.seen && lucky.declared ? "in use" : "the API says it is not");
     eq("draws: mug left (bar)", await page.$eval('#draws rect.bar[data-x="lucky/mug"]', (n) => Number(n.dataset.y)), lucky.prizes[0].left);
     await shot(page, "draws");
 

@@ -32,7 +32,9 @@ static const char program[] =
     "  m:draw('mugs', {chance = 1, prizes = {'mug'}, pool = 20}) end }\n"
     "mechanic 'bonus' { on = 'order', run = function(ev, m)\n"
     "  if m:budget('bonus', 10, {max = 25, per = 'day'}) then m:earn('stars', 10) end end }\n"
-    "mechanic 'board' { on = 'order', run = function(ev, m) m:score('orders', 1) end }\n";
+    "mechanic 'board' { on = 'order', run = function(ev, m) m:score('orders', 1) end }\n"
+    "mechanic 'spare' { on = 'never', run = function(ev, m)\n"
+    "  m:draw(\"spare\", {chance = 1, prizes = {'pen'}, pool = 5}) end }\n";
 
 static int group_setup(void **state)
 {
@@ -80,9 +82,18 @@ static void test_lists_show_what_the_program_used(void **state)
     json_t *j, *row;
     char ev[200];
     http_resp r;
-    /* Nothing used yet: empty lists. */
+    /* Nothing used yet: the draws the scripts name, unused, without figures. */
     j = get(a.port, "/v1/draws");
-    assert_int_equal(json_array_size(json_object_get(j, "draws")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "draws")), 2);
+    row = json_array_get(json_object_get(j, "draws"), 1);
+    assert_string_equal(json_string_value(json_object_get(row, "draw")), "spare");
+    assert_true(json_is_true(json_object_get(row, "declared")));
+    assert_true(json_is_false(json_object_get(row, "seen")));
+    json_decref(j);
+    j = get(a.port, "/v1/budgets");
+    row = json_array_get(json_object_get(j, "budgets"), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "budget")), "bonus");
+    assert_true(json_is_null(json_object_get(row, "period")));
     json_decref(j);
     for (int i = 0; i < 3; i++) {
         snprintf(ev, sizeof ev,
@@ -109,10 +120,13 @@ static void test_lists_show_what_the_program_used(void **state)
     for (int side = 0; side < 2; side++) {
         int port = side ? b.port : a.port;
         j = get(port, "/v1/draws");
-        assert_int_equal(json_array_size(json_object_get(j, "draws")), 1);
+        assert_int_equal(json_array_size(json_object_get(j, "draws")), 2);
         row = json_array_get(json_object_get(j, "draws"), 0);
         assert_string_equal(json_string_value(json_object_get(row, "draw")), "mugs");
+        assert_true(json_is_true(json_object_get(row, "seen")));
         assert_int_equal(num(row, "wins"), 3);
+        assert_true(
+            json_is_false(json_object_get(json_array_get(json_object_get(j, "draws"), 1), "seen")));
         assert_int_equal(num(json_array_get(json_object_get(row, "prizes"), 0), "left"), 17);
         json_decref(j);
 
