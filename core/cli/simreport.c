@@ -28,12 +28,13 @@ struct sim_report {
     size_t nmembers, cap; /* open addressing, cap a power of two */
     char **tiers;
     int ntiers;
-    json_t *exps;         /* the declared experiments (mechset_experiments), or NULL */
-    char per[8];          /* "day", "week", "month", "year": also figures per period; "" none */
-    json_t *periods;      /* period id -> currency -> {issued, redeemed, expired, reversed} */
-    json_t *expfigs;      /* name -> figures in the shape of NS:{exp:X}:figures */
-    json_t *discounts;    /* {"count", "granted"}: every discount outcome, its money off */
-    json_t *disc_periods; /* period id -> {"count", "granted"} */
+    json_t *exps;          /* the declared experiments (mechset_experiments), or NULL */
+    char per[8];           /* "day", "week", "month", "year": also figures per period; "" none */
+    json_t *periods;       /* period id -> currency -> {issued, redeemed, expired, reversed} */
+    json_t *expfigs;       /* name -> figures in the shape of NS:{exp:X}:figures */
+    json_t *discounts;     /* {"count", "granted"}: every discount outcome, its money off */
+    json_t *disc_periods;  /* period id -> {"count", "granted"} */
+    json_t *offer_periods; /* period id -> offer -> {"uses", "discount", ...} (with --per) */
 };
 
 sim_report *simrep_new(void)
@@ -54,11 +55,12 @@ sim_report *simrep_new(void)
     r->discounts =
         json_pack("{s:i, s:i, s:i, s:i}", "count", 0, "granted", 0, "returns", 0, "returned", 0);
     r->disc_periods = json_object();
+    r->offer_periods = json_object();
     r->cap = 1024;
     r->members = calloc(r->cap, sizeof *r->members);
     if (!r->errors || !r->currencies || !r->prizes || !r->badges || !r->other || !r->counters ||
         !r->draws || !r->offers || !r->expfigs || !r->periods || !r->members || !r->discounts ||
-        !r->disc_periods) {
+        !r->disc_periods || !r->offer_periods) {
         simrep_free(r);
         return NULL;
     }
@@ -82,6 +84,7 @@ void simrep_free(sim_report *r)
     json_decref(r->periods);
     json_decref(r->discounts);
     json_decref(r->disc_periods);
+    json_decref(r->offer_periods);
     for (size_t i = 0; r->members && i < r->cap; i++) {
         free(r->members[i].id);
         json_decref(r->members[i].entered);
@@ -225,6 +228,19 @@ static void add_discount(sim_report *r, json_t *o, json_t *body, int back)
         bump(p, money, off);
 }
 
+/* The figures of offer name in the period of the event (body's "at"), or NULL (no --per). */
+static json_t *offer_period(sim_report *r, json_t *body, const char *name)
+{
+    static const char *const none[] = {NULL};
+    const char *at = json_string_value(json_object_get(body, "at"));
+    char id[32];
+    int64_t ms;
+    if (!r->per[0] || !at || pc_time_parse(at, &ms) ||
+        pc_period_id(ms, "UTC", r->per, id, sizeof id))
+        return NULL;
+    return sub_object(sub_object(r->offer_periods, id, none), name, offer_fields);
+}
+
 static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
 {
     const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -284,16 +300,19 @@ static void add_outcome(sim_report *r, member_slot *m, json_t *o, json_t *body)
                (name = json_string_value(json_object_get(o, "offer")))) {
         /* A code's use and the money off it granted; a use a reversal gave back; a personal
          * code issued. */
-        json_t *d = sub_object(r->offers, name, offer_fields);
+        json_t *figs[2] = {sub_object(r->offers, name, offer_fields), offer_period(r, body, name)};
         long long off = json_integer_value(json_object_get(o, "off"));
-        if (kind[0] == 'c' && kind[4] == '\0') {
-            bump(d, "issued", 1);
-        } else if (kind[0] == 'd') {
-            bump(d, "uses", 1);
-            bump(d, "discount", off);
-        } else if (json_is_true(json_object_get(o, "cap"))) {
-            bump(d, "returned", 1);
-            bump(d, "discount_returned", off);
+        for (int i = 0; i < 2 && figs[i]; i++) {
+            json_t *d = figs[i];
+            if (kind[0] == 'c' && kind[4] == '\0') {
+                bump(d, "issued", 1);
+            } else if (kind[0] == 'd') {
+                bump(d, "uses", 1);
+                bump(d, "discount", off);
+            } else if (json_is_true(json_object_get(o, "cap"))) {
+                bump(d, "returned", 1);
+                bump(d, "discount_returned", off);
+            }
         }
     } else if (!strcmp(kind, "message")) {
         r->messages++;
@@ -458,6 +477,8 @@ json_t *simrep_json(const sim_report *r)
         json_object_set(out, "periods", r->periods);
     if (out && r->per[0])
         json_object_set(out, "discounts_per_period", r->disc_periods);
+    if (out && r->per[0])
+        json_object_set(out, "offers_per_period", r->offer_periods);
     return out;
 }
 

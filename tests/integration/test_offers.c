@@ -416,7 +416,8 @@ static void simulate_reports_uses_and_discount_per_offer(void **state)
                 "\"data\":{\"code\":\"ÉTÉ-10 ☀\",\"total\":1500}}\n",
                 i + 1);
     fclose(f);
-    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--scripts", scripts, hist, NULL};
+    const char *argv[] = {PUNCH_PATH,  "simulate", "--json", "--per", "month",
+                          "--scripts", scripts,    hist,     NULL};
     assert_int_equal(h_run(argv, NULL, NULL, 60000, &out), 0);
     if (out.status != 0 || !(rep = json_loads(out.out, 0, NULL)))
         fail_msg("punch simulate: %d\n%s\n%s", out.status, out.out, out.err);
@@ -426,6 +427,14 @@ static void simulate_reports_uses_and_discount_per_offer(void **state)
         json_integer_value(json_object_get(json_object_get(offers, "summer"), "uses")) != 1 ||
         json_integer_value(json_object_get(json_object_get(offers, "summer"), "discount")) != 100)
         fail_msg("offers: %s", json_dumps(offers, 0));
+    /* Per month too, as the other figures. */
+    offers =
+        json_object_get(json_object_get(json_object_get(json_object_get(rep, "scripts"), "figures"),
+                                        "offers_per_period"),
+                        "2026-03");
+    if (json_integer_value(json_object_get(json_object_get(offers, "launch"), "uses")) != 7 ||
+        json_integer_value(json_object_get(json_object_get(offers, "summer"), "discount")) != 100)
+        fail_msg("offers per month: %s", json_dumps(offers, 0));
     json_decref(rep);
     h_proc_out_free(&out);
     unlink(hist);
