@@ -43,7 +43,9 @@ RPID=$!
 PIDS+=("$RPID")
 wait_for 100 redis-cli -s "$TMP/redis.sock" ping || die "redis-server did not start"
 
-echo "simulate $(date -u +%Y-%m-%dT%H:%MZ), commit $COMMIT, $(wc -l <"$HISTORY") events of $HISTORY"
+what="commit $COMMIT"
+[ -n "${PUNCH:-}" ] && what="$PUNCH"
+echo "simulate $(date -u +%Y-%m-%dT%H:%MZ), $what, $(wc -l <"$HISTORY") events of $HISTORY"
 for w in $WORKERS; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	r0=$(cpu_of "$RPID")
