@@ -19,6 +19,7 @@ CONNS=${CONNS:-8}
 TOP=${TOP:-40}
 BATCH=${BATCH:-0}
 MAX_SECONDS=${MAX_SECONDS:-$([ "$BATCH" -gt 0 ] && echo 200 || echo 150)}
+PUNCHD_GIVEN=${PUNCHD:-}
 PUNCHD=$(realpath "${PUNCHD:-$ROOT/build/punchd}")
 
 BENCH_NAME=callgrind
@@ -95,7 +96,9 @@ fi
 HIR=$(total_ir "$TMP/cg.hello")
 PIR=$(total_ir "$TMP/cg.punchd")
 echo
-echo "callgrind $(date -u +%Y-%m-%dT%H:%MZ), commit $COMMIT: user-space instructions per request"
+what="commit $COMMIT"
+[ -n "$PUNCHD_GIVEN" ] && what="$PUNCHD_GIVEN"
+echo "callgrind $(date -u +%Y-%m-%dT%H:%MZ), $what: user-space instructions per request"
 awk -v h="$HIR" -v hn="$HN" -v p="$PIR" -v pn="$PN" 'BEGIN {
 	hi = h / (hn > 0 ? hn : 1); pi = p / (pn > 0 ? pn : 1)
 	printf "  hello-world  %8.0f Ir/request   (%d requests)\n", hi, hn
