@@ -34,9 +34,7 @@ static admin_op *admin_new(engine *e, engine_done_fn *done, void *arg)
 {
     admin_op *a = calloc(1, sizeof *a);
     if (!a) {
-        pc_error err;
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return NULL;
     }
     a->e = e;
@@ -395,9 +393,7 @@ void engine_check_ledgers(engine *e, engine_done_fn *done, void *arg)
 {
     ledger_check *c = calloc(1, sizeof *c);
     if (!c) {
-        pc_error err;
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     c->e = e;

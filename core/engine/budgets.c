@@ -103,8 +103,7 @@ void engine_get_budget(engine *e, const char *name, engine_done_fn *done, void *
         return;
     }
     if (!(q = calloc(1, sizeof *q))) {
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     q->done = done;

@@ -201,13 +201,11 @@ static void on_catalog(void *arg, const store_error *err, const store_pairs *p)
 void engine_list(engine *e, const char *kind, engine_done_fn *done, void *arg)
 {
     list_read *q = calloc(1, sizeof *q);
-    pc_error err;
     if (!q || !(q->names = json_array()) || !(q->items = json_array())) {
         if (q)
             json_decref(q->names);
         free(q);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     q->e = e;
@@ -286,12 +284,10 @@ void engine_get_mechanics(engine *e, engine_done_fn *done, void *arg)
 {
     mech_read *q = calloc(1, sizeof *q);
     json_t *body = mech_holder_describe(e->holder);
-    pc_error err;
     if (!q || !body) {
         free(q);
         json_decref(body);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     q->done = done;

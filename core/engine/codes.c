@@ -261,11 +261,9 @@ static void add_shared(engine *e, const mechset *set, const char *offer, json_t 
     size_t i, n = 0;
     const char *k;
     if (!q || !v || !(q->taken = json_array())) {
-        pc_error err;
         free(q);
         free(v);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     q->done = done;

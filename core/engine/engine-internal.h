@@ -43,6 +43,9 @@ int64_t engine_now(const engine *e);
  */
 void engine_follow_up(engine *e, pc_event *ev, const char *entry);
 
+/* Answers a call 500 "internal" (out of memory), for what fails before it starts. */
+void engine_answer_oom(engine_done_fn *done, void *arg);
+
 /*
  * engine_submit() of a broadcast's event: a member not in segment (borrowed,
  * segment-internal.h; checked on the state the event would apply to, after

@@ -773,10 +773,8 @@ static engine_call *submit(engine *e, pc_event *ev, int flags, json_t *segment,
     const char *reversed;
 
     if (!c) {
-        pc_error err;
         pc_event_clear(ev);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return NULL;
     }
     c->e = e;
@@ -850,4 +848,11 @@ void engine_follow_up(engine *e, pc_event *ev, const char *entry)
     snprintf(f->member, sizeof f->member, "%s", ev->member);
     snprintf(f->entry, sizeof f->entry, "%s", entry ? entry : "");
     engine_submit(e, ev, on_follow_up_done, f);
+}
+
+void engine_answer_oom(engine_done_fn *done, void *arg)
+{
+    pc_error err;
+    pc_fail(&err, 500, "internal", "out of memory");
+    done(arg, 500, pc_error_json(&err));
 }

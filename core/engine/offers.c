@@ -273,8 +273,7 @@ void engine_get_offers(engine *e, const char *name, engine_done_fn *done, void *
     if (!q || !(q->list = json_array())) {
         free(q);
         mechset_unref(set);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     q->e = e;

@@ -393,10 +393,8 @@ void engine_get_webhooks(engine *e, int limit, engine_done_fn *done, void *arg)
 {
     report *r = calloc(1, sizeof *r);
     if (!r || !(r->body = json_object())) {
-        pc_error err;
         free(r);
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     r->e = e;
@@ -499,9 +497,7 @@ void engine_retry_dead_webhook(engine *e, const char *id, engine_done_fn *done, 
 {
     retry *t = calloc(1, sizeof *t);
     if (!t) {
-        pc_error err;
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return;
     }
     t->e = e;

@@ -50,9 +50,7 @@ static void *op_new(engine *e, size_t size, engine_done_fn *done, void *arg)
 {
     read_op *op = calloc(1, size);
     if (!op) {
-        pc_error err;
-        pc_fail(&err, 500, "internal", "out of memory");
-        done(arg, 500, pc_error_json(&err));
+        engine_answer_oom(done, arg);
         return NULL;
     }
     op->e = e;
