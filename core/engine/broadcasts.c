@@ -22,12 +22,20 @@
 #include "store/ops-internal.h"
 #include "store/reads-internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BCAST_KEEP_S   (400 * 86400) /* how long a broadcast (and its id) is kept */
 #define BCAST_DATA_MAX 8192          /* bytes of data, as compact JSON */
+
+static atomic_uint_fast64_t made_total; /* broadcasts made here (punchd_broadcasts_total) */
+
+uint64_t broadcasts_made(void)
+{
+    return atomic_load_explicit(&made_total, memory_order_relaxed);
+}
 
 typedef struct bcast_call {
     engine *e;
@@ -46,7 +54,8 @@ static void answer(engine_done_fn *done, void *arg, const pc_error *err)
 static json_t *progress_json(const char *id, const store_pairs *p)
 {
     json_t *body = NULL, *plan = NULL, *all;
-    const char *created = NULL, *done = NULL, *sent = "0", *skipped = "0", *owner = NULL;
+    const char *created = NULL, *done = NULL, *cancelled = NULL, *sent = "0", *skipped = "0",
+               *owner = NULL;
     char at[40] = "", done_at[40] = "";
     for (size_t i = 0; i + 1 < p->n; i += 2) {
         const char *f = p->v[i], *v = p->v[i + 1];
@@ -56,6 +65,8 @@ static json_t *progress_json(const char *id, const store_pairs *p)
             created = v;
         else if (!strcmp(f, "done"))
             done = v;
+        else if (!strcmp(f, "cancelled"))
+            cancelled = v;
         else if (!strcmp(f, "sent"))
             sent = v;
         else if (!strcmp(f, "skipped"))
@@ -74,9 +85,10 @@ static json_t *progress_json(const char *id, const store_pairs *p)
     body = json_pack("{s:s, s:O, s:O, s:O?, s:s, s:s, s:I, s:I, s:s?}", "id", id, "type",
                      json_object_get(all, "type"), "data", json_object_get(all, "data"), "segment",
                      json_object_get(all, "segment"), "created_at", at, "status",
-                     done    ? "done"
-                     : owner ? "sending"
-                             : "waiting",
+                     cancelled ? "cancelled"
+                     : done    ? "done"
+                     : owner   ? "sending"
+                               : "waiting",
                      "sent", (json_int_t)strtoll(sent, NULL, 10), "skipped",
                      (json_int_t)strtoll(skipped, NULL, 10), "done_at", done ? done_at : NULL);
     json_decref(plan);
@@ -142,6 +154,8 @@ static void on_created(void *arg, const store_error *err, const char *text, size
     } else {
         /* New, or a retry: (again) on the list the sweepers take broadcasts from. */
         c->made = !strcmp(text, "new");
+        if (c->made)
+            atomic_fetch_add_explicit(&made_total, 1, memory_order_relaxed);
         store_bcast_open(c->e->store, c->e->ns, c->id, engine_now(c->e), on_opened, c);
     }
 }
@@ -249,4 +263,169 @@ void engine_get_broadcast(engine *e, const char *id, engine_done_fn *done, void 
     c->arg = arg;
     snprintf(c->id, sizeof c->id, "%s", id);
     read_progress(c);
+}
+
+/* ---- GET /v1/broadcasts: the newest, each read from its hash ---- */
+
+typedef struct list_call {
+    engine *e;
+    engine_done_fn *done;
+    void *arg;
+    size_t n, left;
+    int failed; /* a read failed: status of the error kept in err */
+    pc_error err;
+    json_t **items;
+    char (*ids)[BROADCAST_ID_MAX + 1];
+} list_call;
+
+typedef struct list_item {
+    list_call *l;
+    size_t i;
+} list_item;
+
+static void list_finish(list_call *l)
+{
+    json_t *arr;
+    if (--l->left > 0)
+        return;
+    if (l->failed) {
+        answer(l->done, l->arg, &l->err);
+    } else if (!(arr = json_array())) {
+        pc_fail(&l->err, 500, "internal", "out of memory");
+        answer(l->done, l->arg, &l->err);
+    } else {
+        for (size_t i = 0; i < l->n; i++)
+            if (l->items[i]) /* NULL: expired since it was listed */
+                json_array_append(arr, l->items[i]);
+        l->done(l->arg, 200, json_pack("{s:o}", "broadcasts", arr));
+    }
+    for (size_t i = 0; i < l->n; i++)
+        json_decref(l->items[i]);
+    free(l->items);
+    free(l->ids);
+    free(l);
+}
+
+static void on_list_item(void *arg, const store_error *err, const store_pairs *p)
+{
+    list_item *it = arg;
+    list_call *l = it->l;
+    if (err) {
+        if (!l->failed)
+            store_error_fail(err, &l->err);
+        l->failed = 1;
+    } else {
+        l->items[it->i] = progress_json(l->ids[it->i], p);
+    }
+    free(it);
+    list_finish(l);
+}
+
+static void on_list(void *arg, const store_error *err, size_t n, const char *const *ids)
+{
+    list_call *l = arg;
+    if (err) {
+        store_error_fail(err, &l->err);
+        l->failed = 1;
+        list_finish(l);
+        return;
+    }
+    l->items = calloc(n ? n : 1, sizeof *l->items);
+    l->ids = calloc(n ? n : 1, sizeof *l->ids);
+    if (!l->items || !l->ids) {
+        pc_fail(&l->err, 500, "internal", "out of memory");
+        l->failed = 1;
+        list_finish(l);
+        return;
+    }
+    l->n = n;
+    for (size_t i = 0; i < n; i++) {
+        list_item *it;
+        if (!pc_valid_id(ids[i]) || strlen(ids[i]) > BROADCAST_ID_MAX)
+            continue; /* not one this engine wrote */
+        if (!(it = malloc(sizeof *it))) {
+            pc_fail(&l->err, 500, "internal", "out of memory");
+            l->failed = 1;
+            break;
+        }
+        it->l = l;
+        it->i = i;
+        snprintf(l->ids[i], sizeof l->ids[i], "%s", ids[i]);
+        l->left++;
+        store_read_broadcast(l->e->store, l->e->ns, l->ids[i], on_list_item, it);
+    }
+    list_finish(l); /* the count held by the listing itself */
+}
+
+void engine_list_broadcasts(engine *e, int limit, engine_done_fn *done, void *arg)
+{
+    list_call *l;
+    pc_error err;
+    if (limit < 1 || limit > BCAST_RECENT_MAX) {
+        pc_fail(&err, 400, "bad_request", "limit must be a number from 1 to %d", BCAST_RECENT_MAX);
+        answer(done, arg, &err);
+        return;
+    }
+    if (!(l = calloc(1, sizeof *l))) {
+        pc_fail(&err, 500, "internal", "out of memory");
+        answer(done, arg, &err);
+        return;
+    }
+    l->e = e;
+    l->done = done;
+    l->arg = arg;
+    l->left = 1;
+    store_bcast_recent(e->store, e->ns, (size_t)limit, on_list, l);
+}
+
+/* ---- POST /v1/broadcasts/{id}/cancel ---- */
+
+static void on_cancelled(void *arg, const store_error *err, const char *text, size_t len)
+{
+    bcast_call *c = arg;
+    pc_error e;
+    (void)len;
+    if (err || !text) {
+        if (err)
+            store_error_fail(err, &e);
+        else
+            pc_fail(&e, 500, "internal", "broadcast cancel: no answer");
+        answer(c->done, c->arg, &e);
+    } else if (!strcmp(text, "missing")) {
+        pc_fail(&e, 404, "not_found", "no broadcast \"%s\"", c->id);
+        answer(c->done, c->arg, &e);
+    } else if (!strcmp(text, "done")) {
+        pc_fail(&e, 409, "broadcast_done",
+                "broadcast \"%s\" was sent to every member already: there is nothing left to "
+                "cancel",
+                c->id);
+        answer(c->done, c->arg, &e);
+    } else {
+        /* Off the list the sweepers take broadcasts from (its hash says done already). */
+        store_bcast_shut(c->e->store, c->e->ns, c->id);
+        read_progress(c);
+        return;
+    }
+    free(c);
+}
+
+void engine_cancel_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg)
+{
+    bcast_call *c;
+    pc_error err;
+    if (!pc_valid_id(id) || strlen(id) > BROADCAST_ID_MAX) {
+        pc_fail(&err, 404, "not_found", "no such broadcast");
+        answer(done, arg, &err);
+        return;
+    }
+    if (!(c = calloc(1, sizeof *c))) {
+        pc_fail(&err, 500, "internal", "out of memory");
+        answer(done, arg, &err);
+        return;
+    }
+    c->e = e;
+    c->done = done;
+    c->arg = arg;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    store_bcast_cancel(e->store, e->ns, c->id, engine_now(e), BCAST_KEEP_S, on_cancelled, c);
 }

@@ -43,7 +43,7 @@
 typedef struct close_job close_job;
 
 /* Process-wide: closes found done or done here, and events sent by closes. */
-static atomic_uint_fast64_t done_total, sent_total;
+static atomic_uint_fast64_t done_total, sent_total, bcast_sent_total;
 
 /* A close this engine saw: done (never again), or to look at again after retry_at. */
 typedef struct close_seen {
@@ -291,6 +291,8 @@ static void send_one(close_job *j)
     j->inflight++;
     j->refs++;
     atomic_fetch_add_explicit(&sent_total, 1, memory_order_relaxed);
+    if (j->broadcast)
+        atomic_fetch_add_explicit(&bcast_sent_total, 1, memory_order_relaxed);
     engine_submit_segment(j->cl->e, &ev, json_object_get(j->all, "segment"), on_sent, j);
 }
 
@@ -298,8 +300,8 @@ static void on_touched(void *arg, const store_error *err, int64_t ok)
 {
     close_job *j = arg;
     if (!job_gone(j) && !err && ok != 1) {
-        pc_log(PC_LOG_WARN, "close %s %s: taken over by another punchd; stopping", j->mechanic,
-               j->period);
+        pc_log(PC_LOG_WARN, "%s %s %s: taken over by another punchd, or cancelled; stopping",
+               j->broadcast ? "broadcast" : "close", j->mechanic, j->period);
         j->lost = 1;
         j->answered += json_array_size(j->plan) - j->next_send;
         j->next_send = json_array_size(j->plan);
@@ -723,4 +725,9 @@ void closes_totals(uint64_t *done, uint64_t *sent)
 {
     *done = atomic_load_explicit(&done_total, memory_order_relaxed);
     *sent = atomic_load_explicit(&sent_total, memory_order_relaxed);
+}
+
+uint64_t closes_broadcast_events(void)
+{
+    return atomic_load_explicit(&bcast_sent_total, memory_order_relaxed);
 }

@@ -40,5 +40,8 @@ int closes_running(const closes *cl);
 
 /* Closes of this process found done or done, and events they sent, so far (for /metrics). */
 void closes_totals(uint64_t *done, uint64_t *sent);
+/* Events sent by broadcasts (of closes_totals' sent); broadcasts made here (broadcasts.c). */
+uint64_t closes_broadcast_events(void);
+uint64_t broadcasts_made(void);
 
 #endif

@@ -401,6 +401,8 @@ void engine_sweep_stats(engine_sweep_counts *out)
     out->sweeps = atomic_load_explicit(&sweeps_made, memory_order_relaxed);
     out->held = atomic_load_explicit(&sweeps_held, memory_order_relaxed);
     closes_totals(&out->closes_done, &out->close_events);
+    out->broadcasts = broadcasts_made();
+    out->broadcast_events = closes_broadcast_events();
 }
 
 /* ---- the replay hold ---- */

@@ -13,6 +13,8 @@
  *   POST /v1/broadcasts              {id, type, data, segment}: one event to every member
  *                                    of the segment, once (engine.h)
  *   GET  /v1/broadcasts/{id}         its progress: sent, skipped, status
+ *   GET  /v1/broadcasts?limit=       the newest broadcasts (at most 100), with their progress
+ *   POST /v1/broadcasts/{id}/cancel  stops one not done (409 when done)
  */
 #include "server-internal.h"
 #include "punchcard/query.h"
@@ -198,4 +200,34 @@ void get_broadcast(server *s, struct evhttp_request *req, const char *id, const 
     pending_req *p;
     if ((p = pending_new(s, req, 0)))
         engine_get_broadcast(s->engine, id, on_engine_done, p);
+}
+
+/* GET /v1/broadcasts?limit= (newest first; default and most 100) */
+void get_broadcasts(server *s, struct evhttp_request *req, const char *arg, const char *query)
+{
+    struct evkeyvalq q;
+    const char *l;
+    int limit = 100;
+    pending_req *p;
+    (void)arg;
+    if (parse_query(s, req, query, &q))
+        return;
+    if ((l = evhttp_find_header(&q, "limit"))) {
+        char *end;
+        long v = strtol(l, &end, 10);
+        limit = (*l && !*end && v >= 1 && v <= 100) ? (int)v : -1;
+    }
+    evhttp_clear_headers(&q);
+    if (limit < 0)
+        send_error(s, req, 400, "bad_request", "limit must be a number from 1 to 100");
+    else if ((p = pending_new(s, req, 0)))
+        engine_list_broadcasts(s->engine, limit, on_engine_done, p);
+}
+
+/* POST /v1/broadcasts/{id}/cancel */
+void post_broadcast_cancel(server *s, struct evhttp_request *req, const char *id, const char *query)
+{
+    pending_req *p;
+    if ((p = pending_new(s, req, 0)))
+        engine_cancel_broadcast(s->engine, id, on_engine_done, p);
 }

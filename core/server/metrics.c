@@ -360,6 +360,13 @@ static void sweeper_part(struct evbuffer *b)
     evbuffer_add_printf(b, "punchd_closes_done_total %llu\n", (unsigned long long)c.closes_done);
     family(b, "punchd_close_events_total", "counter", "Events sent by period closes.");
     evbuffer_add_printf(b, "punchd_close_events_total %llu\n", (unsigned long long)c.close_events);
+    family(b, "punchd_broadcasts_total", "counter",
+           "Broadcasts made by this punchd (POST /v1/broadcasts answered 202).");
+    evbuffer_add_printf(b, "punchd_broadcasts_total %llu\n", (unsigned long long)c.broadcasts);
+    family(b, "punchd_broadcast_events_total", "counter",
+           "Events sent by broadcasts (also counted in punchd_close_events_total).");
+    evbuffer_add_printf(b, "punchd_broadcast_events_total %llu\n",
+                        (unsigned long long)c.broadcast_events);
 }
 
 void get_metrics(server *s, struct evhttp_request *req, const char *arg, const char *query)

@@ -179,6 +179,8 @@ static const struct route {
     {"/v1/offers/{}/codes", EVHTTP_REQ_POST, post_offer_codes, SCOPE_ADMIN},
     {"/v1/broadcasts", EVHTTP_REQ_POST, post_broadcast, SCOPE_ADMIN},
     {"/v1/broadcasts/{}", EVHTTP_REQ_GET, get_broadcast, SCOPE_READ},
+    {"/v1/broadcasts", EVHTTP_REQ_GET, get_broadcasts, SCOPE_READ},
+    {"/v1/broadcasts/{}/cancel", EVHTTP_REQ_POST, post_broadcast_cancel, SCOPE_ADMIN},
 };
 
 size_t route_count(void)

@@ -157,7 +157,7 @@ route_fn put_member, post_redeem, post_reverse, get_stats, get_partner_summary;
 
 /* game.c */
 route_fn get_draw, post_draw_rotate, post_draw_refill, get_leaderboard, get_experiment, get_budget;
-route_fn post_broadcast, get_broadcast; /* game.c */
+route_fn post_broadcast, get_broadcast, get_broadcasts, post_broadcast_cancel; /* game.c */
 route_fn get_offers, get_offer;
 route_fn get_draws, get_budgets, get_leaderboards, post_offer_codes;
 

@@ -339,6 +339,12 @@ void store_bcast_open(store *s, const char *ns, const char *id, int64_t at_ms, s
                       void *arg);
 void store_bcast_shut(store *s, const char *ns, const char *id);
 void store_bcast_list(store *s, const char *ns, size_t max, store_list_fn *fn, void *arg);
+/* The newest max broadcasts' ids (the index keeps BCAST_RECENT_MAX), newest first. */
+#define BCAST_RECENT_MAX 100
+void store_bcast_recent(store *s, const char *ns, size_t max, store_list_fn *fn, void *arg);
+/* Cancels a broadcast (bcast_cancel.lua): text "cancelled", "done" or "missing". */
+void store_bcast_cancel(store *s, const char *ns, const char *id, int64_t now_ms, int64_t ttl_s,
+                        store_text_fn *fn, void *arg);
 
 /*
  * The replay hold (NS:{replay:hold}:until): while it exists, the sweepers

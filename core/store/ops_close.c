@@ -15,6 +15,7 @@
  *   NS:{close:MECHANIC}:last     string  the end (ms) of the mechanic's latest period closed
  *   NS:{bcast:ID}:job            hash    body (the request), created, and the fields above
  *   NS:{broadcasts:open}:ids     zset    broadcast ids not done -> when made (ms)
+ *   NS:{broadcasts:all}:ids      zset    the newest BCAST_RECENT_MAX broadcasts -> when made (ms)
  *   NS:{replay:hold}:until       string  present while a replay runs (PX)
  */
 #include "keys-internal.h"
@@ -126,11 +127,25 @@ static int open_key(char *key, const char *ns)
     return keys_resource(key, PC_KEY_MAX, ns, "broadcasts", "open", "ids");
 }
 
+/* NS:{broadcasts:all}:ids: the newest broadcasts (GET /v1/broadcasts), scored by when made. */
+static int all_key(char *key, const char *ns)
+{
+    return keys_resource(key, PC_KEY_MAX, ns, "broadcasts", "all", "ids");
+}
+
 void store_bcast_open(store *s, const char *ns, const char *id, int64_t at_ms, store_done_fn *fn,
                       void *arg)
 {
-    char key[PC_KEY_MAX], at[24];
+    char key[PC_KEY_MAX], all[PC_KEY_MAX], at[24], keep[24];
     const char *argv[5] = {"ZADD", key, "NX", num(at, at_ms), id};
+    const char *add[5] = {"ZADD", all, "NX", at, id};
+    const char *trim[4] = {"ZREMRANGEBYRANK", all, "0", num(keep, -(BCAST_RECENT_MAX + 1))};
+    /* The listing's index, kept to the newest (fire and forget: a retry of the POST repairs
+     * it, as it does the open list). */
+    if (all_key(all, ns) >= 0) {
+        store_send(s, NULL, "bcast_index", store_parse_done, NULL, NULL, 0, 5, add, NULL);
+        store_send(s, NULL, "bcast_trim", store_parse_done, NULL, NULL, 0, 4, trim, NULL);
+    }
     if (open_key(key, ns) < 0) {
         store_fail_now("bcast_open", "key too long", store_parse_done, (store_cb)fn, arg);
         return;
@@ -155,6 +170,30 @@ void store_bcast_list(store *s, const char *ns, size_t max, store_list_fn *fn, v
         return;
     }
     store_send(s, NULL, "bcast_list", store_parse_list, (store_cb)fn, arg, 0, 4, argv, NULL);
+}
+
+void store_bcast_recent(store *s, const char *ns, size_t max, store_list_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX], stop[24];
+    const char *argv[4] = {"ZREVRANGE", key, "0", num(stop, (int64_t)max - 1)};
+    if (all_key(key, ns) < 0) {
+        store_fail_now("bcast_recent", "key too long", store_parse_list, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, NULL, "bcast_recent", store_parse_list, (store_cb)fn, arg, 0, 4, argv, NULL);
+}
+
+void store_bcast_cancel(store *s, const char *ns, const char *id, int64_t now_ms, int64_t ttl_s,
+                        store_text_fn *fn, void *arg)
+{
+    char key[PC_KEY_MAX], now[24], ttl[24];
+    const char *argv[3] = {key, num(now, now_ms), num(ttl, ttl_s)};
+    if (keys_resource(key, sizeof key, ns, "bcast", id, "job") < 0) {
+        store_fail_now("bcast_cancel", "key too long", store_parse_text, (store_cb)fn, arg);
+        return;
+    }
+    store_send(s, &store_script_bcast_cancel, "bcast_cancel", store_parse_text, (store_cb)fn, arg,
+               1, 3, argv, NULL);
 }
 
 void store_replay_hold(store *s, const char *ns, int64_t ms, store_done_fn *fn, void *arg)

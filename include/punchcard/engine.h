@@ -82,6 +82,15 @@ enum engine_flags {
  */
 void engine_make_broadcast(engine *e, const json_t *body, engine_done_fn *done, void *arg);
 void engine_get_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg);
+/* The newest limit (1-100) broadcasts with their progress, newest first: {"broadcasts": [...]}. */
+void engine_list_broadcasts(engine *e, int limit, engine_done_fn *done, void *arg);
+/*
+ * Cancels a broadcast not done: 200 with its progress (status "cancelled"; a
+ * cancel again answers the same), 409 when it was done, 404 when unknown.
+ * Members sent before keep their event; the sender stops at its next touch
+ * (within a second).
+ */
+void engine_cancel_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg);
 
 /* engine_submit() with flags (enum engine_flags). */
 engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done_fn *done,
@@ -136,10 +145,12 @@ int engine_sweeper_busy(const sweeper *sw);
 
 /* What every sweeper of the process did so far (for /metrics). */
 typedef struct engine_sweep_counts {
-    uint64_t sweeps;       /* due sweeps made */
-    uint64_t held;         /* due sweeps skipped under the replay hold */
-    uint64_t closes_done;  /* period closes found done, or done here */
-    uint64_t close_events; /* events sent by period closes */
+    uint64_t sweeps;           /* due sweeps made */
+    uint64_t held;             /* due sweeps skipped under the replay hold */
+    uint64_t closes_done;      /* period closes found done, or done here */
+    uint64_t close_events;     /* events sent by period closes (and broadcasts) */
+    uint64_t broadcasts;       /* broadcasts made by this punchd (POST /v1/broadcasts) */
+    uint64_t broadcast_events; /* events sent by broadcasts (of close_events) */
 } engine_sweep_counts;
 void engine_sweep_stats(engine_sweep_counts *out);
 

@@ -8,7 +8,11 @@
  *     is killed mid-walk and two others take it over; its progress says done
  *     with the members sent and skipped;
  *   - the same id with the same body is the same broadcast (200); with
- *     another body it is refused (422 idempotency_mismatch).
+ *     another body it is refused (422 idempotency_mismatch);
+ *   - GET /v1/broadcasts lists them newest first (limit); a cancel stops a
+ *     waiting or sending broadcast (members sent keep their one event, no
+ *     more are sent), answers the same again, 409 once done, 404 unknown;
+ *     /metrics counts broadcasts made and their events.
  * With PUNCH_TEST_CLUSTER=1 (ctest's integration.cluster.test_broadcasts) the
  * same cases run on a local Redis Cluster: the walk over every master, the
  * close scripts and the broadcasts' index each keep to one slot.
@@ -276,11 +280,183 @@ static void test_segment_once_across_a_kill(void **state)
     h_punchd_stop(&feed);
 }
 
+/* A counter of /metrics (-1 when absent). */
+static long long metric(int port, const char *name)
+{
+    http_resp r;
+    long long v = -1;
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    if (h_http(port, "GET", "/metrics", NULL, &r) == 0 && r.body) {
+        const char *at = strstr(r.body, pat);
+        if (at)
+            v = atoll(at + strlen(pat));
+    }
+    h_resp_free(&r);
+    return v;
+}
+
+static const char *const many[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"};
+
+/* The letters of every member of many, each at most 1 (else the test fails). */
+static long long all_letters(int port)
+{
+    long long sum = 0;
+    for (int i = 0; i < 10; i++) {
+        int n = 0;
+        long long v = h_ledger_sum(port, many[i], "letters", &n);
+        if (v > 1 || n > 1)
+            fail_msg("%s: %d letter entries summing %lld; want at most 1", many[i], n, v);
+        sum += v;
+    }
+    return sum;
+}
+
+typedef struct many_want {
+    int port;
+    long long at_least;
+} many_want;
+
+static int many_letters(void *arg)
+{
+    many_want *w = arg;
+    return all_letters(w->port) >= w->at_least;
+}
+
+/* POST /v1/broadcasts/{id}/cancel: the status; the answer's status field into state. */
+static long cancel(int port, const char *id, char *state, size_t n)
+{
+    http_resp r;
+    char path[96];
+    long st;
+    snprintf(path, sizeof path, "/v1/broadcasts/%s/cancel", id);
+    assert_int_equal(h_http(port, "POST", path, NULL, &r), 0);
+    st = r.status;
+    if (state) {
+        const char *v = json_string_value(json_object_get(r.json, "status"));
+        const char *c =
+            json_string_value(json_object_get(json_object_get(r.json, "error"), "code"));
+        snprintf(state, n, "%s", v ? v : c ? c : "");
+    }
+    h_resp_free(&r);
+    return st;
+}
+
+/* Listed newest first; cancelled waiting or mid-walk; 409 once done; counted in /metrics. */
+static void test_list_cancel_metrics(void **state)
+{
+    static punchd_proc feed, slow, fast;
+    status_want sw = {0, "/v1/broadcasts/c-third"};
+    many_want mw;
+    http_resp r;
+    char path[64], st[64];
+    long long at_cancel, later;
+    json_t *list;
+
+    start(&feed, 0, NULL);
+    for (int i = 0; i < 10; i++) {
+        snprintf(path, sizeof path, "/v1/members/%s", many[i]);
+        assert_int_equal(
+            h_http(feed.port, "PUT", path, "{\"attributes\": {\"country\": \"FR\"}}", &r), 0);
+        assert_int_equal(r.status, 200);
+        h_resp_free(&r);
+    }
+    assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "broadcasts")), 0);
+    h_resp_free(&r);
+    assert_int_equal(
+        post(feed.port, "{\"id\": \"a-first\", \"type\": \"letter\", \"data\": {\"title\": \"A\"}}",
+             NULL, 0, NULL),
+        202);
+    assert_int_equal(
+        post(feed.port,
+             "{\"id\": \"b-second\", \"type\": \"letter\", \"data\": {\"title\": \"B\"}}", NULL, 0,
+             NULL),
+        202);
+    assert_int_equal(metric(feed.port, "punchd_broadcasts_total"), 2);
+
+    /* The list: newest first, with progress; limit cuts it; a bad limit is a 400. */
+    assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    list = json_object_get(r.json, "broadcasts");
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+                        "b-second");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")),
+                        "a-first");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "status")),
+                        "waiting");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 1), "sent")), 0);
+    h_resp_free(&r);
+    assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts?limit=1", NULL, &r), 0);
+    assert_int_equal(json_array_size(json_object_get(r.json, "broadcasts")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r.json, "broadcasts"), 0), "id")),
+                        "b-second");
+    h_resp_free(&r);
+    assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts?limit=0", NULL, &r), 0);
+    assert_int_equal(r.status, 400);
+    h_resp_free(&r);
+
+    /* Cancelled while waiting: nobody gets it; a cancel again answers the same; unknown 404. */
+    assert_int_equal(cancel(feed.port, "a-first", st, sizeof st), 200);
+    assert_string_equal(st, "cancelled");
+    assert_int_equal(cancel(feed.port, "a-first", st, sizeof st), 200);
+    assert_string_equal(st, "cancelled");
+    assert_int_equal(cancel(feed.port, "no-such", st, sizeof st), 404);
+
+    /* Cancelled mid-walk (2 events a second): who had it keeps it, no one more gets it. */
+    start(&slow, 20, "PUNCHD_SEND_RATE=2");
+    mw = (many_want){feed.port, 2};
+    assert_true(h_wait_until(many_letters, &mw, 15000));
+    assert_int_equal(cancel(feed.port, "b-second", st, sizeof st), 200);
+    assert_string_equal(st, "cancelled");
+    at_cancel = all_letters(feed.port);
+    /* The sender stops at its next touch (each second): at 2 a second it would have sent the
+     * 10 by now; stopped, at most the ~2 in flight at the cancel land. */
+    mw = (many_want){feed.port, 10};
+    assert_false(h_wait_until(many_letters, &mw, 4000));
+    later = all_letters(feed.port);
+    if (later > at_cancel + 2 || later >= 10)
+        fail_msg("letters went on after the cancel: %lld then %lld", at_cancel, later);
+    assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts/b-second", NULL, &r), 0);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "cancelled");
+    assert_true(json_integer_value(json_object_get(r.json, "sent")) >= 1);
+    h_resp_free(&r);
+    /* Its POST again answers its state: it is not opened again. */
+    assert_int_equal(
+        post(feed.port,
+             "{\"id\": \"b-second\", \"type\": \"letter\", \"data\": {\"title\": \"B\"}}", NULL, 0,
+             &r),
+        200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "cancelled");
+    h_resp_free(&r);
+    assert_true(metric(slow.port, "punchd_broadcast_events_total") >= 2);
+    h_punchd_stop(&slow);
+
+    /* A broadcast done cannot be cancelled: 409. Only it is sent (10 events). */
+    assert_int_equal(
+        post(feed.port, "{\"id\": \"c-third\", \"type\": \"letter\", \"data\": {\"title\": \"C\"}}",
+             NULL, 0, NULL),
+        202);
+    start(&fast, 20, "PUNCHD_SEND_RATE=500");
+    sw.port = feed.port;
+    assert_true(h_wait_until(broadcast_done, &sw, 20000));
+    assert_int_equal(cancel(feed.port, "c-third", st, sizeof st), 409);
+    assert_string_equal(st, "broadcast_done");
+    assert_int_equal(metric(fast.port, "punchd_broadcast_events_total"), 10);
+    assert_int_equal(metric(feed.port, "punchd_broadcasts_total"), 3);
+    h_punchd_stop(&fast);
+    h_punchd_stop(&feed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_once_across_a_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_cancel_metrics, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
