@@ -44,8 +44,7 @@ static int has_prize(json_t *resp, const char *prize)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(resp, "outcomes"), i, o)
-    {
+    json_array_foreach(json_object_get(resp, "outcomes"), i, o) {
         if (!strcmp(json_string_value(json_object_get(o, "kind")), "prize") &&
             !strcmp(json_string_value(json_object_get(o, "prize")), prize))
             return 1;
@@ -80,8 +79,7 @@ static void fuel_order_earns_86_stars(void **state)
     size_t i;
     int seen = 0;
     assert_int_equal(h_event(punchd.port, ev, &r), 200);
-    json_array_foreach(json_object_get(r.json, "outcomes"), i, o)
-    {
+    json_array_foreach(json_object_get(r.json, "outcomes"), i, o) {
         if (!strcmp(json_string_value(json_object_get(o, "kind")), "stars")) {
             assert_string_equal(json_string_value(json_object_get(o, "mechanic")), "fuel");
             assert_string_equal(json_string_value(json_object_get(o, "currency")), "stars");

@@ -69,9 +69,10 @@ static json_t *purchase(const char *member, int seq, int amount)
     char body[256];
     http_resp r;
     json_t *j;
-    snprintf(body, sizeof body,
-             "{\"id\":\"p-%s-%d\",\"type\":\"purchase\",\"member\":\"%s\",\"data\":{\"amount\":%d}}",
-             member, seq, member, amount);
+    snprintf(
+        body, sizeof body,
+        "{\"id\":\"p-%s-%d\",\"type\":\"purchase\",\"member\":\"%s\",\"data\":{\"amount\":%d}}",
+        member, seq, member, amount);
     fprintf(hist, "%s\n", body);
     assert_int_equal(h_http(punchd.port, "POST", "/v1/events", body, &r), 0);
     if (r.status != 200)
@@ -129,7 +130,8 @@ static void one_control_group_shared_and_its_lift(void **state)
     /* The ledger says the group too. */
     assert_int_equal(h_http(punchd.port, "GET", "/v1/members/m0/ledger", NULL, &r), 0);
     json_t *e0 = json_array_get(json_object_get(r.json, "entries"), 0);
-    assert_non_null(json_string_value(json_object_get(json_object_get(e0, "experiments"), "spring")));
+    assert_non_null(
+        json_string_value(json_object_get(json_object_get(e0, "experiments"), "spring")));
     h_resp_free(&r);
 
     assert_int_equal(h_http(punchd.port, "GET", "/v1/experiments/spring", NULL, &r), 0);
@@ -178,13 +180,13 @@ static void one_control_group_shared_and_its_lift(void **state)
     fclose(hist);
     h_write_file(scripts, "history.jsonl", history);
     snprintf(events, sizeof events, "%s/history.jsonl", scripts);
-    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--no-progress", "--workers", "2",
-                          "--scripts", scripts, events, NULL};
+    const char *argv[] = {PUNCH_PATH, "simulate",  "--json", "--no-progress", "--workers",
+                          "2",        "--scripts", scripts,  events,          NULL};
     h_proc_out o;
     h_run(argv, NULL, NULL, 30000, &o);
     json_t *sim = json_loads(o.out, 0, NULL);
-    json_t *rep = json_object_get(json_object_get(json_object_get(sim, "scripts"), "experiments"),
-                                  "spring");
+    json_t *rep =
+        json_object_get(json_object_get(json_object_get(sim, "scripts"), "experiments"), "spring");
     assert_int_equal(h_http(punchd.port, "GET", "/v1/experiments/spring", NULL, &r), 0);
     if (o.status != 0 || !rep || !json_equal(rep, r.json))
         fail_msg("punch simulate (exit %d) reports %s; punchd %s; %s", o.status,

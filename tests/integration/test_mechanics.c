@@ -40,14 +40,15 @@ static int group_setup(void **state)
         "mechanic \"oops\" { on = \"oops\", run = function(ev, m)\n"
         "  local x = nil\n"
         "  return x.field end }\n");
-    h_write_file(scripts, "campaign.lua",
-                 "mechanic \"xmas\" { on = \"visit\", active = { from = \"2026-12-01\", "
-                 "to = \"2026-12-25\" }, run = function(ev, m) m:earn(\"stars\", 5) end }\n"
-                 "mechanic \"held\" { on = \"visit\", control = 100, run = function(ev, m) "
-                 "m:earn(\"stars\", 1) end }\n"
-                 "mechanic \"picky\" { on = \"visit\", run = function(ev, m)\n"
-                 "  if (ev.data.total or 0) < 1000 then return reason(\"spent less than 1000\") end\n"
-                 "  m:earn(\"stars\", 1) end }\n");
+    h_write_file(
+        scripts, "campaign.lua",
+        "mechanic \"xmas\" { on = \"visit\", active = { from = \"2026-12-01\", "
+        "to = \"2026-12-25\" }, run = function(ev, m) m:earn(\"stars\", 5) end }\n"
+        "mechanic \"held\" { on = \"visit\", control = 100, run = function(ev, m) "
+        "m:earn(\"stars\", 1) end }\n"
+        "mechanic \"picky\" { on = \"visit\", run = function(ev, m)\n"
+        "  if (ev.data.total or 0) < 1000 then return reason(\"spent less than 1000\") end\n"
+        "  m:earn(\"stars\", 1) end }\n");
     return h_stack_start(&redis, &punchd, scripts, 0, extra);
 }
 
@@ -198,11 +199,11 @@ static void explain_and_dry_run(void **state)
         const char *mechanic;
         int ran;
         const char *reason;
-    } want[] = {{"xmas", 0,
-                 "outside its campaign window: before active.from (2026-12-01 00:00 UTC)"},
-                {"picky", 1, "spent less than 1000"},
-                {"held", 0, "the member is held out in its control group"},
-                {"workout", 0, "not subscribed to this event type"}};
+    } want[] = {
+        {"xmas", 0, "outside its campaign window: before active.from (2026-12-01 00:00 UTC)"},
+        {"picky", 1, "spent less than 1000"},
+        {"held", 0, "the member is held out in its control group"},
+        {"workout", 0, "not subscribed to this event type"}};
     http_resp r;
     const char *ev = "{\"id\":\"vx-1\",\"type\":\"visit\",\"member\":\"vic\","
                      "\"at\":\"2026-06-01T00:00:00Z\"}";

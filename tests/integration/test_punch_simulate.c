@@ -268,8 +268,8 @@ static void figures_per_month(void **state)
 {
     char *dir = h_dir_copy("examples/coffee-shop"), *longer = h_dir_copy("examples/coffee-shop");
     char path[300];
-    const char *argv[] = {PUNCH_PATH, "simulate", "--json", "--per", "month", "--workers", "2",
-                          "--scripts", longer, "--against", dir, path, NULL};
+    const char *argv[] = {PUNCH_PATH,  "simulate", "--json",    "--per", "month", "--workers", "2",
+                          "--scripts", longer,     "--against", dir,     path,    NULL};
     h_proc_out o;
     json_t *j, *p, *d;
     FILE *f;
@@ -309,9 +309,9 @@ static void figures_per_month(void **state)
      * July; she is silent) when the history is settled at its last event: both in September. */
     assert_int_equal(FIG(p, "2026-09", "expired"), 5);
     assert_int_equal(FIG(p, "2026-09", "outstanding"), 1);
-    assert_true(json_real_value(json_object_get(
-                    json_object_get(json_object_get(p, "2026-09"), "stamps"), "breakage_rate")) ==
-                1.0);
+    assert_true(
+        json_real_value(json_object_get(json_object_get(json_object_get(p, "2026-09"), "stamps"),
+                                        "breakage_rate")) == 1.0);
     assert_null(json_object_get(p, "2026-02")); /* a month without events has no row */
     /* Nine months: nothing has expired by September, so 5 more stamps are outstanding. */
     d = json_object_get(j, "periods_difference");
@@ -333,7 +333,8 @@ static void figures_per_month(void **state)
  * member back in September. Every worker settles its members at the history's
  * last event (September), so all the January stamps expired, however the members
  * were shared out. (Each worker once settled at the latest event it had seen
- * itself: with 2 workers, the members of the one without September kept theirs: 60 expired, not 120.)
+ * itself: with 2 workers, the members of the one without September kept theirs: 60 expired, not
+ * 120.)
  */
 static void one_worker_or_two_the_figures_agree(void **state)
 {

@@ -71,8 +71,8 @@ static int expired_seen(void *arg)
     http_resp r;
     int ok = 0;
     (void)arg;
-    if (h_http(punchd.port, "GET", "/v1/stats?from=2026-11-01&to=2026-11-30&per=month", NULL,
-               &r) == 0)
+    if (h_http(punchd.port, "GET", "/v1/stats?from=2026-11-01&to=2026-11-30&per=month", NULL, &r) ==
+        0)
         ok = json_integer_value(json_object_get(period(r.json, "2026-11"), "expired")) == 70 &&
              json_integer_value(json_object_get(period(r.json, "2026-11"), "issued")) == 150;
     h_resp_free(&r);
@@ -104,10 +104,10 @@ static void figures_per_week_and_month(void **state)
     assert_null(period(r.json, "2026-W47"));
     /* The days are still there, and the total has its breakage rate too. */
     assert_non_null(json_object_get(json_object_get(r.json, "days"), "2026-11-02"));
-    assert_true(fabs(json_real_value(json_object_get(
-                         json_object_get(json_object_get(r.json, "total"), "pts"),
-                         "breakage_rate")) -
-                     0.7) < 1e-9);
+    assert_true(
+        fabs(json_real_value(json_object_get(
+                 json_object_get(json_object_get(r.json, "total"), "pts"), "breakage_rate")) -
+             0.7) < 1e-9);
     h_resp_free(&r);
 
     assert_int_equal(
@@ -117,9 +117,8 @@ static void figures_per_week_and_month(void **state)
     h_resp_free(&r);
 
     /* Without per, no periods; an unknown per is refused. */
-    assert_int_equal(h_http(punchd.port, "GET", "/v1/stats?from=2026-11-01&to=2026-11-30", NULL,
-                            &r),
-                     0);
+    assert_int_equal(
+        h_http(punchd.port, "GET", "/v1/stats?from=2026-11-01&to=2026-11-30", NULL, &r), 0);
     assert_null(json_object_get(r.json, "periods"));
     h_resp_free(&r);
     assert_int_equal(h_http(punchd.port, "GET", "/v1/stats?per=fortnight", NULL, &r), 0);
