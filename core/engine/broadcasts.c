@@ -244,24 +244,32 @@ void engine_make_broadcast(engine *e, const json_t *body, engine_done_fn *done, 
     json_decref(plan);
 }
 
-void engine_get_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg)
+/* A call on the broadcast id of a route; NULL when it was answered (404, out of memory). */
+static bcast_call *call_for(engine *e, const char *id, engine_done_fn *done, void *arg)
 {
     bcast_call *c;
     pc_error err;
     if (!pc_valid_id(id) || strlen(id) > BROADCAST_ID_MAX) {
         pc_fail(&err, 404, "not_found", "no such broadcast");
         answer(done, arg, &err);
-        return;
+        return NULL;
     }
     if (!(c = calloc(1, sizeof *c))) {
-        pc_fail(&err, 500, "internal", "out of memory");
-        answer(done, arg, &err);
-        return;
+        engine_answer_oom(done, arg);
+        return NULL;
     }
     c->e = e;
     c->done = done;
     c->arg = arg;
     snprintf(c->id, sizeof c->id, "%s", id);
+    return c;
+}
+
+void engine_get_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg)
+{
+    bcast_call *c = call_for(e, id, done, arg);
+    if (!c)
+        return;
     read_progress(c);
 }
 
@@ -411,21 +419,8 @@ static void on_cancelled(void *arg, const store_error *err, const char *text, si
 
 void engine_cancel_broadcast(engine *e, const char *id, engine_done_fn *done, void *arg)
 {
-    bcast_call *c;
-    pc_error err;
-    if (!pc_valid_id(id) || strlen(id) > BROADCAST_ID_MAX) {
-        pc_fail(&err, 404, "not_found", "no such broadcast");
-        answer(done, arg, &err);
+    bcast_call *c = call_for(e, id, done, arg);
+    if (!c)
         return;
-    }
-    if (!(c = calloc(1, sizeof *c))) {
-        pc_fail(&err, 500, "internal", "out of memory");
-        answer(done, arg, &err);
-        return;
-    }
-    c->e = e;
-    c->done = done;
-    c->arg = arg;
-    snprintf(c->id, sizeof c->id, "%s", id);
     store_bcast_cancel(e->store, e->ns, c->id, engine_now(e), BCAST_KEEP_S, on_cancelled, c);
 }
