@@ -228,8 +228,7 @@ void engine_make_broadcast(engine *e, const json_t *body, engine_done_fn *done, 
         plan_text = json_dumps(plan, JSON_COMPACT);
     c = req_text && plan_text ? calloc(1, sizeof *c) : NULL;
     if (!c) {
-        pc_fail(&err, 500, "internal", "out of memory");
-        answer(done, arg, &err);
+        engine_answer_oom(done, arg);
     } else {
         c->e = e;
         c->done = done;
@@ -375,8 +374,7 @@ void engine_list_broadcasts(engine *e, int limit, engine_done_fn *done, void *ar
         return;
     }
     if (!(l = calloc(1, sizeof *l))) {
-        pc_fail(&err, 500, "internal", "out of memory");
-        answer(done, arg, &err);
+        engine_answer_oom(done, arg);
         return;
     }
     l->e = e;

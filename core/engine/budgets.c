@@ -85,8 +85,7 @@ static void on_log(void *arg, const store_error *err, const store_pairs *p)
         pc_fail(&e, 404, "not_found", "no such budget (nothing was taken from it yet)");
         q->done(q->arg, 404, pc_error_json(&e));
     } else if (!(body = budget_json(q->name, p))) {
-        pc_fail(&e, 500, "internal", "out of memory");
-        q->done(q->arg, 500, pc_error_json(&e));
+        engine_answer_oom(q->done, q->arg);
     } else {
         q->done(q->arg, 200, body);
     }

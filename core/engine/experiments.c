@@ -222,8 +222,7 @@ static void on_figures(void *arg, const store_error *err, const store_pairs *p)
     }
     body = figures ? engine_experiment_report(q->name, q->decl, figures) : NULL;
     if (!body) {
-        pc_fail(&e, 500, "internal", "out of memory");
-        q->done(q->arg, 500, pc_error_json(&e));
+        engine_answer_oom(q->done, q->arg);
     } else {
         q->done(q->arg, 200, body);
     }
