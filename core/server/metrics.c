@@ -136,11 +136,18 @@ static void family(struct evbuffer *b, const char *name, const char *type, const
     evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample without labels: its HELP, TYPE and value. */
+static void single(struct evbuffer *b, const char *name, const char *type, const char *help,
+                   uint64_t v)
+{
+    family(b, name, type, help);
+    evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void requests_part(struct evbuffer *b)
 {
     size_t nroutes = route_count();
-    family(b, "punchd_requests_total", "counter", "HTTP requests answered.");
-    evbuffer_add_printf(b, "punchd_requests_total %llu\n", (unsigned long long)get(&requests));
+    single(b, "punchd_requests_total", "counter", "HTTP requests answered.", get(&requests));
     family(b, "punchd_responses_total", "counter", "HTTP answers by status class.");
     evbuffer_add_printf(b,
                         "punchd_responses_total{class=\"2xx\"} %llu\n"
@@ -224,8 +231,8 @@ static void names_part(struct evbuffer *b)
         }
         dups += get(&types.count[i][1]);
     }
-    family(b, "punchd_duplicates_total", "counter", "Events whose id had been applied already.");
-    evbuffer_add_printf(b, "punchd_duplicates_total %llu\n", (unsigned long long)dups);
+    single(b, "punchd_duplicates_total", "counter", "Events whose id had been applied already.",
+           dups);
     n = atomic_load_explicit(&kinds.n, memory_order_acquire);
     family(b, "punchd_outcomes_total", "counter", "Outcomes of applied events, by kind.");
     for (size_t i = 0; i <= NAMES; i++) {
@@ -296,15 +303,12 @@ static void redis_part(server *s, struct evbuffer *b)
         engine_redis_stats(s->engine, &st);
     family(b, "punchd_redis_up", "gauge", "1 while this worker's Redis connection is ready.");
     evbuffer_add_printf(b, "punchd_redis_up %d\n", engine_redis_up(s->engine));
-    family(b, "punchd_redis_commands_total", "counter", "Commands sent to Redis.");
-    evbuffer_add_printf(b, "punchd_redis_commands_total %llu\n", (unsigned long long)st.commands);
-    family(b, "punchd_redis_errors_total", "counter", "Commands that failed or were not sent.");
-    evbuffer_add_printf(b, "punchd_redis_errors_total %llu\n", (unsigned long long)st.errors);
-    family(b, "punchd_redis_timeouts_total", "counter", "Commands that timed out.");
-    evbuffer_add_printf(b, "punchd_redis_timeouts_total %llu\n", (unsigned long long)st.timeouts);
-    family(b, "punchd_redis_reconnects_total", "counter", "Reconnection attempts to Redis.");
-    evbuffer_add_printf(b, "punchd_redis_reconnects_total %llu\n",
-                        (unsigned long long)st.reconnects);
+    single(b, "punchd_redis_commands_total", "counter", "Commands sent to Redis.", st.commands);
+    single(b, "punchd_redis_errors_total", "counter", "Commands that failed or were not sent.",
+           st.errors);
+    single(b, "punchd_redis_timeouts_total", "counter", "Commands that timed out.", st.timeouts);
+    single(b, "punchd_redis_reconnects_total", "counter", "Reconnection attempts to Redis.",
+           st.reconnects);
     family(b, "punchd_redis_command_duration_seconds", "histogram",
            "Round trip of a Redis command, from sending to its reply.");
     for (int i = 0; i < STORE_LATENCY_BUCKETS; i++) {
@@ -327,8 +331,7 @@ static void conns_part(struct evbuffer *b)
 {
     conns_stats st;
     conns_figures(&st);
-    family(b, "punchd_connections", "gauge", "HTTP connections open now.");
-    evbuffer_add_printf(b, "punchd_connections %llu\n", (unsigned long long)st.open);
+    single(b, "punchd_connections", "gauge", "HTTP connections open now.", st.open);
     family(b, "punchd_connections_refused_total", "counter",
            "Connections refused with 503 at a cap, by cap (--max-connections, "
            "--max-connections-per-ip).");
@@ -337,11 +340,10 @@ static void conns_part(struct evbuffer *b)
                         "punchd_connections_refused_total{cap=\"per_ip\"} %llu\n",
                         (unsigned long long)st.refused_total,
                         (unsigned long long)st.refused_per_ip);
-    family(b, "punchd_request_timeouts_total", "counter",
+    single(b, "punchd_request_timeouts_total", "counter",
            "Connections closed because a request did not arrive whole within "
-           "--request-timeout-ms.");
-    evbuffer_add_printf(b, "punchd_request_timeouts_total %llu\n",
-                        (unsigned long long)st.request_timeouts);
+           "--request-timeout-ms.",
+           st.request_timeouts);
 }
 
 /* The sweeper: due sweeps made and held by a replay, events sent by period closes. */
@@ -349,24 +351,20 @@ static void sweeper_part(struct evbuffer *b)
 {
     engine_sweep_counts c;
     engine_sweep_stats(&c);
-    family(b, "punchd_sweeps_total", "counter",
-           "Due sweeps made (due members ticked, ended periods closed).");
-    evbuffer_add_printf(b, "punchd_sweeps_total %llu\n", (unsigned long long)c.sweeps);
-    family(b, "punchd_sweeps_held_total", "counter",
-           "Due sweeps skipped because a replay (POST /v1/events/batch?replay=1) holds them.");
-    evbuffer_add_printf(b, "punchd_sweeps_held_total %llu\n", (unsigned long long)c.held);
-    family(b, "punchd_closes_done_total", "counter",
-           "Period closes this punchd found done or finished.");
-    evbuffer_add_printf(b, "punchd_closes_done_total %llu\n", (unsigned long long)c.closes_done);
-    family(b, "punchd_close_events_total", "counter", "Events sent by period closes.");
-    evbuffer_add_printf(b, "punchd_close_events_total %llu\n", (unsigned long long)c.close_events);
-    family(b, "punchd_broadcasts_total", "counter",
-           "Broadcasts made by this punchd (POST /v1/broadcasts answered 202).");
-    evbuffer_add_printf(b, "punchd_broadcasts_total %llu\n", (unsigned long long)c.broadcasts);
-    family(b, "punchd_broadcast_events_total", "counter",
-           "Events sent by broadcasts (also counted in punchd_close_events_total).");
-    evbuffer_add_printf(b, "punchd_broadcast_events_total %llu\n",
-                        (unsigned long long)c.broadcast_events);
+    single(b, "punchd_sweeps_total", "counter",
+           "Due sweeps made (due members ticked, ended periods closed).", c.sweeps);
+    single(b, "punchd_sweeps_held_total", "counter",
+           "Due sweeps skipped because a replay (POST /v1/events/batch?replay=1) holds them.",
+           c.held);
+    single(b, "punchd_closes_done_total", "counter",
+           "Period closes this punchd found done or finished.", c.closes_done);
+    single(b, "punchd_close_events_total", "counter", "Events sent by period closes.",
+           c.close_events);
+    single(b, "punchd_broadcasts_total", "counter",
+           "Broadcasts made by this punchd (POST /v1/broadcasts answered 202).", c.broadcasts);
+    single(b, "punchd_broadcast_events_total", "counter",
+           "Events sent by broadcasts (also counted in punchd_close_events_total).",
+           c.broadcast_events);
 }
 
 void get_metrics(server *s, struct evhttp_request *req, const char *arg, const char *query)
@@ -387,10 +385,9 @@ void get_metrics(server *s, struct evhttp_request *req, const char *arg, const c
     redis_part(s, b);
     conns_part(b);
     webhooks_metrics(b);
-    family(b, "punchd_accept_errors_total", "counter",
-           "Times accept() failed (a full fd table); each pauses the listener 200 ms.");
-    evbuffer_add_printf(b, "punchd_accept_errors_total %llu\n",
-                        (unsigned long long)listen_accept_errors());
+    single(b, "punchd_accept_errors_total", "counter",
+           "Times accept() failed (a full fd table); each pauses the listener 200 ms.",
+           listen_accept_errors());
     sweeper_part(b);
     len = evbuffer_get_length(b);
     text = (char *)evbuffer_pullup(b, -1);
