@@ -13,8 +13,11 @@ void luajson_push(lua_State *L, json_t *v);
 /*
  * Converts the value at idx to JSON (new reference), or returns NULL and
  * writes why into err. Never raises. A table with only keys
- * 1..n becomes an array, other tables objects; depth is capped at 32.
+ * 1..n becomes an array, other tables objects; depth is capped at 32, and the
+ * size at LUAJSON_MAX_SIZE (strings and keys by their bytes, 16 per value): a
+ * table met twice counts twice, as it is written twice.
  */
+#define LUAJSON_MAX_SIZE (16 << 20)
 json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen);
 
 #endif

@@ -61,8 +61,36 @@ static const char *refusal(const char *s, size_t len)
     return "must be UTF-8";
 }
 
-static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errlen)
+/*
+ * What a conversion may still make: a table reached twice is converted twice (JSON has no
+ * shared values), so {t, t} nested 40 deep would be 2^40 values built in C, outside the
+ * Lua memory limit. Each value costs LUAJSON_VALUE_COST, each string or key its bytes.
+ */
+#define LUAJSON_VALUE_COST 16
+
+struct budget {
+    size_t left;
+    char *err;
+    size_t errlen;
+};
+
+static int spend(struct budget *b, size_t cost)
 {
+    if (cost <= b->left) {
+        b->left -= cost;
+        return 1;
+    }
+    snprintf(b->err, b->errlen, "the value is larger than %d MiB as JSON", LUAJSON_MAX_SIZE >> 20);
+    return 0;
+}
+
+static json_t *convert(lua_State *L, int idx, int depth, struct budget *b)
+{
+    char *err = b->err;
+    size_t errlen = b->errlen;
+
+    if (!spend(b, LUAJSON_VALUE_COST))
+        return NULL;
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
@@ -84,7 +112,10 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        json_t *j = json_stringn(s, len);
+        json_t *j;
+        if (!spend(b, len))
+            return NULL;
+        j = json_stringn(s, len);
         if (!j)
             snprintf(err, errlen, "strings %s", refusal(s, len));
         return j;
@@ -119,7 +150,7 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
                 goto oom;
             for (size_t i = 1; i <= n; i++) {
                 lua_rawgeti(L, idx, (lua_Integer)i);
-                json_t *v = convert(L, -1, depth + 1, err, errlen);
+                json_t *v = convert(L, -1, depth + 1, b);
                 lua_pop(L, 1);
                 if (!v) {
                     json_decref(out);
@@ -143,7 +174,7 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err, size_t errle
                 snprintf(err, errlen, "object keys must be strings");
                 return NULL;
             }
-            v = convert(L, -1, depth + 1, err, errlen);
+            v = spend(b, lua_rawlen(L, -2)) ? convert(L, -1, depth + 1, b) : NULL;
             if (!v) {
                 lua_pop(L, 2);
                 json_decref(out);
@@ -171,5 +202,6 @@ oom:
 
 json_t *luajson_to_json(lua_State *L, int idx, char *err, size_t errlen)
 {
-    return convert(L, idx, 0, err, errlen);
+    struct budget b = {LUAJSON_MAX_SIZE, err, errlen};
+    return convert(L, idx, 0, &b);
 }

@@ -145,6 +145,15 @@ static const struct refuse_case refuse_cases[] = {
     {"invalid UTF-8", "return {s = '\\xff\\xfe'}", "UTF-8"},
     {"a cycle", "local t = {} t.self = t return t", "deeper"},
     {"40 levels", "local t = {} for i = 1, 39 do t = {t} end return t", "deeper"},
+    /* shared tables are written out each time: 2^30 values from 30 small tables */
+    {"a shared table doubled 30 times", "local t = {1} for i = 1, 30 do t = {t, t} end return t",
+     "larger than 16 MiB"},
+    {"one string shared 64 times",
+     "local s, t = string.rep('a', 1 << 20), {} for i = 1, 64 do t[i] = s end return t",
+     "larger than 16 MiB"},
+    {"one string shared as a key's value and a long key",
+     "local s = string.rep('k', 1 << 20) local t = {} for i = 1, 16 do t[s .. i] = 1 end return t",
+     "larger than 16 MiB"},
 };
 
 static void test_refuses(void **state)
