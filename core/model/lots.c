@@ -15,6 +15,21 @@
 /* 9999-12-31T23:59:59.999Z, the last time an event's at may name (a lot's created_ms). */
 #define LOT_TIME_MAX 253402300799999LL
 
+/*
+ * What every lot keeps (earn, spend, release, expiry and reversal all do):
+ * 0 <= remaining, 0 <= spent, remaining + spent <= amount, no time before 1970, made
+ * (the event's time) by 9999.
+ * A hash read from Redis that breaks it is malformed, like an unreadable one; the
+ * arithmetic on lots can then never overflow (fuzz_resp's inputs did).
+ */
+static int lot_ok(const lot_rec *lot)
+{
+    return !(lot->amount < 0 || lot->remaining < 0 || lot->spent < 0 ||
+             lot->remaining > lot->amount || lot->spent > lot->amount - lot->remaining ||
+             lot->expires_ms < 0 || lot->avail_ms < 0 || lot->created_ms < 0 ||
+             lot->created_ms > LOT_TIME_MAX);
+}
+
 int lots_decode(const char *name, const char *value, lot_rec *lot)
 {
     member_field_ref r;
@@ -39,18 +54,7 @@ int lots_decode(const char *name, const char *value, lot_rec *lot)
         memcpy(lot->event, p, len);
         lot->event[len] = '\0';
     }
-    /*
-     * What every lot keeps (earn, spend, release, expiry and reversal all do):
-     * 0 <= remaining, 0 <= spent, remaining + spent <= amount, no time before 1970, made
-     * (the event's time) by 9999.
-     * A hash read from Redis that breaks it is malformed, like an unreadable one; the
-     * arithmetic on lots can then never overflow (fuzz_resp's inputs did).
-     */
-    if (lot->amount < 0 || lot->remaining < 0 || lot->spent < 0 || lot->remaining > lot->amount ||
-        lot->spent > lot->amount - lot->remaining || lot->expires_ms < 0 || lot->avail_ms < 0 ||
-        lot->created_ms < 0 || lot->created_ms > LOT_TIME_MAX)
-        return -1;
-    return 0;
+    return lot_ok(lot) ? 0 : -1;
 }
 
 /* The field name of lot: "l:<currency>:<n>". */
@@ -65,23 +69,76 @@ int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, si
 {
     const int64_t nums[6] = {lot->amount,     lot->remaining, lot->spent,
                              lot->expires_ms, lot->avail_ms,  lot->created_ms};
-    size_t at = 0;
+    size_t at = 0, elen = strnlen(lot->event, sizeof lot->event);
     if (!lot_name(lot, name, name_len) || !value_len)
         return -1;
-    /* Written on every earn and spend: no printf. */
+    /* Written on every earn and spend: no printf, each number straight into value. */
     value[0] = '\0';
-    for (int i = 0; i < 6; i++)
-        if (pc_append_int(value, value_len, &at, nums[i]) || pc_append(value, value_len, &at, "|"))
+    for (int i = 0; i < 6; i++) {
+        if (value_len - at < 22) /* a number (at most 20 bytes), '|' and the '\0' */
             return -1;
-    return pc_append(value, value_len, &at, lot->event);
+        at += pc_format_int(value + at, nums[i]);
+        value[at++] = '|';
+        value[at] = '\0';
+    }
+    if (value_len - at <= elen) {
+        value[value_len - 1] = '\0';
+        return -1;
+    }
+    memcpy(value + at, lot->event, elen);
+    value[at + elen] = '\0';
+    return 0;
+}
+
+/*
+ * The lot in field f, or NULL when f holds none (or a malformed one). Decoded
+ * once while f's value stays (member.c drops the copy when it changes); tmp
+ * holds it when there is no memory to keep it. The result is read-only.
+ */
+static const lot_rec *field_lot(member_field *f, lot_rec *tmp)
+{
+    lot_rec *kept;
+    if (!f->value)
+        return NULL;
+    if (f->decoded)
+        return f->decoded;
+    if (!member_field_is(f->name, MEMBER_F_LOT, NULL) || lots_decode(f->name, f->value, tmp))
+        return NULL;
+    if (!(kept = malloc(sizeof *kept)))
+        return tmp;
+    *kept = *tmp;
+    f->decoded = kept;
+    return kept;
 }
 
 static int store_lot(member_state *m, const lot_rec *lot)
 {
     char name[MEMBER_FIELD_MAX], value[LOTS_VALUE_MAX];
-    if (lots_encode(lot, name, sizeof name, value, sizeof value))
+    member_field *f;
+    lot_rec *kept;
+    if (lots_encode(lot, name, sizeof name, value, sizeof value) ||
+        !(f = member_set_field(m, name, value)))
         return -1;
-    return member_set(m, name, value);
+    /*
+     * What lots_decode() would read back from value: the numbers and the event as
+     * written (event and currency are NUL-terminated within their arrays), the
+     * lot number and currency from the name, and a lot that breaks the rules is
+     * not one. Not kept when out of memory: it is decoded when next read.
+     */
+    if (lot_ok(lot) && member_field_is(name, MEMBER_F_LOT, NULL) && (kept = malloc(sizeof *kept))) {
+        memset(kept, 0, sizeof *kept);
+        pc_copy(kept->currency, sizeof kept->currency, lot->currency);
+        kept->n = lot->n;
+        kept->amount = lot->amount;
+        kept->remaining = lot->remaining;
+        kept->spent = lot->spent;
+        kept->expires_ms = lot->expires_ms;
+        kept->avail_ms = lot->avail_ms;
+        kept->created_ms = lot->created_ms;
+        pc_copy(kept->event, sizeof kept->event, lot->event);
+        f->decoded = kept;
+    }
+    return 0;
 }
 
 static int drop_lot(member_state *m, const lot_rec *lot)
@@ -102,10 +159,9 @@ static int load_lots(const member_state *m, const char *currency, lot_rec **out,
     *out = NULL;
     *n_out = 0;
     for (size_t i = 0; i < m->nfields; i++) {
-        lot_rec lot;
-        if (!m->fields[i].value || lots_decode(m->fields[i].name, m->fields[i].value, &lot))
-            continue;
-        if (currency && strcmp(lot.currency, currency))
+        lot_rec tmp;
+        const lot_rec *lot = field_lot(&m->fields[i], &tmp);
+        if (!lot || (currency && strcmp(lot->currency, currency)))
             continue;
         lot_rec *nl = realloc(lots, (n + 1) * sizeof *nl);
         if (!nl) {
@@ -113,7 +169,7 @@ static int load_lots(const member_state *m, const char *currency, lot_rec **out,
             return -1;
         }
         lots = nl;
-        lots[n++] = lot;
+        lots[n++] = *lot;
     }
     *out = lots;
     *n_out = n;
@@ -133,9 +189,12 @@ static int by_expiry(const void *a, const void *b)
 void lots_each(const member_state *m, void (*fn)(const lot_rec *lot, void *arg), void *arg)
 {
     for (size_t i = 0; i < m->nfields; i++) {
-        lot_rec lot;
-        if (m->fields[i].value && lots_decode(m->fields[i].name, m->fields[i].value, &lot) == 0)
-            fn(&lot, arg);
+        lot_rec tmp;
+        const lot_rec *lot = field_lot(&m->fields[i], &tmp);
+        if (lot) {
+            tmp = *lot; /* fn may change the member */
+            fn(&tmp, arg);
+        }
     }
 }
 
@@ -160,8 +219,15 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
     if (!expires_ms && !pending) {
         /* Never expires, spendable at once: into the currency's one merged lot. */
         char name[MEMBER_FIELD_MAX];
+        member_field *f;
+        const lot_rec *merged = NULL;
         member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0");
-        if (lots_decode(name, member_get(m, name), &lot)) {
+        if ((f = member_field_of(m, name)))
+            merged = field_lot(f, &lot);
+        if (merged) {
+            if (merged != &lot)
+                lot = *merged;
+        } else {
             memset(&lot, 0, sizeof lot);
             pc_copy(lot.currency, sizeof lot.currency, currency);
             pc_copy(lot.event, sizeof lot.event, "*");
@@ -444,14 +510,15 @@ int64_t lots_next_due(const member_state *m)
     if (notice && (!due || notice < due))
         due = notice;
     for (size_t i = 0; i < m->nfields; i++) {
-        lot_rec lot;
+        lot_rec tmp;
+        const lot_rec *lot = field_lot(&m->fields[i], &tmp);
         int64_t t = 0;
-        if (!m->fields[i].value || lots_decode(m->fields[i].name, m->fields[i].value, &lot))
+        if (!lot)
             continue;
-        if (lot.avail_ms)
-            t = lot.avail_ms;
-        if (lot.expires_ms && lot.remaining > 0 && (!t || lot.expires_ms < t))
-            t = lot.expires_ms;
+        if (lot->avail_ms)
+            t = lot->avail_ms;
+        if (lot->expires_ms && lot->remaining > 0 && (!t || lot->expires_ms < t))
+            t = lot->expires_ms;
         if (t && (!due || t < due))
             due = t;
     }

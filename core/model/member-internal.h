@@ -17,8 +17,15 @@
 typedef struct member_field {
     char *name;    /* owned */
     char *value;   /* owned; NULL once deleted */
+    size_t cap;    /* bytes allocated for value: a shorter new value is written in place */
     int dirty;     /* changed by this event */
     uint32_t hash; /* member.c's hash of name: a lookup compares it before the name */
+    /*
+     * Owned (free()), or NULL: a reader's decoded copy of value (lots.c keeps a
+     * lot's lot_rec here, so a lot is parsed once, not on every event). member.c
+     * drops it whenever value changes; a copy of the member does not carry it.
+     */
+    void *decoded;
 } member_field;
 
 /* One ledger line this event will append: one per (mechanic, currency, kind). */
@@ -74,6 +81,10 @@ int64_t member_get_int(const member_state *m, const char *name);
 
 /* Sets or (value NULL) deletes a field, marking it for the commit. -1 on out of memory. */
 int member_set(member_state *m, const char *name, const char *value);
+/* The same, returning the field it set (borrowed), or NULL on out of memory. */
+member_field *member_set_field(member_state *m, const char *name, const char *value);
+/* The field named name (its value may be NULL: deleted by this event), or NULL. */
+member_field *member_field_of(const member_state *m, const char *name);
 int member_set_int(member_state *m, const char *name, int64_t value);
 
 /*

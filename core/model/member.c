@@ -44,6 +44,7 @@ void member_free(member_state *m)
     for (size_t i = 0; i < m->nfields; i++) {
         free(m->fields[i].name);
         free(m->fields[i].value);
+        free(m->fields[i].decoded);
     }
     free(m->fields);
     free_entries(m);
@@ -97,10 +98,40 @@ static member_field *find_or_add(member_state *m, const char *name)
     if (!f->name)
         return NULL;
     f->value = NULL;
+    f->cap = 0;
     f->dirty = 0;
     f->hash = h;
+    f->decoded = NULL;
     m->nfields++;
     return f;
+}
+
+/*
+ * Gives f the value s (len bytes; NULL deletes it), in place when it fits the
+ * old one's allocation: a member's integers change on every event. Drops the
+ * decoded copy of the old value. -1 (f unchanged) on out of memory.
+ */
+static int set_value(member_field *f, const char *s, size_t len)
+{
+    free(f->decoded);
+    f->decoded = NULL;
+    if (!s) {
+        free(f->value);
+        f->value = NULL;
+        f->cap = 0;
+        return 0;
+    }
+    if (!f->value || len >= f->cap) {
+        char *v = malloc(len + 1);
+        if (!v)
+            return -1;
+        free(f->value);
+        f->value = v;
+        f->cap = len + 1;
+    }
+    memmove(f->value, s, len); /* s may be (part of) the old value */
+    f->value[len] = '\0';
+    return 0;
 }
 
 static int parse_int(const char *s, int64_t *out)
@@ -121,11 +152,8 @@ int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const
         return -1;
     for (size_t i = 0; i < n; i += 2) {
         member_field *f = find_or_add(m, pairs[i]);
-        if (!f)
-            return -1;
-        free(f->value);
-        f->value = strndup(pairs[i + 1], lens ? lens[i + 1] : strlen(pairs[i + 1]));
-        if (!f->value)
+        const char *v = pairs[i + 1];
+        if (!f || set_value(f, v, lens ? strnlen(v, lens[i + 1]) : strlen(v)))
             return -1;
         if (member_field_is(f->name, MEMBER_F_VERSION, NULL) && parse_int(f->value, &m->version))
             return -1;
@@ -142,6 +170,7 @@ int member_settle(member_state *m, int64_t new_version)
     for (size_t i = 0; i < m->nfields; i++) {
         if (!m->fields[i].value) {
             free(m->fields[i].name);
+            free(m->fields[i].decoded);
             continue;
         }
         m->fields[i].dirty = 0;
@@ -186,7 +215,9 @@ member_state *member_clone(const member_state *m)
         member_field *f = &c->fields[c->nfields];
         f->name = strdup(m->fields[i].name);
         f->value = strdup(m->fields[i].value);
+        f->cap = f->value ? strlen(f->value) + 1 : 0;
         f->dirty = 0;
+        f->decoded = NULL;
         f->hash = m->fields[i].hash;
         c->nfields++;
         if (!f->name || !f->value)
@@ -205,6 +236,11 @@ const char *member_get(const member_state *m, const char *name)
     return f ? f->value : NULL;
 }
 
+member_field *member_field_of(const member_state *m, const char *name)
+{
+    return find(m, name);
+}
+
 int64_t member_get_int(const member_state *m, const char *name)
 {
     int64_t v = 0;
@@ -214,18 +250,18 @@ int64_t member_get_int(const member_state *m, const char *name)
     return v;
 }
 
-int member_set(member_state *m, const char *name, const char *value)
+member_field *member_set_field(member_state *m, const char *name, const char *value)
 {
     member_field *f = find_or_add(m, name);
-    char *copy = NULL;
-    if (!f)
-        return -1;
-    if (value && !(copy = strdup(value)))
-        return -1;
-    free(f->value);
-    f->value = copy;
+    if (!f || set_value(f, value, value ? strlen(value) : 0))
+        return NULL;
     f->dirty = 1;
-    return 0;
+    return f;
+}
+
+int member_set(member_state *m, const char *name, const char *value)
+{
+    return member_set_field(m, name, value) ? 0 : -1;
 }
 
 int member_set_int(member_state *m, const char *name, int64_t value)
@@ -240,6 +276,20 @@ int member_add_balance(member_state *m, const char *mechanic, const char *curren
 {
     member_move mv = {.mechanic = mechanic, .currency = currency, .delta = delta};
     return member_move_balance(m, &mv, balance_out, err);
+}
+
+/*
+ * Sets o's key (a literal) to the integer value: in place when o holds an
+ * integer there that nothing else holds (an entry's figures change on every
+ * move), else as a new value (at the end of o's keys when new). 0, or -1 on
+ * out of memory.
+ */
+static int set_figure(json_t *o, const char *key, int64_t value)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v) && v->refcount == 1)
+        return json_integer_set(v, value);
+    return json_object_set_new_nocheck(o, key, json_integer(value));
 }
 
 static int same_kind(const char *a, const char *b)
@@ -287,8 +337,9 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         }
         /* On every earn: jansson's setters, not json_pack's format parser. */
         o = member_outcome_new(mv->mechanic);
-        if (o && (json_object_set_new(o, "kind", json_string(mv->kind ? mv->kind : "stars")) |
-                  json_object_set_new(o, "currency", json_string(mv->currency)))) {
+        if (o &&
+            (json_object_set_new_nocheck(o, "kind", json_string(mv->kind ? mv->kind : "stars")) |
+             json_object_set_new_nocheck(o, "currency", json_string(mv->currency)))) {
             json_decref(o);
             goto oom;
         }
@@ -315,10 +366,9 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     }
     e->balance = nb;
     /* A failed set leaves an outcome that lies about the move: the event fails instead. */
-    if (json_object_set_new(e->outcome, "delta", json_integer(e->delta)) |
-        json_object_set_new(e->outcome, "balance", json_integer(nb)) |
-        (e->pending && (json_object_set_new(e->outcome, "pending", json_integer(e->pending)) |
-                        json_object_set_new(e->outcome, "pending_balance", json_integer(np)))))
+    if (set_figure(e->outcome, "delta", e->delta) | set_figure(e->outcome, "balance", nb) |
+        (e->pending && (set_figure(e->outcome, "pending", e->pending) |
+                        set_figure(e->outcome, "pending_balance", np))))
         goto oom;
     *balance_out = nb;
     return 0;
@@ -330,7 +380,7 @@ oom:
 json_t *member_outcome_new(const char *mechanic)
 {
     json_t *o = json_object();
-    if (o && json_object_set_new(o, "mechanic", json_string(mechanic))) {
+    if (o && json_object_set_new_nocheck(o, "mechanic", json_string(mechanic))) {
         json_decref(o);
         return NULL;
     }

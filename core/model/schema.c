@@ -15,49 +15,68 @@
  */
 enum shape { SINGLE, NAMED, WITH_SUB };
 
+#define S(prefix, suffix, shape)                                                                   \
+    {                                                                                              \
+        prefix, suffix, shape, sizeof prefix - 1, sizeof suffix - 1                                \
+    }
+
 static const struct {
     const char *prefix, *suffix;
     enum shape shape;
+    unsigned char plen, slen; /* strlen of prefix and suffix (S() fills them in) */
 } schema[] = {
-    [MEMBER_F_NONE] = {"", "", SINGLE},
-    [MEMBER_F_VERSION] = {"v", "", SINGLE},
-    [MEMBER_F_TIER] = {"t", "", SINGLE},
-    [MEMBER_F_TIER_FLOOR] = {"tf", "", SINGLE},
-    [MEMBER_F_WAKE] = {"wk", "", SINGLE},
-    [MEMBER_F_DUE] = {"due", "", SINGLE},
-    [MEMBER_F_BALANCE] = {"b:", "", NAMED},
-    [MEMBER_F_PENDING] = {"pb:", "", NAMED},
-    [MEMBER_F_COUNTER] = {"c:", "", NAMED},
-    [MEMBER_F_BADGE] = {"g:", "", NAMED},
-    [MEMBER_F_PRIZE] = {"p:", "", NAMED},
-    [MEMBER_F_ATTR] = {"a:", "", NAMED},
-    [MEMBER_F_LOT] = {"l:", "", WITH_SUB},
-    [MEMBER_F_LOT_LAST] = {"ln:", "", NAMED},
-    [MEMBER_F_REVERSED] = {"rv:", "", WITH_SUB},
-    [MEMBER_F_WINDOW] = {"w:", "", WITH_SUB},
-    [MEMBER_F_ONCE] = {"o:", "", NAMED},
-    [MEMBER_F_STREAK_LEN] = {"s:", ":len", NAMED},
-    [MEMBER_F_STREAK_BEST] = {"s:", ":best", NAMED},
-    [MEMBER_F_STREAK_LAST] = {"s:", ":last", NAMED},
-    [MEMBER_F_STREAK_FREEZES] = {"s:", ":frz", NAMED},
-    [MEMBER_F_STREAK_FREEZE_MONTH] = {"s:", ":fm", NAMED},
-    [MEMBER_F_LEVEL] = {"gl:", "", NAMED},
-    [MEMBER_F_LEVEL_PROGRESS] = {"gp:", "", NAMED},
-    [MEMBER_F_LEVEL_NEXT] = {"gn:", "", NAMED},
-    [MEMBER_F_LEVEL_AT] = {"gt:", "", NAMED},
-    [MEMBER_F_DRAW_WINS] = {"dw:", "", NAMED},
-    [MEMBER_F_JOINED] = {"j", "", SINGLE},
-    [MEMBER_F_LAST_EVENT] = {"le", "", SINGLE},
-    [MEMBER_F_LAST_TYPE] = {"lt:", "", NAMED},
-    [MEMBER_F_EXPERIMENT] = {"x:", "", NAMED},
-    [MEMBER_F_OFFER_USE] = {"ou:", "", NAMED},
-    [MEMBER_F_CODE] = {"oc:", "", NAMED},
-    [MEMBER_F_NOTICE_DUE] = {"xd", "", SINGLE},
-    [MEMBER_F_NOTICED] = {"xn:", "", NAMED},
-    [MEMBER_F_DISCOUNT_BACK] = {"dr:", "", NAMED},
+    [MEMBER_F_NONE] = S("", "", SINGLE),
+    [MEMBER_F_VERSION] = S("v", "", SINGLE),
+    [MEMBER_F_TIER] = S("t", "", SINGLE),
+    [MEMBER_F_TIER_FLOOR] = S("tf", "", SINGLE),
+    [MEMBER_F_WAKE] = S("wk", "", SINGLE),
+    [MEMBER_F_DUE] = S("due", "", SINGLE),
+    [MEMBER_F_BALANCE] = S("b:", "", NAMED),
+    [MEMBER_F_PENDING] = S("pb:", "", NAMED),
+    [MEMBER_F_COUNTER] = S("c:", "", NAMED),
+    [MEMBER_F_BADGE] = S("g:", "", NAMED),
+    [MEMBER_F_PRIZE] = S("p:", "", NAMED),
+    [MEMBER_F_ATTR] = S("a:", "", NAMED),
+    [MEMBER_F_LOT] = S("l:", "", WITH_SUB),
+    [MEMBER_F_LOT_LAST] = S("ln:", "", NAMED),
+    [MEMBER_F_REVERSED] = S("rv:", "", WITH_SUB),
+    [MEMBER_F_WINDOW] = S("w:", "", WITH_SUB),
+    [MEMBER_F_ONCE] = S("o:", "", NAMED),
+    [MEMBER_F_STREAK_LEN] = S("s:", ":len", NAMED),
+    [MEMBER_F_STREAK_BEST] = S("s:", ":best", NAMED),
+    [MEMBER_F_STREAK_LAST] = S("s:", ":last", NAMED),
+    [MEMBER_F_STREAK_FREEZES] = S("s:", ":frz", NAMED),
+    [MEMBER_F_STREAK_FREEZE_MONTH] = S("s:", ":fm", NAMED),
+    [MEMBER_F_LEVEL] = S("gl:", "", NAMED),
+    [MEMBER_F_LEVEL_PROGRESS] = S("gp:", "", NAMED),
+    [MEMBER_F_LEVEL_NEXT] = S("gn:", "", NAMED),
+    [MEMBER_F_LEVEL_AT] = S("gt:", "", NAMED),
+    [MEMBER_F_DRAW_WINS] = S("dw:", "", NAMED),
+    [MEMBER_F_JOINED] = S("j", "", SINGLE),
+    [MEMBER_F_LAST_EVENT] = S("le", "", SINGLE),
+    [MEMBER_F_LAST_TYPE] = S("lt:", "", NAMED),
+    [MEMBER_F_EXPERIMENT] = S("x:", "", NAMED),
+    [MEMBER_F_OFFER_USE] = S("ou:", "", NAMED),
+    [MEMBER_F_CODE] = S("oc:", "", NAMED),
+    [MEMBER_F_NOTICE_DUE] = S("xd", "", SINGLE),
+    [MEMBER_F_NOTICED] = S("xn:", "", NAMED),
+    [MEMBER_F_DISCOUNT_BACK] = S("dr:", "", NAMED),
 };
 
 #define NKINDS (sizeof schema / sizeof *schema)
+
+/* Appends len bytes of s at *at; -1 (out left terminated) when they do not fit in n. */
+static int put(char *out, size_t n, size_t *at, const char *s, size_t len)
+{
+    if (*at + len >= n) {
+        out[n - 1] = '\0';
+        return -1;
+    }
+    memcpy(out + *at, s, len);
+    *at += len;
+    out[*at] = '\0';
+    return 0;
+}
 
 const char *member_field_name(char *out, size_t n, enum member_kind kind, const char *name,
                               const char *sub)
@@ -66,18 +85,19 @@ const char *member_field_name(char *out, size_t n, enum member_kind kind, const 
     int bad;
     if ((size_t)kind >= NKINDS || kind == MEMBER_F_NONE || !n)
         return NULL;
-    /* Called many times per event: no printf. */
+    /* Called tens of times per event: no printf, no strlen of the table's own strings. */
     out[0] = '\0';
-    bad = pc_append(out, n, &at, schema[kind].prefix);
+    bad = put(out, n, &at, schema[kind].prefix, schema[kind].plen);
     switch (schema[kind].shape) {
     case SINGLE:
         break;
     case NAMED:
-        bad = bad || pc_append(out, n, &at, name) || pc_append(out, n, &at, schema[kind].suffix);
+        bad = bad || put(out, n, &at, name, strlen(name)) ||
+              put(out, n, &at, schema[kind].suffix, schema[kind].slen);
         break;
     default:
-        bad = bad || pc_append(out, n, &at, name) || pc_append(out, n, &at, ":") ||
-              pc_append(out, n, &at, sub);
+        bad = bad || put(out, n, &at, name, strlen(name)) || put(out, n, &at, ":", 1) ||
+              put(out, n, &at, sub, strlen(sub));
         break;
     }
     return bad ? NULL : out;
@@ -92,7 +112,7 @@ int member_field_is(const char *field, enum member_kind kind, member_field_ref *
     /* Every prefix but NONE's has a first byte: most fields are told apart by it. */
     if (field[0] != schema[kind].prefix[0])
         return 0;
-    plen = strlen(schema[kind].prefix);
+    plen = schema[kind].plen;
     if (strncmp(field, schema[kind].prefix, plen) != 0)
         return 0;
     p = field + plen;
@@ -112,7 +132,7 @@ int member_field_is(const char *field, enum member_kind kind, member_field_ref *
             *ref = (member_field_ref){.name = p, .name_len = (size_t)(end - p), .sub = end + 1};
         return 1;
     }
-    slen = strlen(schema[kind].suffix);
+    slen = schema[kind].slen;
     end = p + strlen(p);
     if (slen) {
         /* A streak's part is after its name's last ':'. */
