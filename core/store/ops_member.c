@@ -67,17 +67,20 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
 }
 
 /*
- * The commit's arguments are built as ops, in the order the engine gives them:
- *   KEYS state, ledger, event, outbox; ARGV version, response, TTL, then
- *   S field value | D field | L n k1 v1 ... kn vn;
- * and sent grouped as commit.lua reads them (commit_layout()), the webhook
- * entries for the outbox (kept apart in out) and their number last.
+ * The commit's arguments, built in the order the engine gives them and sent
+ * as commit.lua reads them: KEYS state, ledger, event, outbox; ARGV expected
+ * version, new version, response, TTL, the counts S D O, then the S field
+ * value pairs, the D fields, the ledger entries and the webhook entries. A
+ * ledger entry in the stream's schema goes as its values only (entry_put()).
  */
 struct store_commit {
-    store_args a;
-    store_args out;  /* webhook entries (store_commit_outbox()) */
-    int entry_count; /* the argument holding the open entry's n, or -1 */
-    int entry_fields;
+    store_args a;     /* keys and head, then everything at store_commit_send() */
+    store_args set;   /* field value pairs */
+    store_args del;   /* fields to delete */
+    store_args led;   /* ledger entries, as commit.lua reads them */
+    store_args entry; /* the open entry: name value pairs */
+    store_args out;   /* webhook entries (store_commit_outbox()) */
+    int open;         /* an entry was begun and not ended */
 };
 
 store_commit *store_commit_new(const char *ns, const char *member, const char *event_id,
@@ -87,12 +90,12 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
     char key[PC_KEY_MAX];
     if (!c)
         return NULL;
-    c->entry_count = -1;
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "state"));
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "ledger"));
     store_args_key(&c->a, key, keys_event(key, sizeof key, ns, member, event_id));
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "outbox"));
     store_args_int(&c->a, version);
+    store_args_int(&c->a, version + 1);
     store_args_str(&c->a, response);
     store_args_int(&c->a, ttl_s);
     return c;
@@ -100,10 +103,12 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
 
 void store_commit_field(store_commit *c, const char *field, const char *value)
 {
-    store_args_str(&c->a, value ? "S" : "D");
-    store_args_str(&c->a, field);
-    if (value)
-        store_args_str(&c->a, value);
+    if (value) {
+        store_args_str(&c->set, field);
+        store_args_str(&c->set, value);
+    } else {
+        store_args_str(&c->del, field);
+    }
 }
 
 void store_commit_outbox(store_commit *c, const char *entry)
@@ -113,30 +118,76 @@ void store_commit_outbox(store_commit *c, const char *entry)
 
 void store_commit_entry_begin(store_commit *c)
 {
-    store_args_str(&c->a, "L");
-    c->entry_count = c->a.n;
-    c->entry_fields = 0;
-    store_args_str(&c->a, "0");
+    if (c->open && !c->entry.failed)
+        c->entry.failed = "a ledger entry was not ended";
+    c->entry.n = 0;
+    c->entry.used = 0;
+    c->open = 1;
 }
 
 void store_commit_entry_str(store_commit *c, const char *name, const char *value)
 {
-    store_args_str(&c->a, name);
-    store_args_str(&c->a, value);
-    c->entry_fields++;
+    store_args_str(&c->entry, name);
+    store_args_str(&c->entry, value);
 }
 
 void store_commit_entry_int(store_commit *c, const char *name, int64_t value)
 {
-    store_args_str(&c->a, name);
-    store_args_int(&c->a, value);
-    c->entry_fields++;
+    store_args_str(&c->entry, name);
+    store_args_int(&c->entry, value);
+}
+
+/*
+ * The ledger stream's schema (query.c reads it back): its fields in order,
+ * the optional ones with the bit commit.lua knows them by. An entry of these
+ * fields in this order goes as 'A' + its bits and its values; commit.lua
+ * writes the names back (the stream holds the same as if they were sent).
+ */
+static const struct {
+    const char *name;
+    int bit;
+} ledger_schema[] = {
+    {"kind", 0},    {"pending", 1},  {"partner", 2},     {"reason", 4},   {"event", 0},
+    {"type", 0},    {"mechanic", 0}, {"experiments", 8}, {"currency", 0}, {"delta", 0},
+    {"balance", 0}, {"at", 0},       {"mv", 0},
+};
+#define LEDGER_SCHEMA (int)(sizeof ledger_schema / sizeof ledger_schema[0])
+
+/* The letter of the entry e (name value pairs) in the schema, or 0 when it is not. */
+static char entry_letter(const store_args *e)
+{
+    int at = 0, bits = 0;
+    for (int i = 0; i + 1 < e->n; i += 2) {
+        const char *name = e->text + e->off[i];
+        while (at < LEDGER_SCHEMA && ledger_schema[at].bit && strcmp(ledger_schema[at].name, name))
+            at++;
+        if (at == LEDGER_SCHEMA || strcmp(ledger_schema[at].name, name))
+            return 0;
+        bits |= ledger_schema[at++].bit;
+    }
+    while (at < LEDGER_SCHEMA && ledger_schema[at].bit)
+        at++;
+    return at == LEDGER_SCHEMA ? (char)('A' + bits) : 0;
 }
 
 void store_commit_entry_end(store_commit *c)
 {
-    store_args_set_int(&c->a, c->entry_count, c->entry_fields);
-    c->entry_count = -1;
+    store_args *e = &c->entry;
+    char letter = e->failed ? 0 : entry_letter(e);
+    if (e->failed) {
+        if (!c->led.failed)
+            c->led.failed = e->failed;
+    } else if (letter) {
+        store_args_push(&c->led, &letter, 1);
+        for (int i = 1; i < e->n; i += 2)
+            store_args_push(&c->led, e->text + e->off[i], e->len[i]);
+    } else {
+        store_args_str(&c->led, "g");
+        store_args_int(&c->led, e->n / 2);
+        for (int i = 0; i < e->n; i++)
+            store_args_push(&c->led, e->text + e->off[i], e->len[i]);
+    }
+    c->open = 0;
 }
 
 static void parse_commit(redisReply *r, const store_error *err, const char *op, store_cb cb,
@@ -187,106 +238,45 @@ fail:
     fn(arg, err, NULL);
 }
 
-#define COMMIT_HEAD 7 /* 4 keys, version, response, TTL */
-
-/*
- * Regroups the ops for commit.lua: after the head, the number of S pairs and
- * of D fields, then every S field value, every D field, and each ledger entry
- * as n k1 v1 ... kn vn. The script then hands each write its slice of ARGV
- * instead of walking op by op (a tenth of Redis's work per commit).
- */
-static void commit_layout(store_args *a)
+/* Appends every argument of from to a; from's failure becomes a's. */
+static void args_append(store_args *a, store_args *from)
 {
-    int n = a->n, nset = 0, ndel = 0, at = COMMIT_HEAD + 2;
-    size_t *off, *len;
+    for (int i = 0; i < from->n; i++)
+        store_args_push(a, from->text + from->off[i], from->len[i]);
+    if (from->failed && !a->failed)
+        a->failed = from->failed;
+}
 
-    if (a->failed)
-        return;
-    for (int i = COMMIT_HEAD; i < n;) {
-        char op = a->text[a->off[i]];
-        if (op == 'S' && i + 2 < n) {
-            nset++;
-            i += 3;
-        } else if (op == 'D' && i + 1 < n) {
-            ndel++;
-            i += 2;
-        } else if (op == 'L' && i + 1 < n) {
-            long k = strtol(a->text + a->off[i + 1], NULL, 10);
-            if (k < 0 || k > (n - i - 2) / 2) {
-                a->failed = "a ledger entry is truncated";
-                return;
-            }
-            i += 2 + 2 * (int)k;
-        } else {
-            a->failed = "bad commit op";
-            return;
-        }
-    }
-    store_args_int(a, nset); /* arguments n and n + 1 */
-    store_args_int(a, ndel);
-    off = malloc(sizeof *off * (size_t)(n + 2));
-    len = malloc(sizeof *len * (size_t)(n + 2));
-    if (a->failed || !off || !len) {
-        free(off);
-        free(len);
-        a->failed = a->failed ? a->failed : "out of memory";
-        return;
-    }
-#define TAKE(j) (off[at] = a->off[j], len[at++] = a->len[j])
-    memcpy(off, a->off, sizeof *off * COMMIT_HEAD);
-    memcpy(len, a->len, sizeof *len * COMMIT_HEAD);
-    off[COMMIT_HEAD] = a->off[n];
-    len[COMMIT_HEAD] = a->len[n];
-    off[COMMIT_HEAD + 1] = a->off[n + 1];
-    len[COMMIT_HEAD + 1] = a->len[n + 1];
-    for (int pass = 0; pass < 3; pass++) {
-        for (int i = COMMIT_HEAD; i < n;) {
-            char op = a->text[a->off[i]];
-            int k = op == 'L' ? (int)strtol(a->text + a->off[i + 1], NULL, 10) : 0;
-            if (op == 'S' && pass == 0) {
-                TAKE(i + 1);
-                TAKE(i + 2);
-            } else if (op == 'D' && pass == 1) {
-                TAKE(i + 1);
-            } else if (op == 'L' && pass == 2) {
-                for (int j = i + 1; j <= i + 1 + 2 * k; j++)
-                    TAKE(j);
-            }
-            i += op == 'S' ? 3 : op == 'D' ? 2 : 2 + 2 * k;
-        }
-    }
-#undef TAKE
-    free(a->off);
-    free(a->len);
-    a->off = off;
-    a->len = len;
-    a->n = at;
-    a->cap = n + 2;
+static void commit_args_free(store_commit *c)
+{
+    store_args_free(&c->a);
+    store_args_free(&c->set);
+    store_args_free(&c->del);
+    store_args_free(&c->led);
+    store_args_free(&c->entry);
+    store_args_free(&c->out);
+    free(c);
 }
 
 void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg)
 {
-    if (c->entry_count >= 0 && !c->a.failed)
+    if (c->open && !c->a.failed)
         c->a.failed = "a ledger entry was not ended";
-    commit_layout(&c->a);
-    for (int i = 0; i < c->out.n; i++)
-        store_args_push(&c->a, c->out.text + c->out.off[i], c->out.len[i]);
+    store_args_int(&c->a, c->set.n / 2);
+    store_args_int(&c->a, c->del.n);
     store_args_int(&c->a, c->out.n);
-    if (c->out.failed && !c->a.failed)
-        c->a.failed = c->out.failed;
-    store_args_free(&c->out);
+    args_append(&c->a, &c->set);
+    args_append(&c->a, &c->del);
+    args_append(&c->a, &c->led);
+    args_append(&c->a, &c->out);
     store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 4, &c->a);
-    store_args_free(&c->a);
-    free(c);
+    commit_args_free(c);
 }
 
 void store_commit_free(store_commit *c)
 {
-    if (c) {
-        store_args_free(&c->out);
-        store_args_free(&c->a);
-        free(c);
-    }
+    if (c)
+        commit_args_free(c);
 }
 
 void store_event_exists(store *s, const char *ns, const char *member, const char *event_id,
