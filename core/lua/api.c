@@ -28,10 +28,11 @@ static void report_counter(lua_State *L, mech_run *run, const char *name, int64_
         }
     }
     {
+        /* Literal keys, and a name luart_check_name() let through (ASCII): no UTF-8 checks. */
         json_t *o = member_outcome_new(run->cur->name);
-        if (o && (json_object_set_new(o, "kind", json_string_nocheck("counter")) |
-                  json_object_set_new(o, "counter", json_string(name)) |
-                  json_object_set_new(o, "value", json_integer(value)))) {
+        if (o && (json_object_set_new_nocheck(o, "kind", json_string_nocheck("counter")) |
+                  json_object_set_new_nocheck(o, "counter", json_string_nocheck(name)) |
+                  json_object_set_new_nocheck(o, "value", json_integer(value)))) {
             json_decref(o);
             o = NULL; /* luart_outcome_named raises out of memory */
         }
@@ -142,7 +143,12 @@ static const luaL_Reg member_methods[] = {
     {"counter", m_counter}, {"badge", m_badge}, {"has_badge", m_has_badge},
     {"tier", m_tier},       {"attr", m_attr},   {NULL, NULL}};
 
-/* __index of the member: m.id, m.joined_at, m.last_event_at (seconds or nil), or a method. */
+/*
+ * m.id, m.joined_at, m.last_event_at (seconds or nil): the __index of the
+ * methods table (the member's own __index), so that a method call finds its
+ * method with one table lookup and calls no C function to get there.
+ * Upvalue 1: the methods table. Nothing else is a member's.
+ */
 static int member_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
@@ -446,11 +452,16 @@ int luart_member_ref(lua_State *L, const luart_part *parts, size_t n)
 {
     lua_newuserdatauv(L, 0, 0);
     lua_createtable(L, 0, 4);
-    lua_newtable(L); /* the methods, for member_index */
+    lua_newtable(L); /* the methods */
     for (size_t i = 0; i < n; i++)
         if (parts[i].add_methods)
             parts[i].add_methods(L);
+    /* What is not a method: member_index. Scripts never reach the methods table itself. */
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -2);
     lua_pushcclosure(L, member_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, member_tostring);
     lua_setfield(L, -2, "__tostring");

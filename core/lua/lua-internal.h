@@ -57,12 +57,26 @@ typedef struct luart_mechanic {
 /* How many finished coroutines a set keeps for reuse: more than runs end per loop turn. */
 #define LUART_IDLE_THREADS 16
 
+/*
+ * Small blocks a state freed, kept for its next allocations of their size
+ * (sandbox.c): each event makes and frees tens of tables and strings.
+ * Classes of LUART_POOL_STEP bytes up to LUART_POOL_MAX.
+ */
+#define LUART_POOL_STEP    16
+#define LUART_POOL_MAX     256
+#define LUART_POOL_CLASSES (LUART_POOL_MAX / LUART_POOL_STEP)
+typedef struct luart_pool {
+    void *free[LUART_POOL_CLASSES]; /* each a list linked through its blocks' first bytes */
+    size_t kept;                    /* bytes on the lists */
+} luart_pool;
+
 struct mechset {
     atomic_int refs;
     lua_State *L;
     mech_limits lim;
     size_t mem_used;
     size_t mem_after_gc; /* mem_used after the last full collection mech_run_free() made */
+    luart_pool pool;     /* only L's allocator touches it; emptied when L is closed */
     char version[13];
     char **files;
     char (*file_sha)[13]; /* each file's text: the first 12 hex digits of its SHA-256 */
@@ -270,6 +284,8 @@ const char *luart_experiment_group(const char *exp, int64_t control, const char 
  * out of memory.
  */
 lua_State *luart_new_state(mechset *set, const luart_part *parts, size_t n);
+/* Closes set->L (luart_new_state's) and frees the blocks its allocator kept. */
+void luart_close_state(mechset *set);
 
 /* Pushes a fresh _ENV for one file: reads fall through to the frozen API. */
 void luart_push_env(lua_State *L);

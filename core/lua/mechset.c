@@ -23,7 +23,7 @@ static const luart_part api_parts[] = {
 static void set_free(mechset *set)
 {
     if (set->L)
-        lua_close(set->L);
+        luart_close_state(set);
     json_decref(set->currencies);
     json_decref(set->tiers);
     json_decref(set->experiments);

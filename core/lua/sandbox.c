@@ -36,6 +36,90 @@ static void charge_alloc(mech_run *run, size_t grow)
 }
 
 /*
+ * The pool of small blocks (luart_pool). A block of n <= LUART_POOL_MAX bytes
+ * (as Lua counts it) always has room for its class, (n - 1) / LUART_POOL_STEP:
+ * it came from that class's list or from malloc of the class's size, or it
+ * shrank in place from a larger one. So a freed block can go on its class's
+ * list, at most POOL_KEEP bytes in all; Lua's own sizes (osize) say the class.
+ * AddressSanitizer builds keep nothing, so that it still sees every block.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_KEEP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_KEEP 0
+#endif
+#endif
+#ifndef POOL_KEEP
+#define POOL_KEEP (256u << 10)
+#endif
+
+static size_t pool_class(size_t n)
+{
+    return (n - 1) / LUART_POOL_STEP;
+}
+
+/* 1 for the sizes the pool serves: 1 to LUART_POOL_MAX. */
+static int pooled(size_t n)
+{
+    return n - 1 < LUART_POOL_MAX;
+}
+
+static void *pool_get(luart_pool *pool, size_t n)
+{
+    size_t c = pool_class(n);
+    void *p = pool->free[c];
+    if (!p)
+        return malloc((c + 1) * LUART_POOL_STEP);
+    pool->free[c] = *(void **)p;
+    pool->kept -= (c + 1) * LUART_POOL_STEP;
+    return p;
+}
+
+static void pool_put(luart_pool *pool, void *p, size_t n)
+{
+    size_t c = pool_class(n), size = (c + 1) * LUART_POOL_STEP;
+    if (pool->kept + size > POOL_KEEP) {
+        free(p);
+        return;
+    }
+    *(void **)p = pool->free[c];
+    pool->free[c] = p;
+    pool->kept += size;
+}
+
+/* realloc for Lua's blocks (old: the size Lua says ptr has, 0 when ptr is NULL; nsize > 0). */
+static void *pool_resize(luart_pool *pool, void *ptr, size_t old, size_t nsize)
+{
+    void *np;
+    if (!ptr)
+        return pooled(nsize) ? pool_get(pool, nsize) : malloc(nsize);
+    if (!pooled(old)) /* a block of its own: to a class's size when it becomes small */
+        return realloc(ptr, pooled(nsize) ? (pool_class(nsize) + 1) * LUART_POOL_STEP : nsize);
+    if (nsize <= old || (pooled(nsize) && pool_class(nsize) == pool_class(old)))
+        return ptr; /* it has room */
+    np = pooled(nsize) ? pool_get(pool, nsize) : malloc(nsize);
+    if (!np)
+        return NULL;
+    memcpy(np, ptr, old);
+    pool_put(pool, ptr, old);
+    return np;
+}
+
+void luart_close_state(mechset *set)
+{
+    lua_close(set->L);
+    set->L = NULL;
+    for (size_t c = 0; c < LUART_POOL_CLASSES; c++)
+        while (set->pool.free[c]) {
+            void *p = set->pool.free[c];
+            set->pool.free[c] = *(void **)p;
+            free(p);
+        }
+    set->pool.kept = 0;
+}
+
+/*
  * Counts every byte a state holds; refuses growth past the cap, and any
  * growth of a run that was stopped (its error unwinds as "not enough
  * memory", and the run's own reason is what gets reported).
@@ -47,7 +131,10 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     mech_run *run = set->active;
 
     if (nsize == 0) {
-        free(ptr);
+        if (ptr && pooled(old))
+            pool_put(&set->pool, ptr, old);
+        else
+            free(ptr);
         set->mem_used -= old;
         return NULL;
     }
@@ -64,7 +151,7 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
                 return NULL;
         }
     }
-    void *np = realloc(ptr, nsize);
+    void *np = pool_resize(&set->pool, ptr, old, nsize);
     if (np)
         set->mem_used = set->mem_used - old + nsize;
     return np;

@@ -12,6 +12,7 @@
  */
 #include "punchcard/event.h"
 #include "lua/mechanics-internal.h"
+#include "lua/lua-internal.h"
 #include "model/member-internal.h"
 
 #include <setjmp.h>
@@ -638,6 +639,56 @@ static void test_memory_cap_counts_live_data(void **state)
     assert_int_equal(failures, 0);
 }
 
+/*
+ * A state keeps the small blocks it frees for its next allocations (sandbox.c's
+ * pool). Blocks that grow and shrink across its size classes keep their
+ * contents, event after event, and what it keeps stays within its bound.
+ */
+static void test_small_blocks_reused(void **state)
+{
+    static const mech_source src =
+        SRC("a.lua",
+            "mechanic 'grow' { on = 'order', run = function(ev, m)\n"
+            "  local t, s = {}, ''\n"
+            "  for i = 1, 300 do t[i] = {i, tostring(i)}; s = s .. string.char(65 + i % 26) end\n"
+            "  for i = 1, 300 do\n"
+            "    assert(t[i][1] == i and t[i][2] == tostring(i), 'table ' .. i)\n"
+            "    assert(s:byte(i) == 65 + i % 26, 'string ' .. i)\n"
+            "  end\n"
+            "  local k = {}\n"
+            "  for i = 1, 40 do k['key' .. i] = i end\n"
+            "  for i = 1, 40 do assert(k['key' .. i] == i, 'key ' .. i) end\n"
+            "  for i = 1, 35 do k['key' .. i] = nil end\n"
+            "  local many = {}\n"
+            "  for i = 1, 20000 do many[i] = {} end\n"
+            "end }\n");
+    pc_error err = {0};
+    mechset *set = compile(&src, 1, &err);
+    int failures = 0;
+    (void)state;
+
+    if (!set)
+        fail_msg("compile: %s", err.message);
+    for (int i = 0; i < 200 && failures < 3; i++) {
+        member_state *m = ann_with(NULL);
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i + 1);
+        if (run_event(set, id, "order", NULL, m, &err)) {
+            print_error("event %s: %s\n", id, err.message);
+            failures++;
+        }
+        member_free(m);
+    }
+    lua_gc(set->L, LUA_GCCOLLECT); /* 20,000 small tables of the last event freed at once */
+    if (set->pool.kept > (256u << 10)) {
+        print_error("the state keeps %zu bytes of free blocks, more than 256 KiB\n",
+                    set->pool.kept);
+        failures++;
+    }
+    mechset_unref(set);
+    assert_int_equal(failures, 0);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Messages point at file:line                                                */
 
@@ -1240,6 +1291,7 @@ int main(void)
         cmocka_unit_test(test_pairs_does_not_leak_real_library),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_memory_cap_counts_live_data),
+        cmocka_unit_test(test_small_blocks_reused),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_declarations),
