@@ -291,6 +291,51 @@ static void an_id_means_one_request(void **state)
     assert_int_equal(h_balance(p.port, "bo", "stars"), 75);
 }
 
+/*
+ * An answer's head, byte for byte (punchd writes evhttp's status line and
+ * headers, and looks headers up, itself: evhttp_fast.c): a 200 event asked
+ * with header names in any case, a 404 over HTTP/1.0, and /metrics (whose
+ * lines other formats write) still whole.
+ */
+static void an_answers_head_byte_for_byte(void **state)
+{
+    static const char body[] =
+        "{\"id\":\"h-1\",\"type\":\"visit\",\"member\":\"ann\",\"at\":\"2026-01-02T03:04:05Z\"}";
+    static const char head404[] = "HTTP/1.0 404 Not Found\r\nX-Request-Id: head-2\r\n";
+    char req[1024], out[8192], want[256], *big;
+    const char *date, *text;
+    start(NULL);
+    snprintf(req, sizeof req,
+             "POST /v1/events HTTP/1.1\r\nHost: x\r\nx-request-ID: head-1\r\n"
+             "content-type: application/json\r\ncontent-length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    assert_int_equal(raw(req, out, sizeof out), 200);
+    assert_non_null(date = strstr(out, "\r\nDate: "));
+    assert_non_null(text = strstr(out, "\r\n\r\n"));
+    text += 4;
+    /* "Wed, 02 Dec 2026 04:19:00 GMT": 29 characters */
+    assert_int_equal(strcspn(date + 8, "\r"), 29);
+    assert_int_equal(strncmp(date + 8 + 26, "GMT", 3), 0);
+    snprintf(want, sizeof want,
+             "HTTP/1.1 200 OK\r\nX-Request-Id: head-1\r\nContent-Type: application/json\r\n"
+             "Date: %.29s\r\nContent-Length: %zu\r\n\r\n",
+             date + 8, strlen(text));
+    if (strncmp(out, want, strlen(want)) || text[strlen(text) - 1] != '\n' ||
+        strncmp(text, "{\"id\":\"h-1\",\"type\":\"visit\",\"member\":\"ann\",", 42))
+        fail_msg("want a head of\n%s\ngot\n%s", want, out);
+    assert_int_equal(raw("GET /nowhere HTTP/1.0\r\nX-Request-Id: head-2\r\n\r\n", out, sizeof out),
+                     404);
+    if (strncmp(out, head404, strlen(head404)))
+        fail_msg("a 404 over HTTP/1.0:\n%s", out);
+    big = malloc(1 << 20);
+    assert_non_null(big);
+    assert_int_equal(raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", big, 1 << 20), 200);
+    if (!strstr(big, "\r\nContent-Type: text/plain") ||
+        !strstr(big, "\n# TYPE punchd_inflight gauge\npunchd_inflight 0\n"))
+        fail_msg("/metrics:\n%s", big);
+    free(big);
+}
+
 /* /metrics' value of a line starting with name (labels included); -1 when absent. */
 static long metric(const char *name)
 {
@@ -406,6 +451,7 @@ int main(void)
         cmocka_unit_test_teardown(an_id_means_one_request, stop_stack),
         cmocka_unit_test_teardown(a_request_a_byte_at_a_time_is_cut, stop_stack),
         cmocka_unit_test_teardown(connections_are_capped, stop_stack),
+        cmocka_unit_test_teardown(an_answers_head_byte_for_byte, stop_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
