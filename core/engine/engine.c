@@ -42,8 +42,9 @@ struct engine_call {
     mech_run *run;   /* the mechanics deciding this event, while they run */
     claims *claims;  /* global reservations this event holds */
     int attempts;
-    json_t *response;
-    char *response_text; /* response as the commit stored it */
+    json_t *response;    /* the response as values (unless ENGINE_ANSWER_TEXT), or NULL */
+    char *record;        /* the dedupe record the commit stored: [digest ' '] response */
+    char *response_text; /* ... its response (inside record) */
     size_t response_len;
     int answer_ready;   /* response_text is the text of the body finish() answers with */
     mslot *slot;        /* this member's slot while the event holds it */
@@ -117,6 +118,13 @@ const char *engine_answer_text(const engine *e, size_t *len)
     return e->answer_text;
 }
 
+const json_t *engine_answer_outcomes(const engine *e, const char **type)
+{
+    if (type)
+        *type = e->answer_outcomes ? e->answer_type : NULL;
+    return e->answer_outcomes;
+}
+
 int engine_redis_up(const engine *e)
 {
     return store_ready(e->store);
@@ -139,7 +147,7 @@ static void call_free(engine_call *c)
     member_free(c->m);
     mechset_unref(c->set);
     json_decref(c->response);
-    free(c->response_text);
+    free(c->record);
     free(c);
 }
 
@@ -209,21 +217,29 @@ static void finish(engine_call *c, int status, json_t *body)
             how = CLAIMS_RELEASE;
         claims_end(c->claims, how, release_claim, NULL);
     }
+    /* A text answer's outcomes: the member's, kept past release_slot() for done. */
+    json_t *outcomes = !body && c->answer_ready && c->m ? json_incref(c->m->outcomes) : NULL;
     if (c->slot)
         release_slot(c, status);
     if (c->cancelled) {
         json_decref(body);
     } else {
-        /* engine_answer_text() while done runs (calls may nest: keep the outer one's). */
+        /* engine_answer_*() while done runs (calls may nest: keep the outer one's). */
         engine *e = c->e;
-        const char *outer = e->answer_text;
+        const char *outer = e->answer_text, *outer_type = e->answer_type;
+        const json_t *outer_outcomes = e->answer_outcomes;
         size_t outer_len = e->answer_len;
         e->answer_text = c->answer_ready ? c->response_text : NULL;
         e->answer_len = c->response_len;
+        e->answer_outcomes = outcomes;
+        e->answer_type = c->ev.type;
         c->done(c->arg, status, body);
         e->answer_text = outer;
         e->answer_len = outer_len;
+        e->answer_outcomes = outer_outcomes;
+        e->answer_type = outer_type;
     }
+    json_decref(outcomes);
     c->finished = 1;
     if (!c->starting)
         call_free(c);
@@ -574,37 +590,94 @@ static void commit_entries(engine_call *c, store_commit *sc, const char *at)
 
 static void on_commit(void *arg, const store_error *err, const store_committed *res);
 
+/* The event's response as values: for dry runs and callers without ENGINE_ANSWER_TEXT. */
+static json_t *response_json(engine_call *c, const char *at)
+{
+    const member_state *m = c->m;
+    /* Ids, types and the version are checked ASCII: no UTF-8 pass (nor json_pack's parser). */
+    json_t *r = json_object();
+    if (r && (json_object_set_new(r, "id", json_string_nocheck(c->ev.id)) ||
+              json_object_set_new(r, "type", json_string_nocheck(c->ev.type)) ||
+              json_object_set_new(r, "member", json_string_nocheck(c->ev.member)) ||
+              json_object_set_new(r, "at", json_string_nocheck(at)) ||
+              json_object_set_new(r, "duplicate", json_false()) ||
+              json_object_set(r, "outcomes", m->outcomes) ||
+              json_object_set_new(r, "mechanics_version", json_string(mechset_version(c->set))))) {
+        json_decref(r);
+        return NULL;
+    }
+    if (r && c->groups)
+        json_object_set(r, "experiments", c->groups);
+    if (r && m->trace)
+        json_object_set(r, "explain", m->trace);
+    return r;
+}
+
+/* A string literal's bytes. */
+#define PUT_LIT(b, lit) pc_jbuf_put((b), lit, sizeof lit - 1)
+/* A literal (the key, with its punctuation) and a string value. */
+#define PUT_KEY_STRING(b, lit, s) put_key_string((b), lit, sizeof lit - 1, (s))
+
+static void put_key_string(pc_jbuf *b, const char *key, size_t klen, const char *s)
+{
+    pc_jbuf_put(b, key, klen);
+    pc_jbuf_string(b, s, strlen(s));
+}
+
+/*
+ * The dedupe record of c's commit, "<digest> " (when the request has one)
+ * and the response: the bytes pc_json_dump() writes of response_json(),
+ * written straight from the event and the member (no jansson values for the
+ * response itself). NULL when out of memory.
+ */
+static char *write_record(engine_call *c, const char *at, size_t *len)
+{
+    const member_state *m = c->m;
+    pc_jbuf b = {0};
+    if (!m->outcomes)
+        return NULL;
+    if (c->digest[0]) {
+        pc_jbuf_put(&b, c->digest, 64);
+        PUT_LIT(&b, " ");
+    }
+    PUT_KEY_STRING(&b, "{\"id\":", c->ev.id);
+    PUT_KEY_STRING(&b, ",\"type\":", c->ev.type);
+    PUT_KEY_STRING(&b, ",\"member\":", c->ev.member);
+    PUT_KEY_STRING(&b, ",\"at\":", at);
+    PUT_LIT(&b, ",\"duplicate\":false,\"outcomes\":");
+    pc_jbuf_value(&b, m->outcomes, 0);
+    PUT_KEY_STRING(&b, ",\"mechanics_version\":", mechset_version(c->set));
+    if (c->groups) {
+        PUT_LIT(&b, ",\"experiments\":");
+        pc_jbuf_value(&b, c->groups, 0);
+    }
+    if (m->trace) {
+        PUT_LIT(&b, ",\"explain\":");
+        pc_jbuf_value(&b, m->trace, 0);
+    }
+    PUT_LIT(&b, "}");
+    return pc_jbuf_finish(&b, len);
+}
+
 /* Builds the response and sends the atomic commit of c->m. */
 static void commit(engine_call *c)
 {
     engine *e = c->e;
     member_state *m = c->m;
-    store_commit *sc;
+    store_commit *sc = NULL;
     char at[32];
+    size_t len = 0, skip = c->digest[0] ? 65 : 0;
 
     pc_time_format(c->ev.at_ms, at, sizeof at);
     json_decref(c->response);
-    /* Ids, types and the version are checked ASCII: no UTF-8 pass (nor json_pack's parser). */
-    c->response = json_object();
-    if (c->response &&
-        (json_object_set_new(c->response, "id", json_string_nocheck(c->ev.id)) ||
-         json_object_set_new(c->response, "type", json_string_nocheck(c->ev.type)) ||
-         json_object_set_new(c->response, "member", json_string_nocheck(c->ev.member)) ||
-         json_object_set_new(c->response, "at", json_string_nocheck(at)) ||
-         json_object_set_new(c->response, "duplicate", json_false()) ||
-         json_object_set(c->response, "outcomes", m->outcomes) ||
-         json_object_set_new(c->response, "mechanics_version",
-                             json_string(mechset_version(c->set))))) {
-        json_decref(c->response);
-        c->response = NULL;
-    }
-    if (c->response && c->groups)
-        json_object_set(c->response, "experiments", c->groups);
-    if (c->response && m->trace)
-        json_object_set(c->response, "explain", m->trace);
-    if (c->response && (c->flags & ENGINE_DRY_RUN)) {
+    c->response = NULL;
+    if (c->flags & ENGINE_DRY_RUN) {
         /* Not stored, but answered: the same cap as a real event's. */
-        size_t len = json_dumpb(c->response, NULL, 0, JSON_COMPACT);
+        if (!(c->response = response_json(c, at))) {
+            finish_err(c, 500, "internal", "out of memory");
+            return;
+        }
+        len = json_dumpb(c->response, NULL, 0, JSON_COMPACT);
         if (len > e->max_response) {
             fail_too_large(c, len, e->max_response);
             return;
@@ -613,27 +686,22 @@ static void commit(engine_call *c)
         finish(c, 200, json_incref(c->response));
         return;
     }
-    free(c->response_text);
-    c->response_text = c->response ? pc_json_dump(c->response, &c->response_len) : NULL;
-    if (c->response_text && c->response_len > e->max_response) {
-        fail_too_large(c, c->response_len, e->max_response);
-        return;
-    }
-    if (c->response_text && c->digest[0]) {
-        /* The dedupe record: "<digest> <response>" (record_json()). */
-        char *rec = malloc(c->response_len + 66);
-        if (rec) {
-            memcpy(rec, c->digest, 64);
-            rec[64] = ' ';
-            memcpy(rec + 65, c->response_text, c->response_len + 1);
+    free(c->record);
+    c->response_text = NULL;
+    c->record = write_record(c, at, &len);
+    if (c->record) {
+        c->response_text = c->record + skip;
+        c->response_len = len - skip;
+        if (c->response_len > e->max_response) {
+            fail_too_large(c, c->response_len, e->max_response);
+            return;
         }
-        sc = rec ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version, rec, e->dedupe_ttl_s)
-                 : NULL;
-        free(rec);
-    } else {
-        sc = c->response_text ? store_commit_new(e->ns, c->ev.member, c->ev.id, m->version,
-                                                 c->response_text, e->dedupe_ttl_s)
-                              : NULL;
+        if (!(c->flags & ENGINE_ANSWER_TEXT) && !(c->response = response_json(c, at))) {
+            finish_err(c, 500, "internal", "out of memory");
+            return;
+        }
+        sc =
+            store_commit_new(e->ns, c->ev.member, c->ev.id, m->version, c->record, e->dedupe_ttl_s);
     }
     if (!sc) {
         finish_err(c, 500, "internal", "out of memory");

@@ -109,15 +109,23 @@ void access_done(server *s, struct evhttp_request *req, int status)
     }
 }
 
-void access_event_answered(int status, const json_t *body)
+void access_event_answered(const engine *e, int status, const json_t *body)
 {
     size_t i;
-    const json_t *o;
-    const char *type = json_string_value(json_object_get(body, "type"));
-    if (status != 200 || !type)
+    const json_t *o, *outcomes;
+    const char *type;
+    if (status != 200)
         return;
-    metrics_event(type, json_is_true(json_object_get(body, "duplicate")));
-    json_array_foreach(json_object_get(body, "outcomes"), i, o) {
+    if (body) {
+        type = json_string_value(json_object_get(body, "type"));
+        outcomes = json_object_get(body, "outcomes");
+    } else {
+        outcomes = engine_answer_outcomes(e, &type); /* a committed event, answered as text */
+    }
+    if (!type)
+        return;
+    metrics_event(type, body && json_is_true(json_object_get(body, "duplicate")));
+    json_array_foreach((json_t *)outcomes, i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));
         if (kind)
             metrics_outcome(kind);

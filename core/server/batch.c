@@ -121,10 +121,11 @@ static void on_event_done(void *arg, int status, json_t *body)
     server *s = b->p->s;
 
     sl->call = NULL;
-    access_event_answered(status, body);
+    access_event_answered(s->engine, status, body);
     if (status == 200) {
         s->stats.events++;
-        if (json_is_true(json_object_get(body, "duplicate")))
+        /* body NULL: a committed event (ENGINE_ANSWER_TEXT), answered with the engine's text. */
+        if (body && json_is_true(json_object_get(body, "duplicate")))
             s->stats.duplicates++;
     }
     {
@@ -168,7 +169,8 @@ static void batch_submit(batch *b, size_t i, json_t *obj, const pc_error *parse_
                     (long long)(s->cfg.max_future_ms / 1000));
         } else if (!builtin_reserved_type(ev.type)) {
             /* NULL when it answered already (on_event_done ran). */
-            sl->call = engine_submit_flags(s->engine, &ev, ENGINE_IDEMPOTENT, on_event_done, sl);
+            sl->call = engine_submit_flags(s->engine, &ev, ENGINE_IDEMPOTENT | ENGINE_ANSWER_TEXT,
+                                           on_event_done, sl);
             return;
         } else {
             pc_fail(&err, 400, "bad_request",

@@ -174,6 +174,7 @@ void on_engine_done(void *arg, int status, json_t *body)
 {
     pending_req *p = arg;
     server *s = p->s;
+    int dup;
     if (!s) {
         /* Given up by server_free(): nobody to answer, and the server is gone. */
         json_decref(body);
@@ -181,15 +182,16 @@ void on_engine_done(void *arg, int status, json_t *body)
         return;
     }
     pending_unlink(s, p);
+    /* body NULL: a committed event's answer is the engine's text (ENGINE_ANSWER_TEXT). */
+    dup = p->is_event && status == 200 && body && json_is_true(json_object_get(body, "duplicate"));
     if (p->is_event && status == 200) {
         s->stats.events++;
-        if (json_is_true(json_object_get(body, "duplicate")))
-            s->stats.duplicates++;
+        s->stats.duplicates += dup;
     }
     s->stats.inflight--;
     metrics_inflight(-1);
     if (p->is_event)
-        access_event_answered(status, body);
+        access_event_answered(s->engine, status, body);
     /*
      * A client that hung up meanwhile: evhttp kept req (detached from its
      * connection) for exactly this reply, and frees it now. An event's
@@ -197,7 +199,7 @@ void on_engine_done(void *arg, int status, json_t *body)
      */
     s->cur = &p->ctx;
     /* Idempotency-key drafts: an answer repeated from the dedupe record says so. */
-    if (p->is_event && status == 200 && json_is_true(json_object_get(body, "duplicate")))
+    if (dup)
         evhttp_add_header(evhttp_request_get_output_headers(p->req), "Idempotent-Replayed", "true");
     {
         size_t len;
@@ -234,7 +236,8 @@ void submit_event(server *s, struct evhttp_request *req, pc_event *ev, int flags
      * NULL when the engine answered already (p is freed then); otherwise the
      * call is still running and p is alive: keep the call to cancel it.
      */
-    if ((c = engine_submit_flags(s->engine, ev, flags | ENGINE_IDEMPOTENT, on_engine_done, p)))
+    if ((c = engine_submit_flags(s->engine, ev, flags | ENGINE_IDEMPOTENT | ENGINE_ANSWER_TEXT,
+                                 on_engine_done, p)))
         p->call = c;
 }
 

@@ -127,8 +127,8 @@ const char *route_pattern(size_t i, const char **method);
 void access_done(server *s, struct evhttp_request *req, int status);
 
 /* access.c: an event's answer (status, body borrowed) for the metrics: per type, duplicate or
- * not, outcome kinds. */
-void access_event_answered(int status, const json_t *body);
+ * not, outcome kinds; body NULL: e's engine_answer_outcomes() (a committed event as text). */
+void access_event_answered(const engine *e, int status, const json_t *body);
 
 /* access.c: sets ctx up for req (start time, X-Request-Id read or made, and returned). */
 void access_begin(req_ctx *ctx, struct evhttp_request *req);

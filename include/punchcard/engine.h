@@ -71,6 +71,13 @@ enum engine_flags {
      * is refused (422 idempotency_mismatch) instead of answered with the first.
      */
     ENGINE_IDEMPOTENT = 4,
+    /*
+     * The caller answers a committed event with engine_answer_text() and reads
+     * engine_answer_outcomes(): its done gets body NULL then (the response is
+     * written as text only, never built as jansson values). Errors, duplicates
+     * and dry runs still come as a body.
+     */
+    ENGINE_ANSWER_TEXT = 8,
 };
 
 /*
@@ -103,6 +110,13 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
  * caller that sends the body as text need not write it a second time.
  */
 const char *engine_answer_text(const engine *e, size_t *len);
+
+/*
+ * Inside the done callback of an ENGINE_ANSWER_TEXT call given body NULL: the
+ * committed event's outcomes (borrowed: the array its response holds) and
+ * type in *type; NULL otherwise. Valid until done returns.
+ */
+const json_t *engine_answer_outcomes(const engine *e, const char **type);
 
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);
