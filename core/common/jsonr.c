@@ -524,3 +524,54 @@ json_t *pc_json_parse(const char *text, size_t len, pc_json_error *err)
     }
     return v;
 }
+
+int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_json_member *m),
+                    void *arg)
+{
+    reader r = {text, text, text + len, NULL, 0};
+    skip_ws(&r);
+    if (r.p >= r.end || *r.p != '{')
+        return -1;
+    r.p++;
+    skip_ws(&r);
+    if (r.p < r.end && *r.p == '}') {
+        r.p++;
+    } else {
+        for (;;) {
+            pc_json_member m = {0};
+            char *key_owned = NULL, *str_owned = NULL;
+            int rc = -1;
+            skip_ws(&r);
+            if (r.p >= r.end || *r.p != '"' || read_string(&r, &m.key, &m.klen, &key_owned))
+                return -1;
+            skip_ws(&r);
+            if (!memchr(m.key, '\0', m.klen) && r.p < r.end && *r.p == ':') {
+                r.p++;
+                skip_ws(&r);
+                if (r.p < r.end && *r.p == '"')
+                    rc = read_string(&r, &m.str, &m.slen, &str_owned);
+                else
+                    rc = (m.value = read_value(&r, 2)) ? 0 : -1; /* the object is depth 1 */
+                if (rc == 0 && fn(arg, &m))
+                    rc = -1;
+            }
+            free(key_owned);
+            free(str_owned);
+            json_decref(m.value);
+            if (rc)
+                return -1;
+            skip_ws(&r);
+            if (r.p < r.end && *r.p == ',') {
+                r.p++;
+                continue;
+            }
+            if (r.p < r.end && *r.p == '}') {
+                r.p++;
+                break;
+            }
+            return -1;
+        }
+    }
+    skip_ws(&r);
+    return r.p == r.end ? 0 : -1;
+}

@@ -25,4 +25,24 @@ typedef struct pc_json_error {
  */
 json_t *pc_json_parse(const char *text, size_t len, pc_json_error *err);
 
+/* One member of an object, as pc_json_members() hands it over. */
+typedef struct pc_json_member {
+    const char *key; /* its bytes (no NUL inside), not NUL-terminated */
+    size_t klen;
+    const char *str; /* a string value's bytes (not NUL-terminated), else NULL */
+    size_t slen;
+    json_t *value; /* any other value (borrowed: incref it to keep it), else NULL */
+} pc_json_member;
+
+/*
+ * Reads len bytes holding one object (what pc_json_parse() reads) and calls
+ * fn for each of its members in order: a string value comes as its bytes (no
+ * jansson value is made for it), any other value as jansson's. Returns 0; -1
+ * when the text is not one valid object (no detail: pc_json_parse() says what
+ * is wrong) or fn returned nonzero (it stops there). Keys are not checked for
+ * duplicates: fn must.
+ */
+int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_json_member *m),
+                    void *arg);
+
 #endif

@@ -6,7 +6,9 @@
  * read it, earn from it and echo it back in a message outcome (Lua -> JSON),
  * and the member renders. An event of a type nobody handles runs as "order".
  *
- * Checks beyond "no crash, no UB, no leak": a refused body is a 400 with a
+ * Checks beyond "no crash, no UB, no leak": pc_event_parse()'s one pass takes
+ * and refuses what the long way (jsonr's values, pc_event_from_json()) does, with the
+ * same fields, digest and error; a refused body is a 400 with a
  * code and a message; an accepted one has valid id, type and member, an
  * object for data and a time in range; a failed run is a 422; outcomes and
  * the member always render as JSON.
@@ -14,6 +16,7 @@
 #include "lua/mechanics-internal.h"
 #include "model/member-internal.h"
 #include "punchcard/event.h"
+#include "common/jsonr.h"
 #include "punchcard/mechanics.h"
 
 #include <stdint.h>
@@ -93,13 +96,47 @@ static void decide(pc_event *ev)
     member_free(m);
 }
 
+/*
+ * pc_event_parse() reads the common case in one pass: the long way (jsonr's
+ * values, then pc_event_from_json()) must take and refuse the same, alike.
+ */
+static void same_as_the_long_way(const uint8_t *data, size_t size, int rc, const pc_event *ev,
+                                 const pc_error *err)
+{
+    pc_json_error jerr;
+    json_t *obj = pc_json_parse((const char *)data, size, &jerr);
+    pc_event slow;
+    pc_error serr = {0};
+    if (!obj) {
+        CHECK(rc && !strcmp(err->code, "bad_json"));
+        return;
+    }
+    if (pc_event_from_json(obj, &slow, &serr)) {
+        CHECK(rc && serr.status == err->status && !strcmp(serr.message, err->message));
+    } else {
+        char a[65], b[65];
+        CHECK(rc == 0);
+        CHECK(!strcmp(slow.id, ev->id) && !strcmp(slow.type, ev->type));
+        CHECK(!strcmp(slow.member, ev->member) && !strcmp(slow.partner, ev->partner));
+        CHECK(slow.at_given == ev->at_given && slow.at_ms == ev->at_ms);
+        CHECK(json_equal(slow.data, ev->data));
+        pc_event_digest(&slow, a);
+        pc_event_digest(ev, b);
+        CHECK(!strcmp(a, b));
+        pc_event_clear(&slow);
+    }
+    json_decref(obj);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pc_event ev;
     pc_error err = {0};
+    int rc = pc_event_parse((const char *)data, size, &ev, &err);
 
-    if (pc_event_parse((const char *)data, size, &ev, &err)) {
+    same_as_the_long_way(data, size, rc, &ev, &err);
+    if (rc) {
         CHECK(err.status == 400);
         CHECK(err.code && err.message[0]);
         CHECK(ev.data == NULL);

@@ -5,6 +5,7 @@
  * Each test walks a table of cases and reports every case that went wrong.
  */
 #include "punchcard/event.h"
+#include "common/jsonr.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -314,12 +315,108 @@ static void test_digest_as_before(void **state)
     }
 }
 
+/* The long way pc_event_parse() took before its one pass: jsonr's values, then the checks. */
+static int parse_long_way(const char *body, pc_event *ev, pc_error *err)
+{
+    pc_json_error jerr;
+    json_t *obj = pc_json_parse(body, strlen(body), &jerr);
+    int rc;
+    memset(ev, 0, sizeof *ev);
+    if (!obj)
+        return pc_fail(err, 400, "bad_json", "invalid JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+    rc = pc_event_from_json(obj, ev, err);
+    json_decref(obj);
+    return rc;
+}
+
+/* pc_event_parse() takes and refuses what the long way does, with the same fields and errors. */
+static void test_one_pass_as_the_long_way(void **state)
+{
+    static const char *const more[] = {
+        "{}",
+        " {\"id\" : \"a\" ,\"type\":\"t\", \"member\":\"m\" } \n",
+        "{\"\\u0069d\":\"a\\u0062\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":null,\"at\":null,\"data\":null}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":\"p.q\",\"at\":0}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":253402300799999}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":253402300800000}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":-1}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":1.0}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":true}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":\"2026-11-25T09:30:00.250+01:00\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":\"2026-11-25T09:30:00."
+        "25000000000000000"
+        "00000000000000000000000000000000000000000000000Z\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":\"2026-11-25\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":\"P\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":7}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":[]}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":\"x\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":{\"a\":{\"b\":[1,2.5,\"\\n\"]}}}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":{\"a\":1,\"a\":2}}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":{},\"data\":{}}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"at\":1,\"at\":1}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":\"p\",\"partner\":\"p\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"extra\":1}",
+        "{\"extra\":1,\"extra\":2,\"id\":\"a\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"i\\u0000d\":1}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\"} x",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\"",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\" \"at\":1}",
+        "{\"id\":\"a b\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"caf\\u00e9\"}",
+        "{\"id\":\"a\",\"type\":null,\"member\":\"m\"}",
+        "{\"id\":\"a\",\"member\":\"m\"}",
+        "{\"id\":\"" ID128 "\",\"type\":\"" TYPE64 "\",\"member\":\"" ID128 "\"}",
+        "{\"id\":\"" ID129 "\",\"type\":\"t\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"" TYPE65 "\",\"member\":\"m\"}",
+        "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"partner\":\"" TYPE65 "\"}",
+        "[{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\"}]",
+        "\"id\"",
+        "",
+    };
+    int failures = 0;
+    (void)state;
+    for (size_t i = 0; i < N(parse_cases) + N(more); i++) {
+        const char *body = i < N(parse_cases) ? parse_cases[i].body : more[i - N(parse_cases)];
+        pc_event a, b;
+        pc_error ea = {0}, eb = {0};
+        int ra = pc_event_parse(body, strlen(body), &a, &ea);
+        int rb = parse_long_way(body, &b, &eb);
+        char da[65] = "", db[65] = "";
+        if (ra == 0 && rb == 0) {
+            pc_event_digest(&a, da);
+            pc_event_digest(&b, db);
+        }
+        if (ra != rb ||
+            (ra && (ea.status != eb.status || strcmp(ea.code, eb.code) ||
+                    strcmp(ea.message, eb.message))) ||
+            (!ra && (strcmp(a.id, b.id) || strcmp(a.type, b.type) || strcmp(a.member, b.member) ||
+                     strcmp(a.partner, b.partner) || a.at_given != b.at_given ||
+                     a.at_ms != b.at_ms || !json_equal(a.data, b.data) || strcmp(da, db)))) {
+            print_error("body %s: one pass %d %s, the long way %d %s\n", body, ra,
+                        ra ? ea.message : a.id, rb, rb ? eb.message : b.id);
+            failures++;
+        }
+        if (ra == 0)
+            pc_event_clear(&a);
+        if (rb == 0)
+            pc_event_clear(&b);
+    }
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_event_fields), cmocka_unit_test(test_digest_as_before),
         cmocka_unit_test(test_parse_table),        cmocka_unit_test(test_valid_id_and_name),
-        cmocka_unit_test(test_from_json_borrows),
+        cmocka_unit_test(test_from_json_borrows),  cmocka_unit_test(test_one_pass_as_the_long_way),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }
