@@ -67,19 +67,69 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
 }
 
 /*
+ * A run of strings in MessagePack (each one a str), which commit.lua turns
+ * into Lua strings with one cmsgpack.unpack: a value packed costs Redis a Lua
+ * string, where an argument of its own costs it an object, a Lua string and a
+ * slot in ARGV (about three times as many instructions).
+ */
+typedef struct packed {
+    char *p;
+    size_t len, cap;
+    const char *failed;
+} packed;
+
+static void pack(packed *b, const char *s, size_t n)
+{
+    unsigned char h[5];
+    size_t hl;
+    if (b->failed)
+        return;
+    if (n < 32) {
+        h[0] = (unsigned char)(0xa0 | n), hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (unsigned char)n, hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (unsigned char)(n >> 8), h[2] = (unsigned char)n, hl = 3;
+    } else if (n <= 0xffffffffu) {
+        h[0] = 0xdb, hl = 5;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+    } else {
+        b->failed = "a value too long";
+        return;
+    }
+    if (b->len + hl + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *np;
+        while (cap < b->len + hl + n)
+            cap *= 2;
+        if (!(np = realloc(b->p, cap))) {
+            b->failed = "out of memory";
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, h, hl);
+    memcpy(b->p + b->len + hl, s, n);
+    b->len += hl + n;
+}
+
+/*
  * The commit's arguments, built in the order the engine gives them and sent
  * as commit.lua reads them: KEYS state, ledger, event, outbox; ARGV expected
- * version, new version, response, TTL, the counts S D O, then the S field
- * value pairs, the D fields, the ledger entries and the webhook entries. A
- * ledger entry in the stream's schema goes as its values only (entry_put()).
+ * version, new version, response, TTL, then packed: the field value pairs to
+ * set, the fields to delete, the webhook entries, and one argument per
+ * ledger entry (a schema's entry as its letter and values: entry_letter()).
  */
 struct store_commit {
     store_args a;     /* keys and head, then everything at store_commit_send() */
-    store_args set;   /* field value pairs */
-    store_args del;   /* fields to delete */
-    store_args led;   /* ledger entries, as commit.lua reads them */
+    packed set;       /* field value pairs */
+    packed del;       /* fields to delete */
+    packed out;       /* webhook entries (store_commit_outbox()) */
+    store_args led;   /* the ledger entries, one packed argument each */
     store_args entry; /* the open entry: name value pairs */
-    store_args out;   /* webhook entries (store_commit_outbox()) */
+    packed scratch;   /* the entry being packed */
     int open;         /* an entry was begun and not ended */
 };
 
@@ -104,16 +154,16 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
 void store_commit_field(store_commit *c, const char *field, const char *value)
 {
     if (value) {
-        store_args_str(&c->set, field);
-        store_args_str(&c->set, value);
+        pack(&c->set, field, strlen(field));
+        pack(&c->set, value, strlen(value));
     } else {
-        store_args_str(&c->del, field);
+        pack(&c->del, field, strlen(field));
     }
 }
 
 void store_commit_outbox(store_commit *c, const char *entry)
 {
-    store_args_str(&c->out, entry);
+    pack(&c->out, entry, strlen(entry));
 }
 
 void store_commit_entry_begin(store_commit *c)
@@ -173,20 +223,21 @@ static char entry_letter(const store_args *e)
 void store_commit_entry_end(store_commit *c)
 {
     store_args *e = &c->entry;
+    packed *k = &c->scratch;
     char letter = e->failed ? 0 : entry_letter(e);
-    if (e->failed) {
-        if (!c->led.failed)
-            c->led.failed = e->failed;
-    } else if (letter) {
-        store_args_push(&c->led, &letter, 1);
+    k->len = 0;
+    if (letter) {
+        pack(k, &letter, 1);
         for (int i = 1; i < e->n; i += 2)
-            store_args_push(&c->led, e->text + e->off[i], e->len[i]);
+            pack(k, e->text + e->off[i], e->len[i]);
     } else {
-        store_args_str(&c->led, "g");
-        store_args_int(&c->led, e->n / 2);
+        pack(k, "g", 1);
         for (int i = 0; i < e->n; i++)
-            store_args_push(&c->led, e->text + e->off[i], e->len[i]);
+            pack(k, e->text + e->off[i], e->len[i]);
     }
+    store_args_push(&c->led, k->p ? k->p : "", k->len);
+    if ((e->failed || k->failed) && !c->led.failed)
+        c->led.failed = e->failed ? e->failed : k->failed;
     c->open = 0;
 }
 
@@ -207,11 +258,18 @@ static void parse_commit(redisReply *r, const store_error *err, const char *op, 
         goto bad;
     v = r->element[1];
     switch (r->element[0]->integer) {
-    case 0:
-        if (v->type != REDIS_REPLY_INTEGER)
-            goto bad;
+    case 0: /* the new version as commit.lua was given it: text (no number to format) */
+        if (v->type == REDIS_REPLY_INTEGER) {
+            res.version = v->integer;
+        } else {
+            char *end = NULL;
+            if (v->type != REDIS_REPLY_STRING)
+                goto bad;
+            res.version = pc_strtoll(v->str, &end);
+            if (end == v->str || *end)
+                goto bad;
+        }
         res.outcome = STORE_COMMITTED;
-        res.version = v->integer;
         break;
     case 1:
         if (v->type != REDIS_REPLY_STRING)
@@ -238,11 +296,10 @@ fail:
     fn(arg, err, NULL);
 }
 
-/* Appends every argument of from to a; from's failure becomes a's. */
-static void args_append(store_args *a, store_args *from)
+/* Appends from to a as one argument; from's failure becomes a's. */
+static void args_packed(store_args *a, const packed *from)
 {
-    for (int i = 0; i < from->n; i++)
-        store_args_push(a, from->text + from->off[i], from->len[i]);
+    store_args_push(a, from->p ? from->p : "", from->len);
     if (from->failed && !a->failed)
         a->failed = from->failed;
 }
@@ -250,11 +307,12 @@ static void args_append(store_args *a, store_args *from)
 static void commit_args_free(store_commit *c)
 {
     store_args_free(&c->a);
-    store_args_free(&c->set);
-    store_args_free(&c->del);
+    free(c->set.p);
+    free(c->del.p);
+    free(c->out.p);
     store_args_free(&c->led);
     store_args_free(&c->entry);
-    store_args_free(&c->out);
+    free(c->scratch.p);
     free(c);
 }
 
@@ -262,13 +320,13 @@ void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg
 {
     if (c->open && !c->a.failed)
         c->a.failed = "a ledger entry was not ended";
-    store_args_int(&c->a, c->set.n / 2);
-    store_args_int(&c->a, c->del.n);
-    store_args_int(&c->a, c->out.n);
-    args_append(&c->a, &c->set);
-    args_append(&c->a, &c->del);
-    args_append(&c->a, &c->led);
-    args_append(&c->a, &c->out);
+    args_packed(&c->a, &c->set);
+    args_packed(&c->a, &c->del);
+    args_packed(&c->a, &c->out);
+    for (int i = 0; i < c->led.n; i++)
+        store_args_push(&c->a, c->led.text + c->led.off[i], c->led.len[i]);
+    if (c->led.failed && !c->a.failed)
+        c->a.failed = c->led.failed;
     store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 4, &c->a);
     commit_args_free(c);
 }

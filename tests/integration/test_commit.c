@@ -220,6 +220,60 @@ static void other_entries_go_as_given(void **state)
     freeReplyObject(r);
 }
 
+/* Values of every length MessagePack frames differently (below 32, 256, 65536 and above) whole. */
+static void long_values_go_whole(void **state)
+{
+    static const size_t lens[] = {0, 31, 32, 255, 256, 65535, 65536, 70001};
+    char *v[8], want[64], *got;
+    answer a;
+    store_commit *c = store_commit_new("t", "long", "e1", 0, "r", 60);
+    redisReply *r;
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        v[i] = malloc(lens[i] + 1);
+        assert_non_null(v[i]);
+        memset(v[i], 'a' + i, lens[i]);
+        v[i][lens[i]] = '\0';
+        snprintf(want, sizeof want, "f%d", i);
+        store_commit_field(c, want, v[i]);
+        store_commit_outbox(c, v[i]);
+    }
+    store_commit_entry_begin(c);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (!fields[i].bit)
+            store_commit_entry_str(c, fields[i].name, v[i % 8]);
+    store_commit_entry_end(c);
+    send_and_wait(c, &a);
+    assert_int_equal(a.outcome, STORE_COMMITTED);
+    for (int i = 0; i < 8; i++) {
+        r = redisCommand(rc, "HGET t:{long}:state f%d", i);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_int_equal(r->len, lens[i]);
+        assert_memory_equal(r->str, v[i], lens[i]);
+        freeReplyObject(r);
+        r = redisCommand(rc, "LINDEX t:{long}:outbox %d", i);
+        assert_int_equal(r->len, lens[i]);
+        assert_memory_equal(r->str, v[i], lens[i]);
+        freeReplyObject(r);
+    }
+    r = redisCommand(rc, "XRANGE t:{long}:ledger - +");
+    assert_int_equal(r->elements, 1);
+    got = NULL;
+    for (size_t j = 0, k = 0; j < sizeof fields / sizeof fields[0]; j++) {
+        redisReply *f = r->element[0]->element[1];
+        if (fields[j].bit)
+            continue;
+        got = f->element[2 * k + 1]->str;
+        assert_string_equal(f->element[2 * k]->str, fields[j].name);
+        assert_int_equal(f->element[2 * k + 1]->len, lens[j % 8]);
+        assert_memory_equal(got, v[j % 8], lens[j % 8]);
+        k++;
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < 8; i++)
+        free(v[i]);
+}
+
 static store_commit *one_entry(const char *member, const char *event, int64_t version)
 {
     store_commit *c = store_commit_new("t", member, event, version, event, 60);
@@ -269,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_schema_shape_reads_back),
         cmocka_unit_test(other_entries_go_as_given),
+        cmocka_unit_test(long_values_go_whole),
         cmocka_unit_test(replay_and_moved_version_write_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
