@@ -67,10 +67,10 @@ void store_load_member(store *s, const char *ns, const char *member, const char 
 }
 
 /*
- * A run of strings in MessagePack (each one a str), which commit.lua turns
- * into Lua strings with one cmsgpack.unpack: a value packed costs Redis a Lua
- * string, where an argument of its own costs it an object, a Lua string and a
- * slot in ARGV (about three times as many instructions).
+ * MessagePack (strings and counts), which commit.lua turns into one Lua table
+ * with one cmsgpack.unpack: a value packed costs Redis a Lua string, where an
+ * argument of its own costs it an object, a Lua string and a slot in ARGV
+ * (about three times as many instructions).
  */
 typedef struct packed {
     char *p;
@@ -78,14 +78,34 @@ typedef struct packed {
     const char *failed;
 } packed;
 
+static void pack_raw(packed *b, const void *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *np;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (!(np = realloc(b->p, cap))) {
+            b->failed = "out of memory";
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* A str of n bytes (fixstr, str 8, 16 or 32: the shortest that fits). */
 static void pack(packed *b, const char *s, size_t n)
 {
     unsigned char h[5];
-    size_t hl;
-    if (b->failed)
-        return;
+    size_t hl = 1;
     if (n < 32) {
-        h[0] = (unsigned char)(0xa0 | n), hl = 1;
+        h[0] = (unsigned char)(0xa0 | n);
     } else if (n < 256) {
         h[0] = 0xd9, h[1] = (unsigned char)n, hl = 2;
     } else if (n < 65536) {
@@ -95,41 +115,51 @@ static void pack(packed *b, const char *s, size_t n)
         for (int i = 0; i < 4; i++)
             h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
     } else {
-        b->failed = "a value too long";
+        if (!b->failed)
+            b->failed = "a value too long";
         return;
     }
-    if (b->len + hl + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->len + hl + n)
-            cap *= 2;
-        if (!(np = realloc(b->p, cap))) {
-            b->failed = "out of memory";
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, h, hl);
-    memcpy(b->p + b->len + hl, s, n);
-    b->len += hl + n;
+    pack_raw(b, h, hl);
+    pack_raw(b, s, n);
+}
+
+/* A count (positive fixint or uint 32), which Lua gets as a number. */
+static void pack_count(packed *b, size_t n)
+{
+    unsigned char h[5] = {0xce, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                          (unsigned char)(n >> 8), (unsigned char)n};
+    if (n > 0xffffffffu && !b->failed)
+        b->failed = "too many values";
+    else if (n < 128)
+        pack_raw(b, h + 4, 1);
+    else
+        pack_raw(b, h, 5);
+}
+
+static void pack_int(packed *b, int64_t v)
+{
+    char tmp[24];
+    pack(b, tmp, pc_format_int(tmp, v));
 }
 
 /*
  * The commit's arguments, built in the order the engine gives them and sent
- * as commit.lua reads them: KEYS state, ledger, event, outbox; ARGV expected
- * version, new version, response, TTL, then packed: the field value pairs to
- * set, the fields to delete, the webhook entries, and one argument per
- * ledger entry (a schema's entry as its letter and values: entry_letter()).
+ * as commit.lua reads them: KEYS state, ledger, event, outbox; ARGV the
+ * response, then everything else packed in one argument: expected version,
+ * new version, TTL, the counts S D O, the S field value pairs, the D fields,
+ * the O webhook entries, then the ledger entries to the end (an entry of the
+ * stream's schema as its letter and values: entry_letter()).
  */
 struct store_commit {
-    store_args a;     /* keys and head, then everything at store_commit_send() */
-    packed set;       /* field value pairs */
-    packed del;       /* fields to delete */
-    packed out;       /* webhook entries (store_commit_outbox()) */
-    store_args led;   /* the ledger entries, one packed argument each */
+    store_args a;    /* keys and the response, then the rest at store_commit_send() */
+    int64_t version; /* expected */
+    int ttl_s;       /* of the dedupe record */
+    packed set;      /* field value pairs */
+    packed del;      /* fields to delete */
+    packed out;      /* webhook entries (store_commit_outbox()) */
+    packed led;      /* the ledger entries */
+    size_t nset, ndel, nout;
     store_args entry; /* the open entry: name value pairs */
-    packed scratch;   /* the entry being packed */
     int open;         /* an entry was begun and not ended */
 };
 
@@ -144,10 +174,9 @@ store_commit *store_commit_new(const char *ns, const char *member, const char *e
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "ledger"));
     store_args_key(&c->a, key, keys_event(key, sizeof key, ns, member, event_id));
     store_args_key(&c->a, key, pc_member_key(key, sizeof key, ns, member, "outbox"));
-    store_args_int(&c->a, version);
-    store_args_int(&c->a, version + 1);
     store_args_str(&c->a, response);
-    store_args_int(&c->a, ttl_s);
+    c->version = version;
+    c->ttl_s = ttl_s;
     return c;
 }
 
@@ -156,14 +185,17 @@ void store_commit_field(store_commit *c, const char *field, const char *value)
     if (value) {
         pack(&c->set, field, strlen(field));
         pack(&c->set, value, strlen(value));
+        c->nset++;
     } else {
         pack(&c->del, field, strlen(field));
+        c->ndel++;
     }
 }
 
 void store_commit_outbox(store_commit *c, const char *entry)
 {
     pack(&c->out, entry, strlen(entry));
+    c->nout++;
 }
 
 void store_commit_entry_begin(store_commit *c)
@@ -223,21 +255,19 @@ static char entry_letter(const store_args *e)
 void store_commit_entry_end(store_commit *c)
 {
     store_args *e = &c->entry;
-    packed *k = &c->scratch;
     char letter = e->failed ? 0 : entry_letter(e);
-    k->len = 0;
     if (letter) {
-        pack(k, &letter, 1);
+        pack(&c->led, &letter, 1);
         for (int i = 1; i < e->n; i += 2)
-            pack(k, e->text + e->off[i], e->len[i]);
+            pack(&c->led, e->text + e->off[i], e->len[i]);
     } else {
-        pack(k, "g", 1);
+        pack(&c->led, "g", 1);
+        pack_count(&c->led, (size_t)e->n / 2);
         for (int i = 0; i < e->n; i++)
-            pack(k, e->text + e->off[i], e->len[i]);
+            pack(&c->led, e->text + e->off[i], e->len[i]);
     }
-    store_args_push(&c->led, k->p ? k->p : "", k->len);
-    if ((e->failed || k->failed) && !c->led.failed)
-        c->led.failed = e->failed ? e->failed : k->failed;
+    if (e->failed && !c->led.failed)
+        c->led.failed = e->failed;
     c->open = 0;
 }
 
@@ -296,37 +326,38 @@ fail:
     fn(arg, err, NULL);
 }
 
-/* Appends from to a as one argument; from's failure becomes a's. */
-static void args_packed(store_args *a, const packed *from)
-{
-    store_args_push(a, from->p ? from->p : "", from->len);
-    if (from->failed && !a->failed)
-        a->failed = from->failed;
-}
-
 static void commit_args_free(store_commit *c)
 {
     store_args_free(&c->a);
     free(c->set.p);
     free(c->del.p);
     free(c->out.p);
-    store_args_free(&c->led);
+    free(c->led.p);
     store_args_free(&c->entry);
-    free(c->scratch.p);
     free(c);
 }
 
 void store_commit_send(store *s, store_commit *c, store_commit_fn *fn, void *arg)
 {
+    packed all = {0};
+    const packed *parts[] = {&c->set, &c->del, &c->out, &c->led};
     if (c->open && !c->a.failed)
         c->a.failed = "a ledger entry was not ended";
-    args_packed(&c->a, &c->set);
-    args_packed(&c->a, &c->del);
-    args_packed(&c->a, &c->out);
-    for (int i = 0; i < c->led.n; i++)
-        store_args_push(&c->a, c->led.text + c->led.off[i], c->led.len[i]);
-    if (c->led.failed && !c->a.failed)
-        c->a.failed = c->led.failed;
+    pack_int(&all, c->version);
+    pack_int(&all, c->version + 1);
+    pack_int(&all, c->ttl_s);
+    pack_count(&all, c->nset);
+    pack_count(&all, c->ndel);
+    pack_count(&all, c->nout);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        pack_raw(&all, parts[i]->p, parts[i]->len);
+        if (parts[i]->failed && !all.failed)
+            all.failed = parts[i]->failed;
+    }
+    store_args_push(&c->a, all.p ? all.p : "", all.len);
+    if (all.failed && !c->a.failed)
+        c->a.failed = all.failed;
+    free(all.p);
     store_send_args(s, &store_script_commit, "commit", parse_commit, (store_cb)fn, arg, 4, &c->a);
     commit_args_free(c);
 }

@@ -274,6 +274,48 @@ static void long_values_go_whole(void **state)
         free(v[i]);
 }
 
+/* Counts past a one-byte MessagePack number: 200 fields, 150 webhooks, an entry of 130 fields. */
+static void many_values_counted(void **state)
+{
+    char name[32], value[32], got[64];
+    answer a;
+    store_commit *c = store_commit_new("t", "many", "e1", 0, "r", 60);
+    redisReply *r;
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        store_commit_field(c, name, value);
+    }
+    for (int i = 0; i < 150; i++) {
+        snprintf(value, sizeof value, "w%d", i);
+        store_commit_outbox(c, value);
+    }
+    store_commit_entry_begin(c);
+    for (int i = 0; i < 130; i++) {
+        snprintf(name, sizeof name, "k%d", i);
+        store_commit_entry_int(c, name, i);
+    }
+    store_commit_entry_end(c);
+    send_and_wait(c, &a);
+    assert_int_equal(a.outcome, STORE_COMMITTED);
+    r = redisCommand(rc, "HLEN t:{many}:state");
+    assert_int_equal(r->integer, 201);
+    freeReplyObject(r);
+    expect_reply("v199", "HGET t:{%s}:state f199", "many");
+    r = redisCommand(rc, "LRANGE t:{many}:outbox 0 -1");
+    assert_int_equal(r->elements, 150);
+    assert_string_equal(r->element[149]->str, "w149");
+    freeReplyObject(r);
+    r = redisCommand(rc, "XRANGE t:{many}:ledger - +");
+    assert_int_equal(r->elements, 1);
+    assert_int_equal(r->element[0]->element[1]->elements, 260);
+    snprintf(got, sizeof got, "%s=%s", r->element[0]->element[1]->element[258]->str,
+             r->element[0]->element[1]->element[259]->str);
+    assert_string_equal(got, "k129=129");
+    freeReplyObject(r);
+}
+
 static store_commit *one_entry(const char *member, const char *event, int64_t version)
 {
     store_commit *c = store_commit_new("t", member, event, version, event, 60);
@@ -324,6 +366,7 @@ int main(void)
         cmocka_unit_test(every_schema_shape_reads_back),
         cmocka_unit_test(other_entries_go_as_given),
         cmocka_unit_test(long_values_go_whole),
+        cmocka_unit_test(many_values_counted),
         cmocka_unit_test(replay_and_moved_version_write_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
