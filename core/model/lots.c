@@ -65,12 +65,13 @@ static const char *lot_name(const lot_rec *lot, char *name, size_t name_len)
     return member_field_name(name, name_len, MEMBER_F_LOT, lot->currency, n);
 }
 
-int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len)
+/* The value of lot (lots_encode's second half). */
+static int lot_value(const lot_rec *lot, char *value, size_t value_len)
 {
     const int64_t nums[6] = {lot->amount,     lot->remaining, lot->spent,
                              lot->expires_ms, lot->avail_ms,  lot->created_ms};
     size_t at = 0, elen = strnlen(lot->event, sizeof lot->event);
-    if (!lot_name(lot, name, name_len) || !value_len)
+    if (!value_len)
         return -1;
     /* Written on every earn and spend: no printf, each number straight into value. */
     value[0] = '\0';
@@ -88,6 +89,13 @@ int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, si
     memcpy(value + at, lot->event, elen);
     value[at + elen] = '\0';
     return 0;
+}
+
+int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len)
+{
+    if (!lot_name(lot, name, name_len))
+        return -1;
+    return lot_value(lot, value, value_len);
 }
 
 /*
@@ -111,21 +119,26 @@ static const lot_rec *field_lot(member_field *f, lot_rec *tmp)
     return kept;
 }
 
-static int store_lot(member_state *m, const lot_rec *lot)
+/* Writes lot into the member: into f when the caller holds the lot's field, else by name. */
+static int store_lot_in(member_state *m, member_field *f, const lot_rec *lot)
 {
     char name[MEMBER_FIELD_MAX], value[LOTS_VALUE_MAX];
-    member_field *f;
     lot_rec *kept;
-    if (lots_encode(lot, name, sizeof name, value, sizeof value) ||
-        !(f = member_set_field(m, name, value)))
+    if (f) {
+        if (lot_value(lot, value, sizeof value) || member_field_set(f, value))
+            return -1;
+    } else if (lots_encode(lot, name, sizeof name, value, sizeof value) ||
+               !(f = member_set_field(m, name, value))) {
         return -1;
+    }
     /*
      * What lots_decode() would read back from value: the numbers and the event as
      * written (event and currency are NUL-terminated within their arrays), the
      * lot number and currency from the name, and a lot that breaks the rules is
      * not one. Not kept when out of memory: it is decoded when next read.
      */
-    if (lot_ok(lot) && member_field_is(name, MEMBER_F_LOT, NULL) && (kept = malloc(sizeof *kept))) {
+    if (lot_ok(lot) && member_field_is(f->name, MEMBER_F_LOT, NULL) &&
+        (kept = malloc(sizeof *kept))) {
         memset(kept, 0, sizeof *kept);
         pc_copy(kept->currency, sizeof kept->currency, lot->currency);
         kept->n = lot->n;
@@ -139,6 +152,11 @@ static int store_lot(member_state *m, const lot_rec *lot)
         f->decoded = kept;
     }
     return 0;
+}
+
+static int store_lot(member_state *m, const lot_rec *lot)
+{
+    return store_lot_in(m, NULL, lot);
 }
 
 static int drop_lot(member_state *m, const lot_rec *lot)
@@ -206,6 +224,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
     char nf[MEMBER_FIELD_MAX];
     member_move mv = {.mechanic = mechanic, .currency = currency};
     int pending = avail_ms > now_ms;
+    size_t at = SIZE_MAX; /* the index of the merged lot's field, when it has one */
 
     if (amount == 0) {
         *balance_out = member_balance(m, currency);
@@ -222,8 +241,10 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         member_field *f;
         const lot_rec *merged = NULL;
         member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0");
-        if ((f = member_field_of(m, name)))
+        if ((f = member_field_of(m, name))) {
+            at = (size_t)(f - m->fields);
             merged = field_lot(f, &lot);
+        }
         if (merged) {
             if (merged != &lot)
                 lot = *merged;
@@ -259,7 +280,9 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
     }
     if (member_move_balance(m, &mv, balance_out, err))
         return -1;
-    if ((lot.n && member_set_int(m, nf, lot.n)) || store_lot(m, &lot)) {
+    /* By index: the balance move may have added fields since (moving them). */
+    if ((lot.n && member_set_int(m, nf, lot.n)) ||
+        store_lot_in(m, at != SIZE_MAX ? &m->fields[at] : NULL, &lot)) {
         *err = "out of memory";
         return -1;
     }

@@ -85,6 +85,12 @@ int member_set(member_state *m, const char *name, const char *value);
 member_field *member_set_field(member_state *m, const char *name, const char *value);
 /* The field named name (its value may be NULL: deleted by this event), or NULL. */
 member_field *member_field_of(const member_state *m, const char *name);
+/*
+ * member_set on a field the caller holds (from member_field_of or member_set_field;
+ * a field stays at its index in m->fields for the whole event, its address only
+ * until a field is added). -1 on out of memory.
+ */
+int member_field_set(member_field *f, const char *value);
 int member_set_int(member_state *m, const char *name, int64_t value);
 
 /*

@@ -113,8 +113,10 @@ static member_field *find_or_add(member_state *m, const char *name)
  */
 static int set_value(member_field *f, const char *s, size_t len)
 {
-    free(f->decoded);
-    f->decoded = NULL;
+    if (f->decoded) {
+        free(f->decoded);
+        f->decoded = NULL;
+    }
     if (!s) {
         free(f->value);
         f->value = NULL;
@@ -241,13 +243,18 @@ member_field *member_field_of(const member_state *m, const char *name)
     return find(m, name);
 }
 
-int64_t member_get_int(const member_state *m, const char *name)
+/* A field's value as an integer; 0 when f is NULL, deleted or not an integer. */
+static int64_t field_int(const member_field *f)
 {
     int64_t v = 0;
-    const char *s = member_get(m, name);
-    if (s && parse_int(s, &v))
+    if (!f || !f->value || parse_int(f->value, &v))
         return 0;
     return v;
+}
+
+int64_t member_get_int(const member_state *m, const char *name)
+{
+    return field_int(find(m, name));
 }
 
 member_field *member_set_field(member_state *m, const char *name, const char *value)
@@ -257,6 +264,14 @@ member_field *member_set_field(member_state *m, const char *name, const char *va
         return NULL;
     f->dirty = 1;
     return f;
+}
+
+int member_field_set(member_field *f, const char *value)
+{
+    if (set_value(f, value, value ? strlen(value) : 0))
+        return -1;
+    f->dirty = 1;
+    return 0;
 }
 
 int member_set(member_state *m, const char *name, const char *value)
@@ -271,6 +286,20 @@ int member_set_int(member_state *m, const char *name, int64_t value)
     return member_set(m, name, buf);
 }
 
+/* member_set_int on the field f of that name when the caller found it already (else NULL). */
+static int set_int_at(member_state *m, member_field *f, const char *name, int64_t value)
+{
+    char buf[32];
+    size_t len = pc_format_int(buf, value);
+    if (!f)
+        return member_set_int(m, name, value);
+    buf[len] = '\0';
+    if (set_value(f, buf, len))
+        return -1;
+    f->dirty = 1;
+    return 0;
+}
+
 int member_add_balance(member_state *m, const char *mechanic, const char *currency, int64_t delta,
                        int64_t *balance_out, const char **err)
 {
@@ -281,12 +310,12 @@ int member_add_balance(member_state *m, const char *mechanic, const char *curren
 /*
  * Sets o's key (a literal) to the integer value: in place when o holds an
  * integer there that nothing else holds (an entry's figures change on every
- * move), else as a new value (at the end of o's keys when new). 0, or -1 on
- * out of memory.
+ * move), else as a new value (at the end of o's keys when new; fresh: o is
+ * known not to have it). 0, or -1 on out of memory.
  */
-static int set_figure(json_t *o, const char *key, int64_t value)
+static int set_figure(json_t *o, const char *key, int64_t value, int fresh)
 {
-    json_t *v = json_object_get(o, key);
+    json_t *v = fresh ? NULL : json_object_get(o, key);
     if (json_is_integer(v) && v->refcount == 1)
         return json_integer_set(v, value);
     return json_object_set_new_nocheck(o, key, json_integer(value));
@@ -303,13 +332,16 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     char field[MEMBER_FIELD_MAX], pfield[MEMBER_FIELD_MAX];
     int64_t bal, nb, pend, np;
     member_entry *e = NULL;
+    member_field *fb;
+    int fresh = 0;
 
     if (!member_field_name(field, sizeof field, MEMBER_F_BALANCE, mv->currency, NULL) ||
         !member_field_name(pfield, sizeof pfield, MEMBER_F_PENDING, mv->currency, NULL)) {
         *err = "bad currency name";
         return -1;
     }
-    bal = member_get_int(m, field);
+    fb = find(m, field); /* stays valid until a field is added */
+    bal = field_int(fb);
     pend = member_get_int(m, pfield);
     if (__builtin_add_overflow(bal, mv->delta, &nb) ||
         __builtin_add_overflow(pend, mv->pending, &np)) {
@@ -338,7 +370,8 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         /* On every earn: jansson's setters, not json_pack's format parser. */
         o = member_outcome_new(mv->mechanic);
         if (o &&
-            (json_object_set_new_nocheck(o, "kind", json_string(mv->kind ? mv->kind : "stars")) |
+            (json_object_set_new_nocheck(
+                 o, "kind", json_string_nocheck(mv->kind ? mv->kind : "stars")) | /* literals */
              json_object_set_new_nocheck(o, "currency", json_string(mv->currency)))) {
             json_decref(o);
             goto oom;
@@ -352,10 +385,12 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         e->currency = strdup(mv->currency);
         e->kind = mv->kind;
         e->outcome = o;
+        fresh = 1;
         if (!e->mechanic || !e->currency)
             goto oom;
     }
-    if ((mv->delta && member_set_int(m, field, nb)) ||
+    /* pb: after b:, which may have been added (and the fields moved) just now. */
+    if ((mv->delta && set_int_at(m, fb, field, nb)) ||
         (mv->pending && member_set_int(m, pfield, np)))
         goto oom;
     /* One entry sums an event's moves of a currency by one mechanic and kind. */
@@ -366,9 +401,10 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     }
     e->balance = nb;
     /* A failed set leaves an outcome that lies about the move: the event fails instead. */
-    if (set_figure(e->outcome, "delta", e->delta) | set_figure(e->outcome, "balance", nb) |
-        (e->pending && (set_figure(e->outcome, "pending", e->pending) |
-                        set_figure(e->outcome, "pending_balance", np))))
+    if (set_figure(e->outcome, "delta", e->delta, fresh) |
+        set_figure(e->outcome, "balance", nb, fresh) |
+        (e->pending && (set_figure(e->outcome, "pending", e->pending, 0) |
+                        set_figure(e->outcome, "pending_balance", np, 0))))
         goto oom;
     *balance_out = nb;
     return 0;

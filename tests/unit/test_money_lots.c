@@ -528,7 +528,26 @@ static void run_money_cases(const struct money_case *cases, size_t n)
 /* ------------------------------------------------------------------------- */
 /* lots_earn                                                                 */
 
+/*
+ * Sixteen fields (a member's first allocation of them), a used-up merged lot and no b:stars:
+ * the earn adds b:stars (the fields move) before it writes the merged lot back.
+ */
+static const char *const sixteen_fields[] = {"v",   "1", "l:stars:0", "5|0|5|0|0|1767225600000|*",
+                                             "c:a", "1", "c:b",       "1",
+                                             "c:c", "1", "c:d",       "1",
+                                             "c:e", "1", "c:f",       "1",
+                                             "c:g", "1", "c:h",       "1",
+                                             "c:i", "1", "c:j",       "1",
+                                             "c:k", "1", "c:l",       "1",
+                                             "c:m", "1", "c:n",       "1",
+                                             NULL};
+
 static const struct money_case earn_cases[] = {
+    {.name = "the merged lot is written back where it is after the balance's field was added",
+     .steps = {LOAD(sixteen_fields), EARN("stars", 3, 0, 0, D(1), "e1", 3)},
+     .balances = {{"stars", 3, 0}},
+     .lots = {LOT0("stars", 8, 3, 5)},
+     .entries = {FUEL("stars", 3, 0)}},
     {.name = "an earn makes a lot with its amount, expiry and time",
      .steps = {EARN("stars", 100, D(30), 0, D(0), "e1", 100)},
      .balances = {{"stars", 100, 0}},
