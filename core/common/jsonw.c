@@ -44,7 +44,7 @@ static void put(wbuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static void putc1(wbuf *b, char c)
+static inline void putc1(wbuf *b, char c)
 {
     if (grow(b, 1))
         return;
@@ -57,12 +57,32 @@ static void put_int(wbuf *b, json_int_t v)
     put(b, tmp, pc_format_int(tmp, v));
 }
 
+/* A byte a JSON string escapes: a control, '"' or '\\'. */
+static inline int escaped(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 static void put_string(wbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes it */
-    size_t start = 0;
+    const unsigned char *us = (const unsigned char *)s;
+    size_t start = 0, i = 0;
+    while (i < n && !escaped(us[i]))
+        i++;
+    if (i == n) { /* nothing to escape, the common case: one copy */
+        char *o;
+        if (grow(b, n + 2))
+            return;
+        o = b->p + b->len;
+        o[0] = '"';
+        memcpy(o + 1, s, n);
+        o[n + 1] = '"';
+        b->len += n + 2;
+        return;
+    }
     putc1(b, '"');
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[6];
@@ -154,7 +174,7 @@ static void put_value(wbuf *b, const json_t *v, int depth, int sorted)
 {
     const char *k;
     json_t *x;
-    size_t i;
+    size_t i, klen;
     int first = 1;
 
     /* Responses built here are shallow; a request's data (sorted, for its digest) goes as deep as
@@ -170,11 +190,11 @@ static void put_value(wbuf *b, const json_t *v, int depth, int sorted)
             break;
         }
         putc1(b, '{');
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_keylen_foreach((json_t *)v, k, klen, x) {
             if (!first)
                 putc1(b, ',');
             first = 0;
-            put_string(b, k, strlen(k));
+            put_string(b, k, klen);
             putc1(b, ':');
             put_value(b, x, depth + 1, sorted);
         }

@@ -61,6 +61,27 @@ static void same_as_jansson(void **state)
     }
 }
 
+/* Strings of every length around the buffer's growth (256, 512, ...), plain and escaped. */
+static void strings_across_growth(void **state)
+{
+    json_t *a = json_array();
+    char buf[700], *ours, *theirs;
+    for (size_t n = 0; n < sizeof buf; n += 7) {
+        memset(buf, 'x', n);
+        if (n > 3)
+            buf[n / 2] = (n & 8) ? '"' : '\n';
+        json_array_append_new(a, json_stringn(buf, n));
+        ours = pc_json_dump(a, NULL);
+        theirs = json_dumps(a, JSON_COMPACT);
+        assert_non_null(ours);
+        if (strcmp(ours, theirs))
+            fail_msg("length %zu: ours %s, jansson %s", n, ours, theirs);
+        free(ours);
+        free(theirs);
+    }
+    json_decref(a);
+}
+
 static void strings_with_nul_bytes(void **state)
 {
     json_t *v = json_stringn("a\0b", 3);
@@ -75,6 +96,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_as_jansson),
         cmocka_unit_test(strings_with_nul_bytes),
+        cmocka_unit_test(strings_across_growth),
     };
     return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
 }
