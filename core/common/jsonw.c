@@ -156,7 +156,18 @@ static void put_sorted_object(wbuf *b, const json_t *v, int depth)
         if (i < n)
             keys[i++] = (skey){k, len, x};
     }
-    qsort(keys, i, sizeof *keys, skey_cmp);
+    if (i > sizeof small / sizeof *small) {
+        qsort(keys, i, sizeof *keys, skey_cmp);
+    } else {
+        /* A request's objects are small: insertion, without qsort's setup (keys are unique). */
+        for (size_t j = 1; j < i; j++) {
+            skey t = keys[j];
+            size_t at = j;
+            for (; at > 0 && skey_cmp(&keys[at - 1], &t) > 0; at--)
+                keys[at] = keys[at - 1];
+            keys[at] = t;
+        }
+    }
     putc1(b, '{');
     for (size_t j = 0; j < i; j++) {
         if (j)
