@@ -575,3 +575,33 @@ int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_
     skip_ws(&r);
     return r.p == r.end ? 0 : -1;
 }
+
+size_t pc_json_span(const char *text, size_t len)
+{
+    size_t depth = 0;
+    if (!len || (text[0] != '{' && text[0] != '['))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        switch (text[i]) {
+        case '{':
+        case '[':
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (--depth == 0)
+                return i + 1;
+            break;
+        case '"':
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            if (i >= len)
+                return 0;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}

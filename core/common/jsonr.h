@@ -45,4 +45,11 @@ typedef struct pc_json_member {
 int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_json_member *m),
                     void *arg);
 
+/*
+ * The length of the object or array text starts with: its brackets matched,
+ * strings (and their escapes) skipped, nothing else checked (read it to know
+ * it is valid); 0 when it does not close within len bytes.
+ */
+size_t pc_json_span(const char *text, size_t len);
+
 #endif

@@ -174,18 +174,10 @@ static int take_member(void *arg, const pc_json_member *m)
     }
 }
 
-int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
+/* The common case in one pass, without jansson values but data's: the members straight into ev. */
+int pc_event_take(const char *body, size_t len, pc_event *ev)
 {
-    pc_json_error jerr;
-    json_t *obj;
-    int rc;
     fast_parse fast = {ev, 0};
-
-    /*
-     * The common case in one pass, without jansson values but data's: the
-     * members straight into ev. Anything the checks below would refuse goes
-     * the whole way round, which says what is wrong.
-     */
     memset(ev, 0, sizeof *ev);
     if (pc_json_members(body, len, take_member, &fast) == 0 &&
         (fast.seen & (F_ID | F_TYPE | F_MEMBER)) == (F_ID | F_TYPE | F_MEMBER)) {
@@ -194,6 +186,19 @@ int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
         return 0;
     }
     pc_event_clear(ev);
+    memset(ev, 0, sizeof *ev);
+    return -1;
+}
+
+int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
+{
+    pc_json_error jerr;
+    json_t *obj;
+    int rc;
+
+    /* Anything the checks below would refuse goes the whole way round, which says what is wrong. */
+    if (pc_event_take(body, len, ev) == 0)
+        return 0;
     obj = pc_json_parse(body, len, &jerr);
     memset(ev, 0, sizeof *ev);
     if (!obj)

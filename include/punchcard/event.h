@@ -33,6 +33,13 @@ int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err);
 /* Validates an already parsed object (borrowed). 0, or -1 with err. */
 int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err);
 
+/*
+ * pc_event_parse()'s one pass alone: 0 with ev filled when body is one event
+ * pc_event_parse() takes, else -1 with nothing held and no detail
+ * (pc_event_parse() or pc_event_from_json() says what is wrong).
+ */
+int pc_event_take(const char *body, size_t len, pc_event *ev);
+
 /* Releases what a parsed event owns. */
 void pc_event_clear(pc_event *ev);
 

@@ -8,7 +8,8 @@
  *
  * Checks beyond "no crash, no UB, no leak": pc_event_parse()'s one pass takes
  * and refuses what the long way (jsonr's values, pc_event_from_json()) does, with the
- * same fields, digest and error; a refused body is a 400 with a
+ * same fields, digest and error, and pc_json_span() ends a valid body where
+ * the reader does; a refused body is a 400 with a
  * code and a message; an accepted one has valid id, type and member, an
  * object for data and a time in range; a failed run is a 422; outcomes and
  * the member always render as JSON.
@@ -110,6 +111,16 @@ static void same_as_the_long_way(const uint8_t *data, size_t size, int rc, const
     if (!obj) {
         CHECK(rc && !strcmp(err->code, "bad_json"));
         return;
+    }
+    {
+        /* pc_json_span() (the batch's one pass) ends a valid value where the reader does. */
+        size_t at = 0, span, end = size;
+        while (at < size && strchr(" \t\r\n", data[at]) && data[at])
+            at++;
+        while (end > at && strchr(" \t\r\n", data[end - 1]) && data[end - 1])
+            end--;
+        span = pc_json_span((const char *)data + at, size - at);
+        CHECK(span == end - at);
     }
     if (pc_event_from_json(obj, &slow, &serr)) {
         CHECK(rc && serr.status == err->status && !strcmp(serr.message, err->message));

@@ -114,6 +114,57 @@ static void test_mixed_batch(void **state)
     assert_int_equal(visits("mx-b"), 1);
 }
 
+/*
+ * Bodies near the plain {"events": [...]} that punchd reads in one pass:
+ * each answered as the long way reads it (the whole body refused, or each
+ * event in its place), and nothing of a refused body applied.
+ */
+static void test_one_pass_bodies(void **state)
+{
+#define OP(id) "{\"id\": \"" id "\", \"type\": \"visit\", \"member\": \"op-a\"}"
+    static const struct {
+        const char *body;
+        int status;
+        const char *results; /* each result's status, "" when the body is refused */
+    } cases[] = {
+        {"{\"events\": [" OP("op-1") "]} x", 400, ""},
+        {"{\"events\": [" OP("op-1") "], \"more\": 1}", 400, ""},
+        {"{\"events\": [" OP("op-1") ",]}", 400, ""},
+        {"{\"events\": [" OP("op-1") " " OP("op-2") "]}", 400, ""},
+        {"{\"events\": [" OP("op-1") "], \"events\": [" OP("op-2") "]}", 400, ""},
+        {"{\"events\": [" OP("op-1") ", {\"id\": \"op-2\", \"id\": \"op-3\"}]}", 400, ""},
+        {"{\"events\": [" OP("op-1") ", {\"id\": \"op-2\", \"data\": {\"a\": \"\x01\"}}]}", 400,
+         ""},
+        {"{\"events\": [" OP("op-1") ", {\"id\": \"op-2\", \"data\": {\"a\": \"]}\"}", 400, ""},
+        {"{\"events\": [" OP("op-1") "]", 400, ""},
+        {" { \"events\" :\n[ " OP("op-4") " ,\t" OP("op-5") " ] } \r\n", 200, "200,200"},
+        {"{\"\\u0065vents\": [" OP("op-6") "]}", 200, "200"},
+        {"{\"events\": [" OP("op-7") ", \"str\", [], {\"id\": \"op-8\", \"type\": \"visit\", "
+                                     "\"member\": \"op-a\", \"bogus\": 1}, {\"id\": \"op-9\", "
+                                     "\"type\": \"visit\", \"member\": "
+                                     "\"op-a\", \"data\": {\"s\": \"]} \\\" [{\"}}]}",
+         200, "200,400,400,400,200"},
+    };
+#undef OP
+    long long applied = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        http_resp r;
+        char got[64] = "";
+        assert_int_equal(h_http(punchd.port, "POST", "/v1/events/batch", cases[i].body, &r), 0);
+        for (size_t k = 0;
+             r.status == 200 && k < json_array_size(json_object_get(r.json, "results")); k++) {
+            size_t at = strlen(got);
+            snprintf(got + at, sizeof got - at, "%s%ld", k ? "," : "", status_of(&r, k));
+            applied += status_of(&r, k) == 200;
+        }
+        if (r.status != cases[i].status || strcmp(got, cases[i].results))
+            fail_msg("case %zu: %d [%s], want %d [%s]: %s", i, r.status, got, cases[i].status,
+                     cases[i].results, r.body);
+        h_resp_free(&r);
+    }
+    assert_int_equal(visits("op-a"), applied);
+}
+
 /* The same id twice in a batch, and again in the next batch: applied once. */
 static void test_duplicates(void **state)
 {
@@ -379,9 +430,13 @@ static void test_import_refused_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mixed_batch),    cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_ndjson),         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_import_resumes), cmocka_unit_test(test_import_refused_line),
+        cmocka_unit_test(test_mixed_batch),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_ndjson),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_one_pass_bodies),
+        cmocka_unit_test(test_import_resumes),
+        cmocka_unit_test(test_import_refused_line),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
