@@ -353,11 +353,13 @@ void pc_time_format(int64_t ms, char *out, size_t outlen)
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int frac = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    if (tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999 && outlen >= 25) {
-        /* On every event: digits by hand, no printf. */
-        int parts[7] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                        tm.tm_min,         tm.tm_sec,     frac};
+    /* Years 0-9999 (a few times per event): the civil date by arithmetic, not gmtime_r. */
+    if (secs >= -62167219200LL && secs <= 253402300799LL && outlen >= 25) {
+        int64_t days = (secs >= 0 ? secs : secs - 86399) / 86400, sod = secs - days * 86400;
+        int y, mo, d;
+        cal_civil_from_days(days, &y, &mo, &d);
+        /* Digits by hand, no printf. */
+        int parts[7] = {y, mo, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), frac};
         static const char seps[] = "--T::.Z";
         char *p = out;
         for (int i = 0; i < 7; i++) {
@@ -370,6 +372,7 @@ void pc_time_format(int64_t ms, char *out, size_t outlen)
         *p = '\0';
         return;
     }
+    gmtime_r(&secs, &tm);
     snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }

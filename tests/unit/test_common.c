@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -157,6 +158,50 @@ static void test_time_format_round_trip(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* pc_time_format() writes what gmtime_r() says, over years 0-9999 and past both ends. */
+static void test_time_format_as_gmtime(void **state)
+{
+    static const int64_t edges[] = {0,
+                                    -1,
+                                    999,
+                                    -1000,
+                                    -1001,
+                                    86399999,
+                                    86400000,
+                                    951782400000LL,    /* 2000-02-29 */
+                                    4107542400000LL,   /* 2100-03-01 */
+                                    -62167219200000LL, /* 0000-01-01 */
+                                    -62167219200001LL,
+                                    253402300799999LL, /* 9999-12-31T23:59:59.999 */
+                                    253402300800000LL};
+    uint64_t x = 88172645463325252ULL;
+    int failures = 0;
+    (void)state;
+    for (size_t i = 0; i < N(edges) + 200000; i++) {
+        int64_t ms;
+        char ours[80], want[80];
+        struct tm tm;
+        time_t secs;
+        if (i < N(edges)) {
+            ms = edges[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ms = (int64_t)(x % 320000000000000ULL) - 63000000000000LL;
+        }
+        secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        gmtime_r(&secs, &tm);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - (int64_t)secs * 1000));
+        pc_time_format(ms, ours, sizeof ours);
+        if (strcmp(ours, want) && failures++ < 10)
+            print_error("%lld: \"%s\", gmtime_r says \"%s\"\n", (long long)ms, ours, want);
+    }
+    assert_int_equal(failures, 0);
+}
+
 struct digest_case {
     const char *name;
     const char *in;
@@ -281,7 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_parse), cmocka_unit_test(test_time_format_round_trip),
         cmocka_unit_test(test_digests),    cmocka_unit_test(test_fail_fills_error),
-        cmocka_unit_test(test_int_text),
+        cmocka_unit_test(test_int_text),   cmocka_unit_test(test_time_format_as_gmtime),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
