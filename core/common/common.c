@@ -41,6 +41,13 @@ static void line_put(pc_logline *l, const char *s, size_t n, int quote)
 {
     static const char hex[] = "0123456789abcdef";
     size_t cap = sizeof l->buf - 8; /* room for the closing brace, newline and a cut mark */
+    if (!quote) {                   /* as the loop below would: the bytes that fit */
+        size_t room = l->len < cap ? cap - l->len : 0, k = n < room ? n : room;
+        if (k)
+            memcpy(l->buf + l->len, s, k);
+        l->len += k;
+        return;
+    }
     if (quote && l->len < cap)
         l->buf[l->len++] = '"';
     for (size_t i = 0; i < n && l->len < cap; i++) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -202,6 +203,49 @@ static void test_time_format_as_gmtime(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* A log line (text), as stderr gets it: the fields in order, a value cut where the line is full. */
+static void test_logline_text(void **state)
+{
+    char big[3000], out[4096];
+    FILE *f = tmpfile();
+    int saved = dup(2);
+    pc_logline l;
+    size_t n;
+    (void)state;
+    assert_non_null(f);
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    dup2(fileno(f), 2);
+    pc_logline_begin(&l, PC_LOG_INFO, "access");
+    pc_logline_str(&l, "route", "/v1/x");
+    pc_logline_str(&l, "said", "two words");
+    pc_logline_int(&l, "status", 200);
+    pc_logline_end(&l);
+    pc_logline_begin(&l, PC_LOG_INFO, "access");
+    pc_logline_str(&l, "k", big);
+    pc_logline_int(&l, "n", 5);
+    pc_logline_end(&l);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    /* "2026-12-02T05:35:53.187Z info access ..." */
+    assert_true(n > 25);
+    if (strncmp(out + 24, " info access route=/v1/x said=\"two words\" status=200\n", 53))
+        fail_msg("first line: %.80s", out);
+    {
+        const char *second = strchr(out, '\n') + 1;
+        size_t len = strlen(second);
+        /* 2040 bytes (the buffer less 8), then the newline; no room left for n=5 */
+        assert_int_equal(len, 2041);
+        assert_int_equal(strncmp(second + 24, " info access k=aaaa", 19), 0);
+        assert_int_equal(strspn(second + 24 + 15, "a"), 2040 - 24 - 15);
+        assert_int_equal(second[2040], '\n');
+    }
+}
+
 struct digest_case {
     const char *name;
     const char *in;
@@ -324,9 +368,10 @@ static void test_fail_fills_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_parse), cmocka_unit_test(test_time_format_round_trip),
-        cmocka_unit_test(test_digests),    cmocka_unit_test(test_fail_fills_error),
-        cmocka_unit_test(test_int_text),   cmocka_unit_test(test_time_format_as_gmtime),
+        cmocka_unit_test(test_time_parse),   cmocka_unit_test(test_time_format_round_trip),
+        cmocka_unit_test(test_digests),      cmocka_unit_test(test_fail_fills_error),
+        cmocka_unit_test(test_int_text),     cmocka_unit_test(test_time_format_as_gmtime),
+        cmocka_unit_test(test_logline_text),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
