@@ -51,9 +51,10 @@ static int m_balance(lua_State *L)
 static int64_t add_counter(lua_State *L, mech_run *run, const char *name, int64_t by)
 {
     int64_t v;
-    if (__builtin_add_overflow(member_counter(run->m, name), by, &v))
+    int r = member_add_counter(run->m, name, by, &v);
+    if (r > 0)
         luaL_error(L, "counter %s overflows", name);
-    if (member_set_counter(run->m, name, v))
+    if (r < 0)
         luart_oom(L);
     report_counter(L, run, name, v);
     return v;

@@ -61,6 +61,20 @@ int member_set_counter(member_state *m, const char *counter, int64_t value)
     return set_int(m, MEMBER_F_COUNTER, counter, NULL, value);
 }
 
+int member_add_counter(member_state *m, const char *counter, int64_t by, int64_t *value)
+{
+    char f[MEMBER_FIELD_MAX];
+    member_field *fld;
+    if (!member_field_name(f, sizeof f, MEMBER_F_COUNTER, counter, NULL)) {
+        *value = by; /* an absent counter's 0 + by: the set fails as out of memory */
+        return -1;
+    }
+    fld = member_field_of(m, f); /* valid until a field is added */
+    if (__builtin_add_overflow(member_field_int(fld), by, value))
+        return 1;
+    return fld ? member_field_set_int(fld, *value) : member_set_int(m, f, *value);
+}
+
 int member_add_prize(member_state *m, const char *prize)
 {
     int64_t n = get_int(m, MEMBER_F_PRIZE, prize, NULL);
@@ -269,14 +283,30 @@ int64_t member_last_of(const member_state *m, const char *type)
     return get_int(m, MEMBER_F_LAST_TYPE, type, NULL);
 }
 
+/*
+ * Moves the time in field kind of name to at_ms when at_ms is earlier (earliest;
+ * an absent 0 counts as none) or later than it: the field looked up once and
+ * written where it is. 0, or -1 when out of memory (or the name is too long).
+ */
+static int stamp(member_state *m, enum member_kind kind, const char *name, int64_t at_ms,
+                 int earliest)
+{
+    char f[MEMBER_FIELD_MAX];
+    int named = member_field_name(f, sizeof f, kind, name, NULL) != NULL;
+    member_field *fld = named ? member_field_of(m, f) : NULL;
+    int64_t v = member_field_int(fld);
+    if (earliest ? v && at_ms >= v : at_ms <= v)
+        return 0;
+    if (!named)
+        return -1;
+    return fld ? member_field_set_int(fld, at_ms) : member_set_int(m, f, at_ms);
+}
+
 int member_stamp_event(member_state *m, const char *type, int64_t at_ms)
 {
-    int64_t joined = member_joined_at(m);
-    if ((!joined || at_ms < joined) && set_int(m, MEMBER_F_JOINED, NULL, NULL, at_ms))
-        return -1;
-    if (at_ms > member_last_event_at(m) && set_int(m, MEMBER_F_LAST_EVENT, NULL, NULL, at_ms))
-        return -1;
-    if (at_ms > member_last_of(m, type) && set_int(m, MEMBER_F_LAST_TYPE, type, NULL, at_ms))
+    if (stamp(m, MEMBER_F_JOINED, NULL, at_ms, 1) ||
+        stamp(m, MEMBER_F_LAST_EVENT, NULL, at_ms, 0) ||
+        stamp(m, MEMBER_F_LAST_TYPE, type, at_ms, 0))
         return -1;
     return 0;
 }

@@ -26,6 +26,8 @@ typedef struct member_field {
      * drops it whenever value changes; a copy of the member does not carry it.
      */
     void *decoded;
+    int64_t num; /* value as an integer when has_num (the last write was member_field_set_int) */
+    int has_num; /* member.c clears it whenever value changes */
 } member_field;
 
 /* One ledger line this event will append: one per (mechanic, currency, kind). */
@@ -91,6 +93,10 @@ member_field *member_field_of(const member_state *m, const char *name);
  * until a field is added). -1 on out of memory.
  */
 int member_field_set(member_field *f, const char *value);
+/* The same with an integer value. -1 on out of memory. */
+int member_field_set_int(member_field *f, int64_t value);
+/* A field's value as an integer; 0 when f is NULL, deleted or not an integer. */
+int64_t member_field_int(const member_field *f);
 int member_set_int(member_state *m, const char *name, int64_t value);
 
 /*
@@ -149,6 +155,11 @@ int64_t member_pending(const member_state *m, const char *currency);
 
 int64_t member_counter(const member_state *m, const char *counter);
 int member_set_counter(member_state *m, const char *counter, int64_t value);
+/*
+ * Adds by to counter (one lookup of its field): 0 with *value the new value,
+ * 1 when it would overflow (nothing changed), -1 when out of memory.
+ */
+int member_add_counter(member_state *m, const char *counter, int64_t by, int64_t *value);
 
 /* Adds one win of prize. */
 int member_add_prize(member_state *m, const char *prize);

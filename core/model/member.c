@@ -102,6 +102,7 @@ static member_field *find_or_add(member_state *m, const char *name)
     f->dirty = 0;
     f->hash = h;
     f->decoded = NULL;
+    f->has_num = 0;
     m->nfields++;
     return f;
 }
@@ -113,6 +114,7 @@ static member_field *find_or_add(member_state *m, const char *name)
  */
 static int set_value(member_field *f, const char *s, size_t len)
 {
+    f->has_num = 0;
     if (f->decoded) {
         free(f->decoded);
         f->decoded = NULL;
@@ -220,6 +222,7 @@ member_state *member_clone(const member_state *m)
         f->cap = f->value ? strlen(f->value) + 1 : 0;
         f->dirty = 0;
         f->decoded = NULL;
+        f->has_num = 0;
         f->hash = m->fields[i].hash;
         c->nfields++;
         if (!f->name || !f->value)
@@ -243,10 +246,11 @@ member_field *member_field_of(const member_state *m, const char *name)
     return find(m, name);
 }
 
-/* A field's value as an integer; 0 when f is NULL, deleted or not an integer. */
-static int64_t field_int(const member_field *f)
+int64_t member_field_int(const member_field *f)
 {
     int64_t v = 0;
+    if (f && f->has_num) /* its value is that integer written out (never NULL) */
+        return f->num;
     if (!f || !f->value || parse_int(f->value, &v))
         return 0;
     return v;
@@ -254,7 +258,7 @@ static int64_t field_int(const member_field *f)
 
 int64_t member_get_int(const member_state *m, const char *name)
 {
-    return field_int(find(m, name));
+    return member_field_int(find(m, name));
 }
 
 member_field *member_set_field(member_state *m, const char *name, const char *value)
@@ -281,23 +285,27 @@ int member_set(member_state *m, const char *name, const char *value)
 
 int member_set_int(member_state *m, const char *name, int64_t value)
 {
+    member_field *f = find_or_add(m, name);
+    return f ? member_field_set_int(f, value) : -1;
+}
+
+int member_field_set_int(member_field *f, int64_t value)
+{
     char buf[32];
-    buf[pc_format_int(buf, value)] = '\0';
-    return member_set(m, name, buf);
+    size_t len = pc_format_int(buf, value);
+    buf[len] = '\0';
+    if (set_value(f, buf, len))
+        return -1;
+    f->num = value;
+    f->has_num = 1;
+    f->dirty = 1;
+    return 0;
 }
 
 /* member_set_int on the field f of that name when the caller found it already (else NULL). */
 static int set_int_at(member_state *m, member_field *f, const char *name, int64_t value)
 {
-    char buf[32];
-    size_t len = pc_format_int(buf, value);
-    if (!f)
-        return member_set_int(m, name, value);
-    buf[len] = '\0';
-    if (set_value(f, buf, len))
-        return -1;
-    f->dirty = 1;
-    return 0;
+    return f ? member_field_set_int(f, value) : member_set_int(m, name, value);
 }
 
 int member_add_balance(member_state *m, const char *mechanic, const char *currency, int64_t delta,
@@ -341,7 +349,7 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         return -1;
     }
     fb = find(m, field); /* stays valid until a field is added */
-    bal = field_int(fb);
+    bal = member_field_int(fb);
     pend = member_get_int(m, pfield);
     if (__builtin_add_overflow(bal, mv->delta, &nb) ||
         __builtin_add_overflow(pend, mv->pending, &np)) {

@@ -210,6 +210,92 @@ static void test_count_once(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* The value and dirty mark of field name (NULL, 0 when there is none). */
+static int field_is(const member_state *m, const char *name, const char *want, int dirty)
+{
+    const member_field *f = member_field_of(m, name);
+    const char *v = f ? f->value : NULL;
+    if ((v == NULL) != (want == NULL) || (v && strcmp(v, want)) || (f ? f->dirty : 0) != dirty) {
+        print_error("%s: got %s (dirty %d), want %s (dirty %d)\n", name, v ? v : "(none)",
+                    f ? f->dirty : 0, want ? want : "(none)", dirty);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * member_stamp_event and member_add_counter look each field up once and write
+ * it where it is: the values, the dirty marks, and no field added or moved
+ * when nothing changes, on a loaded member, a fresh one and a deleted field.
+ */
+static void test_stamp_and_add_counter(void **state)
+{
+    static const char *const pairs[] = {"v",    "3",        "j",    "5000",     "le",
+                                        "9000", "lt:order", "9000", "c:orders", "41"};
+    member_state *m = loaded("ann", N(pairs), pairs);
+    int64_t v = 0;
+    (void)state;
+
+    /* Earlier than all: joined moves back, the latest ones stay. */
+    assert_int_equal(member_stamp_event(m, "order", 4000), 0);
+    assert_true(field_is(m, "j", "4000", 1) && field_is(m, "le", "9000", 0) &&
+                field_is(m, "lt:order", "9000", 0));
+    /* Between: nothing moves; equal to the latest: nothing either. */
+    assert_int_equal(member_stamp_event(m, "order", 9000), 0);
+    assert_true(field_is(m, "j", "4000", 1) && field_is(m, "le", "9000", 0) &&
+                field_is(m, "lt:order", "9000", 0));
+    assert_int_equal(m->nfields, 5);
+    /* Later, of a new type: le moves in place, lt:visit is added. */
+    assert_int_equal(member_stamp_event(m, "visit", 12000), 0);
+    assert_true(field_is(m, "le", "12000", 1) && field_is(m, "lt:visit", "12000", 1) &&
+                field_is(m, "lt:order", "9000", 0) && field_is(m, "j", "4000", 1));
+    assert_int_equal(m->nfields, 6);
+    assert_int_equal(member_last_of(m, "visit"), 12000);
+    assert_int_equal(member_last_event_at(m), 12000);
+    assert_int_equal(member_joined_at(m), 4000);
+
+    /* Counters: loaded, new, deleted by this event, at the top (nothing changed). */
+    assert_int_equal(member_add_counter(m, "orders", 1, &v), 0);
+    assert_int_equal(v, 42);
+    assert_true(field_is(m, "c:orders", "42", 1));
+    assert_int_equal(member_add_counter(m, "orders", -50, &v), 0);
+    assert_int_equal(v, -8);
+    assert_true(field_is(m, "c:orders", "-8", 1));
+    assert_int_equal(member_add_counter(m, "visits", 3, &v), 0);
+    assert_true(v == 3 && field_is(m, "c:visits", "3", 1));
+    assert_int_equal(member_set_counter(m, "visits", 0) | member_set(m, "c:visits", NULL), 0);
+    assert_int_equal(member_add_counter(m, "visits", 2, &v), 0);
+    assert_true(v == 2 && field_is(m, "c:visits", "2", 1));
+    assert_int_equal(member_set_counter(m, "top", INT64_MAX), 0);
+    assert_int_equal(member_add_counter(m, "top", 1, &v), 1);
+    assert_true(field_is(m, "c:top", "9223372036854775807", 1));
+    assert_int_equal(member_counter(m, "orders"), -8);
+    assert_int_equal(m->nfields, 8);
+    /* An integer written is read back as written; any other write replaces it. */
+    assert_int_equal(member_set(m, "c:orders", "7"), 0);
+    assert_int_equal(member_counter(m, "orders"), 7);
+    assert_int_equal(member_set_int(m, "c:orders", INT64_MIN) | member_set(m, "c:orders", "7x"), 0);
+    assert_int_equal(member_counter(m, "orders"), 0);
+    assert_int_equal(member_set_counter(m, "orders", 5) | member_set(m, "c:orders", NULL), 0);
+    assert_int_equal(member_counter(m, "orders"), 0);
+    assert_int_equal(member_set_counter(m, "orders", 6), 0);
+    assert_int_equal(member_load_pairs(m, 2, (const char *const[]){"c:orders", "12"}, NULL), 0);
+    assert_int_equal(member_counter(m, "orders"), 12);
+    assert_int_equal(member_set_int(m, "c:orders", INT64_MIN), 0);
+    assert_true(field_is(m, "c:orders", "-9223372036854775808", 1));
+    assert_true(member_counter(m, "orders") == INT64_MIN);
+
+    /* A fresh member: every stamp is a new field. */
+    member_free(m);
+    m = member_new("bob");
+    assert_int_equal(member_stamp_event(m, "order", 7000), 0);
+    assert_true(field_is(m, "j", "7000", 1) && field_is(m, "le", "7000", 1) &&
+                field_is(m, "lt:order", "7000", 1));
+    assert_int_equal(member_add_counter(m, "orders", 1, &v), 0);
+    assert_true(v == 1 && field_is(m, "c:orders", "1", 1));
+    member_free(m);
+}
+
 static void test_finish_drops_zero_entries(void **state)
 {
     static const char *const pairs[] = {"v", "1", "b:stars", "10"};
@@ -411,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_add_balance_merges),
         cmocka_unit_test(test_add_balance_refuses),
         cmocka_unit_test(test_count_once),
+        cmocka_unit_test(test_stamp_and_add_counter),
         cmocka_unit_test(test_finish_drops_zero_entries),
         cmocka_unit_test(test_settle_after_commit),
         cmocka_unit_test(test_clone_is_clean),
