@@ -192,13 +192,18 @@ int pc_event_take(const char *body, size_t len, pc_event *ev)
 
 int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err)
 {
+    /* Anything the one pass would refuse goes the whole way round, which says what is wrong. */
+    if (pc_event_take(body, len, ev) == 0)
+        return 0;
+    return pc_event_parse_values(body, len, ev, err);
+}
+
+int pc_event_parse_values(const char *body, size_t len, pc_event *ev, pc_error *err)
+{
     pc_json_error jerr;
     json_t *obj;
     int rc;
 
-    /* Anything the checks below would refuse goes the whole way round, which says what is wrong. */
-    if (pc_event_take(body, len, ev) == 0)
-        return 0;
     obj = pc_json_parse(body, len, &jerr);
     memset(ev, 0, sizeof *ev);
     if (!obj)

@@ -40,6 +40,12 @@ int pc_event_from_json(json_t *obj, pc_event *ev, pc_error *err);
  */
 int pc_event_take(const char *body, size_t len, pc_event *ev);
 
+/*
+ * pc_event_parse() without its one pass: the body read into jansson values,
+ * then pc_event_from_json(). Takes and refuses what pc_event_parse() does.
+ */
+int pc_event_parse_values(const char *body, size_t len, pc_event *ev, pc_error *err);
+
 /* Releases what a parsed event owns. */
 void pc_event_clear(pc_event *ev);
 
