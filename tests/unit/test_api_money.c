@@ -140,8 +140,7 @@ static void messages_of(const member_state *m, char *out, size_t n)
     size_t i;
     json_t *o;
     *out = '\0';
-    json_array_foreach(m->outcomes, i, o)
-    {
+    json_array_foreach(m->outcomes, i, o) {
         const char *text = json_string_value(json_object_get(o, "text"));
         if (strcmp(json_string_value(json_object_get(o, "kind")), "message") || !text)
             continue;

@@ -55,7 +55,7 @@ static void test_period_ids(void **state)
     char out[32];
     for (size_t i = 0; i < N(cases); i++) {
         cal_period_id(ms_of(cases[i].at), cases[i].tz, cases[i].hour, cases[i].period, out,
-                       sizeof out);
+                      sizeof out);
         if (strcmp(out, cases[i].want))
             fail_msg("case %zu (%s in %s): want %s, got %s", i, cases[i].at, cases[i].tz,
                      cases[i].want, out);
@@ -154,7 +154,8 @@ static void test_spans(void **state)
         int months = -1;
         int64_t ms = -1;
         int rc = cal_parse_span(cases[i].s, &months, &ms);
-        if ((rc == 0) != cases[i].ok || (rc == 0 && (months != cases[i].months || ms != cases[i].ms)))
+        if ((rc == 0) != cases[i].ok ||
+            (rc == 0 && (months != cases[i].months || ms != cases[i].ms)))
             fail_msg("span '%s': rc %d, months %d, ms %lld", cases[i].s, rc, months, (long long)ms);
     }
     /* 31 January + 1 month is the end of February; 29 February + 1 year is 28 February. */
@@ -400,14 +401,18 @@ static void test_campaigns(void **state)
         int runs;
         const char *why;
     } cases[] = {
-        {"weekend", "2026-11-28T12:00:00+01:00", 0, "before active.from (2026-12-01 00:00 Europe/Paris)"},
-        {"weekend", "2026-12-05T09:59:00+01:00", 0, "09:59 in Europe/Paris is outside active.hours {10, 18}"},
+        {"weekend", "2026-11-28T12:00:00+01:00", 0,
+         "before active.from (2026-12-01 00:00 Europe/Paris)"},
+        {"weekend", "2026-12-05T09:59:00+01:00", 0,
+         "09:59 in Europe/Paris is outside active.hours {10, 18}"},
         {"weekend", "2026-12-05T10:00:00+01:00", 1, NULL},
         {"weekend", "2026-12-05T17:59:00+01:00", 1, NULL},
         {"weekend", "2026-12-05T18:00:00+01:00", 0, "18:00 in Europe/Paris is outside"},
         {"weekend", "2026-12-06T12:00:00+01:00", 1, NULL}, /* Sunday */
-        {"weekend", "2026-12-07T12:00:00+01:00", 0, "a mon in Europe/Paris is not one of active.days"},
-        {"weekend", "2026-12-26T12:00:00+01:00", 0, "at or after active.to (2026-12-24 00:00 Europe/Paris)"},
+        {"weekend", "2026-12-07T12:00:00+01:00", 0,
+         "a mon in Europe/Paris is not one of active.days"},
+        {"weekend", "2026-12-26T12:00:00+01:00", 0,
+         "at or after active.to (2026-12-24 00:00 Europe/Paris)"},
         {"advent", "2026-11-30T22:59:59Z", 0, "before active.from"}, /* 23:59:59 in Paris */
         {"advent", "2026-11-30T23:00:00Z", 1, NULL},                 /* midnight in Paris */
         {"advent", "2026-12-24T16:59:59Z", 1, NULL},
@@ -549,7 +554,8 @@ static void test_calendar_api(void **state)
         "    tostring(after(ev.at, '9mo') == add_months(ev.at, 9)),\n"
         "    tostring(add_years(utc(2028, 2, 29), 1) == utc(2029, 2, 28)),\n"
         "    tostring(after(utc(2026, 1, 31), '1mo1d') == utc(2026, 3, 1)),\n"
-        "    tostring(m.joined_at == ev.at), tostring(m.last_event_at), tostring(m:last('order'))},\n"
+        "    tostring(m.joined_at == ev.at), tostring(m.last_event_at), "
+        "tostring(m:last('order'))},\n"
         "    ' '))\n"
         "end }\n");
     member_state *m = member_new("ann");
