@@ -50,6 +50,18 @@ static void answer(engine_done_fn *done, void *arg, const pc_error *err)
     done(arg, err->status, pc_error_json(err));
 }
 
+/* The store failed c's call (err), or answered nothing: c ends with that error. */
+static void answer_store_error(bcast_call *c, const store_error *err, const char *what)
+{
+    pc_error e;
+    if (err)
+        store_error_fail(err, &e);
+    else
+        pc_fail(&e, 500, "internal", "%s: no answer", what);
+    answer(c->done, c->arg, &e);
+    free(c);
+}
+
 /* A broadcast's progress from its hash; NULL when it has none (or out of memory). */
 static json_t *progress_json(const char *id, const store_pairs *p)
 {
@@ -101,9 +113,10 @@ static void on_read(void *arg, const store_error *err, const store_pairs *p)
     pc_error e;
     json_t *body;
     if (err) {
-        store_error_fail(err, &e);
-        c->done(c->arg, e.status, pc_error_json(&e));
-    } else if (!(body = progress_json(c->id, p))) {
+        answer_store_error(c, err, "broadcast");
+        return;
+    }
+    if (!(body = progress_json(c->id, p))) {
         pc_fail(&e, 404, "not_found", "no broadcast \"%s\"", c->id);
         answer(c->done, c->arg, &e);
     } else {
@@ -120,11 +133,8 @@ static void read_progress(bcast_call *c)
 static void on_opened(void *arg, const store_error *err)
 {
     bcast_call *c = arg;
-    pc_error e;
     if (err) {
-        store_error_fail(err, &e);
-        c->done(c->arg, e.status, pc_error_json(&e));
-        free(c);
+        answer_store_error(c, err, "broadcast");
         return;
     }
     read_progress(c);
@@ -136,12 +146,7 @@ static void on_created(void *arg, const store_error *err, const char *text, size
     pc_error e;
     (void)len;
     if (err || !text) {
-        if (err)
-            store_error_fail(err, &e);
-        else
-            pc_fail(&e, 500, "internal", "broadcast: no answer");
-        c->done(c->arg, e.status, pc_error_json(&e));
-        free(c);
+        answer_store_error(c, err, "broadcast");
     } else if (!strcmp(text, "mismatch")) {
         pc_fail(&e, 422, "idempotency_mismatch",
                 "broadcast id \"%s\" was made before with a different request; a retry must "
@@ -392,12 +397,10 @@ static void on_cancelled(void *arg, const store_error *err, const char *text, si
     pc_error e;
     (void)len;
     if (err || !text) {
-        if (err)
-            store_error_fail(err, &e);
-        else
-            pc_fail(&e, 500, "internal", "broadcast cancel: no answer");
-        answer(c->done, c->arg, &e);
-    } else if (!strcmp(text, "missing")) {
+        answer_store_error(c, err, "broadcast cancel");
+        return;
+    }
+    if (!strcmp(text, "missing")) {
         pc_fail(&e, 404, "not_found", "no broadcast \"%s\"", c->id);
         answer(c->done, c->arg, &e);
     } else if (!strcmp(text, "done")) {
