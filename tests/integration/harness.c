@@ -476,3 +476,18 @@ int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts)
     free(scripts);
     return st;
 }
+
+long long h_metric(int port, const char *name, long long absent)
+{
+    http_resp r;
+    long long v = absent;
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    if (h_http(port, "GET", "/metrics", NULL, &r) == 0 && r.body) {
+        const char *at = strstr(r.body, pat);
+        if (at)
+            v = atoll(at + strlen(pat));
+    }
+    h_resp_free(&r);
+    return v;
+}

@@ -111,4 +111,7 @@ long long h_ledger_sum(int port, const char *member, const char *currency, int *
 /* balances[currency] of member, 0 when absent or on 404. */
 long long h_balance(int port, const char *member, const char *currency);
 
+/* The value of the sample `name` (no labels) of GET /metrics, or absent when it is not there. */
+long long h_metric(int port, const char *name, long long absent);
+
 #endif

@@ -280,22 +280,6 @@ static void test_segment_once_across_a_kill(void **state)
     h_punchd_stop(&feed);
 }
 
-/* A counter of /metrics (-1 when absent). */
-static long long metric(int port, const char *name)
-{
-    http_resp r;
-    long long v = -1;
-    char pat[128];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    if (h_http(port, "GET", "/metrics", NULL, &r) == 0 && r.body) {
-        const char *at = strstr(r.body, pat);
-        if (at)
-            v = atoll(at + strlen(pat));
-    }
-    h_resp_free(&r);
-    return v;
-}
-
 static const char *const many[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"};
 
 /* The letters of every member of many, each at most 1 (else the test fails). */
@@ -374,7 +358,7 @@ static void test_list_cancel_metrics(void **state)
              "{\"id\": \"b-second\", \"type\": \"letter\", \"data\": {\"title\": \"B\"}}", NULL, 0,
              NULL),
         202);
-    assert_int_equal(metric(feed.port, "punchd_broadcasts_total"), 2);
+    assert_int_equal(h_metric(feed.port, "punchd_broadcasts_total", -1), 2);
 
     /* The list: newest first, with progress; limit cuts it; a bad limit is a 400. */
     assert_int_equal(h_http(feed.port, "GET", "/v1/broadcasts", NULL, &r), 0);
@@ -432,7 +416,7 @@ static void test_list_cancel_metrics(void **state)
         200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "cancelled");
     h_resp_free(&r);
-    assert_true(metric(slow.port, "punchd_broadcast_events_total") >= 2);
+    assert_true(h_metric(slow.port, "punchd_broadcast_events_total", -1) >= 2);
     h_punchd_stop(&slow);
 
     /* A broadcast done cannot be cancelled: 409. Only it is sent (10 events). */
@@ -445,8 +429,8 @@ static void test_list_cancel_metrics(void **state)
     assert_true(h_wait_until(broadcast_done, &sw, 20000));
     assert_int_equal(cancel(feed.port, "c-third", st, sizeof st), 409);
     assert_string_equal(st, "broadcast_done");
-    assert_int_equal(metric(fast.port, "punchd_broadcast_events_total"), 10);
-    assert_int_equal(metric(feed.port, "punchd_broadcasts_total"), 3);
+    assert_int_equal(h_metric(fast.port, "punchd_broadcast_events_total", -1), 10);
+    assert_int_equal(h_metric(feed.port, "punchd_broadcasts_total", -1), 3);
     h_punchd_stop(&fast);
     h_punchd_stop(&feed);
 }

@@ -183,22 +183,6 @@ static int close_done(void *arg)
     return done;
 }
 
-/* A counter of /metrics (0 when absent). */
-static long long metric(int port, const char *name)
-{
-    http_resp r;
-    long long v = 0;
-    char pat[128];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    if (h_http(port, "GET", "/metrics", NULL, &r) == 0 && r.body) {
-        const char *at = strstr(r.body, pat);
-        if (at)
-            v = atoll(at + strlen(pat));
-    }
-    h_resp_free(&r);
-    return v;
-}
-
 typedef struct metric_want {
     int port;
     const char *name;
@@ -208,14 +192,14 @@ typedef struct metric_want {
 static int metric_reached(void *arg)
 {
     metric_want *w = arg;
-    return metric(w->port, w->name) >= w->at_least;
+    return h_metric(w->port, w->name, 0) >= w->at_least;
 }
 
 static void wait_metric(int port, const char *name, long long at_least)
 {
     metric_want w = {port, name, at_least};
     if (!h_wait_until(metric_reached, &w, 15000))
-        fail_msg("%s never reached %lld (is %lld)", name, at_least, metric(port, name));
+        fail_msg("%s never reached %lld (is %lld)", name, at_least, h_metric(port, name, 0));
 }
 
 /* Two punchd race to close last week: the top 3 get their stars once; a late close does not. */
@@ -400,7 +384,7 @@ static void test_replay_hold(void **state)
     assert_int_equal(batch(p.port, "?replay=1", line, &st), 200);
     assert_int_equal(st, 200);
     /* The lot expired 9 days ago by the wall clock; sweeps pass, held, and leave it. */
-    held = metric(p.port, "punchd_sweeps_held_total");
+    held = h_metric(p.port, "punchd_sweeps_held_total", 0);
     wait_metric(p.port, "punchd_sweeps_held_total", held + 3);
     assert_int_equal(h_balance(p.port, "rik", "pts"), 10);
     /* The replay's next event spends within the lot's day: it is there to spend. */
