@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <search.h>
 #include <stdatomic.h>
@@ -225,6 +226,15 @@ static void on_adopt(evutil_socket_t unused, short what, void *arg)
             c->family = AF_INET6;
             memcpy(c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
         }
+    }
+    if (c->family) {
+        /*
+         * An answer goes out as soon as it is written. Without this, an answer
+         * longer than one write of the bufferevent (16 KiB: a batch's) waits
+         * for the client's delayed ACK of its first part, 40 ms on Linux.
+         */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     c->counted = 1;
     over_total = max_open > 0 && atomic_fetch_add(&open_now, 1) + 1 > max_open;
