@@ -288,7 +288,7 @@ static int worker_replay(sim_worker *w, FILE *in)
                 w->last_at = ev.at_ms;
             sl = &w->slots[w->free_slots[--w->nfree]];
             sl->line = line;
-            sl->data = json_incref(ev.data);
+            sl->data = json_incref(pc_event_data(&ev));
             w->inflight++;
             /* May answer at once (e.g. Redis down): on_answer handles both. */
             engine_submit(w->s.engine, &ev, on_answer, sl);

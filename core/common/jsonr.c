@@ -4,7 +4,7 @@
  * values are jansson's, built with its no-check setters once this reader has
  * checked the UTF-8 itself.
  */
-#include "common/jsonr.h"
+#include "common/jsonr-internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -12,16 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSONR_MAX_DEPTH 2048
-
-typedef struct reader {
-    const char *start, *p, *end;
-    pc_json_error *err;
-    int failed;
-} reader;
-
 /* Records the first error, with the line and column of r->p. */
-static void fail(reader *r, const char *what)
+void jr_fail(reader *r, const char *what)
 {
     int line = 1, col = 1;
     if (r->failed)
@@ -42,7 +34,7 @@ static void fail(reader *r, const char *what)
     snprintf(r->err->text, sizeof r->err->text, "%s", what);
 }
 
-static void skip_ws(reader *r)
+void jr_skip_ws(reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
@@ -124,7 +116,7 @@ static size_t put_utf8(char *o, uint32_t cp)
  * The string at r->p (its opening quote): its bytes in *out (malloc'd when it had
  * escapes, *owned then set; else a pointer into the text) and length. 0 or -1.
  */
-static int read_string(reader *r, const char **out, size_t *len, char **owned)
+int jr_read_string(reader *r, const char **out, size_t *len, char **owned)
 {
     const unsigned char *s = (const unsigned char *)++r->p, *q = s;
     const unsigned char *end = (const unsigned char *)r->end;
@@ -135,7 +127,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
     while (q < end && *q != '"' && *q != '\\') {
         if (*q < 0x20) {
             r->p = (const char *)q;
-            fail(r, "control character in a string");
+            jr_fail(r, "control character in a string");
             return -1;
         }
         if (*q < 0x80) {
@@ -144,7 +136,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
             size_t n = utf8_len(q, end);
             if (!n) {
                 r->p = (const char *)q;
-                fail(r, "invalid UTF-8 in a string");
+                jr_fail(r, "invalid UTF-8 in a string");
                 return -1;
             }
             q += n;
@@ -152,7 +144,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
     }
     if (q >= end) {
         r->p = r->end;
-        fail(r, "premature end of input in a string");
+        jr_fail(r, "premature end of input in a string");
         return -1;
     }
     if (*q == '"') {
@@ -163,7 +155,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
     }
     /* Escapes: decode into a copy (never longer than the text). */
     if (!(buf = malloc((size_t)(end - s) + 1))) {
-        fail(r, "out of memory");
+        jr_fail(r, "out of memory");
         return -1;
     }
     memcpy(buf, s, (size_t)(q - s));
@@ -209,7 +201,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
                 }
                 if (cp == 0) {
                     r->p = (const char *)q;
-                    fail(r, "\\u0000 is not allowed");
+                    jr_fail(r, "\\u0000 is not allowed");
                     free(buf);
                     return -1;
                 }
@@ -222,14 +214,14 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
             q += 2;
         } else if (*q < 0x20) {
             r->p = (const char *)q;
-            fail(r, "control character in a string");
+            jr_fail(r, "control character in a string");
             free(buf);
             return -1;
         } else {
             size_t n = *q < 0x80 ? 1 : utf8_len(q, end);
             if (!n) {
                 r->p = (const char *)q;
-                fail(r, "invalid UTF-8 in a string");
+                jr_fail(r, "invalid UTF-8 in a string");
                 free(buf);
                 return -1;
             }
@@ -240,7 +232,7 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
     }
     if (q >= end) {
         r->p = r->end;
-        fail(r, "premature end of input in a string");
+        jr_fail(r, "premature end of input in a string");
         free(buf);
         return -1;
     }
@@ -252,12 +244,13 @@ static int read_string(reader *r, const char **out, size_t *len, char **owned)
     return 0;
 bad_escape:
     r->p = (const char *)q;
-    fail(r, "invalid escape in a string");
+    jr_fail(r, "invalid escape in a string");
     free(buf);
     return -1;
 }
 
-static json_t *read_number(reader *r)
+/* A number's value: an integer (*real 0, *i) or a real (*real 1, *d). 0 or -1. */
+int jr_scan_number(reader *r, int *real_out, json_int_t *i, double *d)
 {
     const char *s = r->p, *q = s;
     int neg = 0, real = 0;
@@ -269,19 +262,19 @@ static json_t *read_number(reader *r)
         q++;
     }
     if (q >= r->end || *q < '0' || *q > '9') {
-        fail(r, "invalid number");
-        return NULL;
+        jr_fail(r, "invalid number");
+        return -1;
     }
     if (*q == '0' && q + 1 < r->end && q[1] >= '0' && q[1] <= '9') {
-        fail(r, "invalid number: leading zero");
-        return NULL;
+        jr_fail(r, "invalid number: leading zero");
+        return -1;
     }
     while (q < r->end && *q >= '0' && *q <= '9') {
-        unsigned d = (unsigned)(*q - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        unsigned dg = (unsigned)(*q - '0');
+        if (v > (UINT64_MAX - dg) / 10)
             overflow = 1;
         else
-            v = v * 10 + d;
+            v = v * 10 + dg;
         q++;
     }
     if (q < r->end && *q == '.') {
@@ -289,8 +282,8 @@ static json_t *read_number(reader *r)
         q++;
         if (q >= r->end || *q < '0' || *q > '9') {
             r->p = q;
-            fail(r, "invalid number: digits expected after '.'");
-            return NULL;
+            jr_fail(r, "invalid number: digits expected after '.'");
+            return -1;
         }
         while (q < r->end && *q >= '0' && *q <= '9')
             q++;
@@ -302,54 +295,61 @@ static json_t *read_number(reader *r)
             q++;
         if (q >= r->end || *q < '0' || *q > '9') {
             r->p = q;
-            fail(r, "invalid number: digits expected in the exponent");
-            return NULL;
+            jr_fail(r, "invalid number: digits expected in the exponent");
+            return -1;
         }
         while (q < r->end && *q >= '0' && *q <= '9')
             q++;
     }
+    *real_out = real;
     if (!real) {
-        json_t *j;
         if (overflow || (!neg && v > (uint64_t)INT64_MAX) || (neg && v > (uint64_t)INT64_MAX + 1)) {
-            fail(r, "too big integer");
-            return NULL;
+            jr_fail(r, "too big integer");
+            return -1;
         }
         r->p = q;
-        j = json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
-        if (!j)
-            fail(r, "out of memory");
-        return j;
+        *i = neg ? (json_int_t)(0 - v) : (json_int_t)v;
+        return 0;
     }
     {
         char small[64], *buf = small, *endp;
         size_t n = (size_t)(q - s);
-        double d;
-        json_t *j;
         if (n >= sizeof small && !(buf = malloc(n + 1))) {
-            fail(r, "out of memory");
-            return NULL;
+            jr_fail(r, "out of memory");
+            return -1;
         }
         memcpy(buf, s, n);
         buf[n] = '\0';
-        d = strtod(buf, &endp);
+        *d = strtod(buf, &endp);
         if (buf != small)
             free(buf);
-        if (isinf(d)) { /* an underflow reads as 0 or a subnormal, as jansson has it */
-            fail(r, "real number overflow");
-            return NULL;
+        if (isinf(*d)) { /* an underflow reads as 0 or a subnormal, as jansson has it */
+            jr_fail(r, "real number overflow");
+            return -1;
         }
         r->p = q;
-        j = json_real(d);
-        if (!j)
-            fail(r, "out of memory");
-        return j;
+        return 0;
     }
 }
 
-static int literal(reader *r, const char *word, size_t n)
+static json_t *read_number(reader *r)
+{
+    int real;
+    json_int_t i = 0;
+    double d = 0;
+    json_t *j;
+    if (jr_scan_number(r, &real, &i, &d))
+        return NULL;
+    j = real ? json_real(d) : json_integer(i);
+    if (!j)
+        jr_fail(r, "out of memory");
+    return j;
+}
+
+int jr_literal(reader *r, const char *word, size_t n)
 {
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n)) {
-        fail(r, "invalid token");
+        jr_fail(r, "invalid token");
         return -1;
     }
     r->p += n;
@@ -362,11 +362,11 @@ static json_t *read_object(reader *r, int depth)
 {
     json_t *obj = json_object();
     if (!obj) {
-        fail(r, "out of memory");
+        jr_fail(r, "out of memory");
         return NULL;
     }
     r->p++; /* '{' */
-    skip_ws(r);
+    jr_skip_ws(r);
     if (r->p < r->end && *r->p == '}') {
         r->p++;
         return obj;
@@ -376,40 +376,40 @@ static json_t *read_object(reader *r, int depth)
         size_t klen;
         char *owned;
         json_t *v;
-        skip_ws(r);
+        jr_skip_ws(r);
         if (r->p >= r->end || *r->p != '"') {
-            fail(r, "string or '}' expected");
+            jr_fail(r, "string or '}' expected");
             break;
         }
-        if (read_string(r, &key, &klen, &owned))
+        if (jr_read_string(r, &key, &klen, &owned))
             break;
         if (memchr(key, '\0', klen)) {
-            fail(r, "NUL byte in object key not supported");
+            jr_fail(r, "NUL byte in object key not supported");
             free(owned);
             break;
         }
         if (json_object_getn(obj, key, klen)) {
-            fail(r, "duplicate object key");
+            jr_fail(r, "duplicate object key");
             free(owned);
             break;
         }
-        skip_ws(r);
+        jr_skip_ws(r);
         if (r->p >= r->end || *r->p != ':') {
-            fail(r, "':' expected");
+            jr_fail(r, "':' expected");
             free(owned);
             break;
         }
         r->p++;
-        skip_ws(r);
+        jr_skip_ws(r);
         v = read_value(r, depth + 1);
         if (!v || json_object_setn_new_nocheck(obj, key, klen, v)) {
             if (v)
-                fail(r, "out of memory");
+                jr_fail(r, "out of memory");
             free(owned);
             break;
         }
         free(owned);
-        skip_ws(r);
+        jr_skip_ws(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
             continue;
@@ -418,7 +418,7 @@ static json_t *read_object(reader *r, int depth)
             r->p++;
             return obj;
         }
-        fail(r, "',' or '}' expected");
+        jr_fail(r, "',' or '}' expected");
         break;
     }
     json_decref(obj);
@@ -429,25 +429,25 @@ static json_t *read_array(reader *r, int depth)
 {
     json_t *arr = json_array();
     if (!arr) {
-        fail(r, "out of memory");
+        jr_fail(r, "out of memory");
         return NULL;
     }
     r->p++; /* '[' */
-    skip_ws(r);
+    jr_skip_ws(r);
     if (r->p < r->end && *r->p == ']') {
         r->p++;
         return arr;
     }
     for (;;) {
         json_t *v;
-        skip_ws(r);
+        jr_skip_ws(r);
         v = read_value(r, depth + 1);
         if (!v || json_array_append_new(arr, v)) {
             if (v)
-                fail(r, "out of memory");
+                jr_fail(r, "out of memory");
             break;
         }
-        skip_ws(r);
+        jr_skip_ws(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
             continue;
@@ -456,7 +456,7 @@ static json_t *read_array(reader *r, int depth)
             r->p++;
             return arr;
         }
-        fail(r, "',' or ']' expected");
+        jr_fail(r, "',' or ']' expected");
         break;
     }
     json_decref(arr);
@@ -466,11 +466,11 @@ static json_t *read_array(reader *r, int depth)
 static json_t *read_value(reader *r, int depth)
 {
     if (depth > JSONR_MAX_DEPTH) {
-        fail(r, "maximum parsing depth reached");
+        jr_fail(r, "maximum parsing depth reached");
         return NULL;
     }
     if (r->p >= r->end) {
-        fail(r, "premature end of input");
+        jr_fail(r, "premature end of input");
         return NULL;
     }
     switch (*r->p) {
@@ -483,24 +483,24 @@ static json_t *read_value(reader *r, int depth)
         size_t n;
         char *owned;
         json_t *j;
-        if (read_string(r, &s, &n, &owned))
+        if (jr_read_string(r, &s, &n, &owned))
             return NULL;
         j = json_stringn_nocheck(s, n);
         free(owned);
         if (!j)
-            fail(r, "out of memory");
+            jr_fail(r, "out of memory");
         return j;
     }
     case 't':
-        return literal(r, "true", 4) ? NULL : json_true();
+        return jr_literal(r, "true", 4) ? NULL : json_true();
     case 'f':
-        return literal(r, "false", 5) ? NULL : json_false();
+        return jr_literal(r, "false", 5) ? NULL : json_false();
     case 'n':
-        return literal(r, "null", 4) ? NULL : json_null();
+        return jr_literal(r, "null", 4) ? NULL : json_null();
     default:
         if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))
             return read_number(r);
-        fail(r, "invalid token");
+        jr_fail(r, "invalid token");
         return NULL;
     }
 }
@@ -509,31 +509,31 @@ json_t *pc_json_parse(const char *text, size_t len, pc_json_error *err)
 {
     reader r = {text, text, text + len, err, 0};
     json_t *v;
-    skip_ws(&r);
+    jr_skip_ws(&r);
     if (r.p >= r.end || (*r.p != '{' && *r.p != '[')) {
-        fail(&r, "'[' or '{' expected");
+        jr_fail(&r, "'[' or '{' expected");
         return NULL;
     }
     if (!(v = read_value(&r, 1)))
         return NULL;
-    skip_ws(&r);
+    jr_skip_ws(&r);
     if (r.p != r.end) {
-        fail(&r, "end of file expected");
+        jr_fail(&r, "end of file expected");
         json_decref(v);
         return NULL;
     }
     return v;
 }
 
-int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_json_member *m),
+int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, pc_json_member *m),
                     void *arg)
 {
     reader r = {text, text, text + len, NULL, 0};
-    skip_ws(&r);
+    jr_skip_ws(&r);
     if (r.p >= r.end || *r.p != '{')
         return -1;
     r.p++;
-    skip_ws(&r);
+    jr_skip_ws(&r);
     if (r.p < r.end && *r.p == '}') {
         r.p++;
     } else {
@@ -541,26 +541,45 @@ int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_
             pc_json_member m = {0};
             char *key_owned = NULL, *str_owned = NULL;
             int rc = -1;
-            skip_ws(&r);
-            if (r.p >= r.end || *r.p != '"' || read_string(&r, &m.key, &m.klen, &key_owned))
+            jr_skip_ws(&r);
+            if (r.p >= r.end || *r.p != '"' || jr_read_string(&r, &m.key, &m.klen, &key_owned))
                 return -1;
-            skip_ws(&r);
+            jr_skip_ws(&r);
             if (!memchr(m.key, '\0', m.klen) && r.p < r.end && *r.p == ':') {
                 r.p++;
-                skip_ws(&r);
-                if (r.p < r.end && *r.p == '"')
-                    rc = read_string(&r, &m.str, &m.slen, &str_owned);
-                else
-                    rc = (m.value = read_value(&r, 2)) ? 0 : -1; /* the object is depth 1 */
+                jr_skip_ws(&r);
+                rc = 0;
+                if (r.p >= r.end) {
+                    rc = -1;
+                } else if (*r.p == '"') {
+                    m.type = JSON_STRING;
+                    rc = jr_read_string(&r, &m.str, &m.slen, &str_owned);
+                } else if (*r.p == '{' || *r.p == '[') {
+                    m.type = *r.p == '{' ? JSON_OBJECT : JSON_ARRAY;
+                    rc = (m.doc = jr_doc_read(&r, 2)) ? 0 : -1; /* the object is depth 1 */
+                } else if (*r.p == 't' || *r.p == 'f' || *r.p == 'n') {
+                    m.type = *r.p == 't' ? JSON_TRUE : *r.p == 'f' ? JSON_FALSE : JSON_NULL;
+                    rc = jr_literal(&r,
+                                    *r.p == 't'   ? "true"
+                                    : *r.p == 'f' ? "false"
+                                                  : "null",
+                                    *r.p == 'f' ? 5 : 4);
+                } else if (*r.p == '-' || (*r.p >= '0' && *r.p <= '9')) {
+                    int real;
+                    rc = jr_scan_number(&r, &real, &m.i, &m.d);
+                    m.type = real ? JSON_REAL : JSON_INTEGER;
+                } else {
+                    rc = -1;
+                }
                 if (rc == 0 && fn(arg, &m))
                     rc = -1;
             }
             free(key_owned);
             free(str_owned);
-            json_decref(m.value);
+            pc_jdoc_free(m.doc);
             if (rc)
                 return -1;
-            skip_ws(&r);
+            jr_skip_ws(&r);
             if (r.p < r.end && *r.p == ',') {
                 r.p++;
                 continue;
@@ -572,7 +591,7 @@ int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, const pc_
             return -1;
         }
     }
-    skip_ws(&r);
+    jr_skip_ws(&r);
     return r.p == r.end ? 0 : -1;
 }
 

@@ -28,8 +28,8 @@ static int valid_birthday(const char *s)
 /* profile: {"attributes": {name: string | null}, "tier_floor": name | null} */
 static int apply_profile(const pc_event *ev, member_state *m, const mechset *set, pc_error *err)
 {
-    json_t *attrs = json_object_get(ev->data, "attributes"), *v;
-    json_t *floor = json_object_get(ev->data, "tier_floor");
+    json_t *attrs = json_object_get(pc_event_data(ev), "attributes"), *v;
+    json_t *floor = json_object_get(pc_event_data(ev), "tier_floor");
     const char *k;
 
     json_object_foreach(attrs, k, v) {
@@ -166,10 +166,10 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
     if (!strcmp(ev->type, "codes"))
         return offers_add_codes(ev, m, set, err);
     if (!strcmp(ev->type, "reverse")) {
-        const char *of = json_string_value(json_object_get(ev->data, "event"));
-        const char *cur = json_string_value(json_object_get(ev->data, "currency"));
-        json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
-        json_t *items = json_object_get(ev->data, "items");
+        const char *of = json_string_value(json_object_get(pc_event_data(ev), "event"));
+        const char *cur = json_string_value(json_object_get(pc_event_data(ev), "currency"));
+        json_int_t amount = json_integer_value(json_object_get(pc_event_data(ev), "amount"));
+        json_t *items = json_object_get(pc_event_data(ev), "items");
         int64_t reversed = 0;
         json_t *earned = earned_by(original);
         int rc = 0;
@@ -288,9 +288,9 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
     char day[32];
 
     if (!strcmp(ev->type, "redeem")) {
-        const char *cur = json_string_value(json_object_get(ev->data, "currency"));
-        json_int_t amount = json_integer_value(json_object_get(ev->data, "amount"));
-        const char *reason = json_string_value(json_object_get(ev->data, "reason"));
+        const char *cur = json_string_value(json_object_get(pc_event_data(ev), "currency"));
+        json_int_t amount = json_integer_value(json_object_get(pc_event_data(ev), "amount"));
+        const char *reason = json_string_value(json_object_get(pc_event_data(ev), "reason"));
         if (lots_spend(m, "redeem", "redeem", cur, amount, &bal, &e))
             return pc_fail(err, 422,
                            strstr(e, "insufficient") ? "insufficient_balance" : "internal",

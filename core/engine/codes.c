@@ -27,13 +27,13 @@
 
 int offers_add_codes(const pc_event *ev, member_state *m, const mechset *set, pc_error *err)
 {
-    const char *offer = json_string_value(json_object_get(ev->data, "offer"));
+    const char *offer = json_string_value(json_object_get(pc_event_data(ev), "offer"));
     json_t *decl = offer ? json_object_get(mechset_offers(set), offer) : NULL, *c;
     size_t i;
     if (!decl || !json_is_true(json_object_get(decl, "personal")))
         return pc_fail(err, 422, "rejected", "offer %s is not declared with personal = true",
                        offer ? offer : "?");
-    json_array_foreach(json_object_get(ev->data, "codes"), i, c) {
+    json_array_foreach(json_object_get(pc_event_data(ev), "codes"), i, c) {
         const char *code = json_string_value(c);
         member_code mc;
         if (!code)

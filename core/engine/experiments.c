@@ -24,7 +24,7 @@
 static int64_t event_spend(const pc_event *ev, json_t *decl)
 {
     const char *field = json_string_value(json_object_get(decl, "spend"));
-    json_t *v = field ? json_object_get(ev->data, field) : NULL;
+    json_t *v = field ? json_object_get(pc_event_data(ev), field) : NULL;
     double d = json_is_number(v) ? json_number_value(v) : 0;
     return d > 0 && d < 9e15 ? (int64_t)d : 0;
 }

@@ -21,14 +21,14 @@
 json_t *offers_reverse_member(const pc_event *ev, member_state *m, json_t *original)
 {
     json_t *uses = json_array(), *o;
-    const char *of = json_string_value(json_object_get(ev->data, "event"));
+    const char *of = json_string_value(json_object_get(pc_event_data(ev), "event"));
     size_t i;
     if (!uses)
         return NULL;
     /* Only the whole reversal (no currency, amount or items) gives a code back: a partial
      * refund leaves the order, and the code it used, standing. */
-    if (!of || json_object_get(ev->data, "currency") || json_object_get(ev->data, "amount") ||
-        json_object_get(ev->data, "items"))
+    if (!of || json_object_get(pc_event_data(ev), "currency") ||
+        json_object_get(pc_event_data(ev), "amount") || json_object_get(pc_event_data(ev), "items"))
         return uses;
     json_array_foreach(json_object_get(original, "outcomes"), i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -83,7 +83,7 @@ int offers_returned(member_state *m, json_t *use, int returned)
 int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *original, int64_t now_ms,
                              int64_t keep_ms)
 {
-    const char *of = json_string_value(json_object_get(ev->data, "event"));
+    const char *of = json_string_value(json_object_get(pc_event_data(ev), "event"));
     json_t *o;
     size_t i;
     int n = 0;
@@ -91,8 +91,9 @@ int offers_reverse_discounts(const pc_event *ev, member_state *m, json_t *origin
         return -1;
     /* As for codes, only the whole reversal gives money off back: a partial refund leaves the
      * order, and the discount it had, standing. */
-    if (!of || json_object_get(ev->data, "currency") || json_object_get(ev->data, "amount") ||
-        json_object_get(ev->data, "items") || member_discount_back(m, of))
+    if (!of || json_object_get(pc_event_data(ev), "currency") ||
+        json_object_get(pc_event_data(ev), "amount") ||
+        json_object_get(pc_event_data(ev), "items") || member_discount_back(m, of))
         return 0;
     json_array_foreach(json_object_get(original, "outcomes"), i, o) {
         const char *kind = json_string_value(json_object_get(o, "kind"));

@@ -213,9 +213,10 @@ void outbox_commit_send(engine *e, const pc_event *ev, const member_state *m, co
             goto oom;
     }
     /* The referrer's reward (effects_referral(): id "ref:<friend>") applied: the referral paid. */
-    if (!strncmp(ev->id, "ref:", 4) && json_object_get(ev->data, "friend")) {
-        json_t *data = json_pack("{s:O, s:O}", "friend", json_object_get(ev->data, "friend"),
-                                 "outcomes", m->outcomes);
+    if (!strncmp(ev->id, "ref:", 4) && json_object_get(pc_event_data(ev), "friend")) {
+        json_t *data =
+            json_pack("{s:O, s:O}", "friend", json_object_get(pc_event_data(ev), "friend"),
+                      "outcomes", m->outcomes);
         if (add_entry(e, ev, sc, at, n++, "referral.rewarded", data))
             goto oom;
     }

@@ -485,7 +485,12 @@ void luart_push_event(lua_State *L, const pc_event *ev)
     lua_setfield(L, -2, "at");
     lua_pushinteger(L, ev->at_ms);
     lua_setfield(L, -2, "at_ms");
-    luajson_push(L, ev->data);
+    if (ev->doc) /* the request's data, from its tokens: no jansson values made */
+        luajson_push_doc(L, ev->doc, 0);
+    else if (ev->data)
+        luajson_push(L, ev->data);
+    else
+        lua_createtable(L, 0, 0);
     lua_setfield(L, -2, "data");
     if (ev->partner[0]) {
         lua_pushstring(L, ev->partner);

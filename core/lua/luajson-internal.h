@@ -4,11 +4,16 @@
 #ifndef PUNCHCARD_LUAJSON_H
 #define PUNCHCARD_LUAJSON_H
 
+#include "common/jsonr.h"
+
 #include <jansson.h>
 #include <lua.h>
 
 /* Pushes v as a Lua value: objects and arrays become tables, null becomes nil. */
 void luajson_push(lua_State *L, json_t *v);
+
+/* Pushes the value at token at of d as luajson_push() pushes its jansson value. */
+void luajson_push_doc(lua_State *L, const pc_jdoc *d, size_t at);
 
 /*
  * Converts the value at idx to JSON (new reference), or returns NULL and

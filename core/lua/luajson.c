@@ -51,6 +51,50 @@ void luajson_push(lua_State *L, json_t *v)
     }
 }
 
+void luajson_push_doc(lua_State *L, const pc_jdoc *d, size_t at)
+{
+    const pc_jtok *t = &d->tok[at];
+    size_t i = at + 1;
+
+    luaL_checkstack(L, 4, "JSON nested too deep");
+    switch (t->type) {
+    case JSON_OBJECT:
+        lua_createtable(L, 0, (int)t->n);
+        for (uint32_t j = 0; j < t->n; j++) { /* key token, then its value */
+            luajson_push_doc(L, d, i + 1);
+            lua_setfield(L, -2, d->str + d->tok[i].off);
+            i = d->tok[i + 1].next;
+        }
+        break;
+    case JSON_ARRAY:
+        lua_createtable(L, (int)t->n, 0);
+        for (uint32_t j = 0; j < t->n; j++) {
+            luajson_push_doc(L, d, i);
+            lua_rawseti(L, -2, (lua_Integer)j + 1);
+            i = d->tok[i].next;
+        }
+        break;
+    case JSON_STRING:
+        lua_pushlstring(L, d->str + t->off, t->n);
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)t->num.i);
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, t->num.d);
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    default:
+        lua_pushnil(L);
+        break;
+    }
+}
+
 /* Why jansson refused the text s: bad UTF-8, or no memory (it says NULL for both). */
 static const char *refusal(const char *s, size_t len)
 {

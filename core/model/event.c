@@ -120,7 +120,7 @@ static int take_string(const pc_json_member *m, char *out, size_t size, int (*va
  * it; 1 (give up) for anything it would refuse, or a key seen before or
  * unknown: the slow path then says what is wrong.
  */
-static int take_member(void *arg, const pc_json_member *m)
+static int take_member(void *arg, pc_json_member *m)
 {
     fast_parse *f = arg;
     pc_event *ev = f->ev;
@@ -145,14 +145,14 @@ static int take_member(void *arg, const pc_json_member *m)
     case F_MEMBER:
         return take_string(m, ev->member, sizeof ev->member, pc_valid_id);
     case F_PARTNER:
-        return json_is_null(m->value)
+        return m->type == JSON_NULL
                    ? 0
                    : take_string(m, ev->partner, sizeof ev->partner, pc_valid_name);
     case F_AT:
-        if (json_is_null(m->value))
+        if (m->type == JSON_NULL)
             return 0;
-        if (json_is_integer(m->value)) {
-            ev->at_ms = json_integer_value(m->value);
+        if (m->type == JSON_INTEGER) {
+            ev->at_ms = m->i;
         } else {
             char text[64];
             if (!m->str || m->slen >= sizeof text)
@@ -165,26 +165,25 @@ static int take_member(void *arg, const pc_json_member *m)
         ev->at_given = 1;
         return ev->at_ms < 0 || ev->at_ms > 253402300799999LL;
     default: /* F_DATA */
-        if (json_is_null(m->value))
+        if (m->type == JSON_NULL)
             return 0;
-        if (!json_is_object(m->value))
+        if (m->type != JSON_OBJECT)
             return 1;
-        ev->data = json_incref(m->value);
+        ev->doc = m->doc; /* kept as tokens: see pc_event_data() */
+        m->doc = NULL;
         return 0;
     }
 }
 
-/* The common case in one pass, without jansson values but data's: the members straight into ev. */
+/* The common case in one pass, without jansson values: the members straight into ev, data as
+ * tokens. */
 int pc_event_take(const char *body, size_t len, pc_event *ev)
 {
     fast_parse fast = {ev, 0};
     memset(ev, 0, sizeof *ev);
     if (pc_json_members(body, len, take_member, &fast) == 0 &&
-        (fast.seen & (F_ID | F_TYPE | F_MEMBER)) == (F_ID | F_TYPE | F_MEMBER)) {
-        if (!ev->data)
-            ev->data = json_object();
+        (fast.seen & (F_ID | F_TYPE | F_MEMBER)) == (F_ID | F_TYPE | F_MEMBER))
         return 0;
-    }
     pc_event_clear(ev);
     memset(ev, 0, sizeof *ev);
     return -1;
@@ -218,6 +217,16 @@ void pc_event_clear(pc_event *ev)
 {
     json_decref(ev->data);
     ev->data = NULL;
+    pc_jdoc_free(ev->doc);
+    ev->doc = NULL;
+}
+
+json_t *pc_event_data(const pc_event *ev)
+{
+    pc_event *e = (pc_event *)ev; /* the cache: data is built once, then only read */
+    if (!e->data)
+        e->data = e->doc ? pc_jdoc_json(e->doc, 0) : json_object();
+    return e->data;
 }
 
 /*
@@ -226,6 +235,61 @@ void pc_event_clear(pc_event *ev)
  * id, member, partner, type}, written here directly (the keys in that order
  * are sorted already) so that records stored by earlier builds still match.
  */
+/* The value at token at, as pc_jbuf_value(b, v, 1) writes its jansson value v. */
+static void put_doc(pc_jbuf *b, const pc_jdoc *d, size_t at)
+{
+    const pc_jtok *t = &d->tok[at];
+    size_t i = at + 1;
+    switch (t->type) {
+    case JSON_OBJECT:
+        pc_jbuf_put(b, "{", 1);
+        for (uint32_t j = 0; j < t->n; j++) {
+            const pc_jtok *k = &d->tok[d->sorted[t->off + j]];
+            if (j)
+                pc_jbuf_put(b, ",", 1);
+            pc_jbuf_string(b, d->str + k->off, k->n);
+            pc_jbuf_put(b, ":", 1);
+            put_doc(b, d, d->sorted[t->off + j] + 1);
+        }
+        pc_jbuf_put(b, "}", 1);
+        break;
+    case JSON_ARRAY:
+        pc_jbuf_put(b, "[", 1);
+        for (uint32_t j = 0; j < t->n; j++) {
+            if (j)
+                pc_jbuf_put(b, ",", 1);
+            put_doc(b, d, i);
+            i = d->tok[i].next;
+        }
+        pc_jbuf_put(b, "]", 1);
+        break;
+    case JSON_STRING:
+        pc_jbuf_string(b, d->str + t->off, t->n);
+        break;
+    case JSON_INTEGER:
+        pc_jbuf_int(b, t->num.i);
+        break;
+    case JSON_REAL: { /* rare: jansson's own formatting, through a value */
+        json_t *r = json_real(t->num.d);
+        if (r)
+            pc_jbuf_value(b, r, 1);
+        else
+            b->oom = 1;
+        json_decref(r);
+        break;
+    }
+    case JSON_TRUE:
+        pc_jbuf_put(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        pc_jbuf_put(b, "false", 5);
+        break;
+    default:
+        pc_jbuf_put(b, "null", 4);
+        break;
+    }
+}
+
 static void put_field(pc_jbuf *b, const char *name, const char *value)
 {
     pc_jbuf_put(b, name, strlen(name));
@@ -245,10 +309,12 @@ void pc_event_digest(const pc_event *ev, char out[65])
         pc_jbuf_put(&b, ",", 1);
     }
     pc_jbuf_put(&b, "\"data\":", 7);
-    if (ev->data)
+    if (ev->doc)
+        put_doc(&b, ev->doc, 0);
+    else if (ev->data)
         pc_jbuf_value(&b, ev->data, 1);
     else
-        pc_jbuf_put(&b, "null", 4);
+        pc_jbuf_put(&b, "{}", 2); /* no data: an empty object */
     put_field(&b, ",\"id\":", ev->id);
     put_field(&b, ",\"member\":", ev->member);
     put_field(&b, ",\"partner\":", ev->partner);

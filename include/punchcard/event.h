@@ -23,9 +23,24 @@ typedef struct pc_event {
     char member[PC_ID_MAX + 1];
     int64_t at_ms; /* from "at", or the engine's clock when at_given is 0 */
     int at_given;
-    json_t *data; /* owned reference to an object; never NULL after a successful parse */
+    /*
+     * data: read it with pc_event_data(). A parsed body holds it as doc (its
+     * tokens, read once more into Lua or the digest, never into jansson values
+     * unless someone asks pc_event_data()); an event built in C sets data (an
+     * owned reference to an object). Both NULL: an empty object.
+     */
+    json_t *data;
+    struct pc_jdoc *doc;
     char partner[PC_TYPE_MAX + 1]; /* where it happened (coalition programs), or "" */
 } pc_event;
+
+struct pc_jdoc;
+
+/*
+ * The event's data as jansson's object (borrowed, read-only): built from doc on the
+ * first call and kept (ev is const to its readers, this cache aside). NULL only out of memory.
+ */
+json_t *pc_event_data(const pc_event *ev);
 
 /* Parses and validates a JSON body. 0, or -1 with err (status 400). */
 int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err);

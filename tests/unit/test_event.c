@@ -37,19 +37,20 @@ static void test_valid_event_fields(void **state)
     assert_string_equal(ev.member, "ann");
     assert_int_equal(ev.at_given, 1);
     assert_int_equal(ev.at_ms, T_MORNING + 250);
-    assert_true(json_is_object(ev.data));
-    assert_int_equal(json_integer_value(json_object_get(ev.data, "amount")), 1250);
-    assert_true(json_is_array(json_object_get(ev.data, "items")));
+    assert_true(json_is_object(pc_event_data(&ev)));
+    assert_int_equal(json_integer_value(json_object_get(pc_event_data(&ev), "amount")), 1250);
+    assert_true(json_is_array(json_object_get(pc_event_data(&ev), "items")));
     pc_event_clear(&ev);
     assert_null(ev.data);
+    assert_null(ev.doc);
 
     /* Without at and data: at is not given, data is an empty object (never NULL). */
     body = "{\"id\": \"o-2\", \"type\": \"visit\", \"member\": \"bob\"}";
     assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
     assert_int_equal(ev.at_given, 0);
     assert_int_equal(ev.at_ms, 0);
-    assert_true(json_is_object(ev.data));
-    assert_int_equal(json_object_size(ev.data), 0);
+    assert_true(json_is_object(pc_event_data(&ev)));
+    assert_int_equal(json_object_size(pc_event_data(&ev)), 0);
     pc_event_clear(&ev);
 
     /* Only len bytes are read: the body need not be NUL-terminated there. */
@@ -166,11 +167,11 @@ static void test_parse_table(void **state)
                 print_error("case \"%s\": rejected with %d %s \"%s\"\n", c->name, err.status,
                             err.code, err.message);
                 failures++;
-            } else if (!json_is_object(ev.data) || ev.at_given != c->at_given ||
+            } else if (!json_is_object(pc_event_data(&ev)) || ev.at_given != c->at_given ||
                        (c->at_given && ev.at_ms != c->at_ms)) {
                 print_error("case \"%s\": data=%p at_given=%d at_ms=%lld, want object, %d, %lld\n",
-                            c->name, (void *)ev.data, ev.at_given, (long long)ev.at_ms, c->at_given,
-                            (long long)c->at_ms);
+                            c->name, (void *)pc_event_data(&ev), ev.at_given, (long long)ev.at_ms,
+                            c->at_given, (long long)c->at_ms);
                 failures++;
             }
             if (rc == 0)
@@ -187,7 +188,7 @@ static void test_parse_table(void **state)
         }
         if (rc == 0)
             pc_event_clear(&ev);
-        else if (ev.data) {
+        else if (ev.data || ev.doc) {
             print_error("case \"%s\": a rejected event still holds data\n", c->name);
             failures++;
         }
@@ -257,7 +258,7 @@ static void test_from_json_borrows(void **state)
     assert_non_null(obj);
     assert_int_equal(pc_event_from_json(obj, &ev, &err), 0);
     json_decref(obj);
-    assert_int_equal(json_integer_value(json_object_get(ev.data, "amount")), 3);
+    assert_int_equal(json_integer_value(json_object_get(pc_event_data(&ev), "amount")), 3);
     pc_event_clear(&ev);
 
     assert_int_equal(pc_event_from_json(NULL, &ev, &err), -1);
@@ -277,9 +278,8 @@ static void test_from_json_borrows(void **state)
  */
 static void reference_digest(const pc_event *ev, char out[65])
 {
-    json_t *canon =
-        json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", ev->id, "type", ev->type, "member", ev->member,
-                  "partner", ev->partner, "data", ev->data ? ev->data : json_null());
+    json_t *canon = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", ev->id, "type", ev->type, "member",
+                              ev->member, "partner", ev->partner, "data", pc_event_data(ev));
     char *text;
     if (ev->at_given)
         json_object_set_new(canon, "at", json_integer(ev->at_ms));
@@ -381,9 +381,10 @@ static void test_one_pass_as_the_long_way(void **state)
         if (ra != rb ||
             (ra && (ea.status != eb.status || strcmp(ea.code, eb.code) ||
                     strcmp(ea.message, eb.message))) ||
-            (!ra && (strcmp(a.id, b.id) || strcmp(a.type, b.type) || strcmp(a.member, b.member) ||
-                     strcmp(a.partner, b.partner) || a.at_given != b.at_given ||
-                     a.at_ms != b.at_ms || !json_equal(a.data, b.data) || strcmp(da, db)))) {
+            (!ra &&
+             (strcmp(a.id, b.id) || strcmp(a.type, b.type) || strcmp(a.member, b.member) ||
+              strcmp(a.partner, b.partner) || a.at_given != b.at_given || a.at_ms != b.at_ms ||
+              !json_equal(pc_event_data(&a), pc_event_data(&b)) || strcmp(da, db)))) {
             print_error("body %s: one pass %d %s, the long way %d %s\n", body, ra,
                         ra ? ea.message : a.id, rb, rb ? eb.message : b.id);
             failures++;
