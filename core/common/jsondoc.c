@@ -66,10 +66,11 @@ static int reserve(void **arr, size_t *cap, size_t used, size_t more, size_t siz
 }
 
 /* A new token of type t: its index, or -1 (failed). */
-static long new_tok(reader *r, builder *b, json_type t)
+static inline long new_tok(reader *r, builder *b, json_type t)
 {
     pc_jtok *k;
-    if (reserve((void **)&b->tok, &b->captok, b->ntok, 1, sizeof *b->tok, b->tok0)) {
+    if (b->ntok == b->captok &&
+        reserve((void **)&b->tok, &b->captok, b->ntok, 1, sizeof *b->tok, b->tok0)) {
         jr_fail(r, "out of memory");
         return -1;
     }
@@ -94,7 +95,8 @@ static int doc_string(reader *r, builder *b, int key)
         return -1;
     }
     if ((at = new_tok(r, b, JSON_STRING)) < 0 ||
-        reserve((void **)&b->str, &b->capstr, b->nstr, n + 1, 1, b->str0)) {
+        (b->nstr + n + 1 > b->capstr &&
+         reserve((void **)&b->str, &b->capstr, b->nstr, n + 1, 1, b->str0))) {
         if (at >= 0)
             jr_fail(r, "out of memory");
         free(owned);

@@ -17,7 +17,12 @@ typedef struct reader {
 
 /* Records the first error, with the line and column of r->p. */
 void jr_fail(reader *r, const char *what);
-void jr_skip_ws(reader *r);
+
+static inline void jr_skip_ws(reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
 
 /*
  * The string at r->p (its opening quote): its bytes in *out (malloc'd when it had

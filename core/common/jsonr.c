@@ -34,12 +34,6 @@ void jr_fail(reader *r, const char *what)
     snprintf(r->err->text, sizeof r->err->text, "%s", what);
 }
 
-void jr_skip_ws(reader *r)
-{
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
-        r->p++;
-}
-
 /* Length of the valid UTF-8 sequence at p (bytes before end), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
@@ -112,6 +106,18 @@ static size_t put_utf8(char *o, uint32_t cp)
     return 4;
 }
 
+/* Nonzero for the bytes a string's fast loop stops at: controls, '"', '\\', and non-ASCII. */
+static const unsigned char string_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * The string at r->p (its opening quote): its bytes in *out (malloc'd when it had
  * escapes, *owned then set; else a pointer into the text) and length. 0 or -1.
@@ -125,6 +131,12 @@ int jr_read_string(reader *r, const char **out, size_t *len, char **owned)
     *owned = NULL;
     /* The common case: no escapes. */
     while (q < end && *q != '"' && *q != '\\') {
+        if (!string_stop[*q]) { /* printable ASCII but '"' and '\\': the run in one loop */
+            do
+                q++;
+            while (q < end && !string_stop[*q]);
+            continue;
+        }
         if (*q < 0x20) {
             r->p = (const char *)q;
             jr_fail(r, "control character in a string");
@@ -574,9 +586,12 @@ int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, pc_json_m
                 if (rc == 0 && fn(arg, &m))
                     rc = -1;
             }
-            free(key_owned);
-            free(str_owned);
-            pc_jdoc_free(m.doc);
+            if (key_owned)
+                free(key_owned);
+            if (str_owned)
+                free(str_owned);
+            if (m.doc)
+                pc_jdoc_free(m.doc);
             if (rc)
                 return -1;
             jr_skip_ws(&r);

@@ -551,7 +551,7 @@ static void decide_and_commit(engine_call *c)
 static void commit_entries(engine_call *c, store_commit *sc, const char *at)
 {
     const member_state *m = c->m;
-    const char *reason = json_string_value(json_object_get(pc_event_data(&c->ev), "reason"));
+    const char *reason = pc_event_data_string(&c->ev, "reason");
     char groups[512] = "";
     const char *name;
     json_t *g;
@@ -857,9 +857,7 @@ static engine_call *submit(engine *e, pc_event *ev, int flags, json_t *segment,
         pc_event_digest(&c->ev, c->digest); /* before at gets its default */
     if (!c->ev.at_given)
         c->ev.at_ms = engine_now(e);
-    reversed = !strcmp(c->ev.type, "reverse")
-                   ? json_string_value(json_object_get(pc_event_data(&c->ev), "event"))
-                   : NULL;
+    reversed = !strcmp(c->ev.type, "reverse") ? pc_event_data_string(&c->ev, "event") : NULL;
     /* An id no event can have is an unknown event (builtin_before() says so). */
     if (reversed && pc_valid_id(reversed))
         snprintf(c->original_id, sizeof c->original_id, "%s", reversed);

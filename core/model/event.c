@@ -2,10 +2,12 @@
  * Validation of incoming events: every field is checked before anything is
  * read from or written to Redis, so bad input changes nothing.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "punchcard/event.h"
 #include "common/jsonr.h"
 #include "common/jsonw-internal.h"
 
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,99 +231,185 @@ json_t *pc_event_data(const pc_event *ev)
     return e->data;
 }
 
+const char *pc_event_data_string(const pc_event *ev, const char *key)
+{
+    const pc_jdoc *d = ev->doc;
+    size_t klen = strlen(key), lo = 0, hi;
+    if (!d)
+        return json_string_value(json_object_get(ev->data, key));
+    hi = d->tok[0].n;
+    while (lo < hi) { /* the keys in byte order, then the shorter first */
+        size_t mid = lo + (hi - lo) / 2;
+        const pc_jtok *k = &d->tok[d->sorted[d->tok[0].off + mid]];
+        int c = memcmp(d->str + k->off, key, k->n < klen ? k->n : klen);
+        if (!c)
+            c = (k->n > klen) - (k->n < klen);
+        if (!c)
+            return k[1].type == JSON_STRING ? d->str + k[1].off : NULL;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /*
  * The digest hashes the request's canonical text: what
  * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes of {at (when given), data,
  * id, member, partner, type}, written here directly (the keys in that order
  * are sorted already) so that records stored by earlier builds still match.
+ * The text is hashed as it is written, a buffer at a time: never held whole.
  */
+typedef struct hasher {
+    SHA256_CTX ctx; /* OpenSSL 3's SHA256() and EVP_Digest() look the algorithm up each call */
+    size_t n;
+    unsigned char buf[256];
+} hasher;
+
+static void h_put(hasher *h, const void *p, size_t n)
+{
+    if (h->n + n > sizeof h->buf) {
+        SHA256_Update(&h->ctx, h->buf, h->n);
+        h->n = 0;
+        if (n > sizeof h->buf) {
+            SHA256_Update(&h->ctx, p, n);
+            return;
+        }
+    }
+    memcpy(h->buf + h->n, p, n);
+    h->n += n;
+}
+
+/* Text pc_jbuf wrote (then freed); out of memory, a marker no canonical text holds. */
+static void h_put_jbuf(hasher *h, pc_jbuf *b)
+{
+    size_t len = 0;
+    char *text = pc_jbuf_finish(b, &len);
+    if (text)
+        h_put(h, text, len);
+    else
+        h_put(h, "\x01oom", 4); /* a digest only an equally starved retry repeats */
+    free(text);
+}
+
+/* A JSON string as pc_jbuf_string() writes it. */
+static void h_string(hasher *h, const char *s, size_t n)
+{
+    const unsigned char *us = (const unsigned char *)s;
+    pc_jbuf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (us[i] < 0x20 || us[i] == '"' || us[i] == '\\') { /* escapes: rare, the long way */
+            pc_jbuf_string(&b, s, n);
+            h_put_jbuf(h, &b);
+            return;
+        }
+    }
+    h_put(h, "\"", 1);
+    h_put(h, s, n);
+    h_put(h, "\"", 1);
+}
+
 /* The value at token at, as pc_jbuf_value(b, v, 1) writes its jansson value v. */
-static void put_doc(pc_jbuf *b, const pc_jdoc *d, size_t at)
+static void h_doc(hasher *h, const pc_jdoc *d, size_t at)
 {
     const pc_jtok *t = &d->tok[at];
     size_t i = at + 1;
     switch (t->type) {
     case JSON_OBJECT:
-        pc_jbuf_put(b, "{", 1);
+        h_put(h, "{", 1);
         for (uint32_t j = 0; j < t->n; j++) {
-            const pc_jtok *k = &d->tok[d->sorted[t->off + j]];
+            uint32_t key = d->sorted[t->off + j];
             if (j)
-                pc_jbuf_put(b, ",", 1);
-            pc_jbuf_string(b, d->str + k->off, k->n);
-            pc_jbuf_put(b, ":", 1);
-            put_doc(b, d, d->sorted[t->off + j] + 1);
+                h_put(h, ",", 1);
+            h_string(h, d->str + d->tok[key].off, d->tok[key].n);
+            h_put(h, ":", 1);
+            h_doc(h, d, key + 1);
         }
-        pc_jbuf_put(b, "}", 1);
+        h_put(h, "}", 1);
         break;
     case JSON_ARRAY:
-        pc_jbuf_put(b, "[", 1);
+        h_put(h, "[", 1);
         for (uint32_t j = 0; j < t->n; j++) {
             if (j)
-                pc_jbuf_put(b, ",", 1);
-            put_doc(b, d, i);
+                h_put(h, ",", 1);
+            h_doc(h, d, i);
             i = d->tok[i].next;
         }
-        pc_jbuf_put(b, "]", 1);
+        h_put(h, "]", 1);
         break;
     case JSON_STRING:
-        pc_jbuf_string(b, d->str + t->off, t->n);
+        h_string(h, d->str + t->off, t->n);
         break;
-    case JSON_INTEGER:
-        pc_jbuf_int(b, t->num.i);
+    case JSON_INTEGER: {
+        char tmp[24];
+        h_put(h, tmp, pc_format_int(tmp, t->num.i));
         break;
+    }
     case JSON_REAL: { /* rare: jansson's own formatting, through a value */
+        pc_jbuf b = {0};
         json_t *r = json_real(t->num.d);
         if (r)
-            pc_jbuf_value(b, r, 1);
+            pc_jbuf_value(&b, r, 1);
         else
-            b->oom = 1;
+            b.oom = 1;
         json_decref(r);
+        h_put_jbuf(h, &b);
         break;
     }
     case JSON_TRUE:
-        pc_jbuf_put(b, "true", 4);
+        h_put(h, "true", 4);
         break;
     case JSON_FALSE:
-        pc_jbuf_put(b, "false", 5);
+        h_put(h, "false", 5);
         break;
     default:
-        pc_jbuf_put(b, "null", 4);
+        h_put(h, "null", 4);
         break;
     }
 }
 
-static void put_field(pc_jbuf *b, const char *name, const char *value)
+static void h_field(hasher *h, const char *name, const char *value)
 {
-    pc_jbuf_put(b, name, strlen(name));
-    pc_jbuf_string(b, value, strlen(value));
+    h_put(h, name, strlen(name));
+    h_string(h, value, strlen(value));
 }
 
 void pc_event_digest(const pc_event *ev, char out[65])
 {
-    pc_jbuf b = {0};
-    char *text;
-    size_t len = 0;
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    hasher h;
 
-    pc_jbuf_put(&b, "{", 1);
+    SHA256_Init(&h.ctx);
+    h.n = 0;
+    h_put(&h, "{", 1);
     if (ev->at_given) {
-        pc_jbuf_put(&b, "\"at\":", 5);
-        pc_jbuf_int(&b, ev->at_ms);
-        pc_jbuf_put(&b, ",", 1);
+        char tmp[24];
+        h_put(&h, "\"at\":", 5);
+        h_put(&h, tmp, pc_format_int(tmp, ev->at_ms));
+        h_put(&h, ",", 1);
     }
-    pc_jbuf_put(&b, "\"data\":", 7);
-    if (ev->doc)
-        put_doc(&b, ev->doc, 0);
-    else if (ev->data)
+    h_put(&h, "\"data\":", 7);
+    if (ev->doc) {
+        h_doc(&h, ev->doc, 0);
+    } else if (ev->data) { /* an event built in C: its jansson values */
+        pc_jbuf b = {0};
         pc_jbuf_value(&b, ev->data, 1);
-    else
-        pc_jbuf_put(&b, "{}", 2); /* no data: an empty object */
-    put_field(&b, ",\"id\":", ev->id);
-    put_field(&b, ",\"member\":", ev->member);
-    put_field(&b, ",\"partner\":", ev->partner);
-    put_field(&b, ",\"type\":", ev->type);
-    pc_jbuf_put(&b, "}", 1);
-    text = pc_jbuf_finish(&b, &len);
-    /* Out of memory: a digest of nothing, which only an equally starved retry repeats. */
-    pc_sha256_hex(text ? text : "", text ? len : 0, out);
-    free(text);
+        h_put_jbuf(&h, &b);
+    } else {
+        h_put(&h, "{}", 2); /* no data: an empty object */
+    }
+    h_field(&h, ",\"id\":", ev->id);
+    h_field(&h, ",\"member\":", ev->member);
+    h_field(&h, ",\"partner\":", ev->partner);
+    h_field(&h, ",\"type\":", ev->type);
+    h_put(&h, "}", 1);
+    SHA256_Update(&h.ctx, h.buf, h.n);
+    SHA256_Final(md, &h.ctx);
+    for (size_t i = 0; i < sizeof md; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
 }

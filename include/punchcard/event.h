@@ -42,6 +42,12 @@ struct pc_jdoc;
  */
 json_t *pc_event_data(const pc_event *ev);
 
+/*
+ * json_string_value(json_object_get(pc_event_data(ev), key)) without making the
+ * jansson values: the string (NUL-terminated, borrowed) or NULL.
+ */
+const char *pc_event_data_string(const pc_event *ev, const char *key);
+
 /* Parses and validates a JSON body. 0, or -1 with err (status 400). */
 int pc_event_parse(const char *body, size_t len, pc_event *ev, pc_error *err);
 
