@@ -8,7 +8,8 @@
  *
  * Checks beyond "no crash, no UB, no leak": pc_event_parse()'s one pass takes
  * and refuses what the long way (jsonr's values, pc_event_from_json()) does, with the
- * same fields, digest and error, and pc_json_span() ends a valid body where
+ * same fields, digest and error (the data as tokens against jansson's values;
+ * jsonr's tokens read what its values read, alike), and pc_json_span() ends a valid body where
  * the reader does; a refused body is a 400 with a
  * code and a message; an accepted one has valid id, type and member, an
  * object for data and a time in range; a failed run is a 422; outcomes and
@@ -108,6 +109,17 @@ static void same_as_the_long_way(const uint8_t *data, size_t size, int rc, const
     json_t *obj = pc_json_parse((const char *)data, size, &jerr);
     pc_event slow;
     pc_error serr = {0};
+    {
+        /* jsonr's tokens (a request's data) take and refuse what its jansson values do, alike. */
+        pc_jdoc *d = pc_jdoc_parse((const char *)data, size, NULL);
+        CHECK(!d == !obj);
+        if (d) {
+            json_t *again = pc_jdoc_json(d, 0);
+            CHECK(again && json_equal(again, obj));
+            json_decref(again);
+            pc_jdoc_free(d);
+        }
+    }
     if (!obj) {
         CHECK(rc && !strcmp(err->code, "bad_json"));
         return;

@@ -6,7 +6,9 @@
  *   even: the rest is JSON text (any value). What jansson accepts is pushed
  *         into Lua and converted back; what comes back must convert again to
  *         the very same JSON (one trip may change the shape: [] becomes {},
- *         nulls in arrays drop; a second trip changes nothing).
+ *         nulls in arrays drop; a second trip changes nothing). An object or
+ *         array jsonr reads into tokens (pc_jdoc, how a request's data comes)
+ *         pushes as its jansson value does: both come back the same.
  *   odd:  the rest is a little program that builds Lua values on the stack
  *         (numbers, NaN and infinities, strings of any bytes, tables, keys of
  *         every type, cycles, functions), then converts the top to JSON: a
@@ -93,6 +95,27 @@ static int json_trip(lua_State *L)
 typedef struct prog {
     const uint8_t *p, *end;
 } prog;
+
+/* A text read both ways: its tokens and their jansson values, each pushed and converted back. */
+typedef struct both {
+    pc_jdoc *d;
+    json_t *in, *a, *b; /* freed by the caller: a push may raise out of memory */
+} both;
+
+static int doc_trip(lua_State *L)
+{
+    both *t = lua_touserdata(L, 1);
+    char ea[128] = "", eb[128] = "";
+    luajson_push_doc(L, t->d, 0);
+    t->a = luajson_to_json(L, -1, ea, sizeof ea);
+    lua_pop(L, 1);
+    luajson_push(L, t->in);
+    t->b = luajson_to_json(L, -1, eb, sizeof eb);
+    lua_pop(L, 1);
+    CHECK(!t->a == !t->b && !strcmp(ea, eb));
+    CHECK(!t->a || json_equal(t->a, t->b));
+    return 0;
+}
 
 static int take(prog *g)
 {
@@ -208,6 +231,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_error_t jerr;
         json_t *in =
             json_loadb((const char *)data + 1, size - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        both t = {pc_jdoc_parse((const char *)data + 1, size - 1, NULL), NULL, NULL, NULL};
+        if (t.d && (t.in = pc_jdoc_json(t.d, 0))) {
+            lua_pushcfunction(L, doc_trip);
+            lua_pushlightuserdata(L, &t);
+            (void)lua_pcall(L, 1, 0, 0);
+        }
+        json_decref(t.in);
+        json_decref(t.a);
+        json_decref(t.b);
+        pc_jdoc_free(t.d);
         if (!in)
             return 0;
         lua_pushcfunction(L, json_trip);

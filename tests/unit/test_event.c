@@ -397,12 +397,188 @@ static void test_one_pass_as_the_long_way(void **state)
     assert_int_equal(failures, 0);
 }
 
+/*
+ * A parsed body keeps its data as tokens: no jansson values until pc_event_data() asks,
+ * then the values its text reads as (every JSON type), built once.
+ */
+static void test_data_as_tokens(void **state)
+{
+    static const char data[] =
+        "{\"s\":\"caf\\u00e9 \\\"q\\\"\",\"i\":-12,\"big\":9223372036854775807,\"r\":2.5e-3,"
+        "\"t\":true,\"f\":false,\"z\":null,\"a\":[1,\"two\",[3],{\"four\":4},[]],\"o\":{}}";
+    char body[512];
+    pc_event ev;
+    pc_error err = {0};
+    json_t *want = pc_json_parse(data, strlen(data), NULL), *got;
+    (void)state;
+
+    snprintf(body, sizeof body,
+             "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"data\":%s}", data);
+    assert_non_null(want);
+    assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
+    assert_non_null(ev.doc);
+    assert_null(ev.data); /* nothing built yet */
+    got = pc_event_data(&ev);
+    assert_true(json_equal(got, want));
+    assert_ptr_equal(pc_event_data(&ev), got); /* built once */
+    assert_string_equal(pc_event_data_string(&ev, "s"), "caf\xc3\xa9 \"q\"");
+    assert_null(pc_event_data_string(&ev, "i"));
+    assert_null(pc_event_data_string(&ev, "four")); /* not at the top */
+    assert_null(pc_event_data_string(&ev, "missing"));
+    pc_event_clear(&ev);
+    assert_null(ev.data);
+    assert_null(ev.doc);
+    json_decref(want);
+
+    /* No data: an empty object, and no string in it. */
+    snprintf(body, sizeof body, "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\"}");
+    assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
+    assert_null(pc_event_data_string(&ev, "s"));
+    assert_true(json_is_object(pc_event_data(&ev)));
+    assert_int_equal(json_object_size(pc_event_data(&ev)), 0);
+    pc_event_clear(&ev);
+}
+
+/* pc_event_data_string() finds every top-level string of a wide object, tokens or values. */
+static void test_data_string_lookup(void **state)
+{
+    char body[4096];
+    size_t len;
+    (void)state;
+    len = (size_t)snprintf(body, sizeof body,
+                           "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":{");
+    for (int k = 0; k < 40; k++)
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s\"%c%d\":\"v%d\"", k ? "," : "",
+                                "zyxa"[k % 4], k, k);
+    len += (size_t)snprintf(body + len, sizeof body - len, ",\"n\":1,\"\":\"empty\"}}");
+    for (int way = 0; way < 2; way++) {
+        pc_event ev;
+        pc_error err = {0};
+        int rc = way ? pc_event_parse_values(body, len, &ev, &err)
+                     : pc_event_parse(body, len, &ev, &err);
+        assert_int_equal(rc, 0);
+        for (int k = 0; k < 40; k++) {
+            char key[16], want[16];
+            const char *got;
+            snprintf(key, sizeof key, "%c%d", "zyxa"[k % 4], k);
+            snprintf(want, sizeof want, "v%d", k);
+            got = pc_event_data_string(&ev, key);
+            if (!got || strcmp(got, want))
+                fail_msg("way %d key %s: %s, want %s", way, key, got ? got : "NULL", want);
+        }
+        assert_string_equal(pc_event_data_string(&ev, ""), "empty");
+        assert_null(pc_event_data_string(&ev, "n"));
+        assert_null(pc_event_data_string(&ev, "z"));
+        assert_null(pc_event_data_string(&ev, "z00"));
+        pc_event_clear(&ev);
+    }
+}
+
+/*
+ * The digest of one request is the same whichever way it came (one pass: tokens; the long
+ * way and an event built from values: jansson's; spacing and key order aside), and differs
+ * when anything in it does.
+ */
+static void test_digest_routes(void **state)
+{
+    static const char *const same[] = {
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5}],\"b\":\"\\n\"}}",
+        " { \"data\" : { \"b\" : \"\\u000a\" , \"items\" : [ { \"x\" : 15e-1 , \"amount\" : 500 ,"
+        " \"category\" : \"f\\u0075el\" } ] } , \"at\" : 5 , \"member\" : \"ann\" ,"
+        " \"type\" : \"order\" , \"id\" : \"o-1\" } ",
+    };
+    static const char *const other[] = {
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":501,\"x\":1.5}],\"b\":\"\\n\"}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"y\":1.5}],\"b\":\"\\n\"}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5}],\"b\":\"\\t\"}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5}]}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\","
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5}],\"b\":\"\\n\"}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"bob\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5}],\"b\":\"\\n\"}}",
+        "{\"id\":\"o-1\",\"type\":\"order\",\"member\":\"ann\",\"at\":5,"
+        "\"data\":{\"items\":[{\"category\":\"fuel\",\"amount\":500,\"x\":1.5},[]],\"b\":\"\\n\"}}",
+    };
+    char first[65] = "";
+    (void)state;
+    for (size_t i = 0; i < N(same) + N(other); i++) {
+        const char *body = i < N(same) ? same[i] : other[i - N(same)];
+        char d[3][65];
+        pc_event ev;
+        pc_error err = {0};
+        json_t *obj = pc_json_parse(body, strlen(body), NULL);
+        assert_non_null(obj);
+        assert_int_equal(pc_event_parse(body, strlen(body), &ev, &err), 0);
+        assert_non_null(ev.doc);
+        pc_event_digest(&ev, d[0]);
+        pc_event_clear(&ev);
+        assert_int_equal(pc_event_parse_values(body, strlen(body), &ev, &err), 0);
+        assert_null(ev.doc);
+        pc_event_digest(&ev, d[1]);
+        pc_event_clear(&ev);
+        assert_int_equal(pc_event_from_json(obj, &ev, &err), 0); /* the batch's long way, money */
+        pc_event_digest(&ev, d[2]);
+        pc_event_clear(&ev);
+        json_decref(obj);
+        if (strcmp(d[0], d[1]) || strcmp(d[0], d[2]))
+            fail_msg("body %zu: tokens %s, values %s, from_json %s", i, d[0], d[1], d[2]);
+        if (i == 0)
+            strcpy(first, d[0]);
+        else if (i < N(same) ? strcmp(first, d[0]) != 0 : strcmp(first, d[0]) == 0)
+            fail_msg("body %zu: digest %s, the first's %s", i, d[0], first);
+    }
+}
+
+/* Data nested as deep as jsonr reads converts; one level deeper is refused, alike both ways. */
+static void test_deep_data(void **state)
+{
+    enum { LEVELS = 2060 };
+    char *body = malloc(LEVELS * 2 + 128);
+    (void)state;
+    /* The body is depth 1, data 2, then arrays: 2046 arrays reach jsonr's 2048. */
+    for (int arrays = 2044; arrays <= 2050; arrays++) {
+        size_t len =
+            (size_t)sprintf(body, "{\"id\":\"a\",\"type\":\"t\",\"member\":\"m\",\"data\":{\"a\":");
+        pc_event a, b;
+        pc_error ea = {0}, eb = {0};
+        int ra, rb;
+        memset(body + len, '[', (size_t)arrays);
+        memset(body + len + arrays, ']', (size_t)arrays);
+        len += 2 * (size_t)arrays;
+        len += (size_t)sprintf(body + len, "}}");
+        ra = pc_event_parse(body, len, &a, &ea);
+        rb = pc_event_parse_values(body, len, &b, &eb);
+        if (ra != rb || ra != (arrays > 2046 ? -1 : 0) ||
+            (ra && (strcmp(ea.code, eb.code) || strcmp(ea.message, eb.message) ||
+                    !strstr(ea.message, "maximum parsing depth reached"))))
+            fail_msg("%d arrays: one pass %d %s, the long way %d %s", arrays, ra, ea.message, rb,
+                     eb.message);
+        if (!ra) {
+            char da[65], db[65];
+            pc_event_digest(&a, da);
+            pc_event_digest(&b, db);
+            assert_string_equal(da, db);
+            assert_true(json_equal(pc_event_data(&a), pc_event_data(&b)));
+            pc_event_clear(&a);
+            pc_event_clear(&b);
+        }
+    }
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_event_fields), cmocka_unit_test(test_digest_as_before),
         cmocka_unit_test(test_parse_table),        cmocka_unit_test(test_valid_id_and_name),
         cmocka_unit_test(test_from_json_borrows),  cmocka_unit_test(test_one_pass_as_the_long_way),
+        cmocka_unit_test(test_data_as_tokens),     cmocka_unit_test(test_data_string_lookup),
+        cmocka_unit_test(test_digest_routes),      cmocka_unit_test(test_deep_data),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }

@@ -122,6 +122,80 @@ static void test_push_types(void **state)
     json_decref(in);
 }
 
+/*
+ * A request's data comes as jsonr's tokens (pc_jdoc): pushed, it is the Lua value its
+ * jansson value pushes as, for every text that round-trips and every JSON type.
+ */
+static void test_push_doc(void **state)
+{
+    lua_State *L = *state;
+    static const char *const more[] = {
+        "{\"n\": 3, \"r\": 2.5, \"s\": \"x\", \"t\": true, \"f\": false, \"z\": null,"
+        " \"a\": [10, 20, 40], \"o\": {\"k\": \"v\"}, \"e\": \"\\n\\u00e9\"}",
+        "[{}, [], [[]], -0, 1e2, \"\", false]",
+    };
+    int failures = 0;
+    for (size_t i = 0; i < N(round_trips) + N(more); i++) {
+        const char *text = i < N(round_trips) ? round_trips[i] : more[i - N(round_trips)];
+        pc_jdoc *d = pc_jdoc_parse(text, strlen(text), NULL);
+        json_t *in = pc_json_parse(text, strlen(text), NULL), *a, *b;
+        char ea[128] = "", eb[128] = "";
+        int top = lua_gettop(L);
+        if (!in) { /* a scalar: only objects and arrays come as tokens */
+            assert_null(d);
+            continue;
+        }
+        assert_non_null(d);
+        luajson_push_doc(L, d, 0);
+        if (lua_gettop(L) != top + 1) {
+            print_error("case %s: push left %d values, want 1\n", text, lua_gettop(L) - top);
+            failures++;
+        }
+        a = luajson_to_json(L, -1, ea, sizeof ea);
+        luajson_push(L, in);
+        b = luajson_to_json(L, -1, eb, sizeof eb);
+        if (!a != !b || strcmp(ea, eb) || (a && !json_equal(a, b))) {
+            char *x = dump(a), *y = dump(b);
+            print_error("case %s: from tokens %s (%s), from values %s (%s)\n", text, x ? x : "NULL",
+                        ea, y ? y : "NULL", eb);
+            free(x);
+            free(y);
+            failures++;
+        }
+        lua_settop(L, top);
+        json_decref(a);
+        json_decref(b);
+        json_decref(in);
+        pc_jdoc_free(d);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* What Lua sees of a pushed doc: the types scripts rely on, as test_push_types. */
+static void test_push_doc_types(void **state)
+{
+    lua_State *L = *state;
+    const char *text = "{\"n\": 3, \"r\": 2.5, \"s\": \"x\", \"t\": true, \"z\": null,"
+                       " \"a\": [10, 20, null, 40], \"o\": {\"k\": \"v\"}, \"q\": \"a\\\"b\"}";
+    const char *check = "local v = ...\n"
+                        "assert(math.type(v.n) == 'integer', 'n is not an integer')\n"
+                        "assert(math.type(v.r) == 'float', 'r is not a float')\n"
+                        "assert(v.s == 'x' and v.t == true, 's or t')\n"
+                        "assert(v.z == nil, 'null is not nil')\n"
+                        "assert(v.a[1] == 10 and v.a[2] == 20 and v.a[3] == nil and v.a[4] == 40,"
+                        " 'array indices do not start at 1')\n"
+                        "assert(v.o.k == 'v', 'nested object')\n"
+                        "assert(v.q == 'a\"b', 'escaped string')\n";
+    pc_jdoc *d = pc_jdoc_parse(text, strlen(text), NULL);
+    assert_non_null(d);
+    if (luaL_loadstring(L, check) != LUA_OK)
+        fail_msg("check script: %s", lua_tostring(L, -1));
+    luajson_push_doc(L, d, 0);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        fail_msg("after luajson_push_doc: %s", lua_tostring(L, -1));
+    pc_jdoc_free(d);
+}
+
 struct refuse_case {
     const char *name;
     const char *lua;    /* a chunk returning the value */
@@ -220,6 +294,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_doc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_doc_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
     };
