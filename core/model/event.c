@@ -313,20 +313,40 @@ static void h_put_jbuf(hasher *h, pc_jbuf *b)
 }
 
 /* A JSON string as pc_jbuf_string() writes it. */
+/* The bytes a JSON string escapes: controls, '"' and '\\'. */
+static const unsigned char escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static void h_string(hasher *h, const char *s, size_t n)
 {
     const unsigned char *us = (const unsigned char *)s;
-    pc_jbuf b = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (us[i] < 0x20 || us[i] == '"' || us[i] == '\\') { /* escapes: rare, the long way */
-            pc_jbuf_string(&b, s, n);
-            h_put_jbuf(h, &b);
-            return;
-        }
+    size_t i = 0;
+    while (i < n && !escaped[us[i]])
+        i++;
+    if (i < n) { /* escapes: rare, the long way */
+        pc_jbuf b = {0};
+        pc_jbuf_string(&b, s, n);
+        h_put_jbuf(h, &b);
+        return;
     }
-    h_put(h, "\"", 1);
-    h_put(h, s, n);
-    h_put(h, "\"", 1);
+    if (h->n + n + 2 > sizeof h->buf) {
+        h_put(h, "\"", 1);
+        h_put(h, s, n);
+        h_put(h, "\"", 1);
+        return;
+    }
+    h->buf[h->n] = '"'; /* the common case: straight into the buffer */
+    memcpy(h->buf + h->n + 1, s, n);
+    h->buf[h->n + n + 1] = '"';
+    h->n += n + 2;
 }
 
 /* The value at token at, as pc_jbuf_value(b, v, 1) writes its jansson value v. */
