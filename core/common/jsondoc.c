@@ -89,7 +89,7 @@ static int doc_string(reader *r, builder *b, int key)
     long at;
     if (jr_read_string(r, &s, &n, &owned))
         return -1;
-    if (key && memchr(s, '\0', n)) {
+    if (key && owned && memchr(s, '\0', n)) { /* only an escape could make one */
         jr_fail(r, "NUL byte in object key not supported");
         free(owned);
         return -1;
@@ -99,7 +99,8 @@ static int doc_string(reader *r, builder *b, int key)
          reserve((void **)&b->str, &b->capstr, b->nstr, n + 1, 1, b->str0))) {
         if (at >= 0)
             jr_fail(r, "out of memory");
-        free(owned);
+        if (owned)
+            free(owned);
         return -1;
     }
     memcpy(b->str + b->nstr, s, n);
@@ -108,7 +109,8 @@ static int doc_string(reader *r, builder *b, int key)
     b->tok[at].off = (uint32_t)b->nstr;
     b->tok[at].next = (uint32_t)at + 1;
     b->nstr += n + 1;
-    free(owned);
+    if (owned)
+        free(owned);
     return 0;
 }
 
@@ -131,6 +133,18 @@ static int sort_keys(reader *r, builder *b, size_t at)
     skey small[16], *keys = small;
     size_t n = b->tok[at].n, i = at + 1;
     int rc = 0;
+    if (n <= 1) { /* nothing to sort or compare */
+        if (n && b->nsorted == b->capsorted &&
+            reserve((void **)&b->sorted, &b->capsorted, b->nsorted, 1, sizeof *b->sorted,
+                    b->sorted0)) {
+            jr_fail(r, "out of memory");
+            return -1;
+        }
+        b->tok[at].off = (uint32_t)b->nsorted;
+        if (n)
+            b->sorted[b->nsorted++] = (uint32_t)at + 1;
+        return 0;
+    }
     if (n > sizeof small / sizeof *small && !(keys = malloc(n * sizeof *keys))) {
         jr_fail(r, "out of memory");
         return -1;

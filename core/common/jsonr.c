@@ -557,7 +557,7 @@ int pc_json_members(const char *text, size_t len, int (*fn)(void *arg, pc_json_m
             if (r.p >= r.end || *r.p != '"' || jr_read_string(&r, &m.key, &m.klen, &key_owned))
                 return -1;
             jr_skip_ws(&r);
-            if (!memchr(m.key, '\0', m.klen) && r.p < r.end && *r.p == ':') {
+            if (!(key_owned && memchr(m.key, '\0', m.klen)) && r.p < r.end && *r.p == ':') {
                 r.p++;
                 jr_skip_ws(&r);
                 rc = 0;

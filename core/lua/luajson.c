@@ -56,9 +56,9 @@ void luajson_push_doc(lua_State *L, const pc_jdoc *d, size_t at)
     const pc_jtok *t = &d->tok[at];
     size_t i = at + 1;
 
-    luaL_checkstack(L, 4, "JSON nested too deep");
-    switch (t->type) {
+    switch (t->type) { /* a container makes room for itself and a child: a scalar needs no more */
     case JSON_OBJECT:
+        luaL_checkstack(L, 4, "JSON nested too deep");
         lua_createtable(L, 0, (int)t->n);
         for (uint32_t j = 0; j < t->n; j++) { /* key token, then its value */
             luajson_push_doc(L, d, i + 1);
@@ -67,6 +67,7 @@ void luajson_push_doc(lua_State *L, const pc_jdoc *d, size_t at)
         }
         break;
     case JSON_ARRAY:
+        luaL_checkstack(L, 4, "JSON nested too deep");
         lua_createtable(L, (int)t->n, 0);
         for (uint32_t j = 0; j < t->n; j++) {
             luajson_push_doc(L, d, i);
