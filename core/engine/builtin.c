@@ -223,10 +223,12 @@ static const char *stats_kind(const member_entry *en)
  */
 static int offer_moves(const member_state *m, json_t *moves)
 {
-    json_t *o;
-    size_t i;
-    json_array_foreach(m->outcomes, i, o) {
-        const char *kind = json_string_value(json_object_get(o, "kind"));
+    for (size_t i = 0; i < m->nouts; i++) {
+        const json_t *o = m->outs[i]->obj;
+        const char *kind;
+        if (m->outs[i]->type != MO_JSON) /* a move or a counter: never a discount */
+            continue;
+        kind = json_string_value(json_object_get(o, "kind"));
         const char *offer = json_string_value(json_object_get(o, "offer"));
         json_int_t off = json_integer_value(json_object_get(o, "off"));
         char cur[PC_TYPE_MAX + 2];
@@ -256,12 +258,15 @@ static int offer_moves(const member_state *m, json_t *moves)
  */
 static int discount_moves(const member_state *m, json_t *moves)
 {
-    json_t *o;
-    size_t i;
-    json_array_foreach(m->outcomes, i, o) {
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        json_int_t off = json_integer_value(json_object_get(o, "off"));
+    for (size_t i = 0; i < m->nouts; i++) {
+        const json_t *o = m->outs[i]->obj;
+        const char *kind;
+        json_int_t off;
         int back;
+        if (m->outs[i]->type != MO_JSON) /* a move or a counter: never a discount */
+            continue;
+        kind = json_string_value(json_object_get(o, "kind"));
+        off = json_integer_value(json_object_get(o, "off"));
         if (!kind)
             continue;
         /* Given back by a whole reversal: a plain discount's money, or a code's use the
@@ -297,7 +302,7 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
                            "cannot redeem %lld %s: %s", (long long)amount, cur, e);
         for (size_t i = 0; i < m->nentries; i++)
             if (m->entries[i].kind && !strcmp(m->entries[i].kind, "redeem") && reason)
-                json_object_set_new(m->entries[i].outcome, "reason", json_string(reason));
+                member_outcome_set(m, m->entries[i].outcome, "reason", json_string(reason));
     }
     /* The member's timeline (m.joined_at, m.last_event_at, m:last): the sweeper's tick is not
      * the member's doing. Stamped after the mechanics, so they see the event before this one. */

@@ -28,7 +28,8 @@ struct engine {
     void *clock_arg;
     const char *answer_text; /* engine_answer_text(), while a done callback runs */
     size_t answer_len;
-    const json_t *answer_outcomes; /* engine_answer_outcomes(), likewise */
+    member_outcome *const *answer_outs; /* engine_answer_kind(), likewise */
+    size_t answer_nouts;
     const char *answer_type;
     json_t *load_note;  /* a load of the scripts not yet in the shared history (catalog.c) */
     int load_note_busy; /* ... being recorded */

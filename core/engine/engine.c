@@ -118,11 +118,16 @@ const char *engine_answer_text(const engine *e, size_t *len)
     return e->answer_text;
 }
 
-const json_t *engine_answer_outcomes(const engine *e, const char **type)
+size_t engine_answer_outcomes(const engine *e, const char **type)
 {
     if (type)
-        *type = e->answer_outcomes ? e->answer_type : NULL;
-    return e->answer_outcomes;
+        *type = e->answer_outs ? e->answer_type : NULL;
+    return e->answer_outs ? e->answer_nouts : 0;
+}
+
+const char *engine_answer_kind(const engine *e, size_t i)
+{
+    return e->answer_outs && i < e->answer_nouts ? member_outcome_kind(e->answer_outs[i]) : NULL;
 }
 
 int engine_redis_up(const engine *e)
@@ -217,8 +222,11 @@ static void finish(engine_call *c, int status, json_t *body)
             how = CLAIMS_RELEASE;
         claims_end(c->claims, how, release_claim, NULL);
     }
-    /* A text answer's outcomes: the member's, kept past release_slot() for done. */
-    json_t *outcomes = !body && c->answer_ready && c->m ? json_incref(c->m->outcomes) : NULL;
+    /* A text answer's outcomes: taken from the member, kept past release_slot() for done. */
+    member_outcome **outs = NULL;
+    size_t nouts = 0;
+    if (!body && c->answer_ready && c->m)
+        member_outcomes_take(c->m, &outs, &nouts);
     if (c->slot)
         release_slot(c, status);
     if (c->cancelled) {
@@ -227,19 +235,22 @@ static void finish(engine_call *c, int status, json_t *body)
         /* engine_answer_*() while done runs (calls may nest: keep the outer one's). */
         engine *e = c->e;
         const char *outer = e->answer_text, *outer_type = e->answer_type;
-        const json_t *outer_outcomes = e->answer_outcomes;
-        size_t outer_len = e->answer_len;
+        member_outcome *const *outer_outs = e->answer_outs;
+        size_t outer_len = e->answer_len, outer_nouts = e->answer_nouts;
+        static member_outcome *const none[1];
         e->answer_text = c->answer_ready ? c->response_text : NULL;
         e->answer_len = c->response_len;
-        e->answer_outcomes = outcomes;
+        e->answer_outs = outs ? outs : !body && c->answer_ready && c->m ? none : NULL;
+        e->answer_nouts = nouts;
         e->answer_type = c->ev.type;
         c->done(c->arg, status, body);
         e->answer_text = outer;
         e->answer_len = outer_len;
-        e->answer_outcomes = outer_outcomes;
+        e->answer_outs = outer_outs;
+        e->answer_nouts = outer_nouts;
         e->answer_type = outer_type;
     }
-    json_decref(outcomes);
+    member_outcomes_free(outs, nouts);
     c->finished = 1;
     if (!c->starting)
         call_free(c);
@@ -601,7 +612,7 @@ static json_t *response_json(engine_call *c, const char *at)
               json_object_set_new(r, "member", json_string_nocheck(c->ev.member)) ||
               json_object_set_new(r, "at", json_string_nocheck(at)) ||
               json_object_set_new(r, "duplicate", json_false()) ||
-              json_object_set(r, "outcomes", m->outcomes) ||
+              json_object_set_new(r, "outcomes", member_outcomes_to_json(m)) ||
               json_object_set_new(r, "mechanics_version", json_string(mechset_version(c->set))))) {
         json_decref(r);
         return NULL;
@@ -634,8 +645,6 @@ static char *write_record(engine_call *c, const char *at, size_t *len)
 {
     const member_state *m = c->m;
     pc_jbuf b = {0};
-    if (!m->outcomes)
-        return NULL;
     if (c->digest[0]) {
         pc_jbuf_put(&b, c->digest, 64);
         PUT_LIT(&b, " ");
@@ -645,7 +654,7 @@ static char *write_record(engine_call *c, const char *at, size_t *len)
     PUT_KEY_STRING(&b, ",\"member\":", c->ev.member);
     PUT_KEY_STRING(&b, ",\"at\":", at);
     PUT_LIT(&b, ",\"duplicate\":false,\"outcomes\":");
-    pc_jbuf_value(&b, m->outcomes, 0);
+    member_outcomes_write(&b, m);
     PUT_KEY_STRING(&b, ",\"mechanics_version\":", mechset_version(c->set));
     if (c->groups) {
         PUT_LIT(&b, ",\"experiments\":");

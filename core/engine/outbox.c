@@ -200,23 +200,25 @@ void outbox_commit_send(engine *e, const pc_event *ev, const member_state *m, co
                         store_commit *sc, const char *at, store_commit_fn *fn, void *arg)
 {
     size_t n = 0, i;
-    json_t *o;
     marked *k;
     if (!e->outbox) {
         store_commit_send(e->store, sc, fn, arg);
         return;
     }
-    json_array_foreach(m->outcomes, i, o) {
+    for (i = 0; i < m->nouts; i++) {
         json_t *data = NULL;
-        const char *type = webhook_of(o, set, &data);
+        const char *type;
+        if (m->outs[i]->type != MO_JSON) /* a move or a counter: no webhook */
+            continue;
+        type = webhook_of(m->outs[i]->obj, set, &data);
         if (type && add_entry(e, ev, sc, at, n++, type, data))
             goto oom;
     }
     /* The referrer's reward (effects_referral(): id "ref:<friend>") applied: the referral paid. */
     if (!strncmp(ev->id, "ref:", 4) && json_object_get(pc_event_data(ev), "friend")) {
         json_t *data =
-            json_pack("{s:O, s:O}", "friend", json_object_get(pc_event_data(ev), "friend"),
-                      "outcomes", m->outcomes);
+            json_pack("{s:O, s:o}", "friend", json_object_get(pc_event_data(ev), "friend"),
+                      "outcomes", member_outcomes_to_json(m));
         if (add_entry(e, ev, sc, at, n++, "referral.rewarded", data))
             goto oom;
     }

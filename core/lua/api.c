@@ -16,28 +16,16 @@
 /* Pushes a new counter value and reports it as a "counter" outcome, one per mechanic. */
 static void report_counter(lua_State *L, mech_run *run, const char *name, int64_t value)
 {
-    json_t *outs = run->m->outcomes;
-    for (size_t i = 0; i < json_array_size(outs); i++) {
-        json_t *o = json_array_get(outs, i);
-        if (!strcmp(json_string_value(json_object_get(o, "kind")), "counter") &&
-            !strcmp(json_string_value(json_object_get(o, "mechanic")), run->cur->name) &&
-            !strcmp(json_string_value(json_object_get(o, "counter")), name)) {
-            if (json_object_set_new(o, "value", json_integer(value)))
-                luart_oom(L);
-            return;
-        }
+    /* A plain record (a name luart_check_name() let through), written as text by the response. */
+    member_outcome *o = member_counter_outcome(run->m, run->cur->name, name);
+    if (!o) {
+        if (run->m->nouts >= run->max_outcomes)
+            luart_check_caps(L, run, 1, 0);
+        if (!(o = member_add_record(run->m, MO_COUNTER, "counter", run->cur->name, name)))
+            luart_oom(L);
     }
-    {
-        /* Literal keys, and a name luart_check_name() let through (ASCII): no UTF-8 checks. */
-        json_t *o = member_outcome_new(run->cur->name);
-        if (o && (json_object_set_new_nocheck(o, "kind", json_string_nocheck("counter")) |
-                  json_object_set_new_nocheck(o, "counter", json_string_nocheck(name)) |
-                  json_object_set_new_nocheck(o, "value", json_integer(value)))) {
-            json_decref(o);
-            o = NULL; /* luart_outcome_named raises out of memory */
-        }
-        luart_outcome_named(L, run, o);
-    }
+    o->value = value;
+    member_outcome_changed(run->m);
 }
 
 /* m:balance(currency) -> integer */
@@ -577,7 +565,7 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
             luart_oom(L);
         }
     }
-    if (json_array_size(run->m->outcomes) >= run->max_outcomes) {
+    if (run->m->nouts >= run->max_outcomes) {
         json_decref(o);
         luart_check_caps(L, run, 1, 0);
     }

@@ -91,7 +91,7 @@ int luart_oom(lua_State *L)
 
 void luart_check_caps(lua_State *L, mech_run *run, size_t more_outcomes, size_t more_keys)
 {
-    size_t outcomes = json_array_size(run->m->outcomes) + more_outcomes;
+    size_t outcomes = run->m->nouts + more_outcomes;
     size_t keys = json_array_size(run->m->effects) + run->nglobal + more_keys;
     if (run->killed == LUART_KILL_NONE) {
         if (outcomes > run->max_outcomes)
@@ -111,21 +111,11 @@ void luart_check_caps(lua_State *L, mech_run *run, size_t more_outcomes, size_t 
 
 void luart_outcome(lua_State *L, mech_run *run, json_t *o)
 {
-    if (o && json_array_size(run->m->outcomes) >= run->max_outcomes) {
+    if (o && run->m->nouts >= run->max_outcomes) {
         json_decref(o);
         luart_check_caps(L, run, 1, 0);
     }
     if (!o || !member_add_outcome(run->m, run->cur->name, o))
-        luart_oom(L);
-}
-
-void luart_outcome_named(lua_State *L, mech_run *run, json_t *o)
-{
-    if (o && json_array_size(run->m->outcomes) >= run->max_outcomes) {
-        json_decref(o);
-        luart_check_caps(L, run, 1, 0);
-    }
-    if (!o || !member_append_outcome(run->m, o))
         luart_oom(L);
 }
 

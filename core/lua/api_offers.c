@@ -323,10 +323,10 @@ static int redeem_done(lua_State *L, int status, lua_KContext ctx)
 /* 1 when this event already used offer name (another mechanic, or the same one twice). */
 static int used_by_this_event(const mech_run *run, const char *name)
 {
-    size_t i;
-    json_t *o;
-    json_array_foreach(run->m->outcomes, i, o) {
-        const char *k = json_string_value(json_object_get(o, "kind"));
+    for (size_t i = 0; i < run->m->nouts; i++) {
+        const json_t *o = run->m->outs[i]->obj; /* a discount is a jansson outcome (MO_JSON) */
+        const char *k =
+            run->m->outs[i]->type == MO_JSON ? json_string_value(json_object_get(o, "kind")) : NULL;
         const char *of = json_string_value(json_object_get(o, "offer"));
         if (k && of && !strcmp(k, "discount") && !strcmp(of, name))
             return 1;
@@ -498,7 +498,7 @@ static int m_issue_code(lua_State *L)
 {
     mech_run *run = luart_running(L);
     const char *name = luart_check_name(L, 2, "offer");
-    json_t *decl = offer_decl(run, name), *o;
+    json_t *decl = offer_decl(run, name);
     char code[OFFER_CODE_MAX + 1];
     member_code mc;
     size_t i;
@@ -510,9 +510,12 @@ static int m_issue_code(lua_State *L)
                           "issue_code: offer '%s' has a shared code (declare it personal = "
                           "true to issue codes)",
                           name);
-    json_array_foreach(run->m->outcomes, i, o) {
-        const char *k = json_string_value(json_object_get(o, "kind"));
-        const char *of = json_string_value(json_object_get(o, "offer"));
+    for (i = 0; i < run->m->nouts; i++) {
+        const json_t *co = run->m->outs[i]->obj; /* a code is a jansson outcome (MO_JSON) */
+        const char *k = run->m->outs[i]->type == MO_JSON
+                            ? json_string_value(json_object_get(co, "kind"))
+                            : NULL;
+        const char *of = json_string_value(json_object_get(co, "offer"));
         n += k && of && !strcmp(k, "code") && !strcmp(of, name);
     }
     if (member_code_count(run->m, NULL) >= OFFER_CODES_PER_MEMBER)

@@ -187,8 +187,6 @@ int luart_oom(lua_State *L);
 
 /* Records outcome o (stolen; NULL means out of memory) for the running mechanic; raises on OOM. */
 void luart_outcome(lua_State *L, mech_run *run, json_t *o);
-/* The same for an outcome made by member_outcome_new() (it names its mechanic already). */
-void luart_outcome_named(lua_State *L, mech_run *run, json_t *o);
 
 /*
  * Asks the engine for a global operation (op, args stolen) and yields; the

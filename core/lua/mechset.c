@@ -394,9 +394,9 @@ static void after_mechanic(lua_State *L, mech_run *run, int base, size_t before)
                               json_pack("{s:s, s:s, s:b, s:s}", "mechanic", run->cur->name, "file",
                                         run->cur->file, "ran", 0, "reason", run->skipped));
     else if (run->m->trace) {
-        json_t *t = json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file",
-                              run->cur->file, "ran", 1, "outcomes",
-                              (json_int_t)(json_array_size(run->m->outcomes) - before));
+        json_t *t =
+            json_pack("{s:s, s:s, s:b, s:I}", "mechanic", run->cur->name, "file", run->cur->file,
+                      "ran", 1, "outcomes", (json_int_t)(run->m->nouts - before));
         /* reason(): why it gave nothing; said while giving something, it is kept too. */
         if (t && run->reason[0])
             json_object_set_new(t, "reason", json_string(run->reason));
@@ -434,7 +434,7 @@ static int run_loop(lua_State *L, int status, lua_KContext k)
         run->cur = d;
         run->mech_at_ns = run->lua_ns + luart_clock_ns() - run->resume_ns;
         run->reason[0] = '\0';
-        lua_pushinteger(L, (lua_Integer)json_array_size(run->m->outcomes));
+        lua_pushinteger(L, (lua_Integer)run->m->nouts);
         lua_rawgeti(L, LUA_REGISTRYINDEX, d->run_ref);
         lua_pushvalue(L, 1);
         if (run->closing)

@@ -38,8 +38,33 @@ typedef struct member_entry {
     int64_t delta;    /* change of the available balance */
     int64_t balance;  /* available balance after this entry */
     int64_t pending;  /* change of the pending balance (earned, not yet spendable) */
-    json_t *outcome;  /* the outcome that reports it (borrowed from outcomes) */
+    struct member_outcome *outcome; /* the outcome that reports it (borrowed from outs) */
 } member_entry;
+
+/*
+ * An outcome of the event. The kinds every event makes (a balance move, a
+ * counter) are plain records, written as text straight (member_outcomes_write)
+ * and made jansson values only where a slow path asks (member_outcome_json);
+ * every other kind is its jansson object {"mechanic", "kind", ...}.
+ */
+enum member_outcome_type {
+    MO_JSON,    /* obj is the whole outcome */
+    MO_MOVE,    /* {mechanic, kind, currency, delta, balance[, pending, pending_balance], ...obj} */
+    MO_COUNTER, /* {mechanic, kind: "counter", counter, value} */
+};
+
+typedef struct member_outcome {
+    enum member_outcome_type type;
+    json_t *obj;      /* owned. MO_JSON: the outcome; MO_MOVE: keys after the figures, or NULL */
+    const char *kind; /* MO_MOVE: "stars" or the move's kind; MO_COUNTER: "counter" (static) */
+    const char *mechanic;   /* MO_MOVE, MO_COUNTER: in text */
+    const char *name;       /* the currency (MO_MOVE) or the counter (MO_COUNTER): in text */
+    int64_t delta, balance; /* MO_MOVE */
+    int64_t pending, pending_balance; /* MO_MOVE, shown once has_pending */
+    int has_pending;                  /* MO_MOVE */
+    int64_t value;                    /* MO_COUNTER */
+    char text[];                      /* mechanic, NUL, name, NUL */
+} member_outcome;
 
 typedef struct member_state {
     char *id;        /* owned */
@@ -48,10 +73,12 @@ typedef struct member_state {
     size_t nfields, capfields;
     member_entry *entries;
     size_t nentries, capentries;
-    json_t *outcomes; /* owned array of outcome objects, in the order they happened */
-    char *counted;    /* owned, "\n"-joined counters already counted by this event */
-    json_t *trace;    /* owned; when not NULL, the run appends why each mechanic ran or not */
-    json_t *effects;  /* owned array: global writes to do after the commit ({"op", ...}) */
+    member_outcome **outs; /* owned, in the order they happened (outcomes.c) */
+    size_t nouts, capouts;
+    json_t *outs_json; /* owned, or NULL: member_outcomes_json()'s array */
+    char *counted;     /* owned, "\n"-joined counters already counted by this event */
+    json_t *trace;     /* owned; when not NULL, the run appends why each mechanic ran or not */
+    json_t *effects;   /* owned array: global writes to do after the commit ({"op", ...}) */
 } member_state;
 
 /* ---- member.c: the state, its raw fields, balance moves and outcomes ---- */
@@ -122,20 +149,67 @@ typedef struct member_move {
 int member_move_balance(member_state *m, const member_move *mv, int64_t *balance_out,
                         const char **err);
 
+/* ---- outcomes.c: the event's outcomes ---- */
+
 /*
  * Appends an outcome (stolen reference) as {"mechanic": mechanic, ...outcome}.
- * Returns the appended object (borrowed from m->outcomes), or NULL on out of memory.
+ * Returns the appended object (borrowed from m's outcomes), or NULL on out of memory.
  */
 json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome);
 
 /*
- * The same in two steps, without copying the outcome's keys (the hot paths):
+ * The same in two steps, without copying the outcome's keys:
  * member_outcome_new() makes {"mechanic": mechanic} (NULL on out of memory), the
  * caller adds the rest, and member_append_outcome() appends it (stolen; NULL-safe)
  * and returns it (borrowed), or NULL on out of memory.
  */
 json_t *member_outcome_new(const char *mechanic);
 json_t *member_append_outcome(member_state *m, json_t *o);
+
+/* Appends a plain record (MO_MOVE or MO_COUNTER, its figures zero) and returns it, or NULL. */
+member_outcome *member_add_record(member_state *m, enum member_outcome_type type, const char *kind,
+                                  const char *mechanic, const char *name);
+
+/* The counter outcome of mechanic for counter name, or NULL. */
+member_outcome *member_counter_outcome(const member_state *m, const char *mechanic,
+                                       const char *name);
+
+/* Sets key (value stolen) on outcome o of m: 0, or -1 (value NULL, out of memory). */
+int member_outcome_set(member_state *m, member_outcome *o, const char *key, json_t *value);
+
+/* m's outcome o changed in place (a figure of a record): forgets member_outcomes_json()'s copy. */
+void member_outcome_changed(member_state *m);
+
+/* Removes outcome o from m and frees it. */
+void member_remove_outcome(member_state *m, member_outcome *o);
+
+/* Frees every outcome of m (after a commit). */
+void member_clear_outcomes(member_state *m);
+
+/* The kind of outcome o ("stars", "counter", "prize"...), or NULL. */
+const char *member_outcome_kind(const member_outcome *o);
+
+/* Outcome o as a new jansson object (a new reference), or NULL when out of memory. */
+json_t *member_outcome_json(const member_outcome *o);
+
+/* All of m's outcomes as a new jansson array (a new reference), or NULL when out of memory. */
+json_t *member_outcomes_to_json(const member_state *m);
+
+/*
+ * The same, kept in m until its outcomes change (borrowed; NULL when out of
+ * memory): for the slow paths and tests that read the outcomes as values. The
+ * copy kept is no part of m's state (hence const m).
+ */
+json_t *member_outcomes_json(const member_state *m);
+
+/* Writes m's outcomes as the compact JSON array pc_json_dump() writes of member_outcomes_json(). */
+struct pc_jbuf;
+void member_outcomes_write(struct pc_jbuf *b, const member_state *m);
+
+/* Takes m's outcomes out of it (*n of them, in *outs; m has none left); free with
+ * member_outcomes_free(). */
+void member_outcomes_take(member_state *m, member_outcome ***outs, size_t *n);
+void member_outcomes_free(member_outcome **outs, size_t n);
 
 /* Counts this event once in counter name: 1 if it was counted now, 0 if already. */
 int member_count_once(member_state *m, const char *name);

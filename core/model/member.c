@@ -20,8 +20,7 @@ member_state *member_new(const char *id)
     if (!m)
         return NULL;
     m->id = strdup(id);
-    m->outcomes = json_array();
-    if (!m->id || !m->outcomes) {
+    if (!m->id) {
         member_free(m);
         return NULL;
     }
@@ -48,8 +47,9 @@ void member_free(member_state *m)
     }
     free(m->fields);
     free_entries(m);
+    member_clear_outcomes(m);
     free(m->entries);
-    json_decref(m->outcomes);
+    free(m->outs);
     json_decref(m->trace);
     json_decref(m->effects);
     free(m->counted);
@@ -168,9 +168,6 @@ int member_load_pairs(member_state *m, size_t n, const char *const *pairs, const
 int member_settle(member_state *m, int64_t new_version)
 {
     size_t j = 0;
-    json_t *fresh = json_array();
-    if (!fresh)
-        return -1;
     for (size_t i = 0; i < m->nfields; i++) {
         if (!m->fields[i].value) {
             free(m->fields[i].name);
@@ -181,10 +178,8 @@ int member_settle(member_state *m, int64_t new_version)
         m->fields[j++] = m->fields[i];
     }
     m->nfields = j;
+    member_clear_outcomes(m);
     free_entries(m);
-    /* A new array: the response that was built from the old one may still be in use. */
-    json_decref(m->outcomes);
-    m->outcomes = fresh;
     free(m->counted);
     m->counted = NULL;
     json_decref(m->effects);
@@ -315,20 +310,6 @@ int member_add_balance(member_state *m, const char *mechanic, const char *curren
     return member_move_balance(m, &mv, balance_out, err);
 }
 
-/*
- * Sets o's key (a literal) to the integer value: in place when o holds an
- * integer there that nothing else holds (an entry's figures change on every
- * move), else as a new value (at the end of o's keys when new; fresh: o is
- * known not to have it). 0, or -1 on out of memory.
- */
-static int set_figure(json_t *o, const char *key, int64_t value, int fresh)
-{
-    json_t *v = fresh ? NULL : json_object_get(o, key);
-    if (json_is_integer(v) && v->refcount == 1)
-        return json_integer_set(v, value);
-    return json_object_set_new_nocheck(o, key, json_integer(value));
-}
-
 static int same_kind(const char *a, const char *b)
 {
     return a == b || (a && b && strcmp(a, b) == 0);
@@ -341,7 +322,6 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
     int64_t bal, nb, pend, np;
     member_entry *e = NULL;
     member_field *fb;
-    int fresh = 0;
 
     if (!member_field_name(field, sizeof field, MEMBER_F_BALANCE, mv->currency, NULL) ||
         !member_field_name(pfield, sizeof pfield, MEMBER_F_PENDING, mv->currency, NULL)) {
@@ -366,7 +346,7 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
             same_kind(m->entries[i].kind, mv->kind))
             e = &m->entries[i];
     if (!e) {
-        json_t *o;
+        member_outcome *o;
         if (m->nentries == m->capentries) {
             size_t cap = m->capentries ? m->capentries * 2 : 4;
             member_entry *ne = realloc(m->entries, cap * sizeof *ne);
@@ -375,16 +355,9 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
             m->entries = ne;
             m->capentries = cap;
         }
-        /* On every earn: jansson's setters, not json_pack's format parser. */
-        o = member_outcome_new(mv->mechanic);
-        if (o &&
-            (json_object_set_new_nocheck(
-                 o, "kind", json_string_nocheck(mv->kind ? mv->kind : "stars")) | /* literals */
-             json_object_set_new_nocheck(o, "currency", json_string(mv->currency)))) {
-            json_decref(o);
-            goto oom;
-        }
-        o = member_append_outcome(m, o);
+        /* A plain record: written as text by the response, no jansson values. */
+        o = member_add_record(m, MO_MOVE, mv->kind ? mv->kind : "stars", mv->mechanic,
+                              mv->currency);
         if (!o)
             goto oom;
         e = &m->entries[m->nentries++];
@@ -393,7 +366,6 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         e->currency = strdup(mv->currency);
         e->kind = mv->kind;
         e->outcome = o;
-        fresh = 1;
         if (!e->mechanic || !e->currency)
             goto oom;
     }
@@ -408,54 +380,19 @@ int member_move_balance(member_state *m, const member_move *mv, int64_t *balance
         return -1;
     }
     e->balance = nb;
-    /* A failed set leaves an outcome that lies about the move: the event fails instead. */
-    if (set_figure(e->outcome, "delta", e->delta, fresh) |
-        set_figure(e->outcome, "balance", nb, fresh) |
-        (e->pending && (set_figure(e->outcome, "pending", e->pending, 0) |
-                        set_figure(e->outcome, "pending_balance", np, 0))))
-        goto oom;
+    e->outcome->delta = e->delta;
+    e->outcome->balance = nb;
+    if (e->pending) { /* once shown, the pending figures stay (as their last values) */
+        e->outcome->has_pending = 1;
+        e->outcome->pending = e->pending;
+        e->outcome->pending_balance = np;
+    }
+    member_outcome_changed(m);
     *balance_out = nb;
     return 0;
 oom:
     *err = "out of memory";
     return -1;
-}
-
-json_t *member_outcome_new(const char *mechanic)
-{
-    json_t *o = json_object();
-    if (o && json_object_set_new_nocheck(o, "mechanic", json_string(mechanic))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-json_t *member_append_outcome(member_state *m, json_t *o)
-{
-    if (!o || json_array_append_new(m->outcomes, o))
-        return NULL;
-    return o;
-}
-
-json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcome)
-{
-    /* "mechanic" first, as readers expect it; jansson keeps insertion order. */
-    json_t *o = outcome ? json_object() : NULL;
-    if (!o || json_object_set_new(o, "mechanic", json_string(mechanic))) {
-        json_decref(o);
-        json_decref(outcome);
-        return NULL;
-    }
-    if (json_object_update(o, outcome)) {
-        json_decref(o);
-        json_decref(outcome);
-        return NULL;
-    }
-    json_decref(outcome);
-    if (json_array_append_new(m->outcomes, o))
-        return NULL;
-    return o;
 }
 
 int member_count_once(member_state *m, const char *name)
@@ -488,11 +425,7 @@ void member_finish(member_state *m)
             m->entries[j++] = *e;
             continue;
         }
-        for (size_t k = 0; k < json_array_size(m->outcomes); k++)
-            if (json_array_get(m->outcomes, k) == e->outcome) {
-                json_array_remove(m->outcomes, k);
-                break;
-            }
+        member_remove_outcome(m, e->outcome);
         free(e->mechanic);
         free(e->currency);
     }

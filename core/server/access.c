@@ -112,21 +112,26 @@ void access_done(server *s, struct evhttp_request *req, int status)
 void access_event_answered(const engine *e, int status, const json_t *body)
 {
     size_t i;
-    const json_t *o, *outcomes;
-    const char *type;
+    const json_t *o;
+    const char *type, *kind;
     if (status != 200)
         return;
-    if (body) {
-        type = json_string_value(json_object_get(body, "type"));
-        outcomes = json_object_get(body, "outcomes");
-    } else {
-        outcomes = engine_answer_outcomes(e, &type); /* a committed event, answered as text */
+    if (!body) { /* a committed event, answered as text: its outcomes' kinds from the engine */
+        size_t n = engine_answer_outcomes(e, &type);
+        if (!type)
+            return;
+        metrics_event(type, 0);
+        for (i = 0; i < n; i++)
+            if ((kind = engine_answer_kind(e, i)))
+                metrics_outcome(kind);
+        return;
     }
+    type = json_string_value(json_object_get(body, "type"));
     if (!type)
         return;
-    metrics_event(type, body && json_is_true(json_object_get(body, "duplicate")));
-    json_array_foreach((json_t *)outcomes, i, o) {
-        const char *kind = json_string_value(json_object_get(o, "kind"));
+    metrics_event(type, json_is_true(json_object_get(body, "duplicate")));
+    json_array_foreach(json_object_get(body, "outcomes"), i, o) {
+        kind = json_string_value(json_object_get(o, "kind"));
         if (kind)
             metrics_outcome(kind);
     }

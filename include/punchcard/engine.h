@@ -73,7 +73,7 @@ enum engine_flags {
     ENGINE_IDEMPOTENT = 4,
     /*
      * The caller answers a committed event with engine_answer_text() and reads
-     * engine_answer_outcomes(): its done gets body NULL then (the response is
+     * engine_answer_kind(): its done gets body NULL then (the response is
      * written as text only, never built as jansson values). Errors, duplicates
      * and dry runs still come as a body.
      */
@@ -112,11 +112,13 @@ engine_call *engine_submit_flags(engine *e, pc_event *ev, int flags, engine_done
 const char *engine_answer_text(const engine *e, size_t *len);
 
 /*
- * Inside the done callback of an ENGINE_ANSWER_TEXT call given body NULL: the
- * committed event's outcomes (borrowed: the array its response holds) and
- * type in *type; NULL otherwise. Valid until done returns.
+ * Inside the done callback of an ENGINE_ANSWER_TEXT call given body NULL: how
+ * many outcomes the committed event has, and its type in *type (NULL, and 0
+ * outcomes, otherwise); engine_answer_kind(): the kind of its outcome i
+ * ("stars", "prize"...), or NULL. Valid until done returns.
  */
-const json_t *engine_answer_outcomes(const engine *e, const char **type);
+size_t engine_answer_outcomes(const engine *e, const char **type);
+const char *engine_answer_kind(const engine *e, size_t i);
 
 /* The caller went away: done will not be called; the work itself completes. */
 void engine_cancel(engine_call *c);

@@ -85,7 +85,7 @@ static void decide(pc_event *ev)
     if (!mechset_handles(set, ev->type))
         strcpy(ev->type, "order");
     if (mechset_run(set, ev, m, &err) == 0) {
-        text = json_dumps(m->outcomes, JSON_COMPACT);
+        text = json_dumps(member_outcomes_json(m), JSON_COMPACT);
         CHECK(text);
         free(text);
     } else {

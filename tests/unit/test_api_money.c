@@ -140,7 +140,7 @@ static void messages_of(const member_state *m, char *out, size_t n)
     size_t i;
     json_t *o;
     *out = '\0';
-    json_array_foreach(m->outcomes, i, o) {
+    json_array_foreach(member_outcomes_json(m), i, o) {
         const char *text = json_string_value(json_object_get(o, "text"));
         if (strcmp(json_string_value(json_object_get(o, "kind")), "message") || !text)
             continue;
@@ -251,8 +251,8 @@ static int run_case_event(const char *name, size_t i, mechset *set, member_state
                     e->at, msgs, e->msg);
         failures++;
     }
-    if (e->outcomes && !json_text_is((*mp)->outcomes, e->outcomes)) {
-        char *got = json_dumps((*mp)->outcomes, 0);
+    if (e->outcomes && !json_text_is(member_outcomes_json(*mp), e->outcomes)) {
+        char *got = json_dumps(member_outcomes_json(*mp), 0);
         print_error("case \"%s\", event %zu at %s: outcomes %s, want %s\n", name, i + 1, e->at,
                     got ? got : "NULL", e->outcomes);
         free(got);

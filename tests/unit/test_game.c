@@ -196,7 +196,7 @@ static json_t *run_at(mechset *set, member_state *m, const char *type, const cha
     if (mechset_run(set, &ev, m, &err))
         fail_msg("run %s at %s: %s", type, at, err.message);
     pc_event_clear(&ev);
-    outs = json_incref(m->outcomes);
+    outs = json_incref(member_outcomes_json(m));
     assert_int_equal(member_settle(m, m->version + 1), 0);
     return outs;
 }

@@ -470,7 +470,8 @@ static char *sandbox_answer(const char *program)
         fail_msg("sandbox compile: %s", err.message);
     if (run_order(set, "e1", &err, NULL, &m))
         fail_msg("sandbox run: %s", err.message);
-    out = strdup(json_string_value(json_object_get(json_array_get(m->outcomes, 0), "text")));
+    out = strdup(
+        json_string_value(json_object_get(json_array_get(member_outcomes_json(m), 0), "text")));
     member_free(m);
     mechset_unref(set);
     free(text);

@@ -458,9 +458,9 @@ static int check_unchanged(const char *name, const struct run *r)
             failures++;
         }
     }
-    if (r->m->nentries || json_array_size(r->m->outcomes)) {
+    if (r->m->nentries || json_array_size(member_outcomes_json(r->m))) {
         print_error("case \"%s\": %zu entries and %zu outcomes, want none\n", name, r->m->nentries,
-                    json_array_size(r->m->outcomes));
+                    json_array_size(member_outcomes_json(r->m)));
         failures++;
     }
     return failures;

@@ -318,7 +318,7 @@ static int decide_once(decide *d, char *outcomes, size_t n)
     if (mechset_run(d->set, &d->ev, m, &err) == 0) {
         char *text;
         paused = 1; /* the test's own dump (see money_path) */
-        text = json_dumps(m->outcomes, JSON_COMPACT | JSON_SORT_KEYS);
+        text = json_dumps(member_outcomes_json(m), JSON_COMPACT | JSON_SORT_KEYS);
         paused = 0;
         if (text) {
             snprintf(outcomes, n, "%s", text);
