@@ -221,32 +221,29 @@ static const char *stats_kind(const member_entry *en)
  * pseudo-currency "@<offer>" (no currency name starts with '@'; the reader
  * shows them apart): uses, discount; returned, discount_returned.
  */
-static int offer_moves(const member_state *m, json_t *moves)
+static void offer_moves(const member_state *m, builtin_move_fn *fn, void *arg)
 {
     for (size_t i = 0; i < m->nouts; i++) {
         const json_t *o = m->outs[i]->obj;
-        const char *kind;
+        const char *kind, *offer;
+        json_int_t off;
+        char cur[PC_TYPE_MAX + 2];
+        int use;
         if (m->outs[i]->type != MO_JSON) /* a move or a counter: never a discount */
             continue;
         kind = json_string_value(json_object_get(o, "kind"));
-        const char *offer = json_string_value(json_object_get(o, "offer"));
-        json_int_t off = json_integer_value(json_object_get(o, "off"));
-        char cur[PC_TYPE_MAX + 2];
-        int use;
+        offer = json_string_value(json_object_get(o, "offer"));
+        off = json_integer_value(json_object_get(o, "off"));
         if (!kind || !offer || !pc_valid_name(offer))
             continue;
         use = !strcmp(kind, "discount");
         if (!use && !(!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap"))))
             continue;
         snprintf(cur, sizeof cur, "@%s", offer);
-        if (json_array_append_new(moves,
-                                  json_pack("[s, s, i]", cur, use ? "uses" : "returned", 1)) ||
-            (off > 0 &&
-             json_array_append_new(
-                 moves, json_pack("[s, s, I]", cur, use ? "discount" : "discount_returned", off))))
-            return -1;
+        fn(arg, cur, use ? "uses" : "returned", 1);
+        if (off > 0)
+            fn(arg, cur, use ? "discount" : "discount_returned", off);
     }
-    return 0;
 }
 
 /*
@@ -256,7 +253,7 @@ static int offer_moves(const member_state *m, json_t *moves)
  * "%discounts" (count, granted), and what whole reversals gave back (returns,
  * returned); the reader (query.c) shows them apart.
  */
-static int discount_moves(const member_state *m, json_t *moves)
+static void discount_moves(const member_state *m, builtin_move_fn *fn, void *arg)
 {
     for (size_t i = 0; i < m->nouts; i++) {
         const json_t *o = m->outs[i]->obj;
@@ -275,22 +272,30 @@ static int discount_moves(const member_state *m, json_t *moves)
                (!strcmp(kind, "code_returned") && json_is_true(json_object_get(o, "cap")));
         if (!back && strcmp(kind, "discount"))
             continue;
-        if (json_array_append_new(
-                moves, json_pack("[s, s, i]", "%discounts", back ? "returns" : "count", 1)) ||
-            (off > 0 &&
-             json_array_append_new(
-                 moves, json_pack("[s, s, I]", "%discounts", back ? "returned" : "granted", off))))
-            return -1;
+        fn(arg, "%discounts", back ? "returns" : "count", 1);
+        if (off > 0)
+            fn(arg, "%discounts", back ? "returned" : "granted", off);
     }
-    return 0;
+}
+
+void builtin_figures(const member_state *m, builtin_move_fn *fn, void *arg)
+{
+    /* Issued, redeemed, expired, reversed per currency. */
+    for (size_t i = 0; i < m->nentries; i++) {
+        const member_entry *en = &m->entries[i];
+        const char *k = stats_kind(en);
+        int64_t amount = en->delta + en->pending;
+        if (k && amount)
+            fn(arg, en->currency, k, amount < 0 ? -amount : amount);
+    }
+    offer_moves(m, fn, arg);
+    discount_moves(m, fn, arg);
 }
 
 int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *err)
 {
     int64_t due, bal;
-    json_t *moves;
     const char *e = NULL;
-    char day[32];
 
     if (!strcmp(ev->type, "redeem")) {
         const char *cur = json_string_value(json_object_get(pc_event_data(ev), "currency"));
@@ -319,43 +324,7 @@ int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *er
         if (member_set_due(m, due) || (figures && member_add_effect(m, fx)))
             return pc_fail(err, 500, "internal", "out of memory");
     }
-    if (!figures)
-        return 0;
-    /* The program's figures: issued, redeemed, expired, reversed per currency and day. */
-    moves = json_array();
-    for (size_t i = 0; i < m->nentries; i++) {
-        const member_entry *en = &m->entries[i];
-        const char *k = stats_kind(en);
-        int64_t amount = en->delta + en->pending;
-        if (!k || !amount)
-            continue;
-        json_t *mv = json_array();
-        json_array_append_new(mv, json_string(en->currency));
-        json_array_append_new(mv, json_string_nocheck(k));
-        json_array_append_new(mv, json_integer(amount < 0 ? -amount : amount));
-        json_array_append_new(moves, mv);
-    }
-    if (offer_moves(m, moves) || discount_moves(m, moves)) {
-        json_decref(moves);
-        return pc_fail(err, 500, "internal", "out of memory");
-    }
-    if (json_array_size(moves)) {
-        pc_time_format(ev->at_ms, day, sizeof day);
-        day[10] = '\0';
-        json_t *fx = json_object();
-        if (!fx || json_object_set_new(fx, "op", json_string_nocheck("stats")) ||
-            json_object_set_new(fx, "day", json_string_nocheck(day)) ||
-            json_object_set_new(fx, "partner", json_string_nocheck(ev->partner)) ||
-            json_object_set_new(fx, "moves", moves)) {
-            if (!fx)
-                json_decref(moves);
-            json_decref(fx);
-            return pc_fail(err, 500, "internal", "out of memory");
-        }
-        if (member_add_effect(m, fx))
-            return pc_fail(err, 500, "internal", "out of memory");
-    } else {
-        json_decref(moves);
-    }
+    /* The program's figures (issued, redeemed... per currency and day) are not queued: the
+     * engine writes builtin_figures() of the committed member (effects_figures()). */
     return 0;
 }

@@ -24,10 +24,21 @@ int builtin_before(const pc_event *ev, member_state *m, const mechset *set, json
                    int gives_codes, pc_error *err);
 
 /*
- * After the mechanics (their changes are in m). figures: also queue the effects
- * that keep the program's figures and the expiry schedule (0 for a simulation's
- * throwaway namespace). 0, or -1 with err.
+ * After the mechanics (their changes are in m). figures: also queue the effect
+ * that keeps the expiry schedule (0 for a simulation's throwaway namespace).
+ * 0, or -1 with err.
  */
 int builtin_after(const pc_event *ev, member_state *m, int figures, pc_error *err);
+
+/*
+ * The program's figures an event moves, from its decided member m (entries
+ * and outcomes, before the commit settles them): fn(arg, currency, kind,
+ * amount) for each, in order — per ledger entry its currency and "issued",
+ * "redeemed", "expired" or "reversed"; per offer's code used or given back
+ * "@<offer>" with "uses"/"discount" or "returned"/"discount_returned"; per
+ * discount "%discounts" with "count"/"granted" or "returns"/"returned".
+ */
+typedef void builtin_move_fn(void *arg, const char *currency, const char *kind, int64_t amount);
+void builtin_figures(const member_state *m, builtin_move_fn *fn, void *arg);
 
 #endif

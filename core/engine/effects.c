@@ -2,6 +2,7 @@
  * Post-commit effects (effects.h), through the store's typed operations.
  */
 #include "effects.h"
+#include "builtin.h"
 #include "experiments.h"
 #include "common/calendar-internal.h"
 #include "store/ops-internal.h"
@@ -9,21 +10,24 @@
 #include <stdio.h>
 #include <string.h>
 
-static void stats(store *s, const char *ns, json_t *fx)
+typedef struct figures {
+    store *s;
+    const char *ns, *partner;
+    char day[32];
+} figures;
+
+static void add_figure(void *arg, const char *currency, const char *kind, int64_t amount)
 {
-    const char *day = json_string_value(json_object_get(fx, "day"));
-    const char *partner = json_string_value(json_object_get(fx, "partner"));
-    json_t *mv;
-    size_t i;
-    if (!day)
-        return;
-    json_array_foreach(json_object_get(fx, "moves"), i, mv) {
-        const char *currency = json_string_value(json_array_get(mv, 0));
-        const char *kind = json_string_value(json_array_get(mv, 1));
-        if (currency && kind)
-            store_stats_add(s, ns, day, partner && *partner ? partner : NULL, currency, kind,
-                            json_integer_value(json_array_get(mv, 2)));
-    }
+    figures *f = arg;
+    store_stats_add(f->s, f->ns, f->day, f->partner, currency, kind, amount);
+}
+
+void effects_figures(store *s, const char *ns, const pc_event *ev, const member_state *m)
+{
+    figures f = {.s = s, .ns = ns, .partner = ev->partner[0] ? ev->partner : NULL};
+    pc_time_format(ev->at_ms, f.day, sizeof f.day);
+    f.day[10] = '\0'; /* the UTC day */
+    builtin_figures(m, add_figure, &f);
 }
 
 static void leaderboard(store *s, const char *ns, const pc_event *ev, json_t *fx)
@@ -72,8 +76,6 @@ int effects_apply(store *s, const char *ns, const pc_event *ev, json_t *effect,
     if (op && !strcmp(op, "schedule")) {
         store_due_set(s, ns, ev->member, json_integer_value(json_object_get(effect, "due")), NULL,
                       NULL);
-    } else if (op && !strcmp(op, "stats")) {
-        stats(s, ns, effect);
     } else if (op && !strcmp(op, "experiment")) {
         experiments_apply(s, ns, effect);
     } else if (op && !strcmp(op, "leaderboard")) {

@@ -2,7 +2,6 @@
  * What a committed event leaves behind besides its member, from the effects
  * the mechanics and the builtins queued ({"op": ..., ...} objects):
  *   schedule     {due}                         the member's next due time (the sweeper's)
- *   stats        {day, partner, moves: [[currency, kind, amount] ...]}   the program's figures
  *   leaderboard  {board, period, per, tz, score}                         a board's score
  *   referral     {referrer, type}              the referrer's reward: another event
  *   experiment   {name, group, entered, spend, spend_sq, moves}  an experiment's figures
@@ -17,6 +16,7 @@
 #include "claims.h"
 #include "punchcard/event.h"
 #include "punchcard/store.h"
+#include "model/member-internal.h"
 
 #include <jansson.h>
 
@@ -25,6 +25,14 @@ typedef struct effects_follow_up {
     pc_event ev; /* owned by the receiver (pc_event_clear, or engine_submit takes it) */
     char entry[CLAIM_ENTRY_MAX];
 } effects_follow_up;
+
+/*
+ * The program's figures of the committed event ev (NS:stats:*, NS:partner:*:
+ * issued, redeemed... per currency and day, builtin_figures()), from m as
+ * decided (before the commit settles it). No effect is queued for them: they
+ * are read from the member's entries and outcomes.
+ */
+void effects_figures(store *s, const char *ns, const pc_event *ev, const member_state *m);
 
 /*
  * Applies effect (borrowed) of the committed event ev. Returns 1 when it is

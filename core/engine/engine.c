@@ -733,6 +733,8 @@ static void apply_effects(engine_call *c)
         if (effects_apply(c->e->store, c->e->ns, &c->ev, fx, &fu))
             engine_follow_up(c->e, &fu.ev, fu.entry);
     }
+    if (!c->e->no_figures)
+        effects_figures(c->e->store, c->e->ns, &c->ev, c->m);
 }
 
 static void on_commit(void *arg, const store_error *err, const store_committed *res)
