@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <string.h>
 
 /* A growable text buffer; zero-initialise it. After an allocation failure every write is a no-op.
  */
@@ -17,7 +18,18 @@ typedef struct pc_jbuf {
     int oom;
 } pc_jbuf;
 
-void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n);       /* raw bytes */
+/* Room in b for more bytes and a NUL: 0, or -1 (b->oom set) when out of memory. */
+int pc_jbuf_grow(pc_jbuf *b, size_t more);
+
+/* Raw bytes (inline: the writers put many short literals). */
+static inline void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n)
+{
+    if ((b->oom || b->len + n + 1 > b->cap) && pc_jbuf_grow(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
 void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n);    /* a JSON string, escaped */
 void pc_jbuf_int(pc_jbuf *b, json_int_t v);                  /* a JSON integer */
 void pc_jbuf_value(pc_jbuf *b, const json_t *v, int sorted); /* sorted: keys in byte order */

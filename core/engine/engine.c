@@ -645,6 +645,7 @@ static char *write_record(engine_call *c, const char *at, size_t *len)
 {
     const member_state *m = c->m;
     pc_jbuf b = {0};
+    pc_jbuf_grow(&b, 600); /* an event's record, at once (no growth from 256 bytes) */
     if (c->digest[0]) {
         pc_jbuf_put(&b, c->digest, 64);
         PUT_LIT(&b, " ");

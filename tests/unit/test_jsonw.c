@@ -82,6 +82,42 @@ static void strings_across_growth(void **state)
     json_decref(a);
 }
 
+/*
+ * One byte of each kind at every place of strings of 1 to 40 bytes, so at every
+ * place within and across the 8-byte words the writer scans at once: the bytes
+ * it escapes (controls, '"', '\\') and their neighbours that it must not
+ * (' ', '!', '#', '[', ']', 0x7f, and a two-byte UTF-8 character).
+ */
+static void every_byte_at_every_place(void **state)
+{
+    static const char *const bytes[] = {"\x01", "\x1f", "\n", "\"", "\\",   " ",
+                                        "!",    "#",    "[",  "]",  "\x7f", "\xc3\xa9"};
+    char buf[48];
+    (void)state;
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof bytes / sizeof *bytes; k++) {
+                size_t bl = strlen(bytes[k]);
+                json_t *v;
+                char *ours, *theirs;
+                memset(buf, 'y', sizeof buf);
+                memcpy(buf + at, bytes[k], bl);
+                v = json_stringn(buf, n + bl - 1);
+                assert_non_null(v);
+                ours = pc_json_dump(v, NULL);
+                theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                assert_non_null(ours);
+                if (strcmp(ours, theirs))
+                    fail_msg("length %zu, byte %zu at %zu: ours %s, jansson %s", n, k, at, ours,
+                             theirs);
+                free(ours);
+                free(theirs);
+                json_decref(v);
+            }
+        }
+    }
+}
+
 static void strings_with_nul_bytes(void **state)
 {
     json_t *v = json_stringn("a\0b", 3);
@@ -97,6 +133,7 @@ int main(void)
         cmocka_unit_test(same_as_jansson),
         cmocka_unit_test(strings_with_nul_bytes),
         cmocka_unit_test(strings_across_growth),
+        cmocka_unit_test(every_byte_at_every_place),
     };
     return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
 }
