@@ -30,6 +30,8 @@ typedef struct waiter {
 
 typedef struct pending pending;
 typedef struct cluster cluster;
+typedef struct commit_group commit_group;
+typedef struct store_sums store_sums;
 
 /* One connection, to the single Redis or to one cluster node. */
 typedef struct node {
@@ -82,6 +84,11 @@ struct store {
     /* The catalogue names this connection listed already (ops_catalog.c): digests. */
     uint64_t catalog_seen[STORE_CATALOG_SEEN];
     int catalog_n;
+    /* Deferred to the end of the loop's turn (store_turn_arm()). */
+    struct event *turn_end;
+    int turn_armed;
+    commit_group *group; /* the commits of this turn, not sent yet (ops_commit.c) */
+    store_sums *sums;    /* HINCRBYs of this turn, summed (ops_effect.c) */
 };
 
 /* ---- store.c, for cluster.c ---- */
@@ -97,6 +104,24 @@ void store_pending_finish(pending *p, redisReply *reply, const char *errtext);
 /* A new pending for w with the command formatted from argv; NULL on out of memory. */
 pending *store_pending_new(store *s, const waiter *w, int argc, const char **argv,
                            const size_t *argvlen);
+
+/*
+ * Sends the command cmd (RESP, len bytes, owned: freed with the command) for
+ * w: to the single Redis, or to the master of key's slot (keylen 0: any).
+ */
+void store_send_formatted(store *s, const waiter *w, const char *key, size_t keylen, char *cmd,
+                          size_t len);
+
+/* ---- ops_commit.c, ops_effect.c: the turn's deferred work ---- */
+
+/* Sends the open commit group, if any. */
+void store_commit_flush(store *s);
+/* Answers every commit of the open group STORE_UNAVAILABLE (why) unsent: the store closes. */
+void store_commit_drop(store *s, const char *why);
+/* Sends the figures summed in this turn (one HINCRBY per key and field). */
+void store_sums_flush(store *s);
+/* Forgets them (the store closes). */
+void store_sums_drop(store *s);
 
 /* ---- cluster.c ---- */
 

@@ -9,8 +9,8 @@
  *   NS:partner:P:YYYY-MM-DD hash   the same, for partner P
  *   NS:{lb:L}:<period>      zset   member -> score;  NS:{lb:L}:meta  hash per, tz
  */
+#include "conn-internal.h"
 #include "keys-internal.h"
-#include "store-internal.h"
 #include "store-scripts-gen.h"
 
 #include <stdio.h>
@@ -110,24 +110,113 @@ static void incr(store *s, const char *key, int n, const char *field, const char
         store_send(s, NULL, "stats_add", store_parse_done, NULL, NULL, 0, 4, argv, NULL);
 }
 
+/*
+ * The figures of a loop's turn, summed: every event of the turn adds to the
+ * same few fields (its day's and the total's "<currency>:issued" ...), so
+ * each key and field goes to Redis once at the end of the turn
+ * (store_turn_arm()), one HINCRBY by the sum, fire and forget as each was.
+ * The hashes end up the same (a sum of 0 is sent too: the field exists as it
+ * would); fields keep the order they were first added in.
+ */
+#define STORE_SUMS_MAX 64
+
+typedef struct sum {
+    char *key; /* key, then field, NUL-terminated, in one allocation */
+    const char *field;
+    size_t keylen, fieldlen;
+    int64_t by;
+} sum;
+
+struct store_sums {
+    int n;
+    int shard; /* on a cluster: the shard this turn's figures go to */
+    sum at[STORE_SUMS_MAX];
+};
+
+void store_sums_flush(store *s)
+{
+    store_sums *u = s->sums;
+    if (!u)
+        return;
+    for (int i = 0; i < u->n; i++) {
+        char by[24];
+        incr(s, u->at[i].key, 0, u->at[i].field, num(by, u->at[i].by));
+        free(u->at[i].key);
+    }
+    u->n = 0;
+}
+
+void store_sums_drop(store *s)
+{
+    store_sums *u = s->sums;
+    if (!u)
+        return;
+    for (int i = 0; i < u->n; i++)
+        free(u->at[i].key);
+    free(u);
+    s->sums = NULL;
+}
+
+/* Adds by to key's field (n: key's length, -1 when it did not fit) for the end of the turn. */
+static void sum_add(store *s, const char *key, int n, const char *field, int64_t by)
+{
+    store_sums *u = s->sums;
+    size_t fl = strlen(field);
+    sum *x;
+    if (n < 0) {
+        store_fail_now("stats_add", "key too long", store_parse_done, NULL, NULL);
+        return;
+    }
+    for (int i = 0; i < u->n; i++) {
+        x = &u->at[i];
+        if (x->keylen == (size_t)n && x->fieldlen == fl && !memcmp(x->key, key, (size_t)n) &&
+            !memcmp(x->field, field, fl)) {
+            x->by += by;
+            return;
+        }
+    }
+    if (u->n == STORE_SUMS_MAX)
+        store_sums_flush(s);
+    x = &u->at[u->n];
+    if (!(x->key = malloc((size_t)n + fl + 2))) {
+        store_fail_now("stats_add", "out of memory", store_parse_done, NULL, NULL);
+        return;
+    }
+    memcpy(x->key, key, (size_t)n + 1);
+    memcpy(x->key + n + 1, field, fl + 1);
+    x->field = x->key + n + 1;
+    x->keylen = (size_t)n;
+    x->fieldlen = fl;
+    x->by = by;
+    u->n++;
+    store_turn_arm(s);
+}
+
 void store_stats_add(store *s, const char *ns, const char *day, const char *partner,
                      const char *currency, const char *kind, int64_t amount)
 {
-    char key[PC_KEY_MAX], field[256], by[24];
-    int shards = store_shards(s), k = store_any_shard(s);
-    num(by, amount);
+    char key[PC_KEY_MAX], field[256];
+    int shards = store_shards(s), k;
     size_t cl = strlen(currency), kl = strlen(kind);
     if (cl + kl + 2 > sizeof field) {
         store_fail_now("stats_add", "field too long", store_parse_done, NULL, NULL);
         return;
     }
+    if (!s->sums && !(s->sums = calloc(1, sizeof *s->sums))) {
+        store_fail_now("stats_add", "out of memory", store_parse_done, NULL, NULL);
+        return;
+    }
+    /* A cluster's shard, one per turn (sums do not care which): fewer keys to sum into. */
+    if (s->sums->n == 0)
+        s->sums->shard = store_any_shard(s);
+    k = s->sums->shard;
     memcpy(field, currency, cl); /* "<currency>:<kind>", for every event that moves a balance */
     field[cl] = ':';
     memcpy(field + cl + 1, kind, kl + 1);
-    incr(s, key, keys_stats(key, sizeof key, ns, NULL, day, k, shards), field, by);
-    incr(s, key, keys_stats(key, sizeof key, ns, NULL, NULL, k, shards), field, by);
+    sum_add(s, key, keys_stats(key, sizeof key, ns, NULL, day, k, shards), field, amount);
+    sum_add(s, key, keys_stats(key, sizeof key, ns, NULL, NULL, k, shards), field, amount);
     if (partner && *partner)
-        incr(s, key, keys_stats(key, sizeof key, ns, partner, day, k, shards), field, by);
+        sum_add(s, key, keys_stats(key, sizeof key, ns, partner, day, k, shards), field, amount);
 }
 
 void store_experiment_add(store *s, const char *ns, const char *experiment, const char *field,

@@ -105,6 +105,25 @@ void shards_zset_count(store *s, const char *ns, const char *name, const char *o
 void shards_read_stats(store *s, const char *ns, const char *partner, const char *day, store_cb fn,
                        void *arg);
 
+/*
+ * An error reply inside a reply (one commit's of a group) as the store_error a
+ * reply of its own would have been (OOM: full; a retryable state:
+ * unavailable; else failed), logged as store_send() logs one. Fills e, which
+ * borrows r's text.
+ */
+void store_reply_error(const redisReply *r, const char *op, store_error *e);
+
+/*
+ * Work deferred to the end of the loop's turn: store_turn_arm() makes the
+ * store's turn event active (once per turn); when the loop comes to it,
+ * after the callbacks already due in this turn, it sends the open commit
+ * group (ops_commit.c) and the figures summed in the turn (ops_effect.c).
+ */
+void store_turn_arm(store *s);
+
+/* A commit's reply {0, version} | {1, stored} | {2, state}: store_commit_fn. */
+store_parse_fn store_parse_commit;
+
 /* Fills e as the STORE_FAILED error "unexpected reply" of op, logs it, and returns e. */
 const store_error *store_bad_reply(const char *op, store_error *e);
 

@@ -23,6 +23,7 @@
 
 static void connect_now(node *n);
 static void on_watchdog(evutil_socket_t fd, short what, void *arg);
+static void on_turn_end(evutil_socket_t fd, short what, void *arg);
 
 /* Frees a node whose connection is gone. */
 static void node_free(node *n)
@@ -243,7 +244,8 @@ store *store_new(struct event_base *base, const store_config *cfg)
     s->base = base;
     s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
     s->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, s);
-    if (!s->watchdog)
+    s->turn_end = event_new(base, -1, 0, on_turn_end, s);
+    if (!s->watchdog || !s->turn_end)
         goto err;
     if (cfg->cluster) {
         if (cluster_init(s, cfg->cluster))
@@ -266,6 +268,8 @@ err:
         node_free(s->nodes);
     if (s->watchdog)
         event_free(s->watchdog);
+    if (s->turn_end)
+        event_free(s->turn_end);
     free(s);
     return NULL;
 }
@@ -275,7 +279,9 @@ void store_free(store *s)
     if (!s)
         return;
     s->freeing = 1;
-    /* Commands in flight are answered (their callbacks run), then those parked. */
+    /* Commits not sent yet are answered first, then commands in flight, then those parked. */
+    store_commit_drop(s, "redis connection closed");
+    store_sums_drop(s);
     for (node *n = s->nodes; n; n = n->next)
         if (n->ac) {
             redisAsyncContext *ac = n->ac;
@@ -287,6 +293,7 @@ void store_free(store *s)
     while (s->nodes)
         node_free(s->nodes);
     event_free(s->watchdog);
+    event_free(s->turn_end);
     free(s);
 }
 
@@ -390,6 +397,15 @@ static int classify(const redisReply *reply, const char *err, const char *op, st
             out->status = STORE_FAILED;
     }
     return 1;
+}
+
+void store_reply_error(const redisReply *r, const char *op, store_error *e)
+{
+    classify(r, NULL, op, e);
+    if (e->status == STORE_FAILED)
+        pc_log(PC_LOG_ERROR, "redis: %s: %s", op, e->message);
+    else if (e->status == STORE_FULL)
+        pc_log(PC_LOG_WARN, "redis: %s: %s", op, e->message);
 }
 
 const store_error *store_bad_reply(const char *op, store_error *e)
@@ -570,17 +586,9 @@ err:
  * the master of the first key's slot (key, keylen; NULL: any master). w is
  * answered at once when that node is not connected.
  */
-static int send_command(store *s, node *n, const char *key, size_t keylen, const waiter *w,
-                        int argc, const char **argv, const size_t *argvlen)
+/* Sends p: to n, or (n NULL) to the single Redis or the master of key's slot. */
+static int route(store *s, node *n, const char *key, size_t keylen, pending *p)
 {
-    pending *p;
-
-    s->stats.commands++;
-    if (!(p = store_pending_new(s, w, argc, argv, argvlen))) {
-        s->stats.errors++;
-        answer(w, NULL, "out of memory");
-        return -1;
-    }
     if (!n && s->cl) {
         p->slot = key ? keys_slot(key, keylen) : -1;
         cluster_send(s, p);
@@ -593,6 +601,56 @@ static int send_command(store *s, node *n, const char *key, size_t keylen, const
         return -1;
     }
     return 0;
+}
+
+static int send_command(store *s, node *n, const char *key, size_t keylen, const waiter *w,
+                        int argc, const char **argv, const size_t *argvlen)
+{
+    pending *p;
+
+    s->stats.commands++;
+    if (!(p = store_pending_new(s, w, argc, argv, argvlen))) {
+        s->stats.errors++;
+        answer(w, NULL, "out of memory");
+        return -1;
+    }
+    return route(s, n, key, keylen, p);
+}
+
+void store_send_formatted(store *s, const waiter *w, const char *key, size_t keylen, char *cmd,
+                          size_t len)
+{
+    pending *p = cmd ? calloc(1, sizeof *p) : NULL;
+    s->stats.commands++;
+    if (!p) {
+        free(cmd);
+        s->stats.errors++;
+        answer(w, NULL, "out of memory");
+        return;
+    }
+    p->s = s;
+    p->w = *w;
+    p->resp = cmd;
+    p->resp_len = len;
+    p->slot = -1;
+    p->deadline_ms = pc_mono_ms() + s->timeout_ms;
+    route(s, NULL, keylen ? key : NULL, keylen, p);
+}
+
+void store_turn_arm(store *s)
+{
+    if (s->turn_armed)
+        return;
+    s->turn_armed = 1;
+    event_active(s->turn_end, EV_TIMEOUT, 1);
+}
+
+static void on_turn_end(evutil_socket_t fd, short what, void *arg)
+{
+    store *s = arg;
+    s->turn_armed = 0;
+    store_commit_flush(s);
+    store_sums_flush(s);
 }
 
 /* EVALSHA script: the digest and the key count go in front of argv. */
