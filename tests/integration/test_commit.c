@@ -1,11 +1,12 @@
 /*
- * The store's commit (core/store/ops_member.c + scripts/commit.lua) on a real
+ * The store's commit (core/store/ops_commit.c + scripts/commit.lua) on a real
  * redis-server, through the store's own API: whatever shape of ledger entry
  * the engine hands over (every combination of the schema's optional fields,
  * fields outside the schema, several entries), the stream holds exactly those
  * names and values in that order; the member's hash, its version, the dedupe
  * record and the outbox are written; a replayed event or a moved version
- * writes nothing.
+ * writes nothing. The commits of one loop turn go as one EVALSHA (a group),
+ * each answered as it would be alone; the figures of a turn are summed.
  */
 #include "harness.h"
 #include "store/ops-internal.h"
@@ -30,6 +31,7 @@ static redisContext *rc;
 typedef struct answer {
     int done;
     int failed;
+    enum store_status status; /* when failed */
     enum store_commit_outcome outcome;
     int64_t version;
     char stored[256];
@@ -39,9 +41,10 @@ typedef struct answer {
 static void on_commit(void *arg, const store_error *err, const store_committed *res)
 {
     answer *a = arg;
-    a->done = 1;
+    a->done++;
     if (err) {
         a->failed = 1;
+        a->status = err->status;
         return;
     }
     a->outcome = res->outcome;
@@ -57,8 +60,48 @@ static void send_and_wait(store_commit *c, answer *a)
     store_commit_send(st, c, on_commit, a);
     for (int i = 0; i < 5000 && !a->done; i++)
         event_base_loop(base, EVLOOP_ONCE);
-    assert_true(a->done);
+    assert_int_equal(a->done, 1);
     assert_false(a->failed);
+}
+
+/* Hands every commit of cs to the store in one loop turn, then runs the loop until each answered.
+ */
+static void send_group_and_wait(store *on, store_commit **cs, answer *as, int n)
+{
+    int left = n;
+    for (int i = 0; i < n; i++) {
+        memset(&as[i], 0, sizeof as[i]);
+        store_commit_send(on, cs[i], on_commit, &as[i]);
+    }
+    for (int t = 0; t < 5000 && left; t++) {
+        event_base_loop(base, EVLOOP_ONCE);
+        left = 0;
+        for (int i = 0; i < n; i++)
+            left += !as[i].done;
+    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(as[i].done, 1);
+}
+
+/* INFO commandstats: the calls of cmd ("evalsha", "hincrby") since the last CONFIG RESETSTAT. */
+static long long calls_of(const char *cmd)
+{
+    char want[64];
+    const char *at;
+    long long n;
+    redisReply *r = redisCommand(rc, "INFO commandstats");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(want, sizeof want, "cmdstat_%s:calls=", cmd);
+    at = strstr(r->str, want);
+    n = at ? atoll(at + strlen(want)) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static void reset_stats(void)
+{
+    freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
 }
 
 static int setup(void **state)
@@ -360,6 +403,208 @@ static void replay_and_moved_version_write_nothing(void **state)
     expect_reply("r2", "GET t:{%s}:ev:r2", "rep");
 }
 
+/*
+ * One group holding a duplicate, a moved version, a commit whose key Redis
+ * refuses (WRONGTYPE) and normal commits: one EVALSHA, each commit answered
+ * as it would be alone, the others applied whatever one of them met.
+ */
+static void one_group_answers_each_commit_alone(void **state)
+{
+    store_commit *cs[5];
+    answer as[5], a;
+    char got[1024];
+    (void)state;
+    send_and_wait(one_entry("g1", "a1", 0), &a);
+    send_and_wait(one_entry("g2", "b1", 0), &a);
+    freeReplyObject(redisCommand(rc, "SET t:{g4}:state x"));
+    reset_stats();
+    cs[0] = one_entry("g1", "a1", 1); /* applied before */
+    cs[1] = one_entry("g2", "b2", 0); /* decided on version 0; g2 is at 1 */
+    cs[2] = one_entry("g3", "c1", 0); /* new */
+    cs[3] = one_entry("g4", "d1", 0); /* its state key is a string */
+    cs[4] = one_entry("g5", "e1", 0); /* new, after the refused one */
+    send_group_and_wait(st, cs, as, 5);
+    assert_int_equal(calls_of("evalsha"), 1);
+    assert_false(as[0].failed);
+    assert_int_equal(as[0].outcome, STORE_APPLIED_BEFORE);
+    assert_string_equal(as[0].stored, "a1");
+    assert_false(as[1].failed);
+    assert_int_equal(as[1].outcome, STORE_VERSION_MOVED);
+    assert_int_equal(as[1].state_n, 4); /* b:stars and v */
+    assert_false(as[2].failed);
+    assert_int_equal(as[2].outcome, STORE_COMMITTED);
+    assert_int_equal(as[2].version, 1);
+    assert_true(as[3].failed);
+    assert_int_equal(as[3].status, STORE_FAILED);
+    assert_false(as[4].failed);
+    assert_int_equal(as[4].outcome, STORE_COMMITTED);
+    /* What each left: the duplicate and the moved version nothing, the others their commit. */
+    read_ledger("g1", got, sizeof got);
+    assert_int_equal(strlen(got), strlen("kind=a1,event=a1,type=a1,mechanic=a1,currency=a1,"
+                                         "delta=a1,balance=a1,at=a1,mv=a1;"));
+    expect_reply(NULL, "GET t:{%s}:ev:b2", "g2");
+    expect_reply("1", "HGET t:{%s}:state v", "g2");
+    expect_reply("b1", "HGET t:{%s}:state b:stars", "g2");
+    expect_reply("c1", "GET t:{%s}:ev:c1", "g3");
+    expect_reply("1", "HGET t:{%s}:state v", "g3");
+    expect_reply(NULL, "GET t:{%s}:ev:d1", "g4");
+    expect_reply("e1", "GET t:{%s}:ev:e1", "g5");
+    read_ledger("g5", got, sizeof got);
+    assert_string_equal(got, "kind=e1,event=e1,type=e1,mechanic=e1,currency=e1,delta=e1,"
+                             "balance=e1,at=e1,mv=e1;");
+}
+
+/* Two commits of one member in one group apply in the order they were handed over. */
+static void one_member_twice_in_a_group_applies_in_order(void **state)
+{
+    store_commit *cs[3];
+    answer as[3];
+    char got[1024];
+    (void)state;
+    reset_stats();
+    cs[0] = one_entry("twice", "t1", 0);
+    cs[1] = one_entry("twice", "t2", 1);
+    cs[2] = one_entry("twice", "t3", 1); /* decided on what t1 left: t2 moved it */
+    send_group_and_wait(st, cs, as, 3);
+    assert_int_equal(calls_of("evalsha"), 1);
+    assert_int_equal(as[0].outcome, STORE_COMMITTED);
+    assert_int_equal(as[0].version, 1);
+    assert_int_equal(as[1].outcome, STORE_COMMITTED);
+    assert_int_equal(as[1].version, 2);
+    assert_int_equal(as[2].outcome, STORE_VERSION_MOVED);
+    expect_reply("t2", "HGET t:{%s}:state b:stars", "twice");
+    read_ledger("twice", got, sizeof got);
+    assert_string_equal(got, "kind=t1,event=t1,type=t1,mechanic=t1,currency=t1,delta=t1,"
+                             "balance=t1,at=t1,mv=t1;kind=t2,event=t2,type=t2,mechanic=t2,"
+                             "currency=t2,delta=t2,balance=t2,at=t2,mv=t2;");
+}
+
+/* A turn's commits go as one EVALSHA up to the cap (128), then as many as it takes. */
+static void a_turns_commits_go_as_few_evalsha(void **state)
+{
+    enum { N = 300 };
+    store_commit *cs[N];
+    static answer as[N];
+    char member[32], event[32];
+    (void)state;
+    reset_stats();
+    for (int i = 0; i < N; i++) {
+        snprintf(member, sizeof member, "many%d", i);
+        snprintf(event, sizeof event, "m%d", i);
+        cs[i] = one_entry(member, event, 0);
+    }
+    send_group_and_wait(st, cs, as, N);
+    assert_int_equal(calls_of("evalsha"), 3);
+    for (int i = 0; i < N; i++) {
+        assert_false(as[i].failed);
+        assert_int_equal(as[i].outcome, STORE_COMMITTED);
+    }
+    expect_reply("m299", "GET t:{%s}:ev:m299", "many299");
+    expect_reply("1", "HGET t:{%s}:state v", "many0");
+}
+
+/* Redis lost its scripts: the group is sent again once behind them, every commit applied. */
+static void a_group_after_noscript_is_sent_again(void **state)
+{
+    store_commit *cs[3];
+    answer as[3];
+    (void)state;
+    freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
+    cs[0] = one_entry("ns1", "n1", 0);
+    cs[1] = one_entry("ns2", "n2", 0);
+    cs[2] = one_entry("ns3", "n3", 0);
+    send_group_and_wait(st, cs, as, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_false(as[i].failed);
+        assert_int_equal(as[i].outcome, STORE_COMMITTED);
+    }
+    expect_reply("n3", "GET t:{%s}:ev:n3", "ns3");
+}
+
+/* A group Redis does not answer in time: every commit of it answered unavailable, once. */
+static void a_group_timed_out_answers_every_commit(void **state)
+{
+    store_config cfg = {0};
+    store *slow;
+    store_commit *cs[3];
+    answer as[3];
+    (void)state;
+    cfg.addr = redis.socket;
+    cfg.timeout_ms = 200;
+    slow = store_new(base, &cfg);
+    for (int i = 0; i < 5000 && !store_ready(slow); i++)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_true(store_ready(slow));
+    /* Scripts may write: paused for far longer than the timeout. */
+    freeReplyObject(redisCommand(rc, "CLIENT PAUSE 10000 WRITE"));
+    cs[0] = one_entry("slow1", "s1", 0);
+    cs[1] = one_entry("slow2", "s2", 0);
+    cs[2] = one_entry("slow3", "s3", 0);
+    send_group_and_wait(slow, cs, as, 3);
+    freeReplyObject(redisCommand(rc, "CLIENT UNPAUSE"));
+    for (int i = 0; i < 3; i++) {
+        assert_true(as[i].failed);
+        assert_int_equal(as[i].status, STORE_UNAVAILABLE);
+    }
+    store_free(slow);
+}
+
+/* Commits handed over while the store closes are answered unavailable, unsent. */
+static void a_group_unsent_at_close_answers_every_commit(void **state)
+{
+    store_config cfg = {0};
+    store *closing;
+    answer as[2];
+    (void)state;
+    cfg.addr = redis.socket;
+    closing = store_new(base, &cfg);
+    for (int i = 0; i < 5000 && !store_ready(closing); i++)
+        event_base_loop(base, EVLOOP_ONCE);
+    memset(as, 0, sizeof as);
+    store_commit_send(closing, one_entry("cl1", "c1", 0), on_commit, &as[0]);
+    store_commit_send(closing, one_entry("cl2", "c2", 0), on_commit, &as[1]);
+    store_free(closing);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(as[i].done, 1);
+        assert_int_equal(as[i].status, STORE_UNAVAILABLE);
+    }
+    expect_reply(NULL, "GET t:{%s}:ev:c1", "cl1");
+}
+
+/* The figures of one turn: one HINCRBY per key and field, by the sum. */
+static void a_turns_figures_are_summed(void **state)
+{
+    redisReply *r;
+    store_stats before;
+    (void)state;
+    reset_stats();
+    store_get_stats(st, &before);
+    for (int i = 1; i <= 10; i++)
+        store_stats_add(st, "t", "2026-12-02", NULL, "stars", "issued", i);
+    store_stats_add(st, "t", "2026-12-02", "shell", "stars", "redeemed", -4);
+    store_stats_add(st, "t", "2026-12-02", NULL, "stars", "expired", 0);
+    /* The turn's end sends them (fire and forget): run the loop until their replies came. */
+    for (int i = 0; i < 5000; i++) {
+        store_stats now;
+        store_get_stats(st, &now);
+        if (now.replies >= before.replies + 7)
+            break;
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_int_equal(calls_of("hincrby"), 7);
+    expect_reply("55", "HGET t:stats:%s stars:issued", "2026-12-02");
+    expect_reply("55", "HGET t:stats:%s stars:issued", "total");
+    expect_reply("-4", "HGET t:stats:%s stars:redeemed", "2026-12-02");
+    expect_reply("-4", "HGET t:partner:shell:%s stars:redeemed", "2026-12-02");
+    expect_reply("0", "HGET t:stats:%s stars:expired", "2026-12-02");
+    r = redisCommand(rc, "HKEYS t:stats:total");
+    assert_int_equal(r->elements, 3);
+    assert_string_equal(r->element[0]->str, "stars:issued");
+    assert_string_equal(r->element[1]->str, "stars:redeemed");
+    assert_string_equal(r->element[2]->str, "stars:expired");
+    freeReplyObject(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +613,13 @@ int main(void)
         cmocka_unit_test(long_values_go_whole),
         cmocka_unit_test(many_values_counted),
         cmocka_unit_test(replay_and_moved_version_write_nothing),
+        cmocka_unit_test(one_group_answers_each_commit_alone),
+        cmocka_unit_test(one_member_twice_in_a_group_applies_in_order),
+        cmocka_unit_test(a_turns_commits_go_as_few_evalsha),
+        cmocka_unit_test(a_group_after_noscript_is_sent_again),
+        cmocka_unit_test(a_group_timed_out_answers_every_commit),
+        cmocka_unit_test(a_group_unsent_at_close_answers_every_commit),
+        cmocka_unit_test(a_turns_figures_are_summed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
