@@ -9,7 +9,8 @@
  * group, and the group goes to Redis as ONE EVALSHA of commit.lua at the end
  * of the turn (store_turn_arm(): everything ready in that turn, a batch's
  * events or the events whose requests and replies arrived together), or at
- * once when it reaches COMMIT_GROUP_MAX commits or COMMIT_GROUP_BYTES. The
+ * once when it reaches COMMIT_GROUP_MAX commits or COMMIT_GROUP_BYTES (a
+ * turn's commits then go as several groups, pipelined). The
  * script applies the commits in the order they were handed over, each exactly
  * as it would alone, and answers one reply per commit; each commit's callback
  * gets its own answer, in that order. A failure of the whole command (a lost
@@ -29,9 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The caps of one group: past either it is sent at once. */
-#define COMMIT_GROUP_MAX   128
-#define COMMIT_GROUP_BYTES (1 << 20)
+/*
+ * The caps of one group: at either it is sent at once. Redis reads a client's
+ * commands 16 KiB at a time and runs a command only once it has all of it,
+ * then writes the replies of what it ran: a group much larger than that
+ * would hold its first commit back until its last byte came, and every
+ * reply until its last commit ran, so punchd and Redis would take turns
+ * instead of working at once. Past a few commits a group saves little more
+ * (the call's own cost is already shared).
+ */
+#define COMMIT_GROUP_MAX   32
+#define COMMIT_GROUP_BYTES (16 << 10)
 
 /*
  * MessagePack (strings and counts), which commit.lua turns into one Lua table

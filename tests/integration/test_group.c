@@ -146,7 +146,8 @@ static char *batch_of(const char *prefix, int n)
 
 /*
  * A batch over members punchd holds the state of: every event decided at once,
- * every commit in one group, one EVALSHA for the 50 of them (on one Redis).
+ * their commits in groups of up to 16 KiB (about 1 KiB each here), a handful
+ * of EVALSHA for the 50 of them (on one Redis), not one each.
  */
 static void a_batch_over_cached_members_is_one_evalsha(void **state)
 {
@@ -154,6 +155,7 @@ static void a_batch_over_cached_members_is_one_evalsha(void **state)
     redisContext *rc;
     http_resp r;
     char *body;
+    long long calls;
     (void)state;
     if (h_stack_on_cluster())
         skip();                  /* a cluster sends each commit alone */
@@ -175,7 +177,9 @@ static void a_batch_over_cached_members_is_one_evalsha(void **state)
     }
     h_resp_free(&r);
     free(body);
-    assert_int_equal(evalsha_calls(rc), 1);
+    calls = evalsha_calls(rc);
+    if (calls < 1 || calls > N / 8)
+        fail_msg("%lld EVALSHA for %d commits", calls, N);
     redisFree(rc);
     for (int i = 0; i < N; i += 7) {
         char member[32];
