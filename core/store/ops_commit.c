@@ -50,26 +50,46 @@
  * RESP bulk strings of the keys and the response.
  */
 typedef struct packed {
-    char *p;
+    char *p; /* the commit's own room (packed_on()) until it outgrows it, then the heap */
     size_t len, cap;
     const char *failed;
+    int heap; /* p was allocated */
 } packed;
+
+/* b starts on room (n bytes) of its owner: no allocation while it fits. */
+static void packed_on(packed *b, char *room, size_t n)
+{
+    b->p = room;
+    b->len = 0;
+    b->cap = n;
+    b->failed = NULL;
+    b->heap = 0;
+}
+
+static void packed_free(packed *b)
+{
+    if (b->heap)
+        free(b->p);
+}
 
 static void pack_raw(packed *b, const void *s, size_t n)
 {
     if (b->failed)
         return;
     if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
+        size_t cap = b->cap ? b->cap * 2 : 256;
         char *np;
         while (cap < b->len + n)
             cap *= 2;
-        if (!(np = realloc(b->p, cap))) {
+        if (!(np = b->heap ? realloc(b->p, cap) : malloc(cap))) {
             b->failed = "out of memory";
             return;
         }
+        if (!b->heap && b->len)
+            memcpy(np, b->p, b->len);
         b->p = np;
         b->cap = cap;
+        b->heap = 1;
     }
     if (n)
         memcpy(b->p + b->len, s, n);
@@ -94,6 +114,13 @@ static void pack(packed *b, const char *s, size_t n)
     } else {
         if (!b->failed)
             b->failed = "a value too long";
+        return;
+    }
+    if (!b->failed && b->len + hl + n <= b->cap) { /* the usual case: room for both */
+        memcpy(b->p + b->len, h, hl);
+        if (n)
+            memcpy(b->p + b->len + hl, s, n);
+        b->len += hl + n;
         return;
     }
     pack_raw(b, h, hl);
@@ -139,14 +166,32 @@ static void bulk(packed *b, const char *s, size_t n)
 }
 
 /*
+ * The ledger stream's schema (query.c reads it back): its fields in order,
+ * the optional ones with the bit commit.lua knows them by. An entry of these
+ * fields in this order goes as 'A' + its bits and its values; commit.lua
+ * writes the names back (the stream holds the same as if they were sent).
+ */
+static const struct {
+    const char *name;
+    int bit;
+} ledger_schema[] = {
+    {"kind", 0},    {"pending", 1},  {"partner", 2},     {"reason", 4},   {"event", 0},
+    {"type", 0},    {"mechanic", 0}, {"experiments", 8}, {"currency", 0}, {"delta", 0},
+    {"balance", 0}, {"at", 0},       {"mv", 0},
+};
+#define LEDGER_SCHEMA (int)(sizeof ledger_schema / sizeof ledger_schema[0])
+
+/*
  * The commit's arguments, built in the order the engine gives them and sent
  * as commit.lua reads them: KEYS state, ledger, event, outbox; ARGV the
  * response, then everything else packed in one argument: expected version,
  * new version, TTL, the counts S D O, the S field value pairs, the D fields,
  * the O webhook entries, then the ledger entries to the end (an entry of the
- * stream's schema as its letter and values: entry_letter()). The keys and
- * the response are kept as RESP bulk strings, copied once into the group's
- * command; the packed argument is written there from its parts.
+ * stream's schema as its letter and values, written as they come; any other
+ * as 'g' and its names and values). The keys and the response are kept as
+ * RESP bulk strings, copied once into the group's command; the packed
+ * argument is written there from its parts. A usual commit fits in the
+ * struct's own room: one allocation.
  */
 struct store_commit {
     packed keys;                 /* the four keys, RESP bulk strings */
@@ -160,9 +205,16 @@ struct store_commit {
     packed out;                  /* webhook entries (store_commit_outbox()) */
     packed led;                  /* the ledger entries */
     size_t nset, ndel, nout;
-    store_args entry;   /* the open entry: name value pairs */
-    int open;           /* an entry was begun and not ended */
     const char *failed; /* why it cannot be sent (a key too long, out of memory) */
+    /* The open ledger entry: in the schema's order so far (its values packed in led
+     * from start, after its letter), or not (slow: its names and values in entry). */
+    int open, slow;
+    int at, bits, nv;           /* its place in the schema, optional fields, values */
+    size_t start;               /* where it starts in led */
+    int names[LEDGER_SCHEMA];   /* each value's field in the schema */
+    size_t voff[LEDGER_SCHEMA]; /* where each value is packed in led */
+    store_args entry;           /* the slow entry: name value pairs */
+    char keys_room[256], response_room[640], head_room[64], set_room[512], led_room[384];
 };
 
 static void commit_key(store_commit *c, const char *key, int n)
@@ -178,11 +230,23 @@ static void commit_key(store_commit *c, const char *key, int n)
 store_commit *store_commit_new(const char *ns, const char *member, const char *event_id,
                                int64_t version, const char *response, int ttl_s)
 {
-    store_commit *c = calloc(1, sizeof *c);
+    store_commit *c = malloc(sizeof *c);
     char key[PC_KEY_MAX];
     int n;
     if (!c)
         return NULL;
+    packed_on(&c->keys, c->keys_room, sizeof c->keys_room);
+    packed_on(&c->response, c->response_room, sizeof c->response_room);
+    packed_on(&c->head, c->head_room, sizeof c->head_room);
+    packed_on(&c->set, c->set_room, sizeof c->set_room);
+    packed_on(&c->del, NULL, 0);
+    packed_on(&c->out, NULL, 0);
+    packed_on(&c->led, c->led_room, sizeof c->led_room);
+    c->state_off = c->state_len = 0;
+    c->nset = c->ndel = c->nout = 0;
+    c->failed = NULL;
+    c->open = c->slow = 0;
+    memset(&c->entry, 0, sizeof c->entry);
     n = pc_member_key(key, sizeof key, ns, member, "state");
     commit_key(c, key, n);
     if (n >= 0) {
@@ -218,72 +282,103 @@ void store_commit_outbox(store_commit *c, const char *entry)
 
 void store_commit_entry_begin(store_commit *c)
 {
-    if (c->open && !c->entry.failed)
-        c->entry.failed = "a ledger entry was not ended";
+    if (c->open && !c->failed)
+        c->failed = "a ledger entry was not ended";
+    c->open = 1;
+    c->slow = 0;
+    c->at = c->bits = c->nv = 0;
+    c->start = c->led.len;
+    pack(&c->led, "A", 1); /* its letter, once its fields are known */
+}
+
+/* A value packed at p: its bytes and length. */
+static const char *unpacked(const char *p, size_t *n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if ((u[0] & 0xe0) == 0xa0) {
+        *n = u[0] & 0x1f;
+        return p + 1;
+    }
+    if (u[0] == 0xd9) {
+        *n = u[1];
+        return p + 2;
+    }
+    if (u[0] == 0xda) {
+        *n = (size_t)u[1] << 8 | u[2];
+        return p + 3;
+    }
+    *n = (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8 | u[4];
+    return p + 5;
+}
+
+/* The open entry is not in the schema's order: its names and values so far go to entry. */
+static void entry_slow(store_commit *c)
+{
+    c->slow = 1;
     c->entry.n = 0;
     c->entry.used = 0;
-    c->open = 1;
+    if (c->led.failed)
+        return;
+    for (int i = 0; i < c->nv; i++) {
+        size_t n;
+        const char *v = unpacked(c->led.p + c->voff[i], &n);
+        store_args_str(&c->entry, ledger_schema[c->names[i]].name);
+        store_args_push(&c->entry, v, n);
+    }
+    c->led.len = c->start;
+}
+
+static void entry_put(store_commit *c, const char *name, const char *value, size_t n)
+{
+    if (!c->slow) {
+        int at = c->at;
+        while (at < LEDGER_SCHEMA && ledger_schema[at].bit && strcmp(ledger_schema[at].name, name))
+            at++;
+        if (at < LEDGER_SCHEMA && !strcmp(ledger_schema[at].name, name)) {
+            c->bits |= ledger_schema[at].bit;
+            c->names[c->nv] = at;
+            c->voff[c->nv++] = c->led.len;
+            c->at = at + 1;
+            pack(&c->led, value, n);
+            return;
+        }
+        entry_slow(c);
+    }
+    store_args_str(&c->entry, name);
+    store_args_push(&c->entry, value, n);
 }
 
 void store_commit_entry_str(store_commit *c, const char *name, const char *value)
 {
-    store_args_str(&c->entry, name);
-    store_args_str(&c->entry, value);
+    entry_put(c, name, value, strlen(value));
 }
 
 void store_commit_entry_int(store_commit *c, const char *name, int64_t value)
 {
-    store_args_str(&c->entry, name);
-    store_args_int(&c->entry, value);
-}
-
-/*
- * The ledger stream's schema (query.c reads it back): its fields in order,
- * the optional ones with the bit commit.lua knows them by. An entry of these
- * fields in this order goes as 'A' + its bits and its values; commit.lua
- * writes the names back (the stream holds the same as if they were sent).
- */
-static const struct {
-    const char *name;
-    int bit;
-} ledger_schema[] = {
-    {"kind", 0},    {"pending", 1},  {"partner", 2},     {"reason", 4},   {"event", 0},
-    {"type", 0},    {"mechanic", 0}, {"experiments", 8}, {"currency", 0}, {"delta", 0},
-    {"balance", 0}, {"at", 0},       {"mv", 0},
-};
-#define LEDGER_SCHEMA (int)(sizeof ledger_schema / sizeof ledger_schema[0])
-
-/* The letter of the entry e (name value pairs) in the schema, or 0 when it is not. */
-static char entry_letter(const store_args *e)
-{
-    int at = 0, bits = 0;
-    for (int i = 0; i + 1 < e->n; i += 2) {
-        const char *name = e->text + e->off[i];
-        while (at < LEDGER_SCHEMA && ledger_schema[at].bit && strcmp(ledger_schema[at].name, name))
-            at++;
-        if (at == LEDGER_SCHEMA || strcmp(ledger_schema[at].name, name))
-            return 0;
-        bits |= ledger_schema[at++].bit;
-    }
-    while (at < LEDGER_SCHEMA && ledger_schema[at].bit)
-        at++;
-    return at == LEDGER_SCHEMA ? (char)('A' + bits) : 0;
+    char tmp[24];
+    entry_put(c, name, tmp, pc_format_int(tmp, value));
 }
 
 void store_commit_entry_end(store_commit *c)
 {
     store_args *e = &c->entry;
-    char letter = e->failed ? 0 : entry_letter(e);
-    if (letter) {
-        pack(&c->led, &letter, 1);
-        for (int i = 1; i < e->n; i += 2)
-            pack(&c->led, e->text + e->off[i], e->len[i]);
-    } else {
-        pack(&c->led, "g", 1);
-        pack_count(&c->led, (size_t)e->n / 2);
-        for (int i = 0; i < e->n; i++)
-            pack(&c->led, e->text + e->off[i], e->len[i]);
+    if (!c->slow) {
+        int at = c->at;
+        while (at < LEDGER_SCHEMA && ledger_schema[at].bit)
+            at++;
+        if (at == LEDGER_SCHEMA) {
+            /* In the schema: its letter is 'A' + its optional fields (after the fixstr byte). */
+            if (!c->led.failed)
+                c->led.p[c->start + 1] = (char)('A' + c->bits);
+            c->open = 0;
+            return;
+        }
+        entry_slow(c);
     }
+    pack(&c->led, "g", 1);
+    pack_count(&c->led, (size_t)e->n / 2);
+    for (int i = 0; i < e->n; i++)
+        pack(&c->led, e->text + e->off[i], e->len[i]);
     if (e->failed && !c->led.failed)
         c->led.failed = e->failed;
     c->open = 0;
@@ -348,13 +443,13 @@ void store_commit_free(store_commit *c)
 {
     if (!c)
         return;
-    free(c->keys.p);
-    free(c->response.p);
-    free(c->head.p);
-    free(c->set.p);
-    free(c->del.p);
-    free(c->out.p);
-    free(c->led.p);
+    packed_free(&c->keys);
+    packed_free(&c->response);
+    packed_free(&c->head);
+    packed_free(&c->set);
+    packed_free(&c->del);
+    packed_free(&c->out);
+    packed_free(&c->led);
     store_args_free(&c->entry);
     free(c);
 }
