@@ -22,11 +22,11 @@ static void add_figure(void *arg, const char *currency, const char *kind, int64_
     store_stats_add(f->s, f->ns, f->day, f->partner, currency, kind, amount);
 }
 
-void effects_figures(store *s, const char *ns, const pc_event *ev, const member_state *m)
+void effects_figures(store *s, const char *ns, const char *at, const pc_event *ev,
+                     const member_state *m)
 {
     figures f = {.s = s, .ns = ns, .partner = ev->partner[0] ? ev->partner : NULL};
-    pc_time_format(ev->at_ms, f.day, sizeof f.day);
-    f.day[10] = '\0'; /* the UTC day */
+    pc_copy(f.day, 11, at); /* the UTC day: YYYY-MM-DD */
     builtin_figures(m, add_figure, &f);
 }
 

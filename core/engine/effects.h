@@ -27,12 +27,14 @@ typedef struct effects_follow_up {
 } effects_follow_up;
 
 /*
- * The program's figures of the committed event ev (NS:stats:*, NS:partner:*:
- * issued, redeemed... per currency and day, builtin_figures()), from m as
- * decided (before the commit settles it). No effect is queued for them: they
- * are read from the member's entries and outcomes.
+ * The program's figures of the committed event ev at time at (RFC 3339, UTC:
+ * its day is counted) in NS:stats:*, NS:partner:* (issued, redeemed... per
+ * currency and day, builtin_figures()), from m as decided (before the commit
+ * settles it). No effect is queued for them: they are read from the member's
+ * entries and outcomes.
  */
-void effects_figures(store *s, const char *ns, const pc_event *ev, const member_state *m);
+void effects_figures(store *s, const char *ns, const char *at, const pc_event *ev,
+                     const member_state *m);
 
 /*
  * Applies effect (borrowed) of the committed event ev. Returns 1 when it is

@@ -60,6 +60,7 @@ struct engine_call {
     int discounts_given; /* a whole reversal: plain discounts given back (offers.h) */
     char digest[65];     /* ENGINE_IDEMPOTENT: the request's digest, kept in the dedupe record */
     json_t *segment;     /* a broadcast's segment (segment-internal.h): others are refused */
+    char at[32];         /* the event's time as commit() wrote it (RFC 3339, UTC) */
 };
 
 static int64_t real_clock(void *arg)
@@ -675,10 +676,10 @@ static void commit(engine_call *c)
     engine *e = c->e;
     member_state *m = c->m;
     store_commit *sc = NULL;
-    char at[32];
+    char *at = c->at;
     size_t len = 0, skip = c->digest[0] ? 65 : 0;
 
-    pc_time_format(c->ev.at_ms, at, sizeof at);
+    pc_time_format(c->ev.at_ms, c->at, sizeof c->at);
     json_decref(c->response);
     c->response = NULL;
     if (c->flags & ENGINE_DRY_RUN) {
@@ -735,7 +736,7 @@ static void apply_effects(engine_call *c)
             engine_follow_up(c->e, &fu.ev, fu.entry);
     }
     if (!c->e->no_figures)
-        effects_figures(c->e->store, c->e->ns, &c->ev, c->m);
+        effects_figures(c->e->store, c->e->ns, c->at, &c->ev, c->m);
 }
 
 static void on_commit(void *arg, const store_error *err, const store_committed *res)

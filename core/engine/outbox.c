@@ -206,11 +206,14 @@ void outbox_commit_send(engine *e, const pc_event *ev, const member_state *m, co
         return;
     }
     for (i = 0; i < m->nouts; i++) {
-        json_t *data = NULL;
+        json_t *data = NULL, *o;
         const char *type;
-        if (m->outs[i]->type != MO_JSON) /* a move or a counter: no webhook */
+        if (m->outs[i]->type == MO_MOVE || m->outs[i]->type == MO_COUNTER) /* no webhook */
             continue;
-        type = webhook_of(m->outs[i]->obj, set, &data);
+        if (!(o = member_outcome_json(m->outs[i]))) /* MO_JSON: its object; a prize: made */
+            goto oom;
+        type = webhook_of(o, set, &data);
+        json_decref(o);
         if (type && add_entry(e, ev, sc, at, n++, type, data))
             goto oom;
     }

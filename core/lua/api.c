@@ -486,6 +486,81 @@ void luart_push_event(lua_State *L, const pc_event *ev)
     }
 }
 
+#define BAD_FIELDS                                                                                 \
+    "outcome fields must be named in UTF-8, and be UTF-8 strings, finite numbers or booleans"
+
+/*
+ * A prize or a message (kind, its name or text: checked) returned by run, as a
+ * plain record {mechanic, kind, prize|text, ...the table's other fields}: the
+ * same outcome collect_one() makes as values. 0 when recorded; 1 when a field's
+ * name holds a NUL byte (nothing recorded: the values' way decides). Raises on
+ * bad input.
+ */
+static int collect_named(lua_State *L, int idx, mech_run *run, const char *kind, const char *name)
+{
+    int prize = !strcmp(kind, "prize");
+    const char *field = prize ? "prize" : "text";
+    json_t *extra = NULL;
+    member_outcome *o;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t kl = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+        json_t *v = NULL;
+        if (k && strlen(k) != kl) {
+            lua_pop(L, 2);
+            json_decref(extra);
+            return 1;
+        }
+        if (k && (!strcmp(k, "kind") || !strcmp(k, field))) { /* the very values given already */
+            lua_pop(L, 1);
+            continue;
+        }
+        switch (lua_type(L, -1)) {
+        case LUA_TSTRING:
+            v = json_stringn(lua_tostring(L, -1), lua_rawlen(L, -1));
+            break;
+        case LUA_TBOOLEAN:
+            v = json_boolean(lua_toboolean(L, -1));
+            break;
+        case LUA_TNUMBER:
+            v = lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
+                                     : json_real(lua_tonumber(L, -1));
+            break;
+        default:
+            break;
+        }
+        lua_pop(L, 1);
+        if (!k || !v || strcmp(k, "mechanic") == 0 || !luart_utf8_valid(k, kl)) {
+            json_decref(v);
+            json_decref(extra);
+            luaL_error(L, BAD_FIELDS);
+        }
+        if ((!extra && !(extra = json_object())) || json_object_set_new(extra, k, v)) {
+            if (!extra)
+                json_decref(v);
+            json_decref(extra);
+            luart_oom(L);
+        }
+    }
+    if (prize && member_add_prize(run->m, name)) {
+        json_decref(extra);
+        luart_oom(L);
+    }
+    if (run->m->nouts >= run->max_outcomes) {
+        json_decref(extra);
+        luart_check_caps(L, run, 1, 0);
+    }
+    if (!(o = member_add_record(run->m, MO_NAMED, prize ? "prize" : "message", run->cur->name,
+                                name))) {
+        json_decref(extra);
+        luart_oom(L);
+    }
+    o->field = field;
+    o->obj = extra;
+    return 0;
+}
+
 /* One outcome table returned by run -> JSON, recorded on the member. Raises on bad input. */
 static void collect_one(lua_State *L, int idx, mech_run *run)
 {
@@ -523,6 +598,11 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
         /* jansson refuses text that is not UTF-8: say so, not "out of memory". */
         if (!luart_utf8_valid(text, len))
             luaL_error(L, "a %s outcome's text must be UTF-8", kind);
+        /* A plain record, unless the text holds a NUL byte (a C string would cut it). */
+        if (!memchr(text, '\0', len) && collect_named(L, idx, run, kind, text) == 0) {
+            lua_pop(L, 1);
+            return;
+        }
         o = json_pack("{s:s, s:s%}", "kind", kind, strcmp(kind, "prize") == 0 ? "prize" : "text",
                       text, len);
     }
@@ -551,8 +631,7 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
         if (!k || !v || strcmp(k, "mechanic") == 0 || !luart_utf8_valid(k, strlen(k))) {
             json_decref(v);
             json_decref(o);
-            luaL_error(L, "outcome fields must be named in UTF-8, and be UTF-8 strings, finite "
-                          "numbers or booleans");
+            luaL_error(L, BAD_FIELDS);
         }
         if (json_object_set_new(o, k, v)) {
             json_decref(o);

@@ -51,14 +51,19 @@ enum member_outcome_type {
     MO_JSON,    /* obj is the whole outcome */
     MO_MOVE,    /* {mechanic, kind, currency, delta, balance[, pending, pending_balance], ...obj} */
     MO_COUNTER, /* {mechanic, kind: "counter", counter, value} */
+    MO_NAMED,   /* {mechanic, kind, <field>: name, ...obj}: a prize, a message */
 };
 
 typedef struct member_outcome {
     enum member_outcome_type type;
-    json_t *obj;      /* owned. MO_JSON: the outcome; MO_MOVE: keys after the figures, or NULL */
-    const char *kind; /* MO_MOVE: "stars" or the move's kind; MO_COUNTER: "counter" (static) */
-    const char *mechanic;   /* MO_MOVE, MO_COUNTER: in text */
-    const char *name;       /* the currency (MO_MOVE) or the counter (MO_COUNTER): in text */
+    json_t
+        *obj; /* owned. MO_JSON: the outcome; MO_MOVE, MO_NAMED: keys after the others, or NULL */
+    const char *kind;       /* MO_MOVE: "stars" or the move's kind; MO_COUNTER: "counter";
+                               MO_NAMED: "prize", "message" (static) */
+    const char *field;      /* MO_NAMED: the key of name, "prize" or "text" (static) */
+    const char *mechanic;   /* in text */
+    const char *name;       /* in text: the currency (MO_MOVE), the counter (MO_COUNTER), the
+                               prize or the message's text (MO_NAMED) */
     int64_t delta, balance; /* MO_MOVE */
     int64_t pending, pending_balance; /* MO_MOVE, shown once has_pending */
     int has_pending;                  /* MO_MOVE */
@@ -166,7 +171,8 @@ json_t *member_add_outcome(member_state *m, const char *mechanic, json_t *outcom
 json_t *member_outcome_new(const char *mechanic);
 json_t *member_append_outcome(member_state *m, json_t *o);
 
-/* Appends a plain record (MO_MOVE or MO_COUNTER, its figures zero) and returns it, or NULL. */
+/* Appends a plain record (MO_MOVE, MO_COUNTER or MO_NAMED, its figures zero, no field) and
+ * returns it, or NULL. */
 member_outcome *member_add_record(member_state *m, enum member_outcome_type type, const char *kind,
                                   const char *mechanic, const char *name);
 

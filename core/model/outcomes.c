@@ -167,7 +167,12 @@ json_t *member_outcome_json(const member_outcome *o)
     /* The keys in the order the response writes them (member_outcomes_write). */
     if (!(j = member_outcome_new(o->mechanic)))
         return NULL;
-    if (o->type == MO_COUNTER) {
+    if (o->type == MO_NAMED) {
+        bad = json_object_set_new_nocheck(j, "kind", json_string_nocheck(o->kind)) |
+              json_object_set_new_nocheck(j, o->field, json_string(o->name));
+        if (o->obj)
+            bad |= json_object_update(j, o->obj);
+    } else if (o->type == MO_COUNTER) {
         bad = json_object_set_new_nocheck(j, "kind", json_string_nocheck(o->kind)) |
               json_object_set_new_nocheck(j, "counter", json_string_nocheck(o->name)) |
               json_object_set_new_nocheck(j, "value", json_integer(o->value));
@@ -218,17 +223,39 @@ static void put_str(pc_jbuf *b, const char *s)
     pc_jbuf_string(b, s, strlen(s));
 }
 
-static void write_one(pc_jbuf *b, const member_outcome *o)
+/* The keys of obj (NULL: none), each after a comma. */
+static void put_keys(pc_jbuf *b, const json_t *obj)
 {
     const char *k;
     size_t klen;
     json_t *v;
+    json_object_keylen_foreach((json_t *)obj, k, klen, v) {
+        PUT_LIT(b, ",");
+        pc_jbuf_string(b, k, klen);
+        PUT_LIT(b, ":");
+        pc_jbuf_value(b, v, 0);
+    }
+}
+
+static void write_one(pc_jbuf *b, const member_outcome *o)
+{
     if (o->type == MO_JSON) {
         pc_jbuf_value(b, o->obj, 0);
         return;
     }
     PUT_LIT(b, "{\"mechanic\":");
     put_str(b, o->mechanic);
+    if (o->type == MO_NAMED) {
+        PUT_LIT(b, ",\"kind\":");
+        put_str(b, o->kind);
+        PUT_LIT(b, ",");
+        put_str(b, o->field);
+        PUT_LIT(b, ":");
+        put_str(b, o->name);
+        put_keys(b, o->obj);
+        PUT_LIT(b, "}");
+        return;
+    }
     if (o->type == MO_COUNTER) {
         PUT_LIT(b, ",\"kind\":\"counter\",\"counter\":");
         put_str(b, o->name);
@@ -251,12 +278,7 @@ static void write_one(pc_jbuf *b, const member_outcome *o)
         PUT_LIT(b, ",\"pending_balance\":");
         pc_jbuf_int(b, o->pending_balance);
     }
-    json_object_keylen_foreach(o->obj, k, klen, v) {
-        PUT_LIT(b, ",");
-        pc_jbuf_string(b, k, klen);
-        PUT_LIT(b, ":");
-        pc_jbuf_value(b, v, 0);
-    }
+    put_keys(b, o->obj);
     PUT_LIT(b, "}");
 }
 

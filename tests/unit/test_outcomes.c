@@ -114,6 +114,37 @@ static void test_each_kind_written_as_before(void **state)
     member_free(m);
 }
 
+/* A prize or a message as a record, with and without the fields its table added. */
+static void named(member_state *m, const char *mechanic, const char *kind, const char *field,
+                  const char *name, json_t *extra)
+{
+    member_outcome *o = member_add_record(m, MO_NAMED, kind, mechanic, name);
+    assert_non_null(o);
+    o->field = field;
+    o->obj = extra;
+}
+
+static void test_prizes_and_messages_written_as_before(void **state)
+{
+    member_state *m = with_stars(0);
+    (void)state;
+
+    named(m, "dessert", "prize", "prize", "dessert", NULL);
+    named(m, "dessert", "prize", "prize", "cake", json_pack("{s:i, s:b}", "size", 2, "big", 0));
+    named(m, "hello", "message", "text", "caf\u00e9 \"x\"\n", NULL);
+    named(m, "hello", "message", "text", "hi", json_pack("{s:s, s:f}", "lang", "en", "w", 1.5));
+    written_is(m,
+               "[{\"mechanic\":\"dessert\",\"kind\":\"prize\",\"prize\":\"dessert\"},"
+               "{\"mechanic\":\"dessert\",\"kind\":\"prize\",\"prize\":\"cake\",\"size\":2,"
+               "\"big\":false},"
+               "{\"mechanic\":\"hello\",\"kind\":\"message\",\"text\":\"caf\u00e9 \\\"x\\\"\\n\"},"
+               "{\"mechanic\":\"hello\",\"kind\":\"message\",\"text\":\"hi\",\"lang\":\"en\","
+               "\"w\":1.5}]");
+    assert_string_equal(member_outcome_kind(m->outs[1]), "prize");
+    assert_string_equal(member_outcome_kind(m->outs[2]), "message");
+    member_free(m);
+}
+
 static void test_view_follows_changes(void **state)
 {
     member_state *m = with_stars(0);
@@ -188,6 +219,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_kind_written_as_before),
+        cmocka_unit_test(test_prizes_and_messages_written_as_before),
         cmocka_unit_test(test_view_follows_changes),
         cmocka_unit_test(test_finish_drops_the_outcome_of_a_zero_entry),
         cmocka_unit_test(test_taken_out),

@@ -14,6 +14,7 @@
 #include "lua/mechanics-internal.h"
 #include "lua/lua-internal.h"
 #include "model/member-internal.h"
+#include "common/jsonw-internal.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -1128,6 +1129,46 @@ static void test_count_once_across_mechanics(void **state)
     mechset_unref(set);
 }
 
+/* Prizes and messages returned as plain records: the response's text is the text of their values,
+ * key for key (kind, the name, then the table's fields), and a text holding a NUL byte too. */
+static void test_prizes_and_messages_as_text(void **state)
+{
+    static const mech_source src[] = {
+        SRC("a.lua", "mechanic 'gift' { on = 'order', run = function(ev, m)\n"
+                     "  return prize('dessert'), prize('cake', {size = 'large'}),\n"
+                     "    message('caf\\u{e9} \"x\"'), message('hi', {n = 2}), message('a\\0b')\n"
+                     "end }\n"),
+    };
+    pc_error err;
+    mechset *set = compile(src, N(src), &err);
+    member_state *m = ann_with(NULL);
+    pc_jbuf b = {0};
+    char *text, *values;
+    (void)state;
+
+    if (!set)
+        fail_msg("compile: %s", err.message);
+    if (run_event(set, "e1", "order", NULL, m, &err))
+        fail_msg("run: %s", err.message);
+    member_outcomes_write(&b, m);
+    text = pc_jbuf_finish(&b, NULL);
+    values = pc_json_dump(member_outcomes_json(m), NULL);
+    assert_non_null(text);
+    assert_string_equal(text, values);
+    assert_string_equal(
+        text, "[{\"mechanic\":\"gift\",\"kind\":\"prize\",\"prize\":\"dessert\"},"
+              "{\"mechanic\":\"gift\",\"kind\":\"prize\",\"prize\":\"cake\",\"size\":\"large\"},"
+              "{\"mechanic\":\"gift\",\"kind\":\"message\",\"text\":\"caf\xc3\xa9 \\\"x\\\"\"},"
+              "{\"mechanic\":\"gift\",\"kind\":\"message\",\"text\":\"hi\",\"n\":2},"
+              "{\"mechanic\":\"gift\",\"kind\":\"message\",\"text\":\"a\\u0000b\"}]");
+    assert_int_equal(m->outs[1]->type, MO_NAMED);
+    assert_int_equal(m->outs[4]->type, MO_JSON); /* the NUL byte: kept as values */
+    free(text);
+    free(values);
+    member_free(m);
+    mechset_unref(set);
+}
+
 /* ------------------------------------------------------------------------- */
 /* The set: version, _ENV per file, handles                                   */
 
@@ -1299,6 +1340,7 @@ int main(void)
         cmocka_unit_test(test_run_outcomes),
         cmocka_unit_test(test_refused_spend_keeps_balance),
         cmocka_unit_test(test_count_once_across_mechanics),
+        cmocka_unit_test(test_prizes_and_messages_as_text),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_env_per_file),
         cmocka_unit_test(test_handles_and_describe),
