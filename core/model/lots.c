@@ -91,6 +91,32 @@ static int lot_value(const lot_rec *lot, char *value, size_t value_len)
     return 0;
 }
 
+/*
+ * lot_value() for a lot whose field holds old_value, written by lot_value() for
+ * a lot of the same expiry, availability, creation and event (the merged lot on
+ * every earn): its amount, remaining and spent, then old_value's rest as it is.
+ */
+static int lot_value_after(const lot_rec *lot, const char *old_value, char *value, size_t value_len)
+{
+    const int64_t nums[3] = {lot->amount, lot->remaining, lot->spent};
+    const char *tail = old_value;
+    size_t at = 0, tlen;
+    for (int i = 0; i < 3; i++) {
+        if (!(tail = strchr(tail, '|')))
+            return lot_value(lot, value, value_len);
+        tail++;
+    }
+    tlen = strlen(tail);
+    if (value_len < 3 * 21 + tlen + 1) /* three numbers and bars, the rest and the '\0' */
+        return lot_value(lot, value, value_len);
+    for (int i = 0; i < 3; i++) {
+        at += pc_format_int(value + at, nums[i]);
+        value[at++] = '|';
+    }
+    memcpy(value + at, tail, tlen + 1);
+    return 0;
+}
+
 int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, size_t value_len)
 {
     if (!lot_name(lot, name, name_len))
@@ -99,34 +125,67 @@ int lots_encode(const lot_rec *lot, char *name, size_t name_len, char *value, si
 }
 
 /*
+ * What a field's decoded copy (member_field.decoded) holds: the lot, and
+ * whether lots.c wrote the field's value (then the part after
+ * amount|remaining|spent| is spelled as lot_value() spells it; a value read
+ * from Redis may not be).
+ */
+typedef struct kept_lot {
+    lot_rec lot; /* first: decoded points at it */
+    int written;
+} kept_lot;
+
+/*
  * The lot in field f, or NULL when f holds none (or a malformed one). Decoded
  * once while f's value stays (member.c drops the copy when it changes); tmp
  * holds it when there is no memory to keep it. The result is read-only.
  */
 static const lot_rec *field_lot(member_field *f, lot_rec *tmp)
 {
-    lot_rec *kept;
+    kept_lot *kept;
     if (!f->value)
         return NULL;
     if (f->decoded)
-        return f->decoded;
+        return &((kept_lot *)f->decoded)->lot;
     if (!member_field_is(f->name, MEMBER_F_LOT, NULL) || lots_decode(f->name, f->value, tmp))
         return NULL;
     if (!(kept = malloc(sizeof *kept)))
         return tmp;
-    *kept = *tmp;
+    kept->lot = *tmp;
+    kept->written = 0;
     f->decoded = kept;
-    return kept;
+    return &kept->lot;
 }
 
 /* Writes lot into the member: into f when the caller holds the lot's field, else by name. */
 static int store_lot_in(member_state *m, member_field *f, const lot_rec *lot)
 {
     char name[MEMBER_FIELD_MAX], value[LOTS_VALUE_MAX];
-    lot_rec *kept;
+    kept_lot *kept = NULL;
     if (f) {
-        if (lot_value(lot, value, sizeof value) || member_field_set(f, value))
+        const kept_lot *k = f->decoded;
+        const lot_rec *old = k ? &k->lot : NULL;
+        if (old && k->written && f->value && old->expires_ms == lot->expires_ms &&
+                    old->avail_ms == lot->avail_ms && old->created_ms == lot->created_ms &&
+                    !strcmp(old->event, lot->event)
+                ? lot_value_after(lot, f->value, value, sizeof value)
+                : lot_value(lot, value, sizeof value))
             return -1;
+        /*
+         * The field holds this lot (its name is the lot's): its decoded copy is
+         * rewritten below rather than freed by the set and allocated again (the
+         * merged lot changes on every earn).
+         */
+        kept = f->decoded;
+        f->decoded = NULL;
+        if (member_field_set(f, value)) {
+            f->decoded = kept; /* f unchanged: its copy still holds */
+            return -1;
+        }
+        if (kept && !lot_ok(lot)) {
+            free(kept);
+            kept = NULL;
+        }
     } else if (lots_encode(lot, name, sizeof name, value, sizeof value) ||
                !(f = member_set_field(m, name, value))) {
         return -1;
@@ -137,18 +196,33 @@ static int store_lot_in(member_state *m, member_field *f, const lot_rec *lot)
      * lot number and currency from the name, and a lot that breaks the rules is
      * not one. Not kept when out of memory: it is decoded when next read.
      */
-    if (lot_ok(lot) && member_field_is(f->name, MEMBER_F_LOT, NULL) &&
-        (kept = malloc(sizeof *kept))) {
+    if (kept) {
+        /* The copy of this field's lot: its name (currency, number) is the same. */
+        lot_rec *k = &kept->lot;
+        k->amount = lot->amount;
+        k->remaining = lot->remaining;
+        k->spent = lot->spent;
+        k->expires_ms = lot->expires_ms;
+        k->avail_ms = lot->avail_ms;
+        k->created_ms = lot->created_ms;
+        if (strcmp(k->event, lot->event))
+            pc_copy(k->event, sizeof k->event, lot->event);
+        kept->written = 1;
+        f->decoded = kept;
+    } else if (lot_ok(lot) && member_field_is(f->name, MEMBER_F_LOT, NULL) &&
+               (kept = malloc(sizeof *kept))) {
+        lot_rec *k = &kept->lot;
         memset(kept, 0, sizeof *kept);
-        pc_copy(kept->currency, sizeof kept->currency, lot->currency);
-        kept->n = lot->n;
-        kept->amount = lot->amount;
-        kept->remaining = lot->remaining;
-        kept->spent = lot->spent;
-        kept->expires_ms = lot->expires_ms;
-        kept->avail_ms = lot->avail_ms;
-        kept->created_ms = lot->created_ms;
-        pc_copy(kept->event, sizeof kept->event, lot->event);
+        pc_copy(k->currency, sizeof k->currency, lot->currency);
+        k->n = lot->n;
+        k->amount = lot->amount;
+        k->remaining = lot->remaining;
+        k->spent = lot->spent;
+        k->expires_ms = lot->expires_ms;
+        k->avail_ms = lot->avail_ms;
+        k->created_ms = lot->created_ms;
+        pc_copy(k->event, sizeof k->event, lot->event);
+        kept->written = 1;
         f->decoded = kept;
     }
     return 0;
@@ -231,16 +305,15 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         return 0;
     }
     pc_copy(lot.currency, sizeof lot.currency, currency);
-    if (!member_field_name(nf, sizeof nf, MEMBER_F_LOT_LAST, currency, NULL)) {
-        *err = "bad currency name";
-        return -1;
-    }
     if (!expires_ms && !pending) {
         /* Never expires, spendable at once: into the currency's one merged lot. */
         char name[MEMBER_FIELD_MAX];
         member_field *f;
         const lot_rec *merged = NULL;
-        member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0");
+        if (!member_field_name(name, sizeof name, MEMBER_F_LOT, currency, "0")) {
+            *err = "bad currency name";
+            return -1;
+        }
         if ((f = member_field_of(m, name))) {
             at = (size_t)(f - m->fields);
             merged = field_lot(f, &lot);
@@ -260,6 +333,10 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
             return -1;
         }
     } else {
+        if (!member_field_name(nf, sizeof nf, MEMBER_F_LOT_LAST, currency, NULL)) {
+            *err = "bad currency name";
+            return -1;
+        }
         pc_copy(lot.event, sizeof lot.event, event_id);
         lot.n = member_get_int(m, nf) + 1;
         lot.amount = lot.remaining = amount;
@@ -267,19 +344,21 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         lot.avail_ms = pending ? avail_ms : 0;
         lot.created_ms = now_ms;
     }
-    if (pending) {
+    if (pending)
         mv.pending = amount;
-    } else {
-        int64_t bal = member_balance(m, currency);
+    else
         mv.delta = amount;
+    if (member_move_balance(m, &mv, balance_out, err))
+        return -1;
+    if (!pending) {
+        /* The balance before the move (the move added amount to it without overflow). */
+        int64_t bal = *balance_out - amount;
         if (bal < 0) {                                      /* repay a debt first */
             int64_t repay = bal <= -amount ? amount : -bal; /* -bal: bal > -amount >= -max */
             lot.remaining -= repay;
             lot.spent += repay;
         }
     }
-    if (member_move_balance(m, &mv, balance_out, err))
-        return -1;
     /* By index: the balance move may have added fields since (moving them). */
     if ((lot.n && member_set_int(m, nf, lot.n)) ||
         store_lot_in(m, at != SIZE_MAX ? &m->fields[at] : NULL, &lot)) {
@@ -351,6 +430,25 @@ int lots_spend(member_state *m, const char *mechanic, const char *kind, const ch
     return 0;
 }
 
+/*
+ * Whether lots_tick() has anything to do by now_ms: a lot to release, to expire
+ * or to prune (what its loop looks at, before any change). Most events have
+ * none, and skip copying and sorting the lots.
+ */
+static int lots_due(const member_state *m, int64_t now_ms)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        lot_rec tmp;
+        const lot_rec *lot = field_lot(&m->fields[i], &tmp);
+        if (lot && ((lot->avail_ms && lot->avail_ms <= now_ms) ||
+                    (lot->expires_ms && lot->expires_ms <= now_ms && lot->remaining > 0) ||
+                    (lot->n != 0 && lot->remaining == 0 && lot->avail_ms == 0 &&
+                     lot->created_ms + LOT_KEEP_MS <= now_ms)))
+            return 1;
+    }
+    return 0;
+}
+
 int lots_tick(member_state *m, int64_t now_ms, const char **err)
 {
     size_t n;
@@ -358,6 +456,8 @@ int lots_tick(member_state *m, int64_t now_ms, const char **err)
     int64_t bal;
     int rc = 0;
 
+    if (!lots_due(m, now_ms))
+        return 0;
     if (load_lots(m, NULL, &lots, &n)) {
         *err = "out of memory";
         return -1;
@@ -529,19 +629,26 @@ oom:
 
 int64_t lots_next_due(const member_state *m)
 {
-    int64_t due = member_wake(m), notice = member_notice_due(m);
-    if (notice && (!due || notice < due))
-        due = notice;
+    int64_t due = 0;
+    /* One pass over the fields (every event asks): the lots, wk and xd, the earliest wins. */
     for (size_t i = 0; i < m->nfields; i++) {
+        member_field *f = &m->fields[i];
         lot_rec tmp;
-        const lot_rec *lot = field_lot(&m->fields[i], &tmp);
+        const lot_rec *lot;
         int64_t t = 0;
-        if (!lot)
+        if (!f->value)
             continue;
-        if (lot->avail_ms)
-            t = lot->avail_ms;
-        if (lot->expires_ms && lot->remaining > 0 && (!t || lot->expires_ms < t))
-            t = lot->expires_ms;
+        if (f->decoded || f->name[0] == 'l') {
+            if (!(lot = field_lot(f, &tmp)))
+                continue;
+            if (lot->avail_ms)
+                t = lot->avail_ms;
+            if (lot->expires_ms && lot->remaining > 0 && (!t || lot->expires_ms < t))
+                t = lot->expires_ms;
+        } else if (member_field_is(f->name, MEMBER_F_WAKE, NULL) ||
+                   member_field_is(f->name, MEMBER_F_NOTICE_DUE, NULL)) {
+            t = member_field_int(f);
+        }
         if (t && (!due || t < due))
             due = t;
     }

@@ -318,16 +318,17 @@ static int same_kind(const char *a, const char *b)
 int member_move_balance(member_state *m, const member_move *mv, int64_t *balance_out,
                         const char **err)
 {
-    char field[MEMBER_FIELD_MAX], pfield[MEMBER_FIELD_MAX];
+    char pfield[MEMBER_FIELD_MAX];
+    const char *field; /* "b:<currency>": the tail of "pb:<currency>", built once */
     int64_t bal, nb, pend, np;
     member_entry *e = NULL;
     member_field *fb;
 
-    if (!member_field_name(field, sizeof field, MEMBER_F_BALANCE, mv->currency, NULL) ||
-        !member_field_name(pfield, sizeof pfield, MEMBER_F_PENDING, mv->currency, NULL)) {
+    if (!member_field_name(pfield, sizeof pfield, MEMBER_F_PENDING, mv->currency, NULL)) {
         *err = "bad currency name";
         return -1;
     }
+    field = pfield + 1;
     fb = find(m, field); /* stays valid until a field is added */
     bal = member_field_int(fb);
     pend = member_get_int(m, pfield);

@@ -65,16 +65,22 @@ static const struct {
 
 #define NKINDS (sizeof schema / sizeof *schema)
 
-/* Appends len bytes of s at *at; -1 (out left terminated) when they do not fit in n. */
-static int put(char *out, size_t n, size_t *at, const char *s, size_t len)
+/*
+ * Appends the NUL-terminated s at *at, byte by byte (names are short: no strlen, no
+ * memcpy call); -1 (out left terminated) when it does not fit in n.
+ */
+static int put(char *out, size_t n, size_t *at, const char *s)
 {
-    if (*at + len >= n) {
-        out[n - 1] = '\0';
-        return -1;
+    size_t i = *at;
+    for (; *s; s++) {
+        if (i + 1 >= n) {
+            out[n - 1] = '\0';
+            return -1;
+        }
+        out[i++] = *s;
     }
-    memcpy(out + *at, s, len);
-    *at += len;
-    out[*at] = '\0';
+    out[i] = '\0';
+    *at = i;
     return 0;
 }
 
@@ -85,19 +91,17 @@ const char *member_field_name(char *out, size_t n, enum member_kind kind, const 
     int bad;
     if ((size_t)kind >= NKINDS || kind == MEMBER_F_NONE || !n)
         return NULL;
-    /* Called tens of times per event: no printf, no strlen of the table's own strings. */
+    /* Called tens of times per event: no printf, no strlen, no memcpy call. */
     out[0] = '\0';
-    bad = put(out, n, &at, schema[kind].prefix, schema[kind].plen);
+    bad = put(out, n, &at, schema[kind].prefix);
     switch (schema[kind].shape) {
     case SINGLE:
         break;
     case NAMED:
-        bad = bad || put(out, n, &at, name, strlen(name)) ||
-              put(out, n, &at, schema[kind].suffix, schema[kind].slen);
+        bad = bad || put(out, n, &at, name) || put(out, n, &at, schema[kind].suffix);
         break;
     default:
-        bad = bad || put(out, n, &at, name, strlen(name)) || put(out, n, &at, ":", 1) ||
-              put(out, n, &at, sub, strlen(sub));
+        bad = bad || put(out, n, &at, name) || put(out, n, &at, ":") || put(out, n, &at, sub);
         break;
     }
     return bad ? NULL : out;

@@ -192,6 +192,16 @@ static int check_kept_lots(const char *name, size_t step, const member_state *m)
         lot_rec d;
         if (!k)
             continue;
+        char name_again[MEMBER_FIELD_MAX], value_again[LOTS_VALUE_MAX];
+        /* What lots.c wrote (this event) is spelled as the codec spells it. */
+        if (f->dirty && f->value && !lots_decode(f->name, f->value, &d) &&
+            (lots_encode(&d, name_again, sizeof name_again, value_again, sizeof value_again) ||
+             strcmp(f->value, value_again))) {
+            print_error("case \"%s\", step %zu: field %s was written as %s, the codec spells "
+                        "it %s\n",
+                        name, step, f->name, f->value, value_again);
+            failures++;
+        }
         if (!f->value || lots_decode(f->name, f->value, &d) || strcmp(k->currency, d.currency) ||
             k->n != d.n || k->amount != d.amount || k->remaining != d.remaining ||
             k->spent != d.spent || k->expires_ms != d.expires_ms || k->avail_ms != d.avail_ms ||
@@ -542,7 +552,26 @@ static const char *const sixteen_fields[] = {"v",   "1", "l:stars:0", "5|0|5|0|0
                                              "c:m", "1", "c:n",       "1",
                                              NULL};
 
+/* The merged lot in a spelling of its own (zeros before its time): it decodes as it should. */
+static const char *const merged_odd[] = {
+    "v", "1", "b:stars", "3", "l:stars:0", "3|3|0|00|0|001767225600000|*", NULL};
+
 static const struct money_case earn_cases[] = {
+    {.name = "the merged lot read in another spelling is written back in the codec's",
+     .steps = {LOAD(merged_odd), EARN("stars", 5, 0, 0, D(1), "e1", 8), SETTLE,
+               EARN("stars", 4, 0, 0, D(2), "e2", 12)},
+     .balances = {{"stars", 12, 0}},
+     .lots = {LOT0("stars", 12, 12, 0)},
+     .entries = {FUEL("stars", 4, 0)},
+     .fields = {{"l:stars:0", "12|12|0|0|0|1767225600000|*"}}},
+    {.name = "the merged lot holds its figures exactly after earns, a spend and more earns",
+     .steps = {EARN("stars", 10, 0, 0, D(0), "e1", 10), EARN("stars", 5, 0, 0, D(1), "e2", 15),
+               SETTLE, SPEND("stars", 3, 12), EARN("stars", 7, 0, 0, D(2), "e3", 19),
+               EARN("stars", 1000000, 0, 0, D(2), "e4", 1000019)},
+     .balances = {{"stars", 1000019, 0}},
+     .lots = {LOT0("stars", 1000022, 1000019, 3)},
+     .entries = {FUEL("stars", 1000004, 0)},
+     .fields = {{"l:stars:0", "1000022|1000019|3|0|0|1767225600000|*"}}},
     {.name = "the merged lot is written back where it is after the balance's field was added",
      .steps = {LOAD(sixteen_fields), EARN("stars", 3, 0, 0, D(1), "e1", 3)},
      .balances = {{"stars", 3, 0}},
@@ -1017,6 +1046,9 @@ static void test_reverse(void **state)
 /* lots_next_due and lots_summary                                           */
 
 static const char *const wake_only[] = {"v", "1", "wk", "1767916800000", NULL}; /* D(8) */
+/* A "points.expiring" webhook due at D(5) and a wake-up at D(8). */
+static const char *const notice_and_wake[] = {
+    "v", "1", "xd", "1767657600000", "wk", "1767916800000", NULL};
 
 static const struct {
     const char *name;
@@ -1042,6 +1074,12 @@ static const struct {
     {"an expiry before the wake-up",
      {LOAD(wake_only), EARN("stars", 5, D(3), 0, D(0), "e1", 5)},
      D(3)},
+    {"a notice before the wake-up and the expiry",
+     {LOAD(notice_and_wake), EARN("stars", 5, D(30), 0, D(0), "e1", 5)},
+     D(5)},
+    {"an expiry before the notice and the wake-up",
+     {EARN("stars", 5, D(2), 0, D(0), "e1", 5), SETTLE, LOAD(notice_and_wake)},
+     D(2)},
 };
 
 static void test_next_due(void **state)

@@ -98,6 +98,26 @@ static void test_field_names(void **state)
     assert_int_equal(failures, 0);
     assert_null(member_field_name(tiny, sizeof tiny, MEMBER_F_BALANCE, "stars", NULL));
     assert_null(member_field_name(out, sizeof out, MEMBER_F_NONE, "stars", NULL));
+    /* A name fits with its '\0' and not a byte shorter; what does not fit is cut, terminated. */
+    {
+        char fit[8];
+        assert_non_null(member_field_name(fit, sizeof fit, MEMBER_F_BALANCE, "stars", NULL));
+        assert_string_equal(fit, "b:stars");
+        assert_null(member_field_name(fit, 7, MEMBER_F_BALANCE, "stars", NULL));
+        assert_int_equal(fit[6], '\0');
+        assert_null(member_field_name(fit, sizeof fit, MEMBER_F_LOT, "stars", "0"));
+        assert_int_equal(fit[7], '\0');
+        assert_non_null(member_field_name(fit, sizeof fit, MEMBER_F_STREAK_FREEZES, "w", NULL));
+        assert_string_equal(fit, "s:w:frz");
+        assert_null(member_field_name(fit, sizeof fit, MEMBER_F_STREAK_FREEZES, "wa", NULL));
+    }
+    /* member.c builds "pb:<cur>" once and reads "b:<cur>" as its tail. */
+    {
+        char b[MEMBER_FIELD_MAX], pb[MEMBER_FIELD_MAX];
+        assert_non_null(member_field_name(b, sizeof b, MEMBER_F_BALANCE, "stars", NULL));
+        assert_non_null(member_field_name(pb, sizeof pb, MEMBER_F_PENDING, "stars", NULL));
+        assert_string_equal(pb + 1, b);
+    }
 }
 
 static void test_field_kinds(void **state)
