@@ -286,10 +286,11 @@ int64_t member_last_of(const member_state *m, const char *type)
 /*
  * Moves the time in field kind of name to at_ms when at_ms is earlier (earliest;
  * an absent 0 counts as none) or later than it: the field looked up once and
- * written where it is. 0, or -1 when out of memory (or the name is too long).
+ * written where it is, as text (at_ms written out, len bytes). 0, or -1 when out
+ * of memory (or the name is too long).
  */
 static int stamp(member_state *m, enum member_kind kind, const char *name, int64_t at_ms,
-                 int earliest)
+                 int earliest, const char *text, size_t len)
 {
     char f[MEMBER_FIELD_MAX];
     int named = member_field_name(f, sizeof f, kind, name, NULL) != NULL;
@@ -299,14 +300,18 @@ static int stamp(member_state *m, enum member_kind kind, const char *name, int64
         return 0;
     if (!named)
         return -1;
-    return fld ? member_field_set_int(fld, at_ms) : member_set_int(m, f, at_ms);
+    return fld ? member_field_set_int_text(fld, at_ms, text, len)
+               : member_set_int_text(m, f, at_ms, text, len);
 }
 
 int member_stamp_event(member_state *m, const char *type, int64_t at_ms)
 {
-    if (stamp(m, MEMBER_F_JOINED, NULL, at_ms, 1) ||
-        stamp(m, MEMBER_F_LAST_EVENT, NULL, at_ms, 0) ||
-        stamp(m, MEMBER_F_LAST_TYPE, type, at_ms, 0))
+    char text[24]; /* at_ms written out once for the three fields */
+    size_t len = pc_format_int(text, at_ms);
+    text[len] = '\0';
+    if (stamp(m, MEMBER_F_JOINED, NULL, at_ms, 1, text, len) ||
+        stamp(m, MEMBER_F_LAST_EVENT, NULL, at_ms, 0, text, len) ||
+        stamp(m, MEMBER_F_LAST_TYPE, type, at_ms, 0, text, len))
         return -1;
     return 0;
 }

@@ -127,6 +127,11 @@ member_field *member_field_of(const member_state *m, const char *name);
 int member_field_set(member_field *f, const char *value);
 /* The same with an integer value. -1 on out of memory. */
 int member_field_set_int(member_field *f, int64_t value);
+/* The same with value already written out: text, len bytes (as pc_format_int writes it). */
+int member_field_set_int_text(member_field *f, int64_t value, const char *text, size_t len);
+/* member_set_int with value already written out (text, len bytes). -1 on out of memory. */
+int member_set_int_text(member_state *m, const char *name, int64_t value, const char *text,
+                        size_t len);
 /* A field's value as an integer; 0 when f is NULL, deleted or not an integer. */
 int64_t member_field_int(const member_field *f);
 int member_set_int(member_state *m, const char *name, int64_t value);

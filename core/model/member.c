@@ -289,7 +289,19 @@ int member_field_set_int(member_field *f, int64_t value)
     char buf[32];
     size_t len = pc_format_int(buf, value);
     buf[len] = '\0';
-    if (set_value(f, buf, len))
+    return member_field_set_int_text(f, value, buf, len);
+}
+
+int member_set_int_text(member_state *m, const char *name, int64_t value, const char *text,
+                        size_t len)
+{
+    member_field *f = find_or_add(m, name);
+    return f ? member_field_set_int_text(f, value, text, len) : -1;
+}
+
+int member_field_set_int_text(member_field *f, int64_t value, const char *text, size_t len)
+{
+    if (set_value(f, text, len))
         return -1;
     f->num = value;
     f->has_num = 1;

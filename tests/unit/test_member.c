@@ -292,6 +292,16 @@ static void test_stamp_and_add_counter(void **state)
     assert_int_equal(member_stamp_event(m, "order", 7000), 0);
     assert_true(field_is(m, "j", "7000", 1) && field_is(m, "le", "7000", 1) &&
                 field_is(m, "lt:order", "7000", 1));
+    /* One time written out once for every field it moves, and read back as that integer. */
+    assert_int_equal(member_stamp_event(m, "order", 1767225600123LL), 0);
+    assert_true(field_is(m, "j", "7000", 1) && field_is(m, "le", "1767225600123", 1) &&
+                field_is(m, "lt:order", "1767225600123", 1));
+    assert_true(member_last_event_at(m) == 1767225600123LL &&
+                member_last_of(m, "order") == 1767225600123LL);
+    /* Every stamp keeps its integer (the next event reads it without parsing), new fields too. */
+    assert_int_equal(member_stamp_event(m, "visit", 1767225600124LL), 0);
+    assert_true(member_field_of(m, "j")->has_num && member_field_of(m, "le")->has_num &&
+                member_field_of(m, "lt:order")->has_num && member_field_of(m, "lt:visit")->has_num);
     assert_int_equal(member_add_counter(m, "orders", 1, &v), 0);
     assert_true(v == 1 && field_is(m, "c:orders", "1", 1));
     member_free(m);
