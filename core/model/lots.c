@@ -147,7 +147,9 @@ static const lot_rec *field_lot(member_field *f, lot_rec *tmp)
         return NULL;
     if (f->decoded)
         return &((kept_lot *)f->decoded)->lot;
-    if (!member_field_is(f->name, MEMBER_F_LOT, NULL) || lots_decode(f->name, f->value, tmp))
+    /* Asked of every field on every event: a lot's name starts "l:" (schema.c). */
+    if (f->name[0] != 'l' || !member_field_is(f->name, MEMBER_F_LOT, NULL) ||
+        lots_decode(f->name, f->value, tmp))
         return NULL;
     if (!(kept = malloc(sizeof *kept)))
         return tmp;
@@ -304,7 +306,6 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
         *balance_out = member_balance(m, currency);
         return 0;
     }
-    pc_copy(lot.currency, sizeof lot.currency, currency);
     if (!expires_ms && !pending) {
         /* Never expires, spendable at once: into the currency's one merged lot. */
         char name[MEMBER_FIELD_MAX];
@@ -322,7 +323,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
             if (merged != &lot)
                 lot = *merged;
         } else {
-            memset(&lot, 0, sizeof lot);
+            memset(&lot, 0, sizeof lot); /* field_lot() may have half-decoded a bad one into it */
             pc_copy(lot.currency, sizeof lot.currency, currency);
             pc_copy(lot.event, sizeof lot.event, "*");
             lot.created_ms = now_ms;
@@ -337,6 +338,7 @@ int lots_earn(member_state *m, const char *mechanic, const char *currency, int64
             *err = "bad currency name";
             return -1;
         }
+        pc_copy(lot.currency, sizeof lot.currency, currency);
         pc_copy(lot.event, sizeof lot.event, event_id);
         lot.n = member_get_int(m, nf) + 1;
         lot.amount = lot.remaining = amount;
@@ -638,15 +640,14 @@ int64_t lots_next_due(const member_state *m)
         int64_t t = 0;
         if (!f->value)
             continue;
-        if (f->decoded || f->name[0] == 'l') {
-            if (!(lot = field_lot(f, &tmp)))
-                continue;
+        if ((lot = field_lot(f, &tmp))) {
             if (lot->avail_ms)
                 t = lot->avail_ms;
             if (lot->expires_ms && lot->remaining > 0 && (!t || lot->expires_ms < t))
                 t = lot->expires_ms;
-        } else if (member_field_is(f->name, MEMBER_F_WAKE, NULL) ||
-                   member_field_is(f->name, MEMBER_F_NOTICE_DUE, NULL)) {
+        } else if ((f->name[0] == 'w' && member_field_is(f->name, MEMBER_F_WAKE, NULL)) ||
+                   (f->name[0] == 'x' && member_field_is(f->name, MEMBER_F_NOTICE_DUE, NULL))) {
+            /* wk and xd (schema.c's names: their first bytes spare most fields the call) */
             t = member_field_int(f);
         }
         if (t && (!due || t < due))
