@@ -489,6 +489,22 @@ void luart_push_event(lua_State *L, const pc_event *ev)
 #define BAD_FIELDS                                                                                 \
     "outcome fields must be named in UTF-8, and be UTF-8 strings, finite numbers or booleans"
 
+/* The string, boolean or number on top of L's stack as a JSON value; NULL for another type. */
+static json_t *scalar_json(lua_State *L)
+{
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING:
+        return json_stringn(lua_tostring(L, -1), lua_rawlen(L, -1));
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, -1));
+    case LUA_TNUMBER:
+        return lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
+                                    : json_real(lua_tonumber(L, -1));
+    default:
+        return NULL;
+    }
+}
+
 /*
  * A prize or a message (kind, its name or text: checked) returned by run, as a
  * plain record {mechanic, kind, prize|text, ...the table's other fields}: the
@@ -506,7 +522,7 @@ static int collect_named(lua_State *L, int idx, mech_run *run, const char *kind,
     while (lua_next(L, idx)) {
         size_t kl = 0;
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
-        json_t *v = NULL;
+        json_t *v;
         if (k && strlen(k) != kl) {
             lua_pop(L, 2);
             json_decref(extra);
@@ -516,20 +532,7 @@ static int collect_named(lua_State *L, int idx, mech_run *run, const char *kind,
             lua_pop(L, 1);
             continue;
         }
-        switch (lua_type(L, -1)) {
-        case LUA_TSTRING:
-            v = json_stringn(lua_tostring(L, -1), lua_rawlen(L, -1));
-            break;
-        case LUA_TBOOLEAN:
-            v = json_boolean(lua_toboolean(L, -1));
-            break;
-        case LUA_TNUMBER:
-            v = lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
-                                     : json_real(lua_tonumber(L, -1));
-            break;
-        default:
-            break;
-        }
+        v = scalar_json(L);
         lua_pop(L, 1);
         if (!k || !v || strcmp(k, "mechanic") == 0 || !luart_utf8_valid(k, kl)) {
             json_decref(v);
@@ -612,21 +615,8 @@ static void collect_one(lua_State *L, int idx, mech_run *run)
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        json_t *v = NULL;
-        switch (lua_type(L, -1)) {
-        case LUA_TSTRING:
-            v = json_stringn(lua_tostring(L, -1), lua_rawlen(L, -1));
-            break;
-        case LUA_TBOOLEAN:
-            v = json_boolean(lua_toboolean(L, -1));
-            break;
-        case LUA_TNUMBER:
-            v = lua_isinteger(L, -1) ? json_integer(lua_tointeger(L, -1))
-                                     : json_real(lua_tonumber(L, -1));
-            break;
-        default:
-            break;
-        }
+        json_t *v;
+        v = scalar_json(L);
         lua_pop(L, 1);
         if (!k || !v || strcmp(k, "mechanic") == 0 || !luart_utf8_valid(k, strlen(k))) {
             json_decref(v);

@@ -198,6 +198,13 @@ static int store_lot_in(member_state *m, member_field *f, const lot_rec *lot)
      * lot number and currency from the name, and a lot that breaks the rules is
      * not one. Not kept when out of memory: it is decoded when next read.
      */
+    if (!kept && lot_ok(lot) && member_field_is(f->name, MEMBER_F_LOT, NULL) &&
+        (kept = malloc(sizeof *kept))) {
+        /* A new copy: the name's currency and number. */
+        memset(kept, 0, sizeof *kept);
+        pc_copy(kept->lot.currency, sizeof kept->lot.currency, lot->currency);
+        kept->lot.n = lot->n;
+    }
     if (kept) {
         /* The copy of this field's lot: its name (currency, number) is the same. */
         lot_rec *k = &kept->lot;
@@ -209,21 +216,6 @@ static int store_lot_in(member_state *m, member_field *f, const lot_rec *lot)
         k->created_ms = lot->created_ms;
         if (strcmp(k->event, lot->event))
             pc_copy(k->event, sizeof k->event, lot->event);
-        kept->written = 1;
-        f->decoded = kept;
-    } else if (lot_ok(lot) && member_field_is(f->name, MEMBER_F_LOT, NULL) &&
-               (kept = malloc(sizeof *kept))) {
-        lot_rec *k = &kept->lot;
-        memset(kept, 0, sizeof *kept);
-        pc_copy(k->currency, sizeof k->currency, lot->currency);
-        k->n = lot->n;
-        k->amount = lot->amount;
-        k->remaining = lot->remaining;
-        k->spent = lot->spent;
-        k->expires_ms = lot->expires_ms;
-        k->avail_ms = lot->avail_ms;
-        k->created_ms = lot->created_ms;
-        pc_copy(k->event, sizeof k->event, lot->event);
         kept->written = 1;
         f->decoded = kept;
     }
