@@ -355,6 +355,9 @@ static void on_members(void *arg, const store_error *err, const char *next, size
     if (!job_gone(j)) {
         if (err) {
             job_end(j, 0, now_ms(j->cl) + 1000);
+        } else if (j->lost) {
+            /* Taken over or cancelled while the step was read (on_touched): not sent. */
+            maybe_finish(j);
         } else {
             json_decref(j->plan);
             j->plan = json_array();
