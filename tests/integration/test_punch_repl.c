@@ -60,6 +60,12 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* 1 once the REPL in the pane has exited (it stops its throwaway Redis first). */
+static int pane_gone(void *arg)
+{
+    return !h_tmux_alive(arg);
+}
+
 static void keys(h_tmux *t, const char *k1, const char *k2)
 {
     const char *k[] = {k1, k2, NULL};
@@ -170,9 +176,7 @@ static void a_session_at_the_prompt(void **state)
 
     /* Ctrl-D quits; the history is on disk. */
     keys(&pane, "C-d", NULL);
-    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
-        usleep(10000);
-    assert_false(h_tmux_alive(&pane));
+    assert_true(h_wait_until(pane_gone, &pane, WAIT_MS));
     h_tmux_stop(&pane);
     snprintf(hist, sizeof hist, "%s/.punch_history", home);
     text = pc_read_file(hist, NULL);
@@ -186,9 +190,7 @@ static void a_session_at_the_prompt(void **state)
     assert_true(h_tmux_wait(&pane, "punch> member(\"ann\")", WAIT_MS));
     keys(&pane, "C-u", NULL);
     type_line(&pane, "quit()");
-    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
-        usleep(10000);
-    assert_false(h_tmux_alive(&pane));
+    assert_true(h_wait_until(pane_gone, &pane, WAIT_MS));
     h_tmux_stop(&pane);
 }
 
@@ -197,9 +199,11 @@ static void ctrl_c_stops_a_runaway_line(void **state)
     if (!h_have_program("tmux"))
         skip();
     start_repl(&pane);
-    type_line(&pane, "while true do end");
-    /* The line runs until Ctrl-C; the prompt comes back. */
-    assert_true(h_tmux_wait(&pane, "while true do end", WAIT_MS));
+    type_line(&pane, "print(\"spin\" .. \"ning\") while true do end");
+    /* The line runs until Ctrl-C; the prompt comes back. Ctrl-C only once the line runs (its
+     * first words printed): pressed before the REPL read the Enter, the terminal would drop the
+     * line with the unread input, and nothing would run to be stopped. */
+    assert_true(h_tmux_wait(&pane, "\nspinning", WAIT_MS));
     keys(&pane, "C-c", NULL);
     assert_true(h_tmux_wait(&pane, "interrupted", WAIT_MS));
     assert_last_line(&pane, "punch>");
@@ -213,9 +217,7 @@ static void ctrl_c_stops_a_runaway_line(void **state)
     type_line(&pane, "order{member=\"cc\", items={{category=\"fuel\", amount=500}}}");
     assert_true(h_tmux_wait(&pane, "+50 stars (balance 50)", WAIT_MS));
     type_line(&pane, "exit()");
-    for (int i = 0; i < 500 && h_tmux_alive(&pane); i++)
-        usleep(10000);
-    assert_false(h_tmux_alive(&pane));
+    assert_true(h_wait_until(pane_gone, &pane, WAIT_MS));
     h_tmux_stop(&pane);
 }
 
