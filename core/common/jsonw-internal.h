@@ -30,7 +30,9 @@ static inline void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n);    /* a JSON string, escaped */
+void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n); /* a JSON string, escaped */
+/* How many of s's first n bytes a JSON string holds as they are: n when none needs escaping. */
+size_t pc_json_plain_len(const char *s, size_t n);
 void pc_jbuf_int(pc_jbuf *b, json_int_t v);                  /* a JSON integer */
 void pc_jbuf_value(pc_jbuf *b, const json_t *v, int sorted); /* sorted: keys in byte order */
 /* NUL-terminates and hands over b's text (*len_out its length); NULL (and b freed) on OOM. */

@@ -78,16 +78,22 @@ static inline int word_escapes(const char *s)
             BYTES(0x80)) != 0;
 }
 
-static void put_string(wbuf *b, const char *s, size_t n)
+size_t pc_json_plain_len(const char *s, size_t n)
 {
-    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes it */
     const unsigned char *us = (const unsigned char *)s;
-    size_t start = 0, i = 0;
+    size_t i = 0;
     while (i + 8 <= n && !word_escapes(s + i))
         i += 8;
     while (i < n && !escaped(us[i]))
         i++;
-    if (i == n) { /* nothing to escape, the common case: one copy */
+    return i;
+}
+
+static void put_string(wbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes it */
+    size_t start = 0, i;
+    if (pc_json_plain_len(s, n) == n) { /* nothing to escape, the common case: one copy */
         char *o;
         if (grow(b, n + 2))
             return;
@@ -103,7 +109,7 @@ static void put_string(wbuf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[6];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!escaped(c))
             continue;
         put(b, s + start, i - start);
         start = i + 1;
