@@ -4,6 +4,7 @@
  * block: no allocation per value, and nothing to free value by value.
  */
 #include "common/jsonr-internal.h"
+#include "common/jsonw-internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,23 +115,10 @@ static int doc_string(reader *r, builder *b, int key)
     return 0;
 }
 
-typedef struct skey {
-    const char *k;
-    uint32_t n, tok;
-} skey;
-
-/* jansson's JSON_SORT_KEYS order: bytes, then the shorter first. */
-static int skey_cmp(const void *a, const void *b)
-{
-    const skey *x = a, *y = b;
-    int r = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
-    return r ? r : (x->n > y->n) - (x->n < y->n);
-}
-
 /* The closed object at token at: its keys sorted into b->sorted, refused when one repeats. */
 static int sort_keys(reader *r, builder *b, size_t at)
 {
-    skey small[16], *keys = small;
+    pc_jkey small[16], *keys = small;
     size_t n = b->tok[at].n, i = at + 1;
     int rc = 0;
     if (n <= 1) { /* nothing to sort or compare */
@@ -150,22 +138,12 @@ static int sort_keys(reader *r, builder *b, size_t at)
         return -1;
     }
     for (size_t j = 0; j < n; j++) {
-        keys[j] = (skey){b->str + b->tok[i].off, b->tok[i].n, (uint32_t)i};
+        keys[j] = (pc_jkey){.k = b->str + b->tok[i].off, .n = b->tok[i].n, .tok = (uint32_t)i};
         i = b->tok[i + 1].next;
     }
-    if (n > 8) {
-        qsort(keys, n, sizeof *keys, skey_cmp);
-    } else {
-        for (size_t j = 1; j < n; j++) {
-            skey t = keys[j];
-            size_t to = j;
-            for (; to > 0 && skey_cmp(&keys[to - 1], &t) > 0; to--)
-                keys[to] = keys[to - 1];
-            keys[to] = t;
-        }
-    }
+    pc_jkeys_sort(keys, n);
     for (size_t j = 1; j < n && !rc; j++) {
-        if (!skey_cmp(&keys[j - 1], &keys[j])) {
+        if (!pc_jkey_cmp(&keys[j - 1], &keys[j])) {
             jr_fail(r, "duplicate object key");
             rc = -1;
         }

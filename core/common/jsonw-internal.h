@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A growable text buffer; zero-initialise it. After an allocation failure every write is a no-op.
@@ -35,6 +36,21 @@ void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n); /* a JSON string, esca
 size_t pc_json_plain_len(const char *s, size_t n);
 void pc_jbuf_int(pc_jbuf *b, json_int_t v);                  /* a JSON integer */
 void pc_jbuf_value(pc_jbuf *b, const json_t *v, int sorted); /* sorted: keys in byte order */
+/* An object's key (k, n bytes) and what it names: a jansson value or a token's index. */
+typedef struct pc_jkey {
+    const char *k;
+    size_t n;
+    union {
+        json_t *v;
+        uint32_t tok;
+    };
+} pc_jkey;
+
+/* Sorts keys in jansson's JSON_SORT_KEYS order (bytes, then the shorter first). */
+void pc_jkeys_sort(pc_jkey *keys, size_t n);
+/* That order's comparison: < 0, 0 (the same key) or > 0. */
+int pc_jkey_cmp(const pc_jkey *x, const pc_jkey *y);
+
 /* NUL-terminates and hands over b's text (*len_out its length); NULL (and b freed) on OOM. */
 char *pc_jbuf_finish(pc_jbuf *b, size_t *len_out);
 

@@ -148,25 +148,38 @@ static void put_string(wbuf *b, const char *s, size_t n)
     putc1(b, '"');
 }
 
-typedef struct skey {
-    const char *k;
-    size_t n;
-    json_t *v;
-} skey;
-
-/* jansson's JSON_SORT_KEYS order: bytes, then the shorter first. */
-static int skey_cmp(const void *a, const void *b)
+int pc_jkey_cmp(const pc_jkey *x, const pc_jkey *y)
 {
-    const skey *x = a, *y = b;
     int r = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
     return r ? r : (x->n > y->n) - (x->n < y->n);
+}
+
+static int jkey_cmp(const void *a, const void *b)
+{
+    return pc_jkey_cmp(a, b);
+}
+
+void pc_jkeys_sort(pc_jkey *keys, size_t n)
+{
+    if (n > 8) {
+        qsort(keys, n, sizeof *keys, jkey_cmp);
+        return;
+    }
+    /* A request's objects are small: insertion, without qsort's setup. */
+    for (size_t j = 1; j < n; j++) {
+        pc_jkey t = keys[j];
+        size_t at = j;
+        for (; at > 0 && pc_jkey_cmp(&keys[at - 1], &t) > 0; at--)
+            keys[at] = keys[at - 1];
+        keys[at] = t;
+    }
 }
 
 static void put_value(wbuf *b, const json_t *v, int depth, int sorted);
 
 static void put_sorted_object(wbuf *b, const json_t *v, int depth)
 {
-    skey small[8], *keys = small;
+    pc_jkey small[8], *keys = small;
     size_t n = json_object_size(v), i = 0, len;
     const char *k;
     json_t *x;
@@ -177,20 +190,9 @@ static void put_sorted_object(wbuf *b, const json_t *v, int depth)
     }
     json_object_keylen_foreach((json_t *)v, k, len, x) {
         if (i < n)
-            keys[i++] = (skey){k, len, x};
+            keys[i++] = (pc_jkey){.k = k, .n = len, .v = x};
     }
-    if (i > sizeof small / sizeof *small) {
-        qsort(keys, i, sizeof *keys, skey_cmp);
-    } else {
-        /* A request's objects are small: insertion, without qsort's setup (keys are unique). */
-        for (size_t j = 1; j < i; j++) {
-            skey t = keys[j];
-            size_t at = j;
-            for (; at > 0 && skey_cmp(&keys[at - 1], &t) > 0; at--)
-                keys[at] = keys[at - 1];
-            keys[at] = t;
-        }
-    }
+    pc_jkeys_sort(keys, i);
     putc1(b, '{');
     for (size_t j = 0; j < i; j++) {
         if (j)
