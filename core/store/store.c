@@ -529,6 +529,22 @@ static char *put_num(char *d, size_t v)
     return d + pc_format_int(d, (int64_t)v);
 }
 
+/* A pending for w of the command cmd (RESP, len bytes; kept), not sent yet. NULL when out of
+ * memory. */
+static pending *pending_with(store *s, const waiter *w, char *cmd, size_t len)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->s = s;
+    p->w = *w;
+    p->resp = cmd;
+    p->resp_len = len;
+    p->slot = -1;
+    p->deadline_ms = pc_mono_ms() + s->timeout_ms;
+    return p;
+}
+
 /*
  * Formats the command as RESP ourselves: hiredis's own formatter (sdscatfmt
  * per argument) was the largest single cost of an event. The pending keeps
@@ -539,9 +555,9 @@ pending *store_pending_new(store *s, const waiter *w, int argc, const char **arg
 {
     size_t total = 16, *lens = NULL, stack_lens[64];
     char *cmd = NULL, *d;
-    pending *p = calloc(1, sizeof *p);
+    pending *p = NULL;
     lens = argc <= 64 ? stack_lens : malloc(sizeof *lens * (size_t)argc);
-    if (!p || !lens)
+    if (!lens)
         goto err;
     for (int i = 0; i < argc; i++) {
         lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
@@ -564,12 +580,8 @@ pending *store_pending_new(store *s, const waiter *w, int argc, const char **arg
         *d++ = '\r';
         *d++ = '\n';
     }
-    p->s = s;
-    p->w = *w;
-    p->resp = cmd;
-    p->resp_len = (size_t)(d - cmd);
-    p->slot = -1;
-    p->deadline_ms = pc_mono_ms() + s->timeout_ms;
+    if (!(p = pending_with(s, w, cmd, (size_t)(d - cmd))))
+        goto err;
     if (lens != stack_lens)
         free(lens);
     return p;
@@ -581,11 +593,6 @@ err:
     return NULL;
 }
 
-/*
- * Sends argv for w: to the node given, or (n NULL) to the single Redis or
- * the master of the first key's slot (key, keylen; NULL: any master). w is
- * answered at once when that node is not connected.
- */
 /* Sends p: to n, or (n NULL) to the single Redis or the master of key's slot. */
 static int route(store *s, node *n, const char *key, size_t keylen, pending *p)
 {
@@ -603,6 +610,11 @@ static int route(store *s, node *n, const char *key, size_t keylen, pending *p)
     return 0;
 }
 
+/*
+ * Sends argv for w: to the node given, or (n NULL) to the single Redis or
+ * the master of the first key's slot (key, keylen; NULL: any master). w is
+ * answered at once when that node is not connected.
+ */
 static int send_command(store *s, node *n, const char *key, size_t keylen, const waiter *w,
                         int argc, const char **argv, const size_t *argvlen)
 {
@@ -620,7 +632,7 @@ static int send_command(store *s, node *n, const char *key, size_t keylen, const
 void store_send_formatted(store *s, const waiter *w, const char *key, size_t keylen, char *cmd,
                           size_t len)
 {
-    pending *p = cmd ? calloc(1, sizeof *p) : NULL;
+    pending *p = cmd ? pending_with(s, w, cmd, len) : NULL;
     s->stats.commands++;
     if (!p) {
         free(cmd);
@@ -628,12 +640,6 @@ void store_send_formatted(store *s, const waiter *w, const char *key, size_t key
         answer(w, NULL, "out of memory");
         return;
     }
-    p->s = s;
-    p->w = *w;
-    p->resp = cmd;
-    p->resp_len = len;
-    p->slot = -1;
-    p->deadline_ms = pc_mono_ms() + s->timeout_ms;
     route(s, NULL, keylen ? key : NULL, keylen, p);
 }
 
