@@ -105,6 +105,10 @@ void store_pending_finish(pending *p, redisReply *reply, const char *errtext);
 pending *store_pending_new(store *s, const waiter *w, int argc, const char **argv,
                            const size_t *argvlen);
 
+/* Writes a RESP header at d: type ('*' an array's count, '$' a bulk string's length), n, CRLF.
+ * Returns its end (at most 23 bytes on). */
+char *store_resp_head(char *d, char type, size_t n);
+
 /*
  * Sends the command cmd (RESP, len bytes, owned: freed with the command) for
  * w: to the single Redis, or to the master of key's slot (keylen 0: any).

@@ -146,21 +146,11 @@ static void pack_int(packed *b, int64_t v)
     pack(b, tmp, pc_format_int(tmp, v));
 }
 
-/* "$<n>\r\n": a RESP bulk string's header, written at d; returns its end. */
-static char *bulk_head(char *d, size_t n)
-{
-    *d++ = '$';
-    d += pc_format_int(d, (int64_t)n);
-    *d++ = '\r';
-    *d++ = '\n';
-    return d;
-}
-
 /* A whole RESP bulk string. */
 static void bulk(packed *b, const char *s, size_t n)
 {
     char h[32];
-    pack_raw(b, h, (size_t)(bulk_head(h, n) - h));
+    pack_raw(b, h, (size_t)(store_resp_head(h, '$', n) - h));
     pack_raw(b, s, n);
     pack_raw(b, "\r\n", 2);
 }
@@ -535,10 +525,9 @@ static char *group_command(const commit_group *g, size_t *len)
     char *cmd = malloc(g->bytes + 128), *d = cmd;
     if (!cmd)
         return NULL;
-    *d++ = '*';
-    d += pc_format_int(d, 3 + 6 * (int64_t)g->n);
-    memcpy(d, "\r\n$7\r\nEVALSHA\r\n$40\r\n", 20);
-    d += 20;
+    d = store_resp_head(d, '*', 3 + 6 * (size_t)g->n);
+    memcpy(d, "$7\r\nEVALSHA\r\n$40\r\n", 18);
+    d += 18;
     memcpy(d, store_script_commit.sha, 40);
     d += 40;
     *d++ = '\r';
@@ -546,7 +535,7 @@ static char *group_command(const commit_group *g, size_t *len)
     {
         char nk[24];
         size_t nl = pc_format_int(nk, 4 * (int64_t)g->n);
-        d = bulk_head(d, nl);
+        d = store_resp_head(d, '$', nl);
         memcpy(d, nk, nl);
         d += nl;
         *d++ = '\r';
@@ -561,7 +550,7 @@ static char *group_command(const commit_group *g, size_t *len)
         const packed *parts[] = {&c->head, &c->set, &c->del, &c->out, &c->led};
         memcpy(d, c->response.p, c->response.len);
         d += c->response.len;
-        d = bulk_head(d, packed_len(c));
+        d = store_resp_head(d, '$', packed_len(c));
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
             if (parts[k]->len)
                 memcpy(d, parts[k]->p, parts[k]->len);

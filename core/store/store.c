@@ -524,9 +524,13 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Appends the decimal digits of v. */
-static char *put_num(char *d, size_t v)
+char *store_resp_head(char *d, char type, size_t n)
 {
-    return d + pc_format_int(d, (int64_t)v);
+    *d++ = type;
+    d += pc_format_int(d, (int64_t)n);
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
 }
 
 /* A pending for w of the command cmd (RESP, len bytes; kept), not sent yet. NULL when out of
@@ -565,16 +569,9 @@ pending *store_pending_new(store *s, const waiter *w, int argc, const char **arg
     }
     if (!(cmd = malloc(total)))
         goto err;
-    d = cmd;
-    *d++ = '*';
-    d = put_num(d, (size_t)argc);
-    *d++ = '\r';
-    *d++ = '\n';
+    d = store_resp_head(cmd, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
-        *d++ = '$';
-        d = put_num(d, lens[i]);
-        *d++ = '\r';
-        *d++ = '\n';
+        d = store_resp_head(d, '$', lens[i]);
         memcpy(d, argv[i], lens[i]);
         d += lens[i];
         *d++ = '\r';
