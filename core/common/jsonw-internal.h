@@ -31,6 +31,9 @@ static inline void pc_jbuf_put(pc_jbuf *b, const char *s, size_t n)
     b->len += n;
 }
 
+/* A string literal's bytes. */
+#define PC_JBUF_LIT(b, lit) pc_jbuf_put((b), lit, sizeof lit - 1)
+
 void pc_jbuf_string(pc_jbuf *b, const char *s, size_t n); /* a JSON string, escaped */
 /* How many of s's first n bytes a JSON string holds as they are: n when none needs escaping. */
 size_t pc_json_plain_len(const char *s, size_t n);

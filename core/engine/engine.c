@@ -625,8 +625,6 @@ static json_t *response_json(engine_call *c, const char *at)
     return r;
 }
 
-/* A string literal's bytes. */
-#define PUT_LIT(b, lit) pc_jbuf_put((b), lit, sizeof lit - 1)
 /* A literal (the key, with its punctuation) and a string value. */
 #define PUT_KEY_STRING(b, lit, s) put_key_string((b), lit, sizeof lit - 1, (s))
 
@@ -649,24 +647,24 @@ static char *write_record(engine_call *c, const char *at, size_t *len)
     pc_jbuf_grow(&b, 600); /* an event's record, at once (no growth from 256 bytes) */
     if (c->digest[0]) {
         pc_jbuf_put(&b, c->digest, 64);
-        PUT_LIT(&b, " ");
+        PC_JBUF_LIT(&b, " ");
     }
     PUT_KEY_STRING(&b, "{\"id\":", c->ev.id);
     PUT_KEY_STRING(&b, ",\"type\":", c->ev.type);
     PUT_KEY_STRING(&b, ",\"member\":", c->ev.member);
     PUT_KEY_STRING(&b, ",\"at\":", at);
-    PUT_LIT(&b, ",\"duplicate\":false,\"outcomes\":");
+    PC_JBUF_LIT(&b, ",\"duplicate\":false,\"outcomes\":");
     member_outcomes_write(&b, m);
     PUT_KEY_STRING(&b, ",\"mechanics_version\":", mechset_version(c->set));
     if (c->groups) {
-        PUT_LIT(&b, ",\"experiments\":");
+        PC_JBUF_LIT(&b, ",\"experiments\":");
         pc_jbuf_value(&b, c->groups, 0);
     }
     if (m->trace) {
-        PUT_LIT(&b, ",\"explain\":");
+        PC_JBUF_LIT(&b, ",\"explain\":");
         pc_jbuf_value(&b, m->trace, 0);
     }
-    PUT_LIT(&b, "}");
+    PC_JBUF_LIT(&b, "}");
     return pc_jbuf_finish(&b, len);
 }
 

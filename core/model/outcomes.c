@@ -215,9 +215,6 @@ json_t *member_outcomes_json(const member_state *m)
     return w->outs_json;
 }
 
-/* A string literal's bytes. */
-#define PUT_LIT(b, lit) pc_jbuf_put((b), lit, sizeof lit - 1)
-
 static void put_str(pc_jbuf *b, const char *s)
 {
     pc_jbuf_string(b, s, strlen(s));
@@ -230,9 +227,9 @@ static void put_keys(pc_jbuf *b, const json_t *obj)
     size_t klen;
     json_t *v;
     json_object_keylen_foreach((json_t *)obj, k, klen, v) {
-        PUT_LIT(b, ",");
+        PC_JBUF_LIT(b, ",");
         pc_jbuf_string(b, k, klen);
-        PUT_LIT(b, ":");
+        PC_JBUF_LIT(b, ":");
         pc_jbuf_value(b, v, 0);
     }
 }
@@ -243,54 +240,54 @@ static void write_one(pc_jbuf *b, const member_outcome *o)
         pc_jbuf_value(b, o->obj, 0);
         return;
     }
-    PUT_LIT(b, "{\"mechanic\":");
+    PC_JBUF_LIT(b, "{\"mechanic\":");
     put_str(b, o->mechanic);
     if (o->type == MO_NAMED) {
-        PUT_LIT(b, ",\"kind\":");
+        PC_JBUF_LIT(b, ",\"kind\":");
         put_str(b, o->kind);
-        PUT_LIT(b, ",");
+        PC_JBUF_LIT(b, ",");
         put_str(b, o->field);
-        PUT_LIT(b, ":");
+        PC_JBUF_LIT(b, ":");
         put_str(b, o->name);
         put_keys(b, o->obj);
-        PUT_LIT(b, "}");
+        PC_JBUF_LIT(b, "}");
         return;
     }
     if (o->type == MO_COUNTER) {
-        PUT_LIT(b, ",\"kind\":\"counter\",\"counter\":");
+        PC_JBUF_LIT(b, ",\"kind\":\"counter\",\"counter\":");
         put_str(b, o->name);
-        PUT_LIT(b, ",\"value\":");
+        PC_JBUF_LIT(b, ",\"value\":");
         pc_jbuf_int(b, o->value);
-        PUT_LIT(b, "}");
+        PC_JBUF_LIT(b, "}");
         return;
     }
-    PUT_LIT(b, ",\"kind\":");
+    PC_JBUF_LIT(b, ",\"kind\":");
     put_str(b, o->kind);
-    PUT_LIT(b, ",\"currency\":");
+    PC_JBUF_LIT(b, ",\"currency\":");
     put_str(b, o->name);
-    PUT_LIT(b, ",\"delta\":");
+    PC_JBUF_LIT(b, ",\"delta\":");
     pc_jbuf_int(b, o->delta);
-    PUT_LIT(b, ",\"balance\":");
+    PC_JBUF_LIT(b, ",\"balance\":");
     pc_jbuf_int(b, o->balance);
     if (o->has_pending) {
-        PUT_LIT(b, ",\"pending\":");
+        PC_JBUF_LIT(b, ",\"pending\":");
         pc_jbuf_int(b, o->pending);
-        PUT_LIT(b, ",\"pending_balance\":");
+        PC_JBUF_LIT(b, ",\"pending_balance\":");
         pc_jbuf_int(b, o->pending_balance);
     }
     put_keys(b, o->obj);
-    PUT_LIT(b, "}");
+    PC_JBUF_LIT(b, "}");
 }
 
 void member_outcomes_write(pc_jbuf *b, const member_state *m)
 {
-    PUT_LIT(b, "[");
+    PC_JBUF_LIT(b, "[");
     for (size_t i = 0; i < m->nouts; i++) {
         if (i)
-            PUT_LIT(b, ",");
+            PC_JBUF_LIT(b, ",");
         write_one(b, m->outs[i]);
     }
-    PUT_LIT(b, "]");
+    PC_JBUF_LIT(b, "]");
 }
 
 void member_outcomes_take(member_state *m, member_outcome ***outs, size_t *n)
