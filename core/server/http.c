@@ -8,6 +8,8 @@
 #include "metrics.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
@@ -68,6 +70,36 @@ static const char *http_date(void)
     return text;
 }
 
+/*
+ * evhttp_send_reply(), and the answer written at once. evhttp only queues
+ * it and arms the connection's write event; the loop's next turn would find
+ * the socket writable, write it and tell evhttp it went (evhttp then reads
+ * the next request). Written here, the write event is armed and disarmed in
+ * the same turn, which the event base's changelist (main.c) turns into no
+ * system call at all, and evhttp is told as the write event would have: the
+ * bufferevent's write callback, deferred to this same turn (not from inside
+ * this function: evhttp may free req and the connection then). What the
+ * socket does not take now (a full send buffer, an error) stays queued for
+ * the write event, as before; so does an answer longer than one write of the
+ * bufferevent (its max single write, as its own write callback would).
+ */
+static void reply(struct evhttp_request *req, int status, const char *why, struct evbuffer *buf)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *out;
+    evutil_socket_t fd;
+
+    evhttp_send_reply(req, status, why, buf);
+    if (!bev || (fd = bufferevent_getfd(bev)) < 0 || !(bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) &&
+        evbuffer_write_atmost(out, fd, bufferevent_get_max_single_write(bev)) > 0 &&
+        !evbuffer_get_length(out))
+        bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 static void add_fixed_headers(struct evhttp_request *req, size_t body_len)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -112,7 +144,7 @@ void send_json_text(server *s, struct evhttp_request *req, int status, const cha
     add_fixed_headers(req, buf ? evbuffer_get_length(buf) : 0);
     free(oom_text);
     access_done(s, req, status);
-    evhttp_send_reply(req, status, reason(status), buf);
+    reply(req, status, reason(status), buf);
     if (buf)
         evbuffer_free(buf);
 }
