@@ -23,6 +23,13 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+long long h_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int h_wait_until(int (*fn)(void *), void *arg, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {

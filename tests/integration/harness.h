@@ -75,6 +75,9 @@ int h_stack_punchd_start(tmpredis *r, punchd_proc *p, const char *scripts,
 /* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
 
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines. */
+long long h_mono_ms(void);
+
 /* SIGTERM and wait; returns the exit status (or -1). */
 int h_punchd_stop(punchd_proc *p);
 

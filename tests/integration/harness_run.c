@@ -2,6 +2,7 @@
  * Child processes and tmux panes for the punch tests (harness_run.h).
  */
 #include "harness_run.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void append(char **buf, size_t *len, const char *data, size_t n)
 {
@@ -35,7 +29,7 @@ int h_run(const char *const *argv, const char *const *env, const char *stdin_tex
 {
     int in[2], po[2], pe[2], st = 0, open_fds = 2;
     size_t olen = 0, elen = 0;
-    long long deadline = mono_ms() + timeout_ms;
+    long long deadline = h_mono_ms() + timeout_ms;
     pid_t pid;
 
     memset(out, 0, sizeof *out);
@@ -67,7 +61,7 @@ int h_run(const char *const *argv, const char *const *env, const char *stdin_tex
     append(&out->err, &elen, "", 0);
     while (open_fds > 0) {
         struct pollfd p[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-        long long left = deadline - mono_ms();
+        long long left = deadline - h_mono_ms();
         char buf[4096];
         if (left <= 0)
             break;
@@ -98,7 +92,7 @@ int h_run(const char *const *argv, const char *const *env, const char *stdin_tex
     if (pe[0] >= 0)
         close(pe[0]);
     while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (mono_ms() > deadline) {
+        if (h_mono_ms() > deadline) {
             fprintf(stderr, "h_run: %s did not finish in %d ms; killed\n", argv[0], timeout_ms);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
@@ -193,7 +187,7 @@ char *h_tmux_screen(h_tmux *t)
 
 int h_tmux_wait(h_tmux *t, const char *want, int timeout_ms)
 {
-    long long deadline = mono_ms() + timeout_ms;
+    long long deadline = h_mono_ms() + timeout_ms;
     char *s = NULL;
     for (;;) {
         free(s);
@@ -202,7 +196,7 @@ int h_tmux_wait(h_tmux *t, const char *want, int timeout_ms)
             free(s);
             return 1;
         }
-        if (mono_ms() > deadline)
+        if (h_mono_ms() > deadline)
             break;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -66,13 +66,6 @@ static void start(const char *const *extra)
     assert_int_equal(h_punchd_start(&p, redis.socket, dir, extra, NULL), 0);
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int connect_to(int port, int rcvbuf)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -133,11 +126,11 @@ static int take_in(client *c)
 /* The next answer into out (NUL-terminated; cut to n), within 5 s: its status, or 0. */
 static int next_answer(client *c, char *out, size_t n)
 {
-    long long end = mono_ms() + 5000;
+    long long end = h_mono_ms() + 5000;
     size_t len;
     while (!(len = answer_len(c))) {
         struct pollfd pf = {c->fd, POLLIN, 0};
-        if (mono_ms() >= end || poll(&pf, 1, 100) < 0 || (pf.revents && take_in(c)))
+        if (h_mono_ms() >= end || poll(&pf, 1, 100) < 0 || (pf.revents && take_in(c)))
             return 0;
     }
     snprintf(out, n, "%.*s", (int)len, c->buf);
@@ -298,10 +291,10 @@ static void trace_end(tracer *t)
 /* Sends request on c and serves punchd's stops until its answer is in: the answer's status. */
 static int traced_request(tracer *t, client *c, const char *request, char *out, size_t n)
 {
-    long long end = mono_ms() + 10000;
+    long long end = h_mono_ms() + 10000;
     send_all(c->fd, request, strlen(request));
     while (!answer_len(c)) {
-        if (take_in(c) || mono_ms() > end)
+        if (take_in(c) || h_mono_ms() > end)
             fail_msg("no answer to a traced request");
         if (!answer_len(c))
             trace_step(t);
@@ -454,10 +447,10 @@ static void pipelined_requests_in_order_then_close(void **state)
     assert_int_equal(next_answer(&c, out, sizeof out), 200);
     assert_non_null(strstr(out, "\"id\":\"pl-3\""));
     assert_non_null(strstr(out, "Connection: close"));
-    end = mono_ms() + 5000; /* and then the end of the stream */
+    end = h_mono_ms() + 5000; /* and then the end of the stream */
     for (;;) {
         struct pollfd pf = {c.fd, POLLIN, 0};
-        assert_true(mono_ms() < end);
+        assert_true(h_mono_ms() < end);
         if (poll(&pf, 1, 100) > 0 && take_in(&c))
             break;
     }
