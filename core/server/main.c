@@ -499,20 +499,20 @@ static int worker_init(worker *w, const options *o, int *port)
     struct evconnlistener *l;
     struct event_config *ecfg = event_config_new();
 
+    if (!ecfg)
+        return -1;
     /*
      * epoll's changelist: the events added and deleted during a turn of the
      * loop reach the kernel at its end, one epoll_ctl per descriptor whose
      * state changed, not one per change (an HTTP connection's read and write
-     * events change four times per request; http.c's reply() needs it too).
-     * libevent warns it off for descriptors dup()ed: a delete reaches epoll
-     * after the close, too late to drop a copy's registration. punchd never
-     * copies a descriptor its loops watch.
+     * events change four times per request; http.c's http_reply() needs it
+     * too). libevent warns it off for descriptors dup()ed: a delete reaches
+     * epoll after the close, too late to drop a copy's registration. punchd
+     * never copies a descriptor its loops watch.
      */
-    if (ecfg)
-        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    w->base = ecfg ? event_base_new_with_config(ecfg) : NULL;
-    if (ecfg)
-        event_config_free(ecfg);
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = event_base_new_with_config(ecfg);
+    event_config_free(ecfg);
     w->http = w->base ? evhttp_new(w->base) : NULL;
     if (!w->http)
         return -1;
