@@ -147,7 +147,7 @@ void send_raw(server *s, struct evhttp_request *req, int status, const char *cty
     if (status < 300)
         s->stats.status_2xx++;
     access_done(s, req, status);
-    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", buf);
+    http_reply(req, status, status == 200 ? "OK" : "Error", buf);
     if (buf)
         evbuffer_free(buf);
 }

@@ -71,7 +71,8 @@ static const char *http_date(void)
 }
 
 /*
- * evhttp_send_reply(), and the answer written at once. evhttp only queues
+ * evhttp_send_reply(), and the answer written at once (server-internal.h:
+ * every answer punchd composes, JSON or raw, goes through here). evhttp only queues
  * it and arms the connection's write event; the loop's next turn would find
  * the socket writable, write it and tell evhttp it went (evhttp then reads
  * the next request). Written here, the write event is armed and disarmed in
@@ -83,7 +84,7 @@ static const char *http_date(void)
  * the write event, as before; so does an answer longer than one write of the
  * bufferevent (its max single write, as its own write callback would).
  */
-static void reply(struct evhttp_request *req, int status, const char *why, struct evbuffer *buf)
+void http_reply(struct evhttp_request *req, int status, const char *why, struct evbuffer *buf)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
@@ -144,7 +145,7 @@ void send_json_text(server *s, struct evhttp_request *req, int status, const cha
     add_fixed_headers(req, buf ? evbuffer_get_length(buf) : 0);
     free(oom_text);
     access_done(s, req, status);
-    reply(req, status, reason(status), buf);
+    http_reply(req, status, reason(status), buf);
     if (buf)
         evbuffer_free(buf);
 }

@@ -62,6 +62,13 @@ struct pending_req {
     req_ctx ctx;
 };
 
+/*
+ * evhttp_send_reply() (buf borrowed), then the answer written to the socket at
+ * once rather than on the next turn's write event (http.c): what every answer
+ * punchd composes goes out through.
+ */
+void http_reply(struct evhttp_request *req, int status, const char *why, struct evbuffer *buf);
+
 /* Sends body (stolen) as the response; evhttp frees req, even if the client left. */
 void send_json(server *s, struct evhttp_request *req, int status, json_t *body);
 
