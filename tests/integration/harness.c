@@ -6,13 +6,17 @@
 #include "punchcard/common.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +25,68 @@ static void nap_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+int h_tcp_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int h_server_socket(pid_t pid, int client, int *copy)
+{
+    struct sockaddr_in mine, peer;
+    socklen_t len = sizeof mine;
+    char path[64];
+    int pfd, found = -1;
+    DIR *d;
+    struct dirent *e;
+    if (copy)
+        *copy = -1;
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    if (getsockname(client, (struct sockaddr *)&mine, &len) || !(d = opendir(path)))
+        return -1;
+    if ((pfd = pidfd_open(pid, 0)) < 0) {
+        closedir(d);
+        return -1;
+    }
+    while (found < 0 && (e = readdir(d))) {
+        int fd = pidfd_getfd(pfd, atoi(e->d_name), 0);
+        len = sizeof peer;
+        if (fd < 0)
+            continue;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && peer.sin_family == AF_INET &&
+            peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr) {
+            found = atoi(e->d_name);
+            if (copy) {
+                *copy = fd;
+                continue;
+            }
+        }
+        close(fd);
+    }
+    close(pfd);
+    closedir(d);
+    return found;
+}
+
+size_t h_http_answer_len(const char *buf, size_t len)
+{
+    const char *body = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+    size_t want = 0, head;
+    if (!body)
+        return 0;
+    for (const char *h = buf; h && h < body; h = memmem(h + 1, (size_t)(body - h), "\r\n", 2))
+        if (!strncasecmp(h + 2, "Content-Length:", 15))
+            want = (size_t)strtoul(h + 17, NULL, 10);
+    head = (size_t)(body + 4 - buf);
+    return len >= head + want ? head + want : 0;
 }
 
 long long h_mono_ms(void)

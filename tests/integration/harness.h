@@ -75,6 +75,19 @@ int h_stack_punchd_start(tmpredis *r, punchd_proc *p, const char *scripts,
 /* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
 
+/* A TCP connection to 127.0.0.1:port: its descriptor, or -1. */
+int h_tcp_connect(int port);
+
+/*
+ * punchd's end of a client's TCP connection: the descriptor, in process pid,
+ * of the socket whose peer is client's local address, or -1. With copy, also
+ * a copy of that socket (pidfd_getfd) for the caller to read and close.
+ */
+int h_server_socket(pid_t pid, int client, int *copy);
+
+/* The length of the first whole HTTP answer in buf (head and Content-Length body), or 0. */
+size_t h_http_answer_len(const char *buf, size_t len);
+
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines. */
 long long h_mono_ms(void);
 

@@ -21,8 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -30,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,10 +72,8 @@ static void nap_ms(int ms)
 
 static int connect_to(int port)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa))
+    int fd = h_tcp_connect(port);
+    if (fd < 0)
         fail_msg("cannot connect to punchd on %d", port);
     return fd;
 }
@@ -95,18 +90,9 @@ static int read_answer(int fd, char *out, size_t n, int timeout_ms)
     out[0] = '\0';
     for (;;) {
         struct pollfd pf = {fd, POLLIN, 0};
-        char *body = strstr(out, "\r\n\r\n"), *cl = NULL;
         ssize_t got;
-        if (body) {
-            size_t want = 0;
-            for (char *h = out; h && h < body; h = strstr(h + 1, "\r\n"))
-                if (!strncasecmp(h + 2, "Content-Length:", 15))
-                    cl = h + 17;
-            if (cl)
-                want = (size_t)strtoul(cl, NULL, 10);
-            if (len >= (size_t)(body + 4 - out) + want)
-                return atoi(out + 9);
-        }
+        if (h_http_answer_len(out, len))
+            return atoi(out + 9);
         if (h_mono_ms() >= end || len + 1 >= n)
             return 0;
         if (poll(&pf, 1, (int)(end - h_mono_ms())) <= 0)
@@ -442,36 +428,19 @@ static void connections_are_capped(void **state)
 
 /*
  * TCP_NODELAY on punchd's end of a client connection, read through a copy of
- * that socket taken from punchd (pidfd_getfd): -1 when no socket of punchd's
- * has client's address as its peer.
+ * that socket taken from punchd: -1 when no socket of punchd's has client's
+ * address as its peer.
  */
 static int server_nodelay(pid_t pid, int client)
 {
-    struct sockaddr_in mine, peer;
-    socklen_t len = sizeof mine;
-    char path[64];
-    int pfd, found = -1;
-    DIR *d;
-    struct dirent *e;
-    assert_int_equal(getsockname(client, (struct sockaddr *)&mine, &len), 0);
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    assert_non_null(d = opendir(path));
-    assert_true((pfd = pidfd_open(pid, 0)) >= 0);
-    while (found < 0 && (e = readdir(d))) {
-        int fd = pidfd_getfd(pfd, atoi(e->d_name), 0), on = 0;
-        socklen_t ol = sizeof on;
-        len = sizeof peer;
-        if (fd < 0)
-            continue;
-        if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && peer.sin_family == AF_INET &&
-            peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr &&
-            getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0)
-            found = on != 0;
-        close(fd);
-    }
-    close(pfd);
-    closedir(d);
-    return found;
+    int copy, on = 0;
+    socklen_t ol = sizeof on;
+    if (h_server_socket(pid, client, &copy) < 0)
+        return -1;
+    if (getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &on, &ol))
+        on = -1;
+    close(copy);
+    return on < 0 ? -1 : on != 0;
 }
 
 /*

@@ -32,7 +32,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
-#include <sys/pidfd.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -97,19 +96,6 @@ typedef struct {
     size_t len;
 } client;
 
-/* The length of the first whole answer in c (head and Content-Length body), or 0. */
-static size_t answer_len(const client *c)
-{
-    const char *body, *h;
-    size_t want = 0;
-    if (c->len < 4 || !(body = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        return 0;
-    for (h = c->buf; h && h < body; h = memmem(h + 1, (size_t)(body - h), "\r\n", 2))
-        if (!strncasecmp(h + 2, "Content-Length:", 15))
-            want = (size_t)strtoul(h + 17, NULL, 10);
-    return c->len >= (size_t)(body + 4 - c->buf) + want ? (size_t)(body + 4 - c->buf) + want : 0;
-}
-
 /* Reads what is there without waiting: -1 when the connection closed. */
 static int take_in(client *c)
 {
@@ -128,7 +114,7 @@ static int next_answer(client *c, char *out, size_t n)
 {
     long long end = h_mono_ms() + 5000;
     size_t len;
-    while (!(len = answer_len(c))) {
+    while (!(len = h_http_answer_len(c->buf, c->len))) {
         struct pollfd pf = {c->fd, POLLIN, 0};
         if (h_mono_ms() >= end || poll(&pf, 1, 100) < 0 || (pf.revents && take_in(c)))
             return 0;
@@ -154,34 +140,6 @@ static char *event_request(const char *id, const char *member, const char *extra
                  more_headers ? more_headers : "", strlen(body), body) < 0)
         fail_msg("asprintf");
     return req;
-}
-
-/* punchd's end of the client's connection c (its descriptor in punchd), or -1. */
-static int server_fd(pid_t pid, int c)
-{
-    struct sockaddr_in mine, peer;
-    socklen_t len = sizeof mine;
-    char path[64];
-    int pfd, found = -1;
-    DIR *d;
-    struct dirent *e;
-    assert_int_equal(getsockname(c, (struct sockaddr *)&mine, &len), 0);
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    assert_non_null(d = opendir(path));
-    assert_true((pfd = pidfd_open(pid, 0)) >= 0);
-    while (found < 0 && (e = readdir(d))) {
-        int fd = pidfd_getfd(pfd, atoi(e->d_name), 0);
-        len = sizeof peer;
-        if (fd < 0)
-            continue;
-        if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && peer.sin_family == AF_INET &&
-            peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
-            found = atoi(e->d_name);
-        close(fd);
-    }
-    close(pfd);
-    closedir(d);
-    return found;
 }
 
 /* punchd under ptrace: every thread, and the system calls made on one descriptor. */
@@ -293,10 +251,10 @@ static int traced_request(tracer *t, client *c, const char *request, char *out, 
 {
     long long end = h_mono_ms() + 10000;
     send_all(c->fd, request, strlen(request));
-    while (!answer_len(c)) {
+    while (!h_http_answer_len(c->buf, c->len)) {
         if (take_in(c) || h_mono_ms() > end)
             fail_msg("no answer to a traced request");
-        if (!answer_len(c))
+        if (!h_http_answer_len(c->buf, c->len))
             trace_step(t);
     }
     return next_answer(c, out, n);
@@ -324,7 +282,7 @@ static void a_request_costs_two_epoll_ctl_and_no_ioctl(void **state)
     c.fd = connect_to(p.port, 0);
     send_all(c.fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34);
     assert_int_equal(next_answer(&c, out, sizeof out), 200);
-    assert_true((sfd = server_fd(p.pid, c.fd)) >= 0);
+    assert_true((sfd = h_server_socket(p.pid, c.fd, NULL)) >= 0);
     if (trace_start(&t, p.pid, sfd)) {
         skip(); /* no ptrace here (a seccomp'd container): nothing to count with */
     }
@@ -489,7 +447,7 @@ static void a_long_answer_to_a_slow_reader(void **state)
              "Content-Length: %zu\r\n\r\n%s",
              len, body);
     send_all(c.fd, req, strlen(req));
-    while (!(len = answer_len(&c))) {
+    while (!(len = h_http_answer_len(c.buf, c.len))) {
         struct pollfd pf = {c.fd, POLLIN, 0};
         struct timespec gap = {0, 1000000};
         assert_true(poll(&pf, 1, 5000) == 1);

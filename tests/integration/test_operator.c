@@ -225,18 +225,6 @@ static int count_lines_with(const char *path, const char *what)
     return n;
 }
 
-static int connect_to(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int healthz_ok(void *arg)
 {
     http_resp r;
@@ -263,7 +251,7 @@ static void at_the_open_files_limit(void **state)
     assert_int_equal(h_punchd_start(&p, redis.socket, dir, NULL, NULL), 0);
     h_punchd_nofile = 0;
     for (int i = 0; i < NCONN; i++)
-        if ((fds[n] = connect_to(p.port)) >= 0)
+        if ((fds[n] = h_tcp_connect(p.port)) >= 0)
             n++;
     assert_true(n > 80);
     nap_ms(300); /* punchd reaches its limit */
