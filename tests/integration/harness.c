@@ -27,6 +27,20 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+void h_tmp_stack_stop(tmpredis *r, punchd_proc *p, char **scripts)
+{
+    if (p->pid > 0)
+        h_punchd_stop(p);
+    if (r->dir[0])
+        tmpredis_destroy(r);
+    memset(r, 0, sizeof *r);
+    if (scripts && *scripts) {
+        h_rm_dir(*scripts);
+        free(*scripts);
+        *scripts = NULL;
+    }
+}
+
 int h_tcp_connect(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

@@ -75,6 +75,13 @@ int h_stack_punchd_start(tmpredis *r, punchd_proc *p, const char *scripts,
 /* Stops punchd and redis, removes the scripts folder and frees its path; punchd's exit status. */
 int h_stack_stop(tmpredis *r, punchd_proc *p, char *scripts);
 
+/*
+ * A test's teardown of a stack it started by hand (tmpredis_start, then punchd), even half
+ * started: stops punchd if it runs, removes redis if it was made (r zeroed after), and when
+ * scripts points at a folder, removes it, frees its path and sets *scripts to NULL.
+ */
+void h_tmp_stack_stop(tmpredis *r, punchd_proc *p, char **scripts);
+
 /* A TCP connection to 127.0.0.1:port: its descriptor, or -1. */
 int h_tcp_connect(int port);
 

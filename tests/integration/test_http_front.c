@@ -38,16 +38,7 @@ static char *dir;
 
 static int stop_stack(void **state)
 {
-    if (p.pid > 0)
-        h_punchd_stop(&p);
-    if (redis.dir[0])
-        tmpredis_destroy(&redis);
-    memset(&redis, 0, sizeof redis);
-    if (dir) {
-        h_rm_dir(dir);
-        free(dir);
-        dir = NULL;
-    }
+    h_tmp_stack_stop(&redis, &p, &dir);
     return 0;
 }
 

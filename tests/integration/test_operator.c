@@ -34,11 +34,7 @@ static punchd_proc p;
 
 static int stop_stack(void **state)
 {
-    if (p.pid > 0)
-        h_punchd_stop(&p);
-    if (redis.dir[0])
-        tmpredis_destroy(&redis);
-    memset(&redis, 0, sizeof redis);
+    h_tmp_stack_stop(&redis, &p, NULL);
     h_punchd_nofile = 0;
     return 0;
 }
